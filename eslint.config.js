@@ -1,0 +1,97 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import reactHooks from 'eslint-plugin-react-hooks';
+
+// Layering (see README "Architecture"): shared/ is pure TS; src-main/ and src-renderer/ import
+// shared/ only across the line; only src-main/electron/ may import electron.
+const nodeBuiltins = ['node:*', 'fs', 'path', 'os', 'child_process', 'net', 'http', 'crypto', 'events'];
+
+export default tseslint.config(
+  {
+    ignores: [
+      'node_modules/',
+      'out/',
+      'dist/',
+      'test-results/',
+      'playwright-report/',
+      'bin/',
+      'scripts/*.mjs',
+      'bench/*.mjs',
+      'lab-artifacts/',
+      'eslint.config.js',
+    ],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: {
+        projectService: {
+          allowDefaultProject: ['*.config.ts'],
+        },
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+    },
+  },
+  {
+    files: ['shared/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: [...nodeBuiltins, 'electron', 'react', 'react-dom', 'netlink', 'ws'], message: 'shared/ is pure TypeScript.' },
+            { group: ['**/src-main/**', '**/src-renderer/**'], message: 'shared/ imports nothing from the hosts.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src-main/**/*.ts'],
+    ignores: ['src-main/electron/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['electron'], message: 'Only src-main/electron/ may import electron; the engine runs in plain Node.' },
+            { group: ['**/src-renderer/**', 'react', 'react-dom'], message: 'src-main/ imports shared/ only.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src-main/electron/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/src-renderer/**'], message: 'src-main/ imports shared/ only.' }] },
+      ],
+    },
+  },
+  {
+    files: ['src-renderer/**/*.{ts,tsx}'],
+    plugins: { 'react-hooks': reactHooks },
+    rules: {
+      ...reactHooks.configs.recommended.rules,
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: [...nodeBuiltins, 'electron', 'netlink', 'ws'], message: 'The renderer reaches the engine only through the API object.' },
+            { group: ['**/src-main/**'], message: 'src-renderer/ imports shared/ only.' },
+          ],
+        },
+      ],
+    },
+  },
+);

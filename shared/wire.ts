@@ -1,0 +1,40 @@
+/**
+ * Framing for the contract over a byte stream (WebSocket text frames, agent stdio JSON lines).
+ * Electron IPC carries the same call/result objects without this envelope.
+ */
+import { z } from 'zod';
+import { ApiErrorSchema } from './result';
+
+export const WireCallSchema = z.object({
+  t: z.literal('call'),
+  id: z.number().int().min(0),
+  method: z.string().max(100),
+  args: z.unknown(),
+});
+export type WireCall = z.infer<typeof WireCallSchema>;
+
+export const WireResultSchema = z.object({
+  t: z.literal('result'),
+  id: z.number().int().min(0),
+  result: z.discriminatedUnion('ok', [
+    z.object({ ok: z.literal(true), value: z.unknown() }),
+    z.object({ ok: z.literal(false), error: ApiErrorSchema }),
+  ]),
+});
+export type WireResult = z.infer<typeof WireResultSchema>;
+
+export const WireEventSchema = z.object({
+  t: z.literal('event'),
+  name: z.string().max(100),
+  payload: z.unknown(),
+});
+export type WireEvent = z.infer<typeof WireEventSchema>;
+
+/** Messages a client sends. */
+export const ClientMessageSchema = WireCallSchema;
+/** Messages a server sends. */
+export const ServerMessageSchema = z.discriminatedUnion('t', [WireResultSchema, WireEventSchema]);
+export type ServerMessage = z.infer<typeof ServerMessageSchema>;
+
+/** Largest message either side accepts (a 10k-connection snapshot is ~10 MB of JSON). */
+export const MAX_WIRE_BYTES = 64 * 1024 * 1024;

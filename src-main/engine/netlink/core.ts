@@ -1,0 +1,299 @@
+/**
+ * A thin, fast netlink layer over the `netlink` package's RawNetlinkSocket.
+ *
+ * We frame and parse messages ourselves instead of using NetlinkSocket: it builds a JS object per
+ * message, which dominates the cost of a 20,000-subflow sock_diag dump. Here a dump hands the
+ * caller (buffer, offset, length) views into the received datagram and allocates nothing per
+ * message.
+ *
+ * Wire format (uapi: linux/netlink.h): struct nlmsghdr { u32 len; u16 type; u16 flags; u32 seq;
+ * u32 pid; } followed by the payload, every message padded to 4 bytes.
+ */
+import { constants as osConstants } from 'node:os';
+import { RawNetlinkSocket } from 'netlink';
+import { ApiFailure, type ErrorCode } from '../../../shared/result';
+
+export const NETLINK_ROUTE = 0;
+export const NETLINK_SOCK_DIAG = 4;
+export const NETLINK_GENERIC = 16;
+
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_MULTI = 0x2;
+export const NLM_F_ACK = 0x4;
+export const NLM_F_ROOT = 0x100;
+export const NLM_F_MATCH = 0x200;
+export const NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH;
+
+export const NLMSG_NOOP = 1;
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+export const NLMSG_OVERRUN = 4;
+
+export const NLMSG_HDRLEN = 16;
+export const NLA_HDRLEN = 4;
+/** NLA_F_NESTED | NLA_F_NET_BYTEORDER: masked off before comparing attribute types. */
+export const NLA_TYPE_MASK = 0x3fff;
+export const NLA_F_NESTED = 0x8000;
+
+export const align4 = (n: number): number => (n + 3) & ~3;
+
+/** Called for each message of a dump: payload is buf[offset, offset+len). */
+export type MessageVisitor = (buf: Buffer, type: number, offset: number, len: number) => void;
+
+const errnoNames: Map<number, string> = new Map(
+  Object.entries(osConstants.errno).map(([name, num]) => [num, name]),
+);
+
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `errno ${errno}`;
+}
+
+const knownCodes = new Set<string>([
+  'EPERM',
+  'EACCES',
+  'EINVAL',
+  'ENOENT',
+  'EEXIST',
+  'ERANGE',
+  'EOPNOTSUPP',
+  'ENODEV',
+  'EADDRNOTAVAIL',
+]);
+
+/** A kernel refusal: the errno name is the code the user sees (EPERM, EINVAL, ...). */
+export class NetlinkError extends ApiFailure {
+  constructor(
+    readonly errnoNumber: number,
+    what: string,
+  ) {
+    const name = errnoName(errnoNumber);
+    const code: ErrorCode = knownCodes.has(name) ? (name as ErrorCode) : 'KERNEL';
+    super(code, `${what}: the kernel answered ${name}`, name);
+    this.name = 'NetlinkError';
+  }
+}
+
+/** Iterate the TLV attributes in buf[start, end). Types are masked with NLA_TYPE_MASK. */
+export function forEachAttr(
+  buf: Buffer,
+  start: number,
+  end: number,
+  visit: (type: number, offset: number, len: number) => void,
+): void {
+  let off = start;
+  while (off + NLA_HDRLEN <= end) {
+    const len = buf.readUInt16LE(off);
+    if (len < NLA_HDRLEN || off + len > end) return; // truncated: stop, never read past the end
+    visit(buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, off + NLA_HDRLEN, len - NLA_HDRLEN);
+    off += align4(len);
+  }
+}
+
+/** Attributes as a map type → payload view. Convenient where a message is small and rare. */
+export function attrMap(buf: Buffer, start: number, end: number): Map<number, Buffer> {
+  const out = new Map<number, Buffer>();
+  forEachAttr(buf, start, end, (type, off, len) => out.set(type, buf.subarray(off, off + len)));
+  return out;
+}
+
+// --- attribute builders ------------------------------------------------------------------------
+
+export function nla(type: number, payload: Buffer): Buffer {
+  const len = NLA_HDRLEN + payload.length;
+  const out = Buffer.alloc(align4(len));
+  out.writeUInt16LE(len, 0);
+  out.writeUInt16LE(type, 2);
+  payload.copy(out, NLA_HDRLEN);
+  return out;
+}
+
+export const nlaU8 = (type: number, v: number): Buffer => nla(type, Buffer.from([v & 0xff]));
+export function nlaU16(type: number, v: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(v);
+  return nla(type, b);
+}
+export function nlaU32(type: number, v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0);
+  return nla(type, b);
+}
+export function nlaS32(type: number, v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(v);
+  return nla(type, b);
+}
+export const nlaStr = (type: number, s: string): Buffer => nla(type, Buffer.from(`${s}\0`, 'utf8'));
+export const nlaNested = (type: number, parts: Buffer[]): Buffer =>
+  nla(type | NLA_F_NESTED, Buffer.concat(parts));
+
+export function readCString(buf: Buffer, off: number, len: number): string {
+  const nul = buf.indexOf(0, off);
+  const end = nul >= 0 && nul < off + len ? nul : off + len;
+  return buf.toString('utf8', off, end);
+}
+
+// --- the socket --------------------------------------------------------------------------------
+
+interface Pending {
+  what: string;
+  dump: boolean;
+  visit: MessageVisitor | null;
+  replies: Buffer[];
+  /** A non-dump GET (sock_diag lookup by token) ends with its single reply, no ACK follows. */
+  firstReplyEnds: boolean;
+  resolve: (replies: Buffer[]) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout | null;
+}
+
+export interface NlSocketOptions {
+  /** Receive buffer (SO_RCVBUF); capped by net.core.rmem_max. */
+  recvBufferBytes?: number;
+  /** Per-read buffer; 32 KiB without peeking measured 1.5x faster than the package default. */
+  msgBufferBytes?: number;
+  /** Request timeout. Netlink is local; a reply that takes this long means something is wrong. */
+  timeoutMs?: number;
+}
+
+export class NlSocket {
+  private readonly sock: RawNetlinkSocket;
+  private readonly pending = new Map<number, Pending>();
+  private readonly notificationListeners = new Set<MessageVisitor>();
+  private seq = 1;
+  private closed = false;
+  private readonly timeoutMs: number;
+
+  constructor(
+    readonly protocol: number,
+    opts: NlSocketOptions = {},
+  ) {
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.sock = new RawNetlinkSocket(protocol, {
+      messagePeeking: false,
+      msgBufferSize: opts.msgBufferBytes ?? 32 * 1024,
+      recvBufferSize: opts.recvBufferBytes ?? 1024 * 1024,
+      sendBufferSize: 64 * 1024,
+    });
+    this.sock.on('message', (buf) => this.onDatagram(buf));
+    this.sock.on('truncatedMessage', () => this.failAll(new Error('netlink: truncated datagram')));
+    this.sock.on('error', (err) => this.failAll(err));
+    this.sock.unref();
+  }
+
+  get portId(): number {
+    return this.sock.address().port;
+  }
+
+  addMembership(group: number): void {
+    this.sock.addMembership(group);
+    this.sock.ref(); // a listener keeps the process alive
+  }
+
+  /** Messages that are not replies to our requests (multicast events). */
+  onNotification(visit: MessageVisitor): () => void {
+    this.notificationListeners.add(visit);
+    return () => this.notificationListeners.delete(visit);
+  }
+
+  /** A do-request with NLM_F_ACK: resolves with the reply payloads once the ACK arrives. */
+  request(type: number, payload: Buffer, what: string, extraFlags = 0): Promise<Buffer[]> {
+    return this.send(type, NLM_F_REQUEST | NLM_F_ACK | extraFlags, payload, what, false, null);
+  }
+
+  /** A dump; with a visitor, messages are streamed to it and not kept. */
+  dump(type: number, payload: Buffer, what: string, visit: MessageVisitor | null = null): Promise<Buffer[]> {
+    return this.send(type, NLM_F_REQUEST | NLM_F_DUMP, payload, what, true, visit);
+  }
+
+  /** A request without NLM_F_DUMP whose reply is data, ended by the reply itself or an error. */
+  get(type: number, payload: Buffer, what: string): Promise<Buffer[]> {
+    return this.send(type, NLM_F_REQUEST, payload, what, false, null, true);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.failAll(new Error('netlink socket closed'));
+    this.sock.close();
+  }
+
+  private send(
+    type: number,
+    flags: number,
+    payload: Buffer,
+    what: string,
+    dump: boolean,
+    visit: MessageVisitor | null,
+    firstReplyEnds = false,
+  ): Promise<Buffer[]> {
+    if (this.closed) return Promise.reject(new Error('netlink socket closed'));
+    const seq = this.seq;
+    this.seq = (this.seq % 0x7fffffff) + 1;
+    const hdr = Buffer.alloc(NLMSG_HDRLEN);
+    hdr.writeUInt32LE(NLMSG_HDRLEN + payload.length, 0);
+    hdr.writeUInt16LE(type, 4);
+    hdr.writeUInt16LE(flags, 6);
+    hdr.writeUInt32LE(seq, 8);
+    hdr.writeUInt32LE(this.portId, 12);
+    return new Promise<Buffer[]>((resolve, reject) => {
+      const p: Pending = { what, dump, visit, replies: [], firstReplyEnds, resolve, reject, timer: null };
+      p.timer = setTimeout(() => {
+        this.settle(seq, new ApiFailure('TIMEOUT', `${what}: no answer from the kernel in ${this.timeoutMs} ms`));
+      }, this.timeoutMs);
+      this.pending.set(seq, p);
+      this.sock.ref();
+      this.sock.send([hdr, payload], { port: 0 }, (err) => {
+        if (err) this.settle(seq, err);
+      });
+    });
+  }
+
+  private settle(seq: number, err: Error | null): void {
+    const p = this.pending.get(seq);
+    if (!p) return;
+    this.pending.delete(seq);
+    if (p.timer) clearTimeout(p.timer);
+    if (this.pending.size === 0 && this.notificationListeners.size === 0) this.sock.unref();
+    if (err) p.reject(err);
+    else p.resolve(p.replies);
+  }
+
+  private failAll(err: Error): void {
+    for (const seq of [...this.pending.keys()]) this.settle(seq, err);
+  }
+
+  private onDatagram(buf: Buffer): void {
+    let off = 0;
+    while (off + NLMSG_HDRLEN <= buf.length) {
+      const len = buf.readUInt32LE(off);
+      if (len < NLMSG_HDRLEN || off + len > buf.length) return;
+      const type = buf.readUInt16LE(off + 4);
+      const seq = buf.readUInt32LE(off + 8);
+      const pid = buf.readUInt32LE(off + 12);
+      const bodyOff = off + NLMSG_HDRLEN;
+      const bodyLen = len - NLMSG_HDRLEN;
+      const p = pid === this.portId && seq !== 0 ? this.pending.get(seq) : undefined;
+      if (!p) {
+        // Multicast notifications have pid 0; a stray trailing ACK of a finished request is dropped.
+        if (type !== NLMSG_ERROR && type !== NLMSG_DONE) {
+          for (const l of this.notificationListeners) l(buf, type, bodyOff, bodyLen);
+        }
+      } else if (type === NLMSG_ERROR) {
+        const errno = -buf.readInt32LE(bodyOff);
+        this.settle(seq, errno === 0 ? null : new NetlinkError(errno, p.what));
+      } else if (type === NLMSG_DONE) {
+        // A dump may end with a negative error in DONE's payload (e.g. EINTR when it changed mid-dump).
+        const errno = bodyLen >= 4 ? -buf.readInt32LE(bodyOff) : 0;
+        this.settle(seq, errno > 0 ? new NetlinkError(errno, p.what) : null);
+      } else if (type === NLMSG_OVERRUN) {
+        this.settle(seq, new Error(`${p.what}: netlink overrun`));
+      } else if (type !== NLMSG_NOOP) {
+        if (p.visit) p.visit(buf, type, bodyOff, bodyLen);
+        else p.replies.push(buf.subarray(bodyOff, bodyOff + bodyLen));
+        if (p.firstReplyEnds) this.settle(seq, null);
+      }
+      off += align4(len);
+    }
+  }
+}

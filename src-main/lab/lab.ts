@@ -1,0 +1,332 @@
+/**
+ * The namespace lab: a client and a server network namespace joined by N veth paths, with real
+ * MPTCP endpoints, limits and traffic. Used by integration tests, e2e and the benchmarks.
+ *
+ * Rules it keeps (and tests rely on):
+ * - Every namespace is named `mpst-<pid>-<rand>-<role>`; `cleanStaleLabs()` removes those whose pid
+ *   is gone, so a crashed run never leaves debris behind for the next.
+ * - The veth pairs are created directly inside the lab namespaces (`ip link add … netns …`), so the
+ *   host's own network configuration is never touched, not even transiently.
+ * - Only sysctls inside the lab namespaces are written.
+ * - Processes started in the lab get a pipe on stdin; they exit when it closes, i.e. when the lab
+ *   (or the test process) goes away.
+ */
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const LAB_PREFIX = 'mpst-';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** Repository root, found from this file whether it runs from source or from a bundle in out/. */
+function repoRoot(): string {
+  let dir = here;
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    dir = dirname(dir);
+  }
+  return resolve(here, '..', '..');
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+}
+
+export function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = execFile(
+      cmd,
+      args,
+      { timeout: opts.timeoutMs ?? 30_000, maxBuffer: 256 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) {
+          reject(new Error(`${cmd} ${args.join(' ')} failed: ${stderr.trim() || err.message}`));
+        } else {
+          resolvePromise({ stdout, stderr });
+        }
+      },
+    );
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
+
+export async function ip(args: string[]): Promise<ExecResult> {
+  return run('ip', args);
+}
+
+/** Run a command inside a namespace. Arguments are passed as a vector, never through a shell. */
+export function nsRun(ns: string, cmd: string, args: string[], opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
+  return run('ip', ['netns', 'exec', ns, cmd, ...args], opts);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Remove lab namespaces left by processes that no longer exist. */
+export async function cleanStaleLabs(): Promise<string[]> {
+  const { stdout } = await ip(['netns', 'list']);
+  const removed: string[] = [];
+  for (const line of stdout.split('\n')) {
+    const name = line.split(' ')[0] ?? '';
+    const m = /^mpst-(\d+)-/.exec(name);
+    if (!m) continue;
+    if (pidAlive(Number(m[1])) && Number(m[1]) !== 0) continue;
+    await ip(['netns', 'del', name]).catch(() => undefined);
+    removed.push(name);
+  }
+  return removed;
+}
+
+/** Is this a machine where the lab can run? Returns null if yes, else the reason to skip. */
+export function labUnavailableReason(): string | null {
+  if (process.platform !== 'linux') return 'the lab needs Linux network namespaces';
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    return 'the lab needs root (it creates network namespaces)';
+  }
+  if (!existsSync('/proc/sys/net/mptcp/enabled')) return 'this kernel has no MPTCP (/proc/sys/net/mptcp missing)';
+  return null;
+}
+
+// --- the traffic tool --------------------------------------------------------------------------
+
+let toolPath: Promise<string> | null = null;
+
+/** Compile mptcp-lab-tool.c once per checkout (into .cache/, not tracked). */
+export function labTool(): Promise<string> {
+  toolPath ??= (async () => {
+    const root = repoRoot();
+    const src = join(root, 'src-main', 'lab', 'mptcp-lab-tool.c');
+    const outDir = join(root, '.cache');
+    const out = join(outDir, 'mptcp-lab-tool');
+    mkdirSync(outDir, { recursive: true });
+    if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
+      const tmp = `${out}.${process.pid}.tmp`;
+      await run('cc', ['-O2', '-Wall', '-o', tmp, src]);
+      await run('mv', ['-f', tmp, out]);
+    }
+    return out;
+  })();
+  return toolPath;
+}
+
+export interface LabProcess {
+  child: ChildProcess;
+  /** Resolves with the count printed in "ready <n>". */
+  ready: Promise<number>;
+  stop(): Promise<void>;
+}
+
+function startInNs(ns: string, cmd: string, args: string[]): LabProcess {
+  const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const ready = new Promise<number>((resolvePromise, reject) => {
+    const rl = createInterface({ input: child.stdout });
+    rl.on('line', (line) => {
+      const m = /^ready (\d+)/.exec(line);
+      if (m) resolvePromise(Number(m[1]));
+    });
+    child.on('exit', (code) => reject(new Error(`${cmd} exited (${code}) before ready: ${stderr.trim()}`)));
+    child.on('error', reject);
+  });
+  ready.catch(() => undefined);
+  const stop = (): Promise<void> =>
+    new Promise((resolvePromise) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolvePromise();
+      const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+      child.once('exit', () => {
+        clearTimeout(t);
+        resolvePromise();
+      });
+      child.stdin?.end();
+      child.kill('SIGTERM');
+    });
+  return { child, ready, stop };
+}
+
+// --- the lab -----------------------------------------------------------------------------------
+
+export interface LabPathOptions {
+  /** tbf rate on both directions of this path, Mbit/s; undefined = unshaped. */
+  rateMbit?: number;
+  mtuBytes?: number;
+}
+
+export interface LabOptions {
+  /** Number of veth paths (>= 1). Default 2. */
+  paths?: number;
+  pathOptions?: LabPathOptions[];
+  /**
+   * How MPTCP is set up. 'signal' (default): the server announces each extra path address and the
+   * client accepts the announcements, giving one subflow per path. 'none': no endpoints, no limits.
+   */
+  mptcp?: 'signal' | 'none';
+}
+
+export interface LabPath {
+  index: number;
+  clientIf: string;
+  serverIf: string;
+  clientAddress: string;
+  serverAddress: string;
+}
+
+const active = new Set<Lab>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // Last resort for a test process that dies without running its teardown: delete synchronously.
+  process.once('exit', () => {
+    for (const lab of active) lab.destroySync();
+  });
+}
+
+export class Lab {
+  readonly client: string;
+  readonly server: string;
+  readonly paths: LabPath[] = [];
+  private readonly procs = new Set<LabProcess>();
+  private destroyed = false;
+
+  private constructor(readonly id: string) {
+    this.client = `${id}-cli`;
+    this.server = `${id}-srv`;
+  }
+
+  static async create(opts: LabOptions = {}): Promise<Lab> {
+    const reason = labUnavailableReason();
+    if (reason) throw new Error(reason);
+    await cleanStaleLabs();
+    const lab = new Lab(`${LAB_PREFIX}${process.pid}-${randomBytes(3).toString('hex')}`);
+    active.add(lab);
+    installExitHook();
+    try {
+      await lab.build(opts);
+    } catch (e) {
+      await lab.destroy();
+      throw e;
+    }
+    return lab;
+  }
+
+  private async build(opts: LabOptions): Promise<void> {
+    const n = opts.paths ?? 2;
+    await ip(['netns', 'add', this.client]);
+    await ip(['netns', 'add', this.server]);
+    for (const ns of [this.client, this.server]) {
+      await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+      // Subflows may leave by one path and return by another; strict reverse-path filtering would drop them.
+      await nsRun(ns, 'sysctl', ['-q', '-w', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
+    }
+    for (let i = 0; i < n; i++) {
+      const p: LabPath = {
+        index: i,
+        clientIf: `c${i}`,
+        serverIf: `s${i}`,
+        clientAddress: `10.99.${i + 1}.1`,
+        serverAddress: `10.99.${i + 1}.2`,
+      };
+      await ip(['link', 'add', p.clientIf, 'netns', this.client, 'type', 'veth', 'peer', 'name', p.serverIf, 'netns', this.server]);
+      const po = opts.pathOptions?.[i];
+      for (const [ns, dev, addr] of [
+        [this.client, p.clientIf, p.clientAddress],
+        [this.server, p.serverIf, p.serverAddress],
+      ] as const) {
+        await ip(['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', dev]);
+        if (po?.mtuBytes) await ip(['-n', ns, 'link', 'set', dev, 'mtu', String(po.mtuBytes)]);
+        await ip(['-n', ns, 'link', 'set', dev, 'up']);
+        if (po?.rateMbit) {
+          // tbf: burst must hold at least one MTU plus timer slack; 32 KiB works from 1 to 1000 Mbit/s.
+          await nsRun(ns, 'tc', ['qdisc', 'add', 'dev', dev, 'root', 'tbf', 'rate', `${po.rateMbit}mbit`, 'burst', '32kb', 'latency', '50ms']);
+        }
+      }
+      this.paths.push(p);
+    }
+    if ((opts.mptcp ?? 'signal') === 'signal') {
+      const extra = Math.min(n - 1, 8);
+      await ip(['-n', this.client, 'mptcp', 'limits', 'set', 'subflows', String(extra), 'add_addr_accepted', String(extra)]);
+      await ip(['-n', this.server, 'mptcp', 'limits', 'set', 'subflows', String(extra), 'add_addr_accepted', String(extra)]);
+      for (const p of this.paths.slice(1, 9)) {
+        await ip(['-n', this.server, 'mptcp', 'endpoint', 'add', p.serverAddress, 'dev', p.serverIf, 'signal']);
+      }
+    }
+  }
+
+  /** Start the MPTCP sink on the server (0.0.0.0:port). */
+  async startServer(port = 5201): Promise<LabProcess> {
+    const tool = await labTool();
+    const proc = startInNs(this.server, tool, ['server', String(port)]);
+    this.track(proc);
+    await proc.ready;
+    return proc;
+  }
+
+  /**
+   * Open `count` MPTCP connections from the client to the server's first-path address and keep
+   * them open. rateBytesPerSec per connection: 0 idle, -1 saturate.
+   */
+  async openConnections(
+    count: number,
+    opts: { port?: number; rateBytesPerSec?: number; congestionControl?: string; path?: number } = {},
+  ): Promise<LabProcess> {
+    const tool = await labTool();
+    const target = this.paths[opts.path ?? 0];
+    if (!target) throw new Error(`lab has no path ${opts.path}`);
+    const args = ['client', target.serverAddress, String(opts.port ?? 5201), String(count), String(opts.rateBytesPerSec ?? 0)];
+    if (opts.congestionControl) args.push(opts.congestionControl);
+    const proc = startInNs(this.client, tool, args);
+    this.track(proc);
+    await proc.ready;
+    return proc;
+  }
+
+  /** Wait until `predicate` holds, polling every 50 ms (the kernel PM creates subflows asynchronously). */
+  async waitFor<T>(what: string, probe: () => Promise<T>, predicate: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let last: T | undefined;
+    while (Date.now() < deadline) {
+      last = await probe();
+      if (predicate(last)) return last;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+  }
+
+  private track(p: LabProcess): void {
+    this.procs.add(p);
+    p.child.once('exit', () => this.procs.delete(p));
+  }
+
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    await Promise.all([...this.procs].map((p) => p.stop()));
+    for (const ns of [this.client, this.server]) {
+      await ip(['netns', 'del', ns]).catch(() => undefined);
+    }
+    active.delete(this);
+  }
+
+  /** Synchronous teardown for process exit. */
+  destroySync(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const p of this.procs) p.child.kill('SIGKILL');
+    for (const ns of [this.client, this.server]) spawnSync('ip', ['netns', 'del', ns]);
+    active.delete(this);
+  }
+}

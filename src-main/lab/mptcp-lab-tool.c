@@ -1,0 +1,197 @@
+/*
+ * mptcp-lab-tool: real MPTCP traffic for the test lab and the benchmarks.
+ *
+ * Node's net module always opens sockets with protocol 0, so it cannot create IPPROTO_MPTCP (262)
+ * sockets. This small program does, and nothing else: it is compiled on demand by the lab helper
+ * (src-main/lab/lab.ts) and run inside the lab's network namespaces. It only ever connects to the
+ * address it is given, which the lab takes from its own namespaces.
+ *
+ *   server PORT                      accept MPTCP connections on 0.0.0.0:PORT, read and discard
+ *   client ADDR PORT N [RATE] [CC]   open N MPTCP connections; RATE = bytes/s per connection
+ *                                    (0 = idle, -1 = as fast as possible); CC = TCP_CONGESTION
+ *
+ * Both print "ready <n>" on stdout once listening / once all N are established, then run until
+ * stdin closes or SIGTERM, so the parent controls the lifetime and nothing outlives a test.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
+
+static volatile sig_atomic_t stop;
+static void on_signal(int sig) { (void)sig; stop = 1; }
+
+static void die(const char *what) {
+  fprintf(stderr, "mptcp-lab-tool: %s: %s\n", what, strerror(errno));
+  exit(1);
+}
+
+static void raise_nofile(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* stdin closed (parent gone) or a signal: time to leave. */
+static int parent_gone(void) {
+  struct pollfd p = {.fd = 0, .events = POLLIN};
+  if (poll(&p, 1, 0) > 0 && (p.revents & (POLLIN | POLLHUP))) {
+    char b[64];
+    if (read(0, b, sizeof b) <= 0) return 1;
+  }
+  return stop;
+}
+
+static int run_server(int port) {
+  int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_MPTCP);
+  if (ls < 0) die("socket(IPPROTO_MPTCP)");
+  int one = 1;
+  setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = INADDR_ANY};
+  if (bind(ls, (struct sockaddr *)&a, sizeof a) < 0) die("bind");
+  if (listen(ls, 4096) < 0) die("listen");
+  int ep = epoll_create1(0);
+  struct epoll_event ev = {.events = EPOLLIN, .data.fd = ls};
+  epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);
+  printf("ready 0\n");
+  fflush(stdout);
+  static char buf[256 * 1024];
+  struct epoll_event evs[256];
+  while (!parent_gone()) {
+    int n = epoll_wait(ep, evs, 256, 100);
+    for (int i = 0; i < n; i++) {
+      int fd = evs[i].data.fd;
+      if (fd == ls) {
+        int c;
+        while ((c = accept4(ls, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+          struct epoll_event cev = {.events = EPOLLIN | EPOLLRDHUP, .data.fd = c};
+          epoll_ctl(ep, EPOLL_CTL_ADD, c, &cev);
+        }
+      } else {
+        ssize_t r;
+        while ((r = read(fd, buf, sizeof buf)) > 0) {
+        }
+        if (r == 0 || (r < 0 && errno != EAGAIN)) close(fd);
+      }
+    }
+  }
+  return 0;
+}
+
+static int run_client(const char *addr, int port, int count, long rate, const char *cc) {
+  int *fds = calloc((size_t)count, sizeof *fds);
+  char *up = calloc((size_t)count, 1);
+  if (!fds || !up) die("calloc");
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  if (inet_pton(AF_INET, addr, &a.sin_addr) != 1) {
+    fprintf(stderr, "mptcp-lab-tool: bad IPv4 address %s\n", addr);
+    return 2;
+  }
+  int ep = epoll_create1(0);
+  for (int i = 0; i < count; i++) {
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_MPTCP);
+    if (s < 0) die("socket(IPPROTO_MPTCP)");
+    if (cc && *cc && setsockopt(s, IPPROTO_TCP, TCP_CONGESTION, cc, (socklen_t)strlen(cc)) < 0)
+      die("setsockopt(TCP_CONGESTION)");
+    if (connect(s, (struct sockaddr *)&a, sizeof a) < 0 && errno != EINPROGRESS) die("connect");
+    fds[i] = s;
+    struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = (uint32_t)i};
+    epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
+  }
+  int established = 0;
+  struct epoll_event evs[512];
+  double deadline = now_s() + 60;
+  while (established < count) {
+    if (parent_gone() || now_s() > deadline) {
+      fprintf(stderr, "mptcp-lab-tool: only %d of %d connections established\n", established, count);
+      return 1;
+    }
+    int n = epoll_wait(ep, evs, 512, 100);
+    for (int i = 0; i < n; i++) {
+      int idx = (int)evs[i].data.u32;
+      if (up[idx]) continue;
+      int err = 0;
+      socklen_t l = sizeof err;
+      getsockopt(fds[idx], SOL_SOCKET, SO_ERROR, &err, &l);
+      if (err) {
+        errno = err;
+        die("connect");
+      }
+      up[idx] = 1;
+      established++;
+      epoll_ctl(ep, EPOLL_CTL_DEL, fds[idx], NULL);
+    }
+  }
+  printf("ready %d\n", established);
+  fflush(stdout);
+  static char buf[64 * 1024];
+  memset(buf, 'm', sizeof buf);
+  double tick = 0.01, next = now_s();
+  while (!parent_gone()) {
+    if (rate == 0) {
+      usleep(100000);
+      continue;
+    }
+    if (rate < 0) {
+      /* Saturate: blocking-ish writes with poll so every connection gets its turn. */
+      struct pollfd p[64];
+      int m = count < 64 ? count : 64;
+      for (int i = 0; i < m; i++) p[i] = (struct pollfd){.fd = fds[i], .events = POLLOUT};
+      if (poll(p, (nfds_t)m, 100) > 0)
+        for (int i = 0; i < m; i++)
+          if (p[i].revents & POLLOUT) (void)!write(fds[i], buf, sizeof buf);
+      continue;
+    }
+    long chunk = (long)((double)rate * tick);
+    for (int i = 0; i < count; i++) {
+      long left = chunk;
+      while (left > 0) {
+        ssize_t w = write(fds[i], buf, (size_t)(left < (long)sizeof buf ? left : (long)sizeof buf));
+        if (w <= 0) break;
+        left -= w;
+      }
+    }
+    next += tick;
+    double d = next - now_s();
+    if (d > 0) usleep((useconds_t)(d * 1e6));
+    else next = now_s();
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  signal(SIGTERM, on_signal);
+  signal(SIGINT, on_signal);
+  signal(SIGPIPE, SIG_IGN);
+  raise_nofile();
+  if (argc >= 3 && strcmp(argv[1], "server") == 0) return run_server(atoi(argv[2]));
+  if (argc >= 5 && strcmp(argv[1], "client") == 0)
+    return run_client(argv[2], atoi(argv[3]), atoi(argv[4]), argc >= 6 ? atol(argv[5]) : 0,
+                      argc >= 7 ? argv[6] : NULL);
+  fprintf(stderr, "usage: %s server PORT | client ADDR PORT N [RATE_BYTES_PER_SEC] [CC]\n", argv[0]);
+  return 2;
+}

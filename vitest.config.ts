@@ -1,0 +1,29 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: fast unit tests (no kernel, may use recorded netlink bytes) and integration tests
+// that build real network namespaces and run real MPTCP traffic (root only; they skip otherwise).
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['shared/**/*.test.ts', 'src-main/**/*.test.ts', 'src-renderer/**/*.test.{ts,tsx}'],
+          exclude: ['**/*.int.test.ts', 'node_modules/**'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['src-main/**/*.int.test.ts', 'bench/**/*.int.test.ts'],
+          // Namespaces and traffic share one machine: run files one at a time.
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          globalSetup: ['src-main/lab/global-setup.ts'],
+        },
+      },
+    ],
+  },
+});
