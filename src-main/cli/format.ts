@@ -1,0 +1,55 @@
+/** Human-readable CLI output. JSON output (--json) is the contract's types, unformatted. */
+import type { Connection, Endpoint, KernelStatus, Limits } from '../../shared/types';
+
+export function formatFlags(ep: Endpoint): string {
+  const names = (Object.keys(ep.flags) as (keyof Endpoint['flags'])[]).filter((k) => ep.flags[k]);
+  const known = 0x3f;
+  if (ep.rawFlags & ~known) names.push(`rawflags 0x${(ep.rawFlags & ~known).toString(16)}`);
+  return names.join(' ');
+}
+
+export function formatEndpoints(eps: Endpoint[]): string {
+  if (eps.length === 0) return 'no MPTCP endpoints\n';
+  return eps
+    .map((e) => {
+      const port = e.port === null ? '' : ` port ${e.port}`;
+      const dev = e.ifname ? ` dev ${e.ifname}` : e.ifindex ? ` ifindex ${e.ifindex}` : '';
+      return `${e.address}${port} id ${e.id} ${formatFlags(e)}${dev}`.trimEnd();
+    })
+    .join('\n')
+    .concat('\n');
+}
+
+export function formatStatus(s: KernelStatus, limits: Limits | null): string {
+  const lines = [
+    `kernel        ${s.kernelRelease}${s.netns ? `  (netns ${s.netns})` : ''}`,
+    `mptcp         ${!s.mptcpSupported ? 'not supported by this kernel' : s.enabled ? 'enabled' : 'disabled'}`,
+    `path manager  ${s.pathManager ?? '?'}  (available: ${s.availablePathManagers.join(' ') || '?'})`,
+    `scheduler     ${s.scheduler ?? '?'}  (available: ${s.availableSchedulers.join(' ') || '?'})`,
+    `congestion    ${s.congestionControl.default ?? '?'}  (available: ${s.congestionControl.available.join(' ')})`,
+  ];
+  if (limits) lines.push(`limits        subflows ${limits.subflows}  add_addr_accepted ${limits.addAddrAccepted}`);
+  if (s.privileges.note) lines.push(`note          ${s.privileges.note}`);
+  return lines.join('\n') + '\n';
+}
+
+const hostPort = (addr: string, port: number): string => (addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`);
+
+export function formatConnections(conns: Connection[]): string {
+  if (conns.length === 0) return 'no MPTCP connections\n';
+  const out: string[] = [];
+  for (const c of conns) {
+    out.push(
+      `${hostPort(c.localAddress, c.localPort)} -> ${hostPort(c.remoteAddress, c.remotePort)}  token ${c.token.toString(16)}  ` +
+        `subflows ${c.subflowsTotal}${c.fallback ? '  FALLBACK' : ''}  sent ${c.bytesSent} B  received ${c.bytesReceived} B`,
+    );
+    for (const sf of c.subflows) {
+      out.push(
+        `    ${hostPort(sf.localAddress, sf.localPort)} -> ${hostPort(sf.remoteAddress, sf.remotePort)}  ` +
+          `id ${sf.localId}/${sf.remoteId}  rtt ${(sf.rttUs / 1000).toFixed(2)} ms  cwnd ${sf.cwndPkts}  ` +
+          `mss ${sf.mssBytes}${sf.backup ? '  backup' : ''}`,
+      );
+    }
+  }
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,32 @@
+/** Opening an engine: in our own namespace, or in a named one through an agent. */
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AgentBackend } from './agent';
+import { LocalEngine } from './local-engine';
+import { EngineService, type EngineBackend, type ServiceOptions } from './service';
+
+export { EngineService } from './service';
+
+/** Where the bundled CLI is: ourselves when running from the bundle, else out/node/ in the repo. */
+export function defaultAgentEntry(): string {
+  const env = process.env.MPTCP_STUDIO_AGENT_ENTRY;
+  if (env) return env;
+  const self = fileURLToPath(import.meta.url);
+  if (self.endsWith('.mjs')) return self;
+  let dir = dirname(self);
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json'))) return join(dir, 'out', 'node', 'mptcp-studio.mjs');
+    dir = dirname(dir);
+  }
+  return resolve('out/node/mptcp-studio.mjs');
+}
+
+export function openBackend(opts: { netns?: string | null; agentEntry?: string }): EngineBackend {
+  if (opts.netns) return new AgentBackend(opts.netns, { entry: opts.agentEntry ?? defaultAgentEntry() });
+  return new LocalEngine();
+}
+
+export function openEngine(opts: { netns?: string | null; agentEntry?: string } & ServiceOptions = {}): EngineService {
+  return new EngineService(openBackend(opts), opts);
+}

@@ -1,0 +1,95 @@
+/**
+ * The engine as it runs in the network namespace of its own process: the only code that opens
+ * netlink sockets or reads /proc/sys. Every handler reads the kernel afresh; nothing is cached,
+ * so what the UI shows is what the kernel says now.
+ */
+import type { Handlers } from '../../shared/contract';
+import type { Overview } from '../../shared/types';
+import { toApiError } from '../../shared/result';
+import { NETLINK_GENERIC, NETLINK_ROUTE, NETLINK_SOCK_DIAG, NlSocket } from './netlink/core';
+import { readConnections } from './diag/connections';
+import { getLimits, listEndpoints, resolveMptcpPm, type MptcpPmFamily } from './pm/mptcp-pm';
+import { listInterfaces } from './rtnl/interfaces';
+import { readKernelStatus } from './sysctl/status';
+
+export interface LocalEngineOptions {
+  /** Name to report as KernelStatus.netns (the agent passes the namespace it was started in). */
+  netnsLabel?: string | null;
+}
+
+export class LocalEngine {
+  private route: NlSocket | null = null;
+  private genl: NlSocket | null = null;
+  private diag: NlSocket | null = null;
+  private pmFamily: Promise<MptcpPmFamily> | null = null;
+  private readonly netnsLabel: string | null;
+
+  constructor(opts: LocalEngineOptions = {}) {
+    this.netnsLabel = opts.netnsLabel ?? null;
+  }
+
+  private routeSock(): NlSocket {
+    return (this.route ??= new NlSocket(NETLINK_ROUTE));
+  }
+  private genlSock(): NlSocket {
+    return (this.genl ??= new NlSocket(NETLINK_GENERIC));
+  }
+  private diagSock(): NlSocket {
+    return (this.diag ??= new NlSocket(NETLINK_SOCK_DIAG));
+  }
+
+  /** The family id is assigned at boot (G1): resolve it once per engine, by name. */
+  private family(): Promise<MptcpPmFamily> {
+    if (!this.pmFamily) {
+      this.pmFamily = resolveMptcpPm(this.genlSock());
+      // A failed lookup (no MPTCP) is retried on the next call rather than cached forever.
+      this.pmFamily.catch(() => {
+        this.pmFamily = null;
+      });
+    }
+    return this.pmFamily;
+  }
+
+  private async ifnames(): Promise<Map<number, string>> {
+    const ifs = await listInterfaces(this.routeSock());
+    return new Map(ifs.map((i) => [i.index, i.name]));
+  }
+
+  readonly handlers: Handlers = {
+    'mptcp:status:get': () => readKernelStatus({ netns: this.netnsLabel }),
+    'mptcp:endpoints:list': async () =>
+      listEndpoints(this.genlSock(), await this.family(), await this.ifnames()),
+    'mptcp:limits:get': async () => getLimits(this.genlSock(), await this.family()),
+    'mptcp:interfaces:list': () => listInterfaces(this.routeSock()),
+    'mptcp:connections:list': () => readConnections(this.diagSock()),
+    'mptcp:overview:get': () => this.overview(),
+  };
+
+  private async overview(): Promise<Overview> {
+    const errors: Overview['errors'] = [];
+    const note = (source: string) => (err: unknown) => {
+      const e = toApiError(err);
+      errors.push({ source, code: e.code, message: e.message });
+      return null;
+    };
+    const [status, interfaces] = await Promise.all([
+      readKernelStatus({ netns: this.netnsLabel }),
+      listInterfaces(this.routeSock()).catch(note('interfaces')),
+    ]);
+    const names = new Map((interfaces ?? []).map((i) => [i.index, i.name]));
+    const fam = await this.family().catch(note('mptcp_pm'));
+    const [endpoints, limits] = fam
+      ? await Promise.all([
+          listEndpoints(this.genlSock(), fam, names).catch(note('endpoints')),
+          getLimits(this.genlSock(), fam).catch(note('limits')),
+        ])
+      : [null, null];
+    return { status, limits, endpoints: endpoints ?? [], interfaces: interfaces ?? [], errors };
+  }
+
+  close(): void {
+    for (const s of [this.route, this.genl, this.diag]) s?.close();
+    this.route = this.genl = this.diag = null;
+    this.pmFamily = null;
+  }
+}

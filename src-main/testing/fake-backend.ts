@@ -1,0 +1,67 @@
+/**
+ * A typed stand-in for the engine backend, for host-layer tests (web host, IPC, agent framing).
+ * It stands in for the engine, not for the kernel: kernel-facing code is tested against the real
+ * kernel in *.int.test.ts files.
+ */
+import type { Handlers } from '../../shared/contract';
+import type { ConnectionsSnapshot, KernelStatus } from '../../shared/types';
+import type { EngineBackend } from '../engine/service';
+
+export const sampleStatus: KernelStatus = {
+  netns: 'lab',
+  kernelRelease: '6.18.0-test',
+  mptcpSupported: true,
+  enabled: true,
+  pathManager: 'kernel',
+  availablePathManagers: ['kernel', 'userspace'],
+  scheduler: 'default',
+  availableSchedulers: ['default'],
+  congestionControl: { default: 'cubic', available: ['reno', 'cubic'], allowed: ['reno', 'cubic'] },
+  buffers: {
+    tcpRmem: { minBytes: 4096, defaultBytes: 131072, maxBytes: 33554432 },
+    tcpWmem: { minBytes: 4096, defaultBytes: 16384, maxBytes: 4194304 },
+    rmemMaxBytes: 4194304,
+    wmemMaxBytes: 4194304,
+  },
+  mptcpSysctls: [{ name: 'net.mptcp.enabled', value: '1', writable: true }],
+  privileges: { netAdmin: true, note: null },
+};
+
+export const emptySnapshot: ConnectionsSnapshot = {
+  takenAtMs: 1,
+  pollDurationUs: 10,
+  connections: [],
+  orphanSubflows: 0,
+};
+
+export function fakeBackend(overrides: Partial<Handlers> = {}): EngineBackend & { closed: boolean; calls: string[] } {
+  const calls: string[] = [];
+  const base: Handlers = {
+    'mptcp:status:get': () => Promise.resolve(sampleStatus),
+    'mptcp:endpoints:list': () => Promise.resolve([]),
+    'mptcp:limits:get': () => Promise.resolve({ subflows: 2, addAddrAccepted: 0 }),
+    'mptcp:interfaces:list': () => Promise.resolve([]),
+    'mptcp:connections:list': () => Promise.resolve(emptySnapshot),
+    'mptcp:overview:get': () =>
+      Promise.resolve({ status: sampleStatus, limits: null, endpoints: [], interfaces: [], errors: [] }),
+  };
+  const handlers = { ...base, ...overrides } as Handlers;
+  const counted = Object.fromEntries(
+    Object.entries(handlers).map(([k, fn]) => [
+      k,
+      (args: never) => {
+        calls.push(k);
+        return (fn as (a: never) => Promise<unknown>)(args);
+      },
+    ]),
+  ) as unknown as Handlers;
+  const backend = {
+    handlers: counted,
+    closed: false,
+    calls,
+    close() {
+      backend.closed = true;
+    },
+  };
+  return backend;
+}

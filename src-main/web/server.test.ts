@@ -1,0 +1,101 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { EngineService } from '../engine/service';
+import { fakeBackend, sampleStatus } from '../testing/fake-backend';
+import { startWebHost, type WebHost } from './server';
+
+function get(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function wsOpen(url: string, origin?: string): Promise<{ ws: WebSocket; status: number | null }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, origin ? { origin } : {});
+    ws.once('open', () => resolve({ ws, status: null }));
+    ws.once('unexpected-response', (_req, res) => resolve({ ws, status: res.statusCode ?? 0 }));
+    ws.once('error', () => resolve({ ws, status: -1 }));
+  });
+}
+
+describe('web host', () => {
+  let host: WebHost;
+  const service = new EngineService(fakeBackend());
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mpst-static-'));
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>MPTCP Studio</title>');
+    host = await startWebHost({ service, staticDir: dir, port: 0 });
+  });
+  afterAll(async () => {
+    await host.close();
+  });
+
+  it('binds loopback and prints a URL with the token', () => {
+    expect(host.url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${host.port}/\\?token=[A-Za-z0-9_-]{20,}$`));
+    const addr = host.server.address();
+    expect(typeof addr === 'object' && addr?.address).toBe('127.0.0.1');
+  });
+
+  it('refuses HTTP requests without the token', async () => {
+    expect((await get(host.port, '/')).status).toBe(401);
+    expect((await get(host.port, '/?token=wrong')).status).toBe(401);
+    expect((await get(host.port, '/', { Cookie: 'mptcp_studio_token=wrong' })).status).toBe(401);
+  });
+
+  it('serves the page with the token, sets a strict cookie and a CSP', async () => {
+    const r = await get(host.port, `/?token=${host.token}`);
+    expect(r.status).toBe(200);
+    expect(r.body).toContain('MPTCP Studio');
+    expect(String(r.headers['set-cookie'])).toMatch(/HttpOnly; SameSite=Strict/);
+    expect(String(r.headers['content-security-policy'])).toContain("script-src 'self'");
+    const viaCookie = await get(host.port, '/', { Cookie: `mptcp_studio_token=${host.token}` });
+    expect(viaCookie.status).toBe(200);
+  });
+
+  it('refuses a foreign Host header (DNS rebinding)', async () => {
+    const r = await get(host.port, `/?token=${host.token}`, { Host: `evil.example:${host.port}` });
+    expect(r.status).toBe(421);
+  });
+
+  it('does not serve files outside its directory', async () => {
+    const r = await get(host.port, `/..%2f..%2fetc%2fpasswd?token=${host.token}`);
+    expect([403, 404]).toContain(r.status);
+    expect(r.body).not.toContain('root:');
+  });
+
+  it('refuses WebSocket upgrades without the token or from a foreign Origin', async () => {
+    const base = `ws://127.0.0.1:${host.port}/api`;
+    expect((await wsOpen(base)).status).toBe(401);
+    expect((await wsOpen(`${base}?token=${host.token}`, 'http://evil.example')).status).toBe(403);
+  });
+
+  it('serves the contract over WebSocket and validates calls', async () => {
+    const { ws, status } = await wsOpen(`ws://127.0.0.1:${host.port}/api?token=${host.token}`, `http://127.0.0.1:${host.port}`);
+    expect(status).toBeNull();
+    const replies: unknown[] = [];
+    const got = new Promise<void>((resolve) => {
+      ws.on('message', (d: Buffer) => {
+        const m = JSON.parse(d.toString()) as { t: string };
+        if (m.t === 'result') replies.push(m);
+        if (replies.length === 2) resolve();
+      });
+    });
+    ws.send(JSON.stringify({ t: 'call', id: 1, method: 'mptcp:status:get', args: {} }));
+    ws.send(JSON.stringify({ t: 'call', id: 2, method: 'mptcp:status:get', args: { evil: true } }));
+    await got;
+    expect(replies).toContainEqual({ t: 'result', id: 1, result: { ok: true, value: sampleStatus } });
+    expect(replies).toContainEqual(expect.objectContaining({ id: 2, result: expect.objectContaining({ ok: false }) }));
+    ws.close();
+  });
+});
