@@ -2,7 +2,7 @@
 import type { Connection, Endpoint, KernelStatus, Limits } from '../../shared/types';
 
 export function formatFlags(ep: Endpoint): string {
-  const names = (Object.keys(ep.flags) as (keyof Endpoint['flags'])[]).filter((k) => ep.flags[k]);
+  const names: string[] = (Object.keys(ep.flags) as (keyof Endpoint['flags'])[]).filter((k) => ep.flags[k]);
   const known = 0x3f;
   if (ep.rawFlags & ~known) names.push(`rawflags 0x${(ep.rawFlags & ~known).toString(16)}`);
   return names.join(' ');

@@ -11,7 +11,7 @@ describe('agent stdio protocol', () => {
     const backend = fakeBackend();
     const done = serveAgent(backend, input, output);
     const lines: unknown[] = [];
-    createInterface({ input: output }).on('line', (l) => lines.push(JSON.parse(l)));
+    createInterface({ input: output }).on('line', (l) => lines.push(JSON.parse(l) as unknown));
     input.write('not json\n');
     input.write(`${JSON.stringify({ t: 'call', id: 7, method: 'mptcp:status:get', args: {} })}\n`);
     input.write(`${JSON.stringify({ t: 'call', id: 8, method: 'mptcp:bogus', args: {} })}\n`);

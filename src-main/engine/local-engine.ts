@@ -40,14 +40,14 @@ export class LocalEngine {
 
   /** The family id is assigned at boot (G1): resolve it once per engine, by name. */
   private family(): Promise<MptcpPmFamily> {
-    if (!this.pmFamily) {
-      this.pmFamily = resolveMptcpPm(this.genlSock());
-      // A failed lookup (no MPTCP) is retried on the next call rather than cached forever.
-      this.pmFamily.catch(() => {
-        this.pmFamily = null;
-      });
-    }
-    return this.pmFamily;
+    if (this.pmFamily) return this.pmFamily;
+    const lookup = resolveMptcpPm(this.genlSock());
+    this.pmFamily = lookup;
+    // A failed lookup (no MPTCP) is retried on the next call rather than cached forever.
+    lookup.catch(() => {
+      if (this.pmFamily === lookup) this.pmFamily = null;
+    });
+    return lookup;
   }
 
   private async ifnames(): Promise<Map<number, string>> {

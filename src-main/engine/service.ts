@@ -62,10 +62,10 @@ export class EngineService {
       set = new Set();
       this.listeners.set(event, set);
     }
-    set.add(listener as Listener<EventName>);
+    set.add(listener as unknown as Listener<EventName>);
     this.updatePolling();
     return () => {
-      set.delete(listener as Listener<EventName>);
+      set.delete(listener as unknown as Listener<EventName>);
       this.updatePolling();
     };
   }

@@ -45,7 +45,7 @@ export function fakeBackend(overrides: Partial<Handlers> = {}): EngineBackend & 
     'mptcp:overview:get': () =>
       Promise.resolve({ status: sampleStatus, limits: null, endpoints: [], interfaces: [], errors: [] }),
   };
-  const handlers = { ...base, ...overrides } as Handlers;
+  const handlers: Handlers = { ...base, ...overrides };
   const counted = Object.fromEntries(
     Object.entries(handlers).map(([k, fn]) => [
       k,

@@ -163,10 +163,10 @@ function serveClient(ws: WebSocket, service: EngineService): void {
     }),
   );
   ws.on('message', (data, isBinary) => {
-    if (isBinary) return;
+    if (isBinary || !Buffer.isBuffer(data)) return;
     let msg;
     try {
-      msg = ClientMessageSchema.parse(JSON.parse(String(data)));
+      msg = ClientMessageSchema.parse(JSON.parse(data.toString('utf8')));
     } catch {
       ws.close(1008, 'malformed message');
       return;

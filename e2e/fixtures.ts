@@ -1,0 +1,60 @@
+/**
+ * e2e fixtures: a namespace lab with real MPTCP traffic and the real web host (the built CLI,
+ * `mptcp-studio serve --netns <client>`) looking at the lab's client namespace.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { test as base } from '@playwright/test';
+import { Lab, labUnavailableReason } from '../src-main/lab/lab';
+
+export interface Studio {
+  lab: Lab;
+  /** The URL the web host printed, token included. */
+  url: string;
+  /** The same origin without the token. */
+  origin: string;
+}
+
+async function startServe(netns: string): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['bin/mptcp-studio.mjs', 'serve', '--netns', netns, '--port', '0', '--poll-ms', '500'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`web host did not start: ${stderr}`)), 30_000);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const m = /(http:\/\/\S+\?token=\S+)/.exec(line);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`web host exited (${code}): ${stderr}`)));
+  });
+  return { child, url };
+}
+
+export const test = base.extend<object, { studio: Studio }>({
+  studio: [
+    async ({}, use) => {
+      const reason = labUnavailableReason();
+      test.skip(reason !== null, reason ?? '');
+      const lab = await Lab.create({ paths: 2 });
+      let serve: ChildProcess | null = null;
+      try {
+        await lab.startServer(5201);
+        await lab.openConnections(1, { rateBytesPerSec: 200_000 });
+        const started = await startServe(lab.client);
+        serve = started.child;
+        await use({ lab, url: started.url, origin: new URL(started.url).origin });
+      } finally {
+        serve?.kill('SIGTERM');
+        await lab.destroy();
+      }
+    },
+    { scope: 'worker' },
+  ],
+});
+
+export { expect } from '@playwright/test';
