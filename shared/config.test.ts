@@ -64,7 +64,7 @@ describe('profile parsing', () => {
       if (v && typeof v === 'object') {
         const o: Record<string, unknown> = {};
         for (const [k, x] of Object.entries(v)) if (rnd(8) !== 0) o[rnd(10) === 0 ? `${k}_` : k] = rnd(3) ? x : mutate(x, depth + 1);
-        if (rnd(6) === 0) o.constructor = { prototype: { polluted: true } };
+        if (rnd(6) === 0) o[String('constructor')] = { prototype: { polluted: true } };
         return o;
       }
       return rnd(2) ? junk[rnd(junk.length)] : v;

@@ -1,0 +1,26 @@
+// @vitest-environment jsdom
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeApi } from './fake-api';
+import { selectApi } from './index';
+import { WsClient } from './ws-client';
+
+afterEach(() => {
+  delete window.mptcp;
+});
+
+describe('selectApi', () => {
+  it('uses the Electron bridge when the preload exposed window.mptcp', () => {
+    const bridge = new FakeApi();
+    window.mptcp = bridge;
+    const { api, connection } = selectApi(window);
+    expect(api).toBe(bridge);
+    expect(connection.get()).toMatchObject({ state: 'open', transport: 'ipc' });
+  });
+
+  it('falls back to the WebSocket client in a browser', () => {
+    const { api, connection } = selectApi(window);
+    expect(api).toBeInstanceOf(WsClient);
+    expect(connection.get().transport).toBe('websocket');
+    (api as WsClient).dispose();
+  });
+});

@@ -1,0 +1,268 @@
+import { useState } from 'react';
+import type { Connection, Subflow } from '../../../shared/types';
+import {
+  formatBytes,
+  formatDurationUs,
+  formatRate,
+  formatRttMs,
+  formatTime,
+  hostPort,
+  tokenHex,
+} from '../format';
+import { useConnection, useConnections } from '../state/stores';
+import { Badge } from './Badge';
+import { ErrorLine, Notice } from './Notice';
+
+/** Rendering 10k rows every second would stall the page; more are one click away. */
+const INITIAL_ROWS = 200;
+const CONNECTION_COLUMNS = 7;
+
+function SubflowRow({ subflow: s }: { subflow: Subflow }) {
+  const local = hostPort(s.localAddress, s.localPort);
+  const remote = hostPort(s.remoteAddress, s.remotePort);
+  return (
+    <tr
+      data-testid="subflow-row"
+      data-rtt-us={s.rttUs}
+      data-cwnd={s.cwndPkts}
+      data-local={local}
+      data-remote={remote}
+    >
+      <td className="mono">
+        {local} <span className="arrow">→</span> {remote}
+      </td>
+      <td className="num" title="local id → remote id">
+        {s.localId} → {s.remoteId}
+      </td>
+      <td>
+        <span className="state">{s.state}</span>
+        {s.backup ? (
+          <Badge tone="info" title={`backup: local ${s.flags.backupLoc}, remote ${s.flags.backupRem}`}>
+            backup
+          </Badge>
+        ) : null}
+      </td>
+      <td className="num" title={`rtt ${s.rttUs} µs, rttvar ${s.rttVarUs} µs, min ${s.minRttUs} µs`}>
+        {formatRttMs(s.rttUs)}
+      </td>
+      <td
+        className="num"
+        title={s.ssthreshPkts === null ? 'ssthresh infinite' : `ssthresh ${s.ssthreshPkts}`}
+      >
+        {s.cwndPkts}
+      </td>
+      <td className="num">{s.mssBytes}</td>
+      <td className="num" title={`${s.deliveryRateBytesPerSec} bytes/s`}>
+        {formatRate(s.deliveryRateBytesPerSec)}
+      </td>
+      <td className="mono">{s.congestionControl ?? '—'}</td>
+    </tr>
+  );
+}
+
+function ConnectionRows({
+  connection: c,
+  expanded,
+  onToggle,
+}: {
+  connection: Connection;
+  expanded: boolean;
+  onToggle: () => void;
+}) {
+  const hex = tokenHex(c.token);
+  return (
+    <tbody className="connection">
+      <tr data-testid={`connection-row-${hex}`} data-token={hex} className="connection-row">
+        <td>
+          <button
+            type="button"
+            className="toggle"
+            aria-expanded={expanded}
+            aria-label={expanded ? 'Hide subflows' : 'Show subflows'}
+            onClick={onToggle}
+          >
+            {expanded ? '▾' : '▸'}
+          </button>
+          <span className="mono strong">{hex}</span>
+        </td>
+        <td className="mono">
+          {hostPort(c.localAddress, c.localPort)} <span className="arrow">→</span>{' '}
+          {hostPort(c.remoteAddress, c.remotePort)}
+        </td>
+        <td>
+          <span className="state">{c.state}</span>
+          {c.fallback ? (
+            <Badge tone="warn" title="MPTCP_INFO_FLAG_FALLBACK: this connection fell back to plain TCP">
+              fallback
+            </Badge>
+          ) : null}
+        </td>
+        <td className="num" data-testid="subflow-count">
+          {c.subflowsTotal}
+        </td>
+        <td className="num" title={`${c.bytesSent} bytes`}>
+          {formatBytes(c.bytesSent)}
+        </td>
+        <td className="num" title={`${c.bytesReceived} bytes`}>
+          {formatBytes(c.bytesReceived)}
+        </td>
+        <td className="num" title="retransmitted bytes">
+          {c.bytesRetrans > 0 ? formatBytes(c.bytesRetrans) : <span className="muted">0</span>}
+        </td>
+      </tr>
+      {expanded ? (
+        <tr className="subflows-row">
+          <td colSpan={CONNECTION_COLUMNS}>
+            {c.subflows.length === 0 ? (
+              <span className="muted">No subflow details in this snapshot.</span>
+            ) : (
+              <table className="table subflows">
+                <colgroup>
+                  <col className="col-path" />
+                  <col className="col-ids" />
+                  <col className="col-state" />
+                  <col className="col-rtt" />
+                  <col className="col-cwnd" />
+                  <col className="col-mss" />
+                  <col className="col-rate" />
+                  <col className="col-cc" />
+                </colgroup>
+                <thead>
+                  <tr>
+                    <th scope="col">Subflow local → remote</th>
+                    <th scope="col" className="num">
+                      IDs
+                    </th>
+                    <th scope="col">State</th>
+                    <th scope="col" className="num">
+                      RTT
+                    </th>
+                    <th scope="col" className="num">
+                      cwnd (pkts)
+                    </th>
+                    <th scope="col" className="num">
+                      MSS
+                    </th>
+                    <th scope="col" className="num">
+                      Delivery rate
+                    </th>
+                    <th scope="col">CC</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {c.subflows.map((s) => (
+                    <SubflowRow
+                      key={`${s.localAddress}:${s.localPort}-${s.remoteAddress}:${s.remotePort}`}
+                      subflow={s}
+                    />
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </td>
+        </tr>
+      ) : null}
+    </tbody>
+  );
+}
+
+export function ConnectionsSection() {
+  const snapshot = useConnections((s) => s.snapshot);
+  const engineError = useConnections((s) => s.engineError);
+  const loadError = useConnections((s) => s.loadError);
+  const linkState = useConnection((s) => s.state);
+  const [collapsed, setCollapsed] = useState<ReadonlySet<number>>(() => new Set());
+  const [showAll, setShowAll] = useState(false);
+
+  const toggle = (token: number): void =>
+    setCollapsed((prev) => {
+      const next = new Set(prev);
+      if (next.has(token)) next.delete(token);
+      else next.add(token);
+      return next;
+    });
+
+  const connections = snapshot?.connections ?? [];
+  const shown = showAll ? connections : connections.slice(0, INITIAL_ROWS);
+  const stale = linkState !== 'open' && snapshot !== null;
+
+  return (
+    <section className="card" aria-labelledby="connections-heading">
+      <header className="card-header">
+        <h2 id="connections-heading">Connections</h2>
+        {snapshot ? (
+          <span className="muted" data-testid="snapshot-info" data-taken-at-ms={snapshot.takenAtMs}>
+            {connections.length} connection{connections.length === 1 ? '' : 's'} · polled at{' '}
+            {formatTime(snapshot.takenAtMs)} in {formatDurationUs(snapshot.pollDurationUs)}
+            {snapshot.orphanSubflows > 0 ? ` · ${snapshot.orphanSubflows} orphan subflows` : ''}
+          </span>
+        ) : null}
+      </header>
+
+      {engineError ? (
+        <Notice tone="bad" title="Could not read connections" testId="engine-error">
+          <ErrorLine source={engineError.source} code={engineError.code} message={engineError.message} />
+          {snapshot ? (
+            <div>The table shows the last good snapshot ({formatTime(snapshot.takenAtMs)}).</div>
+          ) : null}
+        </Notice>
+      ) : null}
+      {stale ? (
+        <Notice tone="warn" title="Not live">
+          The connection to the engine is down; this is the snapshot from {formatTime(snapshot.takenAtMs)}.
+        </Notice>
+      ) : null}
+
+      {snapshot === null ? (
+        loadError ? (
+          <Notice tone="bad" title="Could not list connections">
+            <ErrorLine code={loadError.code} message={loadError.message} />
+          </Notice>
+        ) : (
+          <p className="muted">Waiting for the first snapshot…</p>
+        )
+      ) : connections.length === 0 ? (
+        <p className="empty" data-testid="connections-empty">
+          No MPTCP connections
+        </p>
+      ) : (
+        <>
+          <table className="table connections" data-testid="connections-table">
+            <thead>
+              <tr>
+                <th scope="col">Token</th>
+                <th scope="col">Local → remote</th>
+                <th scope="col">State</th>
+                <th scope="col" className="num">
+                  Subflows
+                </th>
+                <th scope="col" className="num">
+                  Sent
+                </th>
+                <th scope="col" className="num">
+                  Received
+                </th>
+                <th scope="col" className="num">
+                  Retrans
+                </th>
+              </tr>
+            </thead>
+            {shown.map((c) => (
+              <ConnectionRows
+                key={`${c.token}-${c.inode}`}
+                connection={c}
+                expanded={!collapsed.has(c.token)}
+                onToggle={() => toggle(c.token)}
+              />
+            ))}
+          </table>
+          {shown.length < connections.length ? (
+            <button type="button" className="button" onClick={() => setShowAll(true)}>
+              Show all {connections.length} connections
+            </button>
+          ) : null}
+        </>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,32 @@
+import type { ReactNode } from 'react';
+
+interface NoticeProps {
+  tone: 'warn' | 'bad' | 'info';
+  title: ReactNode;
+  children?: ReactNode;
+  testId?: string;
+  action?: ReactNode;
+}
+
+/** A banner for something the user must not miss (missing privileges, a failed read). */
+export function Notice({ tone, title, children, testId, action }: NoticeProps) {
+  return (
+    <div className={`notice notice-${tone}`} role={tone === 'info' ? 'status' : 'alert'} data-testid={testId}>
+      <div className="notice-body">
+        <strong className="notice-title">{title}</strong>
+        {children ? <div className="notice-text">{children}</div> : null}
+      </div>
+      {action ? <div className="notice-action">{action}</div> : null}
+    </div>
+  );
+}
+
+/** `code: message`, the way the engine reported it. */
+export function ErrorLine({ source, code, message }: { source?: string; code: string; message: string }) {
+  return (
+    <span className="error-line">
+      {source ? <span className="error-source">{source}: </span> : null}
+      <code>{code}</code> {message}
+    </span>
+  );
+}

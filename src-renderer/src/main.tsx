@@ -1,0 +1,16 @@
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { selectApi } from './api';
+import { App } from './App';
+import { createStores } from './state/stores';
+import './styles.css';
+
+const { api, connection } = selectApi();
+const stores = createStores(api, connection);
+const root = document.getElementById('root');
+if (!root) throw new Error('index.html has no #root');
+createRoot(root).render(
+  <StrictMode>
+    <App stores={stores} />
+  </StrictMode>,
+);

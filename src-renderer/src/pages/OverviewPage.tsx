@@ -1,0 +1,93 @@
+import { ConnectionsSection } from '../components/ConnectionsSection';
+import { InterfacesSection } from '../components/InterfacesSection';
+import { KernelSection } from '../components/KernelSection';
+import { LimitsSection } from '../components/LimitsSection';
+import { ErrorLine, Notice } from '../components/Notice';
+import { formatTime } from '../format';
+import { useOverview } from '../state/stores';
+
+function RefreshButton() {
+  const refresh = useOverview((s) => s.refresh);
+  const loading = useOverview((s) => s.loading);
+  return (
+    <button type="button" className="button" onClick={() => void refresh()} disabled={loading}>
+      {loading ? 'Reading…' : 'Refresh'}
+    </button>
+  );
+}
+
+export function OverviewPage() {
+  const status = useOverview((s) => s.status);
+  const limits = useOverview((s) => s.limits);
+  const endpoints = useOverview((s) => s.endpoints);
+  const interfaces = useOverview((s) => s.interfaces);
+  const errors = useOverview((s) => s.errors);
+  const error = useOverview((s) => s.error);
+  const loading = useOverview((s) => s.loading);
+  const updatedAtMs = useOverview((s) => s.updatedAtMs);
+
+  return (
+    <main className="page">
+      <div className="page-title">
+        <h1>Overview</h1>
+        <span className="muted">{updatedAtMs !== null ? `read at ${formatTime(updatedAtMs)}` : null}</span>
+        <RefreshButton />
+      </div>
+
+      {error ? (
+        <Notice
+          tone="bad"
+          title={
+            status
+              ? 'Could not refresh the overview; showing the last good read'
+              : 'Could not read the overview'
+          }
+          testId="overview-error"
+        >
+          <ErrorLine code={error.code} message={error.message} />
+        </Notice>
+      ) : null}
+
+      {status && !status.privileges.netAdmin ? (
+        <Notice
+          tone="warn"
+          title="Read-only: no CAP_NET_ADMIN in this network namespace"
+          testId="privileges-banner"
+        >
+          {status.privileges.note ??
+            'Changing MPTCP settings and receiving path-manager events need CAP_NET_ADMIN. Run as root or grant the capability.'}
+        </Notice>
+      ) : null}
+
+      {errors.length > 0 ? (
+        <Notice
+          tone="warn"
+          title="Some kernel reads failed; their sections are incomplete"
+          testId="overview-errors"
+        >
+          <ul className="plain">
+            {errors.map((e) => (
+              <li key={`${e.source}-${e.code}`}>
+                <ErrorLine source={e.source} code={e.code} message={e.message} />
+              </li>
+            ))}
+          </ul>
+        </Notice>
+      ) : null}
+
+      {status ? (
+        <>
+          <div className="grid">
+            <KernelSection status={status} />
+            <LimitsSection limits={limits} endpointCount={endpoints.length} />
+          </div>
+          <InterfacesSection interfaces={interfaces} endpoints={endpoints} />
+        </>
+      ) : !error ? (
+        <p className="muted loading">{loading ? 'Reading kernel state…' : 'Waiting for the engine…'}</p>
+      ) : null}
+
+      <ConnectionsSection />
+    </main>
+  );
+}

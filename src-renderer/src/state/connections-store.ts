@@ -1,0 +1,63 @@
+/**
+ * Live connections: the latest `mptcp:connections:snapshot` the host pushes (only the latest; history
+ * for charts is a later concern) and the poller's `mptcp:engine:error`s, which the UI shows instead
+ * of silently keeping stale data.
+ */
+import { createStore, type StoreApi } from 'zustand/vanilla';
+import type { EventPayload, MptcpApi } from '../../../shared/contract';
+import type { ApiError } from '../../../shared/result';
+import type { ConnectionsSnapshot } from '../../../shared/types';
+
+export type EngineError = EventPayload<'mptcp:engine:error'> & { atMs: number };
+
+export interface ConnectionsState {
+  snapshot: ConnectionsSnapshot | null;
+  /** When the snapshot arrived here, ms since the epoch. */
+  receivedAtMs: number | null;
+  /** The poller's last error; cleared by the next snapshot when it came from the connections poll. */
+  engineError: EngineError | null;
+  /** The initial `mptcp:connections:list` failed and no snapshot has arrived since. */
+  loadError: ApiError | null;
+}
+
+export type ConnectionsStore = StoreApi<ConnectionsState> & { dispose(): void };
+
+export function createConnectionsStore(api: MptcpApi, now: () => number = Date.now): ConnectionsStore {
+  const store = createStore<ConnectionsState>()(() => ({
+    snapshot: null,
+    receivedAtMs: null,
+    engineError: null,
+    loadError: null,
+  }));
+
+  const accept = (snapshot: ConnectionsSnapshot): void => {
+    const current = store.getState();
+    if (current.snapshot && snapshot.takenAtMs < current.snapshot.takenAtMs) return; // out of order
+    const engineError = current.engineError?.source === 'connections' ? null : current.engineError;
+    store.setState({ snapshot, receivedAtMs: now(), engineError, loadError: null });
+  };
+
+  const offSnapshot = api.on('mptcp:connections:snapshot', accept);
+  const offError = api.on('mptcp:engine:error', (e) => {
+    store.setState({ engineError: { ...e, atMs: now() } });
+  });
+
+  // Fill the table before the first push arrives (the poller runs about once a second).
+  api.invoke('mptcp:connections:list', {}).then(
+    (result) => {
+      if (result.ok) accept(result.value);
+      else if (!store.getState().snapshot) store.setState({ loadError: result.error });
+    },
+    (err: unknown) => {
+      if (!store.getState().snapshot)
+        store.setState({ loadError: { code: 'INTERNAL', message: String(err) } });
+    },
+  );
+
+  return Object.assign(store, {
+    dispose() {
+      offSnapshot();
+      offError();
+    },
+  });
+}
