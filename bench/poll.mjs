@@ -1,0 +1,156 @@
+// Poll benchmark: the engine's decoded sock_diag poll against `ss -tinM` and a raw C dump, in a
+// lab client namespace holding N idle MPTCP connections with two subflows each.
+//
+//   npm run bench:poll -- --connections 10000 [--iterations 15] [--variants]
+//
+// --variants also times the engine with other per-read buffer sizes and with the MPTCP and TCP
+// dumps split over two sockets (concurrently), the choices made in connections.ts.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const cache = join(root, '.cache');
+mkdirSync(cache, { recursive: true });
+
+function arg(name, dflt) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
+}
+const N = Number(arg('connections', '1000'));
+const ITERS = Number(arg('iterations', '15'));
+const VARIANTS = process.argv.includes('--variants');
+
+// Bundle what we need (the lab and the engine probe); netlink stays a native runtime dependency.
+const esbuild = join(root, 'node_modules', '.bin', 'esbuild');
+const bundle = (entry, out) =>
+  execFileSync(
+    esbuild,
+    [
+      join(root, entry),
+      '--bundle',
+      '--platform=node',
+      '--format=esm',
+      '--target=node20',
+      '--external:netlink',
+      `--outfile=${join(cache, out)}`,
+      '--log-level=warning',
+    ],
+    { stdio: 'inherit' },
+  );
+bundle('src-main/lab/lab.ts', 'bench-lab.mjs');
+bundle('src-main/engine/diag/probe-entry.ts', 'diag-probe.mjs');
+execFileSync(
+  'cc',
+  ['-O2', '-Wall', '-o', join(cache, 'raw-diag-dump'), join(root, 'bench', 'raw-diag-dump.c')],
+  { stdio: 'inherit' },
+);
+const { Lab, nsRun, labUnavailableReason } = await import(join(cache, 'bench-lab.mjs'));
+
+const reason = labUnavailableReason();
+if (reason) {
+  console.error(`bench:poll needs the lab: ${reason}`);
+  process.exit(2);
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const p90 = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(0.9 * s.length) - 1)];
+};
+
+/** Wall time of `ip netns exec NS cmd…` with stdout to /dev/null, ms. */
+function wallMs(ns, cmd, args) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (r.status !== 0) throw new Error(`${cmd} failed`);
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+let lab = null;
+let cleaning = null;
+const cleanup = () => (cleaning ??= lab ? lab.destroy() : Promise.resolve());
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    console.error(`\n${sig}: removing the lab`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+try {
+  const t0 = Date.now();
+  lab = await Lab.create({ paths: 2 });
+  await lab.startServer(5201);
+  await lab.openConnections(N, { rateBytesPerSec: 0 });
+  const countSubflows = async () => {
+    const { stdout } = await nsRun(lab.client, 'ss', ['-tniH', 'state', 'established', 'dport', '5201'], {
+      timeoutMs: 120_000,
+    });
+    return (stdout.match(/tcp-ulp-mptcp/g) ?? []).length;
+  };
+  await lab.waitFor(`${2 * N} subflows`, countSubflows, (n) => n >= 2 * N, 180_000);
+  console.log(`lab ready: ${N} connections, ${2 * N} subflows in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+  const probe = join(cache, 'diag-probe.mjs');
+  const engineRun = (extra = []) => {
+    const { stdout } = spawnSync(
+      'ip',
+      ['netns', 'exec', lab.client, process.execPath, probe, 'bench', String(ITERS), ...extra],
+      {
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      },
+    );
+    const r = JSON.parse(stdout);
+    if (r.subflows !== 2 * N) throw new Error(`engine saw ${r.subflows} subflows, expected ${2 * N}`);
+    return r;
+  };
+  const engine = engineRun();
+  if (engine.connections !== N)
+    throw new Error(`engine saw ${engine.connections} connections, expected ${N}`);
+
+  const raw = JSON.parse(
+    execFileSync('ip', ['netns', 'exec', lab.client, join(cache, 'raw-diag-dump'), String(ITERS)], {
+      encoding: 'utf8',
+    }),
+  );
+
+  // ss and the exec overhead, interleaved so both see the same machine state.
+  const ssMs = [];
+  const execMs = [];
+  wallMs(lab.client, 'ss', ['-tinM']);
+  for (let i = 0; i < ITERS; i++) {
+    execMs.push(wallMs(lab.client, 'true', []));
+    ssMs.push(wallMs(lab.client, 'ss', ['-tinM']));
+  }
+  const execMed = median(execMs);
+  const ssNet = ssMs.map((x) => Math.max(0, x - execMed));
+
+  const rows = [
+    ['engine readConnections (decoded)', engine.ms],
+    ['raw C sock_diag dump (no decode)', raw.ms],
+    ['ss -tinM (minus exec overhead)', ssNet],
+    ['ip netns exec true (overhead)', execMs],
+  ];
+  if (VARIANTS) {
+    for (const bufBytes of [16384, 65536, 262144])
+      rows.push([`engine, msgBufferBytes ${bufBytes}`, engineRun(['', String(bufBytes)]).ms]);
+    rows.push(['engine, MPTCP+TCP on 2 sockets', engineRun(['', '', 'split']).ms]);
+  }
+  const fmt = (x) => x.toFixed(1).padStart(9);
+  console.log(
+    `\npoll of ${N} MPTCP connections / ${2 * N} subflows, ${ITERS} iterations (${raw.messages} messages, ${(raw.bytes / 1e6).toFixed(1)} MB per poll)`,
+  );
+  console.log(`${'measure'.padEnd(36)}${'median ms'.padStart(10)}${'p90 ms'.padStart(10)}`);
+  for (const [name, xs] of rows) console.log(`${name.padEnd(36)} ${fmt(median(xs))} ${fmt(p90(xs))}`);
+  const e = median(engine.ms);
+  console.log(`\nengine / raw C : ${(e / median(raw.ms)).toFixed(2)}x`);
+  console.log(`ss / engine    : ${(median(ssNet) / e).toFixed(2)}x`);
+} finally {
+  await cleanup();
+}

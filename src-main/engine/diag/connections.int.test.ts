@@ -1,0 +1,177 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Connection, ConnectionsSnapshot } from '../../../shared/types';
+import { ConnectionsSnapshotSchema } from '../../../shared/types';
+import { Lab, labUnavailableReason, nsRun, run } from '../../lab/lab';
+import { subflowFlagLetters } from './decode';
+
+/**
+ * The engine, run inside a lab namespace, against `ss -tinM` run in the same namespace. A netlink
+ * socket sees its process's netns (G4), so the engine runs as a bundled child under ip netns exec.
+ */
+const root = join(import.meta.dirname, '..', '..', '..');
+const probe = join(root, '.cache', 'diag-probe.mjs');
+
+interface SsSubflow {
+  local: string;
+  peer: string;
+  flags: string;
+  tokenRem: number;
+  tokenLoc: number;
+  rttMs: number;
+  cwnd: number;
+}
+
+/** Entries of `ss -tinM`: a header line, then tab-indented detail lines. */
+function parseSs(text: string): { tokens: number[]; subflows: SsSubflow[] } {
+  const entries: string[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    if (/^\S/.test(line)) entries.push(line);
+    else if (entries.length > 0) entries[entries.length - 1] += ` ${line}`;
+  }
+  const tokens: number[] = [];
+  const subflows: SsSubflow[] = [];
+  for (const e of entries) {
+    const cols = e.trim().split(/\s+/);
+    if (cols[0] === 'mptcp') {
+      const t = / token:([0-9a-f]+)/.exec(e);
+      if (t) tokens.push(parseInt(t[1]!, 16));
+    } else if (cols[0] === 'tcp' && e.includes('tcp-ulp-mptcp')) {
+      const m = /tcp-ulp-mptcp flags:(\S*) token:([0-9a-f]+)\(id:\d+\)\/([0-9a-f]+)\(id:\d+\)/.exec(e);
+      const rtt = / rtt:([\d.]+)\//.exec(e);
+      const cwnd = / cwnd:(\d+)/.exec(e);
+      if (!m) throw new Error(`unparsed subflow: ${e}`);
+      subflows.push({
+        local: cols[4]!,
+        peer: cols[5]!,
+        flags: m[1]!,
+        tokenRem: parseInt(m[2]!, 16),
+        tokenLoc: parseInt(m[3]!, 16),
+        rttMs: rtt ? Number(rtt[1]) : 0,
+        cwnd: cwnd ? Number(cwnd[1]) : 0,
+      });
+    }
+  }
+  return { tokens, subflows };
+}
+
+const hostPort = (addr: string, port: number): string =>
+  addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
+
+async function engineSnapshot(ns: string): Promise<ConnectionsSnapshot> {
+  const { stdout } = await nsRun(ns, 'node', [probe, 'snapshot']);
+  return ConnectionsSnapshotSchema.parse(JSON.parse(stdout));
+}
+
+/** Compares engine and ss in one namespace; the test fails on a dropped or misattached subflow. */
+async function compareWithSs(ns: string, expectedConnections: number): Promise<void> {
+  const snap = await engineSnapshot(ns);
+  const ss = parseSs((await nsRun(ns, 'ss', ['-tinM'])).stdout);
+  expect(snap.orphanSubflows).toBe(0);
+  const engineTokens = snap.connections.map((c) => c.token).sort();
+  expect(engineTokens).toHaveLength(expectedConnections);
+  expect(engineTokens).toEqual([...ss.tokens].sort());
+
+  const owner = new Map<string, Connection>();
+  for (const c of snap.connections) {
+    expect(c.subflows.length).toBe(c.subflowsTotal);
+    expect(c.subflows.length).toBe(ss.subflows.filter((s) => s.tokenLoc === c.token).length);
+    for (const s of c.subflows)
+      owner.set(`${hostPort(s.localAddress, s.localPort)} ${hostPort(s.remoteAddress, s.remotePort)}`, c);
+  }
+  expect(owner.size).toBe(ss.subflows.length);
+  for (const s of ss.subflows) {
+    const c = owner.get(`${s.local} ${s.peer}`);
+    expect(c, `subflow ${s.local} ${s.peer} missing`).toBeDefined();
+    expect(c!.token, `subflow ${s.local} attached to the wrong connection`).toBe(s.tokenLoc);
+    const e = c!.subflows.find(
+      (x) =>
+        hostPort(x.localAddress, x.localPort) === s.local &&
+        hostPort(x.remoteAddress, x.remotePort) === s.peer,
+    )!;
+    expect(e.tokenRemote).toBe(s.tokenRem);
+    expect(subflowFlagLetters(e.rawFlags)).toBe(s.flags);
+    // Live values move between the two reads.
+    const rttUs = s.rttMs * 1000;
+    expect(Math.abs(e.rttUs - rttUs)).toBeLessThanOrEqual(Math.max(2000, 0.5 * rttUs));
+    expect(Math.abs(e.cwndPkts - s.cwnd)).toBeLessThanOrEqual(Math.max(10, 0.5 * s.cwnd));
+  }
+}
+
+describe.skipIf(labUnavailableReason() !== null)('sock_diag connection reader in a lab', () => {
+  let lab: Lab;
+  beforeAll(async () => {
+    await run(join(root, 'node_modules', '.bin', 'esbuild'), [
+      join(root, 'src-main/engine/diag/probe-entry.ts'),
+      '--bundle',
+      '--platform=node',
+      '--format=esm',
+      '--external:netlink',
+      `--outfile=${probe}`,
+      '--log-level=warning',
+    ]);
+    lab = await Lab.create({ paths: 2 });
+    await lab.startServer(5201);
+    await lab.openConnections(3, { rateBytesPerSec: 200_000 });
+    await lab.waitFor(
+      'six subflows on the client',
+      async () => (await nsRun(lab.client, 'ss', ['-tniH', 'state', 'established', 'dport', '5201'])).stdout,
+      (s) => (s.match(/tcp-ulp-mptcp/g) ?? []).length === 6,
+    );
+  });
+  afterAll(async () => {
+    await lab?.destroy();
+  });
+
+  it('matches ss -tinM in the client namespace, subflow by subflow', async () => {
+    await compareWithSs(lab.client, 3);
+  });
+
+  it('matches ss -tinM in the server namespace (listener excluded)', async () => {
+    await lab.waitFor(
+      'six subflows on the server',
+      async () => (await nsRun(lab.server, 'ss', ['-tniH', 'state', 'established', 'sport', '5201'])).stdout,
+      (s) => (s.match(/tcp-ulp-mptcp/g) ?? []).length === 6,
+    );
+    await compareWithSs(lab.server, 3);
+  });
+
+  it('reads one connection by token, with its subflows, on both sides', async () => {
+    for (const ns of [lab.client, lab.server]) {
+      const snap = await engineSnapshot(ns);
+      for (const c of snap.connections) {
+        const { stdout } = await nsRun(ns, 'node', [probe, 'connection', String(c.token)]);
+        const { connection: one, fullDumps } = JSON.parse(stdout) as {
+          connection: Connection;
+          fullDumps: number;
+        };
+        expect(fullDumps).toBe(0); // the port-filtered dump found every subflow
+        expect(one.token).toBe(c.token);
+        expect(one.localPort).toBe(c.localPort);
+        const key = (s: Connection['subflows'][number]): string =>
+          `${s.localAddress}:${s.localPort}>${s.remoteAddress}:${s.remotePort}`;
+        expect(one.subflows.map(key).sort()).toEqual(c.subflows.map(key).sort());
+        for (const s of one.subflows) expect(s.tokenLocal).toBe(c.token);
+      }
+    }
+  });
+
+  it('answers null for a token that does not exist', async () => {
+    const snap = await engineSnapshot(lab.client);
+    let token = 0x12345678;
+    while (snap.connections.some((c) => c.token === token)) token++;
+    const { stdout } = await nsRun(lab.client, 'node', [probe, 'connection', String(token)]);
+    expect((JSON.parse(stdout) as { connection: unknown }).connection).toBeNull();
+  });
+
+  it('reports traffic counters that grow', async () => {
+    const a = await engineSnapshot(lab.client);
+    await new Promise((r) => setTimeout(r, 300));
+    const b = await engineSnapshot(lab.client);
+    for (const c of b.connections) {
+      const before = a.connections.find((x) => x.token === c.token)!;
+      expect(c.bytesSent).toBeGreaterThan(before.bytesSent);
+      expect(c.subflows.every((s) => s.mssBytes > 0 && s.congestionControl !== null)).toBe(true);
+    }
+  });
+});

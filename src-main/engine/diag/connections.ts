@@ -1,0 +1,168 @@
+/**
+ * MPTCP connections and their subflows, read from sock_diag (NETLINK_SOCK_DIAG).
+ *
+ * A poll is four dumps (reference §3.6): MPTCP sockets (INET_DIAG_REQ_PROTOCOL = IPPROTO_MPTCP) and
+ * TCP sockets, each for AF_INET and AF_INET6 (dual-stack sockets report AF_INET6, G8). A TCP socket
+ * is a subflow when its INET_DIAG_ULP_INFO nest names the "mptcp" ULP; its TOKEN_LOC is the key to
+ * its connection's mptcpi_token. The dumps run one after the other on one socket: netlink allows
+ * one dump at a time per socket, and a second socket was measured not to help (the kernel fills
+ * each dump's datagrams in our own recvmsg calls, on the one Node thread; see bench/poll.mjs).
+ */
+import type { Connection, ConnectionsSnapshot } from '../../../shared/types';
+import { NetlinkError, type NlSocket } from '../netlink/core';
+import { AF_INET, AF_INET6, SnapshotBuilder } from './decode';
+
+export {
+  decodeInetDiagMsg,
+  decodeMptcpInfo,
+  decodeTcpInfo,
+  formatAddress,
+  subflowFlagLetters,
+  subflowFlags,
+  SnapshotBuilder,
+} from './decode';
+
+/** SOCK_DIAG_BY_FAMILY (uapi: linux/sock_diag.h). */
+export const SOCK_DIAG_BY_FAMILY = 20;
+const IPPROTO_TCP = 6;
+const IPPROTO_MPTCP = 262;
+/** sizeof(struct inet_diag_req_v2). */
+const REQ_V2_LEN = 56;
+// INET_DIAG_REQ_* request attributes (uapi: linux/inet_diag.h)
+const INET_DIAG_REQ_BYTECODE = 1;
+const INET_DIAG_REQ_PROTOCOL = 3;
+// idiag_ext bits: 1 << (INET_DIAG_x - 1). ULP_INFO rides on INFO (G7).
+const EXT_INFO = 1 << (2 - 1);
+const EXT_CONG = 1 << (4 - 1);
+// idiag_states bits: 1 << TCP_x (include/net/tcp_states.h)
+const TCPF_TIME_WAIT = 1 << 6;
+const TCPF_LISTEN = 1 << 10;
+const TCPF_NEW_SYN_RECV = 1 << 12;
+/** MPTCP sockets except listeners (they have an all-zero mptcp_info). */
+const MPTCP_STATES = 0xffffffff & ~TCPF_LISTEN;
+/**
+ * TCP sockets that can be subflows: not listeners, not TIME_WAIT (no ULP_INFO, §3.6) and not
+ * request sockets (NEW_SYN_RECV: no tcp_info, no ULP; the subflow appears once accepted).
+ */
+const TCP_STATES = 0xffffffff & ~(TCPF_LISTEN | TCPF_TIME_WAIT | TCPF_NEW_SYN_RECV);
+// inet_diag_bc_op codes (uapi: linux/inet_diag.h)
+const INET_DIAG_BC_JMP = 1;
+const INET_DIAG_BC_S_EQ = 11;
+const INET_DIAG_BC_D_EQ = 12;
+
+/** struct inet_diag_req_v2, optionally followed by request attributes. */
+function diagRequest(family: number, protocol: number, ext: number, states: number, cookie0 = 0): Buffer {
+  const mptcp = protocol === IPPROTO_MPTCP;
+  const req = Buffer.alloc(REQ_V2_LEN + (mptcp ? 8 : 0));
+  req[0] = family;
+  // sdiag_protocol is a u8 (G6): ss writes 262 & 0xff; the attribute below is what counts.
+  req[1] = protocol & 0xff;
+  req[2] = ext;
+  req.writeUInt32LE(states >>> 0, 4);
+  // inet_diag_sockid.idiag_cookie[0] (sockid offset 40): a lookup by MPTCP token (§3.1).
+  req.writeUInt32LE(cookie0 >>> 0, 8 + 40);
+  if (mptcp) {
+    req.writeUInt16LE(8, REQ_V2_LEN);
+    req.writeUInt16LE(INET_DIAG_REQ_PROTOCOL, REQ_V2_LEN + 2);
+    req.writeUInt32LE(IPPROTO_MPTCP, REQ_V2_LEN + 4);
+  }
+  return req;
+}
+
+const MPTCP_DUMP_REQS = [AF_INET, AF_INET6].map((f) => diagRequest(f, IPPROTO_MPTCP, EXT_INFO, MPTCP_STATES));
+const TCP_DUMP_REQS = [AF_INET, AF_INET6].map((f) =>
+  diagRequest(f, IPPROTO_TCP, EXT_INFO | EXT_CONG, TCP_STATES),
+);
+
+/** The request payloads of a poll, in the order they are sent (also used by the recorder). */
+export const pollRequests = { mptcp: MPTCP_DUMP_REQS, tcp: TCP_DUMP_REQS } as const;
+
+/** Runs the MPTCP dumps, then the TCP dumps, feeding the builder as the datagrams arrive. */
+async function dumpInto(
+  diag: NlSocket,
+  b: SnapshotBuilder,
+  tcpReqs: readonly Buffer[] = TCP_DUMP_REQS,
+): Promise<void> {
+  const onMptcp = (buf: Buffer, _type: number, off: number, len: number): void => b.onMptcp(buf, off, len);
+  const onTcp = (buf: Buffer, _type: number, off: number, len: number): void => b.onTcp(buf, off, len);
+  for (const req of MPTCP_DUMP_REQS)
+    await diag.dump(SOCK_DIAG_BY_FAMILY, req, 'sock_diag MPTCP dump', onMptcp);
+  for (const req of tcpReqs) await diag.dump(SOCK_DIAG_BY_FAMILY, req, 'sock_diag TCP dump', onTcp);
+}
+
+/** Every MPTCP connection (listeners excluded) in the socket's netns, with its subflows. */
+export async function readConnections(diag: NlSocket): Promise<ConnectionsSnapshot> {
+  const t0 = performance.now();
+  const b = new SnapshotBuilder();
+  await dumpInto(diag, b);
+  const pollDurationUs = Math.round((performance.now() - t0) * 1000);
+  return {
+    takenAtMs: Date.now(),
+    pollDurationUs,
+    connections: b.connections,
+    orphanSubflows: b.orphanSubflows,
+  };
+}
+
+/**
+ * Bytecode `sport == localPort || dport == remotePort` (INET_DIAG_REQ_BYTECODE), laid out as ss
+ * compiles an OR (misc/ss.c): A; JMP over B; B. The kernel's audit walks the `yes` chain, so every
+ * op's `yes` is the next op and a failed primitive jumps past its own end (+4).
+ */
+function portFilter(localPort: number, remotePort: number): Buffer {
+  const bc = Buffer.alloc(20);
+  const op = (at: number, code: number, yes: number, no: number): void => {
+    bc[at] = code;
+    bc[at + 1] = yes;
+    bc.writeUInt16LE(no, at + 2);
+  };
+  op(0, INET_DIAG_BC_S_EQ, 8, 12);
+  bc.writeUInt16LE(localPort, 6); // the port sits in the `no` field of the following op
+  op(8, INET_DIAG_BC_JMP, 4, 12); // A matched: jump over B to the end (accept)
+  op(12, INET_DIAG_BC_D_EQ, 8, 12);
+  bc.writeUInt16LE(remotePort, 18);
+  const attr = Buffer.alloc(4 + bc.length);
+  attr.writeUInt16LE(attr.length, 0);
+  attr.writeUInt16LE(INET_DIAG_REQ_BYTECODE, 2);
+  bc.copy(attr, 4);
+  return attr;
+}
+
+/**
+ * One connection by its local token, for the 10 Hz detail view: a token lookup (no NLM_F_DUMP,
+ * token in idiag_cookie[0], §3.1) and a TCP dump narrowed by port to its likely subflows. Joins
+ * keep the connection's remote port (client side) or local port (server side); a subflow to an
+ * ADD_ADDR with its own port would slip through the filter, so when fewer subflows than
+ * mptcpi_subflows_total come back, the full TCP dump is read instead. Null when the token is gone.
+ */
+/** How many readConnection calls needed the unfiltered TCP dump (diagnostics and tests). */
+export const readConnectionStats = { calls: 0, fullDumps: 0 };
+
+export async function readConnection(diag: NlSocket, token: number): Promise<Connection | null> {
+  readConnectionStats.calls++;
+  const b = new SnapshotBuilder();
+  try {
+    const replies = await diag.get(
+      SOCK_DIAG_BY_FAMILY,
+      diagRequest(AF_INET, IPPROTO_MPTCP, EXT_INFO, MPTCP_STATES, token),
+      'sock_diag MPTCP lookup by token',
+    );
+    for (const r of replies) b.onMptcp(r, 0, r.length);
+  } catch (e) {
+    if (e instanceof NetlinkError && e.code === 'ENOENT') return null;
+    throw e;
+  }
+  const conn = b.connections[0];
+  if (!conn || conn.token !== token) return null;
+  const filter = portFilter(conn.localPort, conn.remotePort);
+  const narrowed = TCP_DUMP_REQS.map((r) => Buffer.concat([r, filter]));
+  const onTcp = (buf: Buffer, _type: number, off: number, len: number): void => b.onTcp(buf, off, len);
+  for (const req of narrowed)
+    await diag.dump(SOCK_DIAG_BY_FAMILY, req, 'sock_diag TCP dump (filtered)', onTcp);
+  if (conn.subflows.length < conn.subflowsTotal) {
+    readConnectionStats.fullDumps++;
+    conn.subflows.length = 0;
+    for (const req of TCP_DUMP_REQS) await diag.dump(SOCK_DIAG_BY_FAMILY, req, 'sock_diag TCP dump', onTcp);
+  }
+  return conn;
+}
