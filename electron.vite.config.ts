@@ -8,7 +8,10 @@ export default defineConfig({
   main: {
     build: {
       outDir: 'out/main',
-      rollupOptions: { input: resolve(import.meta.dirname, 'src-main/electron/main.ts'), external: ['netlink', 'ws'] },
+      rollupOptions: {
+        input: resolve(import.meta.dirname, 'src-main/electron/main.ts'),
+        external: ['netlink', 'ws'],
+      },
     },
   },
   preload: {
@@ -23,6 +26,9 @@ export default defineConfig({
   renderer: {
     root: 'src-renderer',
     plugins: [react()],
-    build: { outDir: 'out/renderer', rollupOptions: { input: resolve(import.meta.dirname, 'src-renderer/index.html') } },
+    build: {
+      outDir: 'out/renderer',
+      rollupOptions: { input: resolve(import.meta.dirname, 'src-renderer/index.html') },
+    },
   },
 });

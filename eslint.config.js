@@ -18,6 +18,7 @@ export default tseslint.config(
       'scripts/*.mjs',
       'bench/*.mjs',
       'lab-artifacts/',
+      '.cache/',
       'eslint.config.js',
     ],
   },
@@ -35,7 +36,10 @@ export default tseslint.config(
       '@typescript-eslint/switch-exhaustiveness-check': 'error',
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true },
+      ],
     },
   },
   {
@@ -50,8 +54,14 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: [...nodeBuiltins, 'electron', 'react', 'react-dom', 'netlink', 'ws'], message: 'shared/ is pure TypeScript.' },
-            { group: ['**/src-main/**', '**/src-renderer/**'], message: 'shared/ imports nothing from the hosts.' },
+            {
+              group: [...nodeBuiltins, 'electron', 'react', 'react-dom', 'netlink', 'ws'],
+              message: 'shared/ is pure TypeScript.',
+            },
+            {
+              group: ['**/src-main/**', '**/src-renderer/**'],
+              message: 'shared/ imports nothing from the hosts.',
+            },
           ],
         },
       ],
@@ -65,8 +75,14 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['electron'], message: 'Only src-main/electron/ may import electron; the engine runs in plain Node.' },
-            { group: ['**/src-renderer/**', 'react', 'react-dom'], message: 'src-main/ imports shared/ only.' },
+            {
+              group: ['electron'],
+              message: 'Only src-main/electron/ may import electron; the engine runs in plain Node.',
+            },
+            {
+              group: ['**/src-renderer/**', 'react', 'react-dom'],
+              message: 'src-main/ imports shared/ only.',
+            },
           ],
         },
       ],
@@ -90,7 +106,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: [...nodeBuiltins, 'electron', 'netlink', 'ws'], message: 'The renderer reaches the engine only through the API object.' },
+            {
+              group: [...nodeBuiltins, 'electron', 'netlink', 'ws'],
+              message: 'The renderer reaches the engine only through the API object.',
+            },
             { group: ['**/src-main/**'], message: 'src-renderer/ imports shared/ only.' },
           ],
         },

@@ -16,14 +16,18 @@ export interface Studio {
 }
 
 async function startServe(netns: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['bin/mptcp-studio.mjs', 'serve', '--netns', netns, '--port', '0', '--poll-ms', '500'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['bin/mptcp-studio.mjs', 'serve', '--netns', netns, '--port', '0', '--poll-ms', '500'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`web host did not start: ${stderr}`)), 30_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       const m = /(http:\/\/\S+\?token=\S+)/.exec(line);
       if (m?.[1]) {
         clearTimeout(timer);
@@ -37,6 +41,8 @@ async function startServe(netns: string): Promise<{ child: ChildProcess; url: st
 
 export const test = base.extend<object, { studio: Studio }>({
   studio: [
+    // Playwright requires the object pattern for a fixture without dependencies.
+    // eslint-disable-next-line no-empty-pattern
     async ({}, use) => {
       const reason = labUnavailableReason();
       test.skip(reason !== null, reason ?? '');

@@ -18,7 +18,11 @@ function electronBinary() {
   }
   if (!existsSync(join(dir, 'install.js'))) return { why: 'the electron package is not installed' };
   // First launch: fetch the runtime now (the install script is not allowed to run at npm install).
-  const r = spawnSync(process.execPath, [join(dir, 'install.js')], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [join(dir, 'install.js')], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   if (r.status === 0 && existsSync(pathFile)) {
     const bin = join(dir, 'dist', readFileSync(pathFile, 'utf8').trim());
     if (existsSync(bin)) return { bin };
@@ -33,8 +37,10 @@ function run(cmd, args) {
 }
 
 let reason = null;
-if (!process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) reason = 'there is no graphical display (DISPLAY/WAYLAND_DISPLAY unset)';
-else if (process.getuid?.() === 0) reason = "Electron's sandbox cannot run as root, and MPTCP Studio never disables it";
+if (!process.env.DISPLAY && !process.env.WAYLAND_DISPLAY)
+  reason = 'there is no graphical display (DISPLAY/WAYLAND_DISPLAY unset)';
+else if (process.getuid?.() === 0)
+  reason = "Electron's sandbox cannot run as root, and MPTCP Studio never disables it";
 let electron = null;
 if (!reason) {
   const found = electronBinary();
@@ -47,7 +53,9 @@ if (electron) {
   const child = spawn(electron, [root, ...passThrough], { cwd: root, stdio: 'inherit' });
   child.on('exit', (code) => process.exit(code ?? 0));
 } else {
-  console.log(`MPTCP Studio cannot open its desktop window because ${reason}; starting the web host instead.`);
+  console.log(
+    `MPTCP Studio cannot open its desktop window because ${reason}; starting the web host instead.`,
+  );
   run('npm', ['run', '--silent', 'build']);
   const child = spawn(process.execPath, [join(root, 'bin', 'mptcp-studio.mjs'), 'serve', ...passThrough], {
     cwd: root,

@@ -16,7 +16,10 @@ const globRe = /^[A-Za-z0-9_.:@*?[\]-]{1,32}$/;
 
 export const Ipv4Schema = z
   .string()
-  .regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/, 'must be an IPv4 address');
+  .regex(
+    /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/,
+    'must be an IPv4 address',
+  );
 export const Ipv6Schema = z
   .string()
   .regex(/^[0-9a-fA-F:.]{2,45}$/, 'must be an IPv6 address')
@@ -69,7 +72,10 @@ export const EndpointPolicySchema = z
     match: z.string().regex(globRe, 'must be an interface name or glob'),
     flags: EndpointFlagsInputSchema,
     port: z.number().int().min(1).max(65535).nullable().optional(),
-    families: z.array(z.enum(['inet', 'inet6'])).min(1).default(['inet', 'inet6']),
+    families: z
+      .array(z.enum(['inet', 'inet6']))
+      .min(1)
+      .default(['inet', 'inet6']),
   })
   .strict()
   .superRefine(checkEndpointRules);
@@ -77,12 +83,27 @@ export type EndpointPolicy = z.infer<typeof EndpointPolicySchema>;
 
 export const TripletSchema = z
   .object({
-    minBytes: z.number().int().min(1).max(2 ** 31 - 1),
-    defaultBytes: z.number().int().min(1).max(2 ** 31 - 1),
-    maxBytes: z.number().int().min(1).max(2 ** 31 - 1),
+    minBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 31 - 1),
+    defaultBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 31 - 1),
+    maxBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(2 ** 31 - 1),
   })
   .strict()
-  .refine((t) => t.minBytes <= t.defaultBytes && t.defaultBytes <= t.maxBytes, 'must satisfy min <= default <= max');
+  .refine(
+    (t) => t.minBytes <= t.defaultBytes && t.defaultBytes <= t.maxBytes,
+    'must satisfy min <= default <= max',
+  );
 
 /** Names in /proc/sys follow this; a value is written as text, so it must be one token. */
 const kernelNameRe = /^[A-Za-z0-9_-]{1,32}$/;
@@ -95,7 +116,11 @@ export const MptcpSysctlsSchema = z
     addAddrTimeoutS: z.number().int().min(0).max(3600),
     closeTimeoutS: z.number().int().min(0).max(3600),
     staleLossCnt: z.number().int().min(0).max(0xffffffff),
-    blackholeTimeoutS: z.number().int().min(0).max(2 ** 31 - 1),
+    blackholeTimeoutS: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1),
     synRetransBeforeTcpFallback: z.number().int().min(0).max(255),
   })
   .partial()
@@ -122,29 +147,54 @@ export const MptcpConfigSchema = z
       .object({
         tcpRmem: TripletSchema,
         tcpWmem: TripletSchema,
-        rmemMaxBytes: z.number().int().min(1).max(2 ** 31 - 1),
-        wmemMaxBytes: z.number().int().min(1).max(2 ** 31 - 1),
+        rmemMaxBytes: z
+          .number()
+          .int()
+          .min(1)
+          .max(2 ** 31 - 1),
+        wmemMaxBytes: z
+          .number()
+          .int()
+          .min(1)
+          .max(2 ** 31 - 1),
       })
       .partial()
       .strict(),
     /** MTU per interface name; 68 is IPv4's minimum (RFC 791), 1280 IPv6's (RFC 8200). */
-    mtu: z.record(z.string().regex(ifnameRe, 'must be an interface name'), z.number().int().min(68).max(65535)),
+    mtu: z.record(
+      z.string().regex(ifnameRe, 'must be an interface name'),
+      z.number().int().min(68).max(65535),
+    ),
   })
   .partial()
   .strict()
   .superRefine((c, ctx) => {
     if (c.endpoints && c.endpointPolicy) {
-      ctx.addIssue({ code: 'custom', path: ['endpointPolicy'], message: 'give either endpoints or endpointPolicy, not both' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['endpointPolicy'],
+        message: 'give either endpoints or endpointPolicy, not both',
+      });
     }
     const ids = new Set<number>();
     const addrs = new Set<string>();
     for (const [i, ep] of (c.endpoints ?? []).entries()) {
       if (ep.id !== undefined) {
-        if (ids.has(ep.id)) ctx.addIssue({ code: 'custom', path: ['endpoints', i, 'id'], message: `duplicate endpoint id ${ep.id}` });
+        if (ids.has(ep.id))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['endpoints', i, 'id'],
+            message: `duplicate endpoint id ${ep.id}`,
+          });
         ids.add(ep.id);
       }
       const key = `${ep.address}:${ep.port ?? 0}`;
-      if (addrs.has(key)) ctx.addIssue({ code: 'custom', path: ['endpoints', i, 'address'], message: `duplicate endpoint ${ep.address}` });
+      if (addrs.has(key))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['endpoints', i, 'address'],
+          message: `duplicate endpoint ${ep.address}`,
+        });
       addrs.add(key);
     }
   });
@@ -177,7 +227,10 @@ export function parseProfile(text: string): ProfileParse {
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    return { ok: false, errors: [`(profile): not valid JSON: ${e instanceof Error ? e.message : String(e)}`] };
+    return {
+      ok: false,
+      errors: [`(profile): not valid JSON: ${e instanceof Error ? e.message : String(e)}`],
+    };
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return { ok: false, errors: ['(profile): must be a JSON object'] };
@@ -186,9 +239,13 @@ export function parseProfile(text: string): ProfileParse {
   if (typeof version === 'number' && version > PROFILE_SCHEMA_VERSION) {
     return {
       ok: false,
-      errors: [`schemaVersion: profile version ${version} is newer than this MPTCP Studio understands (${PROFILE_SCHEMA_VERSION}); update the app`],
+      errors: [
+        `schemaVersion: profile version ${version} is newer than this MPTCP Studio understands (${PROFILE_SCHEMA_VERSION}); update the app`,
+      ],
     };
   }
   const parsed = ProfileSchema.safeParse(raw);
-  return parsed.success ? { ok: true, profile: parsed.data } : { ok: false, errors: describeIssues(parsed.error.issues) };
+  return parsed.success
+    ? { ok: true, profile: parsed.data }
+    : { ok: false, errors: describeIssues(parsed.error.issues) };
 }

@@ -28,12 +28,14 @@ export function formatStatus(s: KernelStatus, limits: Limits | null): string {
     `scheduler     ${s.scheduler ?? '?'}  (available: ${s.availableSchedulers.join(' ') || '?'})`,
     `congestion    ${s.congestionControl.default ?? '?'}  (available: ${s.congestionControl.available.join(' ')})`,
   ];
-  if (limits) lines.push(`limits        subflows ${limits.subflows}  add_addr_accepted ${limits.addAddrAccepted}`);
+  if (limits)
+    lines.push(`limits        subflows ${limits.subflows}  add_addr_accepted ${limits.addAddrAccepted}`);
   if (s.privileges.note) lines.push(`note          ${s.privileges.note}`);
   return lines.join('\n') + '\n';
 }
 
-const hostPort = (addr: string, port: number): string => (addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`);
+const hostPort = (addr: string, port: number): string =>
+  addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
 
 export function formatConnections(conns: Connection[]): string {
   if (conns.length === 0) return 'no MPTCP connections\n';

@@ -109,7 +109,11 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-async function serve(engine: EngineService, hostOpt: string | undefined, portOpt: string | undefined): Promise<number> {
+async function serve(
+  engine: EngineService,
+  hostOpt: string | undefined,
+  portOpt: string | undefined,
+): Promise<number> {
   const port = portOpt === undefined ? 7878 : Number(portOpt);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError('--port must be 0..65535');
   const host = hostOpt ?? '127.0.0.1';
@@ -117,7 +121,9 @@ async function serve(engine: EngineService, hostOpt: string | undefined, portOpt
   await call(engine, 'mptcp:status:get');
   const web = await startWebHost({ service: engine, staticDir: staticDir(), host, port });
   if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
-    process.stderr.write(`warning: listening on ${host}: anyone who can reach it and has the token can read this host's MPTCP state\n`);
+    process.stderr.write(
+      `warning: listening on ${host}: anyone who can reach it and has the token can read this host's MPTCP state\n`,
+    );
   }
   process.stdout.write(`MPTCP Studio web host: ${web.url}\n`);
   await new Promise<void>((resolve) => {

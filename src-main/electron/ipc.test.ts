@@ -33,8 +33,13 @@ describe('IPC binding', () => {
     if (!h) throw new Error('no handler');
     const top = { url: APP, parent: null };
     expect(await h({ senderFrame: top }, {})).toEqual({ ok: true, value: sampleStatus });
-    expect(await h({ senderFrame: { url: APP, parent: top } }, {})).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED' } });
-    expect(await h({ senderFrame: { url: 'https://evil.example/', parent: null } }, {})).toMatchObject({ ok: false });
+    expect(await h({ senderFrame: { url: APP, parent: top } }, {})).toMatchObject({
+      ok: false,
+      error: { code: 'UNAUTHORIZED' },
+    });
+    expect(await h({ senderFrame: { url: 'https://evil.example/', parent: null } }, {})).toMatchObject({
+      ok: false,
+    });
     expect(await h({ senderFrame: null }, {})).toMatchObject({ ok: false });
     expect(backend.calls).toEqual(['mptcp:status:get']);
   });
@@ -58,7 +63,12 @@ describe('IPC binding', () => {
 
 describe('Electron security settings', () => {
   it('keeps the checklist items on', () => {
-    expect(secureWebPreferences).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true });
+    expect(secureWebPreferences).toMatchObject({
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+    });
   });
 
   it('denies navigation, redirects, webviews and new windows', () => {

@@ -9,7 +9,10 @@ import type { Result } from '../../shared/result';
 const api: MptcpApi = {
   invoke(method, args) {
     if (!isMethodName(method)) {
-      return Promise.resolve({ ok: false, error: { code: 'BAD_REQUEST', message: `unknown method ${String(method)}` } });
+      return Promise.resolve({
+        ok: false,
+        error: { code: 'BAD_REQUEST', message: `unknown method ${String(method)}` },
+      });
     }
     return ipcRenderer.invoke(method, args) as Promise<Result<never>>;
   },

@@ -19,7 +19,10 @@ export const secureWebPreferences = {
 } as const;
 
 export interface WebContentsSecurityLike {
-  on(event: 'will-navigate' | 'will-attach-webview' | 'will-redirect', listener: (e: { preventDefault(): void }) => void): void;
+  on(
+    event: 'will-navigate' | 'will-attach-webview' | 'will-redirect',
+    listener: (e: { preventDefault(): void }) => void,
+  ): void;
   setWindowOpenHandler(handler: () => { action: 'deny' }): void;
 }
 
@@ -32,7 +35,9 @@ export function lockDownContents(contents: WebContentsSecurityLike): void {
 }
 
 export interface SessionLike {
-  setPermissionRequestHandler(h: (wc: unknown, permission: string, cb: (granted: boolean) => void) => void): void;
+  setPermissionRequestHandler(
+    h: (wc: unknown, permission: string, cb: (granted: boolean) => void) => void,
+  ): void;
   setPermissionCheckHandler(h: () => boolean): void;
   webRequest: {
     onHeadersReceived(

@@ -18,7 +18,9 @@ describe('agent stdio protocol', () => {
     input.end();
     await done;
     expect(lines).toContainEqual({ t: 'result', id: 7, result: { ok: true, value: sampleStatus } });
-    expect(lines).toContainEqual(expect.objectContaining({ id: 8, result: expect.objectContaining({ ok: false }) }));
+    expect(lines).toContainEqual(
+      expect.objectContaining({ id: 8, result: expect.objectContaining({ ok: false }) }),
+    );
     expect(backend.closed).toBe(true);
   });
 

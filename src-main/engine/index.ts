@@ -27,6 +27,8 @@ export function openBackend(opts: { netns?: string | null; agentEntry?: string }
   return new LocalEngine();
 }
 
-export function openEngine(opts: { netns?: string | null; agentEntry?: string } & ServiceOptions = {}): EngineService {
+export function openEngine(
+  opts: { netns?: string | null; agentEntry?: string } & ServiceOptions = {},
+): EngineService {
   return new EngineService(openBackend(opts), opts);
 }

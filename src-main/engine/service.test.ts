@@ -9,7 +9,10 @@ describe('EngineService', () => {
     const s = new EngineService(b);
     expect(await s.invoke('mptcp:nope', {})).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
     expect(await s.invoke('__proto__', {})).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
-    expect(await s.invoke('mptcp:status:get', { extra: 1 })).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+    expect(await s.invoke('mptcp:status:get', { extra: 1 })).toMatchObject({
+      ok: false,
+      error: { code: 'BAD_REQUEST' },
+    });
     expect(b.calls).toEqual([]);
   });
 

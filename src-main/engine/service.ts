@@ -62,10 +62,10 @@ export class EngineService {
       set = new Set();
       this.listeners.set(event, set);
     }
-    set.add(listener as unknown as Listener<EventName>);
+    set.add(listener);
     this.updatePolling();
     return () => {
-      set.delete(listener as unknown as Listener<EventName>);
+      set.delete(listener);
       this.updatePolling();
     };
   }

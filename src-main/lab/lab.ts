@@ -36,7 +36,11 @@ export interface ExecResult {
   stderr: string;
 }
 
-export function run(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<ExecResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): Promise<ExecResult> {
   return new Promise((resolvePromise, reject) => {
     const child = execFile(
       cmd,
@@ -59,7 +63,12 @@ export async function ip(args: string[]): Promise<ExecResult> {
 }
 
 /** Run a command inside a namespace. Arguments are passed as a vector, never through a shell. */
-export function nsRun(ns: string, cmd: string, args: string[], opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
+export function nsRun(
+  ns: string,
+  cmd: string,
+  args: string[],
+  opts: { timeoutMs?: number } = {},
+): Promise<ExecResult> {
   return run('ip', ['netns', 'exec', ns, cmd, ...args], opts);
 }
 
@@ -93,7 +102,8 @@ export function labUnavailableReason(): string | null {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     return 'the lab needs root (it creates network namespaces)';
   }
-  if (!existsSync('/proc/sys/net/mptcp/enabled')) return 'this kernel has no MPTCP (/proc/sys/net/mptcp missing)';
+  if (!existsSync('/proc/sys/net/mptcp/enabled'))
+    return 'this kernel has no MPTCP (/proc/sys/net/mptcp missing)';
   return null;
 }
 
@@ -230,7 +240,12 @@ export class Lab {
     for (const ns of [this.client, this.server]) {
       await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
       // Subflows may leave by one path and return by another; strict reverse-path filtering would drop them.
-      await nsRun(ns, 'sysctl', ['-q', '-w', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0']);
+      await nsRun(ns, 'sysctl', [
+        '-q',
+        '-w',
+        'net.ipv4.conf.all.rp_filter=0',
+        'net.ipv4.conf.default.rp_filter=0',
+      ]);
     }
     for (let i = 0; i < n; i++) {
       const p: LabPath = {
@@ -240,7 +255,20 @@ export class Lab {
         clientAddress: `10.99.${i + 1}.1`,
         serverAddress: `10.99.${i + 1}.2`,
       };
-      await ip(['link', 'add', p.clientIf, 'netns', this.client, 'type', 'veth', 'peer', 'name', p.serverIf, 'netns', this.server]);
+      await ip([
+        'link',
+        'add',
+        p.clientIf,
+        'netns',
+        this.client,
+        'type',
+        'veth',
+        'peer',
+        'name',
+        p.serverIf,
+        'netns',
+        this.server,
+      ]);
       const po = opts.pathOptions?.[i];
       for (const [ns, dev, addr] of [
         [this.client, p.clientIf, p.clientAddress],
@@ -251,17 +279,60 @@ export class Lab {
         await ip(['-n', ns, 'link', 'set', dev, 'up']);
         if (po?.rateMbit) {
           // tbf: burst must hold at least one MTU plus timer slack; 32 KiB works from 1 to 1000 Mbit/s.
-          await nsRun(ns, 'tc', ['qdisc', 'add', 'dev', dev, 'root', 'tbf', 'rate', `${po.rateMbit}mbit`, 'burst', '32kb', 'latency', '50ms']);
+          await nsRun(ns, 'tc', [
+            'qdisc',
+            'add',
+            'dev',
+            dev,
+            'root',
+            'tbf',
+            'rate',
+            `${po.rateMbit}mbit`,
+            'burst',
+            '32kb',
+            'latency',
+            '50ms',
+          ]);
         }
       }
       this.paths.push(p);
     }
     if ((opts.mptcp ?? 'signal') === 'signal') {
       const extra = Math.min(n - 1, 8);
-      await ip(['-n', this.client, 'mptcp', 'limits', 'set', 'subflows', String(extra), 'add_addr_accepted', String(extra)]);
-      await ip(['-n', this.server, 'mptcp', 'limits', 'set', 'subflows', String(extra), 'add_addr_accepted', String(extra)]);
+      await ip([
+        '-n',
+        this.client,
+        'mptcp',
+        'limits',
+        'set',
+        'subflows',
+        String(extra),
+        'add_addr_accepted',
+        String(extra),
+      ]);
+      await ip([
+        '-n',
+        this.server,
+        'mptcp',
+        'limits',
+        'set',
+        'subflows',
+        String(extra),
+        'add_addr_accepted',
+        String(extra),
+      ]);
       for (const p of this.paths.slice(1, 9)) {
-        await ip(['-n', this.server, 'mptcp', 'endpoint', 'add', p.serverAddress, 'dev', p.serverIf, 'signal']);
+        await ip([
+          '-n',
+          this.server,
+          'mptcp',
+          'endpoint',
+          'add',
+          p.serverAddress,
+          'dev',
+          p.serverIf,
+          'signal',
+        ]);
       }
     }
   }
@@ -286,7 +357,13 @@ export class Lab {
     const tool = await labTool();
     const target = this.paths[opts.path ?? 0];
     if (!target) throw new Error(`lab has no path ${opts.path}`);
-    const args = ['client', target.serverAddress, String(opts.port ?? 5201), String(count), String(opts.rateBytesPerSec ?? 0)];
+    const args = [
+      'client',
+      target.serverAddress,
+      String(opts.port ?? 5201),
+      String(count),
+      String(opts.rateBytesPerSec ?? 0),
+    ];
     if (opts.congestionControl) args.push(opts.congestionControl);
     const proc = startInNs(this.client, tool, args);
     this.track(proc);
@@ -295,7 +372,12 @@ export class Lab {
   }
 
   /** Wait until `predicate` holds, polling every 50 ms (the kernel PM creates subflows asynchronously). */
-  async waitFor<T>(what: string, probe: () => Promise<T>, predicate: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  async waitFor<T>(
+    what: string,
+    probe: () => Promise<T>,
+    predicate: (v: T) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     let last: T | undefined;
     while (Date.now() < deadline) {

@@ -34,7 +34,9 @@ export const emptySnapshot: ConnectionsSnapshot = {
   orphanSubflows: 0,
 };
 
-export function fakeBackend(overrides: Partial<Handlers> = {}): EngineBackend & { closed: boolean; calls: string[] } {
+export function fakeBackend(
+  overrides: Partial<Handlers> = {},
+): EngineBackend & { closed: boolean; calls: string[] } {
   const calls: string[] = [];
   const base: Handlers = {
     'mptcp:status:get': () => Promise.resolve(sampleStatus),

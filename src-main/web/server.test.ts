@@ -8,7 +8,11 @@ import { EngineService } from '../engine/service';
 import { fakeBackend, sampleStatus } from '../testing/fake-backend';
 import { startWebHost, type WebHost } from './server';
 
-function get(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+function get(
+  port: number,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, headers }, (res) => {
       let body = '';
@@ -81,7 +85,10 @@ describe('web host', () => {
   });
 
   it('serves the contract over WebSocket and validates calls', async () => {
-    const { ws, status } = await wsOpen(`ws://127.0.0.1:${host.port}/api?token=${host.token}`, `http://127.0.0.1:${host.port}`);
+    const { ws, status } = await wsOpen(
+      `ws://127.0.0.1:${host.port}/api?token=${host.token}`,
+      `http://127.0.0.1:${host.port}`,
+    );
     expect(status).toBeNull();
     const replies: unknown[] = [];
     const got = new Promise<void>((resolve) => {
@@ -95,7 +102,8 @@ describe('web host', () => {
     ws.send(JSON.stringify({ t: 'call', id: 2, method: 'mptcp:status:get', args: { evil: true } }));
     await got;
     expect(replies).toContainEqual({ t: 'result', id: 1, result: { ok: true, value: sampleStatus } });
-    const second = replies.find((r) => (r as { id: number }).id === 2) as { result: { ok: boolean } } | undefined;
+    const second = replies.find((r) => (r as { id: number }).id === 2) as
+      { result: { ok: boolean } } | undefined;
     expect(second?.result.ok).toBe(false);
     ws.close();
   });

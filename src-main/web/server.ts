@@ -74,10 +74,18 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
   let port = opts.port ?? 7878;
 
   const allowedHosts = (): Set<string> =>
-    new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${host}:${port}`, `[${host}]:${port}`]);
+    new Set([
+      `127.0.0.1:${port}`,
+      `localhost:${port}`,
+      `[::1]:${port}`,
+      `${host}:${port}`,
+      `[${host}]:${port}`,
+    ]);
 
   /** Who may talk to us: the right Host (no DNS rebinding) and the token, by query or cookie. */
-  const authorise = (req: IncomingMessage): { ok: true; viaQuery: boolean } | { ok: false; status: number; why: string } => {
+  const authorise = (
+    req: IncomingMessage,
+  ): { ok: true; viaQuery: boolean } | { ok: false; status: number; why: string } => {
     if (!allowedHosts().has(req.headers.host ?? '')) {
       return { ok: false, status: 421, why: 'unexpected Host header' };
     }
@@ -86,7 +94,11 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     if (q !== null && safeEqual(q, token)) return { ok: true, viaQuery: true };
     const c = cookieToken(req);
     if (c !== null && safeEqual(c, token)) return { ok: true, viaQuery: false };
-    return { ok: false, status: 401, why: 'missing or wrong token: open the URL printed by `mptcp-studio serve`' };
+    return {
+      ok: false,
+      status: 401,
+      why: 'missing or wrong token: open the URL printed by `mptcp-studio serve`',
+    };
   };
 
   const securityHeaders = (res: ServerResponse): void => {
@@ -111,7 +123,10 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
       return;
     }
     if (auth.viaQuery) {
-      res.setHeader('Set-Cookie', `${TOKEN_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`);
+      res.setHeader(
+        'Set-Cookie',
+        `${TOKEN_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`,
+      );
     }
     void serveStatic(opts.staticDir, req, res);
   });
@@ -124,7 +139,14 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     // Browsers always send Origin on WebSocket upgrades; it must be this very host.
     const originOk = origin === undefined || origin === `http://${req.headers.host ?? ''}`;
     if (url.pathname !== '/api' || !auth.ok || !originOk) {
-      const status = url.pathname !== '/api' ? '404 Not Found' : !originOk ? '403 Forbidden' : auth.ok ? '400' : `${auth.status} Unauthorized`;
+      const status =
+        url.pathname !== '/api'
+          ? '404 Not Found'
+          : !originOk
+            ? '403 Forbidden'
+            : auth.ok
+              ? '400'
+              : `${auth.status} Unauthorized`;
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
