@@ -7,6 +7,18 @@
  */
 import { z } from 'zod';
 import type { Result } from './result';
+import { MptcpConfigSchema, ProfileSchema } from './config';
+import {
+  AdviceSchema,
+  ApplyArgsSchema,
+  ApplyReportSchema,
+  ExportFormatSchema,
+  ExportedTextSchema,
+  PendingConfirmationSchema,
+  PlanViewSchema,
+  ProfileNameSchema,
+  ProfileSummarySchema,
+} from './config-api';
 import {
   ConnectionsSnapshotSchema,
   EndpointSchema,
@@ -31,6 +43,36 @@ export const methods = {
   'mptcp:connections:list': { args: NoArgs, result: ConnectionsSnapshotSchema },
   /** Everything the Overview shows, read in one go; partial failures are listed, not hidden. */
   'mptcp:overview:get': { args: NoArgs, result: OverviewSchema },
+
+  /** The whole current configuration (what a profile export captures). */
+  'mptcp:config:export': { args: NoArgs, result: MptcpConfigSchema },
+  /** What applying `config` would change, as steps and shell commands; changes nothing. */
+  'mptcp:config:plan': { args: z.object({ config: MptcpConfigSchema }).strict(), result: PlanViewSchema },
+  /** Apply all or nothing; a failure rolls back to the exact prior state. */
+  'mptcp:config:apply': { args: ApplyArgsSchema, result: ApplyReportSchema },
+  /** Keep a change applied with a confirm deadline. */
+  'mptcp:config:confirm': { args: NoArgs, result: PendingConfirmationSchema },
+  /** Undo the change that awaits confirmation, now. */
+  'mptcp:config:revert': { args: NoArgs, result: ApplyReportSchema },
+
+  'mptcp:profiles:list': { args: NoArgs, result: z.array(ProfileSummarySchema) },
+  'mptcp:profiles:get': { args: z.object({ name: ProfileNameSchema }).strict(), result: ProfileSchema },
+  'mptcp:profiles:save': { args: z.object({ profile: ProfileSchema }).strict(), result: ProfileSummarySchema },
+  'mptcp:profiles:rename': {
+    args: z.object({ from: ProfileNameSchema, to: ProfileNameSchema }).strict(),
+    result: ProfileSummarySchema,
+  },
+  'mptcp:profiles:delete': { args: z.object({ name: ProfileNameSchema }).strict(), result: z.object({}) },
+  /** Import a profile file's text: parsed and validated in the engine, saved under its name. */
+  'mptcp:profiles:import': { args: z.object({ text: z.string().max(1_000_000) }).strict(), result: ProfileSchema },
+  /** A saved profile (or, with no name, the current state) as a file. */
+  'mptcp:profiles:export': {
+    args: z.object({ name: ProfileNameSchema.nullable(), format: ExportFormatSchema }).strict(),
+    result: ExportedTextSchema,
+  },
+
+  /** Plain-language warnings computed from the live state. */
+  'mptcp:advice:get': { args: NoArgs, result: z.array(AdviceSchema) },
 } as const;
 
 export const events = {
@@ -38,6 +80,8 @@ export const events = {
   'mptcp:connections:snapshot': ConnectionsSnapshotSchema,
   /** The poller could not read the kernel; the UI shows it instead of stale data. */
   'mptcp:engine:error': z.object({ source: z.string(), code: z.string(), message: z.string() }),
+  /** A change awaits confirmation (revertAtMs set) or no longer does (null). */
+  'mptcp:config:pending': PendingConfirmationSchema,
 } as const;
 
 export type Methods = typeof methods;
@@ -71,3 +115,27 @@ export interface MptcpApi {
 export type Handlers = {
   [M in MethodName]: (args: z.output<Methods[M]['args']>) => Promise<MethodResult<M>>;
 };
+
+/**
+ * Methods served by the host process itself rather than by the kernel engine: profiles live in
+ * the desktop user's config directory, and advice is computed from kernel reads. Everything else
+ * runs where the kernel state is (in a per-namespace agent when looking at another namespace).
+ */
+export const hostMethodNames = [
+  'mptcp:profiles:list',
+  'mptcp:profiles:get',
+  'mptcp:profiles:save',
+  'mptcp:profiles:rename',
+  'mptcp:profiles:delete',
+  'mptcp:profiles:import',
+  'mptcp:profiles:export',
+  'mptcp:advice:get',
+] as const satisfies readonly MethodName[];
+export type HostMethodName = (typeof hostMethodNames)[number];
+export type KernelMethodName = Exclude<MethodName, HostMethodName>;
+export type KernelHandlers = Pick<Handlers, KernelMethodName>;
+export type HostHandlers = Pick<Handlers, HostMethodName>;
+
+export const kernelMethodNames = methodNames.filter(
+  (m): m is KernelMethodName => !(hostMethodNames as readonly string[]).includes(m),
+);

@@ -47,6 +47,11 @@ export const KernelStatusSchema = z.object({
   /** Network namespace the engine is looking at; null = the engine's own (usually the host's). */
   netns: z.string().nullable(),
   kernelRelease: z.string(),
+  /**
+   * Whether the engine runs in the host's (initial) network namespace; null when it cannot tell.
+   * Outside it the kernel only accepts a default CC from the allowed list (EPERM otherwise).
+   */
+  inInitNetns: z.boolean().nullable(),
   /** False when /proc/sys/net/mptcp is missing (kernel built without MPTCP). */
   mptcpSupported: z.boolean(),
   /** net.mptcp.enabled */
@@ -69,6 +74,11 @@ export const KernelStatusSchema = z.object({
     rmemMaxBytes: counter.nullable(),
     wmemMaxBytes: counter.nullable(),
   }),
+  /**
+   * Settings outside net.mptcp that a plan may change (CC default, TCP and core buffers) but that
+   * are read-only here, e.g. net.core.rmem_max in a child network namespace (reference G16).
+   */
+  readOnlySysctls: z.array(z.string()),
   /** Every entry under /proc/sys/net/mptcp, read at runtime (never a fixed list). */
   mptcpSysctls: z.array(SysctlEntrySchema),
   privileges: PrivilegesSchema,

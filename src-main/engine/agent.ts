@@ -7,9 +7,10 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { methodNames, methods, type Handlers, type MethodName } from '../../shared/contract';
+import { kernelMethodNames, methods, type KernelHandlers, type MethodName } from '../../shared/contract';
 import { ApiFailure } from '../../shared/result';
-import { WireCallSchema, WireResultSchema, type WireResult } from '../../shared/wire';
+import { ServerMessageSchema, WireCallSchema, type ServerMessage } from '../../shared/wire';
+import { isEventName, type EventName, type EventPayload, events } from '../../shared/contract';
 import type { EngineBackend } from './service';
 import { EngineService } from './service';
 
@@ -36,6 +37,8 @@ export interface AgentOptions {
   entry: string;
   /** Node binary; defaults to the one running us. */
   nodePath?: string;
+  /** Extra environment for the agent (tests use it for the fault-injection hook). */
+  env?: Record<string, string>;
 }
 
 /** Parent side: an EngineBackend whose handlers run in another network namespace. */
@@ -44,15 +47,20 @@ export class AgentBackend implements EngineBackend {
   private readonly pending = new Map<number, PendingCall>();
   private nextId = 1;
   private stderrTail = '';
-  readonly handlers: Handlers;
+  private readonly eventListeners = new Set<<E extends EventName>(event: E, payload: EventPayload<E>) => void>();
+  readonly handlers: KernelHandlers;
+
+  onEvent(listener: <E extends EventName>(event: E, payload: EventPayload<E>) => void): void {
+    this.eventListeners.add(listener);
+  }
 
   constructor(
     readonly netns: string,
     private readonly opts: AgentOptions,
   ) {
     checkNetnsName(netns);
-    const entries = methodNames.map((m) => [m, (args: unknown) => this.call(m, args)] as const);
-    this.handlers = Object.fromEntries(entries) as unknown as Handlers;
+    const entries = kernelMethodNames.map((m) => [m, (args: unknown) => this.call(m, args)] as const);
+    this.handlers = Object.fromEntries(entries) as unknown as KernelHandlers;
   }
 
   private ensureChild(): ChildProcessWithoutNullStreams {
@@ -63,7 +71,7 @@ export class AgentBackend implements EngineBackend {
     const child = spawn(
       'ip',
       ['netns', 'exec', this.netns, this.opts.nodePath ?? process.execPath, this.opts.entry, 'agent', '--label', this.netns],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
+      { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...this.opts.env } },
     );
     this.child = child;
     this.stderrTail = '';
@@ -82,11 +90,17 @@ export class AgentBackend implements EngineBackend {
   }
 
   private onLine(line: string): void {
-    let msg: WireResult;
+    let msg: ServerMessage;
     try {
-      msg = WireResultSchema.parse(JSON.parse(line));
+      msg = ServerMessageSchema.parse(JSON.parse(line));
     } catch {
       return; // not a protocol line (the agent never prints anything else; ignore defensively)
+    }
+    if (msg.t === 'event') {
+      if (!isEventName(msg.name)) return;
+      const parsed = events[msg.name].safeParse(msg.payload);
+      if (parsed.success) for (const l of this.eventListeners) l(msg.name, parsed.data as never);
+      return;
     }
     const p = this.pending.get(msg.id);
     if (!p) return;
@@ -128,6 +142,10 @@ export class AgentBackend implements EngineBackend {
 /** Agent side: serve a backend over stdin/stdout until stdin closes. */
 export function serveAgent(backend: EngineBackend, input: NodeJS.ReadableStream, output: NodeJS.WritableStream): Promise<void> {
   const service = new EngineService(backend);
+  // Kernel-side events (not the connections poll: the parent polls through calls).
+  service.on('mptcp:config:pending', (payload) => {
+    output.write(`${JSON.stringify({ t: 'event', name: 'mptcp:config:pending', payload })}\n`);
+  });
   const rl = createInterface({ input, crlfDelay: Infinity });
   const inflight = new Set<Promise<void>>();
   rl.on('line', (line) => {

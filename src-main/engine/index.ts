@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { HostHandlers } from '../../shared/contract';
 import { AgentBackend } from './agent';
 import { LocalEngine } from './local-engine';
 import { EngineService, type EngineBackend, type ServiceOptions } from './service';
@@ -22,13 +23,28 @@ export function defaultAgentEntry(): string {
   return resolve('out/node/mptcp-studio.mjs');
 }
 
-export function openBackend(opts: { netns?: string | null; agentEntry?: string }): EngineBackend {
-  if (opts.netns) return new AgentBackend(opts.netns, { entry: opts.agentEntry ?? defaultAgentEntry() });
+export interface OpenOptions {
+  /** Network namespace to look at; null/undefined = our own. */
+  netns?: string | null;
+  agentEntry?: string;
+  /** Extra environment for a namespace agent (tests: the fault-injection hook). */
+  agentEnv?: Record<string, string>;
+}
+
+export function openBackend(opts: OpenOptions): EngineBackend {
+  if (opts.netns) {
+    return new AgentBackend(opts.netns, {
+      entry: opts.agentEntry ?? defaultAgentEntry(),
+      ...(opts.agentEnv ? { env: opts.agentEnv } : {}),
+    });
+  }
   return new LocalEngine();
 }
 
 export function openEngine(
-  opts: { netns?: string | null; agentEntry?: string } & ServiceOptions = {},
+  opts: OpenOptions & ServiceOptions & { host?: (backend: EngineBackend) => Partial<HostHandlers> } = {},
 ): EngineService {
-  return new EngineService(openBackend(opts), opts);
+  const backend = openBackend(opts);
+  const { host, ...rest } = opts;
+  return new EngineService(backend, { ...rest, ...(host ? { host: host(backend) } : {}) });
 }

@@ -3,7 +3,7 @@
  * netlink sockets or reads /proc/sys. Every handler reads the kernel afresh; nothing is cached,
  * so what the UI shows is what the kernel says now.
  */
-import type { Handlers } from '../../shared/contract';
+import type { EventName, EventPayload, KernelHandlers } from '../../shared/contract';
 import type { Overview } from '../../shared/types';
 import { toApiError } from '../../shared/result';
 import { NETLINK_GENERIC, NETLINK_ROUTE, NETLINK_SOCK_DIAG, NlSocket } from './netlink/core';
@@ -11,11 +11,17 @@ import { readConnections } from './diag/connections';
 import { getLimits, listEndpoints, resolveMptcpPm, type MptcpPmFamily } from './pm/mptcp-pm';
 import { listInterfaces } from './rtnl/interfaces';
 import { readKernelStatus } from './sysctl/status';
+import { ConfigManager } from './config/config-manager';
+import { netlinkWriter } from './config/writer';
 
 export interface LocalEngineOptions {
   /** Name to report as KernelStatus.netns (the agent passes the namespace it was started in). */
   netnsLabel?: string | null;
+  /** Integration tests only: make apply step k fail, to prove the rollback. */
+  injectFailureAt?: number;
 }
+
+type EventListener = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
 
 export class LocalEngine {
   private route: NlSocket | null = null;
@@ -23,9 +29,23 @@ export class LocalEngine {
   private diag: NlSocket | null = null;
   private pmFamily: Promise<MptcpPmFamily> | null = null;
   private readonly netnsLabel: string | null;
+  private readonly listeners = new Set<EventListener>();
+  private readonly config: ConfigManager;
 
   constructor(opts: LocalEngineOptions = {}) {
     this.netnsLabel = opts.netnsLabel ?? null;
+    this.config = new ConfigManager({
+      overview: () => this.overview(),
+      writer: netlinkWriter({ genl: () => this.genlSock(), route: () => this.routeSock(), family: () => this.family() }),
+      onPending: (revertAtMs) => {
+        for (const l of this.listeners) l('mptcp:config:pending', { revertAtMs });
+      },
+      ...(opts.injectFailureAt === undefined ? {} : { injectFailureAt: opts.injectFailureAt }),
+    });
+  }
+
+  onEvent(listener: EventListener): void {
+    this.listeners.add(listener);
   }
 
   private routeSock(): NlSocket {
@@ -55,7 +75,7 @@ export class LocalEngine {
     return new Map(ifs.map((i) => [i.index, i.name]));
   }
 
-  readonly handlers: Handlers = {
+  readonly handlers: KernelHandlers = {
     'mptcp:status:get': () => readKernelStatus({ netns: this.netnsLabel }),
     'mptcp:endpoints:list': async () =>
       listEndpoints(this.genlSock(), await this.family(), await this.ifnames()),
@@ -63,6 +83,11 @@ export class LocalEngine {
     'mptcp:interfaces:list': () => listInterfaces(this.routeSock()),
     'mptcp:connections:list': () => readConnections(this.diagSock()),
     'mptcp:overview:get': () => this.overview(),
+    'mptcp:config:export': () => this.config.exportConfig(),
+    'mptcp:config:plan': ({ config }) => this.config.plan(config),
+    'mptcp:config:apply': ({ config, confirmWithinS }) => this.config.apply(config, confirmWithinS),
+    'mptcp:config:confirm': () => this.config.confirm(),
+    'mptcp:config:revert': () => this.config.revert(),
   };
 
   private async overview(): Promise<Overview> {
@@ -87,7 +112,8 @@ export class LocalEngine {
     return { status, limits, endpoints: endpoints ?? [], interfaces: interfaces ?? [], errors };
   }
 
-  close(): void {
+  async close(): Promise<void> {
+    await this.config.close();
     for (const s of [this.route, this.genl, this.diag]) s?.close();
     this.route = this.genl = this.diag = null;
     this.pmFamily = null;

@@ -9,12 +9,16 @@ import {
   methods,
   type EventName,
   type EventPayload,
-  type Handlers,
+  type HostHandlers,
+  type KernelHandlers,
+  type MethodName,
 } from '../../shared/contract';
 import { fail, ok, toApiError, type Result } from '../../shared/result';
 
 export interface EngineBackend {
-  readonly handlers: Handlers;
+  readonly handlers: KernelHandlers;
+  /** Kernel-side events (e.g. a confirm-or-revert deadline); the service re-emits them. */
+  onEvent?(listener: <E extends EventName>(event: E, payload: EventPayload<E>) => void): void;
   close(): void | Promise<void>;
 }
 
@@ -31,11 +35,20 @@ export class EngineService {
   private polling = false;
   private readonly pollIntervalMs: number;
 
+  private readonly host: Partial<HostHandlers>;
+
   constructor(
     readonly backend: EngineBackend,
-    opts: ServiceOptions = {},
+    opts: ServiceOptions & { host?: Partial<HostHandlers> } = {},
   ) {
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
+    this.host = opts.host ?? {};
+    backend.onEvent?.((event, payload) => this.emit(event, payload));
+  }
+
+  private handlerFor(method: MethodName): ((args: unknown) => Promise<unknown>) | undefined {
+    const all: Partial<Record<MethodName, unknown>> = { ...this.backend.handlers, ...this.host };
+    return all[method] as ((args: unknown) => Promise<unknown>) | undefined;
   }
 
   /** Dispatch an untrusted call: unknown methods and malformed args are refused, not thrown. */
@@ -47,8 +60,9 @@ export class EngineService {
       const where = issue?.path.length ? issue.path.join('.') : 'arguments';
       return fail('BAD_REQUEST', `${method}: ${where}: ${issue?.message ?? 'invalid'}`);
     }
+    const handler = this.handlerFor(method);
+    if (!handler) return fail('UNSUPPORTED', `${method} is not served by this host`);
     try {
-      const handler = this.backend.handlers[method] as (args: unknown) => Promise<unknown>;
       return ok(await handler(parsed.data));
     } catch (err) {
       return { ok: false, error: toApiError(err) };

@@ -3,13 +3,14 @@
  * It stands in for the engine, not for the kernel: kernel-facing code is tested against the real
  * kernel in *.int.test.ts files.
  */
-import type { Handlers } from '../../shared/contract';
+import type { KernelHandlers } from '../../shared/contract';
 import type { ConnectionsSnapshot, KernelStatus } from '../../shared/types';
 import type { EngineBackend } from '../engine/service';
 
 export const sampleStatus: KernelStatus = {
   netns: 'lab',
   kernelRelease: '6.18.0-test',
+  inInitNetns: false,
   mptcpSupported: true,
   enabled: true,
   pathManager: 'kernel',
@@ -23,6 +24,7 @@ export const sampleStatus: KernelStatus = {
     rmemMaxBytes: 4194304,
     wmemMaxBytes: 4194304,
   },
+  readOnlySysctls: [],
   mptcpSysctls: [{ name: 'net.mptcp.enabled', value: '1', writable: true }],
   privileges: { netAdmin: true, note: null },
 };
@@ -35,10 +37,10 @@ export const emptySnapshot: ConnectionsSnapshot = {
 };
 
 export function fakeBackend(
-  overrides: Partial<Handlers> = {},
+  overrides: Partial<KernelHandlers> = {},
 ): EngineBackend & { closed: boolean; calls: string[] } {
   const calls: string[] = [];
-  const base: Handlers = {
+  const base: KernelHandlers = {
     'mptcp:status:get': () => Promise.resolve(sampleStatus),
     'mptcp:endpoints:list': () => Promise.resolve([]),
     'mptcp:limits:get': () => Promise.resolve({ subflows: 2, addAddrAccepted: 0 }),
@@ -46,8 +48,14 @@ export function fakeBackend(
     'mptcp:connections:list': () => Promise.resolve(emptySnapshot),
     'mptcp:overview:get': () =>
       Promise.resolve({ status: sampleStatus, limits: null, endpoints: [], interfaces: [], errors: [] }),
+    'mptcp:config:export': () => Promise.resolve({ enabled: true }),
+    'mptcp:config:plan': () => Promise.resolve({ steps: [], errors: [], warnings: [] }),
+    'mptcp:config:apply': () =>
+      Promise.resolve({ ok: true, planErrors: [], applied: [], failed: null, rolledBack: [], restored: null, revertAtMs: null }),
+    'mptcp:config:confirm': () => Promise.resolve({ revertAtMs: null }),
+    'mptcp:config:revert': () => Promise.reject(new Error('nothing to revert')),
   };
-  const handlers: Handlers = { ...base, ...overrides };
+  const handlers: KernelHandlers = { ...base, ...overrides };
   const counted = Object.fromEntries(
     Object.entries(handlers).map(([k, fn]) => [
       k,
@@ -56,7 +64,7 @@ export function fakeBackend(
         return (fn as (a: never) => Promise<unknown>)(args);
       },
     ]),
-  ) as unknown as Handlers;
+  ) as unknown as KernelHandlers;
   const backend = {
     handlers: counted,
     closed: false,

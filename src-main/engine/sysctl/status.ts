@@ -24,6 +24,8 @@ export interface ReadKernelStatusOptions {
   netns: string | null;
   /** Root of the proc tree (default /proc); unit tests point it at a fixture directory. */
   procRoot?: string;
+  /** Where `ip netns` keeps named namespaces (default /run/netns); tests point it elsewhere. */
+  runNetnsDir?: string;
 }
 
 /** Text of a /proc file without the trailing newline; null when it is missing or unreadable. */
@@ -109,6 +111,24 @@ function pathManagerFromPmType(pmType: string | null): string | null {
   return null;
 }
 
+/**
+ * Are we in the initial network namespace? Our netns inode equal to pid 1's says yes (pid 1's is
+ * not always readable, even by root, in containers); equal to a named namespace's bind mount
+ * under /run/netns says no (a named namespace is never the initial one). Otherwise: unknown.
+ */
+async function detectInitNetns(proc: string, runNetnsDir: string): Promise<boolean | null> {
+  const self = await stat(join(proc, 'self', 'ns', 'net')).catch(() => null);
+  if (!self) return null;
+  const init = await stat(join(proc, '1', 'ns', 'net')).catch(() => null);
+  if (init) return init.ino === self.ino && init.dev === self.dev;
+  const named = await readdir(runNetnsDir).catch(() => [] as string[]);
+  for (const name of named) {
+    const st = await stat(join(runNetnsDir, name)).catch(() => null);
+    if (st && st.ino === self.ino && st.dev === self.dev) return false;
+  }
+  return null;
+}
+
 export async function readKernelStatus(opts: ReadKernelStatusOptions): Promise<KernelStatus> {
   const proc = opts.procRoot ?? '/proc';
   const sys = join(proc, 'sys', 'net');
@@ -139,6 +159,19 @@ export async function readKernelStatus(opts: ReadKernelStatusOptions): Promise<K
     readText(join(sys, 'core', 'wmem_max')),
     readPrivileges(proc),
   ]);
+  const outside: [string, string][] = [
+    ['net.ipv4.tcp_congestion_control', join(sys, 'ipv4', 'tcp_congestion_control')],
+    ['net.ipv4.tcp_rmem', join(sys, 'ipv4', 'tcp_rmem')],
+    ['net.ipv4.tcp_wmem', join(sys, 'ipv4', 'tcp_wmem')],
+    ['net.core.rmem_max', join(sys, 'core', 'rmem_max')],
+    ['net.core.wmem_max', join(sys, 'core', 'wmem_max')],
+  ];
+  const inInitNetns = await detectInitNetns(proc, opts.runNetnsDir ?? '/run/netns');
+  const readOnlySysctls: string[] = [];
+  for (const [name, path] of outside) {
+    const st = await stat(path).catch(() => null);
+    if (st && !(await isWritable(path, st.mode))) readOnlySysctls.push(name);
+  }
   const value = (name: string): string | null =>
     mptcpSysctls.find((e) => e.name === `net.mptcp.${name}`)?.value ?? null;
   const pmType = value('pm_type');
@@ -147,6 +180,7 @@ export async function readKernelStatus(opts: ReadKernelStatusOptions): Promise<K
   return {
     netns: opts.netns,
     kernelRelease: release(),
+    inInitNetns,
     mptcpSupported,
     enabled: value('enabled') === '1',
     pathManager: value('path_manager') ?? pathManagerFromPmType(pmType),
@@ -165,6 +199,7 @@ export async function readKernelStatus(opts: ReadKernelStatusOptions): Promise<K
       rmemMaxBytes: parseCount(rmemMax),
       wmemMaxBytes: parseCount(wmemMax),
     },
+    readOnlySysctls,
     mptcpSysctls,
     privileges,
   };

@@ -26,6 +26,8 @@ export function kernelStatus(overrides: Partial<KernelStatus> = {}): KernelStatu
       rmemMaxBytes: 212992,
       wmemMaxBytes: 212992,
     },
+    readOnlySysctls: [],
+    inInitNetns: true,
     mptcpSysctls: [
       { name: 'net.mptcp.enabled', value: '1', writable: true },
       { name: 'net.mptcp.scheduler', value: 'default', writable: true },

@@ -1,0 +1,119 @@
+/**
+ * Configuration on the kernel side: export, plan, apply all-or-nothing, and confirm-or-revert.
+ * One apply at a time; a change awaiting confirmation blocks others until it is confirmed or
+ * reverted, and is reverted if the engine shuts down first (the safeguard is the point when the
+ * user configures a remote server and loses the connection).
+ */
+import type { MptcpConfig } from '../../../shared/config';
+import type { ApplyReport, PlanView } from '../../../shared/config-api';
+import { describeStep, exportConfig, invertStep, planConfig, shellForStep, type Step } from '../../../shared/plan';
+import { ApiFailure } from '../../../shared/result';
+import type { Overview } from '../../../shared/types';
+import { applySteps, type KernelWriter } from './apply';
+
+export interface ConfigManagerDeps {
+  overview: () => Promise<Overview>;
+  writer: KernelWriter;
+  onPending?: (revertAtMs: number | null) => void;
+  /** Test hook (integration tests only, set through the agent's environment). */
+  injectFailureAt?: number;
+}
+
+/** What "the exact prior state" covers: every value a plan can change, as the kernel reports it. */
+export function stateFingerprint(o: Overview): string {
+  return JSON.stringify({
+    sysctls: o.status.mptcpSysctls.map((s) => [s.name, s.value]),
+    cc: o.status.congestionControl.default,
+    buffers: o.status.buffers,
+    limits: o.limits,
+    endpoints: o.endpoints,
+    mtu: o.interfaces.map((i) => [i.name, i.mtuBytes]),
+  });
+}
+
+interface Pending {
+  applied: Step[];
+  timer: NodeJS.Timeout | null;
+  revertAtMs: number | null;
+}
+
+export class ConfigManager {
+  private queue: Promise<unknown> = Promise.resolve();
+  private pending: Pending | null = null;
+
+  constructor(private readonly deps: ConfigManagerDeps) {}
+
+  /** Serialise: plans are computed against the state the previous apply left. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async exportConfig(): Promise<MptcpConfig> {
+    return exportConfig(await this.deps.overview());
+  }
+
+  async plan(config: MptcpConfig): Promise<PlanView> {
+    const p = planConfig(await this.deps.overview(), config);
+    return {
+      steps: p.steps.map((step) => ({ step, description: describeStep(step), shell: shellForStep(step) })),
+      errors: p.errors,
+      warnings: p.warnings,
+    };
+  }
+
+  apply(config: MptcpConfig, confirmWithinS: number | null): Promise<ApplyReport> {
+    return this.exclusive(async () => {
+      if (this.pending) {
+        throw new ApiFailure('BAD_REQUEST', 'a change is waiting for confirmation: confirm or revert it first');
+      }
+      const p = planConfig(await this.deps.overview(), config);
+      if (p.errors.length > 0) {
+        return { ok: false, planErrors: p.errors, applied: [], failed: null, rolledBack: [], restored: null, revertAtMs: null };
+      }
+      const opts = this.deps.injectFailureAt === undefined ? {} : { injectFailureAt: this.deps.injectFailureAt };
+      const report = await applySteps(this.deps.writer, p.steps, this.fingerprint, opts);
+      let revertAtMs: number | null = null;
+      if (report.ok && confirmWithinS !== null && report.applied.length > 0) {
+        revertAtMs = Date.now() + confirmWithinS * 1000;
+        const timer = setTimeout(() => void this.revert().catch(() => undefined), confirmWithinS * 1000);
+        timer.unref();
+        this.pending = { applied: report.applied.map((r) => r.step), timer, revertAtMs };
+        this.deps.onPending?.(revertAtMs);
+      }
+      return { ...report, planErrors: [], revertAtMs };
+    });
+  }
+
+  private readonly fingerprint = async (): Promise<string> => stateFingerprint(await this.deps.overview());
+
+  confirm(): Promise<{ revertAtMs: number | null }> {
+    return this.exclusive(() => {
+      if (!this.pending) throw new ApiFailure('BAD_REQUEST', 'no change is waiting for confirmation');
+      if (this.pending.timer) clearTimeout(this.pending.timer);
+      this.pending = null;
+      this.deps.onPending?.(null);
+      return Promise.resolve({ revertAtMs: null });
+    });
+  }
+
+  /** Undo the pending change: its steps inverted, in reverse order, all or nothing again. */
+  revert(): Promise<ApplyReport> {
+    return this.exclusive(async () => {
+      const pending = this.pending;
+      if (!pending) throw new ApiFailure('BAD_REQUEST', 'no change is waiting for confirmation');
+      if (pending.timer) clearTimeout(pending.timer);
+      this.pending = null;
+      this.deps.onPending?.(null);
+      const undo = [...pending.applied].reverse().map(invertStep);
+      const report = await applySteps(this.deps.writer, undo, this.fingerprint);
+      return { ...report, planErrors: [], restored: report.ok ? true : report.restored, revertAtMs: null };
+    });
+  }
+
+  /** On shutdown an unconfirmed change is reverted, never left behind. */
+  async close(): Promise<void> {
+    if (this.pending) await this.revert().catch(() => undefined);
+  }
+}
