@@ -1,0 +1,591 @@
+import { describe, expect, it } from 'vitest';
+import { advise, nextPowerOfTwo, type AdvisorInput } from './advisor';
+import { MptcpConfigSchema } from './config';
+import type { Advice } from './config-api';
+import type {
+  Connection,
+  ConnectionsSnapshot,
+  Endpoint,
+  EndpointFlags,
+  KernelStatus,
+  NetInterface,
+  Overview,
+  Subflow,
+} from './types';
+
+// ---------------------------------------------------------------------------------------------
+// Builders: a healthy dual-homed client (eth0 + wlan0, both MTU 1500) with nothing to say.
+
+const status: KernelStatus = {
+  netns: null,
+  kernelRelease: '6.18.0',
+  inInitNetns: true,
+  mptcpSupported: true,
+  enabled: true,
+  pathManager: 'kernel',
+  availablePathManagers: ['kernel', 'userspace'],
+  scheduler: 'default',
+  availableSchedulers: ['default'],
+  congestionControl: { default: 'cubic', available: ['reno', 'cubic'], allowed: ['reno', 'cubic'] },
+  buffers: {
+    tcpRmem: { minBytes: 4096, defaultBytes: 131072, maxBytes: 33554432 },
+    tcpWmem: { minBytes: 4096, defaultBytes: 16384, maxBytes: 4194304 },
+    rmemMaxBytes: 4194304,
+    wmemMaxBytes: 4194304,
+  },
+  readOnlySysctls: ['net.core.rmem_max', 'net.core.wmem_max'],
+  mptcpSysctls: [{ name: 'net.mptcp.enabled', value: '1', writable: true }],
+  privileges: { netAdmin: true, note: null },
+};
+
+function iface(index: number, name: string, mtuBytes: number, addrs: string[]): NetInterface {
+  return {
+    index,
+    name,
+    operState: 'up',
+    operStateRaw: 6,
+    adminUp: true,
+    running: true,
+    usable: true,
+    loopback: false,
+    mtuBytes,
+    minMtuBytes: 68,
+    maxMtuBytes: 9000,
+    addresses: addrs.map((address) => ({
+      family: address.includes(':') ? ('inet6' as const) : ('inet' as const),
+      address,
+      prefixLen: address.includes(':') ? 64 : 24,
+      scope: 0,
+    })),
+  };
+}
+
+const noFlags: EndpointFlags = {
+  signal: false,
+  subflow: false,
+  backup: false,
+  fullmesh: false,
+  implicit: false,
+  laminar: false,
+};
+
+function endpoint(id: number, address: string, flags: Partial<EndpointFlags>): Endpoint {
+  return {
+    id,
+    family: address.includes(':') ? 'inet6' : 'inet',
+    address,
+    port: null,
+    ifindex: null,
+    ifname: null,
+    flags: { ...noFlags, ...flags },
+    rawFlags: 0,
+  };
+}
+
+function overview(over: Partial<Overview> = {}, statusOver: Partial<KernelStatus> = {}): Overview {
+  return {
+    // Copy the nested buffers: tests edit them in place.
+    status: { ...status, buffers: { ...status.buffers }, ...statusOver },
+    limits: { subflows: 2, addAddrAccepted: 2 },
+    endpoints: [endpoint(1, '10.0.1.2', { subflow: true })],
+    interfaces: [iface(2, 'eth0', 1500, ['10.0.0.2']), iface(3, 'wlan0', 1500, ['10.0.1.2'])],
+    errors: [],
+    ...over,
+  };
+}
+
+const mbit = (n: number) => (n * 1e6) / 8; // Mbit/s → bytes/s
+
+function subflow(over: Partial<Subflow> = {}): Subflow {
+  return {
+    family: 'inet',
+    state: 'ESTABLISHED',
+    localAddress: '10.0.0.2',
+    localPort: 40000,
+    remoteAddress: '192.0.2.1',
+    remotePort: 443,
+    ifindex: 0,
+    tokenLocal: 1,
+    tokenRemote: 0,
+    localId: 0,
+    remoteId: 0,
+    flags: {
+      mcapRem: true,
+      mcapLoc: true,
+      joinRem: false,
+      joinLoc: false,
+      backupRem: false,
+      backupLoc: false,
+      fullyEstablished: true,
+      connected: true,
+      mapValid: true,
+    },
+    rawFlags: 0,
+    backup: false,
+    congestionControl: 'cubic',
+    rttUs: 50_000,
+    rttVarUs: 5_000,
+    minRttUs: 40_000,
+    cwndPkts: 10,
+    ssthreshPkts: null,
+    mssBytes: 1448,
+    pmtuBytes: 1500,
+    rtoUs: 250_000,
+    unackedPkts: 0,
+    lostPkts: 0,
+    totalRetransPkts: 0,
+    bytesAcked: 1_000_000,
+    bytesReceived: 100,
+    bytesSent: 1_000_000,
+    bytesRetrans: 0,
+    deliveryRateBytesPerSec: mbit(20),
+    pacingRateBytesPerSec: null,
+    ...over,
+  };
+}
+
+function connection(subflows: Subflow[], over: Partial<Connection> = {}): Connection {
+  return {
+    token: 1,
+    family: 'inet',
+    state: 'ESTABLISHED',
+    localAddress: '10.0.0.2',
+    localPort: 40000,
+    remoteAddress: '192.0.2.1',
+    remotePort: 443,
+    inode: 1234,
+    subflowsTotal: subflows.length,
+    fallback: false,
+    remoteKeyReceived: true,
+    addAddrSignal: 0,
+    addAddrAccepted: 0,
+    subflowsMax: 2,
+    checksumEnabled: false,
+    retransmits: 0,
+    bytesSent: 2_000_000,
+    bytesReceived: 1_000,
+    bytesAcked: 2_000_000,
+    bytesRetrans: 0,
+    subflows,
+    ...over,
+  };
+}
+
+function snapshot(connections: Connection[]): ConnectionsSnapshot {
+  return { takenAtMs: 1, pollDurationUs: 100, connections, orphanSubflows: 0 };
+}
+
+/** The healthy two-path connection: eth0 at 20 Mbit/s / 50 ms, wlan0 at 5 Mbit/s / 200 ms. */
+function twoPaths(over: Partial<Subflow>[] = [{}, {}]): Connection {
+  return connection([
+    subflow({ ...over[0] }),
+    subflow({
+      localAddress: '10.0.1.2',
+      localPort: 40001,
+      localId: 1,
+      rttUs: 200_000,
+      deliveryRateBytesPerSec: mbit(5),
+      ...over[1],
+    }),
+  ]);
+}
+
+function input(over: Partial<AdvisorInput> = {}): AdvisorInput {
+  return {
+    overview: overview(),
+    connections: snapshot([twoPaths()]),
+    managers: { mptcpd: false, networkManager: false },
+    ...over,
+  };
+}
+
+function byId(list: Advice[], id: string): Advice | undefined {
+  return list.find((a) => a.id === id);
+}
+
+/** Every fix must be something the apply path accepts. */
+function expectValidFix(a: Advice | undefined): void {
+  expect(a).toBeDefined();
+  expect(a?.fix).not.toBeNull();
+  expect(MptcpConfigSchema.safeParse(a?.fix).success).toBe(true);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('advise: baseline', () => {
+  it('says nothing about a healthy dual-homed client', () => {
+    expect(advise(input())).toEqual([]);
+  });
+
+  it('never throws on missing data, and every fix parses', () => {
+    const sparse = overview({ limits: null, endpoints: [], interfaces: [] });
+    sparse.status.buffers = { tcpRmem: null, tcpWmem: null, rmemMaxBytes: null, wmemMaxBytes: null };
+    sparse.status.pathManager = null;
+    const out = advise({ overview: sparse, connections: snapshot([twoPaths()]), managers: input().managers });
+    expect(out).toEqual([]);
+    expect(advise({ ...input(), connections: null })).toEqual([]);
+  });
+
+  it('reports a kernel without MPTCP and nothing else', () => {
+    const out = advise(input({ overview: overview({}, { mptcpSupported: false, enabled: false }) }));
+    expect(out.map((a) => a.id)).toEqual(['mptcp-unsupported']);
+  });
+
+  it('orders by severity and gives each id once', () => {
+    const out = advise(
+      input({
+        overview: overview({}, { enabled: false, pathManager: 'userspace' }),
+        managers: { mptcpd: false, networkManager: true },
+      }),
+    );
+    expect(out.map((a) => a.severity)).toEqual(['error', 'warning', 'info']);
+    expect(new Set(out.map((a) => a.id)).size).toBe(out.length);
+  });
+});
+
+describe('(a) MPTCP disabled', () => {
+  it('is an error with a fix that turns it on', () => {
+    const a = byId(advise(input({ overview: overview({}, { enabled: false }) })), 'mptcp-disabled');
+    expect(a?.severity).toBe('error');
+    expect(a?.fix).toEqual({ enabled: true });
+    expectValidFix(a);
+  });
+
+  it('is silent when enabled', () => {
+    expect(byId(advise(input()), 'mptcp-disabled')).toBeUndefined();
+  });
+});
+
+describe('(b) fullmesh N x M subflow explosion', () => {
+  const fullmesh3 = [
+    endpoint(1, '10.0.0.2', { fullmesh: true }),
+    endpoint(2, '10.0.1.2', { subflow: true, fullmesh: true }),
+    endpoint(3, '10.0.2.2', { subflow: true, fullmesh: true }),
+  ];
+
+  it('warns when 3 fullmesh endpoints x 3 peer addresses exceed the limit and the cap of 8', () => {
+    // The peer announced two more addresses: subflows reach three distinct remotes.
+    const conn = connection(
+      [
+        subflow(),
+        subflow({ localAddress: '10.0.1.2', remoteAddress: '198.51.100.1', localPort: 40001 }),
+        subflow({ localAddress: '10.0.2.2', remoteAddress: '203.0.113.1', localPort: 40002 }),
+      ],
+      { addAddrAccepted: 2 },
+    );
+    const a = byId(
+      advise(
+        input({
+          overview: overview({ endpoints: fullmesh3, limits: { subflows: 8, addAddrAccepted: 2 } }),
+          connections: snapshot([conn]),
+        }),
+      ),
+      'fullmesh-subflow-explosion',
+    );
+    expect(a?.severity).toBe('warning');
+    expect(a?.title).toContain('9 subflows');
+    expect(a?.detail).toContain('3 local fullmesh endpoint(s)');
+    expect(a?.detail).toContain('x 3 remote address(es)');
+    expect(a?.detail).toContain('hard cap of 8');
+    expect(a?.fix).toBeNull();
+  });
+
+  it('with no connections, uses add_addr_accepted + 1 as the peer address count', () => {
+    const a = byId(
+      advise(
+        input({
+          overview: overview({ endpoints: fullmesh3, limits: { subflows: 4, addAddrAccepted: 1 } }),
+          connections: snapshot([]),
+        }),
+      ),
+      'fullmesh-subflow-explosion',
+    );
+    // 3 x 2 = 6 > 4 + 1 allowed, below the hard cap.
+    expect(a?.detail).toContain('= 6 subflows');
+    expect(a?.detail).toContain('limits.subflows = 4 allows only 5');
+    expect(a?.detail).not.toContain('hard cap');
+  });
+
+  it('is silent when N x M fits (2 fullmesh x 2 remotes with subflows 4)', () => {
+    const out = advise(
+      input({
+        overview: overview({
+          endpoints: fullmesh3.slice(0, 2),
+          limits: { subflows: 4, addAddrAccepted: 1 },
+        }),
+        connections: snapshot([]),
+      }),
+    );
+    expect(byId(out, 'fullmesh-subflow-explosion')).toBeUndefined();
+  });
+
+  it('skips without limits and connections, and under the userspace PM', () => {
+    const ov = overview({ endpoints: fullmesh3, limits: null });
+    expect(
+      byId(advise(input({ overview: ov, connections: null })), 'fullmesh-subflow-explosion'),
+    ).toBeUndefined();
+    const us = overview(
+      { endpoints: fullmesh3, limits: { subflows: 0, addAddrAccepted: 8 } },
+      { pathManager: 'userspace' },
+    );
+    expect(byId(advise(input({ overview: us })), 'fullmesh-subflow-explosion')).toBeUndefined();
+  });
+});
+
+describe('(c) limits lower than the endpoints need', () => {
+  const three = [
+    endpoint(1, '10.0.1.2', { subflow: true }),
+    endpoint(2, '10.0.2.2', { subflow: true }),
+    endpoint(3, '10.0.3.2', { subflow: true, backup: true }),
+    endpoint(4, '10.0.4.2', { signal: true }),
+  ];
+
+  it('warns when 3 subflow endpoints meet limits.subflows = 1, fixing it to 3', () => {
+    const a = byId(
+      advise(
+        input({ overview: overview({ endpoints: three, limits: { subflows: 1, addAddrAccepted: 2 } }) }),
+      ),
+      'limits-subflows-too-low',
+    );
+    expect(a?.severity).toBe('warning');
+    expect(a?.detail).toContain('3 endpoint(s)');
+    expect(a?.detail).toContain('limits.subflows is 1');
+    expect(a?.fix).toEqual({ limits: { subflows: 3, addAddrAccepted: 2 } });
+    expectValidFix(a);
+  });
+
+  it('is silent when the limit covers them (signal endpoints do not count)', () => {
+    const out = advise(
+      input({ overview: overview({ endpoints: three, limits: { subflows: 3, addAddrAccepted: 2 } }) }),
+    );
+    expect(byId(out, 'limits-subflows-too-low')).toBeUndefined();
+  });
+
+  it('add_addr_accepted 0 while a connection shows the peer announced → info with a fix', () => {
+    const conn = { ...twoPaths(), addAddrAccepted: 2 };
+    const a = byId(
+      advise(
+        input({
+          overview: overview({ limits: { subflows: 2, addAddrAccepted: 0 } }),
+          connections: snapshot([conn]),
+        }),
+      ),
+      'limits-add-addr-accepted-zero',
+    );
+    expect(a?.severity).toBe('info');
+    expect(a?.detail).toContain('up to 2');
+    expect(a?.fix).toEqual({ limits: { subflows: 2, addAddrAccepted: 2 } });
+    expectValidFix(a);
+  });
+
+  it('add_addr_accepted 0 on a client with no subflow endpoints → info', () => {
+    const single = connection([subflow()]);
+    const a = byId(
+      advise(
+        input({
+          overview: overview({ endpoints: [], limits: { subflows: 0, addAddrAccepted: 0 } }),
+          connections: snapshot([single]),
+        }),
+      ),
+      'limits-add-addr-accepted-zero',
+    );
+    expect(a?.detail).toContain('as a client');
+    expect(a?.fix).toEqual({ limits: { subflows: 1, addAddrAccepted: 1 } });
+    expectValidFix(a);
+  });
+
+  it('add_addr_accepted 0 is fine on a server (local port 443) or with subflow endpoints', () => {
+    const server = connection([subflow({ localPort: 443, remotePort: 50000 })], {
+      localPort: 443,
+      remotePort: 50000,
+    });
+    const lim = { subflows: 2, addAddrAccepted: 0 };
+    const asServer = advise(
+      input({ overview: overview({ endpoints: [], limits: lim }), connections: snapshot([server]) }),
+    );
+    expect(byId(asServer, 'limits-add-addr-accepted-zero')).toBeUndefined();
+    const withEndpoints = advise(input({ overview: overview({ limits: lim }) }));
+    expect(byId(withEndpoints, 'limits-add-addr-accepted-zero')).toBeUndefined();
+  });
+
+  it('both limits fixes carry what both need, so one never undoes the other', () => {
+    const conn = { ...twoPaths(), addAddrAccepted: 1 };
+    const out = advise(
+      input({
+        overview: overview({ endpoints: three, limits: { subflows: 1, addAddrAccepted: 0 } }),
+        connections: snapshot([conn]),
+      }),
+    );
+    const both = { limits: { subflows: 3, addAddrAccepted: 1 } };
+    expect(byId(out, 'limits-subflows-too-low')?.fix).toEqual(both);
+    expect(byId(out, 'limits-add-addr-accepted-zero')?.fix).toEqual(both);
+  });
+});
+
+describe('(d) MSS/MTU mismatch between paths', () => {
+  it('warns when endpoint interfaces have MTU 1500 and 1400, equalising to 1400', () => {
+    const ov = overview({
+      endpoints: [endpoint(1, '10.0.0.2', { subflow: true }), endpoint(2, '10.0.1.2', { subflow: true })],
+      interfaces: [iface(2, 'eth0', 1500, ['10.0.0.2']), iface(3, 'wwan0', 1400, ['10.0.1.2'])],
+    });
+    const a = byId(advise(input({ overview: ov, connections: null })), 'mtu-mismatch');
+    expect(a?.severity).toBe('warning');
+    expect(a?.detail).toContain('eth0 1500, wwan0 1400');
+    expect(a?.fix).toEqual({ mtu: { eth0: 1400 } });
+    expectValidFix(a);
+  });
+
+  it('never goes below 1280 on an interface with IPv6', () => {
+    const ov = overview({
+      endpoints: [endpoint(1, '10.0.0.2', { subflow: true }), endpoint(2, '10.0.1.2', { subflow: true })],
+      interfaces: [iface(2, 'eth0', 1500, ['10.0.0.2', '2001:db8::2']), iface(3, 'tun0', 1200, ['10.0.1.2'])],
+    });
+    const a = byId(advise(input({ overview: ov, connections: null })), 'mtu-mismatch');
+    expect(a?.fix).toEqual({ mtu: { eth0: 1280 } });
+    expect(a?.detail).toContain("IPv6's minimum");
+    expectValidFix(a);
+  });
+
+  it('finds subflow interfaces too, by ifindex or local address', () => {
+    const ov = overview({
+      endpoints: [],
+      interfaces: [iface(2, 'eth0', 1500, ['10.0.0.2']), iface(3, 'wlan0', 1492, ['10.0.1.2'])],
+    });
+    const a = byId(advise(input({ overview: ov })), 'mtu-mismatch');
+    expect(a?.fix).toEqual({ mtu: { eth0: 1492 } });
+  });
+
+  it('with equal link MTUs, warns on subflow MSS 1448 vs 1348 and equalises to the smallest path MTU', () => {
+    const conn = twoPaths([{}, { mssBytes: 1348, pmtuBytes: 1400 }]);
+    const a = byId(advise(input({ connections: snapshot([conn]) })), 'mss-mismatch');
+    expect(a?.severity).toBe('warning');
+    expect(a?.detail).toContain('MSS 1448');
+    expect(a?.detail).toContain('1348');
+    expect(a?.fix).toEqual({ mtu: { eth0: 1400, wlan0: 1400 } });
+    expectValidFix(a);
+  });
+
+  it('is silent with equal MTUs and MSS within option noise', () => {
+    const conn = twoPaths([{}, { mssBytes: 1436 }]);
+    const out = advise(input({ connections: snapshot([conn]) }));
+    expect(byId(out, 'mtu-mismatch')).toBeUndefined();
+    expect(byId(out, 'mss-mismatch')).toBeUndefined();
+  });
+});
+
+describe('(e) buffers too small for the measured paths', () => {
+  it('20 + 5 Mbit/s at RTT 50/200 ms need 1.25 MB: tcp_rmem max 1 MiB → warning, fix 2 MiB', () => {
+    const ov = overview();
+    ov.status.buffers.tcpRmem = { minBytes: 4096, defaultBytes: 131072, maxBytes: 1048576 };
+    const a = byId(advise(input({ overview: ov })), 'buffers-too-small');
+    expect(a?.severity).toBe('warning');
+    expect(a?.detail).toContain('20.0 Mbit/s + 5.0 Mbit/s');
+    expect(a?.detail).toContain('200.0 ms');
+    expect(a?.detail).toContain('2 x 3.125 MB/s x 0.200 s = 1250000 bytes');
+    expect(a?.detail).toContain('net.ipv4.tcp_rmem maximum of 1048576 bytes');
+    expect(a?.fix).toEqual({
+      buffers: { tcpRmem: { minBytes: 4096, defaultBytes: 131072, maxBytes: 2097152 } },
+    });
+    expectValidFix(a);
+  });
+
+  it('is silent with tcp_rmem max 32 MiB (and tcp_wmem max 4 MiB)', () => {
+    expect(byId(advise(input()), 'buffers-too-small')).toBeUndefined();
+  });
+
+  it('checks tcp_wmem only on the sending side', () => {
+    const ov = overview();
+    ov.status.buffers.tcpWmem = { minBytes: 4096, defaultBytes: 16384, maxBytes: 1048576 };
+    const sending = byId(advise(input({ overview: ov })), 'buffers-too-small');
+    expect(sending?.fix).toEqual({
+      buffers: { tcpWmem: { minBytes: 4096, defaultBytes: 16384, maxBytes: 2097152 } },
+    });
+    const receiving = { ...twoPaths(), bytesSent: 1_000, bytesReceived: 2_000_000 };
+    const out = advise(input({ overview: ov, connections: snapshot([receiving]) }));
+    expect(byId(out, 'buffers-too-small')).toBeUndefined();
+  });
+
+  it('caps the proposed maximum at 1 GiB', () => {
+    // 2 x 10 Gbit/s x 1 s = 2.5 GB, far above the cap.
+    const conn = twoPaths([
+      { deliveryRateBytesPerSec: mbit(5000), rttUs: 1_000_000 },
+      { deliveryRateBytesPerSec: mbit(5000) },
+    ]);
+    const a = byId(advise(input({ connections: snapshot([conn]) })), 'buffers-too-small');
+    expect(a?.fix?.buffers?.tcpRmem?.maxBytes).toBe(2 ** 30);
+    expectValidFix(a);
+  });
+
+  it('gives no fix for a read-only tcp_rmem (a child netns may lock it), but still warns', () => {
+    const ov = overview({}, { readOnlySysctls: ['net.ipv4.tcp_rmem'] });
+    ov.status.buffers.tcpRmem = { minBytes: 4096, defaultBytes: 131072, maxBytes: 1048576 };
+    const a = byId(advise(input({ overview: ov })), 'buffers-too-small');
+    expect(a?.detail).toContain('net.ipv4.tcp_rmem is read-only here');
+    expect(a?.fix).toBeNull();
+  });
+
+  it('skips with no connections, a failed dump or unknown buffers', () => {
+    const ov = overview();
+    ov.status.buffers.tcpRmem = { minBytes: 4096, defaultBytes: 131072, maxBytes: 1048576 };
+    expect(
+      byId(advise(input({ overview: ov, connections: snapshot([]) })), 'buffers-too-small'),
+    ).toBeUndefined();
+    expect(byId(advise(input({ overview: ov, connections: null })), 'buffers-too-small')).toBeUndefined();
+    ov.status.buffers.tcpRmem = null;
+    expect(byId(advise(input({ overview: ov })), 'buffers-too-small')).toBeUndefined();
+  });
+
+  it('nextPowerOfTwo rounds up', () => {
+    expect(nextPowerOfTwo(1_250_000)).toBe(2_097_152);
+    expect(nextPowerOfTwo(1_048_576)).toBe(1_048_576);
+  });
+});
+
+describe('(f) other endpoint managers', () => {
+  it('NetworkManager and mptcpd → one info advice naming both', () => {
+    const a = byId(
+      advise(input({ managers: { mptcpd: true, networkManager: true } })),
+      'other-endpoint-managers',
+    );
+    expect(a?.severity).toBe('info');
+    expect(a?.title).toContain('mptcpd and NetworkManager');
+    expect(a?.detail).toMatch(/Coordinate rather than fight/);
+    expect(a?.fix).toBeNull();
+  });
+
+  it('is silent when neither runs', () => {
+    expect(byId(advise(input()), 'other-endpoint-managers')).toBeUndefined();
+  });
+});
+
+describe('(g) userspace path manager without mptcpd', () => {
+  const us = () => overview({}, { pathManager: 'userspace' });
+
+  it('warns that no subflows will be created', () => {
+    const a = byId(advise(input({ overview: us() })), 'userspace-pm-without-daemon');
+    expect(a?.severity).toBe('warning');
+    expect(a?.detail).toContain('single subflow');
+    expect(a?.fix).toEqual({ pathManager: 'kernel' });
+    expectValidFix(a);
+  });
+
+  it('is silent with mptcpd running or under the kernel PM', () => {
+    const withDaemon = advise(input({ overview: us(), managers: { mptcpd: true, networkManager: false } }));
+    expect(byId(withDaemon, 'userspace-pm-without-daemon')).toBeUndefined();
+    expect(byId(advise(input()), 'userspace-pm-without-daemon')).toBeUndefined();
+  });
+});
+
+describe('(h) ndiffports-style subflows', () => {
+  it('3 subflows on one address pair → info: not for production', () => {
+    const conn = connection([subflow(), subflow({ localPort: 40001 }), subflow({ localPort: 40002 })]);
+    const a = byId(advise(input({ connections: snapshot([conn]) })), 'ndiffports-style-subflows');
+    expect(a?.severity).toBe('info');
+    expect(a?.detail).toContain('3 subflows on 10.0.0.2 → 192.0.2.1');
+    expect(a?.detail).toContain('never meant for production');
+  });
+
+  it('is silent when each subflow has its own address pair', () => {
+    expect(byId(advise(input()), 'ndiffports-style-subflows')).toBeUndefined();
+  });
+});
