@@ -68,6 +68,11 @@ export default tseslint.config(
     },
   },
   {
+    // Tests of pure code may use Node to check its output (e.g. `sh -n` on an exported script).
+    files: ['shared/**/*.test.ts'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+  {
     files: ['src-main/**/*.ts'],
     ignores: ['src-main/electron/**'],
     rules: {

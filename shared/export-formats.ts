@@ -1,0 +1,437 @@
+/**
+ * A configuration as a file someone can take elsewhere: a profile (json), a one-shot shell script
+ * (sh) or a persistent setup (sysctl.d + a boot-time script + a systemd unit). Pure.
+ *
+ * The scripts are run as root on another machine, so nothing reaches them unchecked: every value
+ * that is interpolated passes a strict pattern here (even though it came from a validated config:
+ * a config can be built in code without zod), and a value that does not is refused with an Error
+ * rather than quoted. The only free text in a script is the profile name and the timestamp, both
+ * inside a comment with everything but a small set of plain characters replaced.
+ *
+ * Target: Linux 6.18 with iproute2 6.1 syntax (`ip mptcp endpoint add ADDR [port P] [dev IF] [id N]
+ * FLAGS`). iproute2 6.1 has no keyword for the laminar flag (reference §1.4). We emit the newer
+ * keyword, and the script checks before it changes anything that the installed `ip` knows it and
+ * stops otherwise: silently adding the endpoint without the flag would not reproduce the config,
+ * and failing half-way (after the flush) would leave the host with fewer endpoints than before.
+ */
+import {
+  describeIssues,
+  MptcpConfigSchema,
+  PROFILE_SCHEMA_VERSION,
+  ProfileSchema,
+  type EndpointFlagsInput,
+  type MptcpConfig,
+  type MptcpSysctls,
+} from './config';
+import type { ExportFormat } from './config-api';
+import { shellForStep, type EndpointSpec } from './plan';
+
+export interface ExportMeta {
+  /** The profile name (json) and, sanitised, the name shown in script comments. */
+  name: string;
+  /** ISO 8601 time of the export; shown in comments only. */
+  generatedAt: string;
+  /** Kept in the json profile (defaults to a line saying when it was exported). */
+  description?: string;
+}
+
+export interface ExportFile {
+  filename: string;
+  text: string;
+}
+
+export const PERSISTENT_FILENAME = 'mptcp-studio-persistent.txt';
+export const SYSCTL_D_PATH = '/etc/sysctl.d/90-mptcp-studio.conf';
+export const ENDPOINTS_SCRIPT_PATH = '/usr/local/sbin/mptcp-studio-endpoints.sh';
+export const ENDPOINTS_UNIT_NAME = 'mptcp-studio-endpoints.service';
+export const ENDPOINTS_UNIT_PATH = `/etc/systemd/system/${ENDPOINTS_UNIT_NAME}`;
+
+/** Same table as shared/plan.ts; `satisfies` makes a new sysctl field fail to compile here. */
+const sysctlNames = {
+  checksumEnabled: 'net.mptcp.checksum_enabled',
+  allowJoinInitialAddrPort: 'net.mptcp.allow_join_initial_addr_port',
+  addAddrTimeoutS: 'net.mptcp.add_addr_timeout',
+  closeTimeoutS: 'net.mptcp.close_timeout',
+  staleLossCnt: 'net.mptcp.stale_loss_cnt',
+  blackholeTimeoutS: 'net.mptcp.blackhole_timeout',
+  synRetransBeforeTcpFallback: 'net.mptcp.syn_retrans_before_tcp_fallback',
+} as const satisfies Record<keyof MptcpSysctls, string>;
+
+const flagOrder = ['signal', 'subflow', 'backup', 'fullmesh', 'laminar'] as const;
+
+/**
+ * The patterns a value must match to be written into a script unquoted. None of them admits a
+ * space, quote, `$`, backtick, `;`, `&`, `|`, `<`, `>`, `\`, `(`, `)`, `#`, `=` or a newline.
+ * `glob` admits `*?[]`, so globs are the one thing written inside single quotes (they cannot
+ * contain one).
+ */
+export const shellPatterns = {
+  ipv4: /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/,
+  ipv6: /^(?=.*:)[0-9a-fA-F:.]{2,45}$/,
+  ifname: /^[A-Za-z0-9_.:@-]{1,15}$/,
+  glob: /^[A-Za-z0-9_.:@*?[\]-]{1,32}$/,
+  kernelName: /^[A-Za-z0-9_-]{1,32}$/,
+  sysctlName: /^net\.(mptcp|ipv4|core)\.[a-z0-9_]{1,64}$/,
+} as const;
+
+/** Refuse a value that does not match its pattern; returns it typed as safe text otherwise. */
+export function shellToken(value: unknown, kind: keyof typeof shellPatterns, what: string): string {
+  if (typeof value !== 'string' || !shellPatterns[kind].test(value)) {
+    throw new Error(`refusing to export: ${what} ${JSON.stringify(value)} is not a valid ${kind}`);
+  }
+  return value;
+}
+
+function int(value: unknown, min: number, max: number, what: string): string {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new Error(
+      `refusing to export: ${what} ${JSON.stringify(value)} is not an integer in ${min}..${max}`,
+    );
+  }
+  return String(value);
+}
+
+function bool(value: unknown, what: string): string {
+  if (typeof value !== 'boolean') throw new Error(`refusing to export: ${what} is not true or false`);
+  return value ? '1' : '0';
+}
+
+function address(value: unknown, what: string): string {
+  return typeof value === 'string' && value.includes(':')
+    ? shellToken(value, 'ipv6', what)
+    : shellToken(value, 'ipv4', what);
+}
+
+function flagWords(f: EndpointFlagsInput, what: string): string[] {
+  return flagOrder.filter((k) => bool(f[k], `${what}.flags.${k}`) === '1');
+}
+
+/** Free text for a comment: plain characters only, so it cannot end the comment or smuggle code. */
+export function commentText(s: string, max = 80): string {
+  return s.replace(/[^A-Za-z0-9 _.,:+@%=-]/g, '_').slice(0, max);
+}
+
+function fileSlug(name: string): string {
+  const s = name
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '')
+    .slice(0, 60);
+  return s || 'mptcp-profile';
+}
+
+const MAX_INT = 2 ** 31 - 1;
+
+/** Every sysctl the config sets, as [name, value], in the order a plan applies them. */
+function sysctlEntries(c: MptcpConfig): [string, string][] {
+  const out: [string, string][] = [];
+  const put = (name: string, value: string): void => {
+    out.push([shellToken(name, 'sysctlName', 'sysctl name'), value]);
+  };
+  if (c.enabled !== undefined) put('net.mptcp.enabled', bool(c.enabled, 'enabled'));
+  // net.mptcp.path_manager exists since Linux 6.15 (older kernels only have pm_type).
+  if (c.pathManager !== undefined)
+    put('net.mptcp.path_manager', shellToken(c.pathManager, 'kernelName', 'pathManager'));
+  if (c.scheduler !== undefined)
+    put('net.mptcp.scheduler', shellToken(c.scheduler, 'kernelName', 'scheduler'));
+  for (const [key, value] of Object.entries(c.sysctls ?? {})) {
+    if (!Object.prototype.hasOwnProperty.call(sysctlNames, key)) {
+      throw new Error(`refusing to export: unknown sysctl field sysctls.${key}`);
+    }
+    const name = sysctlNames[key as keyof typeof sysctlNames];
+    if (value === undefined) continue;
+    put(
+      name,
+      typeof value === 'boolean'
+        ? bool(value, `sysctls.${key}`)
+        : int(value, 0, 0xffffffff, `sysctls.${key}`),
+    );
+  }
+  if (c.congestionControl !== undefined)
+    put(
+      'net.ipv4.tcp_congestion_control',
+      shellToken(c.congestionControl, 'kernelName', 'congestionControl'),
+    );
+  const b = c.buffers ?? {};
+  for (const [key, name] of [
+    ['tcpRmem', 'net.ipv4.tcp_rmem'],
+    ['tcpWmem', 'net.ipv4.tcp_wmem'],
+  ] as const) {
+    const t = b[key];
+    if (!t) continue;
+    const what = `buffers.${key}`;
+    // Space-separated: what /proc and sysctl.d both accept (the kernel prints tabs).
+    put(
+      name,
+      [
+        int(t.minBytes, 1, MAX_INT, `${what}.minBytes`),
+        int(t.defaultBytes, 1, MAX_INT, `${what}.defaultBytes`),
+        int(t.maxBytes, 1, MAX_INT, `${what}.maxBytes`),
+      ].join(' '),
+    );
+  }
+  if (b.rmemMaxBytes !== undefined)
+    put('net.core.rmem_max', int(b.rmemMaxBytes, 1, MAX_INT, 'buffers.rmemMaxBytes'));
+  if (b.wmemMaxBytes !== undefined)
+    put('net.core.wmem_max', int(b.wmemMaxBytes, 1, MAX_INT, 'buffers.wmemMaxBytes'));
+  return out;
+}
+
+/**
+ * Expands one endpointPolicy rule when the script runs, against that host's addresses, the way
+ * shared/plan.ts expandPolicy does: global-scope addresses of matching interfaces but lo, an address
+ * already taken by an earlier rule skipped, at most 8 endpoints. (`ip addr show up` filters on the
+ * administrative state; the app also requires the operational state to be up.) A here-document,
+ * not a pipe, so the loop runs in this shell and `set -e` stops the script if an add fails.
+ */
+const policyFunction = [
+  'mptcp_studio_seen=" "',
+  'mptcp_studio_count=0',
+  '# Usage: mptcp_studio_policy GLOB "FAMILIES" [ip mptcp endpoint add arguments...]',
+  'mptcp_studio_policy() {',
+  '\tmptcp_studio_glob=$1',
+  '\tmptcp_studio_families=$2',
+  '\tshift 2',
+  '\tmptcp_studio_addrs=$(ip -o addr show up scope global)',
+  '\twhile read -r _ dev family addr _; do',
+  '\t\tcase $dev in lo) continue ;; $mptcp_studio_glob) ;; *) continue ;; esac',
+  '\t\tcase " $mptcp_studio_families " in *" $family "*) ;; *) continue ;; esac',
+  '\t\taddr=${addr%%/*}',
+  '\t\tcase $mptcp_studio_seen in *" $addr "*) continue ;; esac',
+  '\t\tmptcp_studio_seen="$mptcp_studio_seen$addr "',
+  '\t\tif [ "$mptcp_studio_count" -ge 8 ]; then',
+  '\t\t\techo "mptcp-studio: the in-kernel path manager holds 8 endpoints; $addr ($dev) left out" >&2',
+  '\t\t\tcontinue',
+  '\t\tfi',
+  '\t\tmptcp_studio_count=$((mptcp_studio_count + 1))',
+  '\t\tip mptcp endpoint add "$addr" dev "$dev" "$@"',
+  '\tdone <<EOF',
+  '$mptcp_studio_addrs',
+  'EOF',
+  '}',
+];
+
+function usesLaminar(c: MptcpConfig): boolean {
+  return [...(c.endpoints ?? []), ...(c.endpointPolicy ?? [])].some((e) => e.flags.laminar);
+}
+
+/** Checks that run before anything changes, so a missing tool stops the script with nothing done. */
+function preflightLines(c: MptcpConfig, needsIp: boolean): string[] {
+  const lines: string[] = [];
+  if (needsIp) {
+    lines.push(
+      'command -v ip >/dev/null 2>&1 || { echo "mptcp-studio: ip (iproute2) is not installed" >&2; exit 1; }',
+    );
+  }
+  if (usesLaminar(c)) {
+    lines.push(
+      '# The laminar endpoint flag (Linux 6.18) has no keyword in older iproute2 (6.1 rejects it as an',
+      '# unknown argument). Stop before changing anything rather than add the endpoints without it.',
+      'if ! ip mptcp help 2>&1 | grep -qw laminar; then',
+      '\techo "mptcp-studio: this profile uses the laminar endpoint flag, which this iproute2 cannot set; install a newer iproute2" >&2',
+      '\texit 1',
+      'fi',
+    );
+  }
+  return lines;
+}
+
+/** Limits, MTUs and endpoints: the part that is not sysctls and needs `ip`. */
+function runtimeLines(c: MptcpConfig): string[] {
+  const lines: string[] = [];
+  if (c.limits) {
+    const to = {
+      subflows: Number(int(c.limits.subflows, 0, 8, 'limits.subflows')),
+      addAddrAccepted: Number(int(c.limits.addAddrAccepted, 0, 8, 'limits.addAddrAccepted')),
+    };
+    lines.push(
+      '',
+      '# In-kernel path manager limits, per connection: extra subflows, and ADD_ADDRs accepted.',
+      shellForStep({ kind: 'limits', from: to, to }),
+    );
+  }
+  const mtus = Object.entries(c.mtu ?? {});
+  if (mtus.length) {
+    // Before the endpoints: an MTU below 1280 removes the interface's IPv6 addresses.
+    lines.push('', '# MTUs. Equal MTUs on all paths avoid the MSS mismatch that slows MPTCP down.');
+    for (const [name, mtu] of mtus) {
+      const ifname = shellToken(name, 'ifname', 'mtu interface name');
+      const n = Number(int(mtu, 68, 65535, `mtu.${ifname}`));
+      lines.push(shellForStep({ kind: 'mtu', ifname, ifindex: 0, from: n, to: n }));
+    }
+  }
+  if (c.endpoints) {
+    lines.push(
+      '',
+      '# Endpoints: the whole set is replaced. They are not tied to interfaces: an address that',
+      '# appears later is not picked up by this script.',
+      'ip mptcp endpoint flush',
+    );
+    for (const [i, ep] of c.endpoints.entries()) {
+      const what = `endpoints.${i}`;
+      const addr = address(ep.address, `${what}.address`);
+      flagWords(ep.flags, what); // checks every flag is a boolean
+      const spec: EndpointSpec = {
+        id: ep.id === undefined ? 0 : Number(int(ep.id, 1, 255, `${what}.id`)),
+        family: addr.includes(':') ? 'inet6' : 'inet',
+        address: addr,
+        port: ep.port == null ? null : Number(int(ep.port, 1, 65535, `${what}.port`)),
+        ifindex: null,
+        ifname: ep.ifname == null ? null : shellToken(ep.ifname, 'ifname', `${what}.ifname`),
+        flags: ep.flags,
+      };
+      lines.push(shellForStep({ kind: 'endpoint-add', endpoint: spec }));
+    }
+  } else if (c.endpointPolicy) {
+    lines.push(
+      '',
+      "# Endpoints from per-interface rules, expanded against this host's addresses when the script",
+      '# runs (first matching rule wins). The whole set is replaced. Addresses that appear later are',
+      '# not picked up by this script.',
+      'ip mptcp endpoint flush',
+      ...policyFunction,
+    );
+    for (const [i, rule] of c.endpointPolicy.entries()) {
+      const what = `endpointPolicy.${i}`;
+      const glob = shellToken(rule.match, 'glob', `${what}.match`);
+      const families = rule.families.map((f) => {
+        if (f !== 'inet' && f !== 'inet6') throw new Error(`refusing to export: ${what}.families`);
+        return f;
+      });
+      const args = [
+        ...(rule.port == null ? [] : ['port', int(rule.port, 1, 65535, `${what}.port`)]),
+        ...flagWords(rule.flags, what),
+      ];
+      lines.push(`mptcp_studio_policy '${glob}' '${families.join(' ')}'${args.map((a) => ` ${a}`).join('')}`);
+    }
+  }
+  return lines;
+}
+
+function checkedConfig(config: MptcpConfig): MptcpConfig {
+  const parsed = MptcpConfigSchema.safeParse(config);
+  if (!parsed.success) {
+    throw new Error(
+      `refusing to export an invalid config: ${describeIssues(parsed.error.issues).join('; ')}`,
+    );
+  }
+  return parsed.data;
+}
+
+function scriptHeader(meta: ExportMeta, purpose: string[]): string[] {
+  return [
+    '#!/bin/sh',
+    `# MPTCP Studio export of profile "${commentText(meta.name)}", generated ${commentText(meta.generatedAt, 40)}.`,
+    ...purpose.map((l) => `# ${l}`),
+    'set -e',
+  ];
+}
+
+function shellScript(c: MptcpConfig, meta: ExportMeta): string {
+  const sysctls = sysctlEntries(c);
+  const runtime = runtimeLines(c);
+  const lines = scriptHeader(meta, [
+    'Reproduces the configuration on a Linux host (6.18; net.mptcp.path_manager needs 6.15 or newer)',
+    'with the same interface names. Run it as root. Settings the profile does not mention are left',
+    'as they are. Nothing here survives a reboot: export as "sysctl.d" for a persistent setup.',
+  ]);
+  lines.push(...preflightLines(c, runtime.length > 0));
+  if (sysctls.length) {
+    lines.push('', '# Sysctls.');
+    for (const [name, value] of sysctls)
+      lines.push(shellForStep({ kind: 'sysctl', name, from: value, to: value }));
+  }
+  lines.push(...runtime);
+  return lines.join('\n') + '\n';
+}
+
+const begin = (path: string): string => `# ----- BEGIN ${path} -----`;
+const end = (path: string): string => `# ----- END ${path} -----`;
+
+function persistentText(c: MptcpConfig, meta: ExportMeta): string {
+  const sysctls = sysctlEntries(c);
+  const runtime = runtimeLines(c);
+  const name = commentText(meta.name);
+  const when = commentText(meta.generatedAt, 40);
+  const out: string[] = [
+    `# MPTCP Studio persistent configuration: profile "${name}", generated ${when}.`,
+    '#',
+    '# This text holds three files. Each one is the lines between its BEGIN and END marker:',
+    `#   1. ${SYSCTL_D_PATH}: the sysctls, applied at every boot by systemd-sysctl.`,
+    `#   2. ${ENDPOINTS_SCRIPT_PATH}: path manager limits, MTUs and endpoints. These are`,
+    '#      not sysctls: they are set with `ip` once the network is up.',
+    `#   3. ${ENDPOINTS_UNIT_PATH}: a oneshot unit that runs file 2 at boot.`,
+    '# To install, as root, in the directory holding this file:',
+    `#   awk '/^# ----- END /{f=""} f{print > f} /^# ----- BEGIN /{f=$4}' ${PERSISTENT_FILENAME}`,
+    `#   chmod 0755 ${ENDPOINTS_SCRIPT_PATH}`,
+    '#   sysctl --system',
+    `#   systemctl daemon-reload && systemctl enable --now ${ENDPOINTS_UNIT_NAME}`,
+    '# All of this applies to the host (initial network namespace), not to containers.',
+    '',
+    begin(SYSCTL_D_PATH),
+    `# MPTCP Studio, profile "${name}", generated ${when}.`,
+  ];
+  const cc = c.congestionControl;
+  if (cc !== undefined && cc !== 'reno' && cc !== 'cubic') {
+    out.push(
+      `# ${cc} may be a module: if so, list it in /etc/modules-load.d/ so it is loaded before this file.`,
+    );
+  }
+  for (const [key, value] of sysctls) out.push(`${key} = ${value}`);
+  out.push(end(SYSCTL_D_PATH), '', begin(ENDPOINTS_SCRIPT_PATH));
+  out.push(
+    ...scriptHeader(meta, [
+      `Run at boot by ${ENDPOINTS_UNIT_NAME}: limits, MTUs and endpoints (the sysctls are in`,
+      `${SYSCTL_D_PATH}).`,
+    ]),
+  );
+  out.push(...preflightLines(c, runtime.length > 0));
+  if (runtime.length) out.push(...runtime);
+  else out.push('# This profile sets no limits, MTUs or endpoints: nothing to do.');
+  out.push(
+    end(ENDPOINTS_SCRIPT_PATH),
+    '',
+    begin(ENDPOINTS_UNIT_PATH),
+    '[Unit]',
+    'Description=MPTCP Studio: MPTCP limits, MTUs and endpoints',
+    // network-online: the endpoints are addresses, which must exist before the script looks.
+    'Wants=network-online.target',
+    'After=network-online.target systemd-sysctl.service',
+    '',
+    '[Service]',
+    'Type=oneshot',
+    'RemainAfterExit=yes',
+    `ExecStart=/bin/sh ${ENDPOINTS_SCRIPT_PATH}`,
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    end(ENDPOINTS_UNIT_PATH),
+  );
+  return out.join('\n') + '\n';
+}
+
+/**
+ * Render `config` in `format`. Throws an Error (with the field and the reason) when the config is
+ * invalid or a value is not safe to write into a script.
+ */
+export function formatExport(config: MptcpConfig, format: ExportFormat, meta: ExportMeta): ExportFile {
+  const c = checkedConfig(config);
+  switch (format) {
+    case 'json': {
+      const parsed = ProfileSchema.safeParse({
+        schemaVersion: PROFILE_SCHEMA_VERSION,
+        name: meta.name,
+        description: (meta.description ?? `Exported by MPTCP Studio at ${meta.generatedAt}`).slice(0, 2000),
+        config: c,
+      });
+      if (!parsed.success) {
+        throw new Error(`cannot export as a profile: ${describeIssues(parsed.error.issues).join('; ')}`);
+      }
+      return { filename: `${fileSlug(meta.name)}.json`, text: JSON.stringify(parsed.data, null, 2) + '\n' };
+    }
+    case 'sh':
+      return { filename: `${fileSlug(meta.name)}.sh`, text: shellScript(c, meta) };
+    case 'sysctl.d':
+      return { filename: PERSISTENT_FILENAME, text: persistentText(c, meta) };
+  }
+}

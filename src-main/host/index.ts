@@ -1,0 +1,23 @@
+/**
+ * Host-side handlers (see hostMethodNames in shared/contract.ts): profiles in the desktop user's
+ * config directory and advice computed from kernel reads. They reach the kernel only through the
+ * backend's kernel handlers, so they work the same for the local engine and a namespace agent.
+ */
+import type { HostHandlers, KernelHandlers } from '../../shared/contract';
+import { adviceHandlers } from './advice';
+import { profileHandlers } from './profiles';
+
+export interface HostDeps {
+  kernel: KernelHandlers;
+  /** Where profiles are stored: $XDG_CONFIG_HOME/mptcp-studio/profiles by default. */
+  profilesDir: string;
+}
+
+export function createHostHandlers(deps: HostDeps): HostHandlers {
+  return { ...profileHandlers(deps), ...adviceHandlers(deps) };
+}
+
+export function defaultProfilesDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CONFIG_HOME || `${env.HOME ?? '/root'}/.config`;
+  return `${base}/mptcp-studio/profiles`;
+}
