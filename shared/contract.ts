@@ -57,14 +57,20 @@ export const methods = {
 
   'mptcp:profiles:list': { args: NoArgs, result: z.array(ProfileSummarySchema) },
   'mptcp:profiles:get': { args: z.object({ name: ProfileNameSchema }).strict(), result: ProfileSchema },
-  'mptcp:profiles:save': { args: z.object({ profile: ProfileSchema }).strict(), result: ProfileSummarySchema },
+  'mptcp:profiles:save': {
+    args: z.object({ profile: ProfileSchema }).strict(),
+    result: ProfileSummarySchema,
+  },
   'mptcp:profiles:rename': {
     args: z.object({ from: ProfileNameSchema, to: ProfileNameSchema }).strict(),
     result: ProfileSummarySchema,
   },
   'mptcp:profiles:delete': { args: z.object({ name: ProfileNameSchema }).strict(), result: z.object({}) },
   /** Import a profile file's text: parsed and validated in the engine, saved under its name. */
-  'mptcp:profiles:import': { args: z.object({ text: z.string().max(1_000_000) }).strict(), result: ProfileSchema },
+  'mptcp:profiles:import': {
+    args: z.object({ text: z.string().max(1_000_000) }).strict(),
+    result: ProfileSchema,
+  },
   /** A saved profile (or, with no name, the current state) as a file. */
   'mptcp:profiles:export': {
     args: z.object({ name: ProfileNameSchema.nullable(), format: ExportFormatSchema }).strict(),

@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConnectionsSnapshot, Endpoint, KernelStatus, Limits } from '../../shared/types';
 import { ip, Lab, labUnavailableReason, nsRun } from '../lab/lab';
@@ -106,6 +109,85 @@ describe.skipIf(labUnavailableReason() !== null)(
       expect(r.code).not.toBe(0);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(/does not exist/);
+    });
+
+    describe('apply and export', () => {
+      let other: Lab;
+      const dir = mkdtempSync(join(tmpdir(), 'mpst-cli-'));
+      beforeAll(async () => {
+        other = await Lab.create({ paths: 2, mptcp: 'none' });
+      });
+      afterAll(async () => {
+        await other?.destroy();
+      });
+
+      const state = async (ns: string): Promise<string> =>
+        [
+          (await ip(['-n', ns, 'mptcp', 'endpoint', 'show'])).stdout,
+          (await ip(['-n', ns, 'mptcp', 'limits', 'show'])).stdout,
+          (await nsRun(ns, 'sysctl', ['net.mptcp', 'net.ipv4.tcp_rmem'])).stdout,
+        ].join('--\n');
+
+      it('refuses a bad profile with one line, a non-zero exit, and changes nothing', async () => {
+        const before = await state(other.client);
+        const bad = join(dir, 'bad.json');
+        writeFileSync(
+          bad,
+          JSON.stringify({
+            schemaVersion: 1,
+            name: 'x',
+            config: { limits: { subflows: 99, addAddrAccepted: 0 }, turbo: 1 },
+          }),
+        );
+        const r = await cli(['apply', bad, '--netns', other.client]);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr.trim().split('\n')).toHaveLength(1);
+        expect(r.stderr).toMatch(/config\.limits\.subflows/);
+        expect(r.stderr).toMatch(/turbo/);
+        writeFileSync(bad, '{"schemaVersion": 1,');
+        expect((await cli(['apply', bad, '--netns', other.client])).stderr).toMatch(/not valid JSON/);
+        expect(await state(other.client)).toBe(before);
+      });
+
+      it('export on one namespace and apply on another reproduces the state exactly', async () => {
+        await nsRun(lab.client, 'sysctl', [
+          '-q',
+          '-w',
+          'net.mptcp.add_addr_timeout=45',
+          'net.ipv4.tcp_rmem=4096 65536 1048576',
+        ]);
+        const exported = await cli(['export', '--format', 'json', '--netns', lab.client]);
+        expect(exported.code, exported.stderr).toBe(0);
+        const file = join(dir, 'profile.json');
+        writeFileSync(file, exported.stdout);
+
+        const dry = await cli(['apply', file, '--dry-run', '--netns', other.client]);
+        expect(dry.code, dry.stdout).toBe(0);
+        expect(dry.stdout).toContain('ip mptcp endpoint add 10.99.2.1 dev c1');
+        expect(dry.stdout).toContain('sysctl -w net.mptcp.add_addr_timeout=45');
+
+        const applied = await cli(['apply', file, '--netns', other.client]);
+        expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+        expect(await state(other.client)).toBe(await state(lab.client));
+        const again = await cli(['export', '--format', 'json', '--netns', other.client]);
+        expect((JSON.parse(again.stdout) as { config: unknown }).config).toEqual(
+          (JSON.parse(exported.stdout) as { config: unknown }).config,
+        );
+      });
+
+      it('export --format sh is a script that reproduces the state', async () => {
+        const fresh = await Lab.create({ paths: 2, mptcp: 'none' });
+        try {
+          const sh = await cli(['export', '--format', 'sh', '--netns', lab.client]);
+          expect(sh.code, sh.stderr).toBe(0);
+          const script = join(dir, 'state.sh');
+          writeFileSync(script, sh.stdout);
+          await nsRun(fresh.client, 'sh', [script]);
+          expect(await state(fresh.client)).toBe(await state(lab.client));
+        } finally {
+          await fresh.destroy();
+        }
+      });
     });
   },
 );

@@ -1,5 +1,37 @@
 /** Human-readable CLI output. JSON output (--json) is the contract's types, unformatted. */
+import type { ApplyReport, PlanView } from '../../shared/config-api';
 import type { Connection, Endpoint, KernelStatus, Limits } from '../../shared/types';
+
+export function formatPlan(plan: PlanView): string {
+  const out: string[] = [];
+  for (const e of plan.errors) out.push(`error: ${e}`);
+  for (const w of plan.warnings) out.push(`warning: ${w}`);
+  if (plan.steps.length === 0 && plan.errors.length === 0) out.push('nothing to change');
+  for (const s of plan.steps) out.push(`- ${s.description}\n    ${s.shell}`);
+  return out.join('\n') + '\n';
+}
+
+export function formatReport(r: ApplyReport): string {
+  const out: string[] = [];
+  for (const e of r.planErrors) out.push(`refused: ${e}`);
+  for (const a of r.applied) out.push(`done: ${a.description}`);
+  if (r.failed) {
+    out.push(
+      `FAILED: ${r.failed.description}: ${r.failed.error?.code ?? ''} ${r.failed.error?.message ?? ''}`.trimEnd(),
+    );
+    for (const b of r.rolledBack)
+      out.push(
+        `${b.ok ? 'undone' : 'UNDO FAILED'}: ${b.description}${b.error ? `: ${b.error.message}` : ''}`,
+      );
+    out.push(
+      r.restored
+        ? 'the prior state was restored exactly'
+        : 'WARNING: the state differs from before the apply',
+    );
+  }
+  if (r.ok && r.applied.length === 0) out.push('nothing to change');
+  return out.join('\n') + '\n';
+}
 
 export function formatFlags(ep: Endpoint): string {
   const names: string[] = (Object.keys(ep.flags) as (keyof Endpoint['flags'])[]).filter((k) => ep.flags[k]);

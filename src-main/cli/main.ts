@@ -6,12 +6,18 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { MethodName, MethodResult } from '../../shared/contract';
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import type { MethodArgs, MethodName, MethodResult } from '../../shared/contract';
+import { parseProfile } from '../../shared/config';
+import { ExportFormatSchema } from '../../shared/config-api';
+import { formatExport } from '../../shared/export-formats';
 import { openEngine, type EngineService } from '../engine/index';
 import { serveAgent } from '../engine/agent';
 import { LocalEngine } from '../engine/local-engine';
 import { startWebHost } from '../web/server';
-import { formatConnections, formatEndpoints, formatStatus } from './format';
+import { createHostHandlers, defaultProfilesDir } from '../host/index';
+import { formatConnections, formatEndpoints, formatPlan, formatReport, formatStatus } from './format';
 
 const USAGE = `usage: mptcp-studio <command> [options]
 
@@ -19,6 +25,8 @@ commands:
   status        kernel MPTCP status, settings and limits
   endpoints     in-kernel path manager endpoints
   connections   MPTCP connections and their subflows
+  apply FILE    apply a profile (JSON) all or nothing; --dry-run prints the plan
+  export        print the current configuration (--format json|sh|sysctl.d)
   serve         start the web host (prints the URL with its access token)
 
 options:
@@ -27,12 +35,21 @@ options:
   --host ADDR   serve: address to bind (default 127.0.0.1; anything else exposes the engine)
   --port N      serve: TCP port (default 7878, 0 = any free port)
   --poll-ms N   serve: connections poll interval in ms (default 1000)
+  --dry-run     apply: print what would change, change nothing
+  --confirm-within S
+                apply: revert automatically unless confirmed within S seconds
+                (the command waits, asks on the terminal, and reverts on Ctrl-C)
+  --format F    export: json (a profile), sh (a script), sysctl.d (persistent config)
 `;
 
 class CliError extends Error {}
 
-async function call<M extends MethodName>(engine: EngineService, method: M): Promise<MethodResult<M>> {
-  const r = await engine.invoke(method, {});
+async function call<M extends MethodName>(
+  engine: EngineService,
+  method: M,
+  args: MethodArgs<M> = {} as MethodArgs<M>,
+): Promise<MethodResult<M>> {
+  const r = await engine.invoke(method, args);
   if (!r.ok) throw new CliError(`${r.error.code}: ${r.error.message}`);
   return r.value as MethodResult<M>;
 }
@@ -58,6 +75,9 @@ export async function main(argv: string[]): Promise<number> {
       port: { type: 'string' },
       'poll-ms': { type: 'string' },
       label: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false },
+      'confirm-within': { type: 'string' },
+      format: { type: 'string', default: 'json' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -68,7 +88,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   if (cmd === 'agent') {
-    const engine = new LocalEngine({ netnsLabel: values.label ?? null });
+    // MPTCP_STUDIO_TEST_FAIL_STEP: integration tests make apply step k fail to prove the rollback.
+    const failStep = process.env.MPTCP_STUDIO_TEST_FAIL_STEP;
+    const engine = new LocalEngine({
+      netnsLabel: values.label ?? null,
+      ...(failStep && /^\d+$/.test(failStep) ? { injectFailureAt: Number(failStep) } : {}),
+    });
     await serveAgent(engine, process.stdin, process.stdout);
     return 0;
   }
@@ -77,7 +102,11 @@ export async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 50 || pollIntervalMs > 60_000) {
     throw new CliError('--poll-ms must be an integer from 50 to 60000');
   }
-  const engine = openEngine({ netns: values.netns ?? null, pollIntervalMs });
+  const engine = openEngine({
+    netns: values.netns ?? null,
+    pollIntervalMs,
+    host: (backend) => createHostHandlers({ kernel: backend.handlers, profilesDir: defaultProfilesDir() }),
+  });
   const print = (v: unknown, human: string): void => {
     process.stdout.write(values.json ? `${JSON.stringify(v, null, 2)}\n` : human);
   };
@@ -99,6 +128,24 @@ export async function main(argv: string[]): Promise<number> {
         print(snap, formatConnections(snap.connections));
         return 0;
       }
+      case 'apply':
+        return await applyFile(
+          engine,
+          positionals[1],
+          values['dry-run'] ?? false,
+          values['confirm-within'],
+          values.json ?? false,
+        );
+      case 'export': {
+        const format = ExportFormatSchema.safeParse(values.format);
+        if (!format.success) throw new CliError('--format must be json, sh or sysctl.d');
+        const config = await call(engine, 'mptcp:config:export');
+        const name = values.netns ? `export of netns ${values.netns}` : 'export';
+        process.stdout.write(
+          formatExport(config, format.data, { name, generatedAt: new Date().toISOString() }).text,
+        );
+        return 0;
+      }
       case 'serve':
         return await serve(engine, values.host, values.port);
       default:
@@ -107,6 +154,69 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     if (cmd !== 'serve') await engine.close();
   }
+}
+
+async function applyFile(
+  engine: EngineService,
+  file: string | undefined,
+  dryRun: boolean,
+  confirmWithin: string | undefined,
+  json: boolean,
+): Promise<number> {
+  if (!file) throw new CliError('apply needs a profile file (mptcp-studio apply FILE)');
+  const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new CliError(`cannot read ${file}: ${e.code ?? e.message}`);
+  });
+  const parsed = parseProfile(text);
+  if (!parsed.ok) throw new CliError(`${file} is not a valid profile: ${parsed.errors.join('; ')}`);
+  const config = parsed.profile.config;
+  if (dryRun) {
+    const plan = await call(engine, 'mptcp:config:plan', { config });
+    if (json) process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+    else process.stdout.write(formatPlan(plan));
+    return plan.errors.length > 0 ? 1 : 0;
+  }
+  let confirmWithinS: number | null = null;
+  if (confirmWithin !== undefined) {
+    confirmWithinS = Number(confirmWithin);
+    if (!Number.isInteger(confirmWithinS) || confirmWithinS < 5 || confirmWithinS > 3600) {
+      throw new CliError('--confirm-within must be 5..3600 seconds');
+    }
+  }
+  const report = await call(engine, 'mptcp:config:apply', { config, confirmWithinS });
+  if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else process.stdout.write(formatReport(report));
+  if (!report.ok) return 1;
+  if (report.revertAtMs !== null) return await askToConfirm(engine, report.revertAtMs);
+  return 0;
+}
+
+/** Confirm-or-revert on a terminal: "y" keeps the change; anything else, Ctrl-C or the deadline reverts. */
+async function askToConfirm(engine: EngineService, revertAtMs: number): Promise<number> {
+  const seconds = Math.round((revertAtMs - Date.now()) / 1000);
+  process.stderr.write(`Keep these changes? They revert in ${seconds} s unless you type "y" and Enter: `);
+  const rl = createInterface({ input: process.stdin });
+  const answer = await new Promise<string | null>((resolve) => {
+    const timer = setTimeout(() => resolve(null), Math.max(0, revertAtMs - Date.now()));
+    rl.once('line', (line) => {
+      clearTimeout(timer);
+      resolve(line.trim());
+    });
+    rl.once('close', () => {
+      clearTimeout(timer);
+      resolve(null);
+    });
+    process.once('SIGINT', () => resolve(null));
+  });
+  rl.close();
+  if (answer === 'y' || answer === 'yes') {
+    await call(engine, 'mptcp:config:confirm');
+    process.stderr.write('kept.\n');
+    return 0;
+  }
+  const undo = await engine.invoke('mptcp:config:revert', {});
+  process.stderr.write(undo.ok ? 'reverted.\n' : `revert: ${undo.error.message}\n`);
+  return 1;
 }
 
 async function serve(

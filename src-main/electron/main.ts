@@ -6,6 +6,7 @@ import { app, BrowserWindow, ipcMain, session } from 'electron';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { openEngine } from '../engine/index';
+import { createHostHandlers } from '../host/index';
 import { bindIpc, forwardEvents } from './ipc';
 import { lockDownContents, lockDownSession, secureWebPreferences } from './security';
 
@@ -17,7 +18,14 @@ void app.whenReady().then(() => {
   lockDownSession(session.defaultSession);
   app.on('web-contents-created', (_e, contents) => lockDownContents(contents));
 
-  const service = openEngine({ netns: netnsArg });
+  const service = openEngine({
+    netns: netnsArg,
+    host: (backend) =>
+      createHostHandlers({
+        kernel: backend.handlers,
+        profilesDir: join(app.getPath('userData'), 'profiles'),
+      }),
+  });
   const indexHtml = join(import.meta.dirname, '../renderer/index.html');
   const appUrl = pathToFileURL(indexHtml).href;
   const unbind = bindIpc(ipcMain, service, appUrl);

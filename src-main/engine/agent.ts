@@ -47,7 +47,9 @@ export class AgentBackend implements EngineBackend {
   private readonly pending = new Map<number, PendingCall>();
   private nextId = 1;
   private stderrTail = '';
-  private readonly eventListeners = new Set<<E extends EventName>(event: E, payload: EventPayload<E>) => void>();
+  private readonly eventListeners = new Set<
+    <E extends EventName>(event: E, payload: EventPayload<E>) => void
+  >();
   readonly handlers: KernelHandlers;
 
   onEvent(listener: <E extends EventName>(event: E, payload: EventPayload<E>) => void): void {
@@ -70,7 +72,16 @@ export class AgentBackend implements EngineBackend {
     }
     const child = spawn(
       'ip',
-      ['netns', 'exec', this.netns, this.opts.nodePath ?? process.execPath, this.opts.entry, 'agent', '--label', this.netns],
+      [
+        'netns',
+        'exec',
+        this.netns,
+        this.opts.nodePath ?? process.execPath,
+        this.opts.entry,
+        'agent',
+        '--label',
+        this.netns,
+      ],
       { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...this.opts.env } },
     );
     this.child = child;
@@ -112,7 +123,10 @@ export class AgentBackend implements EngineBackend {
     }
     const parsed = methods[p.method].result.safeParse(msg.result.value);
     if (parsed.success) p.resolve(parsed.data);
-    else p.reject(new ApiFailure('INTERNAL', `agent sent a malformed ${p.method} result: ${parsed.error.message}`));
+    else
+      p.reject(
+        new ApiFailure('INTERNAL', `agent sent a malformed ${p.method} result: ${parsed.error.message}`),
+      );
   }
 
   private call(method: MethodName, args: unknown): Promise<never> {
@@ -140,7 +154,11 @@ export class AgentBackend implements EngineBackend {
 }
 
 /** Agent side: serve a backend over stdin/stdout until stdin closes. */
-export function serveAgent(backend: EngineBackend, input: NodeJS.ReadableStream, output: NodeJS.WritableStream): Promise<void> {
+export function serveAgent(
+  backend: EngineBackend,
+  input: NodeJS.ReadableStream,
+  output: NodeJS.WritableStream,
+): Promise<void> {
   const service = new EngineService(backend);
   // Kernel-side events (not the connections poll: the parent polls through calls).
   service.on('mptcp:config:pending', (payload) => {

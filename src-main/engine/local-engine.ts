@@ -36,7 +36,11 @@ export class LocalEngine {
     this.netnsLabel = opts.netnsLabel ?? null;
     this.config = new ConfigManager({
       overview: () => this.overview(),
-      writer: netlinkWriter({ genl: () => this.genlSock(), route: () => this.routeSock(), family: () => this.family() }),
+      writer: netlinkWriter({
+        genl: () => this.genlSock(),
+        route: () => this.routeSock(),
+        family: () => this.family(),
+      }),
       onPending: (revertAtMs) => {
         for (const l of this.listeners) l('mptcp:config:pending', { revertAtMs });
       },

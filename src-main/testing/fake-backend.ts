@@ -51,7 +51,15 @@ export function fakeBackend(
     'mptcp:config:export': () => Promise.resolve({ enabled: true }),
     'mptcp:config:plan': () => Promise.resolve({ steps: [], errors: [], warnings: [] }),
     'mptcp:config:apply': () =>
-      Promise.resolve({ ok: true, planErrors: [], applied: [], failed: null, rolledBack: [], restored: null, revertAtMs: null }),
+      Promise.resolve({
+        ok: true,
+        planErrors: [],
+        applied: [],
+        failed: null,
+        rolledBack: [],
+        restored: null,
+        revertAtMs: null,
+      }),
     'mptcp:config:confirm': () => Promise.resolve({ revertAtMs: null }),
     'mptcp:config:revert': () => Promise.reject(new Error('nothing to revert')),
   };

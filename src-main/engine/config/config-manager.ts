@@ -6,7 +6,14 @@
  */
 import type { MptcpConfig } from '../../../shared/config';
 import type { ApplyReport, PlanView } from '../../../shared/config-api';
-import { describeStep, exportConfig, invertStep, planConfig, shellForStep, type Step } from '../../../shared/plan';
+import {
+  describeStep,
+  exportConfig,
+  invertStep,
+  planConfig,
+  shellForStep,
+  type Step,
+} from '../../../shared/plan';
 import { ApiFailure } from '../../../shared/result';
 import type { Overview } from '../../../shared/types';
 import { applySteps, type KernelWriter } from './apply';
@@ -66,13 +73,25 @@ export class ConfigManager {
   apply(config: MptcpConfig, confirmWithinS: number | null): Promise<ApplyReport> {
     return this.exclusive(async () => {
       if (this.pending) {
-        throw new ApiFailure('BAD_REQUEST', 'a change is waiting for confirmation: confirm or revert it first');
+        throw new ApiFailure(
+          'BAD_REQUEST',
+          'a change is waiting for confirmation: confirm or revert it first',
+        );
       }
       const p = planConfig(await this.deps.overview(), config);
       if (p.errors.length > 0) {
-        return { ok: false, planErrors: p.errors, applied: [], failed: null, rolledBack: [], restored: null, revertAtMs: null };
+        return {
+          ok: false,
+          planErrors: p.errors,
+          applied: [],
+          failed: null,
+          rolledBack: [],
+          restored: null,
+          revertAtMs: null,
+        };
       }
-      const opts = this.deps.injectFailureAt === undefined ? {} : { injectFailureAt: this.deps.injectFailureAt };
+      const opts =
+        this.deps.injectFailureAt === undefined ? {} : { injectFailureAt: this.deps.injectFailureAt };
       const report = await applySteps(this.deps.writer, p.steps, this.fingerprint, opts);
       let revertAtMs: number | null = null;
       if (report.ok && confirmWithinS !== null && report.applied.length > 0) {

@@ -13,7 +13,12 @@ async function kernelState(ns: string): Promise<string> {
   const parts = await Promise.all([
     ip(['-n', ns, 'mptcp', 'endpoint', 'show']),
     ip(['-n', ns, 'mptcp', 'limits', 'show']),
-    nsRun(ns, 'sysctl', ['net.mptcp', 'net.ipv4.tcp_congestion_control', 'net.ipv4.tcp_rmem', 'net.ipv4.tcp_wmem']),
+    nsRun(ns, 'sysctl', [
+      'net.mptcp',
+      'net.ipv4.tcp_congestion_control',
+      'net.ipv4.tcp_rmem',
+      'net.ipv4.tcp_wmem',
+    ]),
     ip(['-n', ns, '-o', 'link', 'show']),
   ]);
   // Link lines carry counters-free flags and MTU; drop the volatile qdisc backlog-free rest.
@@ -29,9 +34,27 @@ function value<T>(r: Result<unknown>): T {
 async function seed(ns: string): Promise<void> {
   await ip(['-n', ns, 'mptcp', 'endpoint', 'flush']);
   await ip(['-n', ns, 'mptcp', 'endpoint', 'add', '10.99.1.1', 'id', '3', 'signal', 'port', '10003']);
-  await ip(['-n', ns, 'mptcp', 'endpoint', 'add', '10.99.2.1', 'id', '9', 'dev', 'c1', 'subflow', 'fullmesh']);
+  await ip([
+    '-n',
+    ns,
+    'mptcp',
+    'endpoint',
+    'add',
+    '10.99.2.1',
+    'id',
+    '9',
+    'dev',
+    'c1',
+    'subflow',
+    'fullmesh',
+  ]);
   await ip(['-n', ns, 'mptcp', 'limits', 'set', 'subflows', '2', 'add_addr_accepted', '1']);
-  await nsRun(ns, 'sysctl', ['-q', '-w', 'net.mptcp.add_addr_timeout=120', 'net.ipv4.tcp_congestion_control=bbr']);
+  await nsRun(ns, 'sysctl', [
+    '-q',
+    '-w',
+    'net.mptcp.add_addr_timeout=120',
+    'net.ipv4.tcp_congestion_control=bbr',
+  ]);
   await ip(['-n', ns, 'link', 'set', 'c1', 'mtu', '1500']);
 }
 
@@ -39,8 +62,17 @@ async function seed(ns: string): Promise<void> {
 const desired: MptcpConfig = {
   limits: { subflows: 4, addAddrAccepted: 3 },
   endpoints: [
-    { address: '10.99.2.1', ifname: 'c1', flags: { signal: false, subflow: true, backup: true, fullmesh: false, laminar: false } },
-    { address: '10.99.1.1', id: 5, port: 10005, flags: { signal: true, subflow: false, backup: false, fullmesh: false, laminar: false } },
+    {
+      address: '10.99.2.1',
+      ifname: 'c1',
+      flags: { signal: false, subflow: true, backup: true, fullmesh: false, laminar: false },
+    },
+    {
+      address: '10.99.1.1',
+      id: 5,
+      port: 10005,
+      flags: { signal: true, subflow: false, backup: false, fullmesh: false, laminar: false },
+    },
   ],
   sysctls: { addAddrTimeoutS: 60, closeTimeoutS: 30 },
   congestionControl: 'reno',
@@ -88,7 +120,9 @@ describe.skipIf(labUnavailableReason() !== null)('configuration apply in a lab n
     const report = value<ApplyReport>(await engine().invoke('mptcp:config:apply', { config: desired }));
     expect(report.failed).toBeNull();
     expect(report.ok).toBe(true);
-    const eps = JSON.parse((await ip(['-n', lab.client, '-j', 'mptcp', 'endpoint', 'show'])).stdout) as Record<string, unknown>[];
+    const eps = JSON.parse(
+      (await ip(['-n', lab.client, '-j', 'mptcp', 'endpoint', 'show'])).stdout,
+    ) as Record<string, unknown>[];
     expect(eps).toEqual(
       expect.arrayContaining([
         expect.objectContaining({ address: '10.99.2.1', dev: 'c1', subflow: true, backup: true }),
@@ -96,7 +130,9 @@ describe.skipIf(labUnavailableReason() !== null)('configuration apply in a lab n
       ]),
     );
     expect(eps).toHaveLength(2);
-    expect((await ip(['-n', lab.client, 'mptcp', 'limits', 'show'])).stdout).toMatch(/add_addr_accepted 3 subflows 4/);
+    expect((await ip(['-n', lab.client, 'mptcp', 'limits', 'show'])).stdout).toMatch(
+      /add_addr_accepted 3 subflows 4/,
+    );
     const sysctl = async (n: string) => (await nsRun(lab.client, 'sysctl', ['-n', n])).stdout.trim();
     expect(await sysctl('net.mptcp.add_addr_timeout')).toBe('60');
     expect(await sysctl('net.mptcp.close_timeout')).toBe('30');
@@ -116,7 +152,10 @@ describe.skipIf(labUnavailableReason() !== null)('configuration apply in a lab n
       expect(report.ok, `step ${k}`).toBe(false);
       expect(report.failed?.description, `step ${k}`).toBe(plan.steps[k]?.description);
       expect(report.rolledBack, `step ${k}`).toHaveLength(k);
-      expect(report.rolledBack.every((r) => r.ok), `step ${k}`).toBe(true);
+      expect(
+        report.rolledBack.every((r) => r.ok),
+        `step ${k}`,
+      ).toBe(true);
       expect(report.restored, `step ${k}`).toBe(true);
       expect(await kernelState(lab.client), `state after a failure at step ${k}`).toBe(before);
       await e.close();
@@ -129,8 +168,15 @@ describe.skipIf(labUnavailableReason() !== null)('configuration apply in a lab n
     const bad: MptcpConfig = {
       limits: { subflows: 5, addAddrAccepted: 5 },
       endpoints: [
-        { address: '10.99.2.1', flags: { signal: false, subflow: true, backup: false, fullmesh: false, laminar: false } },
-        { address: '10.123.0.1', port: 10009, flags: { signal: true, subflow: false, backup: false, fullmesh: false, laminar: false } },
+        {
+          address: '10.99.2.1',
+          flags: { signal: false, subflow: true, backup: false, fullmesh: false, laminar: false },
+        },
+        {
+          address: '10.123.0.1',
+          port: 10009,
+          flags: { signal: true, subflow: false, backup: false, fullmesh: false, laminar: false },
+        },
       ],
     };
     const report = value<ApplyReport>(await engine().invoke('mptcp:config:apply', { config: bad }));
@@ -146,7 +192,12 @@ describe.skipIf(labUnavailableReason() !== null)('configuration apply in a lab n
     const before = await kernelState(lab.client);
     const report = value<ApplyReport>(
       await engine().invoke('mptcp:config:apply', {
-        config: { scheduler: 'minrtt', congestionControl: 'olia', limits: { subflows: 1, addAddrAccepted: 1 }, mtu: { nope0: 1400 } },
+        config: {
+          scheduler: 'minrtt',
+          congestionControl: 'olia',
+          limits: { subflows: 1, addAddrAccepted: 1 },
+          mtu: { nope0: 1400 },
+        },
       }),
     );
     expect(report.ok).toBe(false);
@@ -154,15 +205,21 @@ describe.skipIf(labUnavailableReason() !== null)('configuration apply in a lab n
     expect(report.planErrors.join('\n')).toMatch(/congestion control "olia" is not available/);
     expect(report.planErrors.join('\n')).toMatch(/interface nope0 does not exist/);
     // Outside the host's namespace a restricted CC cannot become the default (EPERM otherwise).
-    const cubic = value<PlanView>(await engine().invoke('mptcp:config:plan', { config: { congestionControl: 'cubic' } }));
+    const cubic = value<PlanView>(
+      await engine().invoke('mptcp:config:plan', { config: { congestionControl: 'cubic' } }),
+    );
     expect(cubic.errors.join('\n')).toMatch(/cannot be this namespace's default/);
     expect(report.applied).toEqual([]);
     expect(await kernelState(lab.client)).toBe(before);
     // Read-only in a child namespace (reference G16): refused at plan time, not half-way.
-    const core = value<PlanView>(await engine().invoke('mptcp:config:plan', { config: { buffers: { rmemMaxBytes: 8388608 } } }));
+    const core = value<PlanView>(
+      await engine().invoke('mptcp:config:plan', { config: { buffers: { rmemMaxBytes: 8388608 } } }),
+    );
     expect(core.errors.join('\n')).toMatch(/net\.core\.rmem_max is read-only here/);
     // Malformed input never reaches the engine.
-    const malformed = await engine().invoke('mptcp:config:apply', { config: { limits: { subflows: 99, addAddrAccepted: 0 } } });
+    const malformed = await engine().invoke('mptcp:config:apply', {
+      config: { limits: { subflows: 99, addAddrAccepted: 0 } },
+    });
     expect(malformed.ok).toBe(false);
   });
 
@@ -172,18 +229,33 @@ describe.skipIf(labUnavailableReason() !== null)('configuration apply in a lab n
     const pending: unknown[] = [];
     e.on('mptcp:config:pending', (p) => pending.push(p));
     const report = value<ApplyReport>(
-      await e.invoke('mptcp:config:apply', { config: { limits: { subflows: 6, addAddrAccepted: 6 } }, confirmWithinS: 5 }),
+      await e.invoke('mptcp:config:apply', {
+        config: { limits: { subflows: 6, addAddrAccepted: 6 } },
+        confirmWithinS: 5,
+      }),
     );
     expect(report.ok).toBe(true);
     expect(report.revertAtMs).toBeGreaterThan(Date.now());
     expect((await ip(['-n', lab.client, 'mptcp', 'limits', 'show'])).stdout).toMatch(/subflows 6/);
     // A second apply must wait for the decision.
-    const second = await e.invoke('mptcp:config:apply', { config: { limits: { subflows: 1, addAddrAccepted: 1 } } });
+    const second = await e.invoke('mptcp:config:apply', {
+      config: { limits: { subflows: 1, addAddrAccepted: 1 } },
+    });
     expect(second.ok).toBe(false);
-    await lab.waitFor('the automatic revert', () => kernelState(lab.client), (s) => s === before, 10_000);
+    await lab.waitFor(
+      'the automatic revert',
+      () => kernelState(lab.client),
+      (s) => s === before,
+      10_000,
+    );
     expect(pending).toContainEqual({ revertAtMs: null });
 
-    value<ApplyReport>(await e.invoke('mptcp:config:apply', { config: { limits: { subflows: 7, addAddrAccepted: 7 } }, confirmWithinS: 5 }));
+    value<ApplyReport>(
+      await e.invoke('mptcp:config:apply', {
+        config: { limits: { subflows: 7, addAddrAccepted: 7 } },
+        confirmWithinS: 5,
+      }),
+    );
     value(await e.invoke('mptcp:config:confirm', {}));
     await new Promise((r) => setTimeout(r, 6000));
     expect((await ip(['-n', lab.client, 'mptcp', 'limits', 'show'])).stdout).toMatch(/subflows 7/);

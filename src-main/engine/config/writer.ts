@@ -18,14 +18,16 @@ import { IFINFOMSG_LEN, RTM_NEWLINK } from '../rtnl/interfaces';
 import type { KernelWriter } from './apply';
 
 /** The only sysctls a plan may write (reference §6): MPTCP's own, CC and TCP buffers. */
-const SYSCTL_ALLOWED = /^net\.mptcp\.[a-z0-9_]{1,40}$|^net\.ipv4\.tcp_(congestion_control|rmem|wmem)$|^net\.core\.[rw]mem_max$/;
+const SYSCTL_ALLOWED =
+  /^net\.mptcp\.[a-z0-9_]{1,40}$|^net\.ipv4\.tcp_(congestion_control|rmem|wmem)$|^net\.core\.[rw]mem_max$/;
 /** One token or a tab/space separated triplet; never a newline (which would write a second value). */
 const SYSCTL_VALUE = /^[A-Za-z0-9_-]{1,32}$|^\d{1,10}[\t ]+\d{1,10}[\t ]+\d{1,10}$/;
 /** IFLA_MTU (uapi: linux/if_link.h). */
 const IFLA_MTU = 4;
 
 export function sysctlPath(name: string, procRoot = '/proc'): string {
-  if (!SYSCTL_ALLOWED.test(name)) throw new ApiFailure('EPERM', `${name} is not a setting MPTCP Studio may change`);
+  if (!SYSCTL_ALLOWED.test(name))
+    throw new ApiFailure('EPERM', `${name} is not a setting MPTCP Studio may change`);
   return `${procRoot}/sys/${name.replace(/\./g, '/')}`;
 }
 
@@ -42,7 +44,8 @@ export function netlinkWriter(deps: NetlinkWriterDeps): KernelWriter {
   const procRoot = deps.procRoot ?? '/proc';
   return {
     async writeSysctl(name, value) {
-      if (!SYSCTL_VALUE.test(value)) throw new ApiFailure('EINVAL', `${name}: "${value}" is not a valid value`);
+      if (!SYSCTL_VALUE.test(value))
+        throw new ApiFailure('EINVAL', `${name}: "${value}" is not a valid value`);
       const path = sysctlPath(name, procRoot);
       await writeFile(path, `${value}\n`);
       // Some entries take any string and keep something else (or nothing): read back to be sure.
@@ -53,7 +56,9 @@ export function netlinkWriter(deps: NetlinkWriterDeps): KernelWriter {
     },
     async setLimits(subflows, addAddrAccepted) {
       const fam = await deps.family();
-      await deps.genl().request(fam.familyId, buildSetLimitsRequest({ subflows, addAddrAccepted }), 'set MPTCP limits');
+      await deps
+        .genl()
+        .request(fam.familyId, buildSetLimitsRequest({ subflows, addAddrAccepted }), 'set MPTCP limits');
     },
     async addEndpoint(spec: EndpointSpec) {
       const fam = await deps.family();
@@ -70,14 +75,21 @@ export function netlinkWriter(deps: NetlinkWriterDeps): KernelWriter {
       await deps.genl().request(fam.familyId, buildDelEndpointRequest({ id }), `delete endpoint id ${id}`);
     },
     async setMtu(ifindex, mtuBytes) {
-      if (!Number.isInteger(ifindex) || ifindex < 1) throw new ApiFailure('EINVAL', `bad interface index ${ifindex}`);
+      if (!Number.isInteger(ifindex) || ifindex < 1)
+        throw new ApiFailure('EINVAL', `bad interface index ${ifindex}`);
       if (!Number.isInteger(mtuBytes) || mtuBytes < 68 || mtuBytes > 65535) {
         throw new ApiFailure('EINVAL', `MTU ${mtuBytes} is out of range 68..65535`);
       }
       // struct ifinfomsg { u8 family; u8 pad; u16 type; s32 index; u32 flags; u32 change; }
       const ifi = Buffer.alloc(IFINFOMSG_LEN);
       ifi.writeInt32LE(ifindex, 4);
-      await deps.route().request(RTM_NEWLINK, Buffer.concat([ifi, nlaU32(IFLA_MTU, mtuBytes)]), `set MTU of ifindex ${ifindex}`);
+      await deps
+        .route()
+        .request(
+          RTM_NEWLINK,
+          Buffer.concat([ifi, nlaU32(IFLA_MTU, mtuBytes)]),
+          `set MTU of ifindex ${ifindex}`,
+        );
     },
   };
 }
