@@ -6,14 +6,15 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { readFile } from 'node:fs/promises';
+import { chown, readFile, unlink } from 'node:fs/promises';
+import { connect as netConnect } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { MethodArgs, MethodName, MethodResult } from '../../shared/contract';
 import { parseProfile } from '../../shared/config';
 import { ExportFormatSchema } from '../../shared/config-api';
 import { formatExport } from '../../shared/export-formats';
 import { openEngine, type EngineService } from '../engine/index';
-import { serveAgent } from '../engine/agent';
+import { serveAgent, serveAgentSocket } from '../engine/agent';
 import { LocalEngine } from '../engine/local-engine';
 import { startWebHost } from '../web/server';
 import { createHostHandlers, defaultProfilesDir } from '../host/index';
@@ -28,9 +29,14 @@ commands:
   apply FILE    apply a profile (JSON) all or nothing; --dry-run prints the plan
   export        print the current configuration (--format json|sh|sysctl.d)
   serve         start the web host (prints the URL with its access token)
+  agent --socket PATH [--socket-group GROUP]
+                run the privileged agent (root or CAP_NET_ADMIN) on a Unix socket; every
+                change is logged to stderr as one JSON line
 
 options:
   --netns NAME  look at network namespace NAME (needs root; see: ip netns list)
+  --agent-socket PATH
+                reach the kernel through the privileged agent at PATH (run the UI unprivileged)
   --json        print JSON (the API contract's types)
   --host ADDR   serve: address to bind (default 127.0.0.1; anything else exposes the engine)
   --port N      serve: TCP port (default 7878, 0 = any free port)
@@ -78,6 +84,9 @@ export async function main(argv: string[]): Promise<number> {
       'dry-run': { type: 'boolean', default: false },
       'confirm-within': { type: 'string' },
       format: { type: 'string', default: 'json' },
+      socket: { type: 'string' },
+      'socket-group': { type: 'string' },
+      'agent-socket': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -87,6 +96,9 @@ export async function main(argv: string[]): Promise<number> {
     return cmd || values.help ? 0 : 2;
   }
 
+  if (cmd === 'agent' && values.socket !== undefined) {
+    return await runSocketAgent(values.socket, values['socket-group'], values.label ?? null);
+  }
   if (cmd === 'agent') {
     // MPTCP_STUDIO_TEST_FAIL_STEP: integration tests make apply step k fail to prove the rollback.
     const failStep = process.env.MPTCP_STUDIO_TEST_FAIL_STEP;
@@ -102,8 +114,10 @@ export async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(pollIntervalMs) || pollIntervalMs < 50 || pollIntervalMs > 60_000) {
     throw new CliError('--poll-ms must be an integer from 50 to 60000');
   }
+  if (values.netns && values['agent-socket']) throw new CliError('give --netns or --agent-socket, not both');
   const engine = openEngine({
     netns: values.netns ?? null,
+    agentSocket: values['agent-socket'] ?? null,
     pollIntervalMs,
     host: (backend) => createHostHandlers({ kernel: backend.handlers, profilesDir: defaultProfilesDir() }),
   });
@@ -217,6 +231,52 @@ async function askToConfirm(engine: EngineService, revertAtMs: number): Promise<
   const undo = await engine.invoke('mptcp:config:revert', {});
   process.stderr.write(undo.ok ? 'reverted.\n' : `revert: ${undo.error.message}\n`);
   return 1;
+}
+
+/** Numeric gid, or a name looked up in /etc/group (no NSS: the agent runs early at boot). */
+async function resolveGroup(group: string): Promise<number> {
+  if (/^\d+$/.test(group)) return Number(group);
+  const text = await readFile('/etc/group', 'utf8');
+  for (const line of text.split('\n')) {
+    const [name, , gid] = line.split(':');
+    if (name === group && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
+  }
+  throw new CliError(`unknown group "${group}"`);
+}
+
+async function runSocketAgent(
+  path: string,
+  group: string | undefined,
+  label: string | null,
+): Promise<number> {
+  const engine = new LocalEngine({ netnsLabel: label });
+  // A socket left by a previous run that died: remove it, but only if nobody answers on it.
+  if (existsSync(path)) {
+    const alive = await new Promise<boolean>((resolve) => {
+      const probe = netConnect(path);
+      probe.once('connect', () => {
+        probe.destroy();
+        resolve(true);
+      });
+      probe.once('error', () => resolve(false));
+    });
+    if (alive) throw new CliError(`another agent is already listening on ${path}`);
+    await unlink(path);
+  }
+  const log = (entry: Record<string, unknown>): void => {
+    process.stderr.write(`${JSON.stringify(entry)}\n`);
+  };
+  const server = await serveAgentSocket(engine, { path, mode: 0o660, log });
+  if (group !== undefined) await chown(path, process.getuid?.() ?? 0, await resolveGroup(group));
+  log({ time: new Date().toISOString(), event: 'listening', path });
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  server.close();
+  await engine.close(); // reverts a change still waiting for confirmation
+  await unlink(path).catch(() => undefined);
+  return 0;
 }
 
 async function serve(

@@ -4,7 +4,9 @@
  * `ip netns exec NS` and speaks the same contract to it over stdio, one JSON message per line
  * (shared/wire.ts). The parent validates everything the agent sends, as it would any boundary.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { connect, createServer, type Server } from 'node:net';
+import { chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { kernelMethodNames, methods, type KernelHandlers, type MethodName } from '../../shared/contract';
@@ -32,72 +34,52 @@ interface PendingCall {
   reject: (e: Error) => void;
 }
 
-export interface AgentOptions {
-  /** The bundled CLI (out/node/mptcp-studio.mjs) that implements the `agent` command. */
-  entry: string;
-  /** Node binary; defaults to the one running us. */
-  nodePath?: string;
-  /** Extra environment for the agent (tests use it for the fault-injection hook). */
-  env?: Record<string, string>;
+/** A line-oriented duplex connection to an agent: a child's stdio or a Unix socket. */
+export interface AgentChannel {
+  write(line: string): void;
+  close(): Promise<void>;
 }
 
-/** Parent side: an EngineBackend whose handlers run in another network namespace. */
-export class AgentBackend implements EngineBackend {
-  private child: ChildProcessWithoutNullStreams | null = null;
+export interface ChannelHandlers {
+  onLine: (line: string) => void;
+  /** The channel is gone; `why` is shown to the user with every call that was in flight. */
+  onClose: (why: string) => void;
+}
+
+type EventListener = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
+
+/**
+ * Parent side: an EngineBackend whose kernel handlers run in an agent (another namespace, or a
+ * privileged process). Everything the agent sends is parsed with the contract's schemas.
+ */
+export class LineBackend implements EngineBackend {
+  private channel: AgentChannel | null = null;
   private readonly pending = new Map<number, PendingCall>();
   private nextId = 1;
-  private stderrTail = '';
-  private readonly eventListeners = new Set<
-    <E extends EventName>(event: E, payload: EventPayload<E>) => void
-  >();
+  private readonly eventListeners = new Set<EventListener>();
   readonly handlers: KernelHandlers;
 
-  onEvent(listener: <E extends EventName>(event: E, payload: EventPayload<E>) => void): void {
-    this.eventListeners.add(listener);
-  }
-
-  constructor(
-    readonly netns: string,
-    private readonly opts: AgentOptions,
-  ) {
-    checkNetnsName(netns);
+  constructor(private readonly open: (h: ChannelHandlers) => AgentChannel) {
     const entries = kernelMethodNames.map((m) => [m, (args: unknown) => this.call(m, args)] as const);
     this.handlers = Object.fromEntries(entries) as unknown as KernelHandlers;
   }
 
-  private ensureChild(): ChildProcessWithoutNullStreams {
-    if (this.child) return this.child;
-    if (!existsSync(this.opts.entry)) {
-      throw new ApiFailure('INTERNAL', `engine bundle ${this.opts.entry} is missing; run npm run build`);
-    }
-    const child = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        this.netns,
-        this.opts.nodePath ?? process.execPath,
-        this.opts.entry,
-        'agent',
-        '--label',
-        this.netns,
-      ],
-      { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...this.opts.env } },
-    );
-    this.child = child;
-    this.stderrTail = '';
-    child.stderr.on('data', (d: Buffer) => {
-      this.stderrTail = (this.stderrTail + d.toString()).slice(-2000);
+  onEvent(listener: EventListener): void {
+    this.eventListeners.add(listener);
+  }
+
+  private ensureChannel(): AgentChannel {
+    if (this.channel) return this.channel;
+    const channel: AgentChannel = this.open({
+      onLine: (line) => this.onLine(line),
+      onClose: (why) => {
+        if (this.channel === channel) this.channel = null;
+        for (const [, p] of this.pending) p.reject(new ApiFailure('INTERNAL', why));
+        this.pending.clear();
+      },
     });
-    createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => this.onLine(line));
-    child.on('exit', (code, signal) => {
-      if (this.child === child) this.child = null;
-      const why = `engine agent for netns "${this.netns}" exited (${signal ?? code})${this.stderrTail ? `: ${this.stderrTail.trim()}` : ''}`;
-      for (const [, p] of this.pending) p.reject(new ApiFailure('INTERNAL', why));
-      this.pending.clear();
-    });
-    child.on('error', () => undefined);
-    return child;
+    this.channel = channel;
+    return channel;
   }
 
   private onLine(line: string): void {
@@ -131,33 +113,126 @@ export class AgentBackend implements EngineBackend {
 
   private call(method: MethodName, args: unknown): Promise<never> {
     return new Promise((resolve, reject) => {
-      const child = this.ensureChild();
+      const channel = this.ensureChannel();
       const id = this.nextId++;
       this.pending.set(id, { method, resolve: resolve as (v: unknown) => void, reject });
-      child.stdin.write(`${JSON.stringify({ t: 'call', id, method, args })}\n`);
+      channel.write(`${JSON.stringify({ t: 'call', id, method, args })}\n`);
     });
   }
 
   close(): Promise<void> {
-    const child = this.child;
-    this.child = null;
-    if (!child) return Promise.resolve();
-    return new Promise((resolve) => {
-      const t = setTimeout(() => child.kill('SIGKILL'), 2000);
-      child.once('exit', () => {
-        clearTimeout(t);
-        resolve();
+    const channel = this.channel;
+    this.channel = null;
+    return channel ? channel.close() : Promise.resolve();
+  }
+}
+
+export interface AgentOptions {
+  /** The bundled CLI (out/node/mptcp-studio.mjs) that implements the `agent` command. */
+  entry: string;
+  /** Node binary; defaults to the one running us. */
+  nodePath?: string;
+  /** Extra environment for the agent (tests use it for the fault-injection hook). */
+  env?: Record<string, string>;
+}
+
+/** The command that runs the agent inside a namespace. */
+export function agentCommand(netns: string, opts: AgentOptions): string[] {
+  return ['netns', 'exec', netns, opts.nodePath ?? process.execPath, opts.entry, 'agent', '--label', netns];
+}
+
+/** A namespace agent: the engine bundle under `ip netns exec NS`, spoken to over stdio. */
+export class AgentBackend extends LineBackend {
+  constructor(
+    readonly netns: string,
+    opts: AgentOptions,
+  ) {
+    checkNetnsName(netns);
+    super((h) => {
+      if (!existsSync(opts.entry)) {
+        throw new ApiFailure('INTERNAL', `engine bundle ${opts.entry} is missing; run npm run build`);
+      }
+      const child = spawn('ip', agentCommand(netns, opts), {
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: { ...process.env, ...opts.env },
       });
-      child.stdin.end();
+      let stderrTail = '';
+      child.stderr.on('data', (d: Buffer) => {
+        stderrTail = (stderrTail + d.toString()).slice(-2000);
+      });
+      createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', h.onLine);
+      child.on('exit', (code, signal) => {
+        h.onClose(
+          `engine agent for netns "${netns}" exited (${signal ?? code})${stderrTail ? `: ${stderrTail.trim()}` : ''}`,
+        );
+      });
+      child.on('error', () => undefined);
+      return {
+        write: (line) => child.stdin.write(line),
+        close: () =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            const t = setTimeout(() => child.kill('SIGKILL'), 2000);
+            child.once('exit', () => {
+              clearTimeout(t);
+              resolve();
+            });
+            child.stdin.end();
+          }),
+      };
     });
   }
 }
 
-/** Agent side: serve a backend over stdin/stdout until stdin closes. */
+/**
+ * The privileged agent's socket (`mptcp-studio agent --socket PATH`, e.g. from the shipped systemd
+ * unit with CAP_NET_ADMIN): an unprivileged UI reaches the kernel's write path only through it.
+ */
+export class SocketBackend extends LineBackend {
+  constructor(readonly socketPath: string) {
+    super((h) => {
+      const sock = connect(socketPath);
+      sock.on('error', (e: NodeJS.ErrnoException) => {
+        h.onClose(`cannot reach the privileged agent at ${socketPath}: ${e.code ?? e.message}`);
+      });
+      sock.on('close', () => h.onClose(`the privileged agent at ${socketPath} closed the connection`));
+      // readline re-emits the socket's errors; they are reported through onClose above.
+      createInterface({ input: sock, crlfDelay: Infinity })
+        .on('line', h.onLine)
+        .on('error', () => undefined);
+      return {
+        write: (line) => sock.write(line),
+        close: () =>
+          new Promise<void>((resolve) => {
+            sock.end(() => resolve());
+            setTimeout(() => {
+              sock.destroy();
+              resolve();
+            }, 1000).unref();
+          }),
+      };
+    });
+  }
+}
+
+/** Methods that change the kernel: the agent logs each one with its outcome. */
+const WRITE_METHODS = new Set(['mptcp:config:apply', 'mptcp:config:confirm', 'mptcp:config:revert']);
+
+export interface ServeAgentOptions {
+  /** Close the backend when the stream ends (stdio agent: yes; socket agent: no, others remain). */
+  closeBackend?: boolean;
+  /** Where to log changes (one JSON line each); the systemd unit sends stderr to the journal. */
+  log?: (entry: Record<string, unknown>) => void;
+  /** Who is on the other end, for the log. */
+  peer?: string;
+}
+
+/** Agent side: serve a backend over a line stream until it ends. */
 export function serveAgent(
   backend: EngineBackend,
   input: NodeJS.ReadableStream,
   output: NodeJS.WritableStream,
+  opts: ServeAgentOptions = {},
 ): Promise<void> {
   const service = new EngineService(backend);
   // Kernel-side events (not the connections poll: the parent polls through calls).
@@ -174,6 +249,15 @@ export function serveAgent(
       return;
     }
     const p = service.invoke(call.method, call.args).then((result) => {
+      if (opts.log && WRITE_METHODS.has(call.method)) {
+        opts.log({
+          time: new Date().toISOString(),
+          peer: opts.peer ?? 'stdio',
+          method: call.method,
+          args: call.args,
+          result,
+        });
+      }
       output.write(`${JSON.stringify({ t: 'result', id: call.id, result })}\n`);
     });
     inflight.add(p);
@@ -182,9 +266,41 @@ export function serveAgent(
   return new Promise((resolve) => {
     rl.on('close', () => {
       void Promise.all(inflight).then(async () => {
-        await service.close();
+        if (opts.closeBackend !== false) await service.close();
         resolve();
       });
     });
   });
+}
+
+export interface AgentSocketOptions {
+  path: string;
+  /** File mode of the socket: who may connect is decided by the file system (default 0660). */
+  mode?: number;
+  log?: (entry: Record<string, unknown>) => void;
+}
+
+/**
+ * The privileged agent on a Unix socket. Access control is the socket file's owner, group and
+ * mode (as with other system daemons' sockets); requests are still only the contract's kernel
+ * methods, each parsed with its schema, never commands or shell strings.
+ */
+export async function serveAgentSocket(backend: EngineBackend, opts: AgentSocketOptions): Promise<Server> {
+  let clients = 0;
+  const server = createServer((sock) => {
+    const peer = `socket client ${++clients}`;
+    opts.log?.({ time: new Date().toISOString(), peer, event: 'connected' });
+    sock.on('error', () => undefined);
+    void serveAgent(backend, sock, sock, {
+      closeBackend: false,
+      peer,
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.path, () => resolve());
+  });
+  await chmod(opts.path, opts.mode ?? 0o660);
+  return server;
 }

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HostHandlers } from '../../shared/contract';
-import { AgentBackend } from './agent';
+import { AgentBackend, SocketBackend } from './agent';
 import { LocalEngine } from './local-engine';
 import { EngineService, type EngineBackend, type ServiceOptions } from './service';
 
@@ -29,9 +29,12 @@ export interface OpenOptions {
   agentEntry?: string;
   /** Extra environment for a namespace agent (tests: the fault-injection hook). */
   agentEnv?: Record<string, string>;
+  /** Use the privileged agent listening on this Unix socket instead of the kernel directly. */
+  agentSocket?: string | null;
 }
 
 export function openBackend(opts: OpenOptions): EngineBackend {
+  if (opts.agentSocket) return new SocketBackend(opts.agentSocket);
   if (opts.netns) {
     return new AgentBackend(opts.netns, {
       entry: opts.agentEntry ?? defaultAgentEntry(),
