@@ -3,8 +3,20 @@
 //
 //   npm run bench:poll -- --connections 10000 [--iterations 15] [--variants]
 //
-// --variants also times the engine with other per-read buffer sizes and with the MPTCP and TCP
-// dumps split over two sockets (concurrently), the choices made in connections.ts.
+// The engine runs with the agent's V8 flags (AGENT_V8_FLAGS in src-main/engine/agent.ts) and polls
+// through its sock_diag dump worker (src-main/engine/diag/dump-worker.ts).
+//
+// --variants also times the engine without the flags, polling on its own thread (no worker) with
+// other per-read buffer sizes, and with the MPTCP and TCP dumps split over two sockets of one
+// thread (concurrently): the choices made in connections.ts and agent.ts.
+//
+// Measured on the 2-core dev box (shared with other jobs: medians move by ±15% between runs),
+// 10,000 connections / 20,000 subflows, median ms:
+//   before the dump worker and the flag   engine 181.4  raw C 66.1  ss 283.7   (2.74x raw C)
+//   after (this script, --variants)       engine  72.7  raw C 44.7  ss 219.3   (1.63x raw C, ss 3.02x)
+//     no V8 flags 79.3, on one thread (no worker) 87.1
+//   same lab, old and new probe interleaved 3x30 polls: before 105-110, after 61-64, raw C 40-43
+// 1,000 connections: engine 7.7, raw C 3.2, ss 24.7 (before: 12.3, 4.4, 23.3).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -97,10 +109,12 @@ try {
   console.log(`lab ready: ${N} connections, ${2 * N} subflows in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
   const probe = join(cache, 'diag-probe.mjs');
-  const engineRun = (extra = []) => {
+  // Keep in step with AGENT_V8_FLAGS in src-main/engine/agent.ts.
+  const AGENT_V8_FLAGS = ['--max-semi-space-size=32'];
+  const engineRun = (extra = [], v8Flags = AGENT_V8_FLAGS) => {
     const { stdout } = spawnSync(
       'ip',
-      ['netns', 'exec', lab.client, process.execPath, probe, 'bench', String(ITERS), ...extra],
+      ['netns', 'exec', lab.client, process.execPath, ...v8Flags, probe, 'bench', String(ITERS), ...extra],
       {
         encoding: 'utf8',
         maxBuffer: 64 * 1024 * 1024,
@@ -138,9 +152,11 @@ try {
     ['ip netns exec true (overhead)', execMs],
   ];
   if (VARIANTS) {
+    rows.push(['engine, no V8 flags', engineRun([], []).ms]);
+    rows.push(['engine, on one thread (no worker)', engineRun(['', '', 'thread']).ms]);
     for (const bufBytes of [16384, 65536, 262144])
-      rows.push([`engine, msgBufferBytes ${bufBytes}`, engineRun(['', String(bufBytes)]).ms]);
-    rows.push(['engine, MPTCP+TCP on 2 sockets', engineRun(['', '', 'split']).ms]);
+      rows.push([`one thread, msgBufferBytes ${bufBytes}`, engineRun(['', String(bufBytes), 'thread']).ms]);
+    rows.push(['one thread, MPTCP+TCP on 2 sockets', engineRun(['', '', 'split']).ms]);
   }
   const fmt = (x) => x.toFixed(1).padStart(9);
   console.log(

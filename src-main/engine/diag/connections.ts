@@ -5,12 +5,24 @@
  * TCP sockets, each for AF_INET and AF_INET6 (dual-stack sockets report AF_INET6, G8). A TCP socket
  * is a subflow when its INET_DIAG_ULP_INFO nest names the "mptcp" ULP; its TOKEN_LOC is the key to
  * its connection's mptcpi_token. The dumps run one after the other on one socket: netlink allows
- * one dump at a time per socket, and a second socket was measured not to help (the kernel fills
- * each dump's datagrams in our own recvmsg calls, on the one Node thread; see bench/poll.mjs).
+ * one dump at a time per socket. The kernel fills each dump's datagrams inside the recvmsg calls,
+ * so a full poll runs them on a worker thread (dump-worker.ts) and decodes here as the batches
+ * arrive: kernel and decode overlap on two cores (a second socket on the same thread was measured
+ * not to help; see bench/poll.mjs).
  */
 import type { Connection, ConnectionsSnapshot } from '../../../shared/types';
-import { NetlinkError, type NlSocket } from '../netlink/core';
+import {
+  align4,
+  NetlinkError,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_HDRLEN,
+  NLMSG_NOOP,
+  NLMSG_OVERRUN,
+  type NlSocket,
+} from '../netlink/core';
 import { AF_INET, AF_INET6, SnapshotBuilder } from './decode';
+import { DiagDumpWorker } from './dump-worker';
 
 export {
   decodeInetDiagMsg,
@@ -90,11 +102,85 @@ async function dumpInto(
   for (const req of tcpReqs) await diag.dump(SOCK_DIAG_BY_FAMILY, req, 'sock_diag TCP dump', onTcp);
 }
 
+/** The four requests of a poll as the worker runs them: MPTCP dumps first, then TCP (the join needs it). */
+const POLL_REQS = [...MPTCP_DUMP_REQS, ...TCP_DUMP_REQS];
+const POLL_WHAT = [
+  ...MPTCP_DUMP_REQS.map(() => 'sock_diag MPTCP dump'),
+  ...TCP_DUMP_REQS.map(() => 'sock_diag TCP dump'),
+];
+
+/**
+ * Feeds one forwarded batch (whole datagrams of request `dump`) to the builder, with the meaning
+ * NlSocket.dump gives each message: data to the visitor, ERROR/DONE errno and OVERRUN as failures.
+ */
+function feedBatch(b: SnapshotBuilder, dump: number, buf: Buffer, used: number): void {
+  const mptcp = dump < MPTCP_DUMP_REQS.length;
+  let off = 0;
+  while (off + NLMSG_HDRLEN <= used) {
+    const len = buf.readUInt32LE(off);
+    if (len < NLMSG_HDRLEN || off + len > used) return;
+    const type = buf.readUInt16LE(off + 4);
+    const body = off + NLMSG_HDRLEN;
+    const bodyLen = len - NLMSG_HDRLEN;
+    if (type === NLMSG_ERROR) {
+      const errno = -buf.readInt32LE(body);
+      if (errno !== 0) throw new NetlinkError(errno, POLL_WHAT[dump]!);
+    } else if (type === NLMSG_DONE) {
+      const errno = bodyLen >= 4 ? -buf.readInt32LE(body) : 0;
+      if (errno > 0) throw new NetlinkError(errno, POLL_WHAT[dump]!);
+    } else if (type === NLMSG_OVERRUN) {
+      throw new Error(`${POLL_WHAT[dump]!}: netlink overrun`);
+    } else if (type !== NLMSG_NOOP) {
+      if (mptcp) b.onMptcp(buf, body, bodyLen);
+      else b.onTcp(buf, body, bodyLen);
+    }
+    off += align4(len);
+  }
+}
+
+/** The process-wide dump worker: started on first use; null once it proved unusable. */
+let dumpWorker: DiagDumpWorker | null | undefined;
+
+function getDumpWorker(): DiagDumpWorker | null {
+  if (dumpWorker === undefined) {
+    try {
+      dumpWorker = new DiagDumpWorker();
+    } catch {
+      dumpWorker = null;
+    }
+  }
+  if (dumpWorker?.failed) dumpWorker = null;
+  return dumpWorker;
+}
+
+export interface ReadConnectionsOptions {
+  /**
+   * Run the dumps on `diag`, on this thread, instead of on the dump worker (which uses its own
+   * socket in the same netns). The worker is also skipped, for good, once it has failed.
+   */
+  inThread?: boolean;
+}
+
 /** Every MPTCP connection (listeners excluded) in the socket's netns, with its subflows. */
-export async function readConnections(diag: NlSocket): Promise<ConnectionsSnapshot> {
+export async function readConnections(
+  diag: NlSocket,
+  opts: ReadConnectionsOptions = {},
+): Promise<ConnectionsSnapshot> {
   const t0 = performance.now();
-  const b = new SnapshotBuilder();
-  await dumpInto(diag, b);
+  let b = new SnapshotBuilder();
+  const worker = opts.inThread ? null : getDumpWorker();
+  if (worker) {
+    try {
+      await worker.run(SOCK_DIAG_BY_FAMILY, POLL_REQS, (dump, buf, used) => feedBatch(b, dump, buf, used));
+    } catch (e) {
+      if (!worker.failed) throw e;
+      // The worker itself broke (e.g. the native binding would not load in it): poll here.
+      b = new SnapshotBuilder();
+      await dumpInto(diag, b);
+    }
+  } else {
+    await dumpInto(diag, b);
+  }
   const pollDurationUs = Math.round((performance.now() - t0) * 1000);
   return {
     takenAtMs: Date.now(),

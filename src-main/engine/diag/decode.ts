@@ -564,6 +564,11 @@ export class SnapshotBuilder {
       pacingRateBytesPerSec: null,
     };
     if (infoOff >= 0) fillTcpInfo(s, buf, infoOff, infoLen);
-    conn.subflows.push(s);
+    // Most connections have one or two subflows: exact-size arrays for those, since a first push()
+    // would reserve 17 slots (1.3 MB of surviving young-generation garbage per 10,000 connections).
+    const subs = conn.subflows;
+    if (subs.length === 0) conn.subflows = [s];
+    else if (subs.length === 1) conn.subflows = [subs[0]!, s];
+    else subs.push(s);
   }
 }

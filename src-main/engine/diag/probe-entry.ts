@@ -6,8 +6,9 @@
  *   snapshot                      readConnections()
  *   connection TOKEN              { connection: readConnection(TOKEN), fullDumps }
  *   record                        the raw messages of the poll's dumps, hex, with their nlmsghdr
- *   bench ITERS [MSGBUF] [split]  time readConnections ITERS times (split: MPTCP and TCP dumps on
- *                                 two sockets, concurrently)
+ *   bench ITERS [MSGBUF] [MODE]   time readConnections ITERS times. MODE: `thread` polls on this
+ *                                 thread (no dump worker), `split` MPTCP and TCP dumps on two
+ *                                 sockets of this thread, concurrently
  */
 import { NETLINK_SOCK_DIAG, NlSocket } from '../netlink/core';
 import { SnapshotBuilder } from './decode';
@@ -62,6 +63,21 @@ async function splitPoll(a: NlSocket, b: NlSocket): Promise<number> {
   return n;
 }
 
+/**
+ * One poll, reduced to its counts. In a helper so that the snapshot is garbage once it returns, as
+ * in the agent (which serializes it and lets it go): a snapshot held in the bench loop's suspended
+ * frame would stay alive through the next poll and double what its scavenges copy.
+ */
+async function countedPoll(
+  diag: NlSocket,
+  inThread: boolean,
+): Promise<{ connections: number; subflows: number }> {
+  const snap = await readConnections(diag, { inThread });
+  let subflows = 0;
+  for (const c of snap.connections) subflows += c.subflows.length;
+  return { connections: snap.connections.length, subflows };
+}
+
 async function main(): Promise<void> {
   const [mode = 'snapshot', arg1, arg2, arg3] = process.argv.slice(2);
   const msgBufferBytes = arg2 ? Number(arg2) : undefined;
@@ -86,10 +102,7 @@ async function main(): Promise<void> {
         if (second) {
           subflows = await splitPoll(diag, second);
         } else {
-          const snap = await readConnections(diag);
-          connections = snap.connections.length;
-          subflows = 0;
-          for (const c of snap.connections) subflows += c.subflows.length;
+          ({ connections, subflows } = await countedPoll(diag, arg3 === 'thread'));
         }
         const dt = performance.now() - t0;
         if (i >= 2) ms.push(dt); // two warm-up rounds: JIT and first-touch allocations
