@@ -246,7 +246,10 @@ export class NlSocket {
     return new Promise<Buffer[]>((resolve, reject) => {
       const p: Pending = { what, dump, visit, replies: [], firstReplyEnds, resolve, reject, timer: null };
       p.timer = setTimeout(() => {
-        this.settle(seq, new ApiFailure('TIMEOUT', `${what}: no answer from the kernel in ${this.timeoutMs} ms`));
+        this.settle(
+          seq,
+          new ApiFailure('TIMEOUT', `${what}: no answer from the kernel in ${this.timeoutMs} ms`),
+        );
       }, this.timeoutMs);
       this.pending.set(seq, p);
       this.sock.ref();
