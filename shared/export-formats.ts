@@ -21,10 +21,9 @@ import {
   ProfileSchema,
   type EndpointFlagsInput,
   type MptcpConfig,
-  type MptcpSysctls,
 } from './config';
 import type { ExportFormat } from './config-api';
-import { shellForStep, type EndpointSpec } from './plan';
+import { shellForStep, sysctlKeys, type EndpointSpec } from './plan';
 
 export interface ExportMeta {
   /** The profile name (json) and, sanitised, the name shown in script comments. */
@@ -46,16 +45,7 @@ export const ENDPOINTS_SCRIPT_PATH = '/usr/local/sbin/mptcp-studio-endpoints.sh'
 export const ENDPOINTS_UNIT_NAME = 'mptcp-studio-endpoints.service';
 export const ENDPOINTS_UNIT_PATH = `/etc/systemd/system/${ENDPOINTS_UNIT_NAME}`;
 
-/** Same table as shared/plan.ts; `satisfies` makes a new sysctl field fail to compile here. */
-const sysctlNames = {
-  checksumEnabled: 'net.mptcp.checksum_enabled',
-  allowJoinInitialAddrPort: 'net.mptcp.allow_join_initial_addr_port',
-  addAddrTimeoutS: 'net.mptcp.add_addr_timeout',
-  closeTimeoutS: 'net.mptcp.close_timeout',
-  staleLossCnt: 'net.mptcp.stale_loss_cnt',
-  blackholeTimeoutS: 'net.mptcp.blackhole_timeout',
-  synRetransBeforeTcpFallback: 'net.mptcp.syn_retrans_before_tcp_fallback',
-} as const satisfies Record<keyof MptcpSysctls, string>;
+const sysctlNames = sysctlKeys;
 
 const flagOrder = ['signal', 'subflow', 'backup', 'fullmesh', 'laminar'] as const;
 

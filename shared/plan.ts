@@ -32,7 +32,8 @@ export interface Plan {
   warnings: string[];
 }
 
-const sysctlKeys: Record<keyof NonNullable<MptcpConfig['sysctls']>, string> = {
+/** Config field → the sysctl behind it (reference §6.1). */
+export const sysctlKeys: Record<keyof NonNullable<MptcpConfig['sysctls']>, string> = {
   checksumEnabled: 'net.mptcp.checksum_enabled',
   allowJoinInitialAddrPort: 'net.mptcp.allow_join_initial_addr_port',
   addAddrTimeoutS: 'net.mptcp.add_addr_timeout',

@@ -11,7 +11,7 @@
  */
 import { constants as osConstants } from 'node:os';
 import { RawNetlinkSocket } from 'netlink';
-import { ApiFailure, type ErrorCode } from '../../../shared/result';
+import { ApiFailure, ErrorCodeSchema, type ErrorCode } from '../../../shared/result';
 
 export const NETLINK_ROUTE = 0;
 export const NETLINK_SOCK_DIAG = 4;
@@ -48,17 +48,8 @@ export function errnoName(errno: number): string {
   return errnoNames.get(errno) ?? `errno ${errno}`;
 }
 
-const knownCodes = new Set<string>([
-  'EPERM',
-  'EACCES',
-  'EINVAL',
-  'ENOENT',
-  'EEXIST',
-  'ERANGE',
-  'EOPNOTSUPP',
-  'ENODEV',
-  'EADDRNOTAVAIL',
-]);
+/** Errnos the contract names as codes (shared/result.ts); others are reported as KERNEL. */
+const knownCodes = new Set<string>(ErrorCodeSchema.options.filter((c) => c.startsWith('E')));
 
 /** A kernel refusal: the errno name is the code the user sees (EPERM, EINVAL, ...). */
 export class NetlinkError extends ApiFailure {
