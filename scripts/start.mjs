@@ -49,7 +49,7 @@ if (!reason) {
 }
 
 if (electron) {
-  run('npx', ['electron-vite', 'build']);
+  run('npm', ['run', '--silent', 'build:electron']);
   const child = spawn(electron, [root, ...passThrough], { cwd: root, stdio: 'inherit' });
   child.on('exit', (code) => process.exit(code ?? 0));
 } else {
