@@ -25,6 +25,7 @@ import {
   KernelStatusSchema,
   LimitsSchema,
   NetInterfaceSchema,
+  MptcpCountersSchema,
   OverviewSchema,
 } from './types';
 
@@ -41,6 +42,8 @@ export const methods = {
   'mptcp:interfaces:list': { args: NoArgs, result: z.array(NetInterfaceSchema) },
   /** Every MPTCP connection with its subflows (sock_diag). */
   'mptcp:connections:list': { args: NoArgs, result: ConnectionsSnapshotSchema },
+  /** MPTcpExt counters (join failures, fallbacks, drops) for diagnostics. */
+  'mptcp:counters:get': { args: NoArgs, result: MptcpCountersSchema },
   /** Everything the Overview shows, read in one go; partial failures are listed, not hidden. */
   'mptcp:overview:get': { args: NoArgs, result: OverviewSchema },
 

@@ -286,6 +286,14 @@ export const ConnectionsSnapshotSchema = z.object({
 });
 export type ConnectionsSnapshot = z.infer<typeof ConnectionsSnapshotSchema>;
 
+/** MPTcpExt MIB counters of the namespace (/proc/net/netstat), by the kernel's names. */
+export const MptcpCountersSchema = z.object({
+  takenAtMs: z.number(),
+  /** e.g. MPJoinRejected, MPCapableFallbackACK, AddAddr; empty when the kernel has no MPTCP. */
+  counters: z.record(z.string(), z.number().min(0)),
+});
+export type MptcpCounters = z.infer<typeof MptcpCountersSchema>;
+
 export const OverviewSchema = z.object({
   status: KernelStatusSchema,
   limits: LimitsSchema.nullable(),

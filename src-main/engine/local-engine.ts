@@ -11,6 +11,7 @@ import { readConnections } from './diag/connections';
 import { getLimits, listEndpoints, resolveMptcpPm, type MptcpPmFamily } from './pm/mptcp-pm';
 import { listInterfaces } from './rtnl/interfaces';
 import { readKernelStatus } from './sysctl/status';
+import { readMptcpCounters } from './sysctl/netstat';
 import { ConfigManager } from './config/config-manager';
 import { netlinkWriter } from './config/writer';
 
@@ -87,6 +88,7 @@ export class LocalEngine {
     'mptcp:interfaces:list': () => listInterfaces(this.routeSock()),
     'mptcp:connections:list': () => readConnections(this.diagSock()),
     'mptcp:overview:get': () => this.overview(),
+    'mptcp:counters:get': () => readMptcpCounters(),
     'mptcp:config:export': () => this.config.exportConfig(),
     'mptcp:config:plan': ({ config }) => this.config.plan(config),
     'mptcp:config:apply': ({ config, confirmWithinS }) => this.config.apply(config, confirmWithinS),

@@ -1,0 +1,50 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MptcpCounters } from '../../../shared/types';
+import { Lab, labUnavailableReason, nsRun } from '../../lab/lab';
+import { openEngine, type EngineService } from '../index';
+
+describe.skipIf(labUnavailableReason() !== null)('MPTcpExt counters', () => {
+  let lab: Lab;
+  let engine: EngineService;
+  beforeAll(async () => {
+    lab = await Lab.create({ paths: 2 });
+    await lab.startServer(5201);
+    await lab.openConnections(3);
+    engine = openEngine({ netns: lab.client });
+  });
+  afterAll(async () => {
+    await engine?.close();
+    await lab?.destroy();
+  });
+
+  it('match nstat in the same namespace, counter by counter', async () => {
+    // Idle connections: the handshake counters no longer move between the two reads.
+    await lab.waitFor(
+      'the joins',
+      async () => (await nsRun(lab.client, 'nstat', ['-asz', 'MPTcpExtMPJoinSynAckRx'])).stdout,
+      (s) => /MPTcpExtMPJoinSynAckRx\s+3\b/.test(s),
+    );
+    const r = await engine.invoke('mptcp:counters:get', {});
+    if (!r.ok) throw new Error(r.error.message);
+    const ours = (r.value as MptcpCounters).counters;
+    const nstat = (await nsRun(lab.client, 'nstat', ['-asz'])).stdout;
+    const theirs = new Map<string, number>();
+    for (const line of nstat.split('\n')) {
+      const m = /^MPTcpExt(\w+)\s+(\d+)/.exec(line);
+      if (m?.[1] && m[2]) theirs.set(m[1], Number(m[2]));
+    }
+    expect(theirs.size).toBeGreaterThan(20);
+    expect(Object.keys(ours).sort()).toEqual([...theirs.keys()].sort());
+    for (const name of [
+      'MPCapableSYNTX',
+      'MPCapableSYNACKRX',
+      'MPJoinSynTx',
+      'MPJoinSynAckRx',
+      'AddAddr',
+      'MPJoinRejected',
+    ]) {
+      expect(ours[name], name).toBe(theirs.get(name));
+    }
+    expect(ours.MPCapableSYNTX).toBe(3);
+  });
+});
