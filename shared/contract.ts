@@ -20,6 +20,7 @@ import {
   ProfileSummarySchema,
 } from './config-api';
 import {
+  ConnectionSchema,
   ConnectionsSnapshotSchema,
   EndpointSchema,
   KernelStatusSchema,
@@ -42,6 +43,11 @@ export const methods = {
   'mptcp:interfaces:list': { args: NoArgs, result: z.array(NetInterfaceSchema) },
   /** Every MPTCP connection with its subflows (sock_diag). */
   'mptcp:connections:list': { args: NoArgs, result: ConnectionsSnapshotSchema },
+  /** One connection by its local token (cheap enough for 10 Hz detail views); null once gone. */
+  'mptcp:connection:get': {
+    args: z.object({ token: z.number().int().min(0).max(0xffffffff) }).strict(),
+    result: ConnectionSchema.nullable(),
+  },
   /** MPTcpExt counters (join failures, fallbacks, drops) for diagnostics. */
   'mptcp:counters:get': { args: NoArgs, result: MptcpCountersSchema },
   /** Everything the Overview shows, read in one go; partial failures are listed, not hidden. */

@@ -7,7 +7,7 @@ import type { EventName, EventPayload, KernelHandlers } from '../../shared/contr
 import type { Overview } from '../../shared/types';
 import { toApiError } from '../../shared/result';
 import { NETLINK_GENERIC, NETLINK_ROUTE, NETLINK_SOCK_DIAG, NlSocket } from './netlink/core';
-import { readConnections } from './diag/connections';
+import { readConnection, readConnections } from './diag/connections';
 import { getLimits, listEndpoints, resolveMptcpPm, type MptcpPmFamily } from './pm/mptcp-pm';
 import { listInterfaces } from './rtnl/interfaces';
 import { readKernelStatus } from './sysctl/status';
@@ -89,6 +89,7 @@ export class LocalEngine {
     'mptcp:connections:list': () => readConnections(this.diagSock()),
     'mptcp:overview:get': () => this.overview(),
     'mptcp:counters:get': () => readMptcpCounters(),
+    'mptcp:connection:get': ({ token }) => readConnection(this.diagSock(), token),
     'mptcp:config:export': () => this.config.exportConfig(),
     'mptcp:config:plan': ({ config }) => this.config.plan(config),
     'mptcp:config:apply': ({ config, confirmWithinS }) => this.config.apply(config, confirmWithinS),

@@ -48,6 +48,7 @@ export function fakeBackend(
     'mptcp:connections:list': () => Promise.resolve(emptySnapshot),
     'mptcp:overview:get': () =>
       Promise.resolve({ status: sampleStatus, limits: null, endpoints: [], interfaces: [], errors: [] }),
+    'mptcp:connection:get': () => Promise.resolve(null),
     'mptcp:counters:get': () => Promise.resolve({ takenAtMs: 1, counters: { MPJoinRejected: 0 } }),
     'mptcp:config:export': () => Promise.resolve({ enabled: true }),
     'mptcp:config:plan': () => Promise.resolve({ steps: [], errors: [], warnings: [] }),

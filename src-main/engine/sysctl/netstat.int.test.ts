@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MptcpCounters } from '../../../shared/types';
+import type { Connection, ConnectionsSnapshot, MptcpCounters } from '../../../shared/types';
 import { Lab, labUnavailableReason, nsRun } from '../../lab/lab';
 import { openEngine, type EngineService } from '../index';
 
-describe.skipIf(labUnavailableReason() !== null)('MPTcpExt counters', () => {
+describe.skipIf(labUnavailableReason() !== null)('engine reads through the namespace agent', () => {
   let lab: Lab;
   let engine: EngineService;
   beforeAll(async () => {
@@ -46,5 +46,21 @@ describe.skipIf(labUnavailableReason() !== null)('MPTcpExt counters', () => {
       expect(ours[name], name).toBe(theirs.get(name));
     }
     expect(ours.MPCapableSYNTX).toBe(3);
+  });
+
+  it('fetches one connection by token, as the full dump shows it, and null once unknown', async () => {
+    const all = await engine.invoke('mptcp:connections:list', {});
+    if (!all.ok) throw new Error(all.error.message);
+    const first = (all.value as ConnectionsSnapshot).connections[0];
+    if (!first) throw new Error('no connection');
+    const one = await engine.invoke('mptcp:connection:get', { token: first.token });
+    if (!one.ok) throw new Error(one.error.message);
+    const c = one.value as Connection;
+    expect(c.token).toBe(first.token);
+    expect(c.subflows.map((s) => `${s.localAddress}:${s.localPort}`).sort()).toEqual(
+      first.subflows.map((s) => `${s.localAddress}:${s.localPort}`).sort(),
+    );
+    const none = await engine.invoke('mptcp:connection:get', { token: (first.token ^ 0x5a5a5a5a) >>> 0 });
+    expect(none).toEqual({ ok: true, value: null });
   });
 });
