@@ -18,6 +18,7 @@ import { serveAgent, serveAgentSocket } from '../engine/agent';
 import { LocalEngine } from '../engine/local-engine';
 import { startWebHost } from '../web/server';
 import { createHostHandlers, defaultProfilesDir } from '../host/index';
+import { runPmCommand } from './pm-command';
 import { formatConnections, formatEndpoints, formatPlan, formatReport, formatStatus } from './format';
 
 const USAGE = `usage: mptcp-studio <command> [options]
@@ -29,6 +30,8 @@ commands:
   apply FILE    apply a profile (JSON) all or nothing; --dry-run prints the plan
   export        print the current configuration (--format json|sh|sysctl.d)
   serve         start the web host (prints the URL with its access token)
+  pm --mode fullmesh|ndiffports
+                run the engine as the namespace's MPTCP path manager (see: pm --help)
   agent --socket PATH [--socket-group GROUP]
                 run the privileged agent (root or CAP_NET_ADMIN) on a Unix socket; every
                 change is logged to stderr as one JSON line
@@ -71,6 +74,8 @@ function staticDir(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `pm` has its own options (a strict parse here would reject them): see pm-command.ts.
+  if (argv[0] === 'pm') return await runPmCommand(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

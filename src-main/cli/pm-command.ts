@@ -1,0 +1,263 @@
+/**
+ * `mptcp-studio pm`: run the engine as the namespace's MPTCP path manager (userspace PM, reference
+ * §2) until SIGINT/SIGTERM.
+ *
+ *   mptcp-studio pm --mode fullmesh|ndiffports [--subflows N] [--role client|server]
+ *                   [--netns NS] [--json] [--force] [--no-recreate] [--max-retries N]
+ *
+ * With --netns it re-executes itself under `ip netns exec NS` (a process cannot open netlink
+ * sockets in another namespace, G4), as the engine's agent does. It switches the namespace's
+ * net.mptcp.path_manager to `userspace` while it runs and puts the previous value back when it
+ * stops, on errors too. Connections opened meanwhile keep the userspace PM and their subflows
+ * (the PM is chosen per socket at creation, §2.1).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { checkNetnsName } from '../engine/agent';
+import { formatMptcpEvent } from '../engine/events/mptcp-events';
+import { defaultAgentEntry } from '../engine/index';
+import { runUserspacePm } from '../engine/pm/userspace-pm-runner';
+import type { PmLogEntry } from '../engine/pm/userspace-pm';
+import { readPrivileges } from '../engine/sysctl/status';
+import { detectManagers } from '../host/advice';
+
+export const PM_USAGE = `usage: mptcp-studio pm --mode fullmesh|ndiffports [options]
+
+Run the engine as the MPTCP path manager of a network namespace (the kernel's userspace PM).
+  fullmesh     client: a subflow from every local address to every peer address (N x M),
+               following interfaces; server: announce the other local addresses
+  ndiffports   client: N subflows over the initial address pair, distinct source ports
+               (for ECMP tests; not for production)
+Servers never create subflows.
+
+options:
+  --mode M          fullmesh or ndiffports (required)
+  --subflows N      ndiffports: subflows per connection (default 2); fullmesh: the cap (default 16)
+  --role R          client (default) or server
+  --netns NS        run in network namespace NS
+  --json            one JSON object per line
+  --force           start even if mptcpd runs in the namespace
+  --no-recreate     do not recreate subflows that close
+  --max-retries N   recreate attempts per address pair (default 3)
+`;
+
+class PmCliError extends Error {}
+
+const PM_SYSCTL = '/proc/sys/net/mptcp/path_manager';
+/** Before 6.15 only the numeric pm_type exists (0 kernel, 1 userspace); it mirrors path_manager. */
+const PM_TYPE_SYSCTL = '/proc/sys/net/mptcp/pm_type';
+/** Set in the re-executed child: it stops when its parent's pipe closes (the parent died). */
+const CHILD_ENV = 'MPTCP_STUDIO_PM_CHILD';
+
+interface PmSettings {
+  mode: 'fullmesh' | 'ndiffports';
+  role: 'client' | 'server';
+  subflows: number;
+  json: boolean;
+  force: boolean;
+  recreate: boolean;
+  maxRetries: number;
+}
+
+function parse(argv: string[]): { s: PmSettings; netns: string | null; help: boolean; rest: string[] } {
+  const { values } = parseArgs({
+    args: argv,
+    allowPositionals: false,
+    options: {
+      mode: { type: 'string' },
+      subflows: { type: 'string' },
+      role: { type: 'string', default: 'client' },
+      netns: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
+      'no-recreate': { type: 'boolean', default: false },
+      'max-retries': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const help = values.help ?? false;
+  const mode = values.mode;
+  if (!help && mode !== 'fullmesh' && mode !== 'ndiffports')
+    throw new PmCliError('--mode must be fullmesh or ndiffports');
+  const role = values.role;
+  if (role !== 'client' && role !== 'server') throw new PmCliError('--role must be client or server');
+  const subflows = Number(values.subflows ?? (mode === 'ndiffports' ? 2 : 16));
+  if (!Number.isInteger(subflows) || subflows < 1 || subflows > 256)
+    throw new PmCliError('--subflows must be an integer from 1 to 256');
+  const maxRetries = Number(values['max-retries'] ?? 3);
+  if (!Number.isInteger(maxRetries) || maxRetries < 0 || maxRetries > 100)
+    throw new PmCliError('--max-retries must be an integer from 0 to 100');
+  // Everything but --netns goes to the re-executed child as given.
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    if (a === '--netns') i++;
+    else if (!a.startsWith('--netns=')) rest.push(a);
+  }
+  return {
+    s: {
+      mode: mode === 'ndiffports' ? 'ndiffports' : 'fullmesh',
+      role,
+      subflows,
+      json: values.json ?? false,
+      force: values.force ?? false,
+      recreate: !(values['no-recreate'] ?? false),
+      maxRetries,
+    },
+    netns: values.netns ?? null,
+    help,
+    rest,
+  };
+}
+
+export async function runPmCommand(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parse(argv);
+  } catch (e) {
+    process.stderr.write(`mptcp-studio pm: ${e instanceof Error ? e.message : String(e)}\n${PM_USAGE}`);
+    return 2;
+  }
+  if (parsed.help) {
+    process.stdout.write(PM_USAGE);
+    return 0;
+  }
+  if (parsed.netns !== null) return await reexecInNetns(parsed.netns, parsed.rest);
+  return await runHere(parsed.s);
+}
+
+/** `ip netns exec NS node <bundle> pm ...`, with signals forwarded and the exit code passed on. */
+async function reexecInNetns(netns: string, rest: string[]): Promise<number> {
+  checkNetnsName(netns);
+  const entry = defaultAgentEntry();
+  if (!existsSync(entry)) throw new PmCliError(`engine bundle ${entry} is missing; run npm run build`);
+  const child = spawn('ip', ['netns', 'exec', netns, process.execPath, entry, 'pm', ...rest], {
+    stdio: ['pipe', 'inherit', 'inherit'],
+    env: { ...process.env, [CHILD_ENV]: '1' },
+  });
+  const forward = (sig: NodeJS.Signals) => (): void => {
+    child.kill(sig);
+  };
+  const onInt = forward('SIGINT');
+  const onTerm = forward('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return await new Promise<number>((resolve) => {
+    child.on('error', (e) => {
+      process.stderr.write(`mptcp-studio pm: cannot start ip netns exec: ${e.message}\n`);
+      resolve(1);
+    });
+    child.on('exit', (code, signal) => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      resolve(code ?? (signal ? 1 : 0));
+    });
+  });
+}
+
+function readPathManager(): { path: string; value: string } | null {
+  for (const path of [PM_SYSCTL, PM_TYPE_SYSCTL]) {
+    try {
+      return { path, value: readFileSync(path, 'utf8').trim() };
+    } catch {
+      // not on this kernel: try the older name
+    }
+  }
+  return null;
+}
+
+async function runHere(s: PmSettings): Promise<number> {
+  const print = (e: PmLogEntry): void => {
+    process.stdout.write(s.json ? `${JSON.stringify(e)}\n` : `${formatEntry(e)}\n`);
+  };
+  const fail = (message: string): number => {
+    print({ timeMs: Date.now(), token: null, what: 'start', result: 'error', message });
+    if (!s.json) process.stderr.write(`mptcp-studio pm: ${message}\n`);
+    return 1;
+  };
+  if (!(await readPrivileges()).netAdmin)
+    return fail('the path manager needs CAP_NET_ADMIN (run as root or grant the capability)');
+  const managers = await detectManagers('/proc', '/run/netns', null);
+  if (managers.mptcpd && !s.force)
+    return fail('mptcpd runs in this network namespace and manages its subflows; stop it or pass --force');
+  const pmSysctl = readPathManager();
+  if (!pmSysctl)
+    return fail('this kernel has no net.mptcp.path_manager or pm_type: no userspace path manager');
+  const userspace = pmSysctl.path === PM_SYSCTL ? 'userspace' : '1';
+  let restored = false;
+  // Synchronous, so it also runs from an exit handler after an unexpected error.
+  const restore = (): void => {
+    if (restored) return;
+    restored = true;
+    try {
+      writeFileSync(pmSysctl.path, pmSysctl.value);
+    } catch {
+      // nothing more to do while exiting; the stopped line reports the value we tried
+    }
+  };
+  process.once('exit', restore);
+  writeFileSync(pmSysctl.path, userspace);
+  let running;
+  try {
+    running = await runUserspacePm({
+      mode: s.mode,
+      role: s.role,
+      subflows: s.subflows,
+      recreate: s.recreate,
+      maxRetries: s.maxRetries,
+      log: print,
+      onEvent: (ev) =>
+        print({
+          timeMs: Date.now(),
+          token: ev.token,
+          what: `event:${ev.kind}`,
+          result: 'info',
+          message: formatMptcpEvent(ev),
+          detail: { ...ev },
+        }),
+    });
+  } catch (e) {
+    restore();
+    return fail(e instanceof Error ? e.message : String(e));
+  }
+  print({
+    timeMs: Date.now(),
+    token: null,
+    what: 'started',
+    result: 'ok',
+    detail: { mode: s.mode, role: s.role, subflows: s.subflows, previousPathManager: pmSysctl.value },
+  });
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+    if (process.env[CHILD_ENV] === '1') {
+      process.stdin.on('end', () => resolve()).on('error', () => resolve());
+      process.stdin.resume();
+    }
+  });
+  running.stop();
+  restore();
+  // The parent's pipe would keep the event loop (and this process) alive.
+  process.stdin.destroy();
+  print({
+    timeMs: Date.now(),
+    token: null,
+    what: 'stopped',
+    result: 'ok',
+    detail: { restoredPathManager: pmSysctl.value },
+  });
+  return 0;
+}
+
+export function formatEntry(e: PmLogEntry): string {
+  const token = e.token === null ? '-' : e.token.toString(16).padStart(8, '0');
+  const time = new Date(e.timeMs).toISOString().slice(11, 23);
+  if (e.what.startsWith('event:')) return `${time} ${token} ${e.message ?? e.what}`;
+  const detail = e.detail
+    ? Object.entries(e.detail)
+        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+        .join(' ')
+    : '';
+  return [time, token, e.what, e.result, e.message ?? '', detail].filter((x) => x !== '').join(' ');
+}

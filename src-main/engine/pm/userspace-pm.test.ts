@@ -1,0 +1,269 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { MptcpEvent } from '../events/mptcp-events';
+import { UserspacePm, type PmCommands, type PmLogEntry, type UserspacePmOptions } from './userspace-pm';
+import type { AnnounceSpec, SubflowCreateSpec, SubflowDestroySpec } from './userspace-requests';
+
+const TOKEN = 0x1234;
+
+function ev(kind: MptcpEvent['kind'], p: Partial<MptcpEvent> = {}): MptcpEvent {
+  return {
+    type: 0,
+    kind,
+    token: TOKEN,
+    family: 'inet',
+    localId: null,
+    remoteId: null,
+    localAddress: null,
+    remoteAddress: null,
+    localPort: null,
+    remotePort: null,
+    backup: null,
+    error: null,
+    flags: null,
+    denyJoinId0: false,
+    serverSide: false,
+    timeout: null,
+    ifindex: null,
+    resetReason: null,
+    resetReasonName: null,
+    resetFlags: null,
+    unknownAttrs: {},
+    rawAttrs: null,
+    ...p,
+  };
+}
+const established = (p: Partial<MptcpEvent> = {}): MptcpEvent =>
+  ev('established', {
+    localAddress: '10.0.1.1',
+    localPort: 40000,
+    remoteAddress: '10.0.1.2',
+    remotePort: 5201,
+    localId: 0,
+    remoteId: 0,
+    ...p,
+  });
+
+function setup(o: Partial<UserspacePmOptions> = {}) {
+  const creates: SubflowCreateSpec[] = [];
+  const destroys: SubflowDestroySpec[] = [];
+  const announces: AnnounceSpec[] = [];
+  const removes: { token: number; localId: number }[] = [];
+  const log: PmLogEntry[] = [];
+  const commands: PmCommands = {
+    subflowCreate: (s) => (creates.push(s), Promise.resolve()),
+    subflowDestroy: (s) => (destroys.push(s), Promise.resolve()),
+    announce: (s) => (announces.push(s), Promise.resolve()),
+    remove: (s) => (removes.push(s), Promise.resolve()),
+  };
+  const pm = new UserspacePm({
+    mode: 'fullmesh',
+    role: 'client',
+    subflows: 16,
+    commands,
+    log: (e) => log.push(e),
+    ...o,
+  });
+  pm.setLocalAddresses([
+    { address: '10.0.1.1', family: 'inet', ifindex: 2 },
+    { address: '10.0.2.1', family: 'inet', ifindex: 3 },
+  ]);
+  return { pm, creates, destroys, announces, removes, log };
+}
+
+describe('UserspacePm ndiffports', () => {
+  it('opens N-1 extra subflows over the initial pair with ephemeral ports and id 0', () => {
+    const t = setup({ mode: 'ndiffports', subflows: 4 });
+    t.pm.handleEvent(ev('created', { ...established(), kind: 'created' }));
+    expect(t.creates).toHaveLength(0); // not before ESTABLISHED
+    t.pm.handleEvent(established());
+    expect(t.creates).toHaveLength(3);
+    for (const c of t.creates) {
+      expect(c).toEqual({
+        token: TOKEN,
+        local: { address: '10.0.1.1' },
+        remote: { address: '10.0.1.2', port: 5201 },
+      });
+    }
+    // Duplicate events do not create more.
+    t.pm.handleEvent(established());
+    expect(t.creates).toHaveLength(3);
+  });
+
+  it('never creates subflows as a server or on a server-side connection', () => {
+    const s = setup({ mode: 'ndiffports', subflows: 4, role: 'server' });
+    s.pm.handleEvent(established({ serverSide: true }));
+    expect(s.creates).toHaveLength(0);
+    const c = setup({ mode: 'ndiffports', subflows: 4 });
+    c.pm.handleEvent(established({ serverSide: true }));
+    expect(c.creates).toHaveLength(0);
+  });
+});
+
+describe('UserspacePm recreate policy', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('recreates a closed subflow with backoff and gives up after maxRetries (no storm)', () => {
+    const t = setup({ mode: 'ndiffports', subflows: 2, maxRetries: 2, retryDelayMs: 100 });
+    t.pm.handleEvent(established());
+    expect(t.creates).toHaveLength(1);
+    const fail = (): void =>
+      t.pm.handleEvent(
+        ev('sub_closed', {
+          localAddress: '10.0.1.1',
+          localPort: 41000,
+          remoteAddress: '10.0.1.2',
+          remotePort: 5201,
+          error: 111,
+        }),
+      );
+    fail();
+    expect(t.creates).toHaveLength(1);
+    vi.advanceTimersByTime(100);
+    expect(t.creates).toHaveLength(2);
+    fail();
+    vi.advanceTimersByTime(150);
+    expect(t.creates).toHaveLength(2); // second delay is 200 ms
+    vi.advanceTimersByTime(50);
+    expect(t.creates).toHaveLength(3);
+    fail();
+    vi.advanceTimersByTime(10_000);
+    expect(t.creates).toHaveLength(3);
+    expect(t.log.some((e) => e.what === 'give-up')).toBe(true);
+  });
+
+  it('does not recreate with recreate off, and drops timers on CLOSED', () => {
+    const t = setup({ mode: 'ndiffports', subflows: 2, recreate: false });
+    t.pm.handleEvent(established());
+    t.pm.handleEvent(
+      ev('sub_established', {
+        localAddress: '10.0.1.1',
+        localPort: 41000,
+        remoteAddress: '10.0.1.2',
+        remotePort: 5201,
+      }),
+    );
+    t.pm.handleEvent(
+      ev('sub_closed', {
+        localAddress: '10.0.1.1',
+        localPort: 41000,
+        remoteAddress: '10.0.1.2',
+        remotePort: 5201,
+      }),
+    );
+    vi.advanceTimersByTime(10_000);
+    expect(t.creates).toHaveLength(1);
+    t.pm.handleEvent(ev('closed'));
+    expect(t.pm.connections()).toHaveLength(0);
+  });
+});
+
+describe('UserspacePm fullmesh', () => {
+  it('creates every local x remote pair, with stable non-zero ids for extra addresses', () => {
+    const t = setup();
+    t.pm.handleEvent(established());
+    // 2 locals x 1 remote: the initial pair exists, one more.
+    expect(t.creates).toEqual([
+      { token: TOKEN, local: { address: '10.0.2.1', id: 1 }, remote: { address: '10.0.1.2', port: 5201 } },
+    ]);
+    t.pm.handleEvent(ev('announced', { remoteId: 1, remoteAddress: '10.0.2.2', remotePort: 5201 }));
+    expect(t.creates.slice(1)).toEqual([
+      { token: TOKEN, local: { address: '10.0.1.1' }, remote: { address: '10.0.2.2', port: 5201 } },
+      { token: TOKEN, local: { address: '10.0.2.1', id: 1 }, remote: { address: '10.0.2.2', port: 5201 } },
+    ]);
+    // A second connection reuses the id of 10.0.2.1.
+    t.pm.handleEvent(established({ token: 99, localPort: 40001 }));
+    expect(t.creates[3]?.local).toEqual({ address: '10.0.2.1', id: 1 });
+  });
+
+  it('respects the per-connection cap', () => {
+    const t = setup({ subflows: 2 });
+    t.pm.handleEvent(established());
+    t.pm.handleEvent(ev('announced', { remoteId: 1, remoteAddress: '10.0.2.2', remotePort: 5201 }));
+    expect(t.creates).toHaveLength(1);
+  });
+
+  it('destroys the subflows of an address that left and recreates when it returns', () => {
+    const t = setup();
+    t.pm.handleEvent(established());
+    t.pm.handleEvent(
+      ev('sub_established', {
+        localAddress: '10.0.2.1',
+        localPort: 42000,
+        remoteAddress: '10.0.1.2',
+        remotePort: 5201,
+        localId: 1,
+      }),
+    );
+    t.pm.setLocalAddresses([{ address: '10.0.1.1', family: 'inet', ifindex: 2 }]);
+    expect(t.destroys).toEqual([
+      {
+        token: TOKEN,
+        local: { address: '10.0.2.1', port: 42000 },
+        remote: { address: '10.0.1.2', port: 5201 },
+      },
+    ]);
+    t.pm.handleEvent(
+      ev('sub_closed', {
+        localAddress: '10.0.2.1',
+        localPort: 42000,
+        remoteAddress: '10.0.1.2',
+        remotePort: 5201,
+      }),
+    );
+    expect(t.log.some((e) => e.what === 'retry-scheduled' || e.what === 'give-up')).toBe(false);
+    t.pm.setLocalAddresses([
+      { address: '10.0.1.1', family: 'inet', ifindex: 2 },
+      { address: '10.0.2.1', family: 'inet', ifindex: 3 },
+    ]);
+    expect(t.creates).toHaveLength(2);
+    expect(t.creates[1]?.local).toEqual({ address: '10.0.2.1', id: 1 });
+  });
+
+  it('a server announces its other addresses and withdraws them, never creating subflows', () => {
+    const t = setup({ role: 'server' });
+    t.pm.handleEvent(established({ serverSide: true }));
+    expect(t.announces).toEqual([{ token: TOKEN, local: { address: '10.0.2.1', id: 1 } }]);
+    t.pm.setLocalAddresses([{ address: '10.0.1.1', family: 'inet', ifindex: 2 }]);
+    expect(t.removes).toEqual([{ token: TOKEN, localId: 1 }]);
+    expect(t.creates).toHaveLength(0);
+  });
+
+  it('adopts an existing connection without duplicating its subflows', () => {
+    const t = setup();
+    t.pm.adopt({
+      token: 7,
+      family: 'inet',
+      localAddress: '10.0.1.1',
+      localPort: 40000,
+      remoteAddress: '10.0.1.2',
+      remotePort: 5201,
+      serverSide: false,
+      subflows: [
+        {
+          local: '10.0.1.1',
+          localPort: 40000,
+          remote: '10.0.1.2',
+          remotePort: 5201,
+          localId: 0,
+          remoteId: 0,
+        },
+        {
+          local: '10.0.2.1',
+          localPort: 40100,
+          remote: '10.0.1.2',
+          remotePort: 5201,
+          localId: 5,
+          remoteId: 0,
+        },
+      ],
+      localIds: [
+        { address: '10.0.1.1', id: 0 },
+        { address: '10.0.2.1', id: 5 },
+      ],
+    });
+    expect(t.creates).toHaveLength(0);
+    t.pm.handleEvent(ev('announced', { token: 7, remoteId: 1, remoteAddress: '10.0.2.2', remotePort: 5201 }));
+    expect(t.creates.map((c) => c.local)).toEqual([{ address: '10.0.1.1' }, { address: '10.0.2.1', id: 5 }]);
+  });
+});

@@ -1,0 +1,525 @@
+/**
+ * The engine as MPTCP path manager: a userspace-PM loop for one network namespace (reference §2)
+ * that gives upstream Linux the two path managers of the out-of-tree kernel:
+ *
+ * - fullmesh: a client opens a subflow from every usable local address to every known remote
+ *   address (the initial one and each ADD_ADDR), N×M, up to a per-connection cap, and follows
+ *   interfaces going up and down. A server only announces its other addresses (ADD_ADDR,
+ *   RFC 8684 §3.4.1); it never opens subflows: the client is often behind a NAT or firewall.
+ * - ndiffports: a client opens N subflows over the initial address pair, each with its own
+ *   source port (for ECMP in data centres). Not for production use.
+ *
+ * ndiffports uses ephemeral source ports with no local id (§2.3 step 2): each SUBFLOW_CREATE
+ * reuses id 0 of the initial address and the kernel picks the port. Explicit (id, port) pairs
+ * would need ports free for every connection to the same peer (the 4-tuple must be unique) and
+ * would use up the 255 local ids. Each subflow can still be destroyed individually, since
+ * SUBFLOW_DESTROY selects by ports, which SUB_ESTABLISHED reports.
+ *
+ * The state per connection is rebuilt from events (and, on restart, from the kernel: see adopt),
+ * never trusted from memory. The kernel side is injected (PmCommands), so the policy is unit-tested.
+ */
+import type { MptcpEvent } from '../events/mptcp-events';
+import type { AnnounceSpec, SubflowCreateSpec, SubflowDestroySpec } from './userspace-requests';
+
+export type PmMode = 'fullmesh' | 'ndiffports';
+export type PmRole = 'client' | 'server';
+
+/** The kernel commands the loop sends (userspace-requests.ts builders + NlSocket.request). */
+export interface PmCommands {
+  subflowCreate(s: SubflowCreateSpec): Promise<void>;
+  subflowDestroy(s: SubflowDestroySpec): Promise<void>;
+  announce(s: AnnounceSpec): Promise<void>;
+  remove(s: { token: number; localId: number }): Promise<void>;
+}
+
+/** One structured log entry: a command and its result, or an event/decision worth showing. */
+export interface PmLogEntry {
+  timeMs: number;
+  token: number | null;
+  what: string;
+  result: 'ok' | 'error' | 'skipped' | 'info';
+  message?: string;
+  detail?: Record<string, unknown>;
+}
+
+export interface LocalAddress {
+  address: string;
+  family: 'inet' | 'inet6';
+  ifindex: number;
+}
+
+export interface UserspacePmOptions {
+  mode: PmMode;
+  role: PmRole;
+  /** ndiffports: subflows per connection (initial included); fullmesh: the cap per connection. */
+  subflows: number;
+  commands: PmCommands;
+  log: (e: PmLogEntry) => void;
+  /** Recreate a subflow that closed (or failed) while its addresses are still usable. */
+  recreate?: boolean;
+  /** Recreate attempts per (connection, address pair); bounded so a refusing peer causes no storm. */
+  maxRetries?: number;
+  /** First retry delay; doubles with every attempt on the same pair. */
+  retryDelayMs?: number;
+}
+
+interface SubflowRec {
+  local: string;
+  localPort: number;
+  remote: string;
+  remotePort: number;
+  localId: number | null;
+  remoteId: number | null;
+}
+
+interface ConnState {
+  token: number;
+  family: 'inet' | 'inet6';
+  serverSide: boolean;
+  established: boolean;
+  local: string;
+  localPort: number;
+  remote: string;
+  remotePort: number;
+  /** The kernel's per-connection local list: address → id (0 = the initial address). */
+  localIds: Map<string, number>;
+  /** Known peer addresses by remote id; id 0 is the initial one. */
+  remotes: Map<number, { address: string; port: number }>;
+  subflows: Map<string, SubflowRec>;
+  /** SUBFLOW_CREATEs sent and not yet answered by SUB_ESTABLISHED/SUB_CLOSED, per pair. */
+  pending: Map<string, number>;
+  retries: Map<string, number>;
+  /** Pairs not to recreate (policy says no, or the retries are spent). */
+  givenUp: Set<string>;
+  /** Subflows we are destroying ourselves: their SUB_CLOSED is no failure. */
+  destroying: Set<string>;
+  /** Server fullmesh: addresses announced on this connection → id. */
+  announced: Map<string, number>;
+  timers: Set<NodeJS.Timeout>;
+}
+
+const pairKey = (local: string, remote: string, remotePort: number): string =>
+  `${local}|${remote}|${remotePort}`;
+const subflowKey = (s: Omit<SubflowRec, 'localId' | 'remoteId'>): string =>
+  `${s.local}|${s.localPort}|${s.remote}|${s.remotePort}`;
+
+/** What adopt() needs about a connection that existed before the loop started. */
+export interface AdoptedConnection {
+  token: number;
+  family: 'inet' | 'inet6';
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  serverSide: boolean;
+  subflows: SubflowRec[];
+  /** From GET_ADDR with TOKEN. */
+  localIds: { address: string; id: number }[];
+}
+
+export interface PmConnectionView {
+  token: number;
+  serverSide: boolean;
+  subflows: SubflowRec[];
+  remotes: { id: number; address: string; port: number }[];
+  localIds: { address: string; id: number }[];
+  pending: number;
+}
+
+export class UserspacePm {
+  private readonly conns = new Map<number, ConnState>();
+  private usable: LocalAddress[] = [];
+  /** Stable local ids per address across connections (§2.5), 1..255; id 0 is each initial address. */
+  private readonly addrIds = new Map<string, number>();
+  private stopped = false;
+  private readonly recreate: boolean;
+  private readonly maxRetries: number;
+  private readonly retryDelayMs: number;
+
+  constructor(private readonly opts: UserspacePmOptions) {
+    if (!Number.isInteger(opts.subflows) || opts.subflows < 1 || opts.subflows > 256)
+      throw new RangeError(`subflows must be 1..256 (got ${opts.subflows})`);
+    this.recreate = opts.recreate ?? true;
+    this.maxRetries = opts.maxRetries ?? 3;
+    this.retryDelayMs = opts.retryDelayMs ?? 1000;
+  }
+
+  private log(
+    token: number | null,
+    what: string,
+    result: PmLogEntry['result'],
+    extra: Partial<PmLogEntry> = {},
+  ): void {
+    this.opts.log({ timeMs: Date.now(), token, what, result, ...extra });
+  }
+
+  /** Stop: cancel retry timers. Connections and subflows stay as they are. */
+  stop(): void {
+    this.stopped = true;
+    for (const c of this.conns.values()) for (const t of c.timers) clearTimeout(t);
+  }
+
+  connections(): PmConnectionView[] {
+    return [...this.conns.values()].map((c) => ({
+      token: c.token,
+      serverSide: c.serverSide,
+      subflows: [...c.subflows.values()],
+      remotes: [...c.remotes].map(([id, r]) => ({ id, ...r })),
+      localIds: [...c.localIds].map(([address, id]) => ({ address, id })),
+      pending: [...c.pending.values()].reduce((a, b) => a + b, 0),
+    }));
+  }
+
+  // --- inputs ----------------------------------------------------------------------------------
+
+  handleEvent(ev: MptcpEvent): void {
+    if (this.stopped || ev.token === null) return;
+    const token = ev.token;
+    switch (ev.kind) {
+      case 'created':
+      case 'established': {
+        let c = this.conns.get(token);
+        if (!c) {
+          if (
+            !ev.family ||
+            !ev.localAddress ||
+            !ev.remoteAddress ||
+            ev.localPort === null ||
+            ev.remotePort === null
+          )
+            return;
+          c = this.newConn(
+            token,
+            ev.family,
+            ev.localAddress,
+            ev.localPort,
+            ev.remoteAddress,
+            ev.remotePort,
+            ev.serverSide,
+          );
+        }
+        if (ev.kind === 'established') {
+          c.established = true;
+          this.reconcile(c);
+        }
+        return;
+      }
+      case 'closed': {
+        const c = this.conns.get(token);
+        if (c) for (const t of c.timers) clearTimeout(t);
+        this.conns.delete(token);
+        return;
+      }
+      case 'announced': {
+        const c = this.conns.get(token);
+        if (!c || ev.remoteId === null || !ev.remoteAddress) return;
+        // DPORT holds the connection's port when the ADD_ADDR had none (G18): connect there.
+        c.remotes.set(ev.remoteId, { address: ev.remoteAddress, port: ev.remotePort ?? c.remotePort });
+        this.reconcile(c);
+        return;
+      }
+      case 'removed': {
+        const c = this.conns.get(token);
+        // The kernel closes the subflows to that id itself (RM_ADDR, RFC 8684 §3.4.2).
+        if (c && ev.remoteId !== null) c.remotes.delete(ev.remoteId);
+        return;
+      }
+      case 'sub_established':
+        this.onSubEstablished(ev);
+        return;
+      case 'sub_closed':
+        this.onSubClosed(ev);
+        return;
+      case 'sub_priority':
+      case 'listener_created':
+      case 'listener_closed':
+      case 'unknown':
+        return; // nothing for the path manager to do
+    }
+  }
+
+  /**
+   * The usable local addresses changed (rtnetlink: address or link events). Subflows on addresses
+   * that left are destroyed (a down link leaves established subflows hanging otherwise); a server
+   * withdraws its announcements; new addresses get subflows or announcements.
+   */
+  setLocalAddresses(addrs: LocalAddress[]): void {
+    const before = new Set(this.usable.map((a) => a.address));
+    const after = new Set(addrs.map((a) => a.address));
+    this.usable = [...addrs];
+    if (this.stopped) return;
+    const gone = [...before].filter((a) => !after.has(a));
+    const added = [...after].filter((a) => !before.has(a));
+    if (gone.length > 0 || added.length > 0)
+      this.log(null, 'local-addresses', 'info', { detail: { gone, added } });
+    if (this.opts.mode !== 'fullmesh') return; // ndiffports does not follow interfaces (seed)
+    for (const c of this.conns.values()) {
+      for (const address of gone) this.withdraw(c, address);
+      for (const address of added) {
+        for (const k of [...c.givenUp, ...c.retries.keys()]) {
+          if (k.startsWith(`${address}|`)) {
+            c.givenUp.delete(k);
+            c.retries.delete(k);
+          }
+        }
+      }
+      if (added.length > 0) this.reconcile(c);
+    }
+  }
+
+  /** Take over a connection that existed before this loop (restart): state from the kernel. */
+  adopt(a: AdoptedConnection): void {
+    const c = this.newConn(
+      a.token,
+      a.family,
+      a.localAddress,
+      a.localPort,
+      a.remoteAddress,
+      a.remotePort,
+      a.serverSide,
+    );
+    c.established = true;
+    for (const { address, id } of a.localIds) {
+      c.localIds.set(address, id);
+      if (id !== 0 && !this.addrIds.has(address) && ![...this.addrIds.values()].includes(id))
+        this.addrIds.set(address, id);
+    }
+    for (const s of a.subflows) {
+      c.subflows.set(subflowKey(s), { ...s });
+      if (s.remoteId !== null && !c.remotes.has(s.remoteId))
+        c.remotes.set(s.remoteId, { address: s.remote, port: s.remotePort });
+    }
+    this.log(a.token, 'adopt', 'info', {
+      detail: { subflows: a.subflows.length, localIds: a.localIds.length, serverSide: a.serverSide },
+    });
+    this.reconcile(c);
+  }
+
+  // --- state -----------------------------------------------------------------------------------
+
+  private newConn(
+    token: number,
+    family: 'inet' | 'inet6',
+    local: string,
+    localPort: number,
+    remote: string,
+    remotePort: number,
+    serverSide: boolean,
+  ): ConnState {
+    const c: ConnState = {
+      token,
+      family,
+      serverSide,
+      established: false,
+      local,
+      localPort,
+      remote,
+      remotePort,
+      localIds: new Map([[local, 0]]),
+      remotes: new Map([[0, { address: remote, port: remotePort }]]),
+      subflows: new Map(),
+      pending: new Map(),
+      retries: new Map(),
+      givenUp: new Set(),
+      destroying: new Set(),
+      announced: new Map(),
+      timers: new Set(),
+    };
+    // The initial subflow has no SUB_ESTABLISHED of its own: it is the connection.
+    const initial = { local, localPort, remote, remotePort, localId: 0, remoteId: 0 };
+    c.subflows.set(subflowKey(initial), initial);
+    this.conns.set(token, c);
+    return c;
+  }
+
+  private onSubEstablished(ev: MptcpEvent): void {
+    const c = this.conns.get(ev.token ?? -1);
+    if (!c || !ev.localAddress || !ev.remoteAddress || ev.localPort === null || ev.remotePort === null)
+      return;
+    const rec: SubflowRec = {
+      local: ev.localAddress,
+      localPort: ev.localPort,
+      remote: ev.remoteAddress,
+      remotePort: ev.remotePort,
+      localId: ev.localId,
+      remoteId: ev.remoteId,
+    };
+    c.subflows.set(subflowKey(rec), rec);
+    this.settlePending(c, pairKey(rec.local, rec.remote, rec.remotePort));
+    if (ev.localId !== null && !c.localIds.has(rec.local)) c.localIds.set(rec.local, ev.localId);
+  }
+
+  private settlePending(c: ConnState, pk: string): boolean {
+    const n = c.pending.get(pk) ?? 0;
+    if (n <= 0) return false;
+    if (n === 1) c.pending.delete(pk);
+    else c.pending.set(pk, n - 1);
+    return true;
+  }
+
+  private onSubClosed(ev: MptcpEvent): void {
+    const c = this.conns.get(ev.token ?? -1);
+    if (!c || !ev.localAddress || !ev.remoteAddress || ev.localPort === null || ev.remotePort === null)
+      return;
+    const key = subflowKey({
+      local: ev.localAddress,
+      localPort: ev.localPort,
+      remote: ev.remoteAddress,
+      remotePort: ev.remotePort,
+    });
+    const pk = pairKey(ev.localAddress, ev.remoteAddress, ev.remotePort);
+    const wasUp = c.subflows.delete(key);
+    // A join whose SYN failed never had SUB_ESTABLISHED: it ends one pending create (G9).
+    if (!wasUp) this.settlePending(c, pk);
+    if (c.destroying.delete(key)) return;
+    this.failed(c, pk, ev.error === null ? 'closed' : `closed with error ${ev.error}`);
+  }
+
+  /** A subflow on pair pk closed or could not be created: recreate later, or give up. */
+  private failed(c: ConnState, pk: string, why: string): void {
+    if (this.opts.role !== 'client' || c.serverSide) return;
+    const used = c.retries.get(pk) ?? 0;
+    if (!this.recreate || used >= this.maxRetries) {
+      if (!c.givenUp.has(pk)) {
+        c.givenUp.add(pk);
+        this.log(c.token, 'give-up', 'skipped', {
+          message: this.recreate ? `${why}; ${used} retries spent` : `${why}; recreate is off`,
+          detail: { pair: pk },
+        });
+      }
+      return;
+    }
+    c.retries.set(pk, used + 1);
+    const delayMs = this.retryDelayMs * 2 ** used;
+    this.log(c.token, 'retry-scheduled', 'info', {
+      message: why,
+      detail: { pair: pk, attempt: used + 1, delayMs },
+    });
+    const t = setTimeout(() => {
+      c.timers.delete(t);
+      if (!this.stopped && this.conns.get(c.token) === c) this.reconcile(c);
+    }, delayMs);
+    c.timers.add(t);
+  }
+
+  private localId(c: ConnState, address: string): number {
+    const known = c.localIds.get(address);
+    if (known !== undefined) return known;
+    let id = this.addrIds.get(address);
+    const taken = new Set(c.localIds.values());
+    if (id === undefined || taken.has(id)) {
+      const global = new Set(this.addrIds.values());
+      id = 1;
+      while (id < 255 && (global.has(id) || taken.has(id))) id++;
+      if (!this.addrIds.has(address)) this.addrIds.set(address, id);
+    }
+    c.localIds.set(address, id);
+    return id;
+  }
+
+  private usableOf(c: ConnState): LocalAddress[] {
+    return this.usable.filter((a) => a.family === c.family);
+  }
+
+  /** Bring one connection towards what the mode wants. Idempotent; called after every change. */
+  private reconcile(c: ConnState): void {
+    if (this.stopped || !c.established) return;
+    if (this.opts.role === 'server' || c.serverSide) {
+      if (this.opts.mode === 'fullmesh' && this.opts.role === 'server') this.announceAll(c);
+      return;
+    }
+    const wanted: { local: string; remote: string; remotePort: number; count: number }[] = [];
+    if (this.opts.mode === 'ndiffports') {
+      wanted.push({ local: c.local, remote: c.remote, remotePort: c.remotePort, count: this.opts.subflows });
+    } else {
+      const locals = this.usableOf(c).map((a) => a.address);
+      // The initial address first, so a cap keeps the pairs that carry the connection already.
+      locals.sort((x, y) => (x === c.local ? -1 : y === c.local ? 1 : 0));
+      const remotes = [...c.remotes.entries()].sort(([a], [b]) => a - b).map(([, r]) => r);
+      for (const l of locals) {
+        for (const r of remotes) wanted.push({ local: l, remote: r.address, remotePort: r.port, count: 1 });
+      }
+    }
+    let total = c.subflows.size + [...c.pending.values()].reduce((a, b) => a + b, 0);
+    for (const w of wanted) {
+      const pk = pairKey(w.local, w.remote, w.remotePort);
+      if (c.givenUp.has(pk)) continue;
+      let have = c.pending.get(pk) ?? 0;
+      for (const s of c.subflows.values())
+        if (s.local === w.local && s.remote === w.remote && s.remotePort === w.remotePort) have++;
+      for (; have < w.count && total < this.opts.subflows; have++, total++)
+        this.create(c, w.local, w.remote, w.remotePort, pk);
+    }
+  }
+
+  private create(c: ConnState, local: string, remote: string, remotePort: number, pk: string): void {
+    // ndiffports and the initial address: no id, no port → id 0 and an ephemeral port (§2.2).
+    const id = local === c.local ? 0 : this.localId(c, local);
+    const spec: SubflowCreateSpec = {
+      token: c.token,
+      local: id === 0 ? { address: local } : { address: local, id },
+      remote: { address: remote, port: remotePort },
+    };
+    c.pending.set(pk, (c.pending.get(pk) ?? 0) + 1);
+    const detail = { local, localId: id, remote, remotePort };
+    this.opts.commands.subflowCreate(spec).then(
+      () => this.log(c.token, 'subflow-create', 'ok', { detail }),
+      (e: unknown) => {
+        this.log(c.token, 'subflow-create', 'error', { message: errText(e), detail });
+        if (this.conns.get(c.token) !== c) return;
+        this.settlePending(c, pk);
+        this.failed(c, pk, `create failed: ${errText(e)}`);
+      },
+    );
+  }
+
+  private announceAll(c: ConnState): void {
+    for (const a of this.usableOf(c)) {
+      if (a.address === c.local || c.announced.has(a.address)) continue;
+      const id = this.localId(c, a.address);
+      c.announced.set(a.address, id);
+      const detail = { address: a.address, localId: id };
+      this.opts.commands.announce({ token: c.token, local: { address: a.address, id } }).then(
+        () => this.log(c.token, 'announce', 'ok', { detail }),
+        (e: unknown) => this.log(c.token, 'announce', 'error', { message: errText(e), detail }),
+      );
+    }
+  }
+
+  /** An address left: destroy our subflows on it; a server withdraws the announcement (RM_ADDR). */
+  private withdraw(c: ConnState, address: string): void {
+    const id = c.announced.get(address);
+    if (id !== undefined) {
+      c.announced.delete(address);
+      const detail = { address, localId: id };
+      this.opts.commands.remove({ token: c.token, localId: id }).then(
+        () => this.log(c.token, 'remove', 'ok', { detail }),
+        (e: unknown) => this.log(c.token, 'remove', 'error', { message: errText(e), detail }),
+      );
+    }
+    if (this.opts.role !== 'client' || c.serverSide) return;
+    for (const pk of [...c.pending.keys()]) if (pk.startsWith(`${address}|`)) c.pending.delete(pk);
+    for (const [key, s] of c.subflows) {
+      if (s.local !== address || c.destroying.has(key)) continue;
+      c.destroying.add(key);
+      const detail = { local: s.local, localPort: s.localPort, remote: s.remote, remotePort: s.remotePort };
+      this.opts.commands
+        .subflowDestroy({
+          token: c.token,
+          local: { address: s.local, port: s.localPort },
+          remote: { address: s.remote, port: s.remotePort },
+        })
+        .then(
+          () => this.log(c.token, 'subflow-destroy', 'ok', { detail }),
+          (e: unknown) => {
+            c.destroying.delete(key);
+            this.log(c.token, 'subflow-destroy', 'error', { message: errText(e), detail });
+          },
+        );
+    }
+  }
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
