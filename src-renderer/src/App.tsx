@@ -1,8 +1,12 @@
 import { UNAUTHORISED_MESSAGE } from './api/connection';
+import { PendingBanner } from './components/config/PendingBanner';
 import { Header } from './components/Header';
 import { Notice } from './components/Notice';
+import { ConfigurePage } from './pages/ConfigurePage';
 import { OverviewPage } from './pages/OverviewPage';
-import { StoresContext, useConnection, type Stores } from './state/stores';
+import { ProfilesPage } from './pages/ProfilesPage';
+import { StoresContext, useConfig, useConnection, useUi, type Stores } from './state/stores';
+import type { PageName } from './state/ui-store';
 
 function ConnectionNotice() {
   const state = useConnection((s) => s.state);
@@ -40,10 +44,51 @@ function ConnectionNotice() {
   return null;
 }
 
+const PAGES: { name: PageName; label: string }[] = [
+  { name: 'overview', label: 'Overview' },
+  { name: 'configure', label: 'Configure' },
+  { name: 'profiles', label: 'Profiles' },
+];
+
+function Nav() {
+  const page = useUi((s) => s.page);
+  const go = useUi((s) => s.go);
+  const pending = useConfig((s) => s.pendingRevertAtMs !== null);
+  return (
+    <nav className="tabs" aria-label="Pages">
+      {PAGES.map((p) => (
+        <button
+          key={p.name}
+          type="button"
+          className={page === p.name ? 'tab tab-active' : 'tab'}
+          aria-current={page === p.name ? 'page' : undefined}
+          data-testid={`nav-${p.name}`}
+          onClick={() => go(p.name)}
+        >
+          {p.label}
+          {p.name === 'configure' && pending ? (
+            <span className="tab-dot" title="A change awaits confirmation" />
+          ) : null}
+        </button>
+      ))}
+    </nav>
+  );
+}
+
 /** Without authorisation nothing else can load: the notice says what to do. */
 function Body() {
   const unauthorized = useConnection((s) => s.state === 'unauthorized');
-  return unauthorized ? null : <OverviewPage />;
+  const page = useUi((s) => s.page);
+  if (unauthorized) return null;
+  return (
+    <>
+      <Nav />
+      <div className="notices">
+        <PendingBanner />
+      </div>
+      {page === 'configure' ? <ConfigurePage /> : page === 'profiles' ? <ProfilesPage /> : <OverviewPage />}
+    </>
+  );
 }
 
 export function App({ stores }: { stores: Stores }) {

@@ -4,6 +4,7 @@ import { selectApi } from './api';
 import { App } from './App';
 import { createStores } from './state/stores';
 import './styles.css';
+import './pages.css';
 
 const { api, connection } = selectApi();
 const stores = createStores(api, connection);

@@ -152,6 +152,7 @@ export class NlSocket {
   private readonly pending = new Map<number, Pending>();
   private readonly notificationListeners = new Set<MessageVisitor>();
   private seq = 1;
+  private dumpQueue: Promise<unknown> = Promise.resolve();
   private closed = false;
   private readonly timeoutMs: number;
   /**
@@ -201,7 +202,13 @@ export class NlSocket {
 
   /** A dump; with a visitor, messages are streamed to it and not kept. */
   dump(type: number, payload: Buffer, what: string, visit: MessageVisitor | null = null): Promise<Buffer[]> {
-    return this.send(type, NLM_F_REQUEST | NLM_F_DUMP, payload, what, true, visit);
+    // The kernel runs one dump per socket at a time and answers EBUSY to a second one
+    // (netlink_dump_start), so concurrent callers (the overview and an export, say) queue here.
+    const run = (): Promise<Buffer[]> =>
+      this.send(type, NLM_F_REQUEST | NLM_F_DUMP, payload, what, true, visit);
+    const result = this.dumpQueue.then(run, run);
+    this.dumpQueue = result.catch(() => undefined);
+    return result;
   }
 
   /** A request without NLM_F_DUMP whose reply is data, ended by the reply itself or an error. */

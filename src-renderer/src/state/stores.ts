@@ -6,14 +6,20 @@ import { createContext, useContext } from 'react';
 import { useStore } from 'zustand';
 import type { MptcpApi } from '../../../shared/contract';
 import { staticConnection, type ConnectionInfo, type ConnectionSource } from '../api/connection';
+import { createConfigStore, type ConfigState, type ConfigStore } from './config-store';
 import { createConnectionStore, type ConnectionStore } from './connection-store';
 import { createConnectionsStore, type ConnectionsState, type ConnectionsStore } from './connections-store';
 import { createOverviewStore, type OverviewState, type OverviewStore } from './overview-store';
+import { createProfilesStore, type ProfilesState, type ProfilesStore } from './profiles-store';
+import { createUiStore, type UiState, type UiStore } from './ui-store';
 
 export interface Stores {
   overview: OverviewStore;
   connections: ConnectionsStore;
   connection: ConnectionStore;
+  config: ConfigStore;
+  profiles: ProfilesStore;
+  ui: UiStore;
   dispose(): void;
 }
 
@@ -29,6 +35,9 @@ export function createStores(api: MptcpApi, source: ConnectionSource = alwaysOpe
   const overview = createOverviewStore(api);
   const connections = createConnectionsStore(api);
   const connection = createConnectionStore(source);
+  const config = createConfigStore(api, overview);
+  const profiles = createProfilesStore(api);
+  const ui = createUiStore();
 
   if (connection.getState().state === 'open') void overview.getState().refresh();
   const offOpen = connection.subscribe((info, prev) => {
@@ -39,8 +48,12 @@ export function createStores(api: MptcpApi, source: ConnectionSource = alwaysOpe
     overview,
     connections,
     connection,
+    config,
+    profiles,
+    ui,
     dispose() {
       offOpen();
+      config.dispose();
       connections.dispose();
       connection.dispose();
     },
@@ -49,7 +62,7 @@ export function createStores(api: MptcpApi, source: ConnectionSource = alwaysOpe
 
 export const StoresContext = createContext<Stores | null>(null);
 
-function useStores(): Stores {
+export function useStores(): Stores {
   const stores = useContext(StoresContext);
   if (!stores) throw new Error('StoresContext is missing: render inside <StoresContext value={stores}>');
   return stores;
@@ -65,4 +78,16 @@ export function useConnections<T>(selector: (s: ConnectionsState) => T): T {
 
 export function useConnection<T>(selector: (s: ConnectionInfo) => T): T {
   return useStore(useStores().connection, selector);
+}
+
+export function useConfig<T>(selector: (s: ConfigState) => T): T {
+  return useStore(useStores().config, selector);
+}
+
+export function useProfiles<T>(selector: (s: ProfilesState) => T): T {
+  return useStore(useStores().profiles, selector);
+}
+
+export function useUi<T>(selector: (s: UiState) => T): T {
+  return useStore(useStores().ui, selector);
 }

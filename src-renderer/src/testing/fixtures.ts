@@ -1,4 +1,7 @@
 /** Realistic contract values for tests (a two-path client on 6.18). Every builder takes overrides. */
+import type { MptcpConfig } from '../../../shared/config';
+import type { Advice, ApplyReport, PlanView } from '../../../shared/config-api';
+import { describeStep, planConfig, shellForStep } from '../../../shared/plan';
 import type {
   Connection,
   ConnectionsSnapshot,
@@ -234,6 +237,41 @@ export function snapshot(overrides: Partial<ConnectionsSnapshot> = {}): Connecti
     pollDurationUs: 850,
     connections: [connection()],
     orphanSubflows: 0,
+    ...overrides,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration: plans, reports and advice computed with the shared (engine) functions.
+
+export function planView(o: Overview, config: MptcpConfig): PlanView {
+  const plan = planConfig(o, config);
+  return {
+    steps: plan.steps.map((step) => ({ step, description: describeStep(step), shell: shellForStep(step) })),
+    errors: plan.errors,
+    warnings: plan.warnings,
+  };
+}
+
+export function applyReport(overrides: Partial<ApplyReport> = {}): ApplyReport {
+  return {
+    ok: true,
+    planErrors: [],
+    applied: [],
+    failed: null,
+    rolledBack: [],
+    restored: null,
+    revertAtMs: null,
+    ...overrides,
+  };
+}
+
+export function advice(overrides: Partial<Advice> & Pick<Advice, 'id'>): Advice {
+  return {
+    severity: 'warning',
+    title: 'Something to look at',
+    detail: 'Details.',
+    fix: null,
     ...overrides,
   };
 }

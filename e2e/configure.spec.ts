@@ -1,0 +1,174 @@
+import { readFile } from 'node:fs/promises';
+import { nsRun, ip } from '../src-main/lab/lab';
+import { expect, test } from './fixtures';
+import { ConfigurePage } from './pages/configure-page';
+
+async function sysctl(ns: string, name: string): Promise<string> {
+  return (await nsRun(ns, 'sysctl', ['-n', name])).stdout.trim();
+}
+
+interface IpEndpoint {
+  address: string;
+  id: number;
+  dev?: string;
+  /** iproute2 prints each flag as a boolean key: `"subflow": true`. */
+  subflow?: boolean;
+  signal?: boolean;
+}
+
+test.describe.configure({ mode: 'serial' });
+
+test('Configure: limits, an endpoint, a sysctl and the default CC applied through the UI reach the kernel', async ({
+  page,
+  studio,
+}) => {
+  const ns = studio.lab.client;
+  const cfg = new ConfigurePage(page);
+  await cfg.open(studio.url);
+
+  // This kernel has only the default scheduler; the lab offers reno, bbr and cubic.
+  await expect(cfg.scheduler.locator('option:not([disabled])')).toHaveText(['default']);
+  await expect(cfg.congestionControl.locator('option[value="reno"]')).toBeEnabled();
+  await expect(cfg.congestionControl.locator('option[value="lia"]')).toBeDisabled();
+
+  await cfg.setLimits(3, 2);
+  await cfg.addEndpoint({ address: '10.99.2.1', ifname: 'c1', flags: ['subflow'] });
+  await cfg.sysctl('add_addr_timeout').fill('60');
+  await cfg.congestionControl.selectOption('reno');
+  await expect(cfg.changeCount).toHaveAttribute('data-count', '4');
+
+  await cfg.review();
+  await expect(cfg.planErrors).toHaveCount(0);
+  const steps = await cfg.planSteps();
+  expect(steps).toEqual(
+    expect.arrayContaining([
+      expect.stringContaining('subflows 1 → 3, add_addr_accepted 1 → 2'),
+      expect.stringContaining('Add endpoint 10.99.2.1 (subflow) on c1'),
+      expect.stringContaining('net.mptcp.add_addr_timeout from 120 to 60'),
+      expect.stringContaining('net.ipv4.tcp_congestion_control'),
+    ]),
+  );
+  const shell = await cfg.planShell();
+  expect(shell).toContain('ip mptcp limits set subflows 3 add_addr_accepted 2');
+  expect(shell).toContain('ip mptcp endpoint add 10.99.2.1 dev c1 subflow');
+  expect(shell).toContain('sysctl -w net.mptcp.add_addr_timeout=60');
+  expect(shell).toContain('sysctl -w net.ipv4.tcp_congestion_control=reno');
+  await page.screenshot({ path: 'test-results/configure-review.png', fullPage: true });
+
+  await cfg.apply();
+  await expect(cfg.report).toHaveAttribute('data-ok', 'true');
+  // The form is read again from the kernel: nothing left to change.
+  await expect(cfg.changeCount).toHaveAttribute('data-count', '0');
+  await expect(cfg.limitSubflows).toHaveValue('3');
+  // Read back with the interfaces: the endpoint's device is known, not "missing".
+  await expect(cfg.endpointRows.first().getByTestId('endpoint-ifname').locator('option:checked')).toHaveText(
+    'c1',
+  );
+  await expect(page.getByTestId('cfg-read-errors')).toHaveCount(0);
+  await page.screenshot({ path: 'test-results/configure-applied.png', fullPage: true });
+
+  expect(await sysctl(ns, 'net.mptcp.add_addr_timeout')).toBe('60');
+  expect(await sysctl(ns, 'net.ipv4.tcp_congestion_control')).toBe('reno');
+  const limits = (await ip(['-n', ns, 'mptcp', 'limits', 'show'])).stdout;
+  expect(limits).toMatch(/add_addr_accepted 2/);
+  expect(limits).toMatch(/subflows 3/);
+  const endpoints = JSON.parse(
+    (await ip(['-n', ns, '-j', 'mptcp', 'endpoint', 'show'])).stdout,
+  ) as IpEndpoint[];
+  const added = endpoints.find((e) => e.address === '10.99.2.1');
+  expect(added).toMatchObject({ dev: 'c1', subflow: true });
+  expect(added?.signal).toBeUndefined();
+});
+
+test('Configure: confirm-or-revert counts down and "Revert now" restores the sysctl', async ({
+  page,
+  studio,
+}) => {
+  const ns = studio.lab.client;
+  const cfg = new ConfigurePage(page);
+  await cfg.open(studio.url);
+  const before = await sysctl(ns, 'net.mptcp.close_timeout');
+  await cfg.sysctl('close_timeout').fill('45');
+  await cfg.review();
+  await cfg.apply(30);
+  await expect(cfg.pendingBanner).toBeVisible();
+  expect(await sysctl(ns, 'net.mptcp.close_timeout')).toBe('45');
+  const first = await cfg.pendingRemainingS();
+  expect(first).toBeGreaterThan(20);
+  expect(first).toBeLessThanOrEqual(30);
+  await expect.poll(() => cfg.pendingRemainingS(), { timeout: 5000 }).toBeLessThan(first);
+  await page.screenshot({ path: 'test-results/configure-pending.png', fullPage: true });
+  await page.getByTestId('pending-revert').click();
+  await expect(cfg.pendingBanner).toHaveCount(0);
+  await expect(cfg.report).toHaveAttribute('data-kind', 'revert');
+  await expect(cfg.report).toHaveAttribute('data-ok', 'true');
+  expect(await sysctl(ns, 'net.mptcp.close_timeout')).toBe(before);
+});
+
+test('Profiles: a bad profile file is refused with its field and rule; the list is unchanged', async ({
+  page,
+  studio,
+}) => {
+  const cfg = new ConfigurePage(page);
+  await page.goto(studio.url);
+  await cfg.openProfiles();
+  await expect(page.locator('[data-testid^="profile-row-"]').first()).toBeVisible();
+  const before = await cfg.profileNames();
+  await cfg.importProfile(
+    'bad-profile.json',
+    JSON.stringify({
+      schemaVersion: 1,
+      name: 'e2e bad profile',
+      config: { limits: { subflows: 99, addAddrAccepted: 0 }, turbo: true },
+    }),
+  );
+  await expect(cfg.importErrors).toBeVisible();
+  await expect(cfg.importErrors).toContainText('config.limits.subflows');
+  await expect(cfg.importErrors).toContainText('8');
+  await expect(cfg.importErrors).toContainText('turbo');
+  expect(await cfg.profileNames()).toEqual(before);
+  expect(before).not.toContain('e2e bad profile');
+  await page.screenshot({ path: 'test-results/profiles-import-errors.png', fullPage: true });
+});
+
+test('Profiles: a built-in profile shows its JSON and loads into Configure as a plan to review, not applied', async ({
+  page,
+  studio,
+}) => {
+  const cfg = new ConfigurePage(page);
+  await page.goto(studio.url);
+  await cfg.openProfiles();
+  const row = page.getByTestId('profile-row-server (announce all addresses)');
+  await row.getByTestId('profile-view').click();
+  await expect(row.getByTestId('profile-json')).toContainText('endpointPolicy');
+  await page.screenshot({ path: 'test-results/profiles.png', fullPage: true });
+  const before = (await ip(['-n', studio.lab.client, 'mptcp', 'endpoint', 'show'])).stdout;
+  await row.getByTestId('profile-load').click();
+  await expect(page.getByTestId('configure-page')).toBeVisible();
+  await expect(page.getByTestId('cfg-draft-source')).toContainText('server (announce all addresses)');
+  await expect(page.getByTestId('plan-steps')).toContainText('Add endpoint');
+  await page.screenshot({ path: 'test-results/configure-from-profile.png', fullPage: true });
+  expect((await ip(['-n', studio.lab.client, 'mptcp', 'endpoint', 'show'])).stdout).toBe(before);
+});
+
+test('Profiles: exporting the current state downloads a file through a Blob URL under the CSP', async ({
+  page,
+  studio,
+}) => {
+  const cspViolations: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) cspViolations.push(m.text());
+  });
+  const cfg = new ConfigurePage(page);
+  await page.goto(studio.url);
+  await cfg.openProfiles();
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByTestId('export-current').click(),
+  ]);
+  expect(download.suggestedFilename()).toMatch(/\.json$/);
+  const text = await readFile(await download.path(), 'utf8');
+  const profile = JSON.parse(text) as { config: { limits?: { subflows: number } } };
+  expect(profile.config.limits?.subflows).toBe(3);
+  expect(cspViolations).toEqual([]);
+});

@@ -1,0 +1,131 @@
+import { useState } from 'react';
+import type { Review } from '../../state/config-store';
+import { ErrorLine, Notice } from '../Notice';
+
+const DEFAULT_CONFIRM_S = 30;
+
+export function PlanReview({
+  review,
+  applying,
+  onApply,
+  onClose,
+}: {
+  review: Review;
+  applying: boolean;
+  onApply: (confirmWithinS: number | null) => void;
+  onClose: () => void;
+}) {
+  const [safeguard, setSafeguard] = useState(false);
+  const [seconds, setSeconds] = useState(String(DEFAULT_CONFIRM_S));
+  const plan = review.plan;
+  const secondsN = Number(seconds);
+  const secondsOk = /^\d+$/.test(seconds) && secondsN >= 5 && secondsN <= 3600;
+  const canApply =
+    plan !== null &&
+    plan.errors.length === 0 &&
+    plan.steps.length > 0 &&
+    !applying &&
+    (!safeguard || secondsOk);
+
+  return (
+    <section className="card review" data-testid="plan-review" aria-labelledby="plan-heading">
+      <header className="card-header">
+        <h2 id="plan-heading">Review changes</h2>
+        <button type="button" className="button" onClick={onClose} disabled={applying}>
+          Close
+        </button>
+      </header>
+      {review.loading ? <p className="muted">Planning…</p> : null}
+      {review.error ? (
+        <Notice tone="bad" title="The engine could not plan these changes" testId="plan-failed">
+          <ErrorLine code={review.error.code} message={review.error.message} />
+        </Notice>
+      ) : null}
+      {plan ? (
+        <>
+          {plan.errors.length > 0 ? (
+            <Notice tone="bad" title="These changes cannot be applied as they are">
+              <ul className="plain" data-testid="plan-errors">
+                {plan.errors.map((e) => (
+                  <li key={e}>{e}</li>
+                ))}
+              </ul>
+            </Notice>
+          ) : null}
+          {plan.warnings.length > 0 ? (
+            <Notice tone="warn" title="Worth knowing">
+              <ul className="plain" data-testid="plan-warnings">
+                {plan.warnings.map((w) => (
+                  <li key={w}>{w}</li>
+                ))}
+              </ul>
+            </Notice>
+          ) : null}
+          {plan.steps.length === 0 ? (
+            <p className="muted" data-testid="plan-empty">
+              Nothing to do: the kernel already matches.
+            </p>
+          ) : (
+            <div className="plan-columns">
+              <div>
+                <h3>Steps, in order</h3>
+                <ol className="plan-steps" data-testid="plan-steps">
+                  {plan.steps.map((s, i) => (
+                    <li key={i} data-kind={s.step.kind}>
+                      {s.description}
+                    </li>
+                  ))}
+                </ol>
+              </div>
+              <div>
+                <h3>The same as shell commands</h3>
+                <pre className="shell" data-testid="plan-shell">
+                  {plan.steps.map((s) => s.shell).join('\n')}
+                </pre>
+              </div>
+            </div>
+          )}
+          <div className="apply-bar">
+            <label className="check">
+              <input
+                type="checkbox"
+                data-testid="cfg-confirm-toggle"
+                checked={safeguard}
+                onChange={(e) => setSafeguard(e.target.checked)}
+              />
+              Revert automatically unless I confirm within
+            </label>
+            <input
+              type="number"
+              className="num-input"
+              aria-label="seconds to confirm"
+              data-testid="cfg-confirm-seconds"
+              min={5}
+              max={3600}
+              value={seconds}
+              disabled={!safeguard}
+              onChange={(e) => setSeconds(e.target.value)}
+            />
+            <span>s</span>
+            {safeguard && !secondsOk ? <span className="field-error-inline">5..3600 s</span> : null}
+            <button
+              type="button"
+              className="button primary"
+              data-testid="cfg-apply"
+              disabled={!canApply}
+              onClick={() => onApply(safeguard ? secondsN : null)}
+            >
+              {applying
+                ? 'Applying…'
+                : `Apply ${plan.steps.length} step${plan.steps.length === 1 ? '' : 's'}`}
+            </button>
+          </div>
+          <p className="hint">
+            All or nothing: if a step fails, the steps already done are undone and the prior state is read
+            back to check it was restored.
+          </p>
+        </>
+      ) : null}
+    </section>
+  );
+}

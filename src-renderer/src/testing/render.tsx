@@ -1,0 +1,40 @@
+/** Render the whole app against a FakeApi, for page tests. */
+import { act, render, screen } from '@testing-library/react';
+import { MptcpConfigSchema } from '../../../shared/config';
+import { exportConfig } from '../../../shared/plan';
+import type { Overview } from '../../../shared/types';
+import { FakeApi } from '../api/fake-api';
+import { App } from '../App';
+import { createStores, type Stores } from '../state/stores';
+import { overview, planView } from './fixtures';
+
+/** An API answering the reads the Configure page makes, planning with the shared planner. */
+export function configApi(o: Overview = overview()): FakeApi {
+  return new FakeApi()
+    .handle('mptcp:overview:get', { ok: true, value: o })
+    .handle('mptcp:config:export', { ok: true, value: exportConfig(o) })
+    .handle('mptcp:config:plan', ({ config }) => ({
+      ok: true,
+      value: planView(o, MptcpConfigSchema.parse(config)),
+    }))
+    .handle('mptcp:advice:get', { ok: true, value: [] })
+    .handle('mptcp:profiles:list', { ok: true, value: [] });
+}
+
+/** Let promises started by the last action settle inside act. */
+export async function settle(): Promise<void> {
+  await act(async () => {
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  });
+}
+
+export async function renderApp(api: FakeApi, page?: 'configure' | 'profiles'): Promise<Stores> {
+  const stores = createStores(api);
+  render(<App stores={stores} />);
+  await settle();
+  if (page) {
+    act(() => screen.getByTestId(`nav-${page}`).click());
+    await settle();
+  }
+  return stores;
+}
