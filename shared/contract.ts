@@ -22,6 +22,7 @@ import {
 import {
   ConnectionSchema,
   ConnectionsSnapshotSchema,
+  KernelEventSchema,
   EndpointSchema,
   KernelStatusSchema,
   LimitsSchema,
@@ -47,6 +48,15 @@ export const methods = {
   'mptcp:connection:get': {
     args: z.object({ token: z.number().int().min(0).max(0xffffffff) }).strict(),
     result: ConnectionSchema.nullable(),
+  },
+  /**
+   * Start or stop the kernel event subscriptions (hosts call it when the first renderer listens to
+   * mptcp:kernel:event and when the last one leaves). MPTCP events need CAP_NET_ADMIN; without it
+   * only interface events flow and `note` says why.
+   */
+  'mptcp:events:watch': {
+    args: z.object({ on: z.boolean() }).strict(),
+    result: z.object({ mptcp: z.boolean(), interfaces: z.boolean(), note: z.string().nullable() }),
   },
   /** MPTcpExt counters (join failures, fallbacks, drops) for diagnostics. */
   'mptcp:counters:get': { args: NoArgs, result: MptcpCountersSchema },
@@ -95,6 +105,8 @@ export const events = {
   'mptcp:connections:snapshot': ConnectionsSnapshotSchema,
   /** The poller could not read the kernel; the UI shows it instead of stale data. */
   'mptcp:engine:error': z.object({ source: z.string(), code: z.string(), message: z.string() }),
+  /** A kernel event, timestamped by the engine when it was read. */
+  'mptcp:kernel:event': KernelEventSchema,
   /** A change awaits confirmation (revertAtMs set) or no longer does (null). */
   'mptcp:config:pending': PendingConfirmationSchema,
 } as const;

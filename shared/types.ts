@@ -286,6 +286,66 @@ export const ConnectionsSnapshotSchema = z.object({
 });
 export type ConnectionsSnapshot = z.infer<typeof ConnectionsSnapshotSchema>;
 
+// ---------------------------------------------------------------------------------------------
+// Kernel events (mptcp_pm_events multicast group, rtnetlink link/address groups)
+
+/** One mptcp_pm event (uapi: linux/mptcp_pm.h MPTCP_EVENT_*, MPTCP_ATTR_*); unknown types kept raw. */
+export const MptcpEventSchema = z.object({
+  type: z.number().int(),
+  /** created, established, closed, announced, removed, sub_established, …; 'unknown' otherwise. */
+  kind: z.string(),
+  token: u32.nullable(),
+  family: AddressFamilySchema.nullable(),
+  localId: z.number().int().nullable(),
+  remoteId: z.number().int().nullable(),
+  localAddress: z.string().nullable(),
+  remoteAddress: z.string().nullable(),
+  localPort: z.number().int().nullable(),
+  remotePort: z.number().int().nullable(),
+  backup: z.boolean().nullable(),
+  /** sk_err of a closed subflow (e.g. 111 ECONNREFUSED). */
+  error: z.number().int().nullable(),
+  flags: z.number().int().nullable(),
+  denyJoinId0: z.boolean(),
+  serverSide: z.boolean(),
+  timeout: z.number().nullable(),
+  ifindex: z.number().int().nullable(),
+  resetReason: z.number().int().nullable(),
+  resetReasonName: z.string().nullable(),
+  resetFlags: z.number().int().nullable(),
+  unknownAttrs: z.record(z.string(), z.string()),
+  rawAttrs: z.record(z.string(), z.string()).nullable(),
+});
+export type MptcpEvent = z.infer<typeof MptcpEventSchema>;
+
+export const KernelEventSchema = z.discriminatedUnion('source', [
+  z.object({ source: z.literal('mptcp'), timestampMs: z.number(), event: MptcpEventSchema }),
+  z.object({
+    source: z.literal('link'),
+    timestampMs: z.number(),
+    /** RTM_DELLINK: the interface is gone. */
+    deleted: z.boolean(),
+    index: z.number().int(),
+    name: z.string(),
+    operState: OperStateSchema,
+    adminUp: z.boolean(),
+    running: z.boolean(),
+    usable: z.boolean(),
+    mtuBytes: z.number().int(),
+  }),
+  z.object({
+    source: z.literal('address'),
+    timestampMs: z.number(),
+    /** RTM_DELADDR. */
+    deleted: z.boolean(),
+    index: z.number().int(),
+    family: AddressFamilySchema,
+    address: z.string(),
+    prefixLen: z.number().int(),
+  }),
+]);
+export type KernelEvent = z.infer<typeof KernelEventSchema>;
+
 /** MPTcpExt MIB counters of the namespace (/proc/net/netstat), by the kernel's names. */
 export const MptcpCountersSchema = z.object({
   takenAtMs: z.number(),

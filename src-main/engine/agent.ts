@@ -64,8 +64,9 @@ export class LineBackend implements EngineBackend {
     this.handlers = Object.fromEntries(entries) as unknown as KernelHandlers;
   }
 
-  onEvent(listener: EventListener): void {
+  onEvent(listener: EventListener): () => void {
     this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
   }
 
   private ensureChannel(): AgentChannel {
@@ -243,9 +244,11 @@ export function serveAgent(
   opts: ServeAgentOptions = {},
 ): Promise<void> {
   const service = new EngineService(backend);
-  // Kernel-side events (not the connections poll: the parent polls through calls).
-  service.on('mptcp:config:pending', (payload) => {
-    output.write(`${JSON.stringify({ t: 'event', name: 'mptcp:config:pending', payload })}\n`);
+  // Kernel-side events travel to the parent (not the connections poll: the parent polls through
+  // calls). Listening directly on the backend keeps the service from starting watches by itself.
+  const stopEvents = backend.onEvent?.((name, payload) => {
+    if (name === 'mptcp:connections:snapshot') return;
+    output.write(`${JSON.stringify({ t: 'event', name, payload })}\n`);
   });
   const rl = createInterface({ input, crlfDelay: Infinity });
   const inflight = new Set<Promise<void>>();
@@ -273,6 +276,7 @@ export function serveAgent(
   });
   return new Promise((resolve) => {
     rl.on('close', () => {
+      stopEvents?.();
       void Promise.all(inflight).then(async () => {
         if (opts.closeBackend !== false) await service.close();
         resolve();

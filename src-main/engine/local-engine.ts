@@ -13,6 +13,7 @@ import { listInterfaces } from './rtnl/interfaces';
 import { readKernelStatus } from './sysctl/status';
 import { readMptcpCounters } from './sysctl/netstat';
 import { ConfigManager } from './config/config-manager';
+import { KernelEventWatcher } from './events/kernel-events';
 import { netlinkWriter } from './config/writer';
 
 export interface LocalEngineOptions {
@@ -32,6 +33,7 @@ export class LocalEngine {
   private readonly netnsLabel: string | null;
   private readonly listeners = new Set<EventListener>();
   private readonly config: ConfigManager;
+  private readonly watcher: KernelEventWatcher;
 
   constructor(opts: LocalEngineOptions = {}) {
     this.netnsLabel = opts.netnsLabel ?? null;
@@ -42,15 +44,27 @@ export class LocalEngine {
         route: () => this.routeSock(),
         family: () => this.family(),
       }),
-      onPending: (revertAtMs) => {
-        for (const l of this.listeners) l('mptcp:config:pending', { revertAtMs });
-      },
+      onPending: (revertAtMs) => this.emit('mptcp:config:pending', { revertAtMs }),
       ...(opts.injectFailureAt === undefined ? {} : { injectFailureAt: opts.injectFailureAt }),
     });
+    this.watcher = new KernelEventWatcher(resolveMptcpPm, (e) => this.emit('mptcp:kernel:event', e));
   }
 
-  onEvent(listener: EventListener): void {
+  private emit<E extends EventName>(event: E, payload: EventPayload<E>): void {
+    for (const l of this.listeners) l(event, payload);
+  }
+
+  onEvent(listener: EventListener): () => void {
     this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Watches are counted: several hosts may share one privileged agent. */
+  private watchers = 0;
+  private async watch(on: boolean): Promise<{ mptcp: boolean; interfaces: boolean; note: string | null }> {
+    this.watchers = Math.max(0, this.watchers + (on ? 1 : -1));
+    if (this.watchers > 0) return this.watcher.start();
+    return this.watcher.stop();
   }
 
   private routeSock(): NlSocket {
@@ -89,6 +103,7 @@ export class LocalEngine {
     'mptcp:connections:list': () => readConnections(this.diagSock()),
     'mptcp:overview:get': () => this.overview(),
     'mptcp:counters:get': () => readMptcpCounters(),
+    'mptcp:events:watch': ({ on }) => this.watch(on),
     'mptcp:connection:get': ({ token }) => readConnection(this.diagSock(), token),
     'mptcp:config:export': () => this.config.exportConfig(),
     'mptcp:config:plan': ({ config }) => this.config.plan(config),
@@ -121,6 +136,7 @@ export class LocalEngine {
 
   async close(): Promise<void> {
     await this.config.close();
+    this.watcher.stop();
     for (const s of [this.route, this.genl, this.diag]) s?.close();
     this.route = this.genl = this.diag = null;
     this.pmFamily = null;

@@ -18,7 +18,7 @@ import { fail, ok, toApiError, type Result } from '../../shared/result';
 export interface EngineBackend {
   readonly handlers: KernelHandlers;
   /** Kernel-side events (e.g. a confirm-or-revert deadline); the service re-emits them. */
-  onEvent?(listener: <E extends EventName>(event: E, payload: EventPayload<E>) => void): void;
+  onEvent?(listener: <E extends EventName>(event: E, payload: EventPayload<E>) => void): () => void;
   close(): void | Promise<void>;
 }
 
@@ -78,9 +78,11 @@ export class EngineService {
     }
     set.add(listener);
     this.updatePolling();
+    this.updateWatching();
     return () => {
       set.delete(listener);
       this.updatePolling();
+      this.updateWatching();
     };
   }
 
@@ -92,6 +94,28 @@ export class EngineService {
         // A failing subscriber must not stop the others.
       }
     }
+  }
+
+  /** Kernel event subscriptions run while anyone listens (they hold multicast memberships). */
+  private eventsWatched = false;
+  private updateWatching(): void {
+    const wanted = (this.listeners.get('mptcp:kernel:event')?.size ?? 0) > 0;
+    if (wanted === this.eventsWatched) return;
+    this.eventsWatched = wanted;
+    void this.backend.handlers['mptcp:events:watch']({ on: wanted }).then(
+      (r) => {
+        if (wanted && r.note)
+          this.emit('mptcp:engine:error', {
+            source: 'events',
+            code: r.mptcp ? 'KERNEL' : 'EPERM',
+            message: r.note,
+          });
+      },
+      (err: unknown) => {
+        const e = toApiError(err);
+        this.emit('mptcp:engine:error', { source: 'events', code: e.code, message: e.message });
+      },
+    );
   }
 
   private updatePolling(): void {
