@@ -50,9 +50,11 @@ describe.skipIf(labUnavailableReason() !== null)('kernel events', () => {
   it('reports a connection that opens, gains a subflow, loses it and closes, as the kernel sent it', async () => {
     const conn: LabProcess = await lab.openConnections(1, { rateBytesPerSec: 50_000 });
     const mine = (): KernelEvent[] => events.filter((e) => e.source === 'mptcp');
+    const kinds = (): Promise<string[]> =>
+      Promise.resolve(mine().map((e) => (e.source === 'mptcp' ? e.event.kind : '')));
     await lab.waitFor(
       'sub_established',
-      async () => mine().map((e) => (e.source === 'mptcp' ? e.event.kind : '')),
+      kinds,
       (k) => k.includes('sub_established'),
     );
     const token = mine().find((e) => e.source === 'mptcp' && e.event.kind === 'created');
@@ -62,13 +64,13 @@ describe.skipIf(labUnavailableReason() !== null)('kernel events', () => {
     await ip(['-n', lab.server, 'mptcp', 'endpoint', 'flush']);
     await lab.waitFor(
       'sub_closed',
-      async () => mine().map((e) => (e.source === 'mptcp' ? e.event.kind : '')),
+      kinds,
       (k) => k.includes('sub_closed'),
     );
     await conn.stop();
     await lab.waitFor(
       'closed',
-      async () => mine().map((e) => (e.source === 'mptcp' ? e.event.kind : '')),
+      kinds,
       (k) => k.includes('closed'),
     );
     await new Promise((r) => setTimeout(r, 300));
