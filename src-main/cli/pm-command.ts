@@ -4,6 +4,11 @@
  *
  *   mptcp-studio pm --mode fullmesh|ndiffports [--subflows N] [--role client|server]
  *                   [--netns NS] [--json] [--force] [--no-recreate] [--max-retries N]
+ *   mptcp-studio pm --mode fullmesh --manager kernel [--role client|server] [--match GLOB ...]
+ *                   [--backup GLOB ...] [--cleanup] [--netns NS] [--json] [--force]
+ *
+ * --manager kernel keeps the in-kernel PM's endpoints in step with the addresses instead
+ * (engine/pm/endpoint-sync.ts); it switches path_manager to `kernel` while it runs, likewise.
  *
  * With --netns it re-executes itself under `ip netns exec NS` (a process cannot open netlink
  * sockets in another namespace, G4), as the engine's agent does. It switches the namespace's
@@ -17,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { checkNetnsName } from '../engine/agent';
 import { formatMptcpEvent } from '../engine/events/mptcp-events';
 import { defaultAgentEntry } from '../engine/index';
+import { checkGlob, runEndpointSync } from '../engine/pm/endpoint-sync';
 import { runUserspacePm } from '../engine/pm/userspace-pm-runner';
 import type { PmLogEntry } from '../engine/pm/userspace-pm';
 import { readPrivileges } from '../engine/sysctl/status';
@@ -40,6 +46,12 @@ options:
   --force           start even if mptcpd runs in the namespace
   --no-recreate     do not recreate subflows that close
   --max-retries N   recreate attempts per address pair (default 3)
+  --manager M       userspace (default) or kernel: with kernel (fullmesh only) the engine keeps
+                    the in-kernel PM's endpoints in step with the interfaces' addresses instead
+                    (client: subflow fullmesh endpoints; server: signal endpoints)
+  --match GLOB      kernel: manage interfaces matching GLOB (repeatable; default all but loopback)
+  --backup GLOB     kernel: endpoints on these interfaces get the backup flag (repeatable)
+  --cleanup         kernel: on stop, remove the endpoints it added (default: leave them in place)
 `;
 
 class PmCliError extends Error {}
@@ -52,6 +64,10 @@ const CHILD_ENV = 'MPTCP_STUDIO_PM_CHILD';
 
 interface PmSettings {
   mode: 'fullmesh' | 'ndiffports';
+  manager: 'userspace' | 'kernel';
+  match: string[];
+  backup: string[];
+  cleanup: boolean;
   role: 'client' | 'server';
   subflows: number;
   json: boolean;
@@ -73,6 +89,10 @@ function parse(argv: string[]): { s: PmSettings; netns: string | null; help: boo
       force: { type: 'boolean', default: false },
       'no-recreate': { type: 'boolean', default: false },
       'max-retries': { type: 'string' },
+      manager: { type: 'string', default: 'userspace' },
+      match: { type: 'string', multiple: true, default: [] },
+      backup: { type: 'string', multiple: true, default: [] },
+      cleanup: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -85,6 +105,20 @@ function parse(argv: string[]): { s: PmSettings; netns: string | null; help: boo
   const subflows = Number(values.subflows ?? (mode === 'ndiffports' ? 2 : 16));
   if (!Number.isInteger(subflows) || subflows < 1 || subflows > 256)
     throw new PmCliError('--subflows must be an integer from 1 to 256');
+  const manager = values.manager;
+  if (manager !== 'userspace' && manager !== 'kernel')
+    throw new PmCliError('--manager must be userspace or kernel');
+  if (!help && manager === 'kernel' && mode !== 'fullmesh')
+    throw new PmCliError('--manager kernel supports --mode fullmesh only');
+  const match = values.match ?? [];
+  const backup = values.backup ?? [];
+  const cleanup = values.cleanup ?? false;
+  if (manager === 'userspace' && (match.length > 0 || backup.length > 0 || cleanup))
+    throw new PmCliError('--match, --backup and --cleanup need --manager kernel');
+  for (const g of [...match, ...backup]) {
+    const bad = checkGlob(g);
+    if (bad) throw new PmCliError(bad);
+  }
   const maxRetries = Number(values['max-retries'] ?? 3);
   if (!Number.isInteger(maxRetries) || maxRetries < 0 || maxRetries > 100)
     throw new PmCliError('--max-retries must be an integer from 0 to 100');
@@ -98,6 +132,10 @@ function parse(argv: string[]): { s: PmSettings; netns: string | null; help: boo
   return {
     s: {
       mode: mode === 'ndiffports' ? 'ndiffports' : 'fullmesh',
+      manager,
+      match,
+      backup,
+      cleanup,
       role,
       subflows,
       json: values.json ?? false,
@@ -184,7 +222,15 @@ async function runHere(s: PmSettings): Promise<number> {
   const pmSysctl = readPathManager();
   if (!pmSysctl)
     return fail('this kernel has no net.mptcp.path_manager or pm_type: no userspace path manager');
-  const userspace = pmSysctl.path === PM_SYSCTL ? 'userspace' : '1';
+  // The in-kernel PM ignores endpoints for connections created under the userspace PM (§2.1).
+  const wanted =
+    s.manager === 'kernel'
+      ? pmSysctl.path === PM_SYSCTL
+        ? 'kernel'
+        : '0'
+      : pmSysctl.path === PM_SYSCTL
+        ? 'userspace'
+        : '1';
   let restored = false;
   // Synchronous, so it also runs from an exit handler after an unexpected error.
   const restore = (): void => {
@@ -197,7 +243,8 @@ async function runHere(s: PmSettings): Promise<number> {
     }
   };
   process.once('exit', restore);
-  writeFileSync(pmSysctl.path, userspace);
+  writeFileSync(pmSysctl.path, wanted);
+  if (s.manager === 'kernel') return await runKernel(s, print, fail, restore, pmSysctl.value);
   let running;
   try {
     running = await runUserspacePm({
@@ -228,14 +275,7 @@ async function runHere(s: PmSettings): Promise<number> {
     result: 'ok',
     detail: { mode: s.mode, role: s.role, subflows: s.subflows, previousPathManager: pmSysctl.value },
   });
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-    if (process.env[CHILD_ENV] === '1') {
-      process.stdin.on('end', () => resolve()).on('error', () => resolve());
-      process.stdin.resume();
-    }
-  });
+  await untilStopped();
   running.stop();
   restore();
   // The parent's pipe would keep the event loop (and this process) alive.
@@ -246,6 +286,70 @@ async function runHere(s: PmSettings): Promise<number> {
     what: 'stopped',
     result: 'ok',
     detail: { restoredPathManager: pmSysctl.value },
+  });
+  return 0;
+}
+
+function untilStopped(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+    if (process.env[CHILD_ENV] === '1') {
+      process.stdin.on('end', () => resolve()).on('error', () => resolve());
+      process.stdin.resume();
+    }
+  });
+}
+
+/** --manager kernel: endpoint sync until stopped; the endpoints stay unless --cleanup. */
+async function runKernel(
+  s: PmSettings,
+  print: (e: PmLogEntry) => void,
+  fail: (message: string) => number,
+  restore: () => void,
+  previous: string,
+): Promise<number> {
+  let running;
+  try {
+    running = await runEndpointSync({
+      role: s.role,
+      match: s.match,
+      backup: s.backup,
+      cleanup: s.cleanup,
+      log: print,
+    });
+  } catch (e) {
+    restore();
+    return fail(e instanceof Error ? e.message : String(e));
+  }
+  print({
+    timeMs: Date.now(),
+    token: null,
+    what: 'started',
+    result: 'ok',
+    detail: {
+      mode: s.mode,
+      manager: 'kernel',
+      role: s.role,
+      policy: running.policy,
+      previousPathManager: previous,
+    },
+  });
+  await untilStopped();
+  await running.stop();
+  // Endpoints left in place belong to the in-kernel PM, which keeps using them under any
+  // path_manager value set for later connections; restoring the sysctl does not touch them.
+  restore();
+  process.stdin.destroy();
+  print({
+    timeMs: Date.now(),
+    token: null,
+    what: 'stopped',
+    result: 'ok',
+    detail: {
+      restoredPathManager: previous,
+      endpoints: s.cleanup ? 'removed the ones it added' : 'left in place',
+    },
   });
   return 0;
 }

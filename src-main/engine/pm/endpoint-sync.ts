@@ -144,8 +144,6 @@ export interface EndpointSyncOptions {
 
 export interface RunningSync {
   policy: EndpointPolicy[];
-  /** Resolves after the sync that covers everything seen so far (tests, and the CLI's stop). */
-  settled(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -299,9 +297,6 @@ export async function runEndpointSync(opts: EndpointSyncOptions): Promise<Runnin
 
   return {
     policy,
-    settled: async () => {
-      while (debounce || running) await (running ?? new Promise((r) => setTimeout(r, 10)));
-    },
     stop: async () => {
       stopped = true;
       if (debounce) clearTimeout(debounce);
