@@ -1,0 +1,78 @@
+// Event latency benchmark: how long a kernel event takes to reach a client of the web host.
+//
+//   npm run bench:events -- [--count 200]
+//
+// A lab namespace gets a veth interface that is toggled up and down `count` times; each toggle
+// makes the kernel send RTM_NEWLINK. The web host (the built CLI, `serve --netns`) runs the engine
+// in the namespace through its agent and pushes `mptcp:kernel:event` to a WebSocket client here.
+// Printed: (a) engine read → client receipt, using the engine's timestamp (same clock); (b) the
+// `ip link set` command's start → receipt, an upper bound that includes spawning `ip` (~3 ms).
+// The renderer's store update is a synchronous handler on receipt, so (a) is the path to the
+// store minus the parse. Not asserted anywhere: the figures go in the README.
+import { spawn, execFileSync, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { randomBytes } from 'node:crypto';
+import WebSocket from 'ws';
+
+const count = Number(process.argv[process.argv.indexOf('--count') + 1] || 200) || 200;
+const ns = `mpst-${process.pid}-${randomBytes(3).toString('hex')}-ev`;
+const sh = (args) => execFileSync('ip', args, { stdio: 'ignore' });
+
+spawnSync(process.execPath, ['scripts/build-node.mjs'], { stdio: 'inherit' });
+sh(['netns', 'add', ns]);
+let serve;
+const cleanup = () => {
+  serve?.kill('SIGTERM');
+  spawnSync('ip', ['netns', 'del', ns]);
+};
+process.on('SIGINT', () => {
+  cleanup();
+  process.exit(130);
+});
+try {
+  sh(['-n', ns, 'link', 'add', 'bench0', 'type', 'veth', 'peer', 'name', 'bench1']); // no dummy module here
+  serve = spawn(process.execPath, ['bin/mptcp-studio.mjs', 'serve', '--netns', ns, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve, reject) => {
+    createInterface({ input: serve.stdout }).on('line', (l) => {
+      const m = /(http:\/\/\S+)\/\?token=(\S+)/.exec(l);
+      if (m) resolve({ base: m[1], token: m[2] });
+    });
+    serve.once('exit', () => reject(new Error('web host exited')));
+  });
+  const ws = new WebSocket(`${url.base.replace('http', 'ws')}/api?token=${url.token}`, { origin: url.base });
+  await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
+  let waiting = null;
+  ws.on('message', (data) => {
+    const now = Date.now();
+    const m = JSON.parse(String(data));
+    if (m.t === 'event' && m.name === 'mptcp:kernel:event' && m.payload.source === 'link' && m.payload.name === 'bench0') {
+      waiting?.({ now, engineMs: m.payload.timestampMs });
+    }
+  });
+  // The host starts the kernel watch when the client subscribes; give it a moment, then warm up.
+  await new Promise((r) => setTimeout(r, 1000));
+  const engineToClient = [];
+  const commandToClient = [];
+  for (let i = 0; i < count + 10; i++) {
+    const got = new Promise((r) => (waiting = r));
+    const t0 = Date.now();
+    sh(['-n', ns, 'link', 'set', 'bench0', i % 2 ? 'down' : 'up']);
+    const { now, engineMs } = await Promise.race([got, new Promise((_, j) => setTimeout(() => j(new Error('no event in 2 s')), 2000))]);
+    // Several RTM_NEWLINK may arrive per toggle; the first one closes this sample.
+    waiting = null;
+    if (i >= 10) {
+      engineToClient.push(now - engineMs);
+      commandToClient.push(now - t0);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  ws.close();
+  const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
+  console.log(`kernel event latency over ${count} link events (ms; Date.now() resolution is 1 ms)`);
+  console.log('measure                                 p50    p99    max');
+  for (const [name, xs] of [['engine read -> WebSocket client', engineToClient], ['ip link set start -> client (bound)', commandToClient]]) {
+    console.log(`${name.padEnd(38)} ${String(q(xs, 0.5)).padStart(5)} ${String(q(xs, 0.99)).padStart(6)} ${String(Math.max(...xs)).padStart(6)}`);
+  }
+} finally {
+  cleanup();
+}
