@@ -31,7 +31,9 @@ process.on('SIGINT', () => {
 });
 try {
   sh(['-n', ns, 'link', 'add', 'bench0', 'type', 'veth', 'peer', 'name', 'bench1']); // no dummy module here
-  serve = spawn(process.execPath, ['bin/mptcp-studio.mjs', 'serve', '--netns', ns, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  serve = spawn(process.execPath, ['bin/mptcp-studio.mjs', 'serve', '--netns', ns, '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const url = await new Promise((resolve, reject) => {
     createInterface({ input: serve.stdout }).on('line', (l) => {
       const m = /(http:\/\/\S+)\/\?token=(\S+)/.exec(l);
@@ -45,7 +47,12 @@ try {
   ws.on('message', (data) => {
     const now = Date.now();
     const m = JSON.parse(String(data));
-    if (m.t === 'event' && m.name === 'mptcp:kernel:event' && m.payload.source === 'link' && m.payload.name === 'bench0') {
+    if (
+      m.t === 'event' &&
+      m.name === 'mptcp:kernel:event' &&
+      m.payload.source === 'link' &&
+      m.payload.name === 'bench0'
+    ) {
       waiting?.({ now, engineMs: m.payload.timestampMs });
     }
   });
@@ -57,7 +64,10 @@ try {
     const got = new Promise((r) => (waiting = r));
     const t0 = Date.now();
     sh(['-n', ns, 'link', 'set', 'bench0', i % 2 ? 'down' : 'up']);
-    const { now, engineMs } = await Promise.race([got, new Promise((_, j) => setTimeout(() => j(new Error('no event in 2 s')), 2000))]);
+    const { now, engineMs } = await Promise.race([
+      got,
+      new Promise((_, j) => setTimeout(() => j(new Error('no event in 2 s')), 2000)),
+    ]);
     // Several RTM_NEWLINK may arrive per toggle; the first one closes this sample.
     waiting = null;
     if (i >= 10) {
@@ -70,8 +80,13 @@ try {
   const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
   console.log(`kernel event latency over ${count} link events (ms; Date.now() resolution is 1 ms)`);
   console.log('measure                                 p50    p99    max');
-  for (const [name, xs] of [['engine read -> WebSocket client', engineToClient], ['ip link set start -> client (bound)', commandToClient]]) {
-    console.log(`${name.padEnd(38)} ${String(q(xs, 0.5)).padStart(5)} ${String(q(xs, 0.99)).padStart(6)} ${String(Math.max(...xs)).padStart(6)}`);
+  for (const [name, xs] of [
+    ['engine read -> WebSocket client', engineToClient],
+    ['ip link set start -> client (bound)', commandToClient],
+  ]) {
+    console.log(
+      `${name.padEnd(38)} ${String(q(xs, 0.5)).padStart(5)} ${String(q(xs, 0.99)).padStart(6)} ${String(Math.max(...xs)).padStart(6)}`,
+    );
   }
 } finally {
   cleanup();
