@@ -52,27 +52,15 @@ describe.skipIf(labUnavailableReason() !== null)('kernel events', () => {
     const mine = (): KernelEvent[] => events.filter((e) => e.source === 'mptcp');
     const kinds = (): Promise<string[]> =>
       Promise.resolve(mine().map((e) => (e.source === 'mptcp' ? e.event.kind : '')));
-    await lab.waitFor(
-      'sub_established',
-      kinds,
-      (k) => k.includes('sub_established'),
-    );
+    await lab.waitFor('sub_established', kinds, (k) => k.includes('sub_established'));
     const token = mine().find((e) => e.source === 'mptcp' && e.event.kind === 'created');
     if (token?.source !== 'mptcp' || token.event.token === null)
       throw new Error('no created event with a token');
     // Lose the second path: the server withdraws its announced address (RM_ADDR), the client closes that subflow.
     await ip(['-n', lab.server, 'mptcp', 'endpoint', 'flush']);
-    await lab.waitFor(
-      'sub_closed',
-      kinds,
-      (k) => k.includes('sub_closed'),
-    );
+    await lab.waitFor('sub_closed', kinds, (k) => k.includes('sub_closed'));
     await conn.stop();
-    await lab.waitFor(
-      'closed',
-      kinds,
-      (k) => k.includes('closed'),
-    );
+    await lab.waitFor('closed', kinds, (k) => k.includes('closed'));
     await new Promise((r) => setTimeout(r, 300));
 
     const ours = mine().flatMap((e) =>
