@@ -49,6 +49,7 @@ export function fakeBackend(
     'mptcp:overview:get': () =>
       Promise.resolve({ status: sampleStatus, limits: null, endpoints: [], interfaces: [], errors: [] }),
     'mptcp:connection:get': () => Promise.resolve(null),
+    'mptcp:events:watch': ({ on }) => Promise.resolve({ mptcp: on, interfaces: on, note: null }),
     'mptcp:counters:get': () => Promise.resolve({ takenAtMs: 1, counters: { MPJoinRejected: 0 } }),
     'mptcp:config:export': () => Promise.resolve({ enabled: true }),
     'mptcp:config:plan': () => Promise.resolve({ steps: [], errors: [], warnings: [] }),
