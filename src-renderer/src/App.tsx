@@ -1,8 +1,11 @@
 import { UNAUTHORISED_MESSAGE } from './api/connection';
 import { PendingBanner } from './components/config/PendingBanner';
 import { Header } from './components/Header';
+import { ReplayBanner } from './components/monitor/ReplayBanner';
 import { Notice } from './components/Notice';
 import { ConfigurePage } from './pages/ConfigurePage';
+import { ConnectionsPage } from './pages/ConnectionsPage';
+import { EventsPage } from './pages/EventsPage';
 import { OverviewPage } from './pages/OverviewPage';
 import { ProfilesPage } from './pages/ProfilesPage';
 import { StoresContext, useConfig, useConnection, useUi, type Stores } from './state/stores';
@@ -46,6 +49,8 @@ function ConnectionNotice() {
 
 const PAGES: { name: PageName; label: string }[] = [
   { name: 'overview', label: 'Overview' },
+  { name: 'connections', label: 'Connections' },
+  { name: 'events', label: 'Events' },
   { name: 'configure', label: 'Configure' },
   { name: 'profiles', label: 'Profiles' },
 ];
@@ -75,6 +80,21 @@ function Nav() {
   );
 }
 
+function CurrentPage({ page }: { page: PageName }) {
+  switch (page) {
+    case 'connections':
+      return <ConnectionsPage />;
+    case 'events':
+      return <EventsPage />;
+    case 'configure':
+      return <ConfigurePage />;
+    case 'profiles':
+      return <ProfilesPage />;
+    case 'overview':
+      return <OverviewPage />;
+  }
+}
+
 /** Without authorisation nothing else can load: the notice says what to do. */
 function Body() {
   const unauthorized = useConnection((s) => s.state === 'unauthorized');
@@ -85,8 +105,9 @@ function Body() {
       <Nav />
       <div className="notices">
         <PendingBanner />
+        <ReplayBanner />
       </div>
-      {page === 'configure' ? <ConfigurePage /> : page === 'profiles' ? <ProfilesPage /> : <OverviewPage />}
+      <CurrentPage page={page} />
     </>
   );
 }

@@ -5,6 +5,7 @@ import { App } from './App';
 import { createStores } from './state/stores';
 import './styles.css';
 import './pages.css';
+import './monitor.css';
 
 const { api, connection } = selectApi();
 const stores = createStores(api, connection);

@@ -20,9 +20,23 @@ export interface ConnectionsState {
   loadError: ApiError | null;
 }
 
-export type ConnectionsStore = StoreApi<ConnectionsState> & { dispose(): void };
+export type ConnectionsStore = StoreApi<ConnectionsState> & {
+  dispose(): void;
+  /** Replay: show this snapshot regardless of order (null empties the table). */
+  replace(snapshot: ConnectionsSnapshot | null): void;
+  /** Read the live list again (back from a replay). */
+  reload(): void;
+};
 
-export function createConnectionsStore(api: MptcpApi, now: () => number = Date.now): ConnectionsStore {
+/**
+ * `isLive` gates the host's pushes: while it returns false (replaying a recording) they are
+ * ignored and only `replace` changes the snapshot.
+ */
+export function createConnectionsStore(
+  api: MptcpApi,
+  now: () => number = Date.now,
+  isLive: () => boolean = () => true,
+): ConnectionsStore {
   const store = createStore<ConnectionsState>()(() => ({
     snapshot: null,
     receivedAtMs: null,
@@ -31,6 +45,7 @@ export function createConnectionsStore(api: MptcpApi, now: () => number = Date.n
   }));
 
   const accept = (snapshot: ConnectionsSnapshot): void => {
+    if (!isLive()) return;
     const current = store.getState();
     if (current.snapshot && snapshot.takenAtMs < current.snapshot.takenAtMs) return; // out of order
     const engineError = current.engineError?.source === 'connections' ? null : current.engineError;
@@ -43,21 +58,28 @@ export function createConnectionsStore(api: MptcpApi, now: () => number = Date.n
   });
 
   // Fill the table before the first push arrives (the poller runs about once a second).
-  api.invoke('mptcp:connections:list', {}).then(
-    (result) => {
-      if (result.ok) accept(result.value);
-      else if (!store.getState().snapshot) store.setState({ loadError: result.error });
-    },
-    (err: unknown) => {
-      if (!store.getState().snapshot)
-        store.setState({ loadError: { code: 'INTERNAL', message: String(err) } });
-    },
-  );
+  const reload = (): void => {
+    api.invoke('mptcp:connections:list', {}).then(
+      (result) => {
+        if (result.ok) accept(result.value);
+        else if (!store.getState().snapshot && isLive()) store.setState({ loadError: result.error });
+      },
+      (err: unknown) => {
+        if (!store.getState().snapshot && isLive())
+          store.setState({ loadError: { code: 'INTERNAL', message: String(err) } });
+      },
+    );
+  };
+  reload();
 
   return Object.assign(store, {
     dispose() {
       offSnapshot();
       offError();
     },
+    replace(snapshot: ConnectionsSnapshot | null) {
+      store.setState({ snapshot, receivedAtMs: snapshot ? now() : null, engineError: null, loadError: null });
+    },
+    reload,
   });
 }

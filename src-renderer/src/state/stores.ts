@@ -2,7 +2,7 @@
  * One zustand store per domain, built from the API object (the real one, or a FakeApi in tests)
  * and handed to components through context.
  */
-import { createContext, useContext } from 'react';
+import { createContext, useContext, useSyncExternalStore } from 'react';
 import { useStore } from 'zustand';
 import type { MptcpApi } from '../../../shared/contract';
 import { staticConnection, type ConnectionInfo, type ConnectionSource } from '../api/connection';
@@ -11,16 +11,34 @@ import { createConnectionStore, type ConnectionStore } from './connection-store'
 import { createConnectionsStore, type ConnectionsState, type ConnectionsStore } from './connections-store';
 import { createOverviewStore, type OverviewState, type OverviewStore } from './overview-store';
 import { createProfilesStore, type ProfilesState, type ProfilesStore } from './profiles-store';
+import { EventLog } from './monitor/event-log';
+import type { FrameScheduler } from './monitor/frame-notifier';
+import { createMonitorStore, type MonitorState, type MonitorStore } from './monitor/monitor-store';
+import { SamplesStore, type SamplesOptions } from './monitor/samples-store';
 import { createUiStore, type UiState, type UiStore } from './ui-store';
 
 export interface Stores {
+  /** For views that read on their own schedule (the detail view's fast loop). */
+  api: MptcpApi;
   overview: OverviewStore;
   connections: ConnectionsStore;
   connection: ConnectionStore;
   config: ConfigStore;
   profiles: ProfilesStore;
   ui: UiStore;
+  /** Per-subflow chart history (outside React state). */
+  samples: SamplesStore;
+  /** Kernel event timeline (outside React state). */
+  events: EventLog;
+  monitor: MonitorStore;
   dispose(): void;
+}
+
+export interface StoresOptions {
+  samples?: SamplesOptions;
+  /** Frame scheduler for chart and timeline updates (tests pass a synchronous one). */
+  schedule?: FrameScheduler;
+  now?: () => number;
 }
 
 const alwaysOpen: ConnectionSource = staticConnection({
@@ -31,9 +49,19 @@ const alwaysOpen: ConnectionSource = staticConnection({
 });
 
 /** Build the stores; the overview is read whenever the connection (re)opens. */
-export function createStores(api: MptcpApi, source: ConnectionSource = alwaysOpen): Stores {
+export function createStores(
+  api: MptcpApi,
+  source: ConnectionSource = alwaysOpen,
+  options: StoresOptions = {},
+): Stores {
   const overview = createOverviewStore(api);
-  const connections = createConnectionsStore(api);
+  const now = options.now ?? Date.now;
+  const samples = new SamplesStore({ schedule: options.schedule, ...options.samples });
+  const events = new EventLog(5000, options.schedule);
+  // The monitor decides whether pushes are live; it is created right after, before any push.
+  let monitor: MonitorStore | null = null;
+  const connections = createConnectionsStore(api, now, () => monitor?.getState().mode !== 'replay');
+  monitor = createMonitorStore({ api, connections, samples, events, now });
   const connection = createConnectionStore(source);
   const config = createConfigStore(api, overview);
   const profiles = createProfilesStore(api);
@@ -45,14 +73,19 @@ export function createStores(api: MptcpApi, source: ConnectionSource = alwaysOpe
   });
 
   return {
+    api,
     overview,
     connections,
     connection,
     config,
     profiles,
     ui,
+    samples,
+    events,
+    monitor,
     dispose() {
       offOpen();
+      monitor.dispose();
       config.dispose();
       connections.dispose();
       connection.dispose();
@@ -86,6 +119,22 @@ export function useConfig<T>(selector: (s: ConfigState) => T): T {
 
 export function useProfiles<T>(selector: (s: ProfilesState) => T): T {
   return useStore(useStores().profiles, selector);
+}
+
+export function useMonitor<T>(selector: (s: MonitorState) => T): T {
+  return useStore(useStores().monitor, selector);
+}
+
+/** Re-render when the samples change, at most once per animation frame; returns the version. */
+export function useSamplesVersion(): number {
+  const { samples } = useStores();
+  return useSyncExternalStore(samples.subscribe, samples.getVersion);
+}
+
+/** Re-render when the event log changes, at most once per animation frame. */
+export function useEventsVersion(): number {
+  const { events } = useStores();
+  return useSyncExternalStore(events.subscribe, events.getVersion);
 }
 
 export function useUi<T>(selector: (s: UiState) => T): T {

@@ -6,8 +6,10 @@ import type {
   Connection,
   ConnectionsSnapshot,
   Endpoint,
+  KernelEvent,
   KernelStatus,
   NetInterface,
+  MptcpEvent,
   Overview,
   Subflow,
 } from '../../../shared/types';
@@ -238,6 +240,59 @@ export function snapshot(overrides: Partial<ConnectionsSnapshot> = {}): Connecti
     connections: [connection()],
     orphanSubflows: 0,
     ...overrides,
+  };
+}
+
+/** A decoded mptcp_pm event of the fixture connection's backup subflow. */
+export function mptcpEvent(
+  kind: string,
+  overrides: Partial<MptcpEvent> = {},
+  timestampMs = Date.UTC(2025, 0, 1, 12, 0, 0),
+): KernelEvent {
+  return {
+    source: 'mptcp',
+    timestampMs,
+    event: {
+      type: 10,
+      kind,
+      token: 0xdeadbeef,
+      family: 'inet',
+      localId: 2,
+      remoteId: 0,
+      localAddress: '10.0.2.2',
+      remoteAddress: '10.0.9.1',
+      localPort: 40001,
+      remotePort: 5201,
+      backup: false,
+      error: null,
+      flags: null,
+      denyJoinId0: false,
+      serverSide: false,
+      timeout: null,
+      ifindex: null,
+      resetReason: null,
+      resetReasonName: null,
+      resetFlags: null,
+      unknownAttrs: {},
+      rawAttrs: null,
+      ...overrides,
+    },
+  };
+}
+
+/** RTM_NEWLINK of eth1 (index 3). */
+export function linkEvent(timestampMs: number, operState: 'up' | 'down', name = 'eth1'): KernelEvent {
+  return {
+    source: 'link',
+    timestampMs,
+    deleted: false,
+    index: 3,
+    name,
+    operState,
+    adminUp: operState === 'up',
+    running: operState === 'up',
+    usable: operState === 'up',
+    mtuBytes: 1500,
   };
 }
 

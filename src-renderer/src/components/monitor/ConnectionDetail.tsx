@@ -1,0 +1,159 @@
+import { useEffect, useMemo, useRef, useState } from 'react';
+import { formatTime, hostPort, tokenHex } from '../../format';
+import { startDetailLoop } from '../../state/monitor/detail-loop';
+import { WINDOWS_MS } from '../../state/monitor/monitor-store';
+import { useMonitor, useSamplesVersion, useStores } from '../../state/stores';
+import { downloadText } from '../../download';
+import { Badge } from '../Badge';
+import { ErrorLine, Notice } from '../Notice';
+import { chartsPng, downloadBlob, samplesCsv, type ChartImage } from './chart-export';
+import { MetricChart, subflowColor, type MetricKey } from './MetricChart';
+import { SubflowDetailTable } from './SubflowDetailTable';
+
+const CHARTS: { testId: string; title: string; unit: string; metric: MetricKey }[] = [
+  { testId: 'chart-rtt', title: 'RTT', unit: 'ms', metric: 'rttMs' },
+  { testId: 'chart-cwnd', title: 'Congestion window', unit: 'pkts', metric: 'cwndPkts' },
+  { testId: 'chart-throughput', title: 'Throughput sent', unit: 'Mbit/s', metric: 'sendMbitPerSec' },
+];
+
+function windowLabel(ms: number): string {
+  return ms >= 60_000 ? `${ms / 60_000} min` : `${ms / 1000} s`;
+}
+
+/** While shown, live and not paused, read this connection about 10 times a second. */
+function useFastLoop(token: number, enabled: boolean): void {
+  const stores = useStores();
+  useEffect(() => {
+    if (!enabled) return;
+    const { samples } = stores;
+    samples.fastTokens.add(token);
+    const loop = startDetailLoop(stores.api, token, (c, tMs) => {
+      if (c) samples.ingestConnection(c, tMs);
+    });
+    return () => {
+      loop.stop();
+      samples.fastTokens.delete(token);
+    };
+  }, [stores, token, enabled]);
+}
+
+export function ConnectionDetail({ token }: { token: number }) {
+  const stores = useStores();
+  const { samples, events } = stores;
+  const version = useSamplesVersion();
+  const mode = useMonitor((s) => s.mode);
+  const paused = useMonitor((s) => s.paused);
+  const pausedAtMs = useMonitor((s) => s.pausedAtMs);
+  const windowMs = useMonitor((s) => s.windowMs);
+  const setWindow = useMonitor((s) => s.setWindow);
+  const select = useMonitor((s) => s.select);
+  const [exportError, setExportError] = useState<string | null>(null);
+  const svgs = useRef(new Map<string, SVGSVGElement | null>());
+
+  useFastLoop(token, mode === 'live' && !paused);
+
+  const toMs = paused && pausedAtMs !== null ? pausedAtMs : samples.clockMs;
+  const fromMs = toMs - windowMs;
+  // Recomputed when the samples change (at most once a frame) or the window moves.
+  const { series, markers, connection } = useMemo(
+    () => ({
+      series: samples.window(token, fromMs, toMs),
+      markers: events.markers(token, fromMs, toMs),
+      connection: samples.latest(token),
+    }),
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- version stands for the samples' contents
+    [samples, events, token, fromMs, toMs, version],
+  );
+  const metas = samples.seriesOf(token);
+
+  const onCsv = (): void => {
+    const text = samplesCsv(samples.rawWindow(token, fromMs, toMs));
+    downloadText(`mptcp-${tokenHex(token)}-${Math.round(toMs)}.csv`, text, 'text/csv;charset=utf-8');
+  };
+
+  const onPng = (): void => {
+    const legend = series.map((s, i) => ({
+      label: s.meta.label,
+      color: subflowColor(i),
+      dashed: s.meta.backup,
+    }));
+    const images: ChartImage[] = [];
+    for (const c of CHARTS) {
+      const svg = svgs.current.get(c.testId);
+      if (svg) images.push({ title: `${c.title} (${c.unit})`, svg, legend });
+    }
+    setExportError(null);
+    chartsPng(images, `MPTCP connection ${tokenHex(token)} · ${formatTime(toMs)}`).then(
+      (blob) => downloadBlob(`mptcp-${tokenHex(token)}-${Math.round(toMs)}.png`, blob),
+      (e: unknown) => setExportError(e instanceof Error ? e.message : String(e)),
+    );
+  };
+
+  return (
+    <section className="card" data-testid="conn-detail" data-token={tokenHex(token)}>
+      <header className="card-header detail-header">
+        <button type="button" className="button" onClick={() => select(null)} data-testid="detail-back">
+          ← All connections
+        </button>
+        <h2>
+          Connection <span className="mono">{tokenHex(token)}</span>
+        </h2>
+        {connection ? (
+          <span className="mono muted">
+            {hostPort(connection.localAddress, connection.localPort)} →{' '}
+            {hostPort(connection.remoteAddress, connection.remotePort)}
+          </span>
+        ) : null}
+        {connection?.fallback ? <Badge tone="warn">fallback</Badge> : null}
+        <span className="spacer" />
+        <div className="segmented" role="group" aria-label="Time window">
+          {WINDOWS_MS.map((ms) => (
+            <button
+              key={ms}
+              type="button"
+              className={ms === windowMs ? 'seg seg-active' : 'seg'}
+              aria-pressed={ms === windowMs}
+              data-testid={`window-${ms / 1000}s`}
+              onClick={() => setWindow(ms)}
+            >
+              {windowLabel(ms)}
+            </button>
+          ))}
+        </div>
+        <button type="button" className="button" data-testid="export-csv" onClick={onCsv}>
+          Export CSV
+        </button>
+        <button
+          type="button"
+          className="button"
+          data-testid="export-png"
+          onClick={onPng}
+          disabled={series.length === 0}
+        >
+          Export PNG
+        </button>
+      </header>
+      {exportError ? (
+        <Notice tone="bad" title="Could not export the charts" testId="export-error">
+          <ErrorLine code="EXPORT" message={exportError} />
+        </Notice>
+      ) : null}
+      {series.length === 0 ? <p className="muted">Waiting for samples of this connection…</p> : null}
+      <div className="charts">
+        {CHARTS.map((c) => (
+          <MetricChart
+            key={c.testId}
+            {...c}
+            series={series}
+            fromMs={fromMs}
+            toMs={toMs}
+            markers={markers}
+            svgRef={(svg) => svgs.current.set(c.testId, svg)}
+          />
+        ))}
+      </div>
+      <h3>Subflows</h3>
+      <SubflowDetailTable connection={connection} series={metas} />
+    </section>
+  );
+}

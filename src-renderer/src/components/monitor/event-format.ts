@@ -1,0 +1,73 @@
+/** Kernel events in words for the timeline; raw attributes are kept for what we cannot decode. */
+import type { KernelEvent } from '../../../../shared/types';
+import { hostPort, tokenHex } from '../../format';
+
+export const MPTCP_KINDS = [
+  'created',
+  'established',
+  'closed',
+  'announced',
+  'removed',
+  'sub_established',
+  'sub_closed',
+  'sub_priority',
+  'listener_created',
+  'listener_closed',
+  'unknown',
+] as const;
+
+export const KIND_OPTIONS = ['link', 'address', ...MPTCP_KINDS] as const;
+
+function addr(address: string | null, port: number | null): string | null {
+  if (address === null) return null;
+  return port === null || port === 0 ? address : hostPort(address, port);
+}
+
+function rawHex(attrs: Record<string, string> | null): string {
+  if (!attrs) return '';
+  return Object.entries(attrs)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+}
+
+/** One line describing the event; `ifname` resolves interface indexes where known. */
+export function describeEvent(e: KernelEvent, ifname: (index: number) => string | null = () => null): string {
+  if (e.source === 'link') {
+    const state = e.deleted ? 'removed' : `${e.operState}${e.adminUp ? '' : ' (admin down)'}`;
+    return `${e.name} ${state} · mtu ${e.mtuBytes}`;
+  }
+  if (e.source === 'address') {
+    const dev = ifname(e.index) ?? `ifindex ${e.index}`;
+    return `${e.deleted ? '−' : '+'} ${e.address}/${e.prefixLen} on ${dev}`;
+  }
+  const m = e.event;
+  if (m.kind === 'unknown') {
+    return `type ${m.type} · raw ${rawHex(m.rawAttrs) || rawHex(m.unknownAttrs) || '(no attributes)'}`;
+  }
+  const parts: string[] = [];
+  const local = addr(m.localAddress, m.localPort);
+  const remote = addr(m.remoteAddress, m.remotePort);
+  if (local && remote) parts.push(`${local} → ${remote}`);
+  else if (local) parts.push(`local ${local}`);
+  else if (remote) parts.push(`remote ${remote}`);
+  if (m.localId !== null || m.remoteId !== null) parts.push(`ids ${m.localId ?? '–'} → ${m.remoteId ?? '–'}`);
+  if (m.backup !== null) parts.push(m.backup ? 'backup' : 'not backup');
+  if (m.error !== null && m.error !== 0) parts.push(`error ${m.error}`);
+  if (m.resetReasonName) parts.push(`reset ${m.resetReasonName}`);
+  if (m.ifindex !== null && m.ifindex !== 0) parts.push(`dev ${ifname(m.ifindex) ?? m.ifindex}`);
+  if (m.serverSide) parts.push('server side');
+  const unknown = rawHex(m.unknownAttrs);
+  if (unknown) parts.push(`unknown attrs ${unknown}`);
+  return parts.join(' · ');
+}
+
+export function eventTokenHex(e: KernelEvent): string | null {
+  return e.source === 'mptcp' && e.event.token !== null ? tokenHex(e.event.token) : null;
+}
+
+/** "12:03:04.123" */
+export function formatTimeMs(ms: number): string {
+  const d = new Date(ms);
+  const pad = (n: number, w = 2): string => String(n).padStart(w, '0');
+  return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+}

@@ -1,0 +1,117 @@
+// @vitest-environment jsdom
+import { act, cleanup, fireEvent, render, screen } from '@testing-library/react';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeApi } from '../api/fake-api';
+import { App } from '../App';
+import { createStores, type Stores } from '../state/stores';
+import { connection, mptcpEvent, overview, snapshot, subflow } from '../testing/fixtures';
+import { settle } from '../testing/render';
+
+let stores: Stores | null = null;
+afterEach(() => {
+  cleanup();
+  stores?.dispose();
+  stores = null;
+});
+
+const sync = (cb: () => void) => cb();
+
+function api(): FakeApi {
+  let reads = 0;
+  return new FakeApi()
+    .handle('mptcp:overview:get', { ok: true, value: overview() })
+    .handle('mptcp:connections:list', { ok: true, value: snapshot({ takenAtMs: Date.now() }) })
+    .handle('mptcp:connection:get', () => {
+      reads++;
+      const c = connection();
+      return {
+        ok: true,
+        value: {
+          ...c,
+          subflows: c.subflows.map((s) => ({ ...s, bytesAcked: s.bytesAcked + reads * 50_000 })),
+        },
+      };
+    });
+}
+
+async function open(a: FakeApi): Promise<Stores> {
+  stores = createStores(a, undefined, { schedule: sync });
+  render(<App stores={stores} />);
+  await settle();
+  act(() => screen.getByTestId('nav-connections').click());
+  await settle();
+  return stores;
+}
+
+async function wait(ms: number): Promise<void> {
+  await act(async () => {
+    await new Promise((r) => setTimeout(r, ms));
+  });
+}
+
+describe('Connections page', () => {
+  it('lists connections and opens the detail with one line per subflow in each chart', async () => {
+    const a = api();
+    const s = await open(a);
+    expect(screen.getByTestId('conn-table')).toBeTruthy();
+    act(() => screen.getByTestId('conn-row-deadbeef').click());
+    await wait(450); // a few reads of the 10 Hz loop
+    expect(a.calls.filter((c) => c.method === 'mptcp:connection:get').length).toBeGreaterThanOrEqual(3);
+    for (const id of ['chart-rtt', 'chart-cwnd', 'chart-throughput']) {
+      const chart = screen.getByTestId(id);
+      expect(chart.getAttribute('data-lines')).toBe('2');
+      expect(chart.querySelectorAll('.recharts-line')).toHaveLength(2);
+    }
+    // The backup subflow is dashed, the other is not.
+    const curves = screen.getByTestId('chart-rtt').querySelectorAll('path.recharts-line-curve');
+    expect([...curves].map((c) => c.getAttribute('stroke-dasharray'))).toEqual([null, '6 4']);
+    expect(screen.getAllByTestId('subflow-detail-row')).toHaveLength(2);
+
+    // A sub_closed of this connection is marked on every chart.
+    act(() => a.emit('mptcp:kernel:event', mptcpEvent('sub_closed', {}, s.samples.clockMs - 100)));
+    act(() => a.emit('mptcp:kernel:event', mptcpEvent('sub_closed', { token: 42 }, s.samples.clockMs - 100)));
+    await wait(120);
+    expect(screen.getByTestId('chart-cwnd').querySelectorAll('.recharts-reference-line')).toHaveLength(1);
+
+    // Leaving the detail stops the loop.
+    act(() => screen.getByTestId('detail-back').click());
+    const calls = a.calls.length;
+    await wait(300);
+    expect(a.calls.length).toBe(calls);
+  });
+
+  it('sorts, filters, and freezes the table while paused', async () => {
+    const a = api();
+    await open(a);
+    const two = (takenAtMs: number) =>
+      snapshot({
+        takenAtMs,
+        connections: [
+          connection({ token: 0xaaaa, subflows: [subflow({ tokenLocal: 0xaaaa })] }),
+          connection({
+            token: 0xbbbb,
+            localAddress: '10.0.7.7',
+            subflows: [subflow({ tokenLocal: 0xbbbb })],
+          }),
+        ],
+      });
+    act(() => a.emit('mptcp:connections:snapshot', two(Date.now() + 1000)));
+    const rows = () =>
+      [...document.querySelectorAll('[data-testid^="conn-row-"]')].map((r) => r.getAttribute('data-testid'));
+    expect(rows()).toEqual(['conn-row-aaaa', 'conn-row-bbbb']);
+    act(() => screen.getByRole('button', { name: 'Token' }).click());
+    act(() => screen.getByRole('button', { name: /^Token/ }).click());
+    expect(rows()).toEqual(['conn-row-bbbb', 'conn-row-aaaa']);
+    fireEvent.change(screen.getByTestId('conn-filter'), { target: { value: '10.0.7' } });
+    expect(rows()).toEqual(['conn-row-bbbb']);
+    fireEvent.change(screen.getByTestId('conn-filter'), { target: { value: '' } });
+
+    act(() => screen.getByTestId('pause-toggle').click());
+    act(() =>
+      a.emit('mptcp:connections:snapshot', snapshot({ takenAtMs: Date.now() + 2000, connections: [] })),
+    );
+    expect(rows()).toHaveLength(2);
+    act(() => screen.getByTestId('pause-toggle').click());
+    expect(rows()).toHaveLength(0);
+  });
+});

@@ -1,0 +1,88 @@
+// @vitest-environment jsdom
+import { act, cleanup, fireEvent, render, screen } from '@testing-library/react';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { KernelEvent } from '../../../shared/types';
+import { FakeApi } from '../api/fake-api';
+import { App } from '../App';
+import { createStores, type Stores } from '../state/stores';
+import { linkEvent, mptcpEvent, overview } from '../testing/fixtures';
+import { settle } from '../testing/render';
+
+let stores: Stores | null = null;
+afterEach(() => {
+  cleanup();
+  stores?.dispose();
+  stores = null;
+});
+
+const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
+const address: KernelEvent = {
+  source: 'address',
+  timestampMs: T0 + 3,
+  deleted: true,
+  index: 2,
+  family: 'inet',
+  address: '10.0.1.2',
+  prefixLen: 24,
+};
+
+async function open(): Promise<FakeApi> {
+  const api = new FakeApi().handle('mptcp:overview:get', { ok: true, value: overview() });
+  stores = createStores(api, undefined, { schedule: (cb) => cb() });
+  render(<App stores={stores} />);
+  await settle();
+  act(() => screen.getByTestId('nav-events').click());
+  await settle();
+  return api;
+}
+
+const kinds = () => screen.queryAllByTestId('event-row').map((r) => r.getAttribute('data-kind'));
+
+describe('Events page', () => {
+  it('shows events newest first, filters by type and token, shows unknown events raw', async () => {
+    const api = await open();
+    act(() => {
+      api.emit('mptcp:kernel:event', mptcpEvent('created', {}, T0));
+      api.emit('mptcp:kernel:event', linkEvent(T0 + 1, 'down'));
+      api.emit('mptcp:kernel:event', mptcpEvent('sub_closed', { token: 0x1234, error: 110 }, T0 + 2));
+      api.emit('mptcp:kernel:event', address);
+      api.emit(
+        'mptcp:kernel:event',
+        mptcpEvent(
+          'unknown',
+          { type: 99, token: null, rawAttrs: { '1': 'deadbeef', '7': '0a000102' } },
+          T0 + 4,
+        ),
+      );
+    });
+    expect(kinds()).toEqual(['unknown', 'address', 'sub_closed', 'link', 'created']);
+    const rows = screen.getAllByTestId('event-row');
+    expect(rows[0]?.textContent).toContain('type 99');
+    expect(rows[0]?.textContent).toContain('1=deadbeef 7=0a000102');
+    expect(rows[1]?.textContent).toContain('− 10.0.1.2/24 on eth0');
+    expect(rows[3]?.textContent).toContain('eth1 down (admin down)');
+    expect(rows[2]?.textContent).toContain('error 110');
+
+    fireEvent.change(screen.getByTestId('events-filter-kind'), { target: { value: 'link' } });
+    expect(kinds()).toEqual(['link']);
+    fireEvent.change(screen.getByTestId('events-filter-kind'), { target: { value: '' } });
+    fireEvent.change(screen.getByTestId('events-filter-token'), { target: { value: 'deadbeef' } });
+    expect(kinds()).toEqual(['created']);
+    fireEvent.change(screen.getByTestId('events-filter-token'), { target: { value: '0x12' } });
+    expect(kinds()).toEqual(['sub_closed']);
+    fireEvent.change(screen.getByTestId('events-filter-kind'), { target: { value: 'created' } });
+    expect(kinds()).toEqual([]);
+  });
+
+  it('keeps at most the newest 5000 events', async () => {
+    const api = await open();
+    act(() => {
+      for (let i = 0; i < 5200; i++) api.emit('mptcp:kernel:event', linkEvent(T0 + i, i % 2 ? 'up' : 'down'));
+    });
+    expect(stores?.events.size).toBe(5000);
+    expect(stores?.events.list()[0]?.event.timestampMs).toBe(T0 + 5199);
+    expect(stores?.events.list().at(-1)?.event.timestampMs).toBe(T0 + 200);
+    expect(screen.getByTestId('events-count').textContent).toBe('5000 of 5000');
+    expect(screen.getAllByTestId('event-row')).toHaveLength(500);
+  });
+});

@@ -1,0 +1,96 @@
+/**
+ * The kernel event timeline: the newest `capacity` events (MPTCP, link, address), kept outside
+ * React state like the samples and published once per animation frame.
+ */
+import type { KernelEvent } from '../../../../shared/types';
+import { FrameNotifier, type FrameScheduler } from './frame-notifier';
+
+export interface LoggedEvent {
+  /** Arrival order, for React keys. */
+  seq: number;
+  event: KernelEvent;
+}
+
+/** 'link', 'address', or the MPTCP event kind (created, sub_closed, …, unknown). */
+export function eventKind(e: KernelEvent): string {
+  return e.source === 'mptcp' ? e.event.kind : e.source;
+}
+
+export function eventToken(e: KernelEvent): number | null {
+  return e.source === 'mptcp' ? e.event.token : null;
+}
+
+/** The MPTCP event kinds marked on a connection's charts. */
+export const CHART_EVENT_KINDS: ReadonlySet<string> = new Set([
+  'sub_established',
+  'sub_closed',
+  'sub_priority',
+  'announced',
+  'removed',
+]);
+
+export class EventLog {
+  private readonly entries: (LoggedEvent | undefined)[];
+  private start = 0;
+  private count = 0;
+  private seq = 0;
+  private readonly notifier: FrameNotifier;
+  private cache: { version: number; list: LoggedEvent[] } | null = null;
+
+  constructor(
+    readonly capacity = 5000,
+    schedule?: FrameScheduler,
+  ) {
+    this.entries = new Array<LoggedEvent | undefined>(capacity);
+    this.notifier = new FrameNotifier(schedule);
+  }
+
+  readonly subscribe = (listener: () => void): (() => void) => this.notifier.subscribe(listener);
+  readonly getVersion = (): number => this.notifier.getVersion();
+
+  push(event: KernelEvent): void {
+    const entry = { seq: ++this.seq, event };
+    if (this.count < this.capacity) {
+      this.entries[(this.start + this.count) % this.capacity] = entry;
+      this.count++;
+    } else {
+      this.entries[this.start] = entry;
+      this.start = (this.start + 1) % this.capacity;
+    }
+    this.notifier.bump();
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Newest first; the same array until the next change. */
+  list(): LoggedEvent[] {
+    const version = this.notifier.rawVersion;
+    if (this.cache?.version === version) return this.cache.list;
+    const list: LoggedEvent[] = [];
+    for (let i = this.count - 1; i >= 0; i--) {
+      const e = this.entries[(this.start + i) % this.capacity];
+      if (e) list.push(e);
+    }
+    this.cache = { version, list };
+    return list;
+  }
+
+  /** Chart-marked MPTCP events of one connection in [fromMs, toMs], oldest first. */
+  markers(token: number, fromMs: number, toMs: number): KernelEvent[] {
+    const out: KernelEvent[] = [];
+    for (const { event: e } of this.list()) {
+      if (e.source !== 'mptcp' || e.event.token !== token || !CHART_EVENT_KINDS.has(e.event.kind)) continue;
+      if (e.timestampMs >= fromMs && e.timestampMs <= toMs) out.push(e);
+    }
+    return out.reverse();
+  }
+
+  clear(): void {
+    this.entries.fill(undefined);
+    this.start = 0;
+    this.count = 0;
+    this.notifier.bump();
+  }
+}

@@ -1,0 +1,252 @@
+/**
+ * Live monitoring state: the selected connection, pause, recording, and replay. It routes the
+ * host's pushes (snapshots, kernel events) into the samples store, the event log and the
+ * connections store while live; while replaying a recording the live feed is ignored and the
+ * recording's entries drive the same stores instead.
+ */
+import { createStore, type StoreApi } from 'zustand/vanilla';
+import type { MptcpApi } from '../../../../shared/contract';
+import type { ConnectionsSnapshot } from '../../../../shared/types';
+import type { ConnectionsStore } from '../connections-store';
+import type { EventLog } from './event-log';
+import { parseRecording, Recorder, type LineError, type RecordedEntry } from './recording';
+import type { SamplesStore } from './samples-store';
+
+export const WINDOWS_MS = [30_000, 60_000, 300_000] as const;
+export type ReplaySpeed = 1 | 4;
+/** A long quiet stretch in a recording replays in at most this long. */
+const MAX_REPLAY_GAP_MS = 2000;
+
+export interface ReplayInfo {
+  fileName: string;
+  playing: boolean;
+  speed: ReplaySpeed;
+  /** Entries applied so far. */
+  position: number;
+  total: number;
+}
+
+export interface MonitorState {
+  mode: 'live' | 'replay';
+  paused: boolean;
+  /** The chart clock when paused: the window ends here until resumed. */
+  pausedAtMs: number | null;
+  /** The connections table as it was when paused. */
+  frozenSnapshot: ConnectionsSnapshot | null;
+  selectedToken: number | null;
+  windowMs: number;
+  recording: boolean;
+  recordedLines: number;
+  recordingFull: boolean;
+  /** A recording is in memory and can be saved. */
+  canSave: boolean;
+  replay: ReplayInfo | null;
+  /** Lines of the last opened file that failed validation. */
+  openErrors: LineError[];
+  openedFile: string | null;
+
+  select: (token: number | null) => void;
+  setWindow: (ms: number) => void;
+  togglePause: () => void;
+  toggleRecording: () => void;
+  /** The recording as a file, or null when there is none. */
+  saveRecording: () => { filename: string; text: string } | null;
+  /** Validate and, if anything is replayable, start replaying it. */
+  openRecording: (fileName: string, text: string) => { entries: number; errors: LineError[] };
+  play: () => void;
+  pauseReplay: () => void;
+  setSpeed: (speed: ReplaySpeed) => void;
+  exitReplay: () => void;
+}
+
+export type MonitorStore = StoreApi<MonitorState> & { dispose(): void };
+
+export interface MonitorDeps {
+  api: MptcpApi;
+  connections: ConnectionsStore;
+  samples: SamplesStore;
+  events: EventLog;
+  now?: () => number;
+}
+
+function stamp(ms: number): string {
+  return new Date(ms).toISOString().replace(/[:.]/g, '-');
+}
+
+export function createMonitorStore(deps: MonitorDeps): MonitorStore {
+  const { api, connections, samples, events } = deps;
+  const now = deps.now ?? Date.now;
+  let recorder: Recorder | null = null;
+  let entries: RecordedEntry[] = [];
+  let timer: ReturnType<typeof setTimeout> | null = null;
+
+  const cancelTimer = (): void => {
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+  };
+
+  const apply = (e: RecordedEntry): void => {
+    if (e.type === 'snapshot') {
+      connections.replace(e.snapshot);
+      samples.ingestSnapshot(e.snapshot);
+    } else {
+      events.push(e.event);
+    }
+  };
+
+  const step = (): void => {
+    timer = null;
+    const replay = store.getState().replay;
+    if (!replay?.playing) return;
+    const entry = entries[replay.position];
+    if (!entry) {
+      store.setState({ replay: { ...replay, playing: false } });
+      return;
+    }
+    apply(entry);
+    const position = replay.position + 1;
+    const next = entries[position];
+    store.setState({ replay: { ...replay, position, playing: next !== undefined } });
+    if (next) scheduleNext(position, replay.speed);
+  };
+
+  /** Wait for the recorded gap before entry `position` (capped), at `speed`. */
+  const scheduleNext = (position: number, speed: ReplaySpeed): void => {
+    cancelTimer();
+    const prev = entries[position - 1];
+    const next = entries[position];
+    if (!next) return;
+    const gapMs = prev ? Math.min(MAX_REPLAY_GAP_MS, Math.max(0, next.tMs - prev.tMs)) : 0;
+    timer = setTimeout(step, gapMs / speed);
+  };
+
+  const record = (entry: RecordedEntry): void => {
+    if (!recorder || !store.getState().recording) return;
+    if (recorder.add(entry)) {
+      // Counting every line in React state would re-render per event; a coarse count is enough.
+      if (recorder.lines % 10 === 1) store.setState({ recordedLines: recorder.lines });
+    } else if (!store.getState().recordingFull) {
+      store.setState({ recording: false, recordingFull: true, recordedLines: recorder.lines });
+    }
+  };
+
+  const store = createStore<MonitorState>()((set, get) => ({
+    mode: 'live',
+    paused: false,
+    pausedAtMs: null,
+    frozenSnapshot: null,
+    selectedToken: null,
+    windowMs: 60_000,
+    recording: false,
+    recordedLines: 0,
+    recordingFull: false,
+    canSave: false,
+    replay: null,
+    openErrors: [],
+    openedFile: null,
+
+    select: (token) => set({ selectedToken: token }),
+    setWindow: (ms) => set({ windowMs: ms }),
+    togglePause: () =>
+      set((s) =>
+        s.paused
+          ? { paused: false, pausedAtMs: null, frozenSnapshot: null }
+          : { paused: true, pausedAtMs: samples.clockMs, frozenSnapshot: connections.getState().snapshot },
+      ),
+
+    toggleRecording: () => {
+      if (get().recording) {
+        set({ recording: false, recordedLines: recorder?.lines ?? 0 });
+        return;
+      }
+      recorder = new Recorder(now());
+      set({ recording: true, recordedLines: 0, recordingFull: false, canSave: true });
+    },
+
+    saveRecording: () => {
+      if (!recorder) return null;
+      set({ recordedLines: recorder.lines });
+      return { filename: `mptcp-studio-${stamp(recorder.startedAtMs)}.ndjson`, text: recorder.text() };
+    },
+
+    openRecording: (fileName, text) => {
+      const parsed = parseRecording(text);
+      set({ openErrors: parsed.errors, openedFile: fileName });
+      if (parsed.entries.length === 0) return { entries: 0, errors: parsed.errors };
+      cancelTimer();
+      entries = parsed.entries;
+      samples.clear();
+      events.clear();
+      connections.replace(null);
+      set({
+        mode: 'replay',
+        paused: false,
+        pausedAtMs: null,
+        frozenSnapshot: null,
+        replay: { fileName, playing: true, speed: 1, position: 0, total: entries.length },
+      });
+      step();
+      return { entries: entries.length, errors: parsed.errors };
+    },
+
+    play: () => {
+      const replay = get().replay;
+      if (!replay || replay.playing) return;
+      // Played to the end: start over.
+      const position = replay.position >= replay.total ? 0 : replay.position;
+      if (position === 0) {
+        samples.clear();
+        events.clear();
+        connections.replace(null);
+      }
+      set({ replay: { ...replay, playing: true, position } });
+      cancelTimer();
+      step();
+    },
+
+    pauseReplay: () => {
+      const replay = get().replay;
+      if (!replay) return;
+      cancelTimer();
+      set({ replay: { ...replay, playing: false } });
+    },
+
+    setSpeed: (speed) => {
+      const replay = get().replay;
+      if (!replay) return;
+      set({ replay: { ...replay, speed } });
+      // The pending wait was timed for the old speed.
+      if (replay.playing && timer !== null) scheduleNext(replay.position, speed);
+    },
+
+    exitReplay: () => {
+      cancelTimer();
+      entries = [];
+      samples.clear();
+      events.clear();
+      connections.replace(null);
+      set({ mode: 'live', replay: null, openErrors: [], openedFile: null });
+      connections.reload();
+    },
+  }));
+
+  const live = (): boolean => store.getState().mode === 'live';
+  const offSnapshot = api.on('mptcp:connections:snapshot', (snapshot) => {
+    if (!live()) return;
+    samples.ingestSnapshot(snapshot);
+    record({ tMs: now(), type: 'snapshot', snapshot });
+  });
+  const offEvent = api.on('mptcp:kernel:event', (event) => {
+    if (!live()) return;
+    events.push(event);
+    record({ tMs: now(), type: 'event', event });
+  });
+
+  return Object.assign(store, {
+    dispose() {
+      cancelTimer();
+      offSnapshot();
+      offEvent();
+    },
+  });
+}

@@ -1,0 +1,171 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { FakeApi } from '../../api/fake-api';
+import { connection, linkEvent, mptcpEvent, snapshot, subflow } from '../../testing/fixtures';
+import { createStores, type Stores } from '../stores';
+import { headerLine, parseRecording } from './recording';
+
+const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
+const sync = (cb: () => void) => cb();
+const TOKEN = 0xdeadbeef;
+
+/** Snapshot i: both subflows' counters advance by 100 kB and 1 kB per second. */
+function snapshotAt(i: number) {
+  const c = connection();
+  return snapshot({
+    takenAtMs: T0 + i * 1000,
+    connections: [
+      {
+        ...c,
+        subflows: c.subflows.map((s, k) =>
+          subflow({
+            ...s,
+            bytesAcked: 1_000_000 + i * 100_000 * (k + 1),
+            bytesReceived: 2000 + i * 1000,
+            rttUs: 10_000 + i * 100 + k,
+          }),
+        ),
+      },
+    ],
+  });
+}
+
+function state(stores: Stores) {
+  return {
+    connections: stores.connections.getState().snapshot,
+    series: stores.samples.window(TOKEN, 0, Infinity, 10_000),
+    events: stores.events.list().map((e) => e.event),
+  };
+}
+
+let opened: Stores[] = [];
+beforeEach(() => {
+  vi.useFakeTimers();
+  vi.setSystemTime(T0);
+});
+afterEach(() => {
+  for (const s of opened) s.dispose();
+  opened = [];
+  vi.useRealTimers();
+});
+
+function stores(api = new FakeApi()): { api: FakeApi; stores: Stores } {
+  const s = createStores(api, undefined, { schedule: sync });
+  opened.push(s);
+  return { api, stores: s };
+}
+
+describe('recording round trip', () => {
+  it('record → save → open → replay gives the same store state', async () => {
+    const live = stores();
+    live.stores.monitor.getState().toggleRecording();
+    for (let i = 0; i < 5; i++) {
+      vi.advanceTimersByTime(1000);
+      live.api.emit('mptcp:connections:snapshot', snapshotAt(i));
+      if (i === 2) live.api.emit('mptcp:kernel:event', mptcpEvent('sub_closed', { error: 104 }, T0 + 2500));
+      if (i === 3) live.api.emit('mptcp:kernel:event', linkEvent(T0 + 3500, 'down'));
+    }
+    live.stores.monitor.getState().toggleRecording();
+    const file = live.stores.monitor.getState().saveRecording();
+    expect(file?.filename).toMatch(/^mptcp-studio-.*\.ndjson$/);
+    const text = file?.text ?? '';
+    expect(JSON.parse(text.split('\n')[0] ?? '')).toMatchObject({
+      format: 'mptcp-studio-recording',
+      version: 1,
+    });
+    expect(text.trim().split('\n')).toHaveLength(1 + 5 + 2);
+
+    const replay = stores();
+    const result = replay.stores.monitor.getState().openRecording('lab.ndjson', text);
+    expect(result).toEqual({ entries: 7, errors: [] });
+    expect(replay.stores.monitor.getState()).toMatchObject({
+      mode: 'replay',
+      replay: { fileName: 'lab.ndjson', playing: true },
+    });
+    // The live feed is ignored while replaying.
+    replay.api.emit('mptcp:connections:snapshot', snapshot({ takenAtMs: T0 + 999_999, connections: [] }));
+    replay.api.emit('mptcp:kernel:event', linkEvent(T0 + 999_999, 'up'));
+    await vi.runAllTimersAsync();
+    expect(replay.stores.monitor.getState().replay).toMatchObject({ position: 7, total: 7, playing: false });
+
+    const a = state(live.stores);
+    const b = state(replay.stores);
+    expect(b.series).toHaveLength(2);
+    expect(b.series[0]?.points).toHaveLength(5);
+    expect(b).toEqual(a);
+
+    replay.stores.monitor.getState().exitReplay();
+    expect(replay.stores.monitor.getState().mode).toBe('live');
+    replay.api.emit('mptcp:kernel:event', linkEvent(T0 + 999_999, 'up'));
+    expect(replay.stores.events.size).toBe(1);
+  });
+
+  it('plays 4x faster at speed 4 and can pause', async () => {
+    const text = [
+      headerLine(T0),
+      ...[0, 1, 2, 3].map((i) => JSON.stringify({ t: T0 + i * 1000, type: 'snapshot', data: snapshotAt(i) })),
+    ].join('\n');
+    const { stores: s } = stores();
+    const m = s.monitor;
+    m.getState().openRecording('x.ndjson', text);
+    m.getState().setSpeed(4);
+    expect(m.getState().replay?.position).toBe(1);
+    await vi.advanceTimersByTimeAsync(250);
+    expect(m.getState().replay?.position).toBe(2);
+    m.getState().pauseReplay();
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(m.getState().replay?.position).toBe(2);
+    m.getState().play();
+    await vi.runAllTimersAsync();
+    expect(m.getState().replay?.position).toBe(4);
+  });
+});
+
+describe('parseRecording', () => {
+  it('reports bad lines with their numbers and keeps the good ones', () => {
+    const good = JSON.stringify({ t: T0, type: 'snapshot', data: snapshotAt(0) });
+    const badSnapshot = JSON.stringify({
+      t: T0,
+      type: 'snapshot',
+      data: { ...snapshotAt(1), connections: 'x' },
+    });
+    const badEvent = JSON.stringify({ t: T0, type: 'event', data: { source: 'bogus', timestampMs: 1 } });
+    const text = [
+      headerLine(T0),
+      good,
+      '{not json',
+      badSnapshot,
+      '',
+      badEvent,
+      JSON.stringify({ t: 1, type: 'other' }),
+    ].join('\n');
+    const parsed = parseRecording(text);
+    expect(parsed.entries).toHaveLength(1);
+    expect(parsed.errors.map((e) => e.line)).toEqual([3, 4, 6, 7]);
+    expect(parsed.errors[0]?.message).toMatch(/not JSON/);
+    expect(parsed.errors[1]?.message).toMatch(/^data\.connections/);
+  });
+
+  it('refuses a file without the header', () => {
+    const parsed = parseRecording(JSON.stringify({ t: T0, type: 'snapshot', data: snapshotAt(0) }));
+    expect(parsed.entries).toEqual([]);
+    expect(parsed.errors).toEqual([
+      { line: 1, message: expect.stringMatching(/not a recording/) as unknown },
+    ]);
+    expect(parseRecording('').errors[0]?.message).toMatch(/empty/);
+  });
+
+  it('an opened file with bad lines is reported in the monitor and the rest replays', () => {
+    const { stores: s } = stores();
+    const text = [
+      headerLine(T0),
+      'garbage',
+      JSON.stringify({ t: T0, type: 'snapshot', data: snapshotAt(0) }),
+    ].join('\n');
+    expect(s.monitor.getState().openRecording('mixed.ndjson', text)).toEqual({
+      entries: 1,
+      errors: [{ line: 2, message: expect.stringMatching(/not JSON/) as unknown }],
+    });
+    expect(s.monitor.getState().openErrors).toHaveLength(1);
+    expect(s.connections.getState().snapshot?.connections).toHaveLength(1);
+  });
+});

@@ -1,0 +1,338 @@
+/**
+ * Per-subflow history for charts, kept outside React state: a ring buffer per subflow, fed by
+ * connection snapshots and by the detail view's fast `mptcp:connection:get` loop. Throughput is
+ * derived here from consecutive samples' byte counters. Memory is bounded three ways: samples per
+ * subflow (ring capacity), subflows not seen for `retentionMs` are dropped, and at most `maxSeries`
+ * subflows are kept (the longest unseen go first).
+ */
+import type { Connection, ConnectionsSnapshot, Subflow } from '../../../../shared/types';
+import { hostPort } from '../../format';
+import { FrameNotifier, type FrameScheduler } from './frame-notifier';
+import { SampleRing, type Sample } from './ring-buffer';
+
+export interface SeriesMeta {
+  key: string;
+  token: number;
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  /** Latest backup flag seen. */
+  backup: boolean;
+  /** "10.0.0.1:4000 → 10.0.0.2:80" */
+  label: string;
+}
+
+export interface ChartPoint {
+  tMs: number;
+  rttMs: number | null;
+  cwndPkts: number | null;
+  sendMbitPerSec: number | null;
+  recvMbitPerSec: number | null;
+}
+
+export interface ChartSeries {
+  meta: SeriesMeta;
+  points: ChartPoint[];
+}
+
+export interface Rates {
+  sendBytesPerSec: number;
+  recvBytesPerSec: number;
+}
+
+interface Series {
+  meta: SeriesMeta;
+  ring: SampleRing;
+  lastTMs: number | null;
+  lastBytesAcked: number;
+  lastBytesReceived: number;
+  /** Clock of the last update, for retention. */
+  seenAtMs: number;
+}
+
+export interface SamplesOptions {
+  /** Samples per subflow fed by snapshots: 600 = 10 minutes at 1 Hz. */
+  capacity?: number;
+  /** Samples per subflow once the fast loop reads it: 3000 = 5 minutes at 10 Hz. */
+  fastCapacity?: number;
+  /** Drop a subflow this long after it was last seen. */
+  retentionMs?: number;
+  maxSeries?: number;
+  schedule?: FrameScheduler;
+}
+
+export function subflowKey(
+  token: number,
+  s: Pick<Subflow, 'localAddress' | 'localPort' | 'remoteAddress' | 'remotePort'>,
+): string {
+  return `${token}|${s.localAddress}:${s.localPort}|${s.remoteAddress}:${s.remotePort}`;
+}
+
+/** Throughput from two readings of a byte counter; NaN on a reset (the counter went down). */
+export function deriveRate(prevBytes: number, bytes: number, dtMs: number): number {
+  if (!(dtMs > 0) || bytes < prevBytes) return Number.NaN;
+  return ((bytes - prevBytes) * 1000) / dtMs;
+}
+
+const MBIT = 1e6 / 8;
+
+function mean(sum: number, n: number): number | null {
+  return n > 0 ? sum / n : null;
+}
+
+export class SamplesStore {
+  readonly capacity: number;
+  readonly fastCapacity: number;
+  readonly retentionMs: number;
+  readonly maxSeries: number;
+  private readonly series = new Map<string, Series>();
+  private readonly notifier: FrameNotifier;
+  /** Tokens a fast loop is sampling: snapshots skip them so two clocks do not interleave. */
+  readonly fastTokens = new Set<number>();
+  /** Each connection's latest reading, for the detail view's subflow table. */
+  private readonly latestByToken = new Map<number, { connection: Connection; tMs: number }>();
+  /** The newest sample time seen: "now" for chart windows (live and replay alike). */
+  clockMs = 0;
+
+  constructor(opts: SamplesOptions = {}) {
+    this.capacity = opts.capacity ?? 600;
+    this.fastCapacity = Math.max(this.capacity, opts.fastCapacity ?? 3000);
+    this.retentionMs = opts.retentionMs ?? 120_000;
+    this.maxSeries = opts.maxSeries ?? 2048;
+    this.notifier = new FrameNotifier(opts.schedule);
+  }
+
+  readonly subscribe = (listener: () => void): (() => void) => this.notifier.subscribe(listener);
+  readonly getVersion = (): number => this.notifier.getVersion();
+  get rawVersion(): number {
+    return this.notifier.rawVersion;
+  }
+
+  ingestSnapshot(snapshot: ConnectionsSnapshot): void {
+    const t = snapshot.takenAtMs;
+    for (const c of snapshot.connections) {
+      if (this.fastTokens.has(c.token)) {
+        for (const s of c.subflows) {
+          const existing = this.series.get(subflowKey(c.token, s));
+          if (existing) existing.seenAtMs = Math.max(existing.seenAtMs, t);
+        }
+        continue;
+      }
+      this.addConnection(c, t);
+    }
+    this.clockMs = Math.max(this.clockMs, t);
+    this.prune(t);
+    this.notifier.bump();
+  }
+
+  /** One connection read at `tMs` (the fast loop). */
+  ingestConnection(c: Connection, tMs: number): void {
+    this.addConnection(c, tMs);
+    for (const s of c.subflows)
+      this.series.get(subflowKey(c.token, s))?.ring.raiseCapacity(this.fastCapacity);
+    this.clockMs = Math.max(this.clockMs, tMs);
+    this.notifier.bump();
+  }
+
+  private addConnection(c: Connection, tMs: number): void {
+    const prev = this.latestByToken.get(c.token);
+    if (!prev || prev.tMs <= tMs) this.latestByToken.set(c.token, { connection: c, tMs });
+    for (const s of c.subflows) this.addSubflow(c.token, s, tMs);
+  }
+
+  private addSubflow(token: number, s: Subflow, tMs: number): void {
+    const key = subflowKey(token, s);
+    let series = this.series.get(key);
+    if (!series) {
+      series = {
+        meta: {
+          key,
+          token,
+          localAddress: s.localAddress,
+          localPort: s.localPort,
+          remoteAddress: s.remoteAddress,
+          remotePort: s.remotePort,
+          backup: s.backup,
+          label: `${hostPort(s.localAddress, s.localPort)} → ${hostPort(s.remoteAddress, s.remotePort)}`,
+        },
+        ring: new SampleRing(this.capacity),
+        lastTMs: null,
+        lastBytesAcked: 0,
+        lastBytesReceived: 0,
+        seenAtMs: tMs,
+      };
+      this.series.set(key, series);
+      if (this.series.size > this.maxSeries) this.evictOldest();
+    }
+    series.meta.backup = s.backup;
+    series.seenAtMs = Math.max(series.seenAtMs, tMs);
+    const prevT = series.lastTMs;
+    if (prevT !== null && tMs <= prevT) return; // a duplicate or an older reading: Δt would be ≤ 0
+    const dtMs = prevT === null ? 0 : tMs - prevT;
+    series.ring.push({
+      tMs,
+      rttUs: s.rttUs,
+      cwndPkts: s.cwndPkts,
+      sendBytesPerSec: prevT === null ? Number.NaN : deriveRate(series.lastBytesAcked, s.bytesAcked, dtMs),
+      recvBytesPerSec:
+        prevT === null ? Number.NaN : deriveRate(series.lastBytesReceived, s.bytesReceived, dtMs),
+      retransPkts: s.totalRetransPkts,
+    });
+    series.lastTMs = tMs;
+    series.lastBytesAcked = s.bytesAcked;
+    series.lastBytesReceived = s.bytesReceived;
+  }
+
+  /** The newest reading of a connection (snapshot or fast loop), if still kept. */
+  latest(token: number): Connection | null {
+    return this.latestByToken.get(token)?.connection ?? null;
+  }
+
+  private prune(nowMs: number): void {
+    for (const [token, l] of this.latestByToken) {
+      if (nowMs - l.tMs > this.retentionMs) this.latestByToken.delete(token);
+    }
+    for (const [key, s] of this.series) {
+      if (nowMs - s.seenAtMs > this.retentionMs) this.series.delete(key);
+    }
+  }
+
+  private evictOldest(): void {
+    let oldest: string | null = null;
+    let oldestMs = Infinity;
+    for (const [key, s] of this.series) {
+      if (s.seenAtMs < oldestMs) {
+        oldestMs = s.seenAtMs;
+        oldest = key;
+      }
+    }
+    if (oldest !== null) this.series.delete(oldest);
+  }
+
+  /** The subflows recorded for a connection, in a stable order. */
+  seriesOf(token: number): SeriesMeta[] {
+    const out: SeriesMeta[] = [];
+    for (const s of this.series.values()) if (s.meta.token === token) out.push(s.meta);
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  ring(key: string): SampleRing | null {
+    return this.series.get(key)?.ring ?? null;
+  }
+
+  /**
+   * Chart data for one connection in [fromMs, toMs], at most `maxPoints` per subflow (bucket means),
+   * in display units. Subflows without samples in the window are left out.
+   */
+  window(token: number, fromMs: number, toMs: number, maxPoints = 600): ChartSeries[] {
+    const out: ChartSeries[] = [];
+    for (const meta of this.seriesOf(token)) {
+      const ring = this.series.get(meta.key)?.ring;
+      if (!ring) continue;
+      const first = ring.lowerBound(fromMs);
+      const end = ring.upperBound(toMs);
+      const n = end - first;
+      if (n <= 0) continue;
+      const per = Math.max(1, Math.ceil(n / maxPoints));
+      const points: ChartPoint[] = [];
+      for (let b = first; b < end; b += per) {
+        const stop = Math.min(end, b + per);
+        let t = 0;
+        const sums = [0, 0, 0, 0];
+        const counts = [0, 0, 0, 0];
+        const add = (i: number, v: number): void => {
+          if (Number.isFinite(v)) {
+            sums[i] = (sums[i] ?? 0) + v;
+            counts[i] = (counts[i] ?? 0) + 1;
+          }
+        };
+        for (let i = b; i < stop; i++) {
+          t += ring.field('tMs', i);
+          add(0, ring.field('rttUs', i) / 1000);
+          add(1, ring.field('cwndPkts', i));
+          add(2, ring.field('sendBytesPerSec', i) / MBIT);
+          add(3, ring.field('recvBytesPerSec', i) / MBIT);
+        }
+        points.push({
+          tMs: t / (stop - b),
+          rttMs: mean(sums[0] ?? 0, counts[0] ?? 0),
+          cwndPkts: mean(sums[1] ?? 0, counts[1] ?? 0),
+          sendMbitPerSec: mean(sums[2] ?? 0, counts[2] ?? 0),
+          recvMbitPerSec: mean(sums[3] ?? 0, counts[3] ?? 0),
+        });
+      }
+      out.push({ meta, points });
+    }
+    return out;
+  }
+
+  /** Every raw sample of a connection in [fromMs, toMs] (exports). */
+  rawWindow(token: number, fromMs: number, toMs: number): { meta: SeriesMeta; samples: Sample[] }[] {
+    return this.seriesOf(token).map((meta) => {
+      const ring = this.series.get(meta.key)?.ring;
+      const samples: Sample[] = [];
+      if (ring) {
+        for (let i = ring.lowerBound(fromMs); i < ring.size; i++) {
+          const s = ring.at(i);
+          if (!s || s.tMs > toMs) break;
+          samples.push(s);
+        }
+      }
+      return { meta, samples };
+    });
+  }
+
+  /** Every connection's throughput in one pass (the table), like `rates`. */
+  ratesByToken(atMs = Infinity): Map<number, Rates> {
+    const out = new Map<number, Rates>();
+    for (const s of this.series.values()) {
+      const ring = s.ring;
+      let i = ring.upperBound(atMs) - 1;
+      while (i >= 0 && !Number.isFinite(ring.field('sendBytesPerSec', i))) i--;
+      if (i < 0) continue;
+      const r = out.get(s.meta.token) ?? { sendBytesPerSec: 0, recvBytesPerSec: 0 };
+      r.sendBytesPerSec += ring.field('sendBytesPerSec', i);
+      const recv = ring.field('recvBytesPerSec', i);
+      if (Number.isFinite(recv)) r.recvBytesPerSec += recv;
+      out.set(s.meta.token, r);
+    }
+    return out;
+  }
+
+  /** A connection's throughput: the sum of its subflows' latest rates at or before `atMs`. */
+  rates(token: number, atMs = Infinity): Rates {
+    let send = 0;
+    let recv = 0;
+    for (const s of this.series.values()) {
+      if (s.meta.token !== token) continue;
+      const ring = s.ring;
+      let i = ring.upperBound(atMs) - 1;
+      // The newest sample with a known rate (the first after a reset has none).
+      while (i >= 0 && !Number.isFinite(ring.field('sendBytesPerSec', i))) i--;
+      if (i < 0) continue;
+      send += ring.field('sendBytesPerSec', i);
+      const r = ring.field('recvBytesPerSec', i);
+      if (Number.isFinite(r)) recv += r;
+    }
+    return { sendBytesPerSec: send, recvBytesPerSec: recv };
+  }
+
+  get seriesCount(): number {
+    return this.series.size;
+  }
+
+  /** Bytes held by every ring: at most maxSeries × capacity × 48 (plus the few fast-loop subflows). */
+  get allocatedBytes(): number {
+    let total = 0;
+    for (const s of this.series.values()) total += s.ring.allocatedBytes;
+    return total;
+  }
+
+  clear(): void {
+    this.series.clear();
+    this.latestByToken.clear();
+    this.clockMs = 0;
+    this.notifier.bump();
+  }
+}
