@@ -49,6 +49,9 @@ export class KernelEventWatcher {
   private starting: Promise<WatchResult> | null = null;
 
   /** Idempotent, also when called again while the first start is still resolving the family. */
+  /** Bumped by stop(): a start still resolving the family when stop() ran must not resurrect. */
+  private generation = 0;
+
   start(): Promise<WatchResult> {
     this.starting ??= this.doStart().finally(() => {
       this.starting = null;
@@ -70,8 +73,13 @@ export class KernelEventWatcher {
     }
     if (!this.genl) {
       const genl = new NlSocket(NETLINK_GENERIC, { recvBufferBytes: 1 << 20 });
+      const generation = this.generation;
       try {
         const fam = await this.family(genl);
+        if (generation !== this.generation) {
+          genl.close();
+          return { mptcp: false, interfaces: false, note: 'stopped while starting' };
+        }
         subscribeMptcpEvents(genl, fam, (event) =>
           this.emit({ source: 'mptcp', timestampMs: Date.now(), event }),
         );
@@ -89,6 +97,7 @@ export class KernelEventWatcher {
   }
 
   stop(): WatchResult {
+    this.generation++;
     this.genl?.close();
     this.route?.close();
     this.genl = this.route = null;
