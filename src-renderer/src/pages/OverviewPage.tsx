@@ -1,4 +1,5 @@
 import { ConnectionsSection } from '../components/ConnectionsSection';
+import { CountersSection } from '../components/CountersSection';
 import { InterfacesSection } from '../components/InterfacesSection';
 import { KernelSection } from '../components/KernelSection';
 import { LimitsSection } from '../components/LimitsSection';
@@ -82,6 +83,7 @@ export function OverviewPage() {
             <LimitsSection limits={limits} endpointCount={endpoints.length} />
           </div>
           <InterfacesSection interfaces={interfaces} endpoints={endpoints} />
+          <CountersSection readAtMs={updatedAtMs} />
         </>
       ) : !error ? (
         <p className="muted loading">{loading ? 'Reading kernel state…' : 'Waiting for the engine…'}</p>

@@ -1,0 +1,41 @@
+// @vitest-environment jsdom
+import { cleanup, screen } from '@testing-library/react';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeApi } from '../api/fake-api';
+import { renderApp } from '../testing/render';
+import { overview } from '../testing/fixtures';
+
+afterEach(() => cleanup());
+
+describe('MPTCP counters on the Overview', () => {
+  it('calls out the counters that point at a problem and lists every nonzero one', async () => {
+    const api = new FakeApi()
+      .handle('mptcp:overview:get', { ok: true, value: overview() })
+      .handle('mptcp:counters:get', {
+        ok: true,
+        value: {
+          takenAtMs: 1,
+          counters: { MPCapableSYNTX: 5, MPJoinRejected: 3, MPCapableFallbackACK: 0, SomeFutureCounter: 2 },
+        },
+      });
+    const stores = await renderApp(api);
+    const card = screen.getByTestId('overview-counters');
+    expect(card.textContent).toContain('3 of 4 nonzero');
+    expect(screen.getByTestId('counter-alarms').textContent).toContain('MP_JOINs refused');
+    expect(screen.getByTestId('counter-alarms').textContent).not.toContain('fell back');
+    expect(card.textContent).toContain('SomeFutureCounter');
+    stores.dispose();
+  });
+
+  it('shows a failed read instead of an empty card', async () => {
+    const api = new FakeApi()
+      .handle('mptcp:overview:get', { ok: true, value: overview() })
+      .handle('mptcp:counters:get', {
+        ok: false,
+        error: { code: 'EACCES', message: 'cannot read /proc/net/netstat' },
+      });
+    const stores = await renderApp(api);
+    expect(screen.getByTestId('overview-counters').textContent).toContain('cannot read /proc/net/netstat');
+    stores.dispose();
+  });
+});
