@@ -529,6 +529,8 @@ export class SnapshotBuilder {
     }
 
     const family = buf[off]!;
+    // Built as one literal (not from decodeTcpInfo's object plus a spread) so every subflow gets
+    // the same V8 shape in one allocation: this runs 20,000 times per poll at 10k connections.
     const s: Subflow = {
       family: familyName(family),
       state: tcpStateName(buf[off + 1]!),

@@ -8,6 +8,7 @@
  * kept raw (hex), never dropped: a newer kernel's additions stay visible.
  */
 import { ApiFailure } from '../../../shared/result';
+import type { MptcpEvent as SharedMptcpEvent } from '../../../shared/types';
 import { forEachAttr, type NlSocket } from '../netlink/core';
 import { GENL_HDRLEN, MPTCP_PM_EVENTS_GROUP, type MptcpPmFamily } from '../pm/mptcp-pm';
 import { AF_INET, AF_INET6, formatAddress } from '../rtnl/address';
@@ -70,39 +71,13 @@ const resetReasons = ['unspecified', 'mptcp', 'resource', 'prohibited', 'wq2big'
  * One decoded event. Every field is null when its attribute did not arrive: which ones arrive
  * depends on the event type (reference §1.5 table), and the decoder does not invent defaults.
  */
-export interface MptcpEvent {
-  /** genlmsghdr.cmd. */
-  type: number;
+export type MptcpEvent = Omit<SharedMptcpEvent, 'kind'> & {
+  /** genlmsghdr.cmd's name; 'unknown' keeps the raw attributes in rawAttrs. */
   kind: MptcpEventKind;
-  token: number | null;
-  family: 'inet' | 'inet6' | null;
-  localId: number | null;
-  remoteId: number | null;
-  localAddress: string | null;
-  remoteAddress: string | null;
-  /** SPORT / DPORT: network byte order on this wire (G2), decoded to numbers. */
-  localPort: number | null;
-  remotePort: number | null;
-  backup: boolean | null;
-  /** sk_err of a closed subflow (e.g. 111 ECONNREFUSED). */
-  error: number | null;
-  /** MPTCP_ATTR_FLAGS raw value. */
-  flags: number | null;
-  denyJoinId0: boolean;
-  /** FLAGS bit1, or the older SERVER_SIDE attribute: this host is the passive opener. */
-  serverSide: boolean;
-  timeout: number | null;
-  ifindex: number | null;
-  resetReason: number | null;
-  resetReasonName: string | null;
-  resetFlags: number | null;
-  /** Attributes this decoder does not know (or of an unexpected size), hex, by attribute id. */
-  unknownAttrs: Record<string, string>;
-  /** Set for an unknown event type: every attribute as hex, so nothing is lost. */
-  rawAttrs: Record<string, string> | null;
-}
+};
 
-function emptyEvent(type: number): MptcpEvent {
+/** An event with no attributes yet (tests build their events from it too). */
+export function emptyEvent(type: number): MptcpEvent {
   const name = (mptcpEventNames as Record<number, MptcpEventKind | undefined>)[type];
   return {
     type,

@@ -1,36 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { MptcpEvent } from '../events/mptcp-events';
+import { emptyEvent, type MptcpEvent } from '../events/mptcp-events';
 import { UserspacePm, type PmCommands, type PmLogEntry, type UserspacePmOptions } from './userspace-pm';
 import type { AnnounceSpec, SubflowCreateSpec, SubflowDestroySpec } from './userspace-requests';
 
 const TOKEN = 0x1234;
 
 function ev(kind: MptcpEvent['kind'], p: Partial<MptcpEvent> = {}): MptcpEvent {
-  return {
-    type: 0,
-    kind,
-    token: TOKEN,
-    family: 'inet',
-    localId: null,
-    remoteId: null,
-    localAddress: null,
-    remoteAddress: null,
-    localPort: null,
-    remotePort: null,
-    backup: null,
-    error: null,
-    flags: null,
-    denyJoinId0: false,
-    serverSide: false,
-    timeout: null,
-    ifindex: null,
-    resetReason: null,
-    resetReasonName: null,
-    resetFlags: null,
-    unknownAttrs: {},
-    rawAttrs: null,
-    ...p,
-  };
+  return { ...emptyEvent(0), kind, token: TOKEN, family: 'inet', ...p };
 }
 const established = (p: Partial<MptcpEvent> = {}): MptcpEvent =>
   ev('established', {

@@ -30,3 +30,27 @@ export function ErrorLine({ source, code, message }: { source?: string; code: st
     </span>
   );
 }
+
+/** Kernel reads that failed while others succeeded: listed, so partial data is never silent. */
+export function ReadErrorsNotice({
+  errors,
+  title,
+  testId,
+}: {
+  errors: readonly { source: string; code: string; message: string }[];
+  title: string;
+  testId: string;
+}) {
+  if (errors.length === 0) return null;
+  return (
+    <Notice tone="warn" title={title} testId={testId}>
+      <ul className="plain">
+        {errors.map((e) => (
+          <li key={`${e.source}-${e.code}`}>
+            <ErrorLine source={e.source} code={e.code} message={e.message} />
+          </li>
+        ))}
+      </ul>
+    </Notice>
+  );
+}

@@ -8,7 +8,7 @@ import type { CardProps } from '../components/config/Field';
 import { GeneralCard, LimitsCard } from '../components/config/GeneralCard';
 import { PlanReview } from '../components/config/PlanReview';
 import { SysctlsCard } from '../components/config/SysctlsCard';
-import { ErrorLine, Notice } from '../components/Notice';
+import { ErrorLine, Notice, ReadErrorsNotice } from '../components/Notice';
 import { buildDesired } from '../state/config-draft';
 import { useConfig, useOverview, useStores } from '../state/stores';
 
@@ -139,21 +139,11 @@ export function ConfigurePage() {
           {status.privileges.note ?? 'You can plan changes, but applying them needs CAP_NET_ADMIN.'}
         </Notice>
       ) : null}
-      {readErrors.length > 0 ? (
-        <Notice
-          tone="warn"
-          title="Some kernel reads failed; the choices below may be incomplete"
-          testId="cfg-read-errors"
-        >
-          <ul className="plain">
-            {readErrors.map((e) => (
-              <li key={`${e.source}-${e.code}`}>
-                <ErrorLine source={e.source} code={e.code} message={e.message} />
-              </li>
-            ))}
-          </ul>
-        </Notice>
-      ) : null}
+      <ReadErrorsNotice
+        errors={readErrors}
+        title="Some kernel reads failed; the choices below may be incomplete"
+        testId="cfg-read-errors"
+      />
       {draftSource ? (
         <Notice
           tone="info"

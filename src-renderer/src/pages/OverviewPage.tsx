@@ -3,7 +3,7 @@ import { CountersSection } from '../components/CountersSection';
 import { InterfacesSection } from '../components/InterfacesSection';
 import { KernelSection } from '../components/KernelSection';
 import { LimitsSection } from '../components/LimitsSection';
-import { ErrorLine, Notice } from '../components/Notice';
+import { ErrorLine, Notice, ReadErrorsNotice } from '../components/Notice';
 import { formatTime } from '../format';
 import { useOverview } from '../state/stores';
 
@@ -60,21 +60,11 @@ export function OverviewPage() {
         </Notice>
       ) : null}
 
-      {errors.length > 0 ? (
-        <Notice
-          tone="warn"
-          title="Some kernel reads failed; their sections are incomplete"
-          testId="overview-errors"
-        >
-          <ul className="plain">
-            {errors.map((e) => (
-              <li key={`${e.source}-${e.code}`}>
-                <ErrorLine source={e.source} code={e.code} message={e.message} />
-              </li>
-            ))}
-          </ul>
-        </Notice>
-      ) : null}
+      <ReadErrorsNotice
+        errors={errors}
+        title="Some kernel reads failed; their sections are incomplete"
+        testId="overview-errors"
+      />
 
       {status ? (
         <>
