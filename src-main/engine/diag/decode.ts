@@ -387,6 +387,33 @@ function congestionName(buf: Buffer, off: number, len: number): string {
 
 // --- the snapshot builder ----------------------------------------------------------------------
 
+/**
+ * Native-endian 32-bit words of a received buffer. Netlink is host byte order (uapi:
+ * linux/netlink.h) and every nlmsghdr, attribute header and the u32/u64 fields of inet_diag_msg,
+ * tcp_info and mptcp_info sit at 4-byte offsets (NLMSG_ALIGN, NLA_ALIGN), so one indexed load
+ * replaces readUInt32LE's call and bounds check, and an attribute header is one load: nla_len in
+ * the low half, nla_type in the high half. Buffers that do not start on a 4-byte boundary (none
+ * that the engine receives) are copied first; see SnapshotBuilder.aligned.
+ */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** A small cache of dotted quads keyed by the raw address word: no Map, no string per subflow. */
+class V4Names {
+  private readonly keys = new Int32Array(256);
+  private readonly names: (string | undefined)[] = new Array<string | undefined>(256).fill(undefined);
+
+  get(buf: Buffer, off: number, word: number): string {
+    const slot = Math.imul(word, 0x9e3779b1) >>> 24;
+    const name = this.names[slot];
+    if (name !== undefined && this.keys[slot] === (word | 0)) return name;
+    const s = `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
+    this.keys[slot] = word;
+    this.names[slot] = s;
+    return s;
+  }
+}
+const v4Names = new V4Names();
+
 /** The MPTCP ULP's name in INET_ULP_INFO_NAME: "mptcp" (NUL-terminated). */
 function isMptcpName(buf: Buffer, off: number, len: number): boolean {
   return (
@@ -400,26 +427,124 @@ function isMptcpName(buf: Buffer, off: number, len: number): boolean {
   );
 }
 
+/** Open-addressing token → connection index table (typed arrays: no Map entries, no boxed keys). */
+class TokenIndex {
+  private keys = new Int32Array(1024);
+  /** Connection index + 1; 0 marks an empty slot. */
+  private vals = new Int32Array(1024);
+  private mask = 1023;
+  private size = 0;
+
+  set(token: number, index: number): void {
+    if (2 * (this.size + 1) > this.keys.length) this.grow();
+    let i = Math.imul(token, 0x9e3779b1) >>> 0;
+    for (;;) {
+      i &= this.mask;
+      if (this.vals[i] === 0) {
+        this.keys[i] = token;
+        this.vals[i] = index + 1;
+        this.size++;
+        return;
+      }
+      // A duplicate token (two sockets sharing one cannot happen; a kernel bug could): last wins,
+      // as with the Map this replaces.
+      if (this.keys[i] === (token | 0)) {
+        this.vals[i] = index + 1;
+        return;
+      }
+      i++;
+    }
+  }
+
+  /** The connection index for the token, or -1. */
+  get(token: number): number {
+    let i = Math.imul(token, 0x9e3779b1) >>> 0;
+    for (;;) {
+      i &= this.mask;
+      const v = this.vals[i]!;
+      if (v === 0) return -1;
+      if (this.keys[i] === (token | 0)) return v - 1;
+      i++;
+    }
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldVals = this.vals;
+    this.keys = new Int32Array(oldKeys.length * 2);
+    this.vals = new Int32Array(oldKeys.length * 2);
+    this.mask = this.keys.length - 1;
+    this.size = 0;
+    for (let i = 0; i < oldKeys.length; i++) if (oldVals[i] !== 0) this.set(oldKeys[i]!, oldVals[i]! - 1);
+  }
+}
+
 /**
- * Joins the two dumps. Feed every MPTCP socket (onMptcp) before the TCP sockets (onTcp): subflows
- * are attached as they stream past by TOKEN_LOC == mptcpi_token (§3.6), so a subflow never needs
- * to be kept aside. Messages are (buf, offset, len) views as NlSocket.dump hands them out.
+ * Joins the two dumps: subflows are attached to their connection by TOKEN_LOC == mptcpi_token
+ * (§3.6) as they stream past. Messages are (buf, offset, len) views as NlSocket.dump hands them
+ * out.
+ *
+ * By default every MPTCP socket is fed (onMptcp) before the TCP sockets (onTcp), and a subflow
+ * whose token is unknown is an orphan at once. With `{ mptcpPending: true }` TCP messages may come
+ * first (the two dumps run concurrently): such subflows wait, in arrival order, until mptcpDone()
+ * attaches them, so each connection's subflows keep the TCP dump's order either way.
  */
 export class SnapshotBuilder {
   readonly connections: Connection[] = [];
   orphanSubflows = 0;
-  private readonly byToken = new Map<number, Connection>();
+  private readonly byToken = new TokenIndex();
+  private mptcpComplete: boolean;
+  private readonly waiting: Subflow[] = [];
+  private wordsOf: Buffer | null = null;
+  private words = new Uint32Array(0);
+
+  constructor(opts: { mptcpPending?: boolean } = {}) {
+    this.mptcpComplete = !opts.mptcpPending;
+  }
+
+  /** Every MPTCP message was fed: attach the subflows that arrived early; the rest are orphans. */
+  mptcpDone(): void {
+    if (this.mptcpComplete) return;
+    this.mptcpComplete = true;
+    for (const s of this.waiting) this.attach(s);
+    this.waiting.length = 0;
+  }
+
+  /**
+   * The word view of `buf` (cached: a batch holds hundreds of messages). Null when `buf` does not
+   * start on a 4-byte boundary or the host is big-endian; the caller then decodes an aligned copy.
+   */
+  private view(buf: Buffer): Uint32Array | null {
+    if (buf === this.wordsOf) return this.words;
+    if ((buf.byteOffset & 3) !== 0 || !LITTLE_ENDIAN) return null;
+    this.wordsOf = buf;
+    this.words = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
+    return this.words;
+  }
+
+  /** The message at buf[off, off+len) copied to a fresh, aligned buffer (the rare path). */
+  private static aligned(buf: Buffer, off: number, len: number): Buffer {
+    const copy = Buffer.alloc((len + 7) & ~7);
+    buf.copy(copy, 0, off, off + len);
+    return copy;
+  }
 
   onMptcp(buf: Buffer, off: number, len: number): void {
     if (len < INET_DIAG_MSG_LEN || off + len > buf.length) return;
+    const w = this.view(buf);
+    if (w === null || (off & 3) !== 0) {
+      this.onMptcp(SnapshotBuilder.aligned(buf, off, len), 0, len);
+      return;
+    }
     const end = off + len;
     let infoOff = -1;
     let infoLen = 0;
     let a = off + INET_DIAG_MSG_LEN;
     while (a + 4 <= end) {
-      const alen = buf.readUInt16LE(a);
+      const hdr = w[a >>> 2]!;
+      const alen = hdr & 0xffff;
       if (alen < 4 || a + alen > end) break; // truncated: stop, never read past the message
-      if ((buf.readUInt16LE(a + 2) & 0x3fff) === INET_DIAG_INFO) {
+      if (((hdr >>> 16) & 0x3fff) === INET_DIAG_INFO) {
         infoOff = a + 4;
         infoLen = alen - 4;
       }
@@ -432,11 +557,17 @@ export class SnapshotBuilder {
       token: 0,
       family: familyName(family),
       state: tcpStateName(buf[off + 1]!),
-      localAddress: formatAddress(buf, off + 8, family),
-      localPort: buf.readUInt16BE(off + 4),
-      remoteAddress: formatAddress(buf, off + 24, family),
-      remotePort: buf.readUInt16BE(off + 6),
-      inode: buf.readUInt32LE(off + 68),
+      localAddress:
+        family === AF_INET
+          ? v4Names.get(buf, off + 8, w[(off + 8) >>> 2]!)
+          : formatAddress(buf, off + 8, family),
+      localPort: (buf[off + 4]! << 8) | buf[off + 5]!,
+      remoteAddress:
+        family === AF_INET
+          ? v4Names.get(buf, off + 24, w[(off + 24) >>> 2]!)
+          : formatAddress(buf, off + 24, family),
+      remotePort: (buf[off + 6]! << 8) | buf[off + 7]!,
+      inode: w[(off + 68) >>> 2]!,
       subflowsTotal: 0,
       fallback: false,
       remoteKeyReceived: false,
@@ -451,13 +582,37 @@ export class SnapshotBuilder {
       bytesRetrans: 0,
       subflows: [],
     };
-    fillMptcpInfo(c, buf, infoOff, infoLen);
+    if (infoLen >= 81) {
+      // The whole 6.18 struct (96 bytes) is there: no per-field bounds checks.
+      const i = infoOff >>> 2;
+      const flags = w[i + 2]!;
+      c.token = w[i + 3]!;
+      c.subflowsTotal = buf[infoOff + 80]!;
+      c.fallback = (flags & 1) !== 0;
+      c.remoteKeyReceived = (flags & 2) !== 0;
+      c.addAddrSignal = buf[infoOff + 1]!;
+      c.addAddrAccepted = buf[infoOff + 2]!;
+      c.subflowsMax = buf[infoOff + 3]!;
+      c.checksumEnabled = buf[infoOff + 42] !== 0;
+      c.retransmits = w[i + 11]!;
+      c.bytesRetrans = w[i + 12]! + w[i + 13]! * TWO_32;
+      c.bytesSent = w[i + 14]! + w[i + 15]! * TWO_32;
+      c.bytesReceived = w[i + 16]! + w[i + 17]! * TWO_32;
+      c.bytesAcked = w[i + 18]! + w[i + 19]! * TWO_32;
+    } else {
+      fillMptcpInfo(c, buf, infoOff, infoLen);
+    }
+    this.byToken.set(c.token, this.connections.length);
     this.connections.push(c);
-    this.byToken.set(c.token, c);
   }
 
   onTcp(buf: Buffer, off: number, len: number): void {
     if (len < INET_DIAG_MSG_LEN || off + len > buf.length) return;
+    const w = this.view(buf);
+    if (w === null || (off & 3) !== 0) {
+      this.onTcp(SnapshotBuilder.aligned(buf, off, len), 0, len);
+      return;
+    }
     const end = off + len;
     let infoOff = -1;
     let infoLen = 0;
@@ -467,9 +622,10 @@ export class SnapshotBuilder {
     let ulpLen = 0;
     let a = off + INET_DIAG_MSG_LEN;
     while (a + 4 <= end) {
-      const alen = buf.readUInt16LE(a);
+      const hdr = w[a >>> 2]!;
+      const alen = hdr & 0xffff;
       if (alen < 4 || a + alen > end) break;
-      const type = buf.readUInt16LE(a + 2) & 0x3fff;
+      const type = (hdr >>> 16) & 0x3fff;
       if (type === INET_DIAG_INFO) {
         infoOff = a + 4;
         infoLen = alen - 4;
@@ -491,9 +647,10 @@ export class SnapshotBuilder {
     const ulpEnd = ulpOff + ulpLen;
     a = ulpOff;
     while (a + 4 <= ulpEnd) {
-      const alen = buf.readUInt16LE(a);
+      const hdr = w[a >>> 2]!;
+      const alen = hdr & 0xffff;
       if (alen < 4 || a + alen > ulpEnd) break;
-      const type = buf.readUInt16LE(a + 2) & 0x3fff;
+      const type = (hdr >>> 16) & 0x3fff;
       if (type === INET_ULP_INFO_NAME) isMptcp = isMptcpName(buf, a + 4, alen - 4);
       else if (type === INET_ULP_INFO_MPTCP) {
         mpOff = a + 4;
@@ -510,19 +667,27 @@ export class SnapshotBuilder {
     let idLoc = 0;
     a = mpOff;
     while (a + 4 <= mpEnd) {
-      const alen = buf.readUInt16LE(a);
+      const hdr = w[a >>> 2]!;
+      const alen = hdr & 0xffff;
       if (alen < 4 || a + alen > mpEnd) break;
-      const type = buf.readUInt16LE(a + 2) & 0x3fff;
-      const plen = alen - 4;
-      if (type === MPTCP_SUBFLOW_ATTR_TOKEN_LOC && plen >= 4) tokenLoc = buf.readUInt32LE(a + 4);
-      else if (type === MPTCP_SUBFLOW_ATTR_TOKEN_REM && plen >= 4) tokenRem = buf.readUInt32LE(a + 4);
-      else if (type === MPTCP_SUBFLOW_ATTR_FLAGS && plen >= 4) rawFlags = buf.readUInt32LE(a + 4);
-      else if (type === MPTCP_SUBFLOW_ATTR_ID_REM && plen >= 1) idRem = buf[a + 4]!;
-      else if (type === MPTCP_SUBFLOW_ATTR_ID_LOC && plen >= 1) idLoc = buf[a + 4]!;
+      const type = (hdr >>> 16) & 0x3fff;
+      if (alen >= 8) {
+        if (type === MPTCP_SUBFLOW_ATTR_TOKEN_LOC) tokenLoc = w[(a + 4) >>> 2]!;
+        else if (type === MPTCP_SUBFLOW_ATTR_TOKEN_REM) tokenRem = w[(a + 4) >>> 2]!;
+        else if (type === MPTCP_SUBFLOW_ATTR_FLAGS) rawFlags = w[(a + 4) >>> 2]!;
+      }
+      if (alen >= 5) {
+        if (type === MPTCP_SUBFLOW_ATTR_ID_REM) idRem = buf[a + 4]!;
+        else if (type === MPTCP_SUBFLOW_ATTR_ID_LOC) idLoc = buf[a + 4]!;
+      }
       a += (alen + 3) & ~3;
     }
-    const conn = tokenLoc >= 0 ? this.byToken.get(tokenLoc) : undefined;
-    if (conn === undefined) {
+    if (tokenLoc < 0) {
+      this.orphanSubflows++;
+      return;
+    }
+    const conn = this.byToken.get(tokenLoc);
+    if (conn < 0 && this.mptcpComplete) {
       // Its MPTCP socket was not in the dump: created or closed between the two dumps.
       this.orphanSubflows++;
       return;
@@ -534,11 +699,17 @@ export class SnapshotBuilder {
     const s: Subflow = {
       family: familyName(family),
       state: tcpStateName(buf[off + 1]!),
-      localAddress: formatAddress(buf, off + 8, family),
-      localPort: buf.readUInt16BE(off + 4),
-      remoteAddress: formatAddress(buf, off + 24, family),
-      remotePort: buf.readUInt16BE(off + 6),
-      ifindex: buf.readUInt32LE(off + 40),
+      localAddress:
+        family === AF_INET
+          ? v4Names.get(buf, off + 8, w[(off + 8) >>> 2]!)
+          : formatAddress(buf, off + 8, family),
+      localPort: (buf[off + 4]! << 8) | buf[off + 5]!,
+      remoteAddress:
+        family === AF_INET
+          ? v4Names.get(buf, off + 24, w[(off + 24) >>> 2]!)
+          : formatAddress(buf, off + 24, family),
+      remotePort: (buf[off + 6]! << 8) | buf[off + 7]!,
+      ifindex: w[(off + 40) >>> 2]!,
       tokenLocal: tokenLoc,
       tokenRemote: tokenRem,
       localId: idLoc,
@@ -565,7 +736,44 @@ export class SnapshotBuilder {
       deliveryRateBytesPerSec: 0,
       pacingRateBytesPerSec: null,
     };
-    if (infoOff >= 0) fillTcpInfo(s, buf, infoOff, infoLen);
+    if (infoLen >= TCP_INFO_READ_END) {
+      // Every field we read is inside the attribute: word loads without bounds checks.
+      const i = infoOff >>> 2;
+      s.rtoUs = w[i + 2]!;
+      s.mssBytes = w[i + 4]!;
+      s.unackedPkts = w[i + 6]!;
+      s.lostPkts = w[i + 8]!;
+      s.pmtuBytes = w[i + 15]!;
+      s.rttUs = w[i + 17]!;
+      s.rttVarUs = w[i + 18]!;
+      const ssthresh = w[i + 19]!;
+      s.ssthreshPkts = ssthresh >= INFINITE_SSTHRESH ? null : ssthresh;
+      s.cwndPkts = w[i + 20]!;
+      s.totalRetransPkts = w[i + 25]!;
+      const pacingLo = w[i + 26]!;
+      const pacingHi = w[i + 27]!;
+      s.pacingRateBytesPerSec =
+        pacingLo === 0xffffffff && pacingHi === 0xffffffff ? null : pacingLo + pacingHi * TWO_32;
+      s.bytesAcked = w[i + 30]! + w[i + 31]! * TWO_32;
+      s.bytesReceived = w[i + 32]! + w[i + 33]! * TWO_32;
+      s.minRttUs = w[i + 37]!;
+      s.deliveryRateBytesPerSec = w[i + 40]! + w[i + 41]! * TWO_32;
+      s.bytesSent = w[i + 50]! + w[i + 51]! * TWO_32;
+      s.bytesRetrans = w[i + 52]! + w[i + 53]! * TWO_32;
+    } else if (infoOff >= 0) {
+      fillTcpInfo(s, buf, infoOff, infoLen);
+    }
+    if (conn < 0) this.waiting.push(s);
+    else this.addSubflow(this.connections[conn]!, s);
+  }
+
+  private attach(s: Subflow): void {
+    const conn = this.byToken.get(s.tokenLocal);
+    if (conn < 0) this.orphanSubflows++;
+    else this.addSubflow(this.connections[conn]!, s);
+  }
+
+  private addSubflow(conn: Connection, s: Subflow): void {
     // Most connections have one or two subflows: exact-size arrays for those, since a first push()
     // would reserve 17 slots (1.3 MB of surviving young-generation garbage per 10,000 connections).
     const subs = conn.subflows;
