@@ -102,32 +102,46 @@ async function dumpInto(
   for (const req of tcpReqs) await diag.dump(SOCK_DIAG_BY_FAMILY, req, 'sock_diag TCP dump', onTcp);
 }
 
-/** The four requests of a poll as the worker runs them: MPTCP dumps first, then TCP (the join needs it). */
+/**
+ * A poll on the dump workers: two threads, so that the kernel fills the MPTCP and the TCP dumps on
+ * both cores at once (a dump is built inside the recvmsg calls of the thread that reads it). The
+ * AF_INET TCP dump is most of the kernel's work (10,000 connections: ~27 of ~41 ms, bench/poll.mjs
+ * --variants), so it gets a thread of its own; the other three run one after the other on the
+ * second. Indices below are positions in POLL_REQS.
+ */
 const POLL_REQS = [...MPTCP_DUMP_REQS, ...TCP_DUMP_REQS];
 const POLL_WHAT = [
   ...MPTCP_DUMP_REQS.map(() => 'sock_diag MPTCP dump'),
   ...TCP_DUMP_REQS.map(() => 'sock_diag TCP dump'),
 ];
+const N_MPTCP = MPTCP_DUMP_REQS.length;
+const WORKER_DUMPS: readonly (readonly number[])[] = [
+  [0, 1, 3], // MPTCP AF_INET, MPTCP AF_INET6, TCP AF_INET6
+  [2], // TCP AF_INET
+];
 
 /**
  * Feeds one forwarded batch (whole datagrams of request `dump`) to the builder, with the meaning
  * NlSocket.dump gives each message: data to the visitor, ERROR/DONE errno and OVERRUN as failures.
+ * Returns true when the batch holds the dump's end (DONE, or the ACK of a dump that failed).
  */
-function feedBatch(b: SnapshotBuilder, dump: number, buf: Buffer, used: number): void {
-  const mptcp = dump < MPTCP_DUMP_REQS.length;
+function feedBatch(b: SnapshotBuilder, dump: number, buf: Buffer, used: number): boolean {
+  const mptcp = dump < N_MPTCP;
   let off = 0;
   while (off + NLMSG_HDRLEN <= used) {
     const len = buf.readUInt32LE(off);
-    if (len < NLMSG_HDRLEN || off + len > used) return;
+    if (len < NLMSG_HDRLEN || off + len > used) return false;
     const type = buf.readUInt16LE(off + 4);
     const body = off + NLMSG_HDRLEN;
     const bodyLen = len - NLMSG_HDRLEN;
     if (type === NLMSG_ERROR) {
       const errno = -buf.readInt32LE(body);
       if (errno !== 0) throw new NetlinkError(errno, POLL_WHAT[dump]!);
+      return true;
     } else if (type === NLMSG_DONE) {
       const errno = bodyLen >= 4 ? -buf.readInt32LE(body) : 0;
       if (errno > 0) throw new NetlinkError(errno, POLL_WHAT[dump]!);
+      return true;
     } else if (type === NLMSG_OVERRUN) {
       throw new Error(`${POLL_WHAT[dump]!}: netlink overrun`);
     } else if (type !== NLMSG_NOOP) {
@@ -136,21 +150,93 @@ function feedBatch(b: SnapshotBuilder, dump: number, buf: Buffer, used: number):
     }
     off += align4(len);
   }
+  return false;
 }
 
-/** The process-wide dump worker: started on first use; null once it proved unusable. */
-let dumpWorker: DiagDumpWorker | null | undefined;
+/**
+ * Puts the batches of the concurrent dumps back into the order of a sequential poll, so that the
+ * snapshot is the same as dumpInto's: MPTCP batches (one worker, in order) are decoded at once and
+ * the builder holds early subflows until every MPTCP dump has ended; TCP batches are decoded in
+ * request order, a later TCP dump's batches waiting (they are views on batch buffers that are only
+ * recycled by the next poll) until the earlier TCP dumps have ended.
+ */
+class PollSequencer {
+  private readonly ended: boolean[] = POLL_REQS.map(() => false);
+  private readonly held: { dump: number; buf: Buffer; used: number }[] = [];
+  /** The TCP dump whose batches are decoded as they come. */
+  private tcpCursor = N_MPTCP;
 
-function getDumpWorker(): DiagDumpWorker | null {
-  if (dumpWorker === undefined) {
-    try {
-      dumpWorker = new DiagDumpWorker();
-    } catch {
-      dumpWorker = null;
+  constructor(private readonly b: SnapshotBuilder) {}
+
+  feed(dump: number, buf: Buffer, used: number): void {
+    if (dump >= N_MPTCP && dump !== this.tcpCursor) {
+      this.held.push({ dump, buf, used });
+      return;
+    }
+    if (feedBatch(this.b, dump, buf, used)) this.end(dump);
+  }
+
+  private end(dump: number): void {
+    this.ended[dump] = true;
+    if (dump < N_MPTCP) {
+      if (this.ended.slice(0, N_MPTCP).every(Boolean)) this.b.mptcpDone();
+      return;
+    }
+    // Advance the TCP cursor past ended dumps, decoding what waited for each new current dump.
+    while (this.tcpCursor < POLL_REQS.length && this.ended[this.tcpCursor]) {
+      this.tcpCursor++;
+      const next = this.tcpCursor;
+      const mine = this.held.filter((h) => h.dump === next);
+      if (mine.length === 0) continue;
+      for (let i = this.held.length - 1; i >= 0; i--) if (this.held[i]!.dump === next) this.held.splice(i, 1);
+      for (const h of mine) if (feedBatch(this.b, h.dump, h.buf, h.used)) this.ended[h.dump] = true;
     }
   }
-  if (dumpWorker?.failed) dumpWorker = null;
-  return dumpWorker;
+
+  /** After both workers ended: every dump must have ended (each worker checks its own). */
+  finish(): void {
+    this.b.mptcpDone();
+    // Dumps that ended inside a worker's run without a DONE we saw cannot happen (the worker ends a
+    // dump on DONE or ERROR, both forwarded), but never drop held data: decode it in order.
+    this.held.sort((x, y) => x.dump - y.dump);
+    for (const h of this.held) feedBatch(this.b, h.dump, h.buf, h.used);
+    this.held.length = 0;
+  }
+}
+
+/** The process-wide dump workers: started on first use; null once one proved unusable. */
+let dumpWorkers: DiagDumpWorker[] | null | undefined;
+
+function getDumpWorkers(): DiagDumpWorker[] | null {
+  if (dumpWorkers === undefined) {
+    try {
+      dumpWorkers = WORKER_DUMPS.map(() => new DiagDumpWorker());
+    } catch {
+      dumpWorkers = null;
+    }
+  }
+  if (dumpWorkers?.some((w) => w.failed)) {
+    for (const w of dumpWorkers) void w.terminate();
+    dumpWorkers = null;
+  }
+  return dumpWorkers;
+}
+
+async function pollOnWorkers(workers: DiagDumpWorker[]): Promise<SnapshotBuilder> {
+  const b = new SnapshotBuilder({ mptcpPending: true });
+  const seq = new PollSequencer(b);
+  await Promise.all(
+    workers.map((w, k) => {
+      const dumps = WORKER_DUMPS[k]!;
+      return w.run(
+        SOCK_DIAG_BY_FAMILY,
+        dumps.map((d) => POLL_REQS[d]!),
+        (i, buf, used) => seq.feed(dumps[i]!, buf, used),
+      );
+    }),
+  );
+  seq.finish();
+  return b;
 }
 
 export interface ReadConnectionsOptions {
@@ -167,18 +253,19 @@ export async function readConnections(
   opts: ReadConnectionsOptions = {},
 ): Promise<ConnectionsSnapshot> {
   const t0 = performance.now();
-  let b = new SnapshotBuilder();
-  const worker = opts.inThread ? null : getDumpWorker();
-  if (worker) {
+  let b: SnapshotBuilder;
+  const workers = opts.inThread ? null : getDumpWorkers();
+  if (workers) {
     try {
-      await worker.run(SOCK_DIAG_BY_FAMILY, POLL_REQS, (dump, buf, used) => feedBatch(b, dump, buf, used));
+      b = await pollOnWorkers(workers);
     } catch (e) {
-      if (!worker.failed) throw e;
-      // The worker itself broke (e.g. the native binding would not load in it): poll here.
+      if (!workers.some((w) => w.failed)) throw e;
+      // A worker itself broke (e.g. the native binding would not load in it): poll here.
       b = new SnapshotBuilder();
       await dumpInto(diag, b);
     }
   } else {
+    b = new SnapshotBuilder();
     await dumpInto(diag, b);
   }
   const pollDurationUs = Math.round((performance.now() - t0) * 1000);

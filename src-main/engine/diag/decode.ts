@@ -496,7 +496,7 @@ export class SnapshotBuilder {
   private mptcpComplete: boolean;
   private readonly waiting: Subflow[] = [];
   private wordsOf: Buffer | null = null;
-  private words = new Uint32Array(0);
+  private words: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
 
   constructor(opts: { mptcpPending?: boolean } = {}) {
     this.mptcpComplete = !opts.mptcpPending;
