@@ -115,7 +115,7 @@ const POLL_WHAT = [
   ...TCP_DUMP_REQS.map(() => 'sock_diag TCP dump'),
 ];
 const N_MPTCP = MPTCP_DUMP_REQS.length;
-const WORKER_DUMPS: readonly (readonly number[])[] = [
+export const WORKER_DUMPS: readonly (readonly number[])[] = [
   [0, 1, 3], // MPTCP AF_INET, MPTCP AF_INET6, TCP AF_INET6
   [2], // TCP AF_INET
 ];
@@ -127,11 +127,14 @@ const WORKER_DUMPS: readonly (readonly number[])[] = [
  */
 function feedBatch(b: SnapshotBuilder, dump: number, buf: Buffer, used: number): boolean {
   const mptcp = dump < N_MPTCP;
+  // Batches are whole ArrayBuffers (dump-worker.ts), so the nlmsghdr words can be read as native
+  // u32 (host byte order, like all of netlink); an unaligned view takes readUInt32LE instead.
+  const words = (buf.byteOffset & 3) === 0 ? new Uint32Array(buf.buffer, buf.byteOffset, used >>> 2) : null;
   let off = 0;
   while (off + NLMSG_HDRLEN <= used) {
-    const len = buf.readUInt32LE(off);
+    const len = words ? words[off >>> 2]! : buf.readUInt32LE(off);
     if (len < NLMSG_HDRLEN || off + len > used) return false;
-    const type = buf.readUInt16LE(off + 4);
+    const type = words ? words[(off >>> 2) + 1]! & 0xffff : buf.readUInt16LE(off + 4);
     const body = off + NLMSG_HDRLEN;
     const bodyLen = len - NLMSG_HDRLEN;
     if (type === NLMSG_ERROR) {
@@ -160,7 +163,7 @@ function feedBatch(b: SnapshotBuilder, dump: number, buf: Buffer, used: number):
  * request order, a later TCP dump's batches waiting (they are views on batch buffers that are only
  * recycled by the next poll) until the earlier TCP dumps have ended.
  */
-class PollSequencer {
+export class PollSequencer {
   private readonly ended: boolean[] = POLL_REQS.map(() => false);
   private readonly held: { dump: number; buf: Buffer; used: number }[] = [];
   /** The TCP dump whose batches are decoded as they come. */

@@ -763,7 +763,9 @@ export class SnapshotBuilder {
     } else if (infoOff >= 0) {
       fillTcpInfo(s, buf, infoOff, infoLen);
     }
-    if (conn < 0) this.waiting.push(s);
+    // Until the MPTCP dumps have ended, once one subflow waits, the later ones wait behind it: a
+    // connection's subflows keep the TCP dump's order.
+    if (conn < 0 || this.waiting.length > 0) this.waiting.push(s);
     else this.addSubflow(this.connections[conn]!, s);
   }
 

@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { NetlinkError } from '../netlink/core';
+import { PollSequencer, WORKER_DUMPS } from './connections';
+import { AF_INET, AF_INET6, SnapshotBuilder } from './decode';
+
+/**
+ * The dump workers deliver the four dumps of a poll concurrently; PollSequencer must make of them
+ * the snapshot a sequential poll (MPTCP AF_INET, MPTCP AF_INET6, TCP AF_INET, TCP AF_INET6) gives.
+ * Recorded lab messages (decode.test.ts), split by family into the four dumps.
+ */
+const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'poll-lab.json'), 'utf8')) as {
+  mptcp: string[];
+  tcp: string[];
+};
+const NLMSG_HDRLEN = 16;
+const msgs = (hex: string[]): Buffer[] => hex.map((h) => Buffer.from(h, 'hex'));
+const byFamily = (list: Buffer[], family: number): Buffer[] => list.filter((m) => m[NLMSG_HDRLEN] === family);
+const mptcp = msgs(fixture.mptcp);
+const tcp = msgs(fixture.tcp);
+/** Dump index → its messages, as POLL_REQS orders them. */
+const DUMPS = [
+  byFamily(mptcp, AF_INET),
+  byFamily(mptcp, AF_INET6),
+  byFamily(tcp, AF_INET),
+  byFamily(tcp, AF_INET6),
+];
+
+function nlmsg(type: number, body: Buffer): Buffer {
+  const m = Buffer.alloc(NLMSG_HDRLEN + body.length);
+  m.writeUInt32LE(m.length, 0);
+  m.writeUInt16LE(type, 4);
+  body.copy(m, NLMSG_HDRLEN);
+  return m;
+}
+const DONE = nlmsg(3, Buffer.alloc(4));
+
+/** A batch as the worker forwards it: whole messages in a fresh ArrayBuffer. */
+function batch(parts: Buffer[]): { buf: Buffer; used: number } {
+  const total = parts.reduce((n, p) => n + ((p.length + 3) & ~3), 0);
+  const buf = Buffer.from(new ArrayBuffer(total + 64));
+  let off = 0;
+  for (const p of parts) {
+    p.copy(buf, off);
+    off += (p.length + 3) & ~3;
+  }
+  return { buf, used: off };
+}
+
+/** Each dump as one-message batches, the last one also holding DONE. */
+function batches(dump: number): { dump: number; buf: Buffer; used: number }[] {
+  const list = DUMPS[dump]!;
+  if (list.length === 0) return [{ dump, ...batch([DONE]) }];
+  return list.map((m, i) => ({ dump, ...batch(i === list.length - 1 ? [m, DONE] : [m]) }));
+}
+
+function sequential(): string {
+  const b = new SnapshotBuilder();
+  for (const m of DUMPS.flat().slice(0, DUMPS[0]!.length + DUMPS[1]!.length))
+    b.onMptcp(m, NLMSG_HDRLEN, m.length - NLMSG_HDRLEN);
+  for (const m of [...DUMPS[2]!, ...DUMPS[3]!]) b.onTcp(m, NLMSG_HDRLEN, m.length - NLMSG_HDRLEN);
+  return JSON.stringify({ c: b.connections, o: b.orphanSubflows });
+}
+
+describe('PollSequencer', () => {
+  const expected = sequential();
+
+  it('splits the recording into four non-empty dumps whose subflows all attach', () => {
+    expect(DUMPS.map((d) => d.length)).toEqual([2, 2, 5, 2]);
+    const snap = JSON.parse(expected) as { c: { subflows: unknown[] }[]; o: number };
+    expect(snap.c.flatMap((c) => c.subflows)).toHaveLength(7);
+    expect(snap.o).toBe(0);
+  });
+
+  it('gives the sequential snapshot for any interleaving of the two workers', () => {
+    let seed = 7;
+    const rnd = (): number => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    for (let round = 0; round < 200; round++) {
+      // Each worker delivers its own dumps in order; the two streams interleave at random.
+      const streams = WORKER_DUMPS.map((dumps) => dumps.flatMap((d) => batches(d)));
+      const b = new SnapshotBuilder({ mptcpPending: true });
+      const seq = new PollSequencer(b);
+      while (streams.some((s) => s.length > 0)) {
+        const live = streams.filter((s) => s.length > 0);
+        const next = live[Math.floor(rnd() * live.length)]!.shift()!;
+        seq.feed(next.dump, next.buf, next.used);
+      }
+      seq.finish();
+      expect(JSON.stringify({ c: b.connections, o: b.orphanSubflows })).toBe(expected);
+    }
+  });
+
+  it('TCP first, MPTCP last: subflows wait for their connections, none is an orphan', () => {
+    const b = new SnapshotBuilder({ mptcpPending: true });
+    const seq = new PollSequencer(b);
+    for (const d of [2, 3, 0, 1]) for (const x of batches(d)) seq.feed(x.dump, x.buf, x.used);
+    seq.finish();
+    expect(b.orphanSubflows).toBe(0);
+    expect(JSON.stringify({ c: b.connections, o: b.orphanSubflows })).toBe(expected);
+  });
+
+  it('a dump that ends in an error rejects the poll with the errno', () => {
+    const b = new SnapshotBuilder({ mptcpPending: true });
+    const seq = new PollSequencer(b);
+    const err = Buffer.alloc(4);
+    err.writeInt32LE(-16); // -EBUSY
+    const x = batch([nlmsg(2, err)]);
+    expect(() => seq.feed(2, x.buf, x.used)).toThrow(NetlinkError);
+  });
+});
