@@ -9,8 +9,18 @@
  *   bench ITERS [MSGBUF] [MODE]   time readConnections ITERS times. MODE: `thread` polls on this
  *                                 thread (no dump worker), `split` MPTCP and TCP dumps on two
  *                                 sockets of this thread, concurrently
+ *   sample SECONDS HZ [json]      the engine's sampler (EngineService + LocalEngine, snapshots every
+ *                                 1000/HZ ms) for SECONDS after a 2 s warm-up; `json` also
+ *                                 serializes each snapshot as the agent does for its stdio channel.
+ *                                 Prints this process's CPU time (all threads) over the window
+ *   ss-sample SECONDS HZ          `ss -tinM` (to /dev/null) HZ times a second, the incumbent; prints
+ *                                 the CPU time of the ss children over the window
  */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { NETLINK_SOCK_DIAG, NlSocket } from '../netlink/core';
+import { LocalEngine } from '../local-engine';
+import { EngineService } from '../service';
 import { SnapshotBuilder } from './decode';
 import {
   pollRequests,
@@ -78,8 +88,128 @@ async function countedPoll(
   return { connections: snap.connections.length, subflows };
 }
 
+/** utime, stime, cutime, cstime of this process in ms (proc(5): fields 14-17, clock ticks). */
+function procTimesMs(): { self: number; children: number } {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields after "(comm)": index 0 is field 3 (state), so field n is f[n - 3]. USER_HZ is 100 on Linux.
+  const tick = 10;
+  const n = (i: number): number => Number(f[i - 3]) * tick;
+  return { self: n(14) + n(15), children: n(16) + n(17) };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+interface SampleResult {
+  seconds: number;
+  hz: number;
+  ticks: number;
+  /** CPU time over wall time, in percent of one core. */
+  cpuPercent: number;
+  /** The same from /proc (10 ms resolution), as a cross-check. */
+  procCpuPercent: number;
+  connections: number;
+  subflows: number;
+  pollMsMedian: number;
+}
+
+async function sampleEngine(seconds: number, hz: number, json: boolean): Promise<SampleResult> {
+  const svc = new EngineService(new LocalEngine(), { pollIntervalMs: Math.round(1000 / hz) });
+  let ticks = 0;
+  let connections = 0;
+  let subflows = 0;
+  let bytes = 0;
+  const pollUs: number[] = [];
+  const off = svc.on('mptcp:connections:snapshot', (snap) => {
+    ticks++;
+    pollUs.push(snap.pollDurationUs);
+    connections = snap.connections.length;
+    subflows = 0;
+    for (const c of snap.connections) subflows += c.subflows.length;
+    if (json) bytes += JSON.stringify(snap).length;
+  });
+  await sleep(2000);
+  ticks = 0;
+  pollUs.length = 0;
+  const c0 = process.cpuUsage();
+  const p0 = procTimesMs();
+  const t0 = performance.now();
+  await sleep(seconds * 1000);
+  const wall = performance.now() - t0;
+  const c1 = process.cpuUsage(c0);
+  const p1 = procTimesMs();
+  off();
+  await svc.close();
+  pollUs.sort((a, b) => a - b);
+  if (json && bytes === 0) throw new Error('no snapshot serialized');
+  return {
+    seconds: wall / 1000,
+    hz,
+    ticks,
+    cpuPercent: ((c1.user + c1.system) / 1000 / wall) * 100,
+    procCpuPercent: ((p1.self - p0.self) / wall) * 100,
+    connections,
+    subflows,
+    pollMsMedian: (pollUs[pollUs.length >> 1] ?? 0) / 1000,
+  };
+}
+
+/** Runs `ss -tinM` every 1000/HZ ms (skipping a tick while one still runs, as the sampler does). */
+async function sampleSs(seconds: number, hz: number): Promise<SampleResult & { ssMsMedian: number }> {
+  let running = false;
+  let ticks = 0;
+  let counting = false;
+  const ms: number[] = [];
+  const once = (): void => {
+    if (running) return;
+    running = true;
+    const t = performance.now();
+    const child = spawn('ss', ['-tinM'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('exit', () => {
+      running = false;
+      if (counting) {
+        ticks++;
+        ms.push(performance.now() - t);
+      }
+    });
+  };
+  const timer = setInterval(once, Math.round(1000 / hz));
+  await sleep(2000);
+  while (running) await sleep(1);
+  counting = true;
+  const p0 = procTimesMs();
+  const t0 = performance.now();
+  await sleep(seconds * 1000);
+  clearInterval(timer);
+  while (running) await sleep(1);
+  const wall = performance.now() - t0;
+  const p1 = procTimesMs();
+  ms.sort((a, b) => a - b);
+  const pct = ((p1.children - p0.children) / wall) * 100;
+  return {
+    seconds: wall / 1000,
+    hz,
+    ticks,
+    cpuPercent: pct,
+    procCpuPercent: pct,
+    connections: 0,
+    subflows: 0,
+    pollMsMedian: 0,
+    ssMsMedian: ms[ms.length >> 1] ?? 0,
+  };
+}
+
 async function main(): Promise<void> {
   const [mode = 'snapshot', arg1, arg2, arg3] = process.argv.slice(2);
+  if (mode === 'sample' || mode === 'ss-sample') {
+    const seconds = Number(arg1 ?? 30);
+    const hz = Number(arg2 ?? 10);
+    const r =
+      mode === 'sample' ? await sampleEngine(seconds, hz, arg3 === 'json') : await sampleSs(seconds, hz);
+    process.stdout.write(JSON.stringify(r));
+    // The dump workers are unref'd; nothing else keeps the process alive.
+    return;
+  }
   const msgBufferBytes = arg2 ? Number(arg2) : undefined;
   const diag = new NlSocket(NETLINK_SOCK_DIAG, msgBufferBytes ? { msgBufferBytes } : {});
   try {

@@ -1,0 +1,149 @@
+// Sampler CPU benchmark: what a 10 Hz connections sampler costs, against `ss -tinM` at 10 Hz, in a
+// lab client namespace holding N idle MPTCP connections with two subflows each.
+//
+//   npm run bench:sampler -- [--connections 1000] [--seconds 30] [--hz 10] [--rounds 1]
+//
+// Three measures, each in its own process under `ip netns exec` (a netlink socket sees the netns
+// of the process that opens it), each after a 2 s warm-up:
+//   engine sampler        EngineService + LocalEngine polling snapshots every 1000/HZ ms, as the
+//                         web host or Electron main runs it for its own namespace: CPU time of
+//                         the whole process (main thread and both sock_diag dump workers) over wall
+//                         time (process.cpuUsage; /proc/self/stat as a cross-check)
+//   engine + JSON         the same, each snapshot also JSON.stringify'd, as the namespace agent
+//                         does before writing it to its stdio channel
+//   ss -tinM              spawned HZ times a second with stdout to /dev/null (a tick is skipped
+//                         while one still runs); CPU of the ss children (cutime + cstime). The
+//                         cost of parsing its text, which a real consumer would pay, is not counted
+// CPU is in percent of one core; the machine has 2.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const cache = join(root, '.cache');
+mkdirSync(cache, { recursive: true });
+
+function arg(name, dflt) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
+}
+const N = Number(arg('connections', '1000'));
+const SECONDS = Number(arg('seconds', '30'));
+const HZ = Number(arg('hz', '10'));
+const ROUNDS = Number(arg('rounds', '1'));
+
+const esbuild = join(root, 'node_modules', '.bin', 'esbuild');
+const bundle = (entry, out) =>
+  execFileSync(
+    esbuild,
+    [
+      join(root, entry),
+      '--bundle',
+      '--platform=node',
+      '--format=esm',
+      '--target=node20',
+      '--external:netlink',
+      `--outfile=${join(cache, out)}`,
+      '--log-level=warning',
+    ],
+    { stdio: 'inherit' },
+  );
+bundle('src-main/lab/lab.ts', 'bench-lab.mjs');
+bundle('src-main/engine/diag/probe-entry.ts', 'diag-probe.mjs');
+const { Lab, nsRun, labUnavailableReason } = await import(join(cache, 'bench-lab.mjs'));
+
+const reason = labUnavailableReason();
+if (reason) {
+  console.error(`bench:sampler needs the lab: ${reason}`);
+  process.exit(2);
+}
+
+let lab = null;
+let cleaning = null;
+const cleanup = () => (cleaning ??= lab ? lab.destroy() : Promise.resolve());
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    console.error(`\n${sig}: removing the lab`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+try {
+  lab = await Lab.create({ paths: 2 });
+  await lab.startServer(5201);
+  await lab.openConnections(N, { rateBytesPerSec: 0 });
+  const countSubflows = async () => {
+    const { stdout } = await nsRun(lab.client, 'ss', ['-tniH', 'state', 'established', 'dport', '5201'], {
+      timeoutMs: 120_000,
+    });
+    return (stdout.match(/tcp-ulp-mptcp/g) ?? []).length;
+  };
+  await lab.waitFor(`${2 * N} subflows`, countSubflows, (n) => n >= 2 * N, 180_000);
+  console.log(`lab ready: ${N} connections, ${2 * N} subflows; ${SECONDS} s at ${HZ} Hz per measure`);
+
+  const probe = join(cache, 'diag-probe.mjs');
+  // Keep in step with AGENT_V8_FLAGS in src-main/engine/agent.ts.
+  const AGENT_V8_FLAGS = ['--max-semi-space-size=32'];
+  const runProbe = (args) => {
+    const r = spawnSync(
+      'ip',
+      ['netns', 'exec', lab.client, process.execPath, ...AGENT_V8_FLAGS, probe, ...args],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    if (r.status !== 0) throw new Error(`probe ${args.join(' ')} failed (${r.status})`);
+    return JSON.parse(r.stdout);
+  };
+
+  const measures = {
+    'engine sampler': [],
+    'engine + JSON (agent)': [],
+    'ss -tinM': [],
+  };
+  const extra = { polls: [], ssMs: [], ticks: {} };
+  // Interleaved rounds, so that every measure sees the same share of the machine's other load.
+  for (let r = 0; r < ROUNDS; r++) {
+    const e = runProbe(['sample', String(SECONDS), String(HZ)]);
+    if (e.connections !== N || e.subflows !== 2 * N)
+      throw new Error(`engine saw ${e.connections} connections / ${e.subflows} subflows`);
+    measures['engine sampler'].push(e.cpuPercent);
+    extra.polls.push(e.pollMsMedian);
+    extra.ticks['engine sampler'] = e.ticks;
+    const j = runProbe(['sample', String(SECONDS), String(HZ), 'json']);
+    measures['engine + JSON (agent)'].push(j.cpuPercent);
+    extra.ticks['engine + JSON (agent)'] = j.ticks;
+    const s = runProbe(['ss-sample', String(SECONDS), String(HZ)]);
+    measures['ss -tinM'].push(s.cpuPercent);
+    extra.ssMs.push(s.ssMsMedian);
+    extra.ticks['ss -tinM'] = s.ticks;
+    console.log(
+      `round ${r + 1}: engine ${e.cpuPercent.toFixed(1)}% (proc ${e.procCpuPercent.toFixed(1)}%), ` +
+        `+JSON ${j.cpuPercent.toFixed(1)}%, ss ${s.cpuPercent.toFixed(1)}%`,
+    );
+  }
+
+  console.log(
+    `\nsampler CPU at ${HZ} Hz, ${N} MPTCP connections / ${2 * N} subflows, ${SECONDS} s x ${ROUNDS} round(s)` +
+      ` (% of one core; median over rounds)`,
+  );
+  console.log(`${'measure'.padEnd(26)}${'CPU %'.padStart(8)}${'ticks'.padStart(8)}`);
+  for (const [name, xs] of Object.entries(measures))
+    console.log(
+      `${name.padEnd(26)}${median(xs).toFixed(1).padStart(8)}${String(extra.ticks[name]).padStart(8)}`,
+    );
+  const eng = median(measures['engine sampler']);
+  console.log(`\nengine poll (readConnections) median ${median(extra.polls).toFixed(1)} ms`);
+  console.log(`ss -tinM run median ${median(extra.ssMs).toFixed(1)} ms (wall, spawn included)`);
+  console.log(`ss / engine CPU          : ${(median(measures['ss -tinM']) / eng).toFixed(2)}x`);
+  console.log(
+    `ss / (engine + JSON) CPU : ${(median(measures['ss -tinM']) / median(measures['engine + JSON (agent)'])).toFixed(2)}x`,
+  );
+} finally {
+  await cleanup();
+}
