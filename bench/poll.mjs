@@ -32,6 +32,7 @@ function arg(name, dflt) {
 }
 const N = Number(arg('connections', '1000'));
 const ITERS = Number(arg('iterations', '15'));
+const ROUNDS = Number(arg('rounds', '3'));
 const VARIANTS = process.argv.includes('--variants');
 
 // Bundle what we need (the lab and the engine probe); netlink stays a native runtime dependency.
@@ -122,45 +123,68 @@ try {
     );
     const r = JSON.parse(stdout);
     if (r.subflows !== 2 * N) throw new Error(`engine saw ${r.subflows} subflows, expected ${2 * N}`);
+    if (extra[2] !== 'split' && r.connections !== N)
+      throw new Error(`engine saw ${r.connections} connections, expected ${N}`);
     return r;
   };
-  const engine = engineRun();
-  if (engine.connections !== N)
-    throw new Error(`engine saw ${engine.connections} connections, expected ${N}`);
-
-  const raw = JSON.parse(
-    execFileSync('ip', ['netns', 'exec', lab.client, join(cache, 'raw-diag-dump'), String(ITERS)], {
-      encoding: 'utf8',
-    }),
-  );
-
+  // Rounds interleave every measure, so that each sees the same share of the machine's other load
+  // (the dev box has 2 cores and is shared); the samples of all rounds are pooled.
+  let lastRaw = null;
+  const measures = [['engine readConnections (decoded)', () => engineRun().ms]];
+  measures.push([
+    'raw C sock_diag dump (no decode)',
+    () =>
+      (lastRaw = JSON.parse(
+        execFileSync('ip', ['netns', 'exec', lab.client, join(cache, 'raw-diag-dump'), String(ITERS)], {
+          encoding: 'utf8',
+        }),
+      )).ms,
+  ]);
   // ss and the exec overhead, interleaved so both see the same machine state.
-  const ssMs = [];
   const execMs = [];
-  wallMs(lab.client, 'ss', ['-tinM']);
-  for (let i = 0; i < ITERS; i++) {
-    execMs.push(wallMs(lab.client, 'true', []));
-    ssMs.push(wallMs(lab.client, 'ss', ['-tinM']));
-  }
-  const execMed = median(execMs);
-  const ssNet = ssMs.map((x) => Math.max(0, x - execMed));
-
-  const rows = [
-    ['engine readConnections (decoded)', engine.ms],
-    ['raw C sock_diag dump (no decode)', raw.ms],
-    ['ss -tinM (minus exec overhead)', ssNet],
-    ['ip netns exec true (overhead)', execMs],
-  ];
+  measures.push([
+    'ss -tinM (minus exec overhead)',
+    () => {
+      const ss = [];
+      wallMs(lab.client, 'ss', ['-tinM']);
+      for (let i = 0; i < ITERS; i++) {
+        execMs.push(wallMs(lab.client, 'true', []));
+        ss.push(wallMs(lab.client, 'ss', ['-tinM']));
+      }
+      return ss;
+    },
+  ]);
   if (VARIANTS) {
-    rows.push(['engine, no V8 flags', engineRun([], []).ms]);
-    rows.push(['engine, on one thread (no worker)', engineRun(['', '', 'thread']).ms]);
+    measures.push(['engine, dumps on one worker (seq.)', () => engineRun(['', '', 'seq']).ms]);
+    measures.push(['engine, no V8 flags', () => engineRun([], []).ms]);
+    measures.push(['engine, on one thread (no worker)', () => engineRun(['', '', 'thread']).ms]);
     for (const bufBytes of [16384, 65536, 262144])
-      rows.push([`one thread, msgBufferBytes ${bufBytes}`, engineRun(['', String(bufBytes), 'thread']).ms]);
-    rows.push(['one thread, MPTCP+TCP on 2 sockets', engineRun(['', '', 'split']).ms]);
+      measures.push([
+        `one thread, msgBufferBytes ${bufBytes}`,
+        () => engineRun(['', String(bufBytes), 'thread']).ms,
+      ]);
+    measures.push(['one thread, MPTCP+TCP on 2 sockets', () => engineRun(['', '', 'split']).ms]);
   }
+  const samples = new Map(measures.map(([name]) => [name, []]));
+  for (let r = 0; r < ROUNDS; r++) for (const [name, run] of measures) samples.get(name).push(...run());
+  const execMed = median(execMs);
+  const ssName = 'ss -tinM (minus exec overhead)';
+  samples.set(
+    ssName,
+    samples.get(ssName).map((x) => Math.max(0, x - execMed)),
+  );
+  const rows = [...samples];
+  rows.splice(3, 0, ['ip netns exec true (overhead)', execMs]);
+  const raw = {
+    messages: lastRaw.messages,
+    bytes: lastRaw.bytes,
+    ms: samples.get('raw C sock_diag dump (no decode)'),
+  };
+  const engine = { ms: samples.get('engine readConnections (decoded)') };
+  const ssNet = samples.get(ssName);
   const fmt = (x) => x.toFixed(1).padStart(9);
   console.log(
-    `\npoll of ${N} MPTCP connections / ${2 * N} subflows, ${ITERS} iterations (${raw.messages} messages, ${(raw.bytes / 1e6).toFixed(1)} MB per poll)`,
+    `\npoll of ${N} MPTCP connections / ${2 * N} subflows, ${ROUNDS} rounds x ${ITERS} iterations (${raw.messages} messages, ${(raw.bytes / 1e6).toFixed(1)} MB per poll)`,
   );
   console.log(`${'measure'.padEnd(36)}${'median ms'.padStart(10)}${'p90 ms'.padStart(10)}`);
   for (const [name, xs] of rows) console.log(`${name.padEnd(36)} ${fmt(median(xs))} ${fmt(p90(xs))}`);

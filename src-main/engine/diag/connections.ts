@@ -4,11 +4,12 @@
  * A poll is four dumps (reference §3.6): MPTCP sockets (INET_DIAG_REQ_PROTOCOL = IPPROTO_MPTCP) and
  * TCP sockets, each for AF_INET and AF_INET6 (dual-stack sockets report AF_INET6, G8). A TCP socket
  * is a subflow when its INET_DIAG_ULP_INFO nest names the "mptcp" ULP; its TOKEN_LOC is the key to
- * its connection's mptcpi_token. The dumps run one after the other on one socket: netlink allows
- * one dump at a time per socket. The kernel fills each dump's datagrams inside the recvmsg calls,
- * so a full poll runs them on a worker thread (dump-worker.ts) and decodes here as the batches
- * arrive: kernel and decode overlap on two cores (a second socket on the same thread was measured
- * not to help; see bench/poll.mjs).
+ * its connection's mptcpi_token. Netlink allows one dump at a time per socket, and the kernel
+ * fills a dump's datagrams inside the recvmsg calls of the thread that reads them. So a full poll
+ * runs on two dump worker threads (dump-worker.ts), each with its own socket: the AF_INET TCP dump
+ * on one, the other three on the other, while this thread decodes the batches as they arrive
+ * (PollSequencer restores the order of a sequential poll). Kernel and decode overlap on two cores;
+ * a second socket on the same thread was measured not to help (bench/poll.mjs --variants).
  */
 import type { Connection, ConnectionsSnapshot } from '../../../shared/types';
 import {
@@ -225,12 +226,16 @@ function getDumpWorkers(): DiagDumpWorker[] | null {
   return dumpWorkers;
 }
 
-async function pollOnWorkers(workers: DiagDumpWorker[]): Promise<SnapshotBuilder> {
+/** All four dumps on the first worker, one after the other (bench/poll.mjs --variants). */
+const SEQUENTIAL_DUMPS: readonly (readonly number[])[] = [[0, 1, 2, 3]];
+
+async function pollOnWorkers(workers: DiagDumpWorker[], sequential: boolean): Promise<SnapshotBuilder> {
   const b = new SnapshotBuilder({ mptcpPending: true });
   const seq = new PollSequencer(b);
+  const plan = sequential ? SEQUENTIAL_DUMPS : WORKER_DUMPS;
   await Promise.all(
-    workers.map((w, k) => {
-      const dumps = WORKER_DUMPS[k]!;
+    plan.map((dumps, k) => {
+      const w = workers[k]!;
       return w.run(
         SOCK_DIAG_BY_FAMILY,
         dumps.map((d) => POLL_REQS[d]!),
@@ -248,6 +253,8 @@ export interface ReadConnectionsOptions {
    * socket in the same netns). The worker is also skipped, for good, once it has failed.
    */
   inThread?: boolean;
+  /** Run the four dumps one after the other on one dump worker (for the bench's comparison). */
+  sequentialDumps?: boolean;
 }
 
 /** Every MPTCP connection (listeners excluded) in the socket's netns, with its subflows. */
@@ -260,7 +267,7 @@ export async function readConnections(
   const workers = opts.inThread ? null : getDumpWorkers();
   if (workers) {
     try {
-      b = await pollOnWorkers(workers);
+      b = await pollOnWorkers(workers, opts.sequentialDumps === true);
     } catch (e) {
       if (!workers.some((w) => w.failed)) throw e;
       // A worker itself broke (e.g. the native binding would not load in it): poll here.

@@ -2,9 +2,11 @@
  * Pure decoders for sock_diag replies (uapi: linux/inet_diag.h, linux/tcp.h, linux/mptcp.h) and the
  * snapshot builder that joins MPTCP sockets with their TCP subflows.
  *
- * This is the hot path of a poll: 10,000 connections mean 30,000 messages per tick. Everything
- * reads the received datagram in place (readUInt32LE on the shared Buffer), allocates nothing for
- * messages it skips (plain TCP sockets, orphans) and exactly one object per socket it keeps. Every
+ * This is the hot path of a poll: 10,000 connections mean 30,000 messages per tick. The builder
+ * reads the received datagram in place (native u32 loads through a Uint32Array view: 3x faster
+ * than readUInt32LE per field, bench/poll.mjs), allocates nothing for messages it skips (plain TCP
+ * sockets, orphans) and one object per socket it keeps (plus V8's boxes for its u32/u64 fields
+ * above 2^30). The exported single-struct decoders use the bounded Buffer readers below. Every
  * read is bounded by the attribute's length: the kernel structs grow over releases and a shorter
  * (older) struct reads as zero-filled, as ss does.
  */

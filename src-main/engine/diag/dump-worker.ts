@@ -5,7 +5,8 @@
  * through netlink_dump), so on the main thread the ~45 ms of kernel work for 30,000 sockets and
  * the decode run one after the other on one core. Here the worker's recvmsg calls keep the kernel
  * busy on the other core while the main thread decodes the batches already received: a poll costs
- * about max(kernel, decode) instead of their sum (bench/poll.mjs).
+ * about max(kernel, decode) instead of their sum (bench/poll.mjs). connections.ts runs two of them,
+ * so that the kernel's work for the TCP and the MPTCP dumps is also spread over both cores.
  *
  * The worker owns its own NETLINK_SOCK_DIAG socket. Threads share their process's network
  * namespace, so it sees the same sockets as any NlSocket the process opens (G4).

@@ -7,8 +7,9 @@
  *   connection TOKEN              { connection: readConnection(TOKEN), fullDumps }
  *   record                        the raw messages of the poll's dumps, hex, with their nlmsghdr
  *   bench ITERS [MSGBUF] [MODE]   time readConnections ITERS times. MODE: `thread` polls on this
- *                                 thread (no dump worker), `split` MPTCP and TCP dumps on two
- *                                 sockets of this thread, concurrently
+ *                                 thread (no dump worker), `seq` the four dumps one after the other
+ *                                 on one dump worker, `split` MPTCP and TCP dumps on two sockets of
+ *                                 this thread, concurrently
  *   sample SECONDS HZ [json]      the engine's sampler (EngineService + LocalEngine, snapshots every
  *                                 1000/HZ ms) for SECONDS after a 2 s warm-up; `json` also
  *                                 serializes each snapshot as the agent does for its stdio channel.
@@ -81,8 +82,9 @@ async function splitPoll(a: NlSocket, b: NlSocket): Promise<number> {
 async function countedPoll(
   diag: NlSocket,
   inThread: boolean,
+  sequentialDumps: boolean,
 ): Promise<{ connections: number; subflows: number }> {
-  const snap = await readConnections(diag, { inThread });
+  const snap = await readConnections(diag, { inThread, sequentialDumps });
   let subflows = 0;
   for (const c of snap.connections) subflows += c.subflows.length;
   return { connections: snap.connections.length, subflows };
@@ -232,7 +234,7 @@ async function main(): Promise<void> {
         if (second) {
           subflows = await splitPoll(diag, second);
         } else {
-          ({ connections, subflows } = await countedPoll(diag, arg3 === 'thread'));
+          ({ connections, subflows } = await countedPoll(diag, arg3 === 'thread', arg3 === 'seq'));
         }
         const dt = performance.now() - t0;
         if (i >= 2) ms.push(dt); // two warm-up rounds: JIT and first-touch allocations
