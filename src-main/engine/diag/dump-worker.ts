@@ -217,10 +217,12 @@ export class DiagDumpWorker {
         resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 },
       },
     );
-    this.worker.unref();
     this.worker.on('message', (m: WorkerReply) => this.onReply(m));
     this.worker.on('error', (e) => this.die(e));
     this.worker.on('exit', (code) => this.die(new Error(`sock_diag worker exited (${code})`)));
+    // After the listeners: adding a 'message' listener refs the worker's port again, and a worker
+    // that never ran a poll (the second one, with --variants' sequential dumps) kept the process up.
+    this.worker.unref();
   }
 
   /** True once the worker failed; callers then fall back to dumping on their own thread. */
