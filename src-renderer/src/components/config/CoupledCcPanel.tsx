@@ -23,8 +23,8 @@ export function CoupledCcPanel({ disabled }: { disabled: boolean }) {
   return (
     <div className="coupled-cc" data-testid="cc-coupled">
       <p className="hint">
-        <strong>Coupled</strong> congestion control ({COUPLED_CC_SUMMARY}). Loaded as BPF programs;
-        registration is global to the kernel, the default above is per network namespace.
+        <strong>LIA / OLIA</strong>: {COUPLED_CC_SUMMARY}. They run as BPF programs; loading one is global to
+        the kernel, the default above is per network namespace.
       </p>
       {error ? (
         <p className="field-error-inline" role="alert" data-testid="cc-list-error">
