@@ -4,7 +4,8 @@
  * registered and unregistered through the engine in a lab namespace's agent, checked with the
  * kernel's own views (/proc, bpftool, ss). Every name is unregistered in teardown.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -132,6 +133,54 @@ describe.skipIf(skipReason() !== null)('coupled congestion control (BPF struct_o
     expect(r.stderr).toMatch(/EPERM: cannot load mptcp_lia_\w+: loading needs CAP_BPF and CAP_PERFMON/);
     expect(available()).toEqual(before);
     expect(await structOpsNames()).not.toContain(lia);
+  });
+
+  it('an unprivileged user loads and unloads through the privileged agent, which logs both', async () => {
+    const sock = join(dir, 'agent.sock');
+    const agent = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        lab.client,
+        process.execPath,
+        'out/node/mptcp-studio.mjs',
+        'agent',
+        '--socket',
+        sock,
+        '--socket-group',
+        '65534',
+        '--label',
+        lab.client,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } },
+    );
+    let log = '';
+    try {
+      await new Promise<void>((ready, fail) => {
+        const t = setTimeout(() => fail(new Error(`agent did not start: ${log}`)), 20_000);
+        createInterface({ input: agent.stderr }).on('line', (l) => {
+          log += `${l}\n`;
+          if (l.includes('"listening"')) {
+            clearTimeout(t);
+            ready();
+          }
+        });
+      });
+      const loaded = await asNobody(['cc', 'load', 'mptcp_lia', '--agent-socket', sock], {});
+      expect(loaded.code, loaded.stderr).toBe(0);
+      expect(loaded.stdout).toBe(`registered ${lia}\n`);
+      expect(available()).toContain(lia);
+      const unloaded = await asNobody(['cc', 'unload', 'mptcp_lia', '--agent-socket', sock], {});
+      expect(unloaded.code, unloaded.stderr).toBe(0);
+      expect(available()).not.toContain(lia);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(log).toMatch(/"method":"mptcp:cc:load"/);
+      expect(log).toMatch(/"method":"mptcp:cc:unload"/);
+    } finally {
+      agent.kill('SIGTERM');
+      await new Promise((r) => agent.once('exit', r));
+    }
   });
 
   it('loads: the kernel lists it (available, allowed for namespaces, bpftool struct_ops show)', async () => {
