@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CcStatus } from './cc';
+import { formatExport } from './export-formats';
 import { describeStep, invertStep, planConfig, shellForStep } from './plan';
 import type { Overview } from './types';
 
@@ -89,5 +90,22 @@ describe('plans with a coupled congestion control', () => {
   it('without coupled-CC knowledge an unknown name stays an error, as before', () => {
     const plan = planConfig(overview(true), { congestionControl: 'mptcp_olia' });
     expect(plan.errors[0]).toMatch(/congestion control "mptcp_olia" is not available/);
+  });
+});
+
+describe('exports with a coupled congestion control', () => {
+  const meta = { name: 'olia', generatedAt: '2026-11-24T20:00:00Z' };
+  it('the script registers it before setting the default', () => {
+    const text = formatExport({ congestionControl: 'mptcp_olia' }, 'sh', meta).text;
+    const load = text.indexOf('mptcp-studio cc load mptcp_olia');
+    expect(load).toBeGreaterThan(0);
+    expect(text.indexOf('sysctl -w net.ipv4.tcp_congestion_control=mptcp_olia')).toBeGreaterThan(load);
+  });
+  it('the persistent files point at the unit that registers it at boot', () => {
+    const text = formatExport({ congestionControl: 'mptcp_olia' }, 'sysctl.d', meta).text;
+    expect(text).toContain('mptcp-studio-cc@mptcp_olia.service');
+  });
+  it('other names export as before', () => {
+    expect(formatExport({ congestionControl: 'bbr' }, 'sh', meta).text).not.toContain('cc load');
   });
 });
