@@ -3,7 +3,7 @@
 // them at the end (also on failure / Ctrl-C).
 //
 //   npm run bench:cc -- [--runs 5] [--anomaly-runs 20] [--seconds 8] [--warmup 2]
-//                       [--only reno,lia,olia] [--no-clamp]
+//                       [--only reno,lia,olia] [--no-clamp] [--anomaly-reno]
 //
 // 1. shared bottleneck: MPTCP (2 subflows) + 1 single-path TCP Reno through one 20 Mbit/s tbf;
 //    MPTCP share per CC over --runs runs (RFC 6356 goal 2: coupled ~ one TCP share, 0.5 here).
@@ -78,7 +78,8 @@ try {
       cc: v.cc,
       sharedRuns: RUNS,
       disjointRuns: Math.max(1, Math.ceil(RUNS / 2)),
-      anomalyRuns: v.cc === 'reno' ? 0 : ANOMALY_RUNS,
+      // Kernel Reno is watched too with --anomaly-reno (is the anomaly the kernel's own?).
+      anomalyRuns: v.cc === 'reno' && !process.argv.includes('--anomaly-reno') ? 0 : ANOMALY_RUNS,
       measureMs: (SECONDS - WARMUP) * 1000,
       warmupMs: WARMUP * 1000,
       log: (s) => process.stderr.write(`[${v.label}] ${s}\n`),

@@ -89,6 +89,7 @@ void BPF_PROG(lia_cong_avoid, struct sock *sk, u32 ack, u32 acked)
 	if (tp->snd_cwnd > 5000 || acked > 5000 || tp->snd_cwnd_cnt > 100000)
 		cc_debug(1, tp->snd_cwnd, acked, tp->snd_cwnd_cnt, tp->snd_ssthresh,
 			 BPF_CORE_READ_BITFIELD(cc_inet_csk(sk), icsk_ca_state));
+	cc_sanitize(sk);
 	if (!cc_resolve(sk, ca)) {
 		cc_reno_cong_avoid(tp, acked);
 		return;
@@ -124,7 +125,27 @@ void BPF_PROG(lia_cong_avoid, struct sock *sk, u32 ack, u32 acked)
 SEC("struct_ops")
 u32 BPF_PROG(lia_ssthresh, struct sock *sk)
 {
-	return cc_ssthresh(sk);
+	u32 r = cc_ssthresh(sk);
+
+	if (r > 5000 || cc_tcp_sk(sk)->snd_cwnd > 5000)
+		cc_debug(6, cc_tcp_sk(sk)->snd_cwnd, r, cc_tcp_sk(sk)->snd_ssthresh,
+			 cc_tcp_sk(sk)->prior_cwnd, BPF_CORE_READ_BITFIELD(cc_inet_csk(sk), icsk_ca_state));
+	return r;
+}
+
+SEC("struct_ops")
+void BPF_PROG(lia_in_ack_event, struct sock *sk, u32 flags)
+{
+	struct tcp_sock *tp = cc_tcp_sk(sk);
+
+	/* CC_DEBUG: this is where the corrupt ssthresh was first seen (kinds 7, 8). */
+	if (tp->snd_cwnd > 5000 || (tp->snd_ssthresh > 5000 && tp->snd_ssthresh != TCP_INFINITE_SSTHRESH)) {
+		cc_debug(7, tp->snd_cwnd, tp->snd_ssthresh, tp->prior_cwnd, tp->packets_out,
+			 BPF_CORE_READ_BITFIELD(cc_inet_csk(sk), icsk_ca_state));
+		cc_debug(8, tp->prior_ssthresh, tp->snd_una, tp->high_seq, tp->undo_marker,
+			 tp->snd_nxt);
+	}
+	cc_sanitize(sk);
 }
 
 SEC("struct_ops")
@@ -143,9 +164,11 @@ void BPF_PROG(lia_set_state, struct sock *sk, u8 new_state)
 	struct conn_state *conn = NULL;
 	struct subflow_slot *me;
 
-	if (cc_tcp_sk(sk)->snd_cwnd > 5000)
+	if (cc_tcp_sk(sk)->snd_cwnd > 5000 || (cc_tcp_sk(sk)->snd_ssthresh > 5000 &&
+					       cc_tcp_sk(sk)->snd_ssthresh != TCP_INFINITE_SSTHRESH))
 		cc_debug(5, new_state, cc_tcp_sk(sk)->snd_cwnd, cc_tcp_sk(sk)->snd_ssthresh,
-			 cc_tcp_sk(sk)->prior_cwnd, 0);
+			 cc_tcp_sk(sk)->prior_cwnd, cc_tcp_sk(sk)->prior_ssthresh);
+	cc_sanitize(sk);
 	/* Publish the post-loss window at once, so siblings do not couple to a stale larger one. */
 	if (!ca->token || !ca->slot)
 		return;
@@ -162,6 +185,7 @@ struct tcp_congestion_ops CC_NAME = {
 	.ssthresh = (void *)lia_ssthresh,
 	.undo_cwnd = (void *)lia_undo_cwnd,
 	.set_state = (void *)lia_set_state,
+	.in_ack_event = (void *)lia_in_ack_event,
 	.flags = TCP_CONG_NON_RESTRICTED,
 	.name = CC_STR(CC_NAME),
 };

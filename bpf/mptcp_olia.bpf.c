@@ -145,6 +145,7 @@ void BPF_PROG(olia_cong_avoid, struct sock *sk, u32 ack, u32 acked)
 	s64 cnt;
 	bool negative = false;
 
+	cc_sanitize(sk);
 	if (!cc_resolve(sk, ca)) {
 		cc_reno_cong_avoid(tp, acked);
 		return;
@@ -233,6 +234,7 @@ void BPF_PROG(olia_set_state, struct sock *sk, u8 new_state)
 	struct conn_state *conn = NULL;
 	struct subflow_slot *me;
 
+	cc_sanitize(sk);
 	if (new_state == TCP_CA_Loss || new_state == TCP_CA_Recovery || new_state == TCP_CA_CWR) {
 		/* A new loss event closes the current inter-loss interval (RTO back-offs do not). */
 		if (ca->loss3 != ca->loss2 && !cc_inet_csk(sk)->icsk_retransmits) {
@@ -248,6 +250,13 @@ void BPF_PROG(olia_set_state, struct sock *sk, u8 new_state)
 		cc_publish(sk, me, olia_inter_loss(ca));
 }
 
+/* Repairs a corrupt ssthresh / cwnd before the loss-recovery state machine uses them. */
+SEC("struct_ops")
+void BPF_PROG(olia_in_ack_event, struct sock *sk, u32 flags)
+{
+	cc_sanitize(sk);
+}
+
 SEC(".struct_ops")
 struct tcp_congestion_ops CC_NAME = {
 	.init = (void *)olia_init,
@@ -256,6 +265,7 @@ struct tcp_congestion_ops CC_NAME = {
 	.ssthresh = (void *)olia_ssthresh,
 	.undo_cwnd = (void *)olia_undo_cwnd,
 	.set_state = (void *)olia_set_state,
+	.in_ack_event = (void *)olia_in_ack_event,
 	.flags = TCP_CONG_NON_RESTRICTED,
 	.name = CC_STR(CC_NAME),
 };
