@@ -37,12 +37,6 @@ export const CC_ALGORITHMS: readonly CcAlgorithmInfo[] = [
   },
 ];
 
-export function ccAlgorithm(id: CcId): CcAlgorithmInfo {
-  const info = CC_ALGORITHMS.find((a) => a.id === id);
-  if (!info) throw new Error(`unknown congestion control ${id}`);
-  return info;
-}
-
 /** One line for the UI: what coupling buys. */
 export const COUPLED_CC_SUMMARY = 'coupled: fair to single-path TCP on shared bottlenecks, RFC 6356';
 
