@@ -29,6 +29,7 @@ const ANOMALY_RUNS = Number(arg('anomaly-runs', '20'));
 const SECONDS = Number(arg('seconds', '8'));
 const WARMUP = Number(arg('warmup', '2'));
 const ONLY = arg('only', 'reno,lia,olia').split(',');
+const QUEUE_MS = arg('queue-ms', undefined);
 // --no-clamp: register the experiment builds without the defensive cwnd clamps, to see whether
 // the absurd-cwnd anomaly exists without them.
 const NO_CLAMP = process.argv.includes('--no-clamp');
@@ -82,6 +83,7 @@ try {
       anomalyRuns: v.cc === 'reno' && !process.argv.includes('--anomaly-reno') ? 0 : ANOMALY_RUNS,
       measureMs: (SECONDS - WARMUP) * 1000,
       warmupMs: WARMUP * 1000,
+      bottleneckLatencyMs: QUEUE_MS === undefined ? undefined : Number(QUEUE_MS),
       log: (s) => process.stderr.write(`[${v.label}] ${s}\n`),
     });
     rows.push({ label: v.label, ...res });

@@ -58,6 +58,8 @@ char _license[] SEC("license") = "GPL";
 #define CC_MIN_CWND 2U
 /* Largest w handed to tcp_cong_avoid_ai(): one packet per 2^30 acked is "no increase". */
 #define CC_MAX_AI_W (1U << 30)
+/* CC_DEBUG builds: values above this are logged (the lab's largest legit cwnd is a few hundred). */
+#define CC_DEBUG_MIN 5000U
 /* RTT bound used inside the fixed-point math (4.2 s). */
 #define CC_MAX_RTT_US (1U << 22)
 
@@ -107,6 +109,18 @@ static __always_inline struct inet_connection_sock *cc_inet_csk(const struct soc
 static __always_inline struct coupled_priv *cc_priv(const struct sock *sk)
 {
 	return (struct coupled_priv *)cc_inet_csk(sk)->icsk_ca_priv;
+}
+
+static __always_inline u8 cc_ca_state(const struct sock *sk)
+{
+	return BPF_CORE_READ_BITFIELD(cc_inet_csk(sk), icsk_ca_state);
+}
+
+/* CC_DEBUG trigger: a cwnd or a (finite) ssthresh no lab connection can legitimately have. */
+static __always_inline bool cc_suspicious(const struct tcp_sock *tp)
+{
+	return tp->snd_cwnd > CC_DEBUG_MIN ||
+	       (tp->snd_ssthresh > CC_DEBUG_MIN && tp->snd_ssthresh != TCP_INFINITE_SSTHRESH);
 }
 
 static __always_inline u32 cc_min(u32 a, u32 b) { return a < b ? a : b; }
@@ -357,9 +371,14 @@ static __always_inline void cc_reno_cong_avoid(struct tcp_sock *tp, u32 acked)
 	cc_clamp_cwnd(tp);
 }
 
+/*
+ * Investigation build only (MPTCP_CC_DEBUG=1 node scripts/build-bpf.mjs ...): the first 63
+ * suspicious events (cwnd or ssthresh above CC_DEBUG_MIN), read with
+ * `bpftool map dump name cc_dbg`; entry 0 counts all. Kinds in mptcp_lia.bpf.c: 1 cong_avoid
+ * entry, 4 undo_cwnd, 5 set_state, 6 ssthresh(), 7 and 8 in_ack_event. In normal builds
+ * cc_debug_if() compiles to nothing.
+ */
 #ifdef CC_DEBUG
-/* Investigation build only (MPTCP_CC_DEBUG=1 scripts/build-bpf.mjs): the first 63 suspicious
- * events, read with `bpftool map dump name cc_dbg`. Entry 0 counts. */
 struct cc_dbg_ev {
 	u32 n;
 	u32 kind;
@@ -392,11 +411,13 @@ static __always_inline void cc_debug(u32 kind, u32 a, u32 b, u32 c, u32 d, u32 e
 	ev->d = d;
 	ev->e = e;
 }
-#else
-#define cc_debug(k, a, b, c, d, e)                                                         \
+#define cc_debug_if(cond, k, a, b, c, d, e)                                               \
 	do {                                                                               \
-		(void)(a), (void)(b), (void)(c), (void)(d), (void)(e);                    \
+		if (cond)                                                                  \
+			cc_debug(k, a, b, c, d, e);                                        \
 	} while (0)
+#else
+#define cc_debug_if(cond, k, a, b, c, d, e) do { (void)(cond); } while (0)
 #endif
 
 #ifndef CC_NAME

@@ -86,9 +86,8 @@ void BPF_PROG(lia_cong_avoid, struct sock *sk, u32 ack, u32 acked)
 	struct conn_state *conn = NULL;
 	struct subflow_slot *me;
 
-	if (tp->snd_cwnd > 5000 || acked > 5000 || tp->snd_cwnd_cnt > 100000)
-		cc_debug(1, tp->snd_cwnd, acked, tp->snd_cwnd_cnt, tp->snd_ssthresh,
-			 BPF_CORE_READ_BITFIELD(cc_inet_csk(sk), icsk_ca_state));
+	cc_debug_if(tp->snd_cwnd > CC_DEBUG_MIN || acked > CC_DEBUG_MIN, 1, tp->snd_cwnd, acked,
+		    tp->snd_cwnd_cnt, tp->snd_ssthresh, cc_ca_state(sk));
 	cc_sanitize(sk);
 	if (!cc_resolve(sk, ca)) {
 		cc_reno_cong_avoid(tp, acked);
@@ -103,33 +102,23 @@ void BPF_PROG(lia_cong_avoid, struct sock *sk, u32 ack, u32 acked)
 	if (!cc_is_cwnd_limited(tp))
 		return;
 	if (cc_in_slow_start(tp)) {
-		u32 before = tp->snd_cwnd, in_acked = acked;
-
 		acked = tcp_slow_start(tp, acked);
-		if (tp->snd_cwnd > 5000)
-			cc_debug(2, before, tp->snd_cwnd, in_acked, tp->snd_ssthresh, acked);
 		cc_clamp_cwnd(tp);
 		if (!acked)
 			return;
 	}
-	{
-		u32 w = lia_window(conn, tp->snd_cwnd), before = tp->snd_cwnd, cnt = tp->snd_cwnd_cnt;
-
-		tcp_cong_avoid_ai(tp, w, acked);
-		if (tp->snd_cwnd > 5000)
-			cc_debug(3, before, tp->snd_cwnd, w, cnt, acked);
-	}
+	tcp_cong_avoid_ai(tp, lia_window(conn, tp->snd_cwnd), acked);
 	cc_clamp_cwnd(tp);
 }
 
 SEC("struct_ops")
 u32 BPF_PROG(lia_ssthresh, struct sock *sk)
 {
+	const struct tcp_sock *tp = cc_tcp_sk(sk);
 	u32 r = cc_ssthresh(sk);
 
-	if (r > 5000 || cc_tcp_sk(sk)->snd_cwnd > 5000)
-		cc_debug(6, cc_tcp_sk(sk)->snd_cwnd, r, cc_tcp_sk(sk)->snd_ssthresh,
-			 cc_tcp_sk(sk)->prior_cwnd, BPF_CORE_READ_BITFIELD(cc_inet_csk(sk), icsk_ca_state));
+	cc_debug_if(r > CC_DEBUG_MIN || tp->snd_cwnd > CC_DEBUG_MIN, 6, tp->snd_cwnd, r,
+		    tp->snd_ssthresh, tp->prior_cwnd, cc_ca_state(sk));
 	return r;
 }
 
@@ -138,22 +127,21 @@ void BPF_PROG(lia_in_ack_event, struct sock *sk, u32 flags)
 {
 	struct tcp_sock *tp = cc_tcp_sk(sk);
 
-	/* CC_DEBUG: this is where the corrupt ssthresh was first seen (kinds 7, 8). */
-	if (tp->snd_cwnd > 5000 || (tp->snd_ssthresh > 5000 && tp->snd_ssthresh != TCP_INFINITE_SSTHRESH)) {
-		cc_debug(7, tp->snd_cwnd, tp->snd_ssthresh, tp->prior_cwnd, tp->packets_out,
-			 BPF_CORE_READ_BITFIELD(cc_inet_csk(sk), icsk_ca_state));
-		cc_debug(8, tp->prior_ssthresh, tp->snd_una, tp->high_seq, tp->undo_marker,
-			 tp->snd_nxt);
-	}
+	/* CC_DEBUG: where the corrupt ssthresh was first seen (kinds 7 and 8). */
+	cc_debug_if(cc_suspicious(tp), 7, tp->snd_cwnd, tp->snd_ssthresh, tp->prior_cwnd,
+		    tp->packets_out, cc_ca_state(sk));
+	cc_debug_if(cc_suspicious(tp), 8, tp->prior_ssthresh, tp->snd_una, tp->high_seq,
+		    tp->undo_marker, tp->snd_nxt);
 	cc_sanitize(sk);
 }
 
 SEC("struct_ops")
 u32 BPF_PROG(lia_undo_cwnd, struct sock *sk)
 {
-	if (cc_tcp_sk(sk)->snd_cwnd > 5000 || cc_tcp_sk(sk)->prior_cwnd > 5000)
-		cc_debug(4, cc_tcp_sk(sk)->snd_cwnd, cc_tcp_sk(sk)->prior_cwnd,
-			 cc_tcp_sk(sk)->snd_ssthresh, 0, 0);
+	const struct tcp_sock *tp = cc_tcp_sk(sk);
+
+	cc_debug_if(cc_suspicious(tp) || tp->prior_cwnd > CC_DEBUG_MIN, 4, tp->snd_cwnd,
+		    tp->prior_cwnd, tp->snd_ssthresh, tp->prior_ssthresh, cc_ca_state(sk));
 	return cc_undo_cwnd(sk);
 }
 
@@ -164,10 +152,9 @@ void BPF_PROG(lia_set_state, struct sock *sk, u8 new_state)
 	struct conn_state *conn = NULL;
 	struct subflow_slot *me;
 
-	if (cc_tcp_sk(sk)->snd_cwnd > 5000 || (cc_tcp_sk(sk)->snd_ssthresh > 5000 &&
-					       cc_tcp_sk(sk)->snd_ssthresh != TCP_INFINITE_SSTHRESH))
-		cc_debug(5, new_state, cc_tcp_sk(sk)->snd_cwnd, cc_tcp_sk(sk)->snd_ssthresh,
-			 cc_tcp_sk(sk)->prior_cwnd, cc_tcp_sk(sk)->prior_ssthresh);
+	cc_debug_if(cc_suspicious(cc_tcp_sk(sk)), 5, new_state, cc_tcp_sk(sk)->snd_cwnd,
+		    cc_tcp_sk(sk)->snd_ssthresh, cc_tcp_sk(sk)->prior_cwnd,
+		    cc_tcp_sk(sk)->prior_ssthresh);
 	cc_sanitize(sk);
 	/* Publish the post-loss window at once, so siblings do not couple to a stale larger one. */
 	if (!ca->token || !ca->slot)

@@ -242,6 +242,8 @@ export function stddev(xs: number[]): number {
 
 /** Nominal rates of the experiments, Mbit/s. */
 export const BOTTLENECK_MBIT = 20;
+/** The shared tbf's queue in ms at BOTTLENECK_MBIT. */
+export const BOTTLENECK_LATENCY_MS = 50;
 export const DISJOINT_MBIT = [20, 5] as const;
 
 export interface CcSuiteResult {
@@ -268,8 +270,19 @@ export async function runCcSuite(opts: {
   sharedRuns: number;
   disjointRuns: number;
   anomalyRuns: number;
+  /** Shared-bottleneck runs: warm-up and measurement window (default 2 s + 6 s). */
   warmupMs?: number;
   measureMs?: number;
+  /** Disjoint-path runs (default: the same as the shared ones). */
+  disjointWarmupMs?: number;
+  disjointMeasureMs?: number;
+  /** tbf queue of the shared bottleneck in ms (default BOTTLENECK_LATENCY_MS). */
+  bottleneckLatencyMs?: number;
+  /**
+   * Sequential design: after the shared runs, how many more to add given the shares so far
+   * (e.g. when a test's verdict is within the noise). Called once.
+   */
+  extraSharedRuns?: (shares: number[]) => number;
   log?: (line: string) => void;
 }): Promise<CcSuiteResult> {
   const log = opts.log ?? (() => undefined);
@@ -291,9 +304,14 @@ export async function runCcSuite(opts: {
     if (countSubflows) res.minSubflows = Math.min(res.minSubflows, c.maxSubflows);
     for (const n of c.ccNames) if (!res.ccSeen.includes(n)) res.ccSeen.push(n);
   };
-  const shared = await Lab.create({ topology: 'shared-bottleneck', bottleneckMbit: BOTTLENECK_MBIT });
+  const shared = await Lab.create({
+    topology: 'shared-bottleneck',
+    bottleneckMbit: BOTTLENECK_MBIT,
+    bottleneckLatencyMs: opts.bottleneckLatencyMs ?? BOTTLENECK_LATENCY_MS,
+  });
   try {
-    for (let i = 0; i < opts.sharedRuns; i++) {
+    let runs = opts.sharedRuns;
+    for (let i = 0; i < runs; i++) {
       const r = await sharedBottleneckRun(shared, {
         mptcpCc: opts.cc,
         warmupMs: opts.warmupMs,
@@ -305,6 +323,11 @@ export async function runCcSuite(opts: {
         `shared #${i + 1}: mptcp ${r.mptcpMbit.toFixed(2)} tcp ${r.tcpMbit.toFixed(2)} Mbit/s ` +
           `share ${r.mptcpShare.toFixed(3)} subflows ${r.cwnd.maxSubflows} max cwnd ${r.cwnd.maxCwnd}`,
       );
+      if (i === opts.sharedRuns - 1 && opts.extraSharedRuns) {
+        const extra = opts.extraSharedRuns(res.shared.map((x) => x.mptcpShare));
+        if (extra > 0) log(`${extra} more shared runs (verdict within the noise)`);
+        runs += Math.max(0, extra);
+      }
     }
   } finally {
     await shared.destroy();
@@ -317,8 +340,8 @@ export async function runCcSuite(opts: {
     for (let i = 0; i < opts.disjointRuns; i++) {
       const r = await disjointRun(disjoint, {
         mptcpCc: opts.cc,
-        warmupMs: opts.warmupMs,
-        measureMs: opts.measureMs,
+        warmupMs: opts.disjointWarmupMs ?? opts.warmupMs,
+        measureMs: opts.disjointMeasureMs ?? opts.measureMs,
       });
       res.disjoint.push(r);
       fold(r.cwnd, true);
@@ -330,10 +353,15 @@ export async function runCcSuite(opts: {
     await disjoint.destroy();
   }
   if (res.watchedRuns < opts.anomalyRuns) {
-    const extra = await Lab.create({ topology: 'shared-bottleneck', bottleneckMbit: BOTTLENECK_MBIT });
+    const extra = await Lab.create({
+      topology: 'shared-bottleneck',
+      bottleneckMbit: BOTTLENECK_MBIT,
+      bottleneckLatencyMs: opts.bottleneckLatencyMs ?? BOTTLENECK_LATENCY_MS,
+    });
     try {
       while (res.watchedRuns < opts.anomalyRuns) {
-        const r = await sharedBottleneckRun(extra, { mptcpCc: opts.cc, warmupMs: 500, measureMs: 2000 });
+        // Short runs: slow start, the first losses and recoveries (where the anomaly struck).
+        const r = await sharedBottleneckRun(extra, { mptcpCc: opts.cc, warmupMs: 500, measureMs: 1500 });
         fold(r.cwnd, false);
         log(`anomaly run #${res.watchedRuns}: max cwnd ${r.cwnd.maxCwnd}`);
       }

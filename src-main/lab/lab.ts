@@ -201,6 +201,8 @@ export interface LabOptions {
   topology?: 'paths' | 'shared-bottleneck';
   /** tbf rate of the shared link, Mbit/s (default 20). Only with topology 'shared-bottleneck'. */
   bottleneckMbit?: number;
+  /** tbf queue of the shared link, as its delay in ms at the rate (default 50). */
+  bottleneckLatencyMs?: number;
 }
 
 export interface LabPath {
@@ -408,7 +410,7 @@ export class Lab {
       'burst',
       '32kb',
       'latency',
-      '50ms',
+      `${opts.bottleneckLatencyMs ?? 50}ms`,
     ]);
     await ip(['-n', this.server, 'route', 'add', '10.99.0.0/16', 'via', '10.99.100.1']);
     for (let i = 0; i < n; i++) {
