@@ -3,7 +3,7 @@
 // them at the end (also on failure / Ctrl-C).
 //
 //   npm run bench:cc -- [--runs 5] [--anomaly-runs 20] [--seconds 8] [--warmup 2]
-//                       [--only reno,lia,olia] [--no-clamp] [--anomaly-reno]
+//                       [--only reno,lia,olia] [--no-clamp] [--anomaly-reno] [--cc NAME]
 //
 // 1. shared bottleneck: MPTCP (2 subflows) + 1 single-path TCP Reno through one 20 Mbit/s tbf;
 //    MPTCP share per CC over --runs runs (RFC 6356 goal 2: coupled ~ one TCP share, 0.5 here).
@@ -67,8 +67,11 @@ try {
   if (lia) ccs.push(lia);
   const olia = ONLY.includes('olia') ? await m.registerUniqueCc('olia', { noClamp: NO_CLAMP }) : null;
   if (olia) ccs.push(olia);
+  // --cc NAME: also measure a CC registered by other means (e.g. an older build, for comparison).
+  const external = arg('cc', undefined);
   const variants = [
     ONLY.includes('reno') && { label: 'reno (uncoupled)', cc: 'reno' },
+    external && { label: external, cc: external },
     lia && { label: NO_CLAMP ? 'lia (no clamp)' : 'lia', cc: lia.name },
     olia && { label: NO_CLAMP ? 'olia (no clamp)' : 'olia', cc: olia.name },
   ].filter(Boolean);
