@@ -29,7 +29,9 @@ test('Configure: limits, an endpoint, a sysctl and the default CC applied throug
   // This kernel has only the default scheduler; the lab offers reno, bbr and cubic.
   await expect(cfg.scheduler.locator('option:not([disabled])')).toHaveText(['default']);
   await expect(cfg.congestionControl.locator('option[value="reno"]')).toBeEnabled();
-  await expect(cfg.congestionControl.locator('option[value="lia"]')).toBeDisabled();
+  // Coupled CCs are listed whether or not they can be loaded here (then with the reason).
+  await expect(cfg.congestionControl.locator('option[value="mptcp_lia"]')).toHaveCount(1);
+  await expect(page.getByTestId('cc-row-mptcp_lia')).toBeVisible();
 
   await cfg.setLimits(3, 2);
   await cfg.addEndpoint({ address: '10.99.2.1', ifname: 'c1', flags: ['subflow'] });

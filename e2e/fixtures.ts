@@ -15,12 +15,17 @@ export interface Studio {
   origin: string;
 }
 
-async function startServe(netns: string): Promise<{ child: ChildProcess; url: string }> {
+/** The web host on a free port; `env` reaches the engine and its namespace agent. */
+export async function startServe(
+  netns: string,
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
     ['bin/mptcp-studio.mjs', 'serve', '--netns', netns, '--port', '0', '--poll-ms', '500'],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...env },
     },
   );
   let stderr = '';

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ApiErrorSchema } from './result';
 import { MptcpConfigSchema, ProfileSchema } from './config';
 import { LimitsSchema } from './types';
+import { CcIdSchema } from './cc';
 
 const EndpointSpecSchema = z.object({
   id: z.number().int().min(0).max(255),
@@ -33,6 +34,18 @@ export const StepSchema = z.discriminatedUnion('kind', [
     ifindex: z.number().int(),
     from: z.number().int(),
     to: z.number().int(),
+  }),
+  z.object({
+    kind: z.literal('cc-register'),
+    name: CcIdSchema,
+    kernelName: z.string(),
+    objectPath: z.string().nullable(),
+  }),
+  z.object({
+    kind: z.literal('cc-unregister'),
+    name: CcIdSchema,
+    kernelName: z.string(),
+    objectPath: z.string().nullable(),
   }),
 ]);
 

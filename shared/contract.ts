@@ -30,6 +30,7 @@ import {
   MptcpCountersSchema,
   OverviewSchema,
 } from './types';
+import { CcActionArgsSchema, CcActionResultSchema, CcListSchema } from './cc';
 
 const NoArgs = z.object({}).strict();
 
@@ -95,6 +96,16 @@ export const methods = {
     args: z.object({ name: ProfileNameSchema.nullable(), format: ExportFormatSchema }).strict(),
     result: ExportedTextSchema,
   },
+
+  /**
+   * Coupled congestion control (BPF struct_ops): each algorithm with whether it can be loaded
+   * here, whether it is registered, and why not. Registration is global to the kernel.
+   */
+  'mptcp:cc:list': { args: NoArgs, result: CcListSchema },
+  /** Register an algorithm (bpftool struct_ops register with the shipped object); idempotent. */
+  'mptcp:cc:load': { args: CcActionArgsSchema, result: CcActionResultSchema },
+  /** Unregister it; refused while it is the namespace default or carries live subflows. */
+  'mptcp:cc:unload': { args: CcActionArgsSchema, result: CcActionResultSchema },
 
   /** Plain-language warnings computed from the live state. */
   'mptcp:advice:get': { args: NoArgs, result: z.array(AdviceSchema) },

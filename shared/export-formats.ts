@@ -24,6 +24,13 @@ import {
 } from './config';
 import type { ExportFormat } from './config-api';
 import { shellForStep, sysctlKeys, type EndpointSpec } from './plan';
+import { CcIdSchema } from './cc';
+
+/** The profile's default CC when it is one of the coupled BPF ones (it must be registered first). */
+function coupledCc(c: MptcpConfig): string | null {
+  const id = CcIdSchema.safeParse(c.congestionControl);
+  return id.success ? id.data : null;
+}
 
 export interface ExportMeta {
   /** The profile name (json) and, sanitised, the name shown in script comments. */
@@ -326,6 +333,15 @@ function shellScript(c: MptcpConfig, meta: ExportMeta): string {
     'as they are. Nothing here survives a reboot: export as "sysctl.d" for a persistent setup.',
   ]);
   lines.push(...preflightLines(c, runtime.length > 0));
+  const coupled = coupledCc(c);
+  if (coupled) {
+    lines.push(
+      '',
+      `# ${coupled} is a coupled congestion control run as a BPF program: register it before it can`,
+      '# be the default (needs bpftool and MPTCP Studio; a no-op when it is registered already).',
+      `mptcp-studio cc load ${coupled}`,
+    );
+  }
   if (sysctls.length) {
     lines.push('', '# Sysctls.');
     for (const [name, value] of sysctls)
@@ -362,7 +378,13 @@ function persistentText(c: MptcpConfig, meta: ExportMeta): string {
     `# MPTCP Studio, profile "${name}", generated ${when}.`,
   ];
   const cc = c.congestionControl;
-  if (cc !== undefined && cc !== 'reno' && cc !== 'cubic') {
+  const coupled = coupledCc(c);
+  if (coupled) {
+    out.push(
+      `# ${coupled} is a BPF congestion control: this file is read before it is registered, so set the`,
+      `# default from mptcp-studio-cc@${coupled}.service instead (ExecStartPost, see the unit's header).`,
+    );
+  } else if (cc !== undefined && cc !== 'reno' && cc !== 'cubic') {
     out.push(
       `# ${cc} may be a module: if so, list it in /etc/modules-load.d/ so it is loaded before this file.`,
     );

@@ -4,6 +4,7 @@
  * applies the steps, the UI shows them, tests check them, all from the same function.
  */
 import type { DesiredEndpoint, EndpointPolicy, MptcpConfig } from './config';
+import { ccRegisterShell, ccUnregisterShell, type CcId, type CcStatus } from './cc';
 import type { Endpoint, EndpointFlags, Limits, NetInterface, Overview } from './types';
 
 export interface EndpointSpec {
@@ -22,7 +23,15 @@ export type Step =
   | { kind: 'limits'; from: Limits; to: Limits }
   | { kind: 'endpoint-del'; endpoint: EndpointSpec }
   | { kind: 'endpoint-add'; endpoint: EndpointSpec }
-  | { kind: 'mtu'; ifname: string; ifindex: number; from: number; to: number };
+  | { kind: 'mtu'; ifname: string; ifindex: number; from: number; to: number }
+  /** A coupled CC as BPF struct_ops; objectPath is for people only (the engine uses its own). */
+  | { kind: 'cc-register'; name: CcId; kernelName: string; objectPath: string | null }
+  | { kind: 'cc-unregister'; name: CcId; kernelName: string; objectPath: string | null };
+
+/** What a plan may know besides the overview: the coupled CCs this engine can register. */
+export interface PlanContext {
+  coupledCc?: CcStatus[];
+}
 
 export interface Plan {
   steps: Step[];
@@ -57,6 +66,10 @@ export function invertStep(s: Step): Step {
       return { kind: 'endpoint-add', endpoint: s.endpoint };
     case 'mtu':
       return { ...s, from: s.to, to: s.from };
+    case 'cc-register':
+      return { ...s, kind: 'cc-unregister' };
+    case 'cc-unregister':
+      return { ...s, kind: 'cc-register' };
   }
 }
 
@@ -77,6 +90,10 @@ export function describeStep(s: Step): string {
       return `Remove endpoint id ${s.endpoint.id} ${s.endpoint.address}${s.endpoint.port ? ` port ${s.endpoint.port}` : ''}`;
     case 'mtu':
       return `Set the MTU of ${s.ifname} from ${s.from} to ${s.to} bytes`;
+    case 'cc-register':
+      return `Register BPF congestion control ${s.kernelName}`;
+    case 'cc-unregister':
+      return `Unregister BPF congestion control ${s.kernelName}`;
   }
 }
 
@@ -101,6 +118,10 @@ export function shellForStep(s: Step): string {
       return `ip mptcp endpoint delete id ${s.endpoint.id}`;
     case 'mtu':
       return `ip link set dev ${s.ifname} mtu ${s.to}`;
+    case 'cc-register':
+      return ccRegisterShell(s);
+    case 'cc-unregister':
+      return ccUnregisterShell(s.kernelName);
   }
 }
 
@@ -208,7 +229,7 @@ const familyOf = (address: string): 'inet' | 'inet6' => (address.includes(':') ?
  * Capability checks use what the running kernel offers, so a profile from another kernel fails
  * here with a reason instead of half-way through an apply.
  */
-export function planConfig(o: Overview, desired: MptcpConfig): Plan {
+export function planConfig(o: Overview, desired: MptcpConfig, ctx: PlanContext = {}): Plan {
   const steps: Step[] = [];
   const errors: string[] = [];
   const warnings: string[] = [];
@@ -323,7 +344,29 @@ export function planConfig(o: Overview, desired: MptcpConfig): Plan {
   steps.push(...adds);
 
   // 4. Congestion control and buffers.
-  if (desired.congestionControl !== undefined) {
+  const coupled = ctx.coupledCc?.find((c) => c.kernelName === desired.congestionControl);
+  if (coupled && !coupled.registered && desired.congestionControl !== undefined) {
+    // A coupled CC this engine ships: register it first (TCP_CONG_NON_RESTRICTED, so any
+    // namespace may make it its default), then make it the default.
+    if (!coupled.available) {
+      errors.push(
+        `congestion control "${coupled.kernelName}" cannot be loaded here: ${coupled.reason ?? 'unavailable'}`,
+      );
+    } else {
+      steps.push({
+        kind: 'cc-register',
+        name: coupled.id,
+        kernelName: coupled.kernelName,
+        objectPath: coupled.objectPath,
+      });
+      const from = status.congestionControl.default;
+      if (from === null) errors.push('net.ipv4.tcp_congestion_control cannot be read here');
+      else if (status.readOnlySysctls.includes('net.ipv4.tcp_congestion_control'))
+        errors.push('net.ipv4.tcp_congestion_control is read-only here');
+      else
+        steps.push({ kind: 'sysctl', name: 'net.ipv4.tcp_congestion_control', from, to: coupled.kernelName });
+    }
+  } else if (desired.congestionControl !== undefined) {
     if (!status.congestionControl.available.includes(desired.congestionControl)) {
       errors.push(
         `congestion control "${desired.congestionControl}" is not available (this kernel offers: ${status.congestionControl.available.join(', ')})`,

@@ -11,6 +11,7 @@ export const ErrorCodeSchema = z.enum([
   'EINVAL',
   'ENOENT',
   'EEXIST',
+  'EBUSY',
   'ERANGE',
   'EOPNOTSUPP',
   'ENODEV',

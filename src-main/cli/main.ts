@@ -19,6 +19,7 @@ import { LocalEngine } from '../engine/local-engine';
 import { startWebHost } from '../web/server';
 import { createHostHandlers, defaultProfilesDir } from '../host/index';
 import { runPmCommand } from './pm-command';
+import { runCcCommand } from './cc-command';
 import { formatConnections, formatEndpoints, formatPlan, formatReport, formatStatus } from './format';
 
 const USAGE = `usage: mptcp-studio <command> [options]
@@ -30,6 +31,10 @@ commands:
   apply FILE    apply a profile (JSON) all or nothing; --dry-run prints the plan
   export        print the current configuration (--format json|sh|sysctl.d)
   serve         start the web host (prints the URL with its access token)
+  cc list|load NAME|unload NAME
+                coupled congestion control (BPF struct_ops): what can be loaded and why
+                not; register or unregister mptcp_lia / mptcp_olia (root or CAP_BPF +
+                CAP_PERFMON to load, CAP_SYS_ADMIN to unload; or through --agent-socket)
   pm --mode fullmesh|ndiffports
                 run the engine as the namespace's MPTCP path manager (see: pm --help)
   agent --socket PATH [--socket-group GROUP]
@@ -167,6 +172,10 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'serve':
         return await serve(engine, values.host, values.port);
+      case 'cc':
+        return await runCcCommand(engine, positionals.slice(1), values.json ?? false, (s) =>
+          process.stdout.write(s),
+        );
       default:
         throw new CliError(`unknown command "${cmd}" (see mptcp-studio --help)`);
     }

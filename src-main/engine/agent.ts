@@ -225,7 +225,13 @@ export class SocketBackend extends LineBackend {
 }
 
 /** Methods that change the kernel: the agent logs each one with its outcome. */
-const WRITE_METHODS = new Set(['mptcp:config:apply', 'mptcp:config:confirm', 'mptcp:config:revert']);
+const WRITE_METHODS = new Set([
+  'mptcp:config:apply',
+  'mptcp:config:confirm',
+  'mptcp:config:revert',
+  'mptcp:cc:load',
+  'mptcp:cc:unload',
+]);
 
 export interface ServeAgentOptions {
   /** Close the backend when the stream ends (stdio agent: yes; socket agent: no, others remain). */

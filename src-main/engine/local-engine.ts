@@ -15,12 +15,19 @@ import { readMptcpCounters } from './sysctl/netstat';
 import { ConfigManager } from './config/config-manager';
 import { KernelEventWatcher } from './events/kernel-events';
 import { netlinkWriter } from './config/writer';
+import { CcManager } from './cc/cc-manager';
+import { ccOptionsFromEnv, createCatalog, type CcCatalogOptions } from './cc/catalog';
 
 export interface LocalEngineOptions {
   /** Name to report as KernelStatus.netns (the agent passes the namespace it was started in). */
   netnsLabel?: string | null;
   /** Integration tests only: make apply step k fail, to prove the rollback. */
   injectFailureAt?: number;
+  /**
+   * Where the coupled-CC objects are and under which names they register. Defaults to the
+   * environment (MPTCP_STUDIO_BPF_DIR, MPTCP_STUDIO_CC_SUFFIX), which reaches namespace agents too.
+   */
+  cc?: CcCatalogOptions;
 }
 
 type EventListener = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
@@ -34,16 +41,26 @@ export class LocalEngine {
   private readonly listeners = new Set<EventListener>();
   private readonly config: ConfigManager;
   private readonly watcher: KernelEventWatcher;
+  private readonly cc: CcManager;
 
   constructor(opts: LocalEngineOptions = {}) {
     this.netnsLabel = opts.netnsLabel ?? null;
+    this.cc = new CcManager({
+      catalog: createCatalog(opts.cc ?? ccOptionsFromEnv()),
+      subflowCongestion: async () =>
+        (await readConnections(this.diagSock())).connections.flatMap((c) =>
+          c.subflows.map((sf) => sf.congestionControl),
+        ),
+    });
     this.config = new ConfigManager({
       overview: () => this.overview(),
       writer: netlinkWriter({
         genl: () => this.genlSock(),
         route: () => this.routeSock(),
         family: () => this.family(),
+        cc: this.cc,
       }),
+      ccStatus: () => this.cc.list(),
       onPending: (revertAtMs) => this.emit('mptcp:config:pending', { revertAtMs }),
       ...(opts.injectFailureAt === undefined ? {} : { injectFailureAt: opts.injectFailureAt }),
     });
@@ -110,6 +127,9 @@ export class LocalEngine {
     'mptcp:config:apply': ({ config, confirmWithinS }) => this.config.apply(config, confirmWithinS),
     'mptcp:config:confirm': () => this.config.confirm(),
     'mptcp:config:revert': () => this.config.revert(),
+    'mptcp:cc:list': () => this.cc.list(),
+    'mptcp:cc:load': ({ name }) => this.cc.load(name),
+    'mptcp:cc:unload': ({ name }) => this.cc.unload(name),
   };
 
   private async overview(): Promise<Overview> {

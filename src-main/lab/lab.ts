@@ -133,6 +133,8 @@ export interface LabProcess {
   child: ChildProcess;
   /** Resolves with the count printed in "ready <n>". */
   ready: Promise<number>;
+  /** Every stdout line the process prints (e.g. the server's "rx <bytes>" reports). */
+  onLine(listener: (line: string) => void): void;
   stop(): Promise<void>;
 }
 
@@ -142,8 +144,8 @@ function startInNs(ns: string, cmd: string, args: string[]): LabProcess {
   child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
   });
+  const rl = createInterface({ input: child.stdout });
   const ready = new Promise<number>((resolvePromise, reject) => {
-    const rl = createInterface({ input: child.stdout });
     rl.on('line', (line) => {
       const m = /^ready (\d+)/.exec(line);
       if (m) resolvePromise(Number(m[1]));
@@ -163,7 +165,10 @@ function startInNs(ns: string, cmd: string, args: string[]): LabProcess {
       child.stdin?.end();
       child.kill('SIGTERM');
     });
-  return { child, ready, stop };
+  const onLine = (listener: (line: string) => void): void => {
+    rl.on('line', listener);
+  };
+  return { child, ready, onLine, stop };
 }
 
 // --- the lab -----------------------------------------------------------------------------------
@@ -183,6 +188,21 @@ export interface LabOptions {
    * client accepts the announcements, giving one subflow per path. 'none': no endpoints, no limits.
    */
   mptcp?: 'signal' | 'none';
+  /**
+   * 'paths' (default): client and server joined directly by `paths` veth pairs.
+   * 'shared-bottleneck': the congestion-control experiment of RFC 6356 §2 goal 2. The client's
+   * paths (each a veth pair, 10.99.<i+1>.0/24) end in a router namespace, which forwards
+   * everything to the server over ONE veth link (10.99.100.0/24) shaped by tbf to
+   * `bottleneckMbit` in the data direction (router -> server). Every subflow and any single-path
+   * flow therefore queue in the same tbf. The server has one address (10.99.100.2); the client
+   * opens one extra subflow per extra path from a `subflow` endpoint, and policy routing sends
+   * each source address out of its own path. `pathOptions` and `mptcp` are ignored.
+   */
+  topology?: 'paths' | 'shared-bottleneck';
+  /** tbf rate of the shared link, Mbit/s (default 20). Only with topology 'shared-bottleneck'. */
+  bottleneckMbit?: number;
+  /** tbf queue of the shared link, as its delay in ms at the rate (default 50). */
+  bottleneckLatencyMs?: number;
 }
 
 export interface LabPath {
@@ -205,9 +225,15 @@ function installExitHook(): void {
   });
 }
 
+/** The server's only address in the 'shared-bottleneck' topology. */
+export const SHARED_BOTTLENECK_SERVER = '10.99.100.2';
+
 export class Lab {
   readonly client: string;
   readonly server: string;
+  /** The router namespace of the 'shared-bottleneck' topology (not created otherwise). */
+  readonly router: string;
+  private hasRouter = false;
   readonly paths: LabPath[] = [];
   private readonly procs = new Set<LabProcess>();
   private destroyed = false;
@@ -215,6 +241,11 @@ export class Lab {
   private constructor(readonly id: string) {
     this.client = `${id}-cli`;
     this.server = `${id}-srv`;
+    this.router = `${id}-rtr`;
+  }
+
+  private namespaces(): string[] {
+    return this.hasRouter ? [this.client, this.router, this.server] : [this.client, this.server];
   }
 
   static async create(opts: LabOptions = {}): Promise<Lab> {
@@ -234,6 +265,7 @@ export class Lab {
   }
 
   private async build(opts: LabOptions): Promise<void> {
+    if (opts.topology === 'shared-bottleneck') return this.buildSharedBottleneck(opts);
     const n = opts.paths ?? 2;
     await ip(['netns', 'add', this.client]);
     await ip(['netns', 'add', this.server]);
@@ -337,10 +369,109 @@ export class Lab {
     }
   }
 
-  /** Start the MPTCP sink on the server (0.0.0.0:port). */
-  async startServer(port = 5201): Promise<LabProcess> {
+  private async buildSharedBottleneck(opts: LabOptions): Promise<void> {
+    const n = Math.max(1, Math.min(opts.paths ?? 2, 8));
+    await ip(['netns', 'add', this.client]);
+    await ip(['netns', 'add', this.server]);
+    this.hasRouter = true;
+    await ip(['netns', 'add', this.router]);
+    for (const ns of this.namespaces()) {
+      await ip(['-n', ns, 'link', 'set', 'lo', 'up']);
+      await nsRun(ns, 'sysctl', [
+        '-q',
+        '-w',
+        'net.ipv4.conf.all.rp_filter=0',
+        'net.ipv4.conf.default.rp_filter=0',
+      ]);
+    }
+    // Only the router forwards (its own namespace's sysctl).
+    await nsRun(this.router, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
+    const veth = async (a: string, nsA: string, b: string, nsB: string): Promise<void> => {
+      await ip(['link', 'add', a, 'netns', nsA, 'type', 'veth', 'peer', 'name', b, 'netns', nsB]);
+    };
+    const up = async (ns: string, dev: string, cidr: string): Promise<void> => {
+      await ip(['-n', ns, 'addr', 'add', cidr, 'dev', dev]);
+      await ip(['-n', ns, 'link', 'set', dev, 'up']);
+    };
+    // The shared link, shaped in the data direction only (ACKs return unshaped, as on a
+    // typical asymmetric access bottleneck).
+    await veth('rs', this.router, 's0', this.server);
+    await up(this.router, 'rs', '10.99.100.1/24');
+    await up(this.server, 's0', `${SHARED_BOTTLENECK_SERVER}/24`);
+    await nsRun(this.router, 'tc', [
+      'qdisc',
+      'add',
+      'dev',
+      'rs',
+      'root',
+      'tbf',
+      'rate',
+      `${opts.bottleneckMbit ?? 20}mbit`,
+      'burst',
+      '32kb',
+      'latency',
+      `${opts.bottleneckLatencyMs ?? 50}ms`,
+    ]);
+    await ip(['-n', this.server, 'route', 'add', '10.99.0.0/16', 'via', '10.99.100.1']);
+    for (let i = 0; i < n; i++) {
+      const p: LabPath = {
+        index: i,
+        clientIf: `c${i}`,
+        serverIf: `r${i}`,
+        clientAddress: `10.99.${i + 1}.1`,
+        serverAddress: SHARED_BOTTLENECK_SERVER,
+      };
+      await veth(p.clientIf, this.client, p.serverIf, this.router);
+      await up(this.client, p.clientIf, `${p.clientAddress}/24`);
+      await up(this.router, p.serverIf, `10.99.${i + 1}.2/24`);
+      // Source-address policy routing: a subflow bound to this path's address leaves by it.
+      const table = String(100 + i);
+      await ip([
+        '-n',
+        this.client,
+        'route',
+        'add',
+        '10.99.100.0/24',
+        'via',
+        `10.99.${i + 1}.2`,
+        'dev',
+        p.clientIf,
+        'table',
+        table,
+      ]);
+      await ip(['-n', this.client, 'rule', 'add', 'from', p.clientAddress, 'table', table]);
+      if (i === 0) {
+        await ip(['-n', this.client, 'route', 'add', '10.99.100.0/24', 'via', '10.99.1.2', 'dev', 'c0']);
+      }
+      this.paths.push(p);
+    }
+    const extra = String(n - 1);
+    await ip(['-n', this.client, 'mptcp', 'limits', 'set', 'subflows', extra, 'add_addr_accepted', '0']);
+    await ip(['-n', this.server, 'mptcp', 'limits', 'set', 'subflows', extra, 'add_addr_accepted', '0']);
+    for (const p of this.paths.slice(1)) {
+      await ip([
+        '-n',
+        this.client,
+        'mptcp',
+        'endpoint',
+        'add',
+        p.clientAddress,
+        'dev',
+        p.clientIf,
+        'subflow',
+      ]);
+    }
+  }
+
+  /**
+   * Start the MPTCP sink on the server (0.0.0.0:port). It accepts plain TCP too (MPTCP
+   * fallback). With reportMs, it prints "rx <total bytes read>" that often (see LabProcess.onLine).
+   */
+  async startServer(port = 5201, opts: { reportMs?: number } = {}): Promise<LabProcess> {
     const tool = await labTool();
-    const proc = startInNs(this.server, tool, ['server', String(port)]);
+    const args = ['server', String(port)];
+    if (opts.reportMs) args.push(String(opts.reportMs));
+    const proc = startInNs(this.server, tool, args);
     this.track(proc);
     await proc.ready;
     return proc;
@@ -352,19 +483,33 @@ export class Lab {
    */
   async openConnections(
     count: number,
-    opts: { port?: number; rateBytesPerSec?: number; congestionControl?: string; path?: number } = {},
+    opts: {
+      port?: number;
+      rateBytesPerSec?: number;
+      congestionControl?: string;
+      path?: number;
+      /** 'tcp': plain single-path TCP sockets instead of MPTCP. */
+      protocol?: 'mptcp' | 'tcp';
+      /**
+       * Reset the connections when stopped instead of closing them gracefully: a graceful close
+       * with queued data leaves orphaned subflows for up to net.mptcp.close_timeout (60 s),
+       * which keep their congestion control (and a BPF CC's registration) alive.
+       */
+      abortOnStop?: boolean;
+    } = {},
   ): Promise<LabProcess> {
     const tool = await labTool();
     const target = this.paths[opts.path ?? 0];
     if (!target) throw new Error(`lab has no path ${opts.path}`);
     const args = [
-      'client',
+      opts.protocol === 'tcp' ? 'tcp-client' : 'client',
       target.serverAddress,
       String(opts.port ?? 5201),
       String(count),
       String(opts.rateBytesPerSec ?? 0),
     ];
-    if (opts.congestionControl) args.push(opts.congestionControl);
+    if (opts.congestionControl || opts.abortOnStop) args.push(opts.congestionControl ?? '');
+    if (opts.abortOnStop) args.push('abort');
     const proc = startInNs(this.client, tool, args);
     this.track(proc);
     await proc.ready;
@@ -397,7 +542,7 @@ export class Lab {
     if (this.destroyed) return;
     this.destroyed = true;
     await Promise.all([...this.procs].map((p) => p.stop()));
-    for (const ns of [this.client, this.server]) {
+    for (const ns of this.namespaces()) {
       await ip(['netns', 'del', ns]).catch(() => undefined);
     }
     active.delete(this);
@@ -408,7 +553,7 @@ export class Lab {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const p of this.procs) p.child.kill('SIGKILL');
-    for (const ns of [this.client, this.server]) spawnSync('ip', ['netns', 'del', ns]);
+    for (const ns of this.namespaces()) spawnSync('ip', ['netns', 'del', ns]);
     active.delete(this);
   }
 }

@@ -6,9 +6,18 @@
  * (src-main/lab/lab.ts) and run inside the lab's network namespaces. It only ever connects to the
  * address it is given, which the lab takes from its own namespaces.
  *
- *   server PORT                      accept MPTCP connections on 0.0.0.0:PORT, read and discard
+ *   server PORT [REPORT_MS]          accept MPTCP connections on 0.0.0.0:PORT, read and discard;
+ *                                    with REPORT_MS, print "rx <total bytes read>" that often
+ *                                    (goodput as the receiving application sees it)
  *   client ADDR PORT N [RATE] [CC]   open N MPTCP connections; RATE = bytes/s per connection
- *                                    (0 = idle, -1 = as fast as possible); CC = TCP_CONGESTION
+ *                                    (0 = idle, -1 = as fast as possible); CC = TCP_CONGESTION,
+ *                                    set on the MPTCP socket, which applies it to every subflow
+ *   tcp-client ADDR PORT N [RATE] [CC]  the same with plain single-path TCP sockets (the
+ *                                    competing flow of the congestion-control experiments)
+ *   client|tcp-client ... RATE CC abort   on exit, reset the connections (SO_LINGER 0; MPTCP
+ *                                    sends MP_FASTCLOSE) instead of closing them gracefully, so
+ *                                    no orphaned subflow outlives the run still holding its CC
+ *                                    (a BPF CC cannot be freed while a socket uses it)
  *
  * Both print "ready <n>" on stdout once listening / once all N are established, then run until
  * stdin closes or SIGTERM, so the parent controls the lifetime and nothing outlives a test.
@@ -66,7 +75,7 @@ static int parent_gone(void) {
   return stop;
 }
 
-static int run_server(int port) {
+static int run_server(int port, int report_ms) {
   int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_MPTCP);
   if (ls < 0) die("socket(IPPROTO_MPTCP)");
   int one = 1;
@@ -81,8 +90,16 @@ static int run_server(int port) {
   fflush(stdout);
   static char buf[256 * 1024];
   struct epoll_event evs[256];
+  unsigned long long rx = 0;
+  double next_report = now_s() + report_ms / 1000.0;
   while (!parent_gone()) {
-    int n = epoll_wait(ep, evs, 256, 100);
+    if (report_ms > 0 && now_s() >= next_report) {
+      printf("rx %llu\n", rx);
+      fflush(stdout);
+      next_report += report_ms / 1000.0;
+      if (next_report < now_s()) next_report = now_s() + report_ms / 1000.0;
+    }
+    int n = epoll_wait(ep, evs, 256, report_ms > 0 && report_ms < 100 ? report_ms : 100);
     for (int i = 0; i < n; i++) {
       int fd = evs[i].data.fd;
       if (fd == ls) {
@@ -93,8 +110,7 @@ static int run_server(int port) {
         }
       } else {
         ssize_t r;
-        while ((r = read(fd, buf, sizeof buf)) > 0) {
-        }
+        while ((r = read(fd, buf, sizeof buf)) > 0) rx += (unsigned long long)r;
         if (r == 0 || (r < 0 && errno != EAGAIN)) close(fd);
       }
     }
@@ -102,7 +118,17 @@ static int run_server(int port) {
   return 0;
 }
 
-static int run_client(const char *addr, int port, int count, long rate, const char *cc) {
+static void abort_all(int *fds, int count) {
+  struct linger lg = {.l_onoff = 1, .l_linger = 0};
+  for (int i = 0; i < count; i++) {
+    if (fds[i] <= 0) continue;
+    setsockopt(fds[i], SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    close(fds[i]);
+  }
+}
+
+static int run_client(const char *addr, int port, int count, long rate, const char *cc, int proto,
+                      int abort_on_exit) {
   int *fds = calloc((size_t)count, sizeof *fds);
   char *up = calloc((size_t)count, 1);
   if (!fds || !up) die("calloc");
@@ -113,8 +139,8 @@ static int run_client(const char *addr, int port, int count, long rate, const ch
   }
   int ep = epoll_create1(0);
   for (int i = 0; i < count; i++) {
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_MPTCP);
-    if (s < 0) die("socket(IPPROTO_MPTCP)");
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, proto);
+    if (s < 0) die(proto == IPPROTO_MPTCP ? "socket(IPPROTO_MPTCP)" : "socket(IPPROTO_TCP)");
     if (cc && *cc && setsockopt(s, IPPROTO_TCP, TCP_CONGESTION, cc, (socklen_t)strlen(cc)) < 0)
       die("setsockopt(TCP_CONGESTION)");
     if (connect(s, (struct sockaddr *)&a, sizeof a) < 0 && errno != EINPROGRESS) die("connect");
@@ -128,6 +154,7 @@ static int run_client(const char *addr, int port, int count, long rate, const ch
   while (established < count) {
     if (parent_gone() || now_s() > deadline) {
       fprintf(stderr, "mptcp-lab-tool: only %d of %d connections established\n", established, count);
+      if (abort_on_exit) abort_all(fds, count);
       return 1;
     }
     int n = epoll_wait(ep, evs, 512, 100);
@@ -180,6 +207,7 @@ static int run_client(const char *addr, int port, int count, long rate, const ch
     if (d > 0) usleep((useconds_t)(d * 1e6));
     else next = now_s();
   }
+  if (abort_on_exit) abort_all(fds, count);
   return 0;
 }
 
@@ -188,10 +216,16 @@ int main(int argc, char **argv) {
   signal(SIGINT, on_signal);
   signal(SIGPIPE, SIG_IGN);
   raise_nofile();
-  if (argc >= 3 && strcmp(argv[1], "server") == 0) return run_server(atoi(argv[2]));
-  if (argc >= 5 && strcmp(argv[1], "client") == 0)
+  if (argc >= 3 && strcmp(argv[1], "server") == 0)
+    return run_server(atoi(argv[2]), argc >= 4 ? atoi(argv[3]) : 0);
+  int tcp = argc >= 2 && strcmp(argv[1], "tcp-client") == 0;
+  if (argc >= 5 && (strcmp(argv[1], "client") == 0 || tcp))
     return run_client(argv[2], atoi(argv[3]), atoi(argv[4]), argc >= 6 ? atol(argv[5]) : 0,
-                      argc >= 7 ? argv[6] : NULL);
-  fprintf(stderr, "usage: %s server PORT | client ADDR PORT N [RATE_BYTES_PER_SEC] [CC]\n", argv[0]);
+                      argc >= 7 ? argv[6] : NULL, tcp ? IPPROTO_TCP : IPPROTO_MPTCP,
+                      argc >= 8 && strcmp(argv[7], "abort") == 0);
+  fprintf(stderr,
+          "usage: %s server PORT [REPORT_MS] | client|tcp-client ADDR PORT N [RATE_BYTES_PER_SEC] "
+          "[CC] [abort]\n",
+          argv[0]);
   return 2;
 }

@@ -6,6 +6,7 @@
 import type { KernelHandlers } from '../../shared/contract';
 import type { ConnectionsSnapshot, KernelStatus } from '../../shared/types';
 import type { EngineBackend } from '../engine/service';
+import type { CcStatus } from '../../shared/cc';
 
 export const sampleStatus: KernelStatus = {
   netns: 'lab',
@@ -27,6 +28,23 @@ export const sampleStatus: KernelStatus = {
   readOnlySysctls: [],
   mptcpSysctls: [{ name: 'net.mptcp.enabled', value: '1', writable: true }],
   privileges: { netAdmin: true, note: null },
+};
+
+export const sampleCcStatus: CcStatus = {
+  id: 'mptcp_lia',
+  kernelName: 'mptcp_lia',
+  title: 'LIA: Linked Increases Algorithm',
+  reference: 'RFC 6356',
+  available: true,
+  registered: false,
+  bpfRegistered: false,
+  blocker: null,
+  reason: null,
+  isNamespaceDefault: false,
+  inUseBySubflows: 0,
+  unloadBlockedReason: null,
+  objectPath: '/opt/mptcp-studio/bpf/mptcp_lia.bpf.o',
+  missingKfuncs: [],
 };
 
 export const emptySnapshot: ConnectionsSnapshot = {
@@ -65,6 +83,15 @@ export function fakeBackend(
       }),
     'mptcp:config:confirm': () => Promise.resolve({ revertAtMs: null }),
     'mptcp:config:revert': () => Promise.reject(new Error('nothing to revert')),
+    'mptcp:cc:list': () => Promise.resolve([sampleCcStatus]),
+    'mptcp:cc:load': () =>
+      Promise.resolve({
+        changed: true,
+        message: 'registered mptcp_lia',
+        status: { ...sampleCcStatus, registered: true, bpfRegistered: true },
+      }),
+    'mptcp:cc:unload': () =>
+      Promise.resolve({ changed: false, message: 'mptcp_lia is not registered', status: sampleCcStatus }),
   };
   const handlers: KernelHandlers = { ...base, ...overrides };
   const counted = Object.fromEntries(

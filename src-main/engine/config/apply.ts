@@ -6,6 +6,7 @@
  */
 import { describeStep, invertStep, type Step } from '../../../shared/plan';
 import { toApiError, type ApiError } from '../../../shared/result';
+import type { CcId } from '../../../shared/cc';
 
 /** The kernel operations a plan needs: one narrow table (cf. mptcpd's kcmd_ops). */
 export interface KernelWriter {
@@ -15,6 +16,9 @@ export interface KernelWriter {
   addEndpoint(spec: Extract<Step, { kind: 'endpoint-add' }>['endpoint']): Promise<number>;
   delEndpoint(id: number): Promise<void>;
   setMtu(ifindex: number, mtuBytes: number): Promise<void>;
+  /** Register / unregister a coupled CC by its enum id (the engine's catalogue names the object). */
+  registerCc(name: CcId): Promise<void>;
+  unregisterCc(name: CcId): Promise<void>;
 }
 
 export interface StepResult {
@@ -56,6 +60,12 @@ async function runStep(w: KernelWriter, s: Step): Promise<Step> {
       return s;
     case 'mtu':
       await w.setMtu(s.ifindex, s.to);
+      return s;
+    case 'cc-register':
+      await w.registerCc(s.name);
+      return s;
+    case 'cc-unregister':
+      await w.unregisterCc(s.name);
       return s;
   }
 }

@@ -12,23 +12,28 @@ import {
   invertStep,
   planConfig,
   shellForStep,
+  type PlanContext,
   type Step,
 } from '../../../shared/plan';
 import { ApiFailure } from '../../../shared/result';
 import type { Overview } from '../../../shared/types';
+import type { CcStatus } from '../../../shared/cc';
 import { applySteps, type KernelWriter } from './apply';
 
 export interface ConfigManagerDeps {
   overview: () => Promise<Overview>;
   writer: KernelWriter;
   onPending?: (revertAtMs: number | null) => void;
+  /** The coupled CCs this engine can register (plans add a register step before using one). */
+  ccStatus?: () => Promise<CcStatus[]>;
   /** Test hook (integration tests only, set through the agent's environment). */
   injectFailureAt?: number;
 }
 
 /** What "the exact prior state" covers: every value a plan can change, as the kernel reports it. */
-export function stateFingerprint(o: Overview): string {
+export function stateFingerprint(o: Overview, cc: CcStatus[] = []): string {
   return JSON.stringify({
+    ccRegistered: cc.map((c) => [c.kernelName, c.registered]),
     sysctls: o.status.mptcpSysctls.map((s) => [s.name, s.value]),
     cc: o.status.congestionControl.default,
     buffers: o.status.buffers,
@@ -61,8 +66,12 @@ export class ConfigManager {
     return exportConfig(await this.deps.overview());
   }
 
+  private async context(): Promise<PlanContext> {
+    return this.deps.ccStatus ? { coupledCc: await this.deps.ccStatus() } : {};
+  }
+
   async plan(config: MptcpConfig): Promise<PlanView> {
-    const p = planConfig(await this.deps.overview(), config);
+    const p = planConfig(await this.deps.overview(), config, await this.context());
     return {
       steps: p.steps.map((step) => ({ step, description: describeStep(step), shell: shellForStep(step) })),
       errors: p.errors,
@@ -78,7 +87,7 @@ export class ConfigManager {
           'a change is waiting for confirmation: confirm or revert it first',
         );
       }
-      const p = planConfig(await this.deps.overview(), config);
+      const p = planConfig(await this.deps.overview(), config, await this.context());
       if (p.errors.length > 0) {
         return {
           ok: false,
@@ -105,7 +114,8 @@ export class ConfigManager {
     });
   }
 
-  private readonly fingerprint = async (): Promise<string> => stateFingerprint(await this.deps.overview());
+  private readonly fingerprint = async (): Promise<string> =>
+    stateFingerprint(await this.deps.overview(), this.deps.ccStatus ? await this.deps.ccStatus() : []);
 
   confirm(): Promise<{ revertAtMs: number | null }> {
     return this.exclusive(() => {

@@ -16,6 +16,7 @@ import {
 } from '../pm/mptcp-pm';
 import { IFINFOMSG_LEN, RTM_NEWLINK } from '../rtnl/interfaces';
 import type { KernelWriter } from './apply';
+import { CcIdSchema, type CcId } from '../../../shared/cc';
 
 /** The only sysctls a plan may write (reference §6): MPTCP's own, CC and TCP buffers. */
 const SYSCTL_ALLOWED =
@@ -38,6 +39,8 @@ export interface NetlinkWriterDeps {
   route: () => NlSocket;
   family: () => Promise<MptcpPmFamily>;
   procRoot?: string;
+  /** Coupled CC registration (BPF struct_ops); absent = plans with such steps fail. */
+  cc?: { load(id: CcId): Promise<unknown>; unload(id: CcId): Promise<unknown> };
 }
 
 export function netlinkWriter(deps: NetlinkWriterDeps): KernelWriter {
@@ -73,6 +76,14 @@ export function netlinkWriter(deps: NetlinkWriterDeps): KernelWriter {
     async delEndpoint(id) {
       const fam = await deps.family();
       await deps.genl().request(fam.familyId, buildDelEndpointRequest({ id }), `delete endpoint id ${id}`);
+    },
+    async registerCc(name) {
+      if (!deps.cc) throw new ApiFailure('UNSUPPORTED', 'this engine cannot register congestion controls');
+      await deps.cc.load(CcIdSchema.parse(name));
+    },
+    async unregisterCc(name) {
+      if (!deps.cc) throw new ApiFailure('UNSUPPORTED', 'this engine cannot unregister congestion controls');
+      await deps.cc.unload(CcIdSchema.parse(name));
     },
     async setMtu(ifindex, mtuBytes) {
       if (!Number.isInteger(ifindex) || ifindex < 1)

@@ -238,9 +238,12 @@ describe('Configure page', () => {
     o.status.mptcpSysctls.push({ name: 'net.mptcp.close_timeout', value: 'weird', writable: true });
     stores = await renderApp(configApi(o), 'configure');
     expect(byTestId('cfg-general').textContent).toContain('Only default exists on this kernel');
-    const lia = within(byTestId('cfg-cc')).getByText<HTMLOptionElement>(/^lia/);
-    expect(lia.disabled).toBe(true);
-    expect(lia.textContent).toContain('not in upstream Linux');
+    // Coupled CCs come from mptcp:cc:list: a loadable one is a choice, a blocked one says why.
+    const lia = within(byTestId('cfg-cc')).getByText<HTMLOptionElement>(/^mptcp_lia/);
+    expect(lia.disabled).toBe(false);
+    const olia = within(byTestId('cfg-cc')).getByText<HTMLOptionElement>(/^mptcp_olia/);
+    expect(olia.disabled).toBe(true);
+    expect(olia.textContent).toContain('lacks kernel functions the program calls: bpf_rdonly_cast');
     const bbr = within(byTestId('cfg-cc')).getByText<HTMLOptionElement>(/^bbr/);
     expect(bbr.disabled).toBe(true);
     expect((byTestId('cfg-rmemMaxBytes') as HTMLInputElement).disabled).toBe(true);

@@ -98,8 +98,15 @@ export function ConfigurePage() {
       if (!s.base && !s.loading) await s.load();
       const t = stores.config.getState();
       if (t.advice === null && !t.adviceLoading) await t.loadAdvice();
+      const c = stores.cc.getState();
+      if (c.list === null && !c.loading) await c.refresh();
     })();
   }, [stores]);
+
+  // An apply or revert may register or unregister a coupled CC: read the list again.
+  useEffect(() => {
+    if (report) void stores.cc.getState().refresh();
+  }, [report, stores]);
 
   const desired = useMemo(() => (base && draft ? buildDesired(base, draft) : null), [base, draft]);
 

@@ -7,6 +7,7 @@ import { useStore } from 'zustand';
 import type { MptcpApi } from '../../../shared/contract';
 import { staticConnection, type ConnectionInfo, type ConnectionSource } from '../api/connection';
 import { createConfigStore, type ConfigState, type ConfigStore } from './config-store';
+import { createCcStore, type CcState, type CcStore } from './cc-store';
 import { createConnectionStore, type ConnectionStore } from './connection-store';
 import { createConnectionsStore, type ConnectionsState, type ConnectionsStore } from './connections-store';
 import { createOverviewStore, type OverviewState, type OverviewStore } from './overview-store';
@@ -24,6 +25,8 @@ export interface Stores {
   connections: ConnectionsStore;
   connection: ConnectionStore;
   config: ConfigStore;
+  /** Coupled congestion control (BPF struct_ops) on the Configure page. */
+  cc: CcStore;
   profiles: ProfilesStore;
   ui: UiStore;
   /** Per-subflow chart history (outside React state). */
@@ -64,6 +67,7 @@ export function createStores(
   monitor = createMonitorStore({ api, connections, samples, events, now });
   const connection = createConnectionStore(source);
   const config = createConfigStore(api, overview);
+  const cc = createCcStore(api, overview);
   const profiles = createProfilesStore(api);
   const ui = createUiStore();
 
@@ -78,6 +82,7 @@ export function createStores(
     connections,
     connection,
     config,
+    cc,
     profiles,
     ui,
     samples,
@@ -115,6 +120,10 @@ export function useConnection<T>(selector: (s: ConnectionInfo) => T): T {
 
 export function useConfig<T>(selector: (s: ConfigState) => T): T {
   return useStore(useStores().config, selector);
+}
+
+export function useCc<T>(selector: (s: CcState) => T): T {
+  return useStore(useStores().cc, selector);
 }
 
 export function useProfiles<T>(selector: (s: ProfilesState) => T): T {

@@ -2,6 +2,7 @@
 import type { MptcpConfig } from '../../../shared/config';
 import type { Advice, ApplyReport, PlanView } from '../../../shared/config-api';
 import { describeStep, planConfig, shellForStep } from '../../../shared/plan';
+import type { CcStatus } from '../../../shared/cc';
 import type {
   Connection,
   ConnectionsSnapshot,
@@ -299,8 +300,8 @@ export function linkEvent(timestampMs: number, operState: 'up' | 'down', name = 
 // ---------------------------------------------------------------------------------------------
 // Configuration: plans, reports and advice computed with the shared (engine) functions.
 
-export function planView(o: Overview, config: MptcpConfig): PlanView {
-  const plan = planConfig(o, config);
+export function planView(o: Overview, config: MptcpConfig, coupledCc?: CcStatus[]): PlanView {
+  const plan = planConfig(o, config, coupledCc ? { coupledCc } : {});
   return {
     steps: plan.steps.map((step) => ({ step, description: describeStep(step), shell: shellForStep(step) })),
     errors: plan.errors,
@@ -329,4 +330,42 @@ export function advice(overrides: Partial<Advice> & Pick<Advice, 'id'>): Advice 
     fix: null,
     ...overrides,
   };
+}
+
+/** A coupled CC entry as the engine lists it (LIA, loadable, not registered, unless overridden). */
+export function ccStatus(overrides: Partial<CcStatus> = {}): CcStatus {
+  return {
+    id: 'mptcp_lia',
+    kernelName: 'mptcp_lia',
+    title: 'LIA: Linked Increases Algorithm',
+    reference: 'RFC 6356',
+    available: true,
+    registered: false,
+    bpfRegistered: false,
+    blocker: null,
+    reason: null,
+    isNamespaceDefault: false,
+    inUseBySubflows: 0,
+    unloadBlockedReason: null,
+    objectPath: '/usr/lib/mptcp-studio/bpf/mptcp_lia.bpf.o',
+    missingKfuncs: [],
+    ...overrides,
+  };
+}
+
+/** LIA loadable, OLIA blocked by a missing kfunc. */
+export function ccList(): CcStatus[] {
+  return [
+    ccStatus(),
+    ccStatus({
+      id: 'mptcp_olia',
+      kernelName: 'mptcp_olia',
+      title: 'OLIA: Opportunistic Linked Increases Algorithm',
+      reference: 'draft-khalili-mptcp-congestion-control, IEEE/ACM ToN 2013',
+      available: false,
+      blocker: 'missing-kfuncs',
+      reason: 'this kernel lacks kernel functions the program calls: bpf_rdonly_cast',
+      missingKfuncs: ['bpf_rdonly_cast'],
+    }),
+  ];
 }

@@ -6,16 +6,18 @@ import type { Overview } from '../../../shared/types';
 import { FakeApi } from '../api/fake-api';
 import { App } from '../App';
 import { createStores, type Stores } from '../state/stores';
-import { overview, planView } from './fixtures';
+import { ccList, overview, planView } from './fixtures';
+import type { CcStatus } from '../../../shared/cc';
 
 /** An API answering the reads the Configure page makes, planning with the shared planner. */
-export function configApi(o: Overview = overview()): FakeApi {
+export function configApi(o: Overview = overview(), cc: CcStatus[] = ccList()): FakeApi {
   return new FakeApi()
+    .handle('mptcp:cc:list', { ok: true, value: cc })
     .handle('mptcp:overview:get', { ok: true, value: o })
     .handle('mptcp:config:export', { ok: true, value: exportConfig(o) })
     .handle('mptcp:config:plan', ({ config }) => ({
       ok: true,
-      value: planView(o, MptcpConfigSchema.parse(config)),
+      value: planView(o, MptcpConfigSchema.parse(config), cc),
     }))
     .handle('mptcp:advice:get', { ok: true, value: [] })
     .handle('mptcp:profiles:list', { ok: true, value: [] });

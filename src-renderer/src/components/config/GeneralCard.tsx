@@ -1,13 +1,14 @@
 import { MAX_LIMIT } from '../../state/config-draft';
 import { errorsAt } from '../../state/config-draft';
 import { Field, FieldErrorList, NameSelect, rawSysctl, type CardProps } from './Field';
+import { CoupledCcPanel } from './CoupledCcPanel';
+import { useCc } from '../../state/stores';
 
 /** Names the seed's (out-of-tree) MPTCP kernel had that upstream Linux does not offer as such. */
 const LEGACY_PATH_MANAGERS: Record<string, string> = {
   fullmesh: 'out-of-tree kernel only; upstream: the fullmesh endpoint flag',
   ndiffports: 'out-of-tree kernel only; upstream: the userspace path manager',
 };
-const COUPLED_CCS = ['lia', 'olia'];
 
 function readOnlyReason(status: CardProps['status'], name: string): string | null {
   const entry = status.mptcpSysctls.find((s) => s.name === name);
@@ -56,11 +57,8 @@ function MptcpSwitch({ draft, status, desired, edit, disabled }: CardProps) {
 
 function Algorithms({ draft, status, desired, edit, disabled }: CardProps) {
   const cc = status.congestionControl;
+  const coupled = useCc((s) => s.list) ?? [];
   const ccDisabled: Record<string, string> = {};
-  for (const name of COUPLED_CCS) {
-    if (!cc.available.includes(name))
-      ccDisabled[name] = 'not in upstream Linux; needs a BPF implementation loaded';
-  }
   if (status.inInitNetns === false) {
     for (const name of cc.available) {
       if (name !== cc.default && !cc.allowed.includes(name))
@@ -68,6 +66,13 @@ function Algorithms({ draft, status, desired, edit, disabled }: CardProps) {
     }
   }
   const ccOptions = cc.available.filter((n) => ccDisabled[n] === undefined);
+  // A coupled CC that is not registered yet: selectable when loadable (the plan registers it
+  // first), otherwise listed with the reason.
+  for (const c of coupled) {
+    if (cc.available.includes(c.kernelName)) continue;
+    if (c.available) ccOptions.push(c.kernelName);
+    else ccDisabled[c.kernelName] = c.reason ?? 'cannot be loaded here';
+  }
   const onlyDefault = status.availableSchedulers.length === 1 && status.availableSchedulers[0] === 'default';
   return (
     <>
@@ -127,9 +132,9 @@ function Algorithms({ draft, status, desired, edit, disabled }: CardProps) {
         changed={desired.congestionControl !== undefined}
         explain={
           <>
-            The default for new TCP sockets, MPTCP subflows included; each subflow runs its own uncoupled
-            controller. The coupled LIA (RFC 6356) and OLIA are recommended for MPTCP but are not in upstream
-            Linux: they appear here only when a BPF implementation is loaded.
+            The default for new TCP sockets, MPTCP subflows included. Upstream controllers (cubic, reno, bbr)
+            run uncoupled on each subflow; the coupled LIA (RFC 6356) and OLIA are not in upstream Linux and
+            run here as BPF programs: choosing one that is not loaded makes the plan register it first.
           </>
         }
       >
@@ -143,6 +148,7 @@ function Algorithms({ draft, status, desired, edit, disabled }: CardProps) {
           disabled={disabled || status.readOnlySysctls.includes('net.ipv4.tcp_congestion_control')}
         />
       </Field>
+      <CoupledCcPanel disabled={disabled} />
     </>
   );
 }

@@ -1,0 +1,97 @@
+// Coupled congestion control benchmark: LIA and OLIA (bpf/) against uncoupled Reno subflows, in
+// lab namespaces shaped with tbf. Registers uniquely named copies of both CCs and unregisters
+// them at the end (also on failure / Ctrl-C).
+//
+//   npm run bench:cc -- [--runs 5] [--anomaly-runs 20] [--seconds 8] [--warmup 2]
+//                       [--only reno,lia,olia] [--no-clamp] [--anomaly-reno] [--cc NAME]
+//
+// 1. shared bottleneck: MPTCP (2 subflows) + 1 single-path TCP Reno through one 20 Mbit/s tbf;
+//    MPTCP share per CC over --runs runs (RFC 6356 goal 2: coupled ~ one TCP share, 0.5 here).
+// 2. disjoint paths 20 + 5 Mbit/s: MPTCP aggregate goodput per CC (RFC 6356 goal 1).
+// 3. anomaly check: max subflow cwnd over all the runs above plus short extra shared-bottleneck
+//    runs, --anomaly-runs runs per CC in total.
+// Prints a markdown table.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const cache = join(root, '.cache');
+mkdirSync(cache, { recursive: true });
+
+function arg(name, dflt) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
+}
+const RUNS = Number(arg('runs', '5'));
+const ANOMALY_RUNS = Number(arg('anomaly-runs', '20'));
+const SECONDS = Number(arg('seconds', '8'));
+const WARMUP = Number(arg('warmup', '2'));
+const ONLY = arg('only', 'reno,lia,olia').split(',');
+const QUEUE_MS = arg('queue-ms', undefined);
+// --no-clamp: register the experiment builds without the defensive cwnd clamps, to see whether
+// the absurd-cwnd anomaly exists without them.
+const NO_CLAMP = process.argv.includes('--no-clamp');
+
+execFileSync(
+  join(root, 'node_modules', '.bin', 'esbuild'),
+  [
+    join(root, 'src-main', 'lab', 'cc-bench-entry.ts'),
+    '--bundle',
+    '--platform=node',
+    '--format=esm',
+    '--target=node20',
+    `--outfile=${join(cache, 'bench-cc.mjs')}`,
+    '--log-level=warning',
+  ],
+  { stdio: 'inherit' },
+);
+const m = await import(join(cache, 'bench-cc.mjs'));
+
+const reason = m.labUnavailableReason() ?? m.bpfCcUnavailableReason();
+if (reason) {
+  console.error(`bench:cc cannot run: ${reason}`);
+  process.exit(1);
+}
+
+const ccs = [];
+const cleanup = async () => {
+  for (const c of ccs) {
+    if (!(await c.unregister(90_000))) console.error(`warning: ${c.name} is unregistered but not freed yet`);
+  }
+};
+process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+try {
+  const lia = ONLY.includes('lia') ? await m.registerUniqueCc('lia', { noClamp: NO_CLAMP }) : null;
+  if (lia) ccs.push(lia);
+  const olia = ONLY.includes('olia') ? await m.registerUniqueCc('olia', { noClamp: NO_CLAMP }) : null;
+  if (olia) ccs.push(olia);
+  // --cc NAME: also measure a CC registered by other means (e.g. an older build, for comparison).
+  const external = arg('cc', undefined);
+  const variants = [
+    ONLY.includes('reno') && { label: 'reno (uncoupled)', cc: 'reno' },
+    external && { label: external, cc: external },
+    lia && { label: NO_CLAMP ? 'lia (no clamp)' : 'lia', cc: lia.name },
+    olia && { label: NO_CLAMP ? 'olia (no clamp)' : 'olia', cc: olia.name },
+  ].filter(Boolean);
+
+  const rows = [];
+  for (const v of variants) {
+    const res = await m.runCcSuite({
+      cc: v.cc,
+      sharedRuns: RUNS,
+      disjointRuns: Math.max(1, Math.ceil(RUNS / 2)),
+      // Kernel Reno is watched too with --anomaly-reno (is the anomaly the kernel's own?).
+      anomalyRuns: v.cc === 'reno' && !process.argv.includes('--anomaly-reno') ? 0 : ANOMALY_RUNS,
+      measureMs: (SECONDS - WARMUP) * 1000,
+      warmupMs: WARMUP * 1000,
+      bottleneckLatencyMs: QUEUE_MS === undefined ? undefined : Number(QUEUE_MS),
+      log: (s) => process.stderr.write(`[${v.label}] ${s}\n`),
+    });
+    rows.push({ label: v.label, ...res });
+  }
+  console.log(m.formatCcTable(rows));
+} finally {
+  await cleanup();
+}

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import type { CcStatus } from './cc';
+import { formatExport } from './export-formats';
+import { describeStep, invertStep, planConfig, shellForStep } from './plan';
+import type { Overview } from './types';
+
+const overview = (inInitNetns: boolean, available = ['reno', 'cubic']): Overview => ({
+  status: {
+    netns: inInitNetns ? null : 'lab',
+    kernelRelease: '6.18.0',
+    inInitNetns,
+    mptcpSupported: true,
+    enabled: true,
+    pathManager: 'kernel',
+    availablePathManagers: ['kernel'],
+    scheduler: 'default',
+    availableSchedulers: ['default'],
+    congestionControl: { default: 'cubic', available, allowed: ['reno', 'cubic'] },
+    buffers: { tcpRmem: null, tcpWmem: null, rmemMaxBytes: null, wmemMaxBytes: null },
+    readOnlySysctls: [],
+    mptcpSysctls: [],
+    privileges: { netAdmin: true, note: null },
+  },
+  limits: null,
+  endpoints: [],
+  interfaces: [],
+  errors: [],
+});
+
+const olia = (over: Partial<CcStatus> = {}): CcStatus => ({
+  id: 'mptcp_olia',
+  kernelName: 'mptcp_olia',
+  title: 'OLIA',
+  reference: 'x',
+  available: true,
+  registered: false,
+  bpfRegistered: false,
+  blocker: null,
+  reason: null,
+  isNamespaceDefault: false,
+  inUseBySubflows: 0,
+  unloadBlockedReason: null,
+  objectPath: '/opt/MPTCP Studio/resources/bpf/mptcp_olia.bpf.o',
+  missingKfuncs: [],
+  ...over,
+});
+
+describe('plans with a coupled congestion control', () => {
+  it('registers a loadable one first, then makes it the default (outside the host namespace too)', () => {
+    const plan = planConfig(overview(false), { congestionControl: 'mptcp_olia' }, { coupledCc: [olia()] });
+    expect(plan.errors).toEqual([]);
+    expect(plan.steps.map(describeStep)).toEqual([
+      'Register BPF congestion control mptcp_olia',
+      'Set net.ipv4.tcp_congestion_control from cubic to mptcp_olia',
+    ]);
+    expect(plan.steps.map(shellForStep)).toEqual([
+      "bpftool struct_ops register '/opt/MPTCP Studio/resources/bpf/mptcp_olia.bpf.o'",
+      'sysctl -w net.ipv4.tcp_congestion_control=mptcp_olia',
+    ]);
+    // Rolling the register back unregisters it, by name.
+    const undo = invertStep(plan.steps[0]!);
+    expect(shellForStep(undo)).toBe('bpftool struct_ops unregister name mptcp_olia');
+  });
+
+  it('refuses, with the reason, one that cannot be loaded here', () => {
+    const plan = planConfig(
+      overview(true),
+      { congestionControl: 'mptcp_olia' },
+      {
+        coupledCc: [
+          olia({ available: false, blocker: 'no-btf', reason: 'this kernel has no BTF', objectPath: null }),
+        ],
+      },
+    );
+    expect(plan.steps).toEqual([]);
+    expect(plan.errors).toEqual([
+      'congestion control "mptcp_olia" cannot be loaded here: this kernel has no BTF',
+    ]);
+  });
+
+  it('only sets the default when it is registered already', () => {
+    const plan = planConfig(
+      overview(true, ['reno', 'cubic', 'mptcp_olia']),
+      { congestionControl: 'mptcp_olia' },
+      { coupledCc: [olia({ registered: true })] },
+    );
+    expect(plan.steps.map((s) => s.kind)).toEqual(['sysctl']);
+  });
+
+  it('without coupled-CC knowledge an unknown name stays an error, as before', () => {
+    const plan = planConfig(overview(true), { congestionControl: 'mptcp_olia' });
+    expect(plan.errors[0]).toMatch(/congestion control "mptcp_olia" is not available/);
+  });
+});
+
+describe('exports with a coupled congestion control', () => {
+  const meta = { name: 'olia', generatedAt: '2026-11-24T20:00:00Z' };
+  it('the script registers it before setting the default', () => {
+    const text = formatExport({ congestionControl: 'mptcp_olia' }, 'sh', meta).text;
+    const load = text.indexOf('mptcp-studio cc load mptcp_olia');
+    expect(load).toBeGreaterThan(0);
+    expect(text.indexOf('sysctl -w net.ipv4.tcp_congestion_control=mptcp_olia')).toBeGreaterThan(load);
+  });
+  it('the persistent files point at the unit that registers it at boot', () => {
+    const text = formatExport({ congestionControl: 'mptcp_olia' }, 'sysctl.d', meta).text;
+    expect(text).toContain('mptcp-studio-cc@mptcp_olia.service');
+  });
+  it('other names export as before', () => {
+    expect(formatExport({ congestionControl: 'bbr' }, 'sh', meta).text).not.toContain('cc load');
+  });
+});

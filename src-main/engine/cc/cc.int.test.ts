@@ -1,0 +1,292 @@
+/**
+ * Coupled CC against the real kernel: uniquely named copies of LIA and OLIA (never the real
+ * mptcp_lia / mptcp_olia, which a user may have registered) built with scripts/build-bpf.mjs,
+ * registered and unregistered through the engine in a lab namespace's agent, checked with the
+ * kernel's own views (/proc, bpftool, ss). Every name is unregistered in teardown.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CcActionResult, CcStatus } from '../../../shared/cc';
+import type { ApplyReport, PlanView } from '../../../shared/config-api';
+import type { Result } from '../../../shared/result';
+import type { ConnectionsSnapshot } from '../../../shared/types';
+import { Lab, labUnavailableReason, nsRun, run, type LabProcess } from '../../lab/lab';
+import { openEngine, type EngineService } from '../index';
+
+const AVAILABLE = '/proc/sys/net/ipv4/tcp_available_congestion_control';
+const available = (): string[] => readFileSync(AVAILABLE, 'utf8').trim().split(/\s+/);
+
+function skipReason(): string | null {
+  const lab = labUnavailableReason();
+  if (lab) return lab;
+  if (!existsSync('/sys/kernel/btf/vmlinux')) return 'this kernel has no BTF (CONFIG_DEBUG_INFO_BTF)';
+  if (!existsSync('/usr/include/bpf/bpf_helpers.h'))
+    return 'libbpf-dev is not installed (scripts/setup-debian.sh)';
+  return null;
+}
+
+type BuildBpfCc = (o: { algo: 'lia' | 'olia'; ccName: string; outFile: string }) => Promise<string>;
+
+function value<T>(r: Result<unknown>): T {
+  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+  return r.value as T;
+}
+
+async function structOpsNames(): Promise<string[]> {
+  const { stdout } = await run('bpftool', ['-j', 'struct_ops', 'show']);
+  return (JSON.parse(stdout) as { name: string }[]).map((m) => m.name);
+}
+
+/** The CLI as uid/gid 65534 with every capability dropped (as privileged-agent.int.test.ts). */
+function asNobody(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(
+      'setpriv',
+      [
+        '--reuid',
+        '65534',
+        '--regid',
+        '65534',
+        '--clear-groups',
+        '--inh-caps=-all',
+        '--bounding-set=-all',
+        process.execPath,
+        'bin/mptcp-studio.mjs',
+        ...args,
+      ],
+      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent', ...env } },
+      (err, stdout, stderr) =>
+        done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe.skipIf(skipReason() !== null)('coupled congestion control (BPF struct_ops) in a lab', () => {
+  // `_i` + 3 hex: mptcp_olia_i1a2 is 15 characters, TCP_CA_NAME_MAX minus the NUL.
+  const suffix = `_i${randomBytes(2).toString('hex').slice(0, 3)}`;
+  const lia = `mptcp_lia${suffix}`;
+  const olia = `mptcp_olia${suffix}`;
+  const dir = mkdtempSync(join(tmpdir(), 'mpst-cc-'));
+  const env = { MPTCP_STUDIO_BPF_DIR: dir, MPTCP_STUDIO_CC_SUFFIX: suffix };
+  let lab: Lab;
+  let engine: EngineService;
+  let traffic: LabProcess | null = null;
+  const cc = async (): Promise<CcStatus[]> => value<CcStatus[]>(await engine.invoke('mptcp:cc:list', {}));
+  const sysctl = async (n: string): Promise<string> =>
+    (await nsRun(lab.client, 'sysctl', ['-n', n])).stdout.trim();
+
+  beforeAll(async () => {
+    const mod = (await import(pathToFileURL(resolve('scripts/build-bpf.mjs')).href)) as {
+      buildBpfCc: BuildBpfCc;
+    };
+    for (const [algo, name] of [
+      ['lia', lia],
+      ['olia', olia],
+    ] as const) {
+      await mod.buildBpfCc({ algo, ccName: name, outFile: join(dir, `${name}.bpf.o`) });
+    }
+    chmodSync(dir, 0o755);
+    for (const name of [lia, olia]) chmodSync(join(dir, `${name}.bpf.o`), 0o644);
+    lab = await Lab.create({ paths: 2 });
+    await lab.startServer(5201);
+    engine = openEngine({ netns: lab.client, agentEnv: env });
+  });
+
+  afterAll(async () => {
+    await engine?.close();
+    await lab?.destroy();
+    // Whatever happened above: nothing of ours stays registered.
+    for (const name of [lia, olia]) {
+      if (available().includes(name)) {
+        await run('bpftool', ['struct_ops', 'unregister', 'name', name]).catch(() => undefined);
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lists both copies as loadable and not registered', async () => {
+    const list = await cc();
+    expect(list.map((c) => [c.kernelName, c.available, c.registered, c.reason])).toEqual([
+      [lia, true, false, null],
+      [olia, true, false, null],
+    ]);
+    expect(list[0]?.objectPath).toBe(join(dir, `${lia}.bpf.o`));
+  });
+
+  it('an unprivileged user is refused with the reason, and nothing changes', async () => {
+    const before = available();
+    const listed = await asNobody(['cc', 'list', '--json'], env);
+    expect(listed.code, listed.stderr).toBe(0);
+    const asSeen = JSON.parse(listed.stdout) as CcStatus[];
+    expect(asSeen[0]).toMatchObject({ kernelName: lia, available: false, blocker: 'no-privileges' });
+    const r = await asNobody(['cc', 'load', 'mptcp_lia'], env);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/EPERM: cannot load mptcp_lia_\w+: loading needs CAP_BPF and CAP_PERFMON/);
+    expect(available()).toEqual(before);
+    expect(await structOpsNames()).not.toContain(lia);
+  });
+
+  it('an unprivileged user loads and unloads through the privileged agent, which logs both', async () => {
+    const sock = join(dir, 'agent.sock');
+    const agent = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        lab.client,
+        process.execPath,
+        'out/node/mptcp-studio.mjs',
+        'agent',
+        '--socket',
+        sock,
+        '--socket-group',
+        '65534',
+        '--label',
+        lab.client,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } },
+    );
+    let log = '';
+    try {
+      await new Promise<void>((ready, fail) => {
+        const t = setTimeout(() => fail(new Error(`agent did not start: ${log}`)), 20_000);
+        createInterface({ input: agent.stderr }).on('line', (l) => {
+          log += `${l}\n`;
+          if (l.includes('"listening"')) {
+            clearTimeout(t);
+            ready();
+          }
+        });
+      });
+      const loaded = await asNobody(['cc', 'load', 'mptcp_lia', '--agent-socket', sock], {});
+      expect(loaded.code, loaded.stderr).toBe(0);
+      expect(loaded.stdout).toBe(`registered ${lia}\n`);
+      expect(available()).toContain(lia);
+      const unloaded = await asNobody(['cc', 'unload', 'mptcp_lia', '--agent-socket', sock], {});
+      expect(unloaded.code, unloaded.stderr).toBe(0);
+      expect(available()).not.toContain(lia);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(log).toMatch(/"method":"mptcp:cc:load"/);
+      expect(log).toMatch(/"method":"mptcp:cc:unload"/);
+    } finally {
+      agent.kill('SIGTERM');
+      await new Promise((r) => agent.once('exit', r));
+    }
+  });
+
+  it('loads: the kernel lists it (available, allowed for namespaces, bpftool struct_ops show)', async () => {
+    const r = value<CcActionResult>(await engine.invoke('mptcp:cc:load', { name: 'mptcp_lia' }));
+    expect(r.changed).toBe(true);
+    expect(available()).toContain(lia);
+    // TCP_CONG_NON_RESTRICTED: any namespace may make it its default.
+    expect((await sysctl('net.ipv4.tcp_allowed_congestion_control')).split(' ')).toContain(lia);
+    expect(await structOpsNames()).toContain(lia);
+    const [entry] = await cc();
+    expect(entry).toMatchObject({ registered: true, bpfRegistered: true, unloadBlockedReason: null });
+  });
+
+  it('a real MPTCP connection in the lab runs it on every subflow, as ss shows', async () => {
+    const report = value<ApplyReport>(
+      await engine.invoke('mptcp:config:apply', { config: { congestionControl: lia } }),
+    );
+    expect(report.ok, JSON.stringify(report)).toBe(true);
+    expect(await sysctl('net.ipv4.tcp_congestion_control')).toBe(lia);
+    traffic = await lab.openConnections(1, { rateBytesPerSec: 200_000 });
+    const snap = await lab.waitFor(
+      'two subflows',
+      async () => value<ConnectionsSnapshot>(await engine.invoke('mptcp:connections:list', {})),
+      (s) => s.connections.some((c) => c.subflows.length >= 2),
+    );
+    const subflows = snap.connections.flatMap((c) => c.subflows);
+    expect(subflows.map((s) => s.congestionControl)).toEqual(subflows.map(() => lia));
+    // The kernel's own view: ss prints the CC of every TCP subflow to the lab server.
+    const ss = (await nsRun(lab.client, 'ss', ['-tniH', 'dport', '=', ':5201'])).stdout;
+    const ccOfSubflows = [...ss.matchAll(/^\s+(\S+) wscale/gm)].map((m) => m[1]);
+    expect(ccOfSubflows.length).toBe(subflows.length);
+    expect(new Set(ccOfSubflows)).toEqual(new Set([lia]));
+    const [entry] = await cc();
+    expect(entry?.inUseBySubflows).toBe(subflows.length);
+  });
+
+  it('refuses to unload it while it is the namespace default or carries subflows', async () => {
+    const r = await engine.invoke('mptcp:cc:unload', { name: 'mptcp_lia' });
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.error.code).toBe('EBUSY');
+      expect(r.error.message).toMatch(/default congestion control of this network namespace/);
+    }
+    // Default back to reno (outside init_net only non-restricted CCs can be set; reno always is):
+    // the live subflows still hold it.
+    const back = value<ApplyReport>(
+      await engine.invoke('mptcp:config:apply', { config: { congestionControl: 'reno' } }),
+    );
+    expect(back.ok, JSON.stringify(back)).toBe(true);
+    const busy = await engine.invoke('mptcp:cc:unload', { name: 'mptcp_lia' });
+    expect(busy.ok).toBe(false);
+    if (!busy.ok) expect(busy.error.message).toMatch(/MPTCP subflows? in this network namespace use/);
+    expect(available()).toContain(lia);
+  });
+
+  it('unloads once nothing uses it: gone from the kernel lists', async () => {
+    await traffic?.stop();
+    await lab.waitFor(
+      'the subflows to close',
+      async () => value<ConnectionsSnapshot>(await engine.invoke('mptcp:connections:list', {})),
+      (s) => s.connections.length === 0,
+    );
+    const r = value<CcActionResult>(await engine.invoke('mptcp:cc:unload', { name: 'mptcp_lia' }));
+    expect(r.changed).toBe(true);
+    expect(available()).not.toContain(lia);
+    // The map goes once the last socket reference drops (closing sockets may hold it briefly).
+    await lab.waitFor('bpftool to drop it', structOpsNames, (names) => !names.includes(lia));
+  });
+
+  it('a plan registers OLIA before making it the default, and a failed apply unregisters it', async () => {
+    const defaultBefore = await sysctl('net.ipv4.tcp_congestion_control');
+    const plan = value<PlanView>(
+      await engine.invoke('mptcp:config:plan', { config: { congestionControl: olia } }),
+    );
+    expect(plan.errors).toEqual([]);
+    expect(plan.steps.map((s) => s.shell)).toEqual([
+      `bpftool struct_ops register ${join(dir, `${olia}.bpf.o`)}`,
+      `sysctl -w net.ipv4.tcp_congestion_control=${olia}`,
+    ]);
+    const failing = openEngine({ netns: lab.client, agentEnv: { ...env, MPTCP_STUDIO_TEST_FAIL_STEP: '1' } });
+    try {
+      const report = value<ApplyReport>(
+        await failing.invoke('mptcp:config:apply', { config: { congestionControl: olia } }),
+      );
+      expect(report.ok).toBe(false);
+      expect(report.applied.map((s) => s.description)).toEqual([`Register BPF congestion control ${olia}`]);
+      expect(report.rolledBack.map((s) => [s.description, s.ok])).toEqual([
+        [`Unregister BPF congestion control ${olia}`, true],
+      ]);
+      expect(report.restored).toBe(true);
+    } finally {
+      await failing.close();
+    }
+    expect(available()).not.toContain(olia);
+    expect(await sysctl('net.ipv4.tcp_congestion_control')).toBe(defaultBefore);
+
+    const ok = value<ApplyReport>(
+      await engine.invoke('mptcp:config:apply', { config: { congestionControl: olia } }),
+    );
+    expect(ok.ok).toBe(true);
+    expect(available()).toContain(olia);
+    expect(await sysctl('net.ipv4.tcp_congestion_control')).toBe(olia);
+    value<ApplyReport>(
+      await engine.invoke('mptcp:config:apply', { config: { congestionControl: defaultBefore } }),
+    );
+    value<CcActionResult>(await engine.invoke('mptcp:cc:unload', { name: 'mptcp_olia' }));
+    expect(available()).not.toContain(olia);
+  });
+});
