@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
+  CONNECTION_FIELDS,
+  SUBFLOW_FIELDS,
   ConnectionsFeedEventSchema,
   DeltaMismatchError,
   applyDelta,
   diffSnapshots,
   isEmptyDelta,
-  subflowKey,
   type ConnectionsDelta,
 } from './delta';
 import { ConnectionsSnapshotSchema, type Connection, type ConnectionsSnapshot } from './types';
@@ -143,25 +144,52 @@ describe('diffSnapshots / applyDelta', () => {
       connections: a.connections.map((c) => (c === one ? { ...c, bytesSent: c.bytesSent + 1 } : c)),
     };
     const d2 = diffSnapshots(a, b, 3, 2);
-    expect(d2.changed).toEqual([{ token: one.token, set: { bytesSent: one.bytesSent + 1 } }]);
+    // bytesSent grew by 1: sent as an increment (code -(k+1)), not as its 10-digit value.
+    expect(d2.changed).toEqual([{ token: one.token, f: [-(CONNECTION_FIELDS.indexOf('bytesSent') + 1), 1] }]);
     const applied = applyDelta(a, d2);
     expect(applied.connections[0]).toBe(a.connections[0]);
     expect(applied.connections[3]).not.toBe(one);
   });
 
-  it('sends only changed subflow fields, keyed by 4-tuple', () => {
-    const r = prng(5);
+  it('sends only changed subflow fields, by base index; other values as they are', () => {
+    const r = prng(5); // s1 below has a non-null ssthresh and an RTT of more than one digit
     const a = syntheticSnapshot(r, 1, 0, 3);
     const c = a.connections[0] as Connection;
     const s1 = c.subflows[1];
     if (!s1) throw new Error('fixture');
     const b = {
       ...a,
-      connections: [{ ...c, subflows: c.subflows.map((s) => (s === s1 ? { ...s, rttUs: s.rttUs + 5 } : s)) }],
+      connections: [
+        {
+          ...c,
+          subflows: c.subflows.map((s) =>
+            s === s1 ? { ...s, rttUs: s.rttUs + 5, congestionControl: 'bbr2', ssthreshPkts: null } : s,
+          ),
+        },
+      ],
     };
-    expect(diffSnapshots(a, b, 2, 1).changed).toEqual([
-      { token: c.token, subflows: { changed: [{ key: subflowKey(s1), set: { rttUs: s1.rttUs + 5 } }] } },
+    const d = diffSnapshots(a, b, 2, 1);
+    expect(d.changed).toEqual([
+      {
+        token: c.token,
+        subflows: {
+          changed: [
+            {
+              i: 1,
+              f: [
+                SUBFLOW_FIELDS.indexOf('congestionControl'),
+                'bbr2',
+                -(SUBFLOW_FIELDS.indexOf('rttUs') + 1),
+                5,
+                SUBFLOW_FIELDS.indexOf('ssthreshPkts'),
+                null,
+              ],
+            },
+          ],
+        },
+      },
     ]);
+    expect(applyDelta(a, d)).toEqual(b);
   });
 
   it('steady traffic at 1,000 connections: a delta is much smaller than the snapshot', () => {
@@ -207,16 +235,22 @@ describe('diffSnapshots / applyDelta', () => {
     ).toThrow(DeltaMismatchError);
   });
 
-  it('the schema refuses unknown fields in a patch', () => {
-    const bad = {
-      kind: 'delta',
-      seq: 2,
-      baseSeq: 1,
-      takenAtMs: 0,
-      pollDurationUs: 0,
-      orphanSubflows: 0,
-      changed: [{ token: 1, set: { evil: 1 } }],
-    };
-    expect(ConnectionsFeedEventSchema.safeParse(bad).success).toBe(false);
+  it('refuses unknown keys, field codes and values that break a field schema', () => {
+    const head = { kind: 'delta', seq: 2, baseSeq: 1, takenAtMs: 0, pollDurationUs: 0, orphanSubflows: 0 };
+    expect(ConnectionsFeedEventSchema.safeParse({ ...head, changed: [{ token: 1, set: {} }] }).success).toBe(
+      false,
+    );
+    const a = syntheticSnapshot(prng(12), 2, 0, 2);
+    const token = a.connections[0]?.token ?? 0;
+    const bad = (f: unknown[]) =>
+      applyDelta(
+        a,
+        ConnectionsFeedEventSchema.parse({ ...head, changed: [{ token, f }] }) as ConnectionsDelta,
+      );
+    expect(() => bad([999, 1])).toThrow(DeltaMismatchError);
+    expect(() => bad([CONNECTION_FIELDS.indexOf('state'), 'MELTING'])).toThrow(DeltaMismatchError);
+    expect(() => bad([-(CONNECTION_FIELDS.indexOf('bytesSent') + 1), -1e30])).toThrow(DeltaMismatchError);
+    expect(() => bad([-(CONNECTION_FIELDS.indexOf('state') + 1), 1])).toThrow(DeltaMismatchError);
+    expect(() => bad([CONNECTION_FIELDS.indexOf('retransmits')])).toThrow(DeltaMismatchError);
   });
 });

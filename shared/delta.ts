@@ -5,7 +5,14 @@
  * against the snapshot that subscriber last received (`baseSeq`), so a subscriber that was skipped
  * for a while (slow socket, unacknowledged IPC) gets one delta covering everything it missed:
  * nothing is lost and nothing piles up. A delta carries removed tokens, added connections, and for
- * changed connections only the fields that changed (subflows likewise, keyed by their 4-tuple).
+ * changed connections only the fields that changed; subflows likewise, matched by their 4-tuple
+ * and named on the wire by their index in the base's list.
+ *
+ * Changed fields are packed, because under steady traffic every subflow's counters move on every
+ * poll and field names would outweigh the values: `f` is [code, value, code, value, …] where code
+ * k >= 0 sets field k (of the schema's field order) to value, and code -(k+1) adds value to
+ * field k's number (byte counters grow by far fewer digits than they hold). Every value is checked
+ * against its field's zod schema when applied.
  *
  * `diff` and `apply` are pure and exact: `apply(a, diff(a, b))` deep-equals `b`, connection and
  * subflow order included (the tests check it over random snapshots). Connections or subflows whose
@@ -24,20 +31,23 @@ import {
 const u32 = z.number().int().min(0).max(0xffffffff);
 const seqSchema = z.number().int().min(0);
 
-const ConnectionFieldsPatchSchema = ConnectionSchema.omit({ token: true, subflows: true }).partial().strict();
-const SubflowFieldsPatchSchema = SubflowSchema.partial().strict();
+/** A packed field list: [code, value, code, value, …] (see the header). */
+const PackedSchema = z.array(
+  z.union([z.number(), z.string(), z.boolean(), z.null(), z.record(z.string(), z.boolean())]),
+);
+export type Packed = z.infer<typeof PackedSchema>;
 
 export const SubflowsDeltaSchema = z
   .object({
-    /** Keys (see subflowKey) of subflows gone since the base. */
-    removed: z.array(z.string()).optional(),
+    /** Indexes (in the base's list) of subflows gone since the base. */
+    removed: z.array(z.number().int().min(0)).optional(),
     /** New subflows, appended after the base's remaining ones. */
     added: z.array(SubflowSchema).optional(),
-    /** Changed fields of subflows present in both. */
-    changed: z.array(z.object({ key: z.string(), set: SubflowFieldsPatchSchema }).strict()).optional(),
-    /** The final order of keys, only when it is not "base order, then added". */
+    /** Changed fields of subflows present in both: base index and packed fields. */
+    changed: z.array(z.object({ i: z.number().int().min(0), f: PackedSchema }).strict()).optional(),
+    /** The final order as 4-tuple keys (subflowKey), only when it is not "base order, then added". */
     order: z.array(z.string()).optional(),
-    /** The whole list (keys not unique in the base or the target). */
+    /** The whole list (4-tuples not unique in the base or the target). */
     replace: z.array(SubflowSchema).optional(),
   })
   .strict();
@@ -46,7 +56,8 @@ export type SubflowsDelta = z.infer<typeof SubflowsDeltaSchema>;
 export const ConnectionChangeSchema = z
   .object({
     token: u32,
-    set: ConnectionFieldsPatchSchema.optional(),
+    /** Packed changed fields of the connection itself. */
+    f: PackedSchema.optional(),
     subflows: SubflowsDeltaSchema.optional(),
   })
   .strict();
@@ -100,11 +111,12 @@ export function subflowKey(
   return `${s.localAddress}|${s.localPort}|${s.remoteAddress}|${s.remotePort}`;
 }
 
-// Field lists come from the schemas, so a field added to a type is diffed without touching this file.
-const CONNECTION_FIELDS = Object.keys(ConnectionSchema.shape).filter(
+// Field lists come from the schemas, so a field added to a type is diffed without touching this
+// file. Both ends run this same code, so a code means the same field on both.
+export const CONNECTION_FIELDS = Object.keys(ConnectionSchema.shape).filter(
   (k) => k !== 'token' && k !== 'subflows',
 ) as (keyof Omit<Connection, 'token' | 'subflows'>)[];
-const SUBFLOW_FIELDS = Object.keys(SubflowSchema.shape) as (keyof Subflow)[];
+export const SUBFLOW_FIELDS = Object.keys(SubflowSchema.shape) as (keyof Subflow)[];
 
 /** Equality for the JSON values in a snapshot (numbers, strings, booleans, null, flat objects). */
 function same(a: unknown, b: unknown): boolean {
@@ -120,15 +132,59 @@ function same(a: unknown, b: unknown): boolean {
   return ka.every((k) => same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
-function fieldsPatch<T extends object>(prev: T, next: T, fields: readonly (keyof T)[]): Partial<T> | null {
-  let patch: Partial<T> | null = null;
-  for (const f of fields) {
-    if (!same(prev[f], next[f])) {
-      patch ??= {} as Partial<T>;
-      patch[f] = next[f];
+/** Changed fields of `next` against `prev`, packed; null when none changed. */
+function pack<T extends object>(prev: T, next: T, fields: readonly (keyof T)[]): Packed | null {
+  let out: Packed | null = null;
+  for (let k = 0; k < fields.length; k++) {
+    const f = fields[k] as keyof T;
+    const was = prev[f];
+    const now = next[f];
+    if (same(was, now)) continue;
+    out ??= [];
+    if (typeof was === 'number' && typeof now === 'number' && Number.isSafeInteger(now - was)) {
+      const inc = now - was;
+      // An increment when it has fewer digits than the value (counters); exact for safe integers.
+      if (Math.abs(inc) * 10 < Math.abs(now)) {
+        out.push(-(k + 1), inc);
+        continue;
+      }
     }
+    out.push(k, now as Packed[number]);
   }
-  return patch;
+  return out;
+}
+
+/** `base` with packed fields applied, each value checked against its field's schema. */
+function unpack<T extends object>(
+  base: T,
+  packed: Packed,
+  fields: readonly (keyof T)[],
+  shape: Record<string, z.ZodType>,
+  what: string,
+): T {
+  if (packed.length % 2 !== 0) throw new DeltaMismatchError(`${what}: odd packed field list`);
+  const out = { ...base };
+  for (let j = 0; j < packed.length; j += 2) {
+    const code = packed[j];
+    if (typeof code !== 'number' || !Number.isInteger(code)) {
+      throw new DeltaMismatchError(`${what}: bad field code ${String(code)}`);
+    }
+    const k = code >= 0 ? code : -code - 1;
+    const field = fields[k];
+    if (field === undefined) throw new DeltaMismatchError(`${what}: unknown field code ${code}`);
+    let value: unknown = packed[j + 1];
+    if (code < 0) {
+      const was = out[field];
+      if (typeof was !== 'number' || typeof value !== 'number') {
+        throw new DeltaMismatchError(`${what}: increment of non-number ${String(field)}`);
+      }
+      value = was + value;
+    }
+    const checked = shape[field as string]?.safeParse(value);
+    if (!checked?.success) throw new DeltaMismatchError(`${what}: bad value for ${String(field)}`);
+    out[field] = checked.data as T[keyof T];
+  }
+  return out;
 }
 
 function unique<T>(items: readonly T[], key: (t: T) => string | number): boolean {
@@ -139,40 +195,62 @@ function sameOrder<K>(a: readonly K[], b: readonly K[]): boolean {
   return a.length === b.length && a.every((k, i) => k === b[i]);
 }
 
+function sameTuple(a: Subflow, b: Subflow): boolean {
+  return (
+    a.localPort === b.localPort &&
+    a.remotePort === b.remotePort &&
+    a.localAddress === b.localAddress &&
+    a.remoteAddress === b.remoteAddress
+  );
+}
+
 function diffSubflows(prev: readonly Subflow[], next: readonly Subflow[]): SubflowsDelta | null {
+  // The usual poll: the same subflows in the same order. Position matches position, exactly.
+  if (prev.length === next.length && prev.every((s, i) => sameTuple(s, next[i] as Subflow))) {
+    const changed: { i: number; f: Packed }[] = [];
+    prev.forEach((s, i) => {
+      const n = next[i] as Subflow;
+      const f = s === n ? null : pack(s, n, SUBFLOW_FIELDS);
+      if (f) changed.push({ i, f });
+    });
+    return changed.length ? { changed } : null;
+  }
   if (!unique(prev, subflowKey) || !unique(next, subflowKey)) {
     return same(prev, next) ? null : { replace: [...next] };
   }
-  const before = new Map(prev.map((s) => [subflowKey(s), s]));
+  const before = new Map(prev.map((s, i) => [subflowKey(s), i]));
   const nextKeys = new Set(next.map(subflowKey));
   const out: SubflowsDelta = {};
-  const removed = prev.map(subflowKey).filter((k) => !nextKeys.has(k));
+  const removed: number[] = [];
+  prev.forEach((s, i) => {
+    if (!nextKeys.has(subflowKey(s))) removed.push(i);
+  });
   if (removed.length) out.removed = removed;
   const added: Subflow[] = [];
-  const changed: { key: string; set: Partial<Subflow> }[] = [];
+  const changed: { i: number; f: Packed }[] = [];
   for (const s of next) {
-    const key = subflowKey(s);
-    const old = before.get(key);
-    if (!old) added.push(s);
-    else {
-      const set = fieldsPatch(old, s, SUBFLOW_FIELDS);
-      if (set) changed.push({ key, set });
+    const i = before.get(subflowKey(s));
+    const old = i === undefined ? undefined : prev[i];
+    if (i === undefined || old === undefined) added.push(s);
+    else if (old !== s) {
+      const f = pack(old, s, SUBFLOW_FIELDS);
+      if (f) changed.push({ i, f });
     }
   }
   if (added.length) out.added = added;
   if (changed.length) out.changed = changed;
   const removedSet = new Set(removed);
-  const expected = [...prev.map(subflowKey).filter((k) => !removedSet.has(k)), ...added.map(subflowKey)];
+  const expected = [...prev.filter((_, i) => !removedSet.has(i)), ...added].map(subflowKey);
   const actual = next.map(subflowKey);
   if (!sameOrder(expected, actual)) out.order = actual;
   return Object.keys(out).length ? out : null;
 }
 
 function diffConnection(prev: Connection, next: Connection): ConnectionChange | null {
-  const set = fieldsPatch(prev, next, CONNECTION_FIELDS);
-  const subflows = diffSubflows(prev.subflows, next.subflows);
-  if (!set && !subflows) return null;
-  return { token: next.token, ...(set ? { set } : {}), ...(subflows ? { subflows } : {}) };
+  const f = pack(prev, next, CONNECTION_FIELDS);
+  const subflows = prev.subflows === next.subflows ? null : diffSubflows(prev.subflows, next.subflows);
+  if (!f && !subflows) return null;
+  return { token: next.token, ...(f ? { f } : {}), ...(subflows ? { subflows } : {}) };
 }
 
 /** What turns `base` into `next`, as a delta numbered `seq` on top of `baseSeq`. */
@@ -236,24 +314,19 @@ function reorder<T, K>(items: T[], order: readonly K[], key: (t: T) => K, what: 
 function applySubflows(prev: readonly Subflow[], d: SubflowsDelta, token: number): Subflow[] {
   if (d.replace) return [...d.replace];
   const removed = new Set(d.removed ?? []);
-  const changes = new Map((d.changed ?? []).map((c) => [c.key, c.set]));
-  const known = new Set(prev.map(subflowKey));
-  for (const k of removed) {
-    if (!known.has(k)) throw new DeltaMismatchError(`connection ${token}: no subflow ${k} to remove`);
-  }
-  for (const k of changes.keys()) {
-    if (!known.has(k) || removed.has(k))
-      throw new DeltaMismatchError(`connection ${token}: no subflow ${k} to change`);
+  const changes = new Map((d.changed ?? []).map((c) => [c.i, c.f]));
+  for (const i of [...removed, ...changes.keys()]) {
+    if (i >= prev.length) throw new DeltaMismatchError(`connection ${token}: no subflow #${i}`);
   }
   const out: Subflow[] = [];
-  for (const s of prev) {
-    const key = subflowKey(s);
-    if (removed.has(key)) continue;
-    const set = changes.get(key);
-    out.push(set ? { ...s, ...set } : s);
-  }
+  prev.forEach((s, i) => {
+    if (removed.has(i)) return;
+    const f = changes.get(i);
+    out.push(f ? unpack(s, f, SUBFLOW_FIELDS, SubflowSchema.shape, `connection ${token} subflow #${i}`) : s);
+  });
+  const keys = new Set(out.map(subflowKey));
   for (const s of d.added ?? []) {
-    if (known.has(subflowKey(s)) && !removed.has(subflowKey(s)))
+    if (keys.has(subflowKey(s)))
       throw new DeltaMismatchError(`connection ${token}: subflow ${subflowKey(s)} added twice`);
     out.push(s);
   }
@@ -288,9 +361,11 @@ export function applyDelta(base: ConnectionsSnapshot, delta: ConnectionsDelta): 
       connections.push(c);
       continue;
     }
+    const fields = change.f
+      ? unpack(c, change.f, CONNECTION_FIELDS, ConnectionSchema.shape, `connection ${c.token}`)
+      : c;
     connections.push({
-      ...c,
-      ...change.set,
+      ...fields,
       subflows: change.subflows ? applySubflows(c.subflows, change.subflows, c.token) : c.subflows,
     });
   }
