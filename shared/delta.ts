@@ -167,7 +167,7 @@ function unpack<T extends object>(
   for (let j = 0; j < packed.length; j += 2) {
     const code = packed[j];
     if (typeof code !== 'number' || !Number.isInteger(code)) {
-      throw new DeltaMismatchError(`${what}: bad field code ${String(code)}`);
+      throw new DeltaMismatchError(`${what}: bad field code ${JSON.stringify(code)}`);
     }
     const k = code >= 0 ? code : -code - 1;
     const field = fields[k];

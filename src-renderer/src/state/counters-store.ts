@@ -86,11 +86,7 @@ export function ratesBetween(prev: MptcpCounters, next: MptcpCounters): Counters
   return { tMs: next.takenAtMs, perSec };
 }
 
-export function createCountersStore(
-  api: MptcpApi,
-  _now: () => number = Date.now,
-  maxPoints = 600,
-): CountersStore {
+export function createCountersStore(api: MptcpApi, maxPoints = 600): CountersStore {
   let reading = false;
 
   const adopt = (next: MptcpCounters): void => {

@@ -72,7 +72,7 @@ export function createStores(
   monitor = createMonitorStore({ api, connections, feed, samples, events, now });
   // Start the feed over: a full snapshot even if the host's first one went out before we listened.
   feed.resync();
-  const counters = createCountersStore(api, now);
+  const counters = createCountersStore(api);
   const connection = createConnectionStore(source);
   const config = createConfigStore(api, overview);
   const profiles = createProfilesStore(api);
