@@ -113,7 +113,13 @@ if (LAB) {
   let lab = null;
   let serve = null;
   const cleanup = async () => {
-    serve?.kill('SIGTERM');
+    if (serve && serve.exitCode === null) {
+      const exited = new Promise((r) => serve.once('exit', r));
+      serve.kill('SIGTERM');
+      const timer = setTimeout(() => serve.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(timer);
+    }
     await lab?.destroy();
   };
   process.on('SIGINT', () => void cleanup().finally(() => process.exit(130)));
@@ -183,3 +189,5 @@ if (LAB) {
     await cleanup();
   }
 }
+// The web host's pipes and the lab's helpers must not keep the process alive once measured.
+process.exit(0);
