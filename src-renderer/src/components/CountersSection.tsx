@@ -48,6 +48,9 @@ function CounterRatesChart({ history }: { history: CountersPoint[] }) {
   const toMs = last?.tMs ?? 0;
   return (
     <div data-testid="counter-rates-chart" data-points={data.length}>
+      <h3 className="chart-title">
+        Diagnostic counters <span className="muted">(events per second, last 5 minutes)</span>
+      </h3>
       <LineChart width={720} height={180} data={data} margin={{ top: 8, right: 16, bottom: 4, left: 0 }}>
         <CartesianGrid stroke="#eceef2" />
         <XAxis
