@@ -28,9 +28,11 @@ import {
   LimitsSchema,
   NetInterfaceSchema,
   MptcpCountersSchema,
+  CountersSampleSchema,
   OverviewSchema,
 } from './types';
 import { CcActionArgsSchema, CcActionResultSchema, CcListSchema } from './cc';
+import { ConnectionsFeedEventSchema } from './delta';
 
 const NoArgs = z.object({}).strict();
 
@@ -58,6 +60,21 @@ export const methods = {
   'mptcp:events:watch': {
     args: z.object({ on: z.boolean() }).strict(),
     result: z.object({ mptcp: z.boolean(), interfaces: z.boolean(), note: z.string().nullable() }),
+  },
+  /**
+   * This subscriber's connections feed starts over: the host sends a `full` mptcp:connections:delta
+   * next (the renderer asks on start and whenever a delta's baseSeq is not the seq it holds).
+   * Served by the transport host per subscriber (WebSocket, IPC window), not by the engine.
+   */
+  'mptcp:connections:resync': { args: NoArgs, result: z.object({}) },
+  /**
+   * This subscriber applied the feed event `seq`. Over IPC the host sends at most a few events
+   * beyond the last acknowledged one (a busy renderer makes it coalesce, not queue); over
+   * WebSocket the socket's bufferedAmount plays that role and acks are accepted but not needed.
+   */
+  'mptcp:connections:ack': {
+    args: z.object({ seq: z.number().int().min(0) }).strict(),
+    result: z.object({}),
   },
   /** MPTcpExt counters (join failures, fallbacks, drops) for diagnostics. */
   'mptcp:counters:get': { args: NoArgs, result: MptcpCountersSchema },
@@ -112,8 +129,23 @@ export const methods = {
 } as const;
 
 export const events = {
-  /** Periodic connections snapshot, pushed by the host's poller. */
+  /**
+   * Periodic connections snapshot from the engine's poller, whole. Hosts do not forward it (they
+   * send mptcp:connections:delta); the renderer still accepts it as a full replacement.
+   */
   'mptcp:connections:snapshot': ConnectionsSnapshotSchema,
+  /**
+   * The connections feed, per subscriber: a `full` snapshot first (and after a resync), then
+   * deltas against what this subscriber last received (shared/delta.ts).
+   */
+  'mptcp:connections:delta': ConnectionsFeedEventSchema,
+  /**
+   * MPTcpExt counters sampled about once a second: only the counters whose value changed since
+   * the engine's previous sample (`prevTakenAtMs`; null on the first, which carries all of them).
+   * Values are absolute, so a client whose base (mptcp:counters:get) was read at or after
+   * prevTakenAtMs can apply it; otherwise it reads the base again.
+   */
+  'mptcp:counters:sample': CountersSampleSchema,
   /** The poller could not read the kernel; the UI shows it instead of stale data. */
   'mptcp:engine:error': z.object({ source: z.string(), code: z.string(), message: z.string() }),
   /** A kernel event, timestamped by the engine when it was read. */
@@ -170,10 +202,18 @@ export const hostMethodNames = [
   'mptcp:advice:get',
 ] as const satisfies readonly MethodName[];
 export type HostMethodName = (typeof hostMethodNames)[number];
-export type KernelMethodName = Exclude<MethodName, HostMethodName>;
+/** Methods about one subscriber's event stream, answered by the transport host that carries it. */
+export const streamMethodNames = [
+  'mptcp:connections:resync',
+  'mptcp:connections:ack',
+] as const satisfies readonly MethodName[];
+export type StreamMethodName = (typeof streamMethodNames)[number];
+export type KernelMethodName = Exclude<MethodName, HostMethodName | StreamMethodName>;
 export type KernelHandlers = Pick<Handlers, KernelMethodName>;
 export type HostHandlers = Pick<Handlers, HostMethodName>;
 
 export const kernelMethodNames = methodNames.filter(
-  (m): m is KernelMethodName => !(hostMethodNames as readonly string[]).includes(m),
+  (m): m is KernelMethodName =>
+    !(hostMethodNames as readonly string[]).includes(m) &&
+    !(streamMethodNames as readonly string[]).includes(m),
 );

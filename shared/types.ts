@@ -354,6 +354,15 @@ export const MptcpCountersSchema = z.object({
 });
 export type MptcpCounters = z.infer<typeof MptcpCountersSchema>;
 
+/** One sample of the MPTcpExt counters: those that changed since the previous sample. */
+export const CountersSampleSchema = z.object({
+  takenAtMs: z.number(),
+  /** When the engine's previous sample was read; null for the first (which carries every counter). */
+  prevTakenAtMs: z.number().nullable(),
+  changed: z.record(z.string(), z.number().min(0)),
+});
+export type CountersSample = z.infer<typeof CountersSampleSchema>;
+
 export const OverviewSchema = z.object({
   status: KernelStatusSchema,
   limits: LimitsSchema.nullable(),

@@ -1,8 +1,18 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { applyDelta, type ConnectionsFeedEvent } from '../../shared/delta';
+import { prng, steadyTick, syntheticSnapshot } from '../../shared/synthetic';
+import type { ConnectionsSnapshot } from '../../shared/types';
 import { methodNames } from '../../shared/contract';
 import { EngineService } from '../engine/service';
 import { fakeBackend, sampleStatus } from '../testing/fake-backend';
-import { bindIpc, isTrustedSender, type IpcEventLike, type IpcMainLike } from './ipc';
+import {
+  IPC_ACK_WINDOW,
+  bindIpc,
+  forwardEvents,
+  isTrustedSender,
+  type IpcEventLike,
+  type IpcMainLike,
+} from './ipc';
 import { lockDownContents, secureWebPreferences } from './security';
 
 const APP = 'file:///opt/mptcp-studio/out/renderer/index.html';
@@ -52,6 +62,51 @@ describe('IPC binding', () => {
       ok: false,
       error: { code: 'BAD_REQUEST' },
     });
+  });
+
+  it('sends each window a delta feed that waits for its acks, and routes resync/ack by sender', async () => {
+    vi.useFakeTimers();
+    const r = prng(8);
+    let snap = syntheticSnapshot(r, 20, 1000, 2);
+    const service = new EngineService(
+      fakeBackend({
+        'mptcp:connections:list': () => Promise.resolve((snap = steadyTick(r, snap, 100))),
+      }),
+      { pollIntervalMs: 100 },
+    );
+    const { ipc, handlers } = fakeIpcMain();
+    bindIpc(ipc, service, APP);
+    const sent: { channel: string; payload: unknown }[] = [];
+    const contents = {
+      send: (channel: string, payload: unknown) => sent.push({ channel, payload }),
+      isDestroyed: () => false,
+    };
+    const stop = forwardEvents(service, contents);
+    await vi.advanceTimersByTimeAsync(1000);
+    const feed = () =>
+      sent
+        .filter((m) => m.channel === 'mptcp:connections:delta')
+        .map((m) => m.payload as ConnectionsFeedEvent);
+    expect(sent.some((m) => m.channel === 'mptcp:connections:snapshot')).toBe(false);
+    expect(feed()).toHaveLength(IPC_ACK_WINDOW); // then it waits
+    const top = { url: APP, parent: null };
+    const ack = handlers.get('mptcp:connections:ack');
+    const resync = handlers.get('mptcp:connections:resync');
+    // Another window's ack does not count for this one.
+    expect(await ack?.({ senderFrame: top, sender: {} }, { seq: 2 })).toMatchObject({ ok: false });
+    expect(await ack?.({ senderFrame: top, sender: contents }, { seq: 2 })).toEqual({ ok: true, value: {} });
+    await vi.advanceTimersByTimeAsync(service.pollStats.intervalMs);
+    expect(feed().length).toBe(IPC_ACK_WINDOW + 1);
+    expect(await resync?.({ senderFrame: top, sender: contents }, {})).toEqual({ ok: true, value: {} });
+    const events = feed();
+    expect(events.at(-1)?.kind).toBe('full');
+    let held: ConnectionsSnapshot | null = null;
+    for (const e of events)
+      held = e.kind === 'full' ? e.snapshot : applyDelta(held as ConnectionsSnapshot, e);
+    expect(held).toEqual(snap);
+    stop();
+    vi.useRealTimers();
+    await service.close();
   });
 
   it('isTrustedSender compares scheme, host and path', () => {

@@ -2,6 +2,37 @@ import { describe, expect, it, vi } from 'vitest';
 import { ApiFailure } from '../../shared/result';
 import { EngineService } from './service';
 import { emptySnapshot, fakeBackend } from '../testing/fake-backend';
+import { applyDelta, type ConnectionsFeedEvent } from '../../shared/delta';
+import { prng, steadyTick, syntheticSnapshot } from '../../shared/synthetic';
+import type { ConnectionsSnapshot } from '../../shared/types';
+
+/** A backend whose every poll returns the next snapshot of steady synthetic traffic. */
+function trafficBackend(connections = 50) {
+  const r = prng(99);
+  let current = syntheticSnapshot(r, connections, 1_000, 2);
+  const history: ConnectionsSnapshot[] = [];
+  const backend = fakeBackend({
+    'mptcp:connections:list': () => {
+      current = steadyTick(r, current, 100, 0.05);
+      history.push(current);
+      return Promise.resolve(current);
+    },
+  });
+  return { backend, history };
+}
+
+/** A subscriber that rebuilds snapshots from what it is sent. */
+function rebuild(events: ConnectionsFeedEvent[]): ConnectionsSnapshot | null {
+  let held: { seq: number; snap: ConnectionsSnapshot } | null = null;
+  for (const e of events) {
+    if (e.kind === 'full') held = { seq: e.seq, snap: e.snapshot };
+    else {
+      if (held?.seq !== e.baseSeq) throw new Error(`gap: held ${held?.seq} base ${e.baseSeq}`);
+      held = { seq: e.seq, snap: applyDelta(held.snap, e) };
+    }
+  }
+  return held?.snap ?? null;
+}
 
 describe('EngineService', () => {
   it('refuses unknown methods and malformed arguments without calling the backend', async () => {
@@ -54,6 +85,102 @@ describe('EngineService', () => {
     release();
     await vi.advanceTimersByTimeAsync(1000);
     expect(polls).toBe(2);
+    vi.useRealTimers();
+  });
+
+  it('feeds each subscriber a full snapshot then deltas; a busy one is skipped, not queued, and catches up in one delta', async () => {
+    vi.useFakeTimers();
+    const { backend, history } = trafficBackend();
+    const s = new EngineService(backend, { pollIntervalMs: 100 });
+    const fast: ConnectionsFeedEvent[] = [];
+    const slow: ConnectionsFeedEvent[] = [];
+    let slowReady = true;
+    const f1 = s.subscribeConnections({ ready: () => true, send: (e) => fast.push(e) });
+    const f2 = s.subscribeConnections({ ready: () => slowReady, send: (e) => slow.push(e) });
+    await vi.advanceTimersByTimeAsync(250);
+    expect(fast[0]?.kind).toBe('full');
+    expect(fast.slice(1).every((e) => e.kind === 'delta')).toBe(true);
+    slowReady = false;
+    const before = slow.length;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(slow.length).toBe(before); // nothing sent, nothing buffered
+    expect(f2.stats.skipped).toBeGreaterThanOrEqual(5);
+    slowReady = true;
+    await vi.advanceTimersByTimeAsync(100);
+    expect(slow.length).toBe(before + 1); // one delta covering all it missed
+    expect(rebuild(slow)).toEqual(history.at(-1));
+    expect(rebuild(fast)).toEqual(history.at(-1));
+    // A resync sends the latest snapshot whole, at once.
+    f2.resync();
+    expect(slow.at(-1)).toMatchObject({ kind: 'full', snapshot: history.at(-1) });
+    f1.close();
+    f2.close();
+    const polls = history.length;
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(history.length).toBe(polls); // nobody left: polling stopped
+    vi.useRealTimers();
+  });
+
+  it('over IPC waits for acks: at most ackWindow events beyond the last ack', async () => {
+    vi.useFakeTimers();
+    const { backend, history } = trafficBackend(5);
+    const s = new EngineService(backend, { pollIntervalMs: 100 });
+    const got: ConnectionsFeedEvent[] = [];
+    const feed = s.subscribeConnections({ ready: () => true, send: (e) => got.push(e) }, { ackWindow: 2 });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(got).toHaveLength(2);
+    feed.ack(got.at(-1)?.seq ?? 0);
+    // The poll slowed down meanwhile (nobody took its results); the next one goes out.
+    await vi.advanceTimersByTimeAsync(s.pollStats.intervalMs);
+    expect(got).toHaveLength(3);
+    expect(rebuild(got)).toEqual(history.at(-1));
+    feed.close();
+    vi.useRealTimers();
+  });
+
+  it('slows the poll down when nobody keeps up or polls are slow, and speeds up again', async () => {
+    vi.useFakeTimers();
+    const { backend } = trafficBackend(5);
+    const s = new EngineService(backend, { pollIntervalMs: 100, maxPollIntervalMs: 800 });
+    let ready = false;
+    const feed = s.subscribeConnections({ ready: () => ready, send: () => undefined });
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(s.pollStats.intervalMs).toBe(800);
+    const pollsWhileSlow = s.pollStats.polls;
+    await vi.advanceTimersByTimeAsync(1600);
+    expect(s.pollStats.polls - pollsWhileSlow).toBeLessThanOrEqual(3);
+    ready = true;
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(s.pollStats.intervalMs).toBe(100);
+    feed.close();
+    vi.useRealTimers();
+  });
+
+  it('samples MPTcpExt counters while someone listens, sending only the changed ones', async () => {
+    vi.useFakeTimers();
+    let t = 1000;
+    const values = [
+      { MPJoinRejected: 0, MPCapableSYNTX: 5 },
+      { MPJoinRejected: 0, MPCapableSYNTX: 5 },
+      { MPJoinRejected: 2, MPCapableSYNTX: 5 },
+    ];
+    let i = 0;
+    const b = fakeBackend({
+      'mptcp:counters:get': () =>
+        Promise.resolve({ takenAtMs: (t += 1000), counters: values[Math.min(i++, values.length - 1)] ?? {} }),
+    });
+    const s = new EngineService(b, { countersIntervalMs: 1000 });
+    const got: unknown[] = [];
+    const off = s.on('mptcp:counters:sample', (p) => got.push(p));
+    await vi.advanceTimersByTimeAsync(2100);
+    expect(got).toEqual([
+      { takenAtMs: 2000, prevTakenAtMs: null, changed: { MPJoinRejected: 0, MPCapableSYNTX: 5 } },
+      { takenAtMs: 3000, prevTakenAtMs: 2000, changed: {} },
+      { takenAtMs: 4000, prevTakenAtMs: 3000, changed: { MPJoinRejected: 2 } },
+    ]);
+    off();
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(got).toHaveLength(3);
     vi.useRealTimers();
   });
 });

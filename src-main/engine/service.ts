@@ -14,6 +14,8 @@ import {
   type MethodName,
 } from '../../shared/contract';
 import { fail, ok, toApiError, type Result } from '../../shared/result';
+import type { ConnectionsSnapshot, MptcpCounters } from '../../shared/types';
+import { ConnectionsFeed, type ConnectionsSink, type FeedOptions } from './connections-feed';
 
 export interface EngineBackend {
   readonly handlers: KernelHandlers;
@@ -25,15 +27,35 @@ export interface EngineBackend {
 type Listener<E extends EventName> = (payload: EventPayload<E>) => void;
 
 export interface ServiceOptions {
-  /** Connections poll interval while anyone listens to snapshots. */
+  /** Connections poll interval while anyone listens to snapshots or has a connections feed. */
   pollIntervalMs?: number;
+  /** The poll slows down to at most this when it cannot keep up (default 8 × pollIntervalMs). */
+  maxPollIntervalMs?: number;
+  /** MPTcpExt counters sample interval while anyone listens to mptcp:counters:sample. */
+  countersIntervalMs?: number;
+}
+
+export interface PollStats {
+  /** The current interval: pollIntervalMs, or more while polls are slow or nobody keeps up. */
+  intervalMs: number;
+  polls: number;
+  /** Polls that took longer than the interval, or whose result no subscriber could take. */
+  slowPolls: number;
+  lastPollMs: number;
 }
 
 export class EngineService {
   private readonly listeners = new Map<EventName, Set<Listener<EventName>>>();
   private pollTimer: NodeJS.Timeout | null = null;
+  private pollLoopRunning = false;
   private polling = false;
   private readonly pollIntervalMs: number;
+  private readonly maxPollIntervalMs: number;
+  private readonly countersIntervalMs: number;
+  private readonly feeds = new Set<ConnectionsFeed>();
+  /** The newest poll result (what a feed's full snapshot or resync sends). */
+  private latest: ConnectionsSnapshot | null = null;
+  readonly pollStats: PollStats = { intervalMs: 0, polls: 0, slowPolls: 0, lastPollMs: 0 };
 
   private readonly host: Partial<HostHandlers>;
 
@@ -42,6 +64,9 @@ export class EngineService {
     opts: ServiceOptions & { host?: Partial<HostHandlers> } = {},
   ) {
     this.pollIntervalMs = opts.pollIntervalMs ?? 1000;
+    this.maxPollIntervalMs = Math.max(this.pollIntervalMs, opts.maxPollIntervalMs ?? this.pollIntervalMs * 8);
+    this.countersIntervalMs = opts.countersIntervalMs ?? 1000;
+    this.pollStats.intervalMs = this.pollIntervalMs;
     this.host = opts.host ?? {};
     backend.onEvent?.((event, payload) => this.emit(event, payload));
   }
@@ -79,11 +104,34 @@ export class EngineService {
     set.add(listener);
     this.updatePolling();
     this.updateWatching();
+    this.updateCounters();
     return () => {
       set.delete(listener);
       this.updatePolling();
       this.updateWatching();
+      this.updateCounters();
     };
+  }
+
+  /**
+   * A per-subscriber connections feed (hosts use it instead of forwarding whole snapshots): a full
+   * snapshot first, at once if a poll result is at hand, then deltas. Polling runs while any feed
+   * or snapshot listener exists.
+   */
+  subscribeConnections(sink: ConnectionsSink, opts: FeedOptions = {}): ConnectionsFeed {
+    const feed = new ConnectionsFeed(
+      sink,
+      opts,
+      () => this.latest,
+      (f) => {
+        this.feeds.delete(f);
+        this.updatePolling();
+      },
+    );
+    this.feeds.add(feed);
+    if (this.latest) feed.offer(this.latest);
+    this.updatePolling();
+    return feed;
   }
 
   emit<E extends EventName>(event: E, payload: EventPayload<E>): void {
@@ -118,35 +166,129 @@ export class EngineService {
     );
   }
 
+  private wantsPolling(): boolean {
+    return (this.listeners.get('mptcp:connections:snapshot')?.size ?? 0) > 0 || this.feeds.size > 0;
+  }
+
   private updatePolling(): void {
-    const wanted = (this.listeners.get('mptcp:connections:snapshot')?.size ?? 0) > 0;
-    if (wanted && !this.pollTimer) {
-      this.pollTimer = setInterval(() => void this.pollOnce(), this.pollIntervalMs);
-      void this.pollOnce();
-    } else if (!wanted && this.pollTimer) {
-      clearInterval(this.pollTimer);
+    const wanted = this.wantsPolling();
+    if (wanted && !this.pollLoopRunning) {
+      this.pollLoopRunning = true;
+      void this.pollTick();
+    } else if (!wanted && this.pollLoopRunning) {
+      this.pollLoopRunning = false;
+      if (this.pollTimer) clearTimeout(this.pollTimer);
       this.pollTimer = null;
+      this.latest = null;
+      this.pollStats.intervalMs = this.pollIntervalMs;
     }
   }
 
-  /** One poll; a poll still running when the timer fires is skipped, never queued. */
-  async pollOnce(): Promise<void> {
-    if (this.polling) return;
+  /**
+   * One step of the adaptive poll loop. The next poll is scheduled only after this one finished,
+   * so polls never overlap or queue. The interval doubles (up to maxPollIntervalMs) when a poll
+   * takes longer than the interval or no feed could take the result (every subscriber is behind),
+   * and halves back towards pollIntervalMs once polls are quick and someone keeps up.
+   */
+  private async pollTick(): Promise<void> {
+    this.pollTimer = null;
+    const startedMs = performance.now();
+    const sent = await this.pollOnce();
+    if (!this.pollLoopRunning) return;
+    const tookMs = performance.now() - startedMs;
+    const st = this.pollStats;
+    st.polls++;
+    st.lastPollMs = tookMs;
+    const nobodyKeepsUp = sent !== null && this.feeds.size > 0 && sent === 0;
+    if (tookMs > st.intervalMs || nobodyKeepsUp) {
+      st.slowPolls++;
+      st.intervalMs = Math.min(this.maxPollIntervalMs, st.intervalMs * 2);
+    } else if (st.intervalMs > this.pollIntervalMs && tookMs < st.intervalMs / 4) {
+      st.intervalMs = Math.max(this.pollIntervalMs, st.intervalMs / 2);
+    }
+    this.pollTimer = setTimeout(() => void this.pollTick(), Math.max(0, st.intervalMs - tookMs));
+  }
+
+  /**
+   * One poll: emitted to snapshot listeners and offered to every feed. Returns how many feeds
+   * took it (null when the poll failed or another was running: a poll is skipped, never queued).
+   */
+  async pollOnce(): Promise<number | null> {
+    if (this.polling) return null;
     this.polling = true;
     try {
       const snap = await this.backend.handlers['mptcp:connections:list']({});
+      this.latest = snap;
       this.emit('mptcp:connections:snapshot', snap);
+      let sent = 0;
+      for (const feed of [...this.feeds]) {
+        try {
+          if (feed.offer(snap)) sent++;
+        } catch {
+          // A failing subscriber must not stop the others.
+        }
+      }
+      return sent;
     } catch (err) {
       const e = toApiError(err);
       this.emit('mptcp:engine:error', { source: 'connections', code: e.code, message: e.message });
+      return null;
     } finally {
       this.polling = false;
     }
   }
 
+  // ---- MPTcpExt counters sampler --------------------------------------------------------------
+
+  private countersTimer: NodeJS.Timeout | null = null;
+  private lastCounters: MptcpCounters | null = null;
+  private sampling = false;
+
+  private updateCounters(): void {
+    const wanted = (this.listeners.get('mptcp:counters:sample')?.size ?? 0) > 0;
+    if (wanted && !this.countersTimer) {
+      this.countersTimer = setInterval(() => void this.sampleCounters(), this.countersIntervalMs);
+      void this.sampleCounters();
+    } else if (!wanted && this.countersTimer) {
+      clearInterval(this.countersTimer);
+      this.countersTimer = null;
+      this.lastCounters = null;
+    }
+  }
+
+  /** Read the counters and emit the ones that changed since the previous sample (all, the first time). */
+  async sampleCounters(): Promise<void> {
+    if (this.sampling) return; // a slow read skips a tick instead of stacking reads
+    this.sampling = true;
+    try {
+      const now = await this.backend.handlers['mptcp:counters:get']({});
+      const prev = this.lastCounters;
+      const changed: Record<string, number> = {};
+      for (const [name, value] of Object.entries(now.counters)) {
+        if (prev?.counters[name] !== value) changed[name] = value;
+      }
+      this.lastCounters = now;
+      if (this.countersTimer === null) return; // stopped meanwhile
+      this.emit('mptcp:counters:sample', {
+        takenAtMs: now.takenAtMs,
+        prevTakenAtMs: prev?.takenAtMs ?? null,
+        changed,
+      });
+    } catch (err) {
+      const e = toApiError(err);
+      this.emit('mptcp:engine:error', { source: 'counters', code: e.code, message: e.message });
+    } finally {
+      this.sampling = false;
+    }
+  }
+
   async close(): Promise<void> {
-    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollLoopRunning = false;
+    if (this.pollTimer) clearTimeout(this.pollTimer);
     this.pollTimer = null;
+    if (this.countersTimer) clearInterval(this.countersTimer);
+    this.countersTimer = null;
+    this.feeds.clear();
     this.listeners.clear();
     await this.backend.close();
   }

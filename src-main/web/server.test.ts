@@ -6,7 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { EngineService } from '../engine/service';
 import { fakeBackend, sampleStatus } from '../testing/fake-backend';
-import { startWebHost, type WebHost } from './server';
+import { FEED_MAX_BUFFERED_BYTES, startWebHost, type WebHost } from './server';
+import { ConnectionsFeedEventSchema, applyDelta } from '../../shared/delta';
+import { prng, steadyTick, syntheticSnapshot } from '../../shared/synthetic';
+import type { ConnectionsSnapshot } from '../../shared/types';
 
 function get(
   port: number,
@@ -107,4 +110,70 @@ describe('web host', () => {
     expect(second?.result.ok).toBe(false);
     ws.close();
   });
+});
+
+describe('web host connections feed', () => {
+  it('a client that stops reading is skipped, not queued (bounded backlog), and converges when it reads again', async () => {
+    const r = prng(2024);
+    let current = syntheticSnapshot(r, 400, 1_000_000, 2);
+    const byTime = new Map<number, ConnectionsSnapshot>();
+    let polls = 0;
+    const service = new EngineService(
+      fakeBackend({
+        'mptcp:connections:list': () => {
+          current = steadyTick(r, current, 100);
+          byTime.set(current.takenAtMs, current);
+          polls++;
+          return Promise.resolve(current);
+        },
+      }),
+      // The interval would grow while the client is behind; keep it fixed to push hard.
+      { pollIntervalMs: 50, maxPollIntervalMs: 50 },
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'mpst-static-'));
+    const host = await startWebHost({ service, staticDir: dir, port: 0 });
+    try {
+      const { ws } = await wsOpen(`ws://127.0.0.1:${host.port}/api?token=${host.token}`);
+      let held: { seq: number; snap: ConnectionsSnapshot } | null = null;
+      let messages = 0;
+      let gaps = 0;
+      ws.on('message', (data: Buffer) => {
+        const msg = JSON.parse(data.toString()) as { t: string; name?: string; payload?: unknown };
+        if (msg.name !== 'mptcp:connections:delta') return;
+        messages++;
+        const e = ConnectionsFeedEventSchema.parse(msg.payload);
+        if (e.kind === 'full') held = { seq: e.seq, snap: e.snapshot };
+        else if (held?.seq === e.baseSeq) held = { seq: e.seq, snap: applyDelta(held.snap, e) };
+        else gaps++;
+      });
+      await new Promise((res) => setTimeout(res, 1000));
+      expect(messages).toBeGreaterThan(2);
+      // Stop reading: the kernel's socket buffers fill, then ws's own buffer would grow.
+      ws.pause();
+      const pollsBefore = polls;
+      let maxBuffered = 0;
+      for (let i = 0; i < 100; i++) {
+        await new Promise((res) => setTimeout(res, 50));
+        for (const c of host.clientStats()) maxBuffered = Math.max(maxBuffered, c.bufferedAmount);
+      }
+      const stats = host.clientStats()[0];
+      expect(polls - pollsBefore).toBeGreaterThan(20);
+      expect(stats?.feed.skipped).toBeGreaterThan(5);
+      // Bounded: the threshold plus one message (a delta here is well under 1 MB).
+      expect(maxBuffered).toBeLessThan(FEED_MAX_BUFFERED_BYTES + 2 * 1024 * 1024);
+      ws.resume();
+      await new Promise((res) => setTimeout(res, 1500));
+      expect(gaps).toBe(0);
+      expect(messages).toBeLessThan(polls);
+      const got = held as { seq: number; snap: ConnectionsSnapshot } | null;
+      expect(got).not.toBeNull();
+      // What the client rebuilt is exactly a snapshot the engine read, and a recent one.
+      expect(got?.snap).toEqual(byTime.get(got?.snap.takenAtMs ?? -1));
+      expect(current.takenAtMs - (got?.snap.takenAtMs ?? 0)).toBeLessThanOrEqual(5 * 100);
+      ws.close();
+    } finally {
+      await host.close();
+      await service.close();
+    }
+  }, 30_000);
 });

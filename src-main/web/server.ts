@@ -11,15 +11,22 @@ import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { eventNames, type EventName } from '../../shared/contract';
+import { eventNames, methods, type EventName } from '../../shared/contract';
+import type { FeedStats } from '../engine/connections-feed';
 import { ClientMessageSchema, MAX_WIRE_BYTES } from '../../shared/wire';
 import type { EngineService } from '../engine/service';
 
 export const TOKEN_COOKIE = 'mptcp_studio_token';
 /** Sent on the WebSocket close when auth fails after upgrade (the renderer maps it to a message). */
 export const WS_CLOSE_UNAUTHORIZED = 4401;
-/** Snapshots are dropped for a client whose socket has this much unsent (a slow renderer). */
-const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/**
+ * A client whose socket has more than this unsent is skipped by the connections feed (a slow
+ * renderer or link): its next delta is computed against what it last got, so nothing queues.
+ * The backlog is then bounded by this plus one message (and the small event streams).
+ */
+export const FEED_MAX_BUFFERED_BYTES = 1024 * 1024;
+/** Streams that are not forwarded as is: the connections feed replaces whole snapshots. */
+const NOT_FORWARDED = new Set<EventName>(['mptcp:connections:snapshot', 'mptcp:connections:delta']);
 
 export const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
@@ -45,8 +52,17 @@ export interface WebHostOptions {
   token?: string;
 }
 
+export interface ClientStats {
+  bufferedAmount: number;
+  /** The most bytes the socket had unsent when a feed event was offered. */
+  maxBufferedAmount: number;
+  feed: FeedStats;
+}
+
 export interface WebHost {
   server: Server;
+  /** Per connected client (tests, diagnostics). */
+  clientStats(): ClientStats[];
   url: string;
   token: string;
   port: number;
@@ -132,6 +148,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WIRE_BYTES });
+  const clients = new Map<WebSocket, () => ClientStats>();
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const auth = authorise(req);
@@ -150,7 +167,10 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => serveClient(ws, service));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      clients.set(ws, serveClient(ws, service));
+      ws.on('close', () => clients.delete(ws));
+    });
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -165,6 +185,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     token,
     port,
     url: `http://${shownHost}:${port}/?token=${token}`,
+    clientStats: () => [...clients.entries()].filter(([ws]) => ws.readyState === ws.OPEN).map(([, s]) => s()),
     close: () =>
       new Promise<void>((resolve) => {
         for (const c of wss.clients) c.terminate();
@@ -175,15 +196,28 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
   };
 }
 
-function serveClient(ws: WebSocket, service: EngineService): void {
-  const unsubscribe = eventNames.map((name: EventName) =>
-    service.on(name, (payload) => {
-      if (ws.readyState !== ws.OPEN) return;
-      // Adapt, never queue: a client that cannot keep up misses snapshots, not the newest one.
-      if (name === 'mptcp:connections:snapshot' && ws.bufferedAmount > MAX_BUFFERED_BYTES) return;
-      ws.send(JSON.stringify({ t: 'event', name, payload }));
-    }),
-  );
+function serveClient(ws: WebSocket, service: EngineService): () => ClientStats {
+  const send = (name: EventName, payload: unknown): void => {
+    ws.send(JSON.stringify({ t: 'event', name, payload }));
+  };
+  let maxBufferedAmount = 0;
+  const feed = service.subscribeConnections({
+    ready: () => {
+      maxBufferedAmount = Math.max(maxBufferedAmount, ws.bufferedAmount);
+      return ws.readyState === ws.OPEN && ws.bufferedAmount <= FEED_MAX_BUFFERED_BYTES;
+    },
+    send: (event) => send('mptcp:connections:delta', event),
+  });
+  const unsubscribe = eventNames
+    .filter((name) => !NOT_FORWARDED.has(name))
+    .map((name: EventName) =>
+      service.on(name, (payload) => {
+        if (ws.readyState === ws.OPEN) send(name, payload);
+      }),
+    );
+  const reply = (id: number, result: unknown): void => {
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ t: 'result', id, result }));
+  };
   ws.on('message', (data, isBinary) => {
     if (isBinary || !Buffer.isBuffer(data)) return;
     let msg;
@@ -193,13 +227,28 @@ function serveClient(ws: WebSocket, service: EngineService): void {
       ws.close(1008, 'malformed message');
       return;
     }
-    void service.invoke(msg.method, msg.args).then((result) => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ t: 'result', id: msg.id, result }));
-    });
+    // This client's own feed: answered here, the engine does not know subscribers.
+    if (msg.method === 'mptcp:connections:resync' || msg.method === 'mptcp:connections:ack') {
+      const args = methods[msg.method].args.safeParse(msg.args ?? {});
+      if (!args.success) {
+        reply(msg.id, {
+          ok: false,
+          error: { code: 'BAD_REQUEST', message: `${msg.method}: invalid arguments` },
+        });
+        return;
+      }
+      if ('seq' in args.data) feed.ack(args.data.seq);
+      else feed.resync();
+      reply(msg.id, { ok: true, value: {} });
+      return;
+    }
+    void service.invoke(msg.method, msg.args).then((result) => reply(msg.id, result));
   });
   ws.on('close', () => {
+    feed.close();
     for (const u of unsubscribe) u();
   });
+  return () => ({ bufferedAmount: ws.bufferedAmount, maxBufferedAmount, feed: { ...feed.stats } });
 }
 
 async function serveStatic(root: string, req: IncomingMessage, res: ServerResponse): Promise<void> {

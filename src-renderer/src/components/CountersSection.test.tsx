@@ -1,5 +1,5 @@
 // @vitest-environment jsdom
-import { cleanup, screen } from '@testing-library/react';
+import { act, cleanup, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeApi } from '../api/fake-api';
 import { renderApp } from '../testing/render';
@@ -24,6 +24,19 @@ describe('MPTCP counters on the Overview', () => {
     expect(screen.getByTestId('counter-alarms').textContent).toContain('MP_JOINs refused');
     expect(screen.getByTestId('counter-alarms').textContent).not.toContain('fell back');
     expect(card.textContent).toContain('SomeFutureCounter');
+    expect(card.textContent).toContain('Collecting samples');
+
+    // Live: the host's samples move the counters and the rate chart appears.
+    act(() => {
+      api.emit('mptcp:counters:sample', { takenAtMs: 2, prevTakenAtMs: 1, changed: { MPJoinRejected: 4 } });
+      api.emit('mptcp:counters:sample', {
+        takenAtMs: 1002,
+        prevTakenAtMs: 2,
+        changed: { MPJoinRejected: 6 },
+      });
+    });
+    expect(screen.getByTestId('counter-alarms').textContent).toContain('6 MP_JOINs refused');
+    expect(screen.getByTestId('counter-rates-chart').getAttribute('data-points')).toBe('2');
     stores.dispose();
   });
 

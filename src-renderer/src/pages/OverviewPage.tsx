@@ -73,7 +73,7 @@ export function OverviewPage() {
             <LimitsSection limits={limits} endpointCount={endpoints.length} />
           </div>
           <InterfacesSection interfaces={interfaces} endpoints={endpoints} />
-          <CountersSection readAtMs={updatedAtMs} />
+          <CountersSection />
         </>
       ) : !error ? (
         <p className="muted loading">{loading ? 'Reading kernel state…' : 'Waiting for the engine…'}</p>

@@ -1,12 +1,13 @@
 /**
- * Live connections: the latest `mptcp:connections:snapshot` the host pushes (only the latest; history
- * for charts is a later concern) and the poller's `mptcp:engine:error`s, which the UI shows instead
- * of silently keeping stale data.
+ * Live connections: the latest snapshot of the connections feed (rebuilt from the host's deltas,
+ * see connections-feed.ts; only the latest, chart history lives in the samples store) and the
+ * poller's `mptcp:engine:error`s, which the UI shows instead of silently keeping stale data.
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { EventPayload, MptcpApi } from '../../../shared/contract';
 import type { ApiError } from '../../../shared/result';
 import type { ConnectionsSnapshot } from '../../../shared/types';
+import type { ConnectionsFeedClient } from './connections-feed';
 
 export type EngineError = EventPayload<'mptcp:engine:error'> & { atMs: number };
 
@@ -34,6 +35,7 @@ export type ConnectionsStore = StoreApi<ConnectionsState> & {
  */
 export function createConnectionsStore(
   api: MptcpApi,
+  feed: ConnectionsFeedClient,
   now: () => number = Date.now,
   isLive: () => boolean = () => true,
 ): ConnectionsStore {
@@ -52,7 +54,7 @@ export function createConnectionsStore(
     store.setState({ snapshot, receivedAtMs: now(), engineError, loadError: null });
   };
 
-  const offSnapshot = api.on('mptcp:connections:snapshot', accept);
+  const offSnapshot = feed.subscribe(accept);
   const offError = api.on('mptcp:engine:error', (e) => {
     store.setState({ engineError: { ...e, atMs: now() } });
   });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConnectionsSnapshotSchema, OverviewSchema } from '../../../shared/types';
 import { FakeApi } from '../api/fake-api';
 import { overview, snapshot } from '../testing/fixtures';
+import { ConnectionsFeedClient } from './connections-feed';
 import { createConnectionsStore } from './connections-store';
 import { createOverviewStore } from './overview-store';
 import { createStores } from './stores';
@@ -50,7 +51,8 @@ describe('overview store', () => {
 describe('connections store', () => {
   it('fills from connections:list, then follows snapshot events, ignoring older ones', async () => {
     const api = new FakeApi();
-    const store = createConnectionsStore(api, () => 7);
+    const feed = new ConnectionsFeedClient(api);
+    const store = createConnectionsStore(api, feed, () => 7);
     expect(api.listenerCount('mptcp:connections:snapshot')).toBe(1);
     const t0 = snapshot().takenAtMs;
     api.emit('mptcp:connections:snapshot', snapshot({ takenAtMs: t0 + 1000 }));
@@ -65,13 +67,15 @@ describe('connections store', () => {
     expect(store.getState().receivedAtMs).toBe(7);
 
     store.dispose();
+    feed.dispose();
     expect(api.listenerCount('mptcp:connections:snapshot')).toBe(0);
+    expect(api.listenerCount('mptcp:connections:delta')).toBe(0);
     expect(api.listenerCount('mptcp:engine:error')).toBe(0);
   });
 
   it('records engine errors until the next snapshot from the same source', () => {
     const api = new FakeApi();
-    const store = createConnectionsStore(api);
+    const store = createConnectionsStore(api, new ConnectionsFeedClient(api));
     api.emit('mptcp:engine:error', { source: 'connections', code: 'EPERM', message: 'x' });
     expect(store.getState().engineError).toMatchObject({ source: 'connections', code: 'EPERM' });
     api.emit('mptcp:connections:snapshot', snapshot());
@@ -83,7 +87,7 @@ describe('connections store', () => {
       ok: false,
       error: { code: 'EPERM', message: 'no' },
     });
-    const store = createConnectionsStore(api);
+    const store = createConnectionsStore(api, new ConnectionsFeedClient(api));
     await Promise.resolve();
     expect(store.getState().loadError).toEqual({ code: 'EPERM', message: 'no' });
     api.emit('mptcp:connections:snapshot', snapshot());

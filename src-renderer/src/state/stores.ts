@@ -10,6 +10,8 @@ import { createConfigStore, type ConfigState, type ConfigStore } from './config-
 import { createCcStore, type CcState, type CcStore } from './cc-store';
 import { createConnectionStore, type ConnectionStore } from './connection-store';
 import { createConnectionsStore, type ConnectionsState, type ConnectionsStore } from './connections-store';
+import { ConnectionsFeedClient } from './connections-feed';
+import { createCountersStore, type CountersStore } from './counters-store';
 import { createOverviewStore, type OverviewState, type OverviewStore } from './overview-store';
 import { createProfilesStore, type ProfilesState, type ProfilesStore } from './profiles-store';
 import { EventLog } from './monitor/event-log';
@@ -23,6 +25,10 @@ export interface Stores {
   api: MptcpApi;
   overview: OverviewStore;
   connections: ConnectionsStore;
+  /** The connections feed (deltas from the host, rebuilt into snapshots). */
+  feed: ConnectionsFeedClient;
+  /** MPTcpExt counters, sampled by the host about once a second, with a bounded history. */
+  counters: CountersStore;
   connection: ConnectionStore;
   config: ConfigStore;
   /** Coupled congestion control (BPF struct_ops) on the Configure page. */
@@ -63,8 +69,13 @@ export function createStores(
   const events = new EventLog(5000, options.schedule);
   // The monitor decides whether pushes are live; it is created right after, before any push.
   let monitor: MonitorStore | null = null;
-  const connections = createConnectionsStore(api, now, () => monitor?.getState().mode !== 'replay');
-  monitor = createMonitorStore({ api, connections, samples, events, now });
+  // Over IPC the host waits for acks before sending more (WebSocket has bufferedAmount instead).
+  const feed = new ConnectionsFeedClient(api, { ack: source.get().transport === 'ipc' });
+  const connections = createConnectionsStore(api, feed, now, () => monitor?.getState().mode !== 'replay');
+  monitor = createMonitorStore({ api, connections, feed, samples, events, now });
+  // Start the feed over: a full snapshot even if the host's first one went out before we listened.
+  feed.resync();
+  const counters = createCountersStore(api);
   const connection = createConnectionStore(source);
   const config = createConfigStore(api, overview);
   const cc = createCcStore(api, overview);
@@ -80,6 +91,8 @@ export function createStores(
     api,
     overview,
     connections,
+    feed,
+    counters,
     connection,
     config,
     cc,
@@ -93,6 +106,8 @@ export function createStores(
       monitor.dispose();
       config.dispose();
       connections.dispose();
+      feed.dispose();
+      counters.dispose();
       connection.dispose();
     },
   };

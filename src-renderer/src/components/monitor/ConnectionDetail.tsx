@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { formatTime, hostPort, tokenHex } from '../../format';
+import { benchDetailIntervalMs } from '../../bench';
 import { startDetailLoop } from '../../state/monitor/detail-loop';
 import { WINDOWS_MS } from '../../state/monitor/monitor-store';
 import { useMonitor, useSamplesVersion, useStores } from '../../state/stores';
@@ -16,6 +17,12 @@ const CHARTS: { testId: string; title: string; unit: string; metric: MetricKey }
   { testId: 'chart-throughput', title: 'Throughput sent', unit: 'Mbit/s', metric: 'sendMbitPerSec' },
 ];
 
+/**
+ * Points drawn per subflow line: about one per 2 px of a chart. More cannot be seen and costs
+ * raster time on every update (bench/renderer.mjs: 16 lines x 3 charts at 10 Hz).
+ */
+const MAX_POINTS_PER_LINE = 300;
+
 function windowLabel(ms: number): string {
   return ms >= 60_000 ? `${ms / 60_000} min` : `${ms / 1000} s`;
 }
@@ -27,9 +34,15 @@ function useFastLoop(token: number, enabled: boolean): void {
     if (!enabled) return;
     const { samples } = stores;
     samples.fastTokens.add(token);
-    const loop = startDetailLoop(stores.api, token, (c, tMs) => {
-      if (c) samples.ingestConnection(c, tMs);
-    });
+    const benchMs = benchDetailIntervalMs();
+    const loop = startDetailLoop(
+      stores.api,
+      token,
+      (c, tMs) => {
+        if (c) samples.ingestConnection(c, tMs);
+      },
+      benchMs === undefined ? {} : { intervalMs: benchMs, maxIntervalMs: Math.max(benchMs, 50) },
+    );
     return () => {
       loop.stop();
       samples.fastTokens.delete(token);
@@ -48,7 +61,7 @@ export function ConnectionDetail({ token }: { token: number }) {
   const setWindow = useMonitor((s) => s.setWindow);
   const select = useMonitor((s) => s.select);
   const [exportError, setExportError] = useState<string | null>(null);
-  const svgs = useRef(new Map<string, SVGSVGElement | null>());
+  const svgs = useRef(new Map<string, { svg: SVGSVGElement | null; lines: HTMLCanvasElement | null }>());
 
   useFastLoop(token, mode === 'live' && !paused);
 
@@ -57,7 +70,7 @@ export function ConnectionDetail({ token }: { token: number }) {
   // Recomputed when the samples change (at most once a frame) or the window moves.
   const { series, markers, connection } = useMemo(
     () => ({
-      series: samples.window(token, fromMs, toMs),
+      series: samples.window(token, fromMs, toMs, MAX_POINTS_PER_LINE),
       markers: events.markers(token, fromMs, toMs),
       connection: samples.latest(token),
     }),
@@ -79,8 +92,8 @@ export function ConnectionDetail({ token }: { token: number }) {
     }));
     const images: ChartImage[] = [];
     for (const c of CHARTS) {
-      const svg = svgs.current.get(c.testId);
-      if (svg) images.push({ title: `${c.title} (${c.unit})`, svg, legend });
+      const { svg, lines } = svgs.current.get(c.testId) ?? { svg: null, lines: null };
+      if (svg) images.push({ title: `${c.title} (${c.unit})`, svg, lines, legend });
     }
     setExportError(null);
     chartsPng(images, `MPTCP connection ${tokenHex(token)} · ${formatTime(toMs)}`).then(
@@ -148,7 +161,7 @@ export function ConnectionDetail({ token }: { token: number }) {
             fromMs={fromMs}
             toMs={toMs}
             markers={markers}
-            svgRef={(svg) => svgs.current.set(c.testId, svg)}
+            svgRef={(svg, lines) => svgs.current.set(c.testId, { svg, lines })}
           />
         ))}
       </div>

@@ -1,5 +1,5 @@
 /**
- * Chart exports. CSV: one row per sample per subflow, units in the header. PNG: the recharts SVGs
+ * Chart exports. CSV: one row per sample per subflow, units in the header. PNG: the charts' SVGs (axes) and line canvases
  * serialised, loaded as `data:` images (the CSP allows `img-src 'self' data:`, not `blob:`), drawn
  * on a canvas with titles and legends, and saved through a `blob:` download link (a navigation,
  * which the CSP does not restrict).
@@ -53,7 +53,10 @@ export interface LegendItem {
 
 export interface ChartImage {
   title: string;
+  /** Axes, grid and markers. */
   svg: SVGSVGElement;
+  /** The lines, drawn over the SVG at the same size (MetricChart draws them on a canvas). */
+  lines?: HTMLCanvasElement | null;
   legend: LegendItem[];
 }
 
@@ -111,6 +114,8 @@ export async function chartsPng(charts: ChartImage[], heading: string, scale = 2
     y += TITLE_PX;
     const img = await loadImage(svgDataUrl(c.svg, c.width, c.height));
     ctx.drawImage(img, PAD_PX, y, c.width, c.height);
+    if (c.lines && c.lines.width > 0 && c.lines.height > 0)
+      ctx.drawImage(c.lines, PAD_PX, y, c.width, c.height);
     y += c.height;
     ctx.font = '12px system-ui, sans-serif';
     c.legend.forEach((item, i) => {

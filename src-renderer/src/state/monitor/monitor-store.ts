@@ -8,6 +8,7 @@ import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { MptcpApi } from '../../../../shared/contract';
 import type { ConnectionsSnapshot } from '../../../../shared/types';
 import type { ConnectionsStore } from '../connections-store';
+import type { ConnectionsFeedClient } from '../connections-feed';
 import type { EventLog } from './event-log';
 import { parseRecording, Recorder, type LineError, type RecordedEntry } from './recording';
 import type { SamplesStore } from './samples-store';
@@ -64,6 +65,8 @@ export type MonitorStore = StoreApi<MonitorState> & { dispose(): void };
 export interface MonitorDeps {
   api: MptcpApi;
   connections: ConnectionsStore;
+  /** The live snapshots (rebuilt from the host's deltas). */
+  feed: ConnectionsFeedClient;
   samples: SamplesStore;
   events: EventLog;
   now?: () => number;
@@ -74,7 +77,7 @@ function stamp(ms: number): string {
 }
 
 export function createMonitorStore(deps: MonitorDeps): MonitorStore {
-  const { api, connections, samples, events } = deps;
+  const { api, connections, feed, samples, events } = deps;
   const now = deps.now ?? Date.now;
   let recorder: Recorder | null = null;
   let entries: RecordedEntry[] = [];
@@ -231,7 +234,7 @@ export function createMonitorStore(deps: MonitorDeps): MonitorStore {
   }));
 
   const live = (): boolean => store.getState().mode === 'live';
-  const offSnapshot = api.on('mptcp:connections:snapshot', (snapshot) => {
+  const offSnapshot = feed.subscribe((snapshot) => {
     if (!live()) return;
     samples.ingestSnapshot(snapshot);
     record({ tMs: now(), type: 'snapshot', snapshot });
