@@ -156,6 +156,102 @@ describe('EngineService', () => {
     vi.useRealTimers();
   });
 
+  it('runs one poll loop after the last subscriber leaves and a new one joins during a poll', async () => {
+    vi.useFakeTimers();
+    const pending: (() => void)[] = [];
+    let polls = 0;
+    const b = fakeBackend({
+      'mptcp:connections:list': () => {
+        polls++;
+        return new Promise((r) => pending.push(() => r({ ...emptySnapshot, takenAtMs: polls })));
+      },
+    });
+    const s = new EngineService(b, { pollIntervalMs: 100 });
+    const off = s.on('mptcp:connections:snapshot', () => undefined);
+    expect(polls).toBe(1);
+    await vi.advanceTimersByTimeAsync(50);
+    off(); // the first poll is still in flight
+    s.on('mptcp:connections:snapshot', () => undefined);
+    // The first poll ends a little later; every poll after it is answered at once.
+    await vi.advanceTimersByTimeAsync(20);
+    pending.shift()?.();
+    const answer = setInterval(() => pending.splice(0).forEach((f) => f()), 1);
+    const before = polls;
+    await vi.advanceTimersByTimeAsync(2000);
+    // One loop at 100 ms: about 20 polls in 2 s (two loops made about 40).
+    expect(polls - before).toBeGreaterThanOrEqual(18);
+    expect(polls - before).toBeLessThanOrEqual(21);
+    clearInterval(answer);
+    await s.close();
+    vi.useRealTimers();
+  });
+
+  it('does not keep the result of a poll that finished after everyone left', async () => {
+    vi.useFakeTimers();
+    let release: () => void = () => undefined;
+    const b = fakeBackend({
+      'mptcp:connections:list': () =>
+        new Promise((r) => {
+          release = () => r({ ...emptySnapshot, takenAtMs: 1 });
+        }),
+    });
+    const s = new EngineService(b, { pollIntervalMs: 100 });
+    const off = s.on('mptcp:connections:snapshot', () => undefined);
+    off();
+    release();
+    await vi.advanceTimersByTimeAsync(10);
+    // A new feed must not be handed the stale result as the current state.
+    const sent: ConnectionsFeedEvent[] = [];
+    const feed = s.subscribeConnections({ ready: () => true, send: (e) => sent.push(e) });
+    expect(sent).toEqual([]);
+    feed.close();
+    await s.close();
+    vi.useRealTimers();
+  });
+
+  it('brings the poll interval back down after one slow poll', async () => {
+    vi.useFakeTimers();
+    // Polls take 60 ms against a 100 ms interval; the third one takes 150 ms.
+    const durationsMs = [60, 60, 150];
+    let n = 0;
+    const b = fakeBackend({
+      'mptcp:connections:list': () =>
+        new Promise((r) => setTimeout(() => r(emptySnapshot), durationsMs[n++] ?? 60)),
+    });
+    const s = new EngineService(b, { pollIntervalMs: 100 });
+    const off = s.on('mptcp:connections:snapshot', () => undefined);
+    await vi.advanceTimersByTimeAsync(350);
+    expect(s.pollStats.intervalMs).toBe(200);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(s.pollStats.intervalMs).toBe(100);
+    off();
+    await s.close();
+    vi.useRealTimers();
+  });
+
+  it('starts afresh after a stop: a counters read that finishes after the stop is not the next base', async () => {
+    vi.useFakeTimers();
+    let t = 1000;
+    const reads: (() => void)[] = [];
+    const b = fakeBackend({
+      'mptcp:counters:get': () =>
+        new Promise((r) => reads.push(() => r({ takenAtMs: (t += 1000), counters: { MPJoinRejected: 3 } }))),
+    });
+    const s = new EngineService(b, { countersIntervalMs: 1000 });
+    const off = s.on('mptcp:counters:sample', () => undefined);
+    off(); // the first read is still in flight
+    reads.shift()?.();
+    await vi.advanceTimersByTimeAsync(10);
+    const got: unknown[] = [];
+    const off2 = s.on('mptcp:counters:sample', (p) => got.push(p));
+    reads.shift()?.();
+    await vi.advanceTimersByTimeAsync(10);
+    // The first sample of a new subscription carries every counter.
+    expect(got).toEqual([{ takenAtMs: 3000, prevTakenAtMs: null, changed: { MPJoinRejected: 3 } }]);
+    off2();
+    vi.useRealTimers();
+  });
+
   it('samples MPTcpExt counters while someone listens, sending only the changed ones', async () => {
     vi.useFakeTimers();
     let t = 1000;

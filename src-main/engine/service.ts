@@ -48,6 +48,12 @@ export class EngineService {
   private readonly listeners = new Map<EventName, Set<Listener<EventName>>>();
   private pollTimer: NodeJS.Timeout | null = null;
   private pollLoopRunning = false;
+  /**
+   * Bumped whenever the poll loop starts or stops. A pollTick (or its poll) that resumes under an
+   * older generation belongs to a loop that was stopped meanwhile: it must neither schedule a
+   * second timer next to the new loop's nor publish its result after the stop.
+   */
+  private pollGeneration = 0;
   private polling = false;
   private readonly pollIntervalMs: number;
   private readonly maxPollIntervalMs: number;
@@ -174,9 +180,10 @@ export class EngineService {
     const wanted = this.wantsPolling();
     if (wanted && !this.pollLoopRunning) {
       this.pollLoopRunning = true;
-      void this.pollTick();
+      void this.pollTick(++this.pollGeneration);
     } else if (!wanted && this.pollLoopRunning) {
       this.pollLoopRunning = false;
+      this.pollGeneration++;
       if (this.pollTimer) clearTimeout(this.pollTimer);
       this.pollTimer = null;
       this.latest = null;
@@ -190,11 +197,11 @@ export class EngineService {
    * takes longer than the interval or no feed could take the result (every subscriber is behind),
    * and halves back towards pollIntervalMs once polls are quick and someone keeps up.
    */
-  private async pollTick(): Promise<void> {
+  private async pollTick(generation: number): Promise<void> {
     this.pollTimer = null;
     const startedMs = performance.now();
-    const sent = await this.pollOnce();
-    if (!this.pollLoopRunning) return;
+    const sent = await this.pollOnce(generation);
+    if (generation !== this.pollGeneration) return; // stopped (and maybe restarted) meanwhile
     const tookMs = performance.now() - startedMs;
     const st = this.pollStats;
     st.polls++;
@@ -203,21 +210,27 @@ export class EngineService {
     if (tookMs > st.intervalMs || nobodyKeepsUp) {
       st.slowPolls++;
       st.intervalMs = Math.min(this.maxPollIntervalMs, st.intervalMs * 2);
-    } else if (st.intervalMs > this.pollIntervalMs && tookMs < st.intervalMs / 4) {
+    } else if (st.intervalMs > this.pollIntervalMs && tookMs < (st.intervalMs / 2) * 0.8) {
+      // Halve while the poll would fit the halved interval with 20% to spare. (The old test,
+      // tookMs < intervalMs / 4, never came down after one spike when polls take more than a
+      // quarter of the base interval: base 100 ms, polls of 60 ms, stuck at 200 ms.)
       st.intervalMs = Math.max(this.pollIntervalMs, st.intervalMs / 2);
     }
-    this.pollTimer = setTimeout(() => void this.pollTick(), Math.max(0, st.intervalMs - tookMs));
+    this.pollTimer = setTimeout(() => void this.pollTick(generation), Math.max(0, st.intervalMs - tookMs));
   }
 
   /**
    * One poll: emitted to snapshot listeners and offered to every feed. Returns how many feeds
    * took it (null when the poll failed or another was running: a poll is skipped, never queued).
+   * `generation` is the poll loop's: a result that arrives after that loop stopped is dropped, so
+   * that a later subscriber is not handed it as the current state.
    */
-  async pollOnce(): Promise<number | null> {
+  async pollOnce(generation = this.pollGeneration): Promise<number | null> {
     if (this.polling) return null;
     this.polling = true;
     try {
       const snap = await this.backend.handlers['mptcp:connections:list']({});
+      if (generation !== this.pollGeneration) return null;
       this.latest = snap;
       this.emit('mptcp:connections:snapshot', snap);
       let sent = 0;
@@ -262,13 +275,15 @@ export class EngineService {
     this.sampling = true;
     try {
       const now = await this.backend.handlers['mptcp:counters:get']({});
+      // Stopped meanwhile: drop the sample, and do not keep it as the base of a later subscription
+      // (its first sample must carry every counter, prevTakenAtMs null).
+      if (this.countersTimer === null) return;
       const prev = this.lastCounters;
       const changed: Record<string, number> = {};
       for (const [name, value] of Object.entries(now.counters)) {
         if (prev?.counters[name] !== value) changed[name] = value;
       }
       this.lastCounters = now;
-      if (this.countersTimer === null) return; // stopped meanwhile
       this.emit('mptcp:counters:sample', {
         takenAtMs: now.takenAtMs,
         prevTakenAtMs: prev?.takenAtMs ?? null,
@@ -284,6 +299,7 @@ export class EngineService {
 
   async close(): Promise<void> {
     this.pollLoopRunning = false;
+    this.pollGeneration++;
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.pollTimer = null;
     if (this.countersTimer) clearInterval(this.countersTimer);
