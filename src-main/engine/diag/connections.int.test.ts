@@ -136,6 +136,26 @@ describe.skipIf(labUnavailableReason() !== null)('sock_diag connection reader in
     await compareWithSs(lab.server, 3);
   });
 
+  it('gives overlapping reads each the whole, same snapshot (batches are not recycled under a poll)', async () => {
+    for (const ns of [lab.client, lab.server]) {
+      const ss = parseSs((await nsRun(ns, 'ss', ['-tinM'])).stdout);
+      const tokens = [...ss.tokens].sort((a, b) => a - b);
+      const { stdout } = await nsRun(ns, 'node', [probe, 'overlap', '40', '3']);
+      const rounds = JSON.parse(stdout) as (
+        { tokens: number[]; subflows: number; orphanSubflows: number } | { error: string }
+      )[][];
+      expect(rounds).toHaveLength(40);
+      for (const round of rounds) {
+        expect(round).toHaveLength(3);
+        for (const r of round) {
+          expect(r).not.toHaveProperty('error');
+          // The lab's connections are steady: every call sees what ss sees.
+          expect(r).toEqual({ tokens, subflows: ss.subflows.length, orphanSubflows: 0 });
+        }
+      }
+    }
+  });
+
   it('reads one connection by token, with its subflows, on both sides', async () => {
     for (const ns of [lab.client, lab.server]) {
       const snap = await engineSnapshot(ns);

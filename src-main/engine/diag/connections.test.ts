@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NetlinkError } from '../netlink/core';
-import { PollSequencer, WORKER_DUMPS } from './connections';
+import { pollOnWorkers, PollSequencer, WORKER_DUMPS } from './connections';
 import { AF_INET, AF_INET6, SnapshotBuilder } from './decode';
 
 /**
@@ -110,5 +110,49 @@ describe('PollSequencer', () => {
     err.writeInt32LE(-16); // -EBUSY
     const x = batch([nlmsg(2, err)]);
     expect(() => seq.feed(2, x.buf, x.used)).toThrow(NetlinkError);
+  });
+});
+
+/**
+ * A stand-in for DiagDumpWorker with its buffer ownership: batches are lent to the visitor and
+ * taken back (transferred to the worker thread, which detaches them here) when the worker's next
+ * run starts, as DiagDumpWorker.runNow hands its recycle list back. Runs on one worker queue.
+ */
+class FakeDumpWorker {
+  private tail: Promise<unknown> = Promise.resolve();
+  private lent: ArrayBuffer[] = [];
+
+  constructor(
+    private readonly dumps: readonly number[],
+    private readonly delayMs: number,
+  ) {}
+
+  run(_type: number, _payloads: readonly Buffer[], visit: (i: number, buf: Buffer, used: number) => void) {
+    const p = this.tail.then(async () => {
+      for (const ab of this.lent) structuredClone(ab, { transfer: [ab] }); // detaches `ab` here
+      this.lent = [];
+      for (const [i, d] of this.dumps.entries()) {
+        for (const x of batches(d)) {
+          await new Promise((r) => setTimeout(r, this.delayMs));
+          const ab = x.buf.buffer as ArrayBuffer;
+          this.lent.push(ab);
+          visit(i, x.buf, x.used);
+        }
+      }
+    });
+    this.tail = p.catch(() => undefined);
+    return p;
+  }
+}
+
+describe('pollOnWorkers', () => {
+  const expected = sequential();
+
+  it('overlapping polls each get the whole snapshot, never a batch already handed back', async () => {
+    // The TCP AF_INET dump (its own worker) is slow: the other worker's TCP AF_INET6 batches wait in
+    // the sequencer while that worker already starts the next poll and takes its batches back.
+    const workers = WORKER_DUMPS.map((dumps, k) => new FakeDumpWorker(dumps, k === 1 ? 5 : 0));
+    const polls = await Promise.all([0, 1, 2].map(() => pollOnWorkers(workers, false)));
+    for (const b of polls) expect(JSON.stringify({ c: b.connections, o: b.orphanSubflows })).toBe(expected);
   });
 });

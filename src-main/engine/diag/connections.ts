@@ -162,7 +162,8 @@ function feedBatch(b: SnapshotBuilder, dump: number, buf: Buffer, used: number):
  * snapshot is the same as dumpInto's: MPTCP batches (one worker, in order) are decoded at once and
  * the builder holds early subflows until every MPTCP dump has ended; TCP batches are decoded in
  * request order, a later TCP dump's batches waiting (they are views on batch buffers that are only
- * recycled by the next poll) until the earlier TCP dumps have ended.
+ * recycled by the next poll, which pollOnWorkers starts only after this one) until the earlier TCP
+ * dumps have ended.
  */
 export class PollSequencer {
   private readonly ended: boolean[] = POLL_REQS.map(() => false);
@@ -213,9 +214,13 @@ let dumpWorkers: DiagDumpWorker[] | null | undefined;
 
 function getDumpWorkers(): DiagDumpWorker[] | null {
   if (dumpWorkers === undefined) {
+    const started: DiagDumpWorker[] = [];
     try {
-      dumpWorkers = WORKER_DUMPS.map(() => new DiagDumpWorker());
+      for (let k = 0; k < WORKER_DUMPS.length; k++) started.push(new DiagDumpWorker());
+      dumpWorkers = started;
     } catch {
+      // The threads already started would otherwise run (and hold their memory) for good.
+      for (const w of started) void w.terminate();
       dumpWorkers = null;
     }
   }
@@ -229,11 +234,35 @@ function getDumpWorkers(): DiagDumpWorker[] | null {
 /** All four dumps on the first worker, one after the other (bench/poll.mjs --variants). */
 const SEQUENTIAL_DUMPS: readonly (readonly number[])[] = [[0, 1, 2, 3]];
 
-async function pollOnWorkers(workers: DiagDumpWorker[], sequential: boolean): Promise<SnapshotBuilder> {
+/** What a poll needs of a dump worker (unit tests stand in for the thread). */
+export type DumpRunner = Pick<DiagDumpWorker, 'run'>;
+
+/** The end of the last poll queued on the dump workers (see pollOnWorkers). */
+let workerPollTail: Promise<unknown> = Promise.resolve();
+
+/**
+ * One poll on the dump workers. Polls run one after the other, whole: a worker hands the batches
+ * it lent back to its thread when its next run starts (dump-worker.ts), while the PollSequencer
+ * may still hold TCP AF_INET6 batches of this poll until the other worker's AF_INET dump ends. Two
+ * overlapping readConnections calls (the poller, connections:list, advice:get, cc:list) otherwise
+ * let the second poll detach those held buffers ("Cannot perform Construct on a detached
+ * ArrayBuffer"). Per-worker queues alone do not help: they order runs, not whole polls.
+ */
+export function pollOnWorkers(workers: readonly DumpRunner[], sequential: boolean): Promise<SnapshotBuilder> {
+  const p = workerPollTail.then(() => pollOnWorkersNow(workers, sequential));
+  workerPollTail = p.catch(() => undefined);
+  return p;
+}
+
+async function pollOnWorkersNow(
+  workers: readonly DumpRunner[],
+  sequential: boolean,
+): Promise<SnapshotBuilder> {
   const b = new SnapshotBuilder({ mptcpPending: true });
   const seq = new PollSequencer(b);
   const plan = sequential ? SEQUENTIAL_DUMPS : WORKER_DUMPS;
-  await Promise.all(
+  // allSettled: the poll (and so the next one) ends only when no worker still runs a part of it.
+  const settled = await Promise.allSettled(
     plan.map((dumps, k) => {
       const w = workers[k]!;
       return w.run(
@@ -243,6 +272,7 @@ async function pollOnWorkers(workers: DiagDumpWorker[], sequential: boolean): Pr
       );
     }),
   );
+  for (const r of settled) if (r.status === 'rejected') throw r.reason;
   seq.finish();
   return b;
 }

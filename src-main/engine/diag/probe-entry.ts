@@ -6,6 +6,9 @@
  *   snapshot                      readConnections()
  *   connection TOKEN              { connection: readConnection(TOKEN), fullDumps }
  *   record                        the raw messages of the poll's dumps, hex, with their nlmsghdr
+ *   overlap ROUNDS K              ROUNDS times, K readConnections calls at once (as the poller,
+ *                                 connections:list and advice:get overlap in the engine); per call
+ *                                 its tokens, subflow count and orphans, or its error
  *   bench ITERS [MSGBUF] [MODE]   time readConnections ITERS times. MODE: `thread` polls on this
  *                                 thread (no dump worker), `seq` the four dumps one after the other
  *                                 on one dump worker, `split` MPTCP and TCP dumps on two sockets of
@@ -212,7 +215,7 @@ async function main(): Promise<void> {
     // The dump workers are unref'd; nothing else keeps the process alive.
     return;
   }
-  const msgBufferBytes = arg2 ? Number(arg2) : undefined;
+  const msgBufferBytes = arg2 && mode !== 'overlap' ? Number(arg2) : undefined;
   const diag = new NlSocket(NETLINK_SOCK_DIAG, msgBufferBytes ? { msgBufferBytes } : {});
   try {
     if (mode === 'snapshot') {
@@ -220,6 +223,25 @@ async function main(): Promise<void> {
     } else if (mode === 'connection') {
       const connection = await readConnection(diag, Number(arg1));
       process.stdout.write(JSON.stringify({ connection, fullDumps: readConnectionStats.fullDumps }));
+    } else if (mode === 'overlap') {
+      const rounds: ({ tokens: number[]; subflows: number; orphanSubflows: number } | { error: string })[][] =
+        [];
+      for (let i = 0; i < Number(arg1 ?? 20); i++) {
+        const calls = Array.from({ length: Number(arg2 ?? 3) }, () => readConnections(diag));
+        const settled = await Promise.allSettled(calls);
+        rounds.push(
+          settled.map((r) =>
+            r.status === 'rejected'
+              ? { error: String(r.reason) }
+              : {
+                  tokens: r.value.connections.map((c) => c.token).sort((a, b) => a - b),
+                  subflows: r.value.connections.reduce((n, c) => n + c.subflows.length, 0),
+                  orphanSubflows: r.value.orphanSubflows,
+                },
+          ),
+        );
+      }
+      process.stdout.write(JSON.stringify(rounds));
     } else if (mode === 'record') {
       process.stdout.write(JSON.stringify(await record(diag)));
     } else if (mode === 'bench') {
