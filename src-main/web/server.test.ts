@@ -2,14 +2,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { EngineService } from '../engine/service';
 import { fakeBackend, sampleStatus } from '../testing/fake-backend';
-import { FEED_MAX_BUFFERED_BYTES, startWebHost, type WebHost } from './server';
+import { DROPPED_NOTICE_SOURCE, FEED_MAX_BUFFERED_BYTES, startWebHost, type WebHost } from './server';
 import { ConnectionsFeedEventSchema, applyDelta } from '../../shared/delta';
 import { prng, steadyTick, syntheticSnapshot } from '../../shared/synthetic';
-import type { ConnectionsSnapshot } from '../../shared/types';
+import type { ConnectionsSnapshot, KernelEvent } from '../../shared/types';
 
 function get(
   port: number,
@@ -170,6 +170,73 @@ describe('web host connections feed', () => {
       // What the client rebuilt is exactly a snapshot the engine read, and a recent one.
       expect(got?.snap).toEqual(byTime.get(got?.snap.takenAtMs ?? -1));
       expect(current.takenAtMs - (got?.snap.takenAtMs ?? 0)).toBeLessThanOrEqual(5 * 100);
+      ws.close();
+    } finally {
+      await host.close();
+      await service.close();
+    }
+  }, 30_000);
+});
+
+describe('web host event streams', () => {
+  it('drops kernel events and counter samples for a client that is behind, and tells it how many it missed', async () => {
+    const service = new EngineService(fakeBackend());
+    const dir = mkdtempSync(join(tmpdir(), 'mpst-static-'));
+    const host = await startWebHost({ service, staticDir: dir, port: 0 });
+    try {
+      const { ws } = await wsOpen(`ws://127.0.0.1:${host.port}/api?token=${host.token}`);
+      let kernelEvents = 0;
+      const notices: { source: string; code: string; message: string }[] = [];
+      ws.on('message', (data: Buffer) => {
+        const msg = JSON.parse(data.toString()) as { name?: string; payload?: unknown };
+        if (msg.name === 'mptcp:kernel:event') kernelEvents++;
+        if (msg.name === 'mptcp:engine:error')
+          notices.push(msg.payload as { source: string; code: string; message: string });
+      });
+      await new Promise((res) => setTimeout(res, 100));
+      const link = (i: number): KernelEvent => ({
+        source: 'link',
+        timestampMs: i,
+        deleted: false,
+        index: 3,
+        name: 'eth1',
+        operState: i % 2 ? 'up' : 'down',
+        adminUp: true,
+        running: true,
+        usable: true,
+        mtuBytes: 1500,
+      });
+      // A big counters sample (1,000 changed counters, ~30 kB) fills the socket quickly.
+      const changed = Object.fromEntries(Array.from({ length: 1000 }, (_, i) => [`Counter${i}`, i]));
+      ws.pause();
+      let emitted = 0;
+      let maxBuffered = 0;
+      for (let round = 0; round < 100; round++) {
+        for (let i = 0; i < 20; i++)
+          service.emit('mptcp:counters:sample', { takenAtMs: round, prevTakenAtMs: null, changed });
+        for (let i = 0; i < 50; i++) service.emit('mptcp:kernel:event', link(emitted++));
+        maxBuffered = Math.max(maxBuffered, host.clientStats()[0]?.bufferedAmount ?? 0);
+        await new Promise((res) => setImmediate(res));
+      }
+      const stats = host.clientStats()[0];
+      // Bounded: the threshold plus the few messages sent before the socket reported it.
+      expect(maxBuffered).toBeLessThan(FEED_MAX_BUFFERED_BYTES + 512 * 1024);
+      expect(stats?.dropped.kernelEvents).toBeGreaterThan(0);
+      expect(stats?.dropped.counterSamples).toBeGreaterThan(0);
+      ws.resume();
+      await vi.waitFor(() => expect(host.clientStats()[0]?.bufferedAmount).toBe(0), { timeout: 5000 });
+      service.emit('mptcp:kernel:event', link(emitted++));
+      await vi.waitFor(() => expect(kernelEvents + (stats?.dropped.kernelEvents ?? 0)).toBe(emitted), {
+        timeout: 5000,
+      });
+      // One notice, before the next event, counting exactly what was missed.
+      expect(notices).toEqual([
+        {
+          source: DROPPED_NOTICE_SOURCE,
+          code: 'EVENTS_DROPPED',
+          message: `${stats?.dropped.kernelEvents} kernel events were dropped while this page was behind`,
+        },
+      ]);
       ws.close();
     } finally {
       await host.close();

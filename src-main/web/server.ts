@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { eventNames, methods, type EventName } from '../../shared/contract';
+import { eventNames, methods, type EventName, type EventPayload } from '../../shared/contract';
 import type { FeedStats } from '../engine/connections-feed';
 import { ClientMessageSchema, MAX_WIRE_BYTES } from '../../shared/wire';
 import type { EngineService } from '../engine/service';
@@ -27,6 +27,17 @@ export const WS_CLOSE_UNAUTHORIZED = 4401;
 export const FEED_MAX_BUFFERED_BYTES = 1024 * 1024;
 /** Streams that are not forwarded as is: the connections feed replaces whole snapshots. */
 const NOT_FORWARDED = new Set<EventName>(['mptcp:connections:snapshot', 'mptcp:connections:delta']);
+/**
+ * Streams dropped, not queued, for a client with more than FEED_MAX_BUFFERED_BYTES unsent: kernel
+ * events can come in floods (link flaps, thousands of subflows closing) and a paused tab would
+ * otherwise grow ws's buffer without bound. A missed counters sample is healed by the client (it
+ * reads the base again when prevTakenAtMs does not match); missed kernel events are lost, so the
+ * client is told how many (DROPPED_NOTICE). Rare, small streams (config:pending, engine:error)
+ * are always sent.
+ */
+const DROPPED_WHEN_BEHIND = new Set<EventName>(['mptcp:kernel:event', 'mptcp:counters:sample']);
+/** `source` of the mptcp:engine:error that tells a client it missed events while it was behind. */
+export const DROPPED_NOTICE_SOURCE = 'web-host';
 
 export const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
@@ -57,6 +68,8 @@ export interface ClientStats {
   /** The most bytes the socket had unsent when a feed event was offered. */
   maxBufferedAmount: number;
   feed: FeedStats;
+  /** Events not sent because the client was behind (DROPPED_WHEN_BEHIND), since it connected. */
+  dropped: { kernelEvents: number; counterSamples: number };
 }
 
 export interface WebHost {
@@ -201,10 +214,30 @@ function serveClient(ws: WebSocket, service: EngineService): () => ClientStats {
     ws.send(JSON.stringify({ t: 'event', name, payload }));
   };
   let maxBufferedAmount = 0;
+  const canTake = (): boolean => ws.readyState === ws.OPEN && ws.bufferedAmount <= FEED_MAX_BUFFERED_BYTES;
+  const dropped = { kernelEvents: 0, counterSamples: 0 };
+  /** Kernel events dropped since the client was last told. */
+  let kernelEventsUntold = 0;
+  /** Once the client keeps up again: one notice saying how many kernel events it missed. */
+  const tellDrops = (): void => {
+    if (kernelEventsUntold === 0 || !canTake()) return;
+    const n = kernelEventsUntold;
+    kernelEventsUntold = 0;
+    const notice: EventPayload<'mptcp:engine:error'> = {
+      source: DROPPED_NOTICE_SOURCE,
+      code: 'EVENTS_DROPPED',
+      message: `${n} kernel event${n === 1 ? ' was' : 's were'} dropped while this page was behind`,
+    };
+    send('mptcp:engine:error', notice);
+  };
   const feed = service.subscribeConnections({
     ready: () => {
       maxBufferedAmount = Math.max(maxBufferedAmount, ws.bufferedAmount);
-      return ws.readyState === ws.OPEN && ws.bufferedAmount <= FEED_MAX_BUFFERED_BYTES;
+      const ok = canTake();
+      // The feed asks at every poll: a client that caught up hears of its drops within a poll
+      // interval, even when no other event follows.
+      if (ok) tellDrops();
+      return ok;
     },
     send: (event) => send('mptcp:connections:delta', event),
   });
@@ -212,7 +245,16 @@ function serveClient(ws: WebSocket, service: EngineService): () => ClientStats {
     .filter((name) => !NOT_FORWARDED.has(name))
     .map((name: EventName) =>
       service.on(name, (payload) => {
-        if (ws.readyState === ws.OPEN) send(name, payload);
+        if (ws.readyState !== ws.OPEN) return;
+        if (DROPPED_WHEN_BEHIND.has(name) && !canTake()) {
+          if (name === 'mptcp:kernel:event') {
+            dropped.kernelEvents++;
+            kernelEventsUntold++;
+          } else dropped.counterSamples++;
+          return;
+        }
+        tellDrops();
+        send(name, payload);
       }),
     );
   const reply = (id: number, result: unknown): void => {
@@ -248,7 +290,12 @@ function serveClient(ws: WebSocket, service: EngineService): () => ClientStats {
     feed.close();
     for (const u of unsubscribe) u();
   });
-  return () => ({ bufferedAmount: ws.bufferedAmount, maxBufferedAmount, feed: { ...feed.stats } });
+  return () => ({
+    bufferedAmount: ws.bufferedAmount,
+    maxBufferedAmount,
+    feed: { ...feed.stats },
+    dropped: { ...dropped },
+  });
 }
 
 async function serveStatic(root: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
