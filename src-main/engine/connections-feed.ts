@@ -10,6 +10,16 @@
 import { diffSnapshots, type ConnectionsFeedEvent } from '../../shared/delta';
 import type { ConnectionsSnapshot } from '../../shared/types';
 
+/**
+ * Default ackTimeoutMs. A renderer acks each event as soon as it has applied it (a few ms), and
+ * the poll sends about once a second (at most every maxPollIntervalMs, 8 s, while nobody keeps up:
+ * the timeout only runs while the window is full, counted from the last send). Five seconds of
+ * silence with a full window is far beyond a busy-but-alive renderer's lag at the default 1 s
+ * poll, while a renderer that lost its acks (reloaded without a resync, a dropped IPC message)
+ * is back on a full snapshot within a few polls instead of being starved for good.
+ */
+export const DEFAULT_ACK_TIMEOUT_MS = 5000;
+
 export interface ConnectionsSink {
   /** The subscriber can take a message now (e.g. its WebSocket has little unsent). */
   ready(): boolean;
@@ -61,7 +71,7 @@ export class ConnectionsFeed {
   private acksAllow(): boolean {
     const window = this.opts.ackWindow;
     if (window === undefined || this.seq - this.ackedSeq < window) return true;
-    if (this.now() - this.lastSendMs > (this.opts.ackTimeoutMs ?? 5000)) {
+    if (this.now() - this.lastSendMs > (this.opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS)) {
       // No word for a long time: start the subscriber over rather than wait forever.
       this.needFull = true;
       this.ackedSeq = this.seq;
