@@ -128,6 +128,12 @@ export const methods = {
   'mptcp:advice:get': { args: NoArgs, result: z.array(AdviceSchema) },
 } as const;
 
+/**
+ * `mptcp:engine:error` code of the notice a host sends when it dropped kernel events for a client
+ * that fell behind (the web host does not queue for slow clients); the message says how many.
+ */
+export const EVENTS_DROPPED_CODE = 'EVENTS_DROPPED';
+
 export const events = {
   /**
    * Periodic connections snapshot from the engine's poller, whole. Hosts do not forward it (they

@@ -11,7 +11,13 @@ import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { eventNames, methods, type EventName, type EventPayload } from '../../shared/contract';
+import {
+  EVENTS_DROPPED_CODE,
+  eventNames,
+  methods,
+  type EventName,
+  type EventPayload,
+} from '../../shared/contract';
 import type { FeedStats } from '../engine/connections-feed';
 import { ClientMessageSchema, MAX_WIRE_BYTES } from '../../shared/wire';
 import type { EngineService } from '../engine/service';
@@ -225,7 +231,7 @@ function serveClient(ws: WebSocket, service: EngineService): () => ClientStats {
     kernelEventsUntold = 0;
     const notice: EventPayload<'mptcp:engine:error'> = {
       source: DROPPED_NOTICE_SOURCE,
-      code: 'EVENTS_DROPPED',
+      code: EVENTS_DROPPED_CODE,
       message: `${n} kernel event${n === 1 ? ' was' : 's were'} dropped while this page was behind`,
     };
     send('mptcp:engine:error', notice);

@@ -1,6 +1,7 @@
 // @vitest-environment jsdom
 import { act, cleanup, fireEvent, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
+import { EVENTS_DROPPED_CODE } from '../../../shared/contract';
 import type { KernelEvent } from '../../../shared/types';
 import { FakeApi } from '../api/fake-api';
 import { App } from '../App';
@@ -84,5 +85,18 @@ describe('Events page', () => {
     expect(stores?.events.list().at(-1)?.event.timestampMs).toBe(T0 + 200);
     expect(screen.getByTestId('events-count').textContent).toBe('5000 of 5000');
     expect(screen.getAllByTestId('event-row')).toHaveLength(500);
+  });
+  it('says when the host dropped events for this page, and keeps that off the connections table', async () => {
+    const api = await open();
+    expect(screen.queryByTestId('events-dropped')).toBeNull();
+    act(() => {
+      api.emit('mptcp:engine:error', {
+        source: 'web-host',
+        code: EVENTS_DROPPED_CODE,
+        message: '12 kernel events were dropped while this page was behind',
+      });
+    });
+    expect(screen.getByTestId('events-dropped').textContent).toContain('12 kernel events were dropped');
+    expect(stores?.connections.getState().engineError).toBeNull();
   });
 });

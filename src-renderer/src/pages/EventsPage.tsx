@@ -2,6 +2,7 @@ import { useMemo, useState } from 'react';
 import { Badge, type Tone } from '../components/Badge';
 import { describeEvent, eventTokenHex, formatTimeMs, KIND_OPTIONS } from '../components/monitor/event-format';
 import { MonitorToolbar } from '../components/monitor/MonitorToolbar';
+import { Notice } from '../components/Notice';
 import { eventKind, type LoggedEvent } from '../state/monitor/event-log';
 import { useEventsVersion, useMonitor, useOverview, useStores } from '../state/stores';
 
@@ -33,6 +34,7 @@ export function EventsPage() {
   const { events } = useStores();
   const version = useEventsVersion();
   const paused = useMonitor((s) => s.paused);
+  const droppedNotice = useMonitor((s) => s.eventsDroppedNotice);
   const interfaces = useOverview((s) => s.interfaces);
   const [kind, setKind] = useState('');
   const [token, setToken] = useState('');
@@ -57,6 +59,11 @@ export function EventsPage() {
         </span>
       </div>
       <MonitorToolbar />
+      {droppedNotice && (
+        <Notice tone="warn" title="The timeline has a gap" testId="events-dropped">
+          {droppedNotice}. The host skips events rather than queue them for a page that cannot keep up.
+        </Notice>
+      )}
       <section className="card">
         <header className="card-header">
           <h2>Timeline</h2>

@@ -4,7 +4,7 @@
  * poller's `mptcp:engine:error`s, which the UI shows instead of silently keeping stale data.
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import type { EventPayload, MptcpApi } from '../../../shared/contract';
+import { EVENTS_DROPPED_CODE, type EventPayload, type MptcpApi } from '../../../shared/contract';
 import type { ApiError } from '../../../shared/result';
 import type { ConnectionsSnapshot } from '../../../shared/types';
 import type { ConnectionsFeedClient } from './connections-feed';
@@ -56,6 +56,7 @@ export function createConnectionsStore(
 
   const offSnapshot = feed.subscribe(accept);
   const offError = api.on('mptcp:engine:error', (e) => {
+    if (e.code === EVENTS_DROPPED_CODE) return; // about the Events timeline, shown there
     store.setState({ engineError: { ...e, atMs: now() } });
   });
 

@@ -5,7 +5,7 @@
  * recording's entries drive the same stores instead.
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
-import type { MptcpApi } from '../../../../shared/contract';
+import { EVENTS_DROPPED_CODE, type MptcpApi } from '../../../../shared/contract';
 import type { ConnectionsSnapshot } from '../../../../shared/types';
 import type { ConnectionsStore } from '../connections-store';
 import type { ConnectionsFeedClient } from '../connections-feed';
@@ -45,6 +45,8 @@ export interface MonitorState {
   /** Lines of the last opened file that failed validation. */
   openErrors: LineError[];
   openedFile: string | null;
+  /** The host's last notice that it dropped kernel events while this page was behind. */
+  eventsDroppedNotice: string | null;
 
   select: (token: number | null) => void;
   setWindow: (ms: number) => void;
@@ -147,6 +149,7 @@ export function createMonitorStore(deps: MonitorDeps): MonitorStore {
     replay: null,
     openErrors: [],
     openedFile: null,
+    eventsDroppedNotice: null,
 
     select: (token) => set({ selectedToken: token }),
     setWindow: (ms) => set({ windowMs: ms }),
@@ -244,12 +247,17 @@ export function createMonitorStore(deps: MonitorDeps): MonitorStore {
     events.push(event);
     record({ tMs: now(), type: 'event', event });
   });
+  // The timeline has a gap: say so on the Events page rather than show it as complete.
+  const offDropped = api.on('mptcp:engine:error', (e) => {
+    if (e.code === EVENTS_DROPPED_CODE) store.setState({ eventsDroppedNotice: e.message });
+  });
 
   return Object.assign(store, {
     dispose() {
       cancelTimer();
       offSnapshot();
       offEvent();
+      offDropped();
     },
   });
 }
