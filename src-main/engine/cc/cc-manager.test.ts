@@ -25,7 +25,7 @@ interface World {
   btf: string;
   bpf: string;
   calls: string[][];
-  manager: (o?: { inUse?: (string | null)[] }) => CcManager;
+  manager: (o?: { inUse?: (string | null)[] | Error }) => CcManager;
   /** What the fake bpftool does on register/unregister (default: what the kernel does). */
   onRun: (args: readonly string[]) => ExecOutcome | null;
 }
@@ -62,7 +62,8 @@ function setup(): World {
         procRoot: proc,
         btfPath: btf,
         exec,
-        subflowCongestion: () => Promise.resolve(o.inUse ?? []),
+        subflowCongestion: () =>
+          o.inUse instanceof Error ? Promise.reject(o.inUse) : Promise.resolve(o.inUse ?? []),
       }),
   };
   const exec: Exec = (file, args) => {
@@ -166,6 +167,18 @@ describe('CcManager', () => {
       'mptcp_lia',
     ]);
     expect(r.status.registered).toBe(false);
+  });
+
+  it('refuses to unload when the subflows cannot be read (unknown is not "none")', async () => {
+    await w.manager().load('mptcp_lia');
+    const m = w.manager({ inUse: new Error('sock_diag: EPERM') });
+    const [lia] = await m.list();
+    expect(lia?.inUseBySubflows).toBeNull();
+    expect(lia?.unloadBlockedReason).toMatch(/^cannot tell whether subflows use mptcp_lia/);
+    const refused = await failure(m.unload('mptcp_lia'));
+    expect(refused.code).toBe('KERNEL');
+    expect(refused.message).toMatch(/^cannot unload mptcp_lia: cannot tell whether subflows use mptcp_lia/);
+    expect(w.calls.some((c) => c[2] === 'unregister')).toBe(false);
   });
 
   it('says why not: no BTF, missing kfuncs, missing object, no privileges', async () => {

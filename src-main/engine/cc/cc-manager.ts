@@ -253,7 +253,10 @@ export class CcManager {
     if (registered) {
       if (isNamespaceDefault) {
         unloadBlockedReason = `${e.kernelName} is the default congestion control of this network namespace (net.ipv4.tcp_congestion_control): choose another default first`;
-      } else if (inUse !== null && inUse > 0) {
+      } else if (inUse === null) {
+        // A failed sock_diag read is not "no subflows": refuse rather than guess.
+        unloadBlockedReason = `cannot tell whether subflows use ${e.kernelName}: the MPTCP subflows of this network namespace cannot be read (sock_diag)`;
+      } else if (inUse > 0) {
         unloadBlockedReason = `${inUse} MPTCP subflow${inUse === 1 ? '' : 's'} in this network namespace use${inUse === 1 ? 's' : ''} ${e.kernelName}: close ${inUse === 1 ? 'it' : 'them'} first`;
       } else if (bpfRegistered === false) {
         unloadBlockedReason = `${e.kernelName} is registered, but not as a BPF struct_ops (a kernel module?): MPTCP Studio only unloads what it can find with bpftool`;
@@ -319,7 +322,11 @@ export class CcManager {
     });
   }
 
-  /** Unregister (bpftool struct_ops unregister name NAME), refused while something uses it. */
+  /**
+   * Unregister (bpftool struct_ops unregister name NAME), refused while something uses it. "Uses"
+   * is checked in the engine's own network namespace only (its default, its subflows): another
+   * namespace's default or sockets are not seen from here (docs: packaging/mptcp-studio-cc@.service).
+   */
   unload(id: CcId): Promise<CcActionResult> {
     return this.exclusive(async () => {
       const e = this.catalog.byId(id);
@@ -329,7 +336,11 @@ export class CcManager {
       }
       if (before.unloadBlockedReason || !this.catalog.bpftool) {
         const code: ErrorCode =
-          before.isNamespaceDefault || (before.inUseBySubflows ?? 0) > 0 ? 'EBUSY' : 'EPERM';
+          before.isNamespaceDefault || (before.inUseBySubflows ?? 0) > 0
+            ? 'EBUSY'
+            : before.inUseBySubflows === null
+              ? 'KERNEL'
+              : 'EPERM';
         throw new ApiFailure(
           code,
           `cannot unload ${e.kernelName}: ${before.unloadBlockedReason ?? 'bpftool is missing'}`,
