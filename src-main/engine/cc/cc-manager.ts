@@ -25,6 +25,7 @@ import {
   type ObjectBtfFacts,
 } from './btf';
 import type { CcCatalog, CcEntry } from './catalog';
+import { readTrustedObject, untrustedReason, withPrivateCopy } from './object-trust';
 
 /** Capability numbers (uapi linux/capability.h). */
 const CAP_SYS_ADMIN = 21n;
@@ -55,6 +56,10 @@ export interface CcManagerDeps {
   btfPath?: string;
   /** Congestion control names of the live MPTCP subflows in this namespace (INET_DIAG_CONG). */
   subflowCongestion?: () => Promise<(string | null)[]>;
+  /** Effective uid (default: the process's); root is privileged whatever CapEff says. */
+  euid?: number;
+  /** Unit tests only: where the object path checks stop (object-trust.ts). */
+  trustedRoot?: string;
 }
 
 interface KernelSnapshot {
@@ -97,6 +102,20 @@ async function objectBtf(path: string): Promise<ObjectBtfFacts> {
 
 const words = (s: string | null): string[] => (s ?? '').trim().split(/\s+/).filter(Boolean);
 
+/**
+ * Why an object must not be registered as `kernelName`; null when it defines exactly one
+ * struct_ops map, the tcp_congestion_ops of that name (bpftool registers every map in the file).
+ */
+function objectProblem(facts: ObjectBtfFacts, kernelName: string): string | null {
+  const names = facts.structOps.map((s) => s.name).join(', ') || 'none';
+  const ops = facts.structOps.find((s) => s.name === kernelName);
+  if (!ops || ops.structName !== 'tcp_congestion_ops')
+    return `does not define the tcp_congestion_ops ${kernelName} (it defines: ${names})`;
+  if (facts.structOps.length !== 1)
+    return `defines ${facts.structOps.length} struct_ops maps (${names}); it must define exactly one, ${kernelName}`;
+  return null;
+}
+
 /** Error code to report when loading is blocked. */
 function blockerCode(b: CcBlocker): ErrorCode {
   switch (b) {
@@ -120,10 +139,18 @@ export class CcManager {
   private readonly btfPath: string;
   private queue: Promise<unknown> = Promise.resolve();
 
+  private readonly trust: { euid: number; trustedRoot: string | null };
+
   constructor(private readonly deps: CcManagerDeps) {
+    this.trust = { euid: deps.euid ?? process.geteuid?.() ?? -1, trustedRoot: deps.trustedRoot ?? null };
     this.exec = deps.exec ?? execBpftool;
     this.procRoot = deps.procRoot ?? '/proc';
     this.btfPath = deps.btfPath ?? '/sys/kernel/btf/vmlinux';
+  }
+
+  /** Root or able to load BPF: then the object must pass the ownership checks (object-trust.ts). */
+  private privileged(k: KernelSnapshot): boolean {
+    return k.caps.load || this.trust.euid === 0;
   }
 
   get catalog(): CcCatalog {
@@ -216,13 +243,16 @@ export class CcManager {
       ]);
     } else {
       try {
+        const untrusted = this.privileged(k) ? await untrustedReason(obj, this.trust) : null;
         const facts = await objectBtf(obj);
-        const ops = facts.structOps.find((s) => s.name === e.kernelName);
-        if (!ops || ops.structName !== 'tcp_congestion_ops') {
+        const wrong = objectProblem(facts, e.kernelName);
+        if (untrusted) {
           problems.push([
             'bad-object',
-            `${obj} does not define the tcp_congestion_ops ${e.kernelName} (it defines: ${facts.structOps.map((s) => s.name).join(', ') || 'none'})`,
+            `${obj} is not safe to load with privileges: ${untrusted} (the object and every directory above it must be owned by root and writable by nobody else)`,
           ]);
+        } else if (wrong) {
+          problems.push(['bad-object', `${obj} ${wrong}`]);
         } else if (k.btf) {
           missing = missingKfuncs(k.btf, facts.externFuncs);
           if (missing.length > 0) {
@@ -309,7 +339,27 @@ export class CcManager {
           `cannot load ${e.kernelName}: ${before.reason ?? 'not available'}`,
         );
       }
-      const out = await this.exec(this.catalog.bpftool, ['struct_ops', 'register', before.objectPath]);
+      const tool = this.catalog.bpftool;
+      const objectPath = before.objectPath;
+      // The bytes checked here are the bytes bpftool loads: read once (through a checked
+      // descriptor when privileged), checked, and registered from a private copy.
+      const bytes = await readTrustedObject(objectPath, this.trust).catch((err: unknown) => {
+        throw new ApiFailure(
+          'EINVAL',
+          `cannot load ${e.kernelName}: ${objectPath} is not safe to load: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      });
+      let wrong: string | null;
+      try {
+        const section = elfSection(bytes, '.BTF');
+        wrong = section ? objectProblem(objectFacts(parseBtf(section)), e.kernelName) : 'has no .BTF section';
+      } catch (err) {
+        wrong = `cannot be read as a BPF object: ${err instanceof Error ? err.message : String(err)}`;
+      }
+      if (wrong) throw new ApiFailure('EINVAL', `cannot load ${e.kernelName}: ${objectPath} ${wrong}`);
+      const out = await withPrivateCopy(bytes, `${e.kernelName}.bpf.o`, (copy) =>
+        this.exec(tool, ['struct_ops', 'register', copy]),
+      );
       if (out.code !== 0) throw bpftoolFailure(out, 'register', e.kernelName);
       const after = await this.status(id);
       if (!after.registered) {
