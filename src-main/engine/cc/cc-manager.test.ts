@@ -203,6 +203,17 @@ describe('CcManager', () => {
     expect(lia?.unloadBlockedReason).toMatch(/^cannot tell whether subflows use mptcp_lia/);
     const refused = await failure(m.unload('mptcp_lia'));
     expect(refused.code).toBe('KERNEL');
+    // A read that fails once and then works is not "unknown".
+    let tries = 0;
+    const flaky = new CcManager({
+      catalog: createCatalog({ bpfDir: w.bpf, bpftool: join(w.dir, 'bpftool') }),
+      procRoot: w.proc,
+      btfPath: w.btf,
+      trustedRoot: w.dir,
+      exec: () => Promise.resolve({ code: 0, stdout: '[]', stderr: '' }),
+      subflowCongestion: () => (++tries === 1 ? Promise.reject(new Error('EINTR')) : Promise.resolve([])),
+    });
+    expect((await flaky.status('mptcp_lia')).inUseBySubflows).toBe(0);
     expect(refused.message).toMatch(/^cannot unload mptcp_lia: cannot tell whether subflows use mptcp_lia/);
     expect(w.calls.some((c) => c[2] === 'unregister')).toBe(false);
   });

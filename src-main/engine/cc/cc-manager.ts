@@ -73,6 +73,9 @@ interface KernelSnapshot {
   subflowCc: (string | null)[] | null;
 }
 
+/** Tries of the subflow read before "cannot tell" (each failed try waits 50 ms). */
+const SUBFLOW_READ_ATTEMPTS = 4;
+
 const kernelBtfCache = new Map<string, Promise<KernelBtfFacts>>();
 
 /** The kernel's BTF does not change while it runs: parse it once per process. */
@@ -192,6 +195,24 @@ export class CcManager {
     }
   }
 
+  /**
+   * The subflows' CC names, or null when they cannot be read (which blocks an unload). A dump can
+   * fail now and then (an interrupted dump, a read overlapping the connections poller), so a few
+   * tries before giving up.
+   */
+  private async subflowCc(): Promise<(string | null)[] | null> {
+    const read = this.deps.subflowCongestion;
+    if (!read) return null;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await read();
+      } catch {
+        if (attempt >= SUBFLOW_READ_ATTEMPTS) return null;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
   private async snapshot(): Promise<KernelSnapshot> {
     const [btf, available, def, status, structOps, subflowCc] = await Promise.all([
       existsSync(this.btfPath)
@@ -204,7 +225,7 @@ export class CcManager {
       this.readProc('sys/net/ipv4/tcp_congestion_control'),
       this.readProc('self/status'),
       this.structOpsNames(),
-      this.deps.subflowCongestion ? this.deps.subflowCongestion().catch(() => null) : Promise.resolve(null),
+      this.subflowCc(),
     ]);
     return {
       btf: btf.facts,

@@ -13,6 +13,7 @@ import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CcActionResult, CcStatus } from '../../../shared/cc';
 import type { ApplyReport, PlanView } from '../../../shared/config-api';
@@ -375,6 +376,44 @@ describe.skipIf(skipReason() !== null)('coupled congestion control (BPF struct_o
     // The test engine (root, all capabilities) unloads it.
     value<CcActionResult>(await engine.invoke('mptcp:cc:unload', { name: 'mptcp_lia' }));
     expect(available()).not.toContain(lia);
+  });
+
+  it('a process that exits without its teardown unregisters its copies in an exit hook', async () => {
+    const name = `mptcp_lia_x${randomBytes(2).toString('hex').slice(0, 3)}`;
+    const objDir = ccTestObjectDir();
+    try {
+      const mod = (await import(pathToFileURL(resolve('scripts/build-bpf.mjs')).href)) as {
+        buildBpfCc: BuildBpfCc;
+      };
+      const obj = join(objDir, `${name}.bpf.o`);
+      await mod.buildBpfCc({ algo: 'lia', ccName: name, outFile: obj });
+      // A child that records and registers a copy, then exits as a test worker may (no teardown).
+      const entry = join(objDir, 'child.mjs');
+      await build({
+        stdin: {
+          contents: [
+            `import { execFileSync } from 'node:child_process';`,
+            `import { availableCcs, recordCcCopies } from ${JSON.stringify(resolve('src-main/lab/cc-test-copies.ts'))};`,
+            `recordCcCopies([${JSON.stringify(name)}]);`,
+            `execFileSync('bpftool', ['struct_ops', 'register', process.argv[2]], { stdio: 'ignore' });`,
+            `process.exit(availableCcs().includes(${JSON.stringify(name)}) ? 0 : 3);`,
+          ].join('\n'),
+          resolveDir: process.cwd(),
+          loader: 'ts',
+        },
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        outfile: entry,
+        logLevel: 'silent',
+      });
+      await run(process.execPath, [entry, obj]); // exit 0: it was registered (the child checked) ...
+      expect(available()).not.toContain(name); // ... and unregistered by its exit hook
+      expect(cleanStaleCcCopies()).toEqual([]); // and its record went with it
+    } finally {
+      if (available().includes(name)) await run('bpftool', ['struct_ops', 'unregister', 'name', name]);
+      rmSync(objDir, { recursive: true, force: true });
+    }
   });
 
   it('a copy registered by a process that was SIGKILLed is unregistered by the stale cleanup', async () => {
