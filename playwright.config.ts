@@ -4,6 +4,8 @@ import { defineConfig } from '@playwright/test';
 // browser download is not possible here, and not needed).
 export default defineConfig({
   testDir: 'e2e',
+  // Unregisters coupled CC test copies a killed run left behind (src-main/lab/cc-test-copies.ts).
+  globalSetup: './e2e/global-setup.ts',
   timeout: 90_000,
   expect: { timeout: 15_000 },
   fullyParallel: false,

@@ -2,15 +2,17 @@
  * Coupled congestion control from the UI, against the real kernel: load a uniquely named copy of
  * LIA (never the real mptcp_lia), see it in the kernel's list, make it the lab namespace's
  * default, see Unload refused while it is, switch back, unload. The copy is unregistered in
- * teardown whatever happens.
+ * teardown whatever happens, by an exit hook if teardown never runs, and by the next run's global
+ * setup if the worker was killed (src-main/lab/cc-test-copies.ts). The object sits in a root-owned
+ * 0755 directory, so it passes the privileged engine's ownership checks for real.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { test as base, expect } from '@playwright/test';
+import { ccTestObjectDir, recordCcCopies, releaseCcCopies } from '../src-main/lab/cc-test-copies';
 import { Lab, labUnavailableReason, nsRun, run } from '../src-main/lab/lab';
 import { startServe } from './fixtures';
 import { ConfigurePage } from './pages/configure-page';
@@ -35,12 +37,14 @@ const test = base.extend<object, { ccStudio: CcStudio }>({
       test.skip(reason !== null, reason ?? '');
       const suffix = `_e${randomBytes(2).toString('hex').slice(0, 3)}`;
       const names = [`mptcp_lia${suffix}`, `mptcp_olia${suffix}`];
-      const dir = mkdtempSync(join(tmpdir(), 'mpst-e2e-cc-'));
+      const dir = ccTestObjectDir();
+      const record = recordCcCopies(names, [dir]);
       const { buildBpfCc } = (await import(pathToFileURL(resolve('scripts/build-bpf.mjs')).href)) as {
         buildBpfCc: (o: { algo: string; ccName: string; outFile: string }) => Promise<string>;
       };
       await buildBpfCc({ algo: 'lia', ccName: names[0]!, outFile: join(dir, `${names[0]}.bpf.o`) });
       chmodSync(dir, 0o755);
+      chmodSync(join(dir, `${names[0]}.bpf.o`), 0o644);
       const lab = await Lab.create({ paths: 2 });
       let serve: ChildProcess | null = null;
       try {
@@ -57,6 +61,7 @@ const test = base.extend<object, { ccStudio: CcStudio }>({
         for (const n of names) {
           if (available().includes(n)) await run('bpftool', ['struct_ops', 'unregister', 'name', n]);
         }
+        releaseCcCopies(record);
         rmSync(dir, { recursive: true, force: true });
       }
     },

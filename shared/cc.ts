@@ -71,7 +71,11 @@ export const CcStatusSchema = z.object({
   isNamespaceDefault: z.boolean(),
   /** MPTCP subflows in the engine's namespace using it (sock_diag INET_DIAG_CONG); null = unknown. */
   inUseBySubflows: z.number().int().min(0).nullable(),
-  /** Why an unload would be refused now; null when it would go ahead (or nothing is registered). */
+  /**
+   * Why an unload would be refused now; null when it would go ahead (or nothing is registered).
+   * Only the engine's own network namespace is checked (its default and its subflows; unknown
+   * subflows block): registration is global, so other namespaces may still use it.
+   */
   unloadBlockedReason: z.string().nullable(),
   /** The compiled program (shown as the plan's shell equivalent); null when not found. */
   objectPath: z.string().nullable(),

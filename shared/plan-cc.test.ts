@@ -57,9 +57,11 @@ describe('plans with a coupled congestion control', () => {
       "bpftool struct_ops register '/opt/MPTCP Studio/resources/bpf/mptcp_olia.bpf.o'",
       'sysctl -w net.ipv4.tcp_congestion_control=mptcp_olia',
     ]);
-    // Rolling the register back unregisters it, by name.
-    const undo = invertStep(plan.steps[0]!);
-    expect(shellForStep(undo)).toBe('bpftool struct_ops unregister name mptcp_olia');
+    // Rollback and revert keep it registered (global, idempotent), and the plan says so.
+    expect(invertStep(plan.steps[0]!)).toBeNull();
+    expect(plan.warnings).toEqual([
+      'mptcp_olia stays registered (global, harmless) even if this change is reverted or rolled back; unload it from the Configure page or `mptcp-studio cc unload mptcp_olia`',
+    ]);
   });
 
   it('refuses, with the reason, one that cannot be loaded here', () => {

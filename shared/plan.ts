@@ -54,7 +54,15 @@ export const sysctlKeys: Record<keyof NonNullable<MptcpConfig['sysctls']>, strin
 
 const flagOrder = ['signal', 'subflow', 'backup', 'fullmesh', 'laminar'] as const;
 
-export function invertStep(s: Step): Step {
+/**
+ * The step that undoes `s`, or null when nothing is undone: a coupled CC this plan registered
+ * stays registered on rollback and revert. Registration is global and idempotent, and harmless
+ * once nothing uses it as default; undoing it needs CAP_SYS_ADMIN (bpftool finds the map by id),
+ * which the agent does not hold, and fails while subflows still run it (EBUSY). Making the undo
+ * depend on it would leave the default CC changed after a failed revert; the plan says instead
+ * that the CC stays (see planConfig) and how to unload it.
+ */
+export function invertStep(s: Step): Step | null {
   switch (s.kind) {
     case 'sysctl':
       return { ...s, from: s.to, to: s.from };
@@ -67,7 +75,7 @@ export function invertStep(s: Step): Step {
     case 'mtu':
       return { ...s, from: s.to, to: s.from };
     case 'cc-register':
-      return { ...s, kind: 'cc-unregister' };
+      return null;
     case 'cc-unregister':
       return { ...s, kind: 'cc-register' };
   }
@@ -359,6 +367,9 @@ export function planConfig(o: Overview, desired: MptcpConfig, ctx: PlanContext =
         kernelName: coupled.kernelName,
         objectPath: coupled.objectPath,
       });
+      warnings.push(
+        `${coupled.kernelName} stays registered (global, harmless) even if this change is reverted or rolled back; unload it from the Configure page or \`mptcp-studio cc unload ${coupled.id}\``,
+      );
       const from = status.congestionControl.default;
       if (from === null) errors.push('net.ipv4.tcp_congestion_control cannot be read here');
       else if (status.readOnlySysctls.includes('net.ipv4.tcp_congestion_control'))

@@ -17,7 +17,10 @@ const SUFFIX_RE = /^_[a-z0-9]{1,4}$/;
 export interface CcCatalogOptions {
   /**
    * Directory holding `<kernelName>.bpf.o` (packaged installs: MPTCP_STUDIO_BPF_DIR). When unset:
-   * Electron's resources/bpf, then the checkout's out/bpf (scripts/build-bpf.mjs).
+   * Electron's resources/bpf, then the checkout's out/bpf (scripts/build-bpf.mjs). A privileged
+   * engine loads only objects that it and every directory above are owned by root (or the engine's
+   * uid) and writable by nobody else (object-trust.ts): a root engine run from a user's checkout
+   * refuses that checkout's out/bpf, on purpose.
    */
   bpfDir?: string | null;
   /**

@@ -3,12 +3,20 @@
  * bpftool outputs as bpftool v7.1 printed them on Linux 6.18. The real kernel path is covered by
  * cc.int.test.ts.
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ApiFailure } from '../../../shared/result';
-import { ccObject, kernelBtf } from '../../testing/btf-builder';
+import { BtfBuilder, ccObject, elfObject, kernelBtf } from '../../testing/btf-builder';
 import type { Exec, ExecOutcome } from './bpftool';
 import { bpftoolFailure } from './bpftool';
 import { capsFromStatus, CcManager } from './cc-manager';
@@ -25,7 +33,9 @@ interface World {
   btf: string;
   bpf: string;
   calls: string[][];
-  manager: (o?: { inUse?: (string | null)[] }) => CcManager;
+  /** For each register call: the object's mode and bytes as bpftool saw them. */
+  registered: { mode: number; bytes: Buffer }[];
+  manager: (o?: { inUse?: (string | null)[] | Error }) => CcManager;
   /** What the fake bpftool does on register/unregister (default: what the kernel does). */
   onRun: (args: readonly string[]) => ExecOutcome | null;
 }
@@ -43,8 +53,12 @@ function setup(): World {
   const bpf = join(dir, 'bpf');
   mkdirSync(bpf);
   for (const id of ['mptcp_lia', 'mptcp_olia']) {
-    writeFileSync(join(bpf, `${id}.bpf.o`), ccObject({ structOpsName: id, externs: KFUNCS }));
+    writeFileSync(join(bpf, `${id}.bpf.o`), ccObject({ structOpsName: id, externs: KFUNCS }), {
+      mode: 0o644,
+    });
   }
+  // Explicit modes: a umask of 002 must not make the test objects look group-writable.
+  chmodSync(bpf, 0o755);
   const tool = join(dir, 'bpftool');
   writeFileSync(tool, '');
   const availPath = join(proc, 'sys/net/ipv4/tcp_available_congestion_control');
@@ -55,6 +69,7 @@ function setup(): World {
     btf,
     bpf,
     calls: [],
+    registered: [],
     onRun: () => null,
     manager: (o = {}) =>
       new CcManager({
@@ -62,7 +77,10 @@ function setup(): World {
         procRoot: proc,
         btfPath: btf,
         exec,
-        subflowCongestion: () => Promise.resolve(o.inUse ?? []),
+        // The walk stops at the test's own temp dir (it lives under /tmp, which fails the check).
+        trustedRoot: dir,
+        subflowCongestion: () =>
+          o.inUse instanceof Error ? Promise.reject(o.inUse) : Promise.resolve(o.inUse ?? []),
       }),
   };
   const exec: Exec = (file, args) => {
@@ -79,6 +97,8 @@ function setup(): World {
       return Promise.resolve({ code: 0, stdout: JSON.stringify(list), stderr: '' });
     }
     if (args[1] === 'register') {
+      const path = args[2] ?? '';
+      world.registered.push({ mode: statSync(path).mode & 0o7777, bytes: readFileSync(path) });
       const name = /(mptcp_\w+)\.bpf\.o$/.exec(args[2] ?? '')?.[1] ?? '?';
       registered.add(name);
       writeFileSync(availPath, `${[...avail(), name].join(' ')}\n`);
@@ -134,8 +154,15 @@ describe('CcManager', () => {
     expect(r.changed).toBe(true);
     expect(r.status.registered).toBe(true);
     expect(r.status.bpfRegistered).toBe(true);
+    // bpftool gets a private copy of the checked bytes (0600 in a fresh dir), removed afterwards.
     const register = w.calls.find((c) => c[2] === 'register');
-    expect(register?.slice(1)).toEqual(['struct_ops', 'register', join(w.bpf, 'mptcp_olia.bpf.o')]);
+    expect(register?.slice(1, 3)).toEqual(['struct_ops', 'register']);
+    const copy = register?.[3] ?? '';
+    expect(copy).toMatch(/\/mptcp-studio-cc-[^/]+\/mptcp_olia\.bpf\.o$/);
+    expect(copy.startsWith(w.bpf)).toBe(false);
+    expect(w.registered[0]?.mode).toBe(0o600);
+    expect(w.registered[0]?.bytes.equals(readFileSync(join(w.bpf, 'mptcp_olia.bpf.o')))).toBe(true);
+    expect(existsSync(copy)).toBe(false);
     // A second load changes nothing and runs nothing.
     const before = w.calls.length;
     const again = await w.manager().load('mptcp_olia');
@@ -168,6 +195,29 @@ describe('CcManager', () => {
     expect(r.status.registered).toBe(false);
   });
 
+  it('refuses to unload when the subflows cannot be read (unknown is not "none")', async () => {
+    await w.manager().load('mptcp_lia');
+    const m = w.manager({ inUse: new Error('sock_diag: EPERM') });
+    const [lia] = await m.list();
+    expect(lia?.inUseBySubflows).toBeNull();
+    expect(lia?.unloadBlockedReason).toMatch(/^cannot tell whether subflows use mptcp_lia/);
+    const refused = await failure(m.unload('mptcp_lia'));
+    expect(refused.code).toBe('KERNEL');
+    // A read that fails once and then works is not "unknown".
+    let tries = 0;
+    const flaky = new CcManager({
+      catalog: createCatalog({ bpfDir: w.bpf, bpftool: join(w.dir, 'bpftool') }),
+      procRoot: w.proc,
+      btfPath: w.btf,
+      trustedRoot: w.dir,
+      exec: () => Promise.resolve({ code: 0, stdout: '[]', stderr: '' }),
+      subflowCongestion: () => (++tries === 1 ? Promise.reject(new Error('EINTR')) : Promise.resolve([])),
+    });
+    expect((await flaky.status('mptcp_lia')).inUseBySubflows).toBe(0);
+    expect(refused.message).toMatch(/^cannot unload mptcp_lia: cannot tell whether subflows use mptcp_lia/);
+    expect(w.calls.some((c) => c[2] === 'unregister')).toBe(false);
+  });
+
   it('says why not: no BTF, missing kfuncs, missing object, no privileges', async () => {
     // The kernel BTF is cached per path for the process; another path is another kernel.
     const other = join(w.dir, 'vmlinux-old');
@@ -176,6 +226,7 @@ describe('CcManager', () => {
       catalog: createCatalog({ bpfDir: w.bpf, bpftool: join(w.dir, 'bpftool') }),
       procRoot: w.proc,
       btfPath: other,
+      trustedRoot: w.dir,
       exec: () => Promise.resolve({ code: 0, stdout: '[]', stderr: '' }),
     });
     let [lia] = await m.list();
@@ -202,6 +253,35 @@ describe('CcManager', () => {
     expect(lia?.blocker).toBe('no-privileges');
     const eperm = await failure(w.manager().load('mptcp_lia'));
     expect(eperm.code).toBe('EPERM');
+    expect(w.calls.some((c) => c[2] === 'register')).toBe(false);
+  });
+
+  it('privileged: refuses an object others could swap (group/other-writable dir or file)', async () => {
+    chmodSync(w.bpf, 0o777);
+    let [lia] = await w.manager().list();
+    expect(lia?.blocker).toBe('bad-object');
+    expect(lia?.reason).toContain(`${w.bpf} is writable by group or others (mode 0777)`);
+    const refused = await failure(w.manager().load('mptcp_lia'));
+    expect(refused.code).toBe('EINVAL');
+    chmodSync(w.bpf, 0o755);
+    chmodSync(join(w.bpf, 'mptcp_lia.bpf.o'), 0o664);
+    [lia] = await w.manager().list();
+    expect(lia?.reason).toContain('mptcp_lia.bpf.o is writable by group or others (mode 0664)');
+    expect(w.calls.some((c) => c[2] === 'register')).toBe(false);
+  });
+
+  it('refuses an object with more than one struct_ops map (bpftool would register them all)', async () => {
+    const b = new BtfBuilder();
+    const int = b.int('int');
+    const ops = b.struct('tcp_congestion_ops', [['flags', int]]);
+    b.datasec('.struct_ops', [b.variable('mptcp_lia', ops), b.variable('sneaky', ops)]);
+    writeFileSync(join(w.bpf, 'mptcp_lia.bpf.o'), elfObject({ '.text': Buffer.alloc(8), '.BTF': b.build() }));
+    const [lia] = await w.manager().list();
+    expect(lia?.blocker).toBe('bad-object');
+    expect(lia?.reason).toMatch(
+      /defines 2 struct_ops maps \(mptcp_lia, sneaky\); it must define exactly one/,
+    );
+    expect((await failure(w.manager().load('mptcp_lia'))).code).toBe('EINVAL');
     expect(w.calls.some((c) => c[2] === 'register')).toBe(false);
   });
 

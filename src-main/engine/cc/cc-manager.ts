@@ -25,6 +25,7 @@ import {
   type ObjectBtfFacts,
 } from './btf';
 import type { CcCatalog, CcEntry } from './catalog';
+import { readTrustedObject, untrustedReason, withPrivateCopy } from './object-trust';
 
 /** Capability numbers (uapi linux/capability.h). */
 const CAP_SYS_ADMIN = 21n;
@@ -55,6 +56,10 @@ export interface CcManagerDeps {
   btfPath?: string;
   /** Congestion control names of the live MPTCP subflows in this namespace (INET_DIAG_CONG). */
   subflowCongestion?: () => Promise<(string | null)[]>;
+  /** Effective uid (default: the process's); root is privileged whatever CapEff says. */
+  euid?: number;
+  /** Unit tests only: where the object path checks stop (object-trust.ts). */
+  trustedRoot?: string;
 }
 
 interface KernelSnapshot {
@@ -67,6 +72,9 @@ interface KernelSnapshot {
   structOps: string[] | null;
   subflowCc: (string | null)[] | null;
 }
+
+/** Tries of the subflow read before "cannot tell" (each failed try waits 50 ms). */
+const SUBFLOW_READ_ATTEMPTS = 4;
 
 const kernelBtfCache = new Map<string, Promise<KernelBtfFacts>>();
 
@@ -97,6 +105,20 @@ async function objectBtf(path: string): Promise<ObjectBtfFacts> {
 
 const words = (s: string | null): string[] => (s ?? '').trim().split(/\s+/).filter(Boolean);
 
+/**
+ * Why an object must not be registered as `kernelName`; null when it defines exactly one
+ * struct_ops map, the tcp_congestion_ops of that name (bpftool registers every map in the file).
+ */
+function objectProblem(facts: ObjectBtfFacts, kernelName: string): string | null {
+  const names = facts.structOps.map((s) => s.name).join(', ') || 'none';
+  const ops = facts.structOps.find((s) => s.name === kernelName);
+  if (!ops || ops.structName !== 'tcp_congestion_ops')
+    return `does not define the tcp_congestion_ops ${kernelName} (it defines: ${names})`;
+  if (facts.structOps.length !== 1)
+    return `defines ${facts.structOps.length} struct_ops maps (${names}); it must define exactly one, ${kernelName}`;
+  return null;
+}
+
 /** Error code to report when loading is blocked. */
 function blockerCode(b: CcBlocker): ErrorCode {
   switch (b) {
@@ -120,10 +142,18 @@ export class CcManager {
   private readonly btfPath: string;
   private queue: Promise<unknown> = Promise.resolve();
 
+  private readonly trust: { euid: number; trustedRoot: string | null };
+
   constructor(private readonly deps: CcManagerDeps) {
+    this.trust = { euid: deps.euid ?? process.geteuid?.() ?? -1, trustedRoot: deps.trustedRoot ?? null };
     this.exec = deps.exec ?? execBpftool;
     this.procRoot = deps.procRoot ?? '/proc';
     this.btfPath = deps.btfPath ?? '/sys/kernel/btf/vmlinux';
+  }
+
+  /** Root or able to load BPF: then the object must pass the ownership checks (object-trust.ts). */
+  private privileged(k: KernelSnapshot): boolean {
+    return k.caps.load || this.trust.euid === 0;
   }
 
   get catalog(): CcCatalog {
@@ -165,6 +195,24 @@ export class CcManager {
     }
   }
 
+  /**
+   * The subflows' CC names, or null when they cannot be read (which blocks an unload). A dump can
+   * fail now and then (an interrupted dump, a read overlapping the connections poller), so a few
+   * tries before giving up.
+   */
+  private async subflowCc(): Promise<(string | null)[] | null> {
+    const read = this.deps.subflowCongestion;
+    if (!read) return null;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await read();
+      } catch {
+        if (attempt >= SUBFLOW_READ_ATTEMPTS) return null;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
   private async snapshot(): Promise<KernelSnapshot> {
     const [btf, available, def, status, structOps, subflowCc] = await Promise.all([
       existsSync(this.btfPath)
@@ -177,7 +225,7 @@ export class CcManager {
       this.readProc('sys/net/ipv4/tcp_congestion_control'),
       this.readProc('self/status'),
       this.structOpsNames(),
-      this.deps.subflowCongestion ? this.deps.subflowCongestion().catch(() => null) : Promise.resolve(null),
+      this.subflowCc(),
     ]);
     return {
       btf: btf.facts,
@@ -216,13 +264,16 @@ export class CcManager {
       ]);
     } else {
       try {
+        const untrusted = this.privileged(k) ? await untrustedReason(obj, this.trust) : null;
         const facts = await objectBtf(obj);
-        const ops = facts.structOps.find((s) => s.name === e.kernelName);
-        if (!ops || ops.structName !== 'tcp_congestion_ops') {
+        const wrong = objectProblem(facts, e.kernelName);
+        if (untrusted) {
           problems.push([
             'bad-object',
-            `${obj} does not define the tcp_congestion_ops ${e.kernelName} (it defines: ${facts.structOps.map((s) => s.name).join(', ') || 'none'})`,
+            `${obj} is not safe to load with privileges: ${untrusted} (the object and every directory above it must be owned by root and writable by nobody else)`,
           ]);
+        } else if (wrong) {
+          problems.push(['bad-object', `${obj} ${wrong}`]);
         } else if (k.btf) {
           missing = missingKfuncs(k.btf, facts.externFuncs);
           if (missing.length > 0) {
@@ -253,7 +304,10 @@ export class CcManager {
     if (registered) {
       if (isNamespaceDefault) {
         unloadBlockedReason = `${e.kernelName} is the default congestion control of this network namespace (net.ipv4.tcp_congestion_control): choose another default first`;
-      } else if (inUse !== null && inUse > 0) {
+      } else if (inUse === null) {
+        // A failed sock_diag read is not "no subflows": refuse rather than guess.
+        unloadBlockedReason = `cannot tell whether subflows use ${e.kernelName}: the MPTCP subflows of this network namespace cannot be read (sock_diag)`;
+      } else if (inUse > 0) {
         unloadBlockedReason = `${inUse} MPTCP subflow${inUse === 1 ? '' : 's'} in this network namespace use${inUse === 1 ? 's' : ''} ${e.kernelName}: close ${inUse === 1 ? 'it' : 'them'} first`;
       } else if (bpfRegistered === false) {
         unloadBlockedReason = `${e.kernelName} is registered, but not as a BPF struct_ops (a kernel module?): MPTCP Studio only unloads what it can find with bpftool`;
@@ -306,7 +360,27 @@ export class CcManager {
           `cannot load ${e.kernelName}: ${before.reason ?? 'not available'}`,
         );
       }
-      const out = await this.exec(this.catalog.bpftool, ['struct_ops', 'register', before.objectPath]);
+      const tool = this.catalog.bpftool;
+      const objectPath = before.objectPath;
+      // The bytes checked here are the bytes bpftool loads: read once (through a checked
+      // descriptor when privileged), checked, and registered from a private copy.
+      const bytes = await readTrustedObject(objectPath, this.trust).catch((err: unknown) => {
+        throw new ApiFailure(
+          'EINVAL',
+          `cannot load ${e.kernelName}: ${objectPath} is not safe to load: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      });
+      let wrong: string | null;
+      try {
+        const section = elfSection(bytes, '.BTF');
+        wrong = section ? objectProblem(objectFacts(parseBtf(section)), e.kernelName) : 'has no .BTF section';
+      } catch (err) {
+        wrong = `cannot be read as a BPF object: ${err instanceof Error ? err.message : String(err)}`;
+      }
+      if (wrong) throw new ApiFailure('EINVAL', `cannot load ${e.kernelName}: ${objectPath} ${wrong}`);
+      const out = await withPrivateCopy(bytes, `${e.kernelName}.bpf.o`, (copy) =>
+        this.exec(tool, ['struct_ops', 'register', copy]),
+      );
       if (out.code !== 0) throw bpftoolFailure(out, 'register', e.kernelName);
       const after = await this.status(id);
       if (!after.registered) {
@@ -319,7 +393,11 @@ export class CcManager {
     });
   }
 
-  /** Unregister (bpftool struct_ops unregister name NAME), refused while something uses it. */
+  /**
+   * Unregister (bpftool struct_ops unregister name NAME), refused while something uses it. "Uses"
+   * is checked in the engine's own network namespace only (its default, its subflows): another
+   * namespace's default or sockets are not seen from here (docs: packaging/mptcp-studio-cc@.service).
+   */
   unload(id: CcId): Promise<CcActionResult> {
     return this.exclusive(async () => {
       const e = this.catalog.byId(id);
@@ -329,7 +407,11 @@ export class CcManager {
       }
       if (before.unloadBlockedReason || !this.catalog.bpftool) {
         const code: ErrorCode =
-          before.isNamespaceDefault || (before.inUseBySubflows ?? 0) > 0 ? 'EBUSY' : 'EPERM';
+          before.isNamespaceDefault || (before.inUseBySubflows ?? 0) > 0
+            ? 'EBUSY'
+            : before.inUseBySubflows === null
+              ? 'KERNEL'
+              : 'EPERM';
         throw new ApiFailure(
           code,
           `cannot unload ${e.kernelName}: ${before.unloadBlockedReason ?? 'bpftool is missing'}`,

@@ -2,20 +2,29 @@
  * Coupled CC against the real kernel: uniquely named copies of LIA and OLIA (never the real
  * mptcp_lia / mptcp_olia, which a user may have registered) built with scripts/build-bpf.mjs,
  * registered and unregistered through the engine in a lab namespace's agent, checked with the
- * kernel's own views (/proc, bpftool, ss). Every name is unregistered in teardown.
+ * kernel's own views (/proc, bpftool, ss). Every name is unregistered in teardown, by an exit hook
+ * if teardown never runs, and by the next run's global setup if the process was killed
+ * (src-main/lab/cc-test-copies.ts). The objects live in a root-owned 0755 directory, so they pass
+ * the privileged engine's ownership checks (object-trust.ts) for real.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CcActionResult, CcStatus } from '../../../shared/cc';
 import type { ApplyReport, PlanView } from '../../../shared/config-api';
 import type { Result } from '../../../shared/result';
 import type { ConnectionsSnapshot } from '../../../shared/types';
+import {
+  ccTestObjectDir,
+  cleanStaleCcCopies,
+  recordCcCopies,
+  releaseCcCopies,
+} from '../../lab/cc-test-copies';
 import { Lab, labUnavailableReason, nsRun, run, type LabProcess } from '../../lab/lab';
 import { openEngine, type EngineService } from '../index';
 
@@ -75,8 +84,9 @@ describe.skipIf(skipReason() !== null)('coupled congestion control (BPF struct_o
   const suffix = `_i${randomBytes(2).toString('hex').slice(0, 3)}`;
   const lia = `mptcp_lia${suffix}`;
   const olia = `mptcp_olia${suffix}`;
-  const dir = mkdtempSync(join(tmpdir(), 'mpst-cc-'));
-  const env = { MPTCP_STUDIO_BPF_DIR: dir, MPTCP_STUDIO_CC_SUFFIX: suffix };
+  let dir = '';
+  let record = '';
+  let env: Record<string, string> = {};
   let lab: Lab;
   let engine: EngineService;
   let traffic: LabProcess | null = null;
@@ -85,6 +95,10 @@ describe.skipIf(skipReason() !== null)('coupled congestion control (BPF struct_o
     (await nsRun(lab.client, 'sysctl', ['-n', n])).stdout.trim();
 
   beforeAll(async () => {
+    dir = ccTestObjectDir();
+    // Recorded before anything can be registered: an exit hook and the next run's setup unregister.
+    record = recordCcCopies([lia, olia], [dir]);
+    env = { MPTCP_STUDIO_BPF_DIR: dir, MPTCP_STUDIO_CC_SUFFIX: suffix };
     const mod = (await import(pathToFileURL(resolve('scripts/build-bpf.mjs')).href)) as {
       buildBpfCc: BuildBpfCc;
     };
@@ -110,7 +124,8 @@ describe.skipIf(skipReason() !== null)('coupled congestion control (BPF struct_o
         await run('bpftool', ['struct_ops', 'unregister', 'name', name]).catch(() => undefined);
       }
     }
-    rmSync(dir, { recursive: true, force: true });
+    if (record) releaseCcCopies(record);
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('lists both copies as loadable and not registered', async () => {
@@ -250,12 +265,15 @@ describe.skipIf(skipReason() !== null)('coupled congestion control (BPF struct_o
     await lab.waitFor('bpftool to drop it', structOpsNames, (names) => !names.includes(lia));
   });
 
-  it('a plan registers OLIA before making it the default, and a failed apply unregisters it', async () => {
+  it('a plan registers OLIA before making it the default; a failed apply rolls the default back and keeps it registered', async () => {
     const defaultBefore = await sysctl('net.ipv4.tcp_congestion_control');
     const plan = value<PlanView>(
       await engine.invoke('mptcp:config:plan', { config: { congestionControl: olia } }),
     );
     expect(plan.errors).toEqual([]);
+    expect(plan.warnings).toEqual([
+      `${olia} stays registered (global, harmless) even if this change is reverted or rolled back; unload it from the Configure page or \`mptcp-studio cc unload mptcp_olia\``,
+    ]);
     expect(plan.steps.map((s) => s.shell)).toEqual([
       `bpftool struct_ops register ${join(dir, `${olia}.bpf.o`)}`,
       `sysctl -w net.ipv4.tcp_congestion_control=${olia}`,
@@ -267,14 +285,12 @@ describe.skipIf(skipReason() !== null)('coupled congestion control (BPF struct_o
       );
       expect(report.ok).toBe(false);
       expect(report.applied.map((s) => s.description)).toEqual([`Register BPF congestion control ${olia}`]);
-      expect(report.rolledBack.map((s) => [s.description, s.ok])).toEqual([
-        [`Unregister BPF congestion control ${olia}`, true],
-      ]);
+      expect(report.rolledBack).toEqual([]);
       expect(report.restored).toBe(true);
     } finally {
       await failing.close();
     }
-    expect(available()).not.toContain(olia);
+    expect(available()).toContain(olia);
     expect(await sysctl('net.ipv4.tcp_congestion_control')).toBe(defaultBefore);
 
     const ok = value<ApplyReport>(
@@ -288,5 +304,155 @@ describe.skipIf(skipReason() !== null)('coupled congestion control (BPF struct_o
     );
     value<CcActionResult>(await engine.invoke('mptcp:cc:unload', { name: 'mptcp_olia' }));
     expect(available()).not.toContain(olia);
+  });
+
+  it('a revert through an agent without CAP_SYS_ADMIN (as shipped) restores the prior default', async () => {
+    const defaultBefore = await sysctl('net.ipv4.tcp_congestion_control');
+    const sock = join(dir, 'agent-nosysadmin.sock');
+    // The shipped unit's capabilities (packaging/mptcp-studio-agent.service), nothing more.
+    const agent = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        lab.client,
+        'setpriv',
+        '--bounding-set=-all,+net_admin,+chown,+bpf,+perfmon',
+        process.execPath,
+        'out/node/mptcp-studio.mjs',
+        'agent',
+        '--socket',
+        sock,
+        '--label',
+        lab.client,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } },
+    );
+    let log = '';
+    const client = await (async () => {
+      await new Promise<void>((ready, fail) => {
+        const t = setTimeout(() => fail(new Error(`agent did not start: ${log}`)), 20_000);
+        createInterface({ input: agent.stderr }).on('line', (l) => {
+          log += `${l}\n`;
+          if (l.includes('"listening"')) {
+            clearTimeout(t);
+            ready();
+          }
+        });
+      });
+      return openEngine({ agentSocket: sock });
+    })();
+    try {
+      const [seen] = value<CcStatus[]>(await client.invoke('mptcp:cc:list', {}));
+      // Really without CAP_SYS_ADMIN: it could not unregister anything.
+      expect(seen?.available, seen?.reason ?? '').toBe(true);
+      const applied = value<ApplyReport>(
+        await client.invoke('mptcp:config:apply', { config: { congestionControl: lia }, confirmWithinS: 60 }),
+      );
+      expect(applied.ok, JSON.stringify(applied)).toBe(true);
+      expect(applied.revertAtMs).not.toBeNull();
+      expect(available()).toContain(lia);
+      expect(await sysctl('net.ipv4.tcp_congestion_control')).toBe(lia);
+      const [loaded] = value<CcStatus[]>(await client.invoke('mptcp:cc:list', {}));
+      expect(loaded?.unloadBlockedReason).toMatch(/default congestion control|CAP_SYS_ADMIN/);
+
+      const reverted = value<ApplyReport>(await client.invoke('mptcp:config:revert', {}));
+      expect(reverted.ok, JSON.stringify(reverted)).toBe(true);
+      expect(reverted.restored).toBe(true);
+      expect(reverted.applied.map((s) => s.description)).toEqual([
+        `Set net.ipv4.tcp_congestion_control from ${lia} to ${defaultBefore}`,
+      ]);
+      expect(await sysctl('net.ipv4.tcp_congestion_control')).toBe(defaultBefore);
+      // Registration is kept (the plan said so); nothing is pending any more.
+      expect(available()).toContain(lia);
+      const [after] = value<CcStatus[]>(await client.invoke('mptcp:cc:list', {}));
+      expect(after?.unloadBlockedReason).toMatch(/unloading needs CAP_SYS_ADMIN/);
+      expect((await client.invoke('mptcp:config:confirm', {})).ok).toBe(false);
+    } finally {
+      await client.close();
+      agent.kill('SIGTERM');
+      await new Promise((r) => agent.once('exit', r));
+    }
+    // The test engine (root, all capabilities) unloads it.
+    value<CcActionResult>(await engine.invoke('mptcp:cc:unload', { name: 'mptcp_lia' }));
+    expect(available()).not.toContain(lia);
+  });
+
+  it('a process that exits without its teardown unregisters its copies in an exit hook', async () => {
+    const name = `mptcp_lia_x${randomBytes(2).toString('hex').slice(0, 3)}`;
+    const objDir = ccTestObjectDir();
+    try {
+      const mod = (await import(pathToFileURL(resolve('scripts/build-bpf.mjs')).href)) as {
+        buildBpfCc: BuildBpfCc;
+      };
+      const obj = join(objDir, `${name}.bpf.o`);
+      await mod.buildBpfCc({ algo: 'lia', ccName: name, outFile: obj });
+      // A child that records and registers a copy, then exits as a test worker may (no teardown).
+      const entry = join(objDir, 'child.mjs');
+      await build({
+        stdin: {
+          contents: [
+            `import { execFileSync } from 'node:child_process';`,
+            `import { availableCcs, recordCcCopies } from ${JSON.stringify(resolve('src-main/lab/cc-test-copies.ts'))};`,
+            `recordCcCopies([${JSON.stringify(name)}]);`,
+            `execFileSync('bpftool', ['struct_ops', 'register', process.argv[2]], { stdio: 'ignore' });`,
+            `process.exit(availableCcs().includes(${JSON.stringify(name)}) ? 0 : 3);`,
+          ].join('\n'),
+          resolveDir: process.cwd(),
+          loader: 'ts',
+        },
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        outfile: entry,
+        logLevel: 'silent',
+      });
+      await run(process.execPath, [entry, obj]); // exit 0: it was registered (the child checked) ...
+      expect(available()).not.toContain(name); // ... and unregistered by its exit hook
+      expect(cleanStaleCcCopies()).toEqual([]); // and its record went with it
+    } finally {
+      if (available().includes(name)) await run('bpftool', ['struct_ops', 'unregister', 'name', name]);
+      rmSync(objDir, { recursive: true, force: true });
+    }
+  });
+
+  it('a copy registered by a process that was SIGKILLed is unregistered by the stale cleanup', async () => {
+    const name = `mptcp_lia_k${randomBytes(2).toString('hex').slice(0, 3)}`;
+    const objDir = ccTestObjectDir();
+    const mod = (await import(pathToFileURL(resolve('scripts/build-bpf.mjs')).href)) as {
+      buildBpfCc: BuildBpfCc;
+    };
+    const obj = join(objDir, `${name}.bpf.o`);
+    await mod.buildBpfCc({ algo: 'lia', ccName: name, outFile: obj });
+    // The child registers it and then sleeps, as a test worker would before it is killed.
+    const child: ChildProcess = spawn(
+      'sh',
+      ['-c', 'bpftool struct_ops register "$1" >/dev/null && exec sleep 600', 'sh', obj],
+      { stdio: 'ignore' },
+    );
+    const pid = child.pid ?? 0;
+    recordCcCopies([name], [objDir], pid);
+    try {
+      await lab.waitFor(
+        'the child to register it',
+        () => Promise.resolve(available()),
+        (a) => a.includes(name),
+      );
+      // The owner is alive: the cleanup leaves it alone.
+      expect(cleanStaleCcCopies()).toEqual([]);
+      expect(available()).toContain(name);
+      child.kill('SIGKILL');
+      await new Promise((r) =>
+        child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r),
+      );
+      expect(available()).toContain(name); // killed: nothing unregistered it
+      expect(cleanStaleCcCopies()).toEqual([name]);
+      expect(available()).not.toContain(name);
+      expect(existsSync(objDir)).toBe(false);
+    } finally {
+      child.kill('SIGKILL');
+      if (available().includes(name)) await run('bpftool', ['struct_ops', 'unregister', 'name', name]);
+      rmSync(objDir, { recursive: true, force: true });
+    }
   });
 });

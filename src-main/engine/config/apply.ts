@@ -33,7 +33,10 @@ export interface ApplyReport {
   applied: StepResult[];
   failed: StepResult | null;
   rolledBack: StepResult[];
-  /** After a failure: true when the state read back equals the state before the apply. */
+  /**
+   * After a failure: true when the state read back equals the state before the apply. After a
+   * revert (config-manager.ts): true when it equals the state before the reverted apply.
+   */
   restored: boolean | null;
 }
 
@@ -95,6 +98,8 @@ export async function applySteps(
       const rolledBack: StepResult[] = [];
       for (const d of [...done].reverse()) {
         const inv = invertStep(d);
+        // A coupled CC's registration is kept on purpose (shared/plan.ts invertStep).
+        if (inv === null) continue;
         try {
           await runStep(w, inv);
           rolledBack.push({ step: inv, description: describeStep(inv), ok: true });

@@ -30,10 +30,13 @@ export interface ConfigManagerDeps {
   injectFailureAt?: number;
 }
 
-/** What "the exact prior state" covers: every value a plan can change, as the kernel reports it. */
-export function stateFingerprint(o: Overview, cc: CcStatus[] = []): string {
+/**
+ * What "the exact prior state" covers: every value a plan can change, as the kernel reports it.
+ * Not which coupled CCs are registered: a plan may register one, and rollback and revert keep it
+ * registered on purpose (shared/plan.ts invertStep), so it is not part of what they restore.
+ */
+export function stateFingerprint(o: Overview): string {
   return JSON.stringify({
-    ccRegistered: cc.map((c) => [c.kernelName, c.registered]),
     sysctls: o.status.mptcpSysctls.map((s) => [s.name, s.value]),
     cc: o.status.congestionControl.default,
     buffers: o.status.buffers,
@@ -45,6 +48,8 @@ export function stateFingerprint(o: Overview, cc: CcStatus[] = []): string {
 
 interface Pending {
   applied: Step[];
+  /** The state before the apply: what a revert claims to restore. */
+  before: string;
   timer: NodeJS.Timeout | null;
   revertAtMs: number | null;
 }
@@ -101,21 +106,21 @@ export class ConfigManager {
       }
       const opts =
         this.deps.injectFailureAt === undefined ? {} : { injectFailureAt: this.deps.injectFailureAt };
+      const before = await this.fingerprint();
       const report = await applySteps(this.deps.writer, p.steps, this.fingerprint, opts);
       let revertAtMs: number | null = null;
       if (report.ok && confirmWithinS !== null && report.applied.length > 0) {
         revertAtMs = Date.now() + confirmWithinS * 1000;
         const timer = setTimeout(() => void this.revert().catch(() => undefined), confirmWithinS * 1000);
         timer.unref();
-        this.pending = { applied: report.applied.map((r) => r.step), timer, revertAtMs };
+        this.pending = { applied: report.applied.map((r) => r.step), before, timer, revertAtMs };
         this.deps.onPending?.(revertAtMs);
       }
       return { ...report, planErrors: [], revertAtMs };
     });
   }
 
-  private readonly fingerprint = async (): Promise<string> =>
-    stateFingerprint(await this.deps.overview(), this.deps.ccStatus ? await this.deps.ccStatus() : []);
+  private readonly fingerprint = async (): Promise<string> => stateFingerprint(await this.deps.overview());
 
   confirm(): Promise<{ revertAtMs: number | null }> {
     return this.exclusive(() => {
@@ -127,17 +132,28 @@ export class ConfigManager {
     });
   }
 
-  /** Undo the pending change: its steps inverted, in reverse order, all or nothing again. */
+  /**
+   * Undo the pending change: its steps inverted, in reverse order, all or nothing again. A revert
+   * that fails leaves the change pending (its own rollback put the applied state back), so the
+   * user can retry or confirm; `restored` says whether the state before the apply is back.
+   */
   revert(): Promise<ApplyReport> {
     return this.exclusive(async () => {
       const pending = this.pending;
       if (!pending) throw new ApiFailure('BAD_REQUEST', 'no change is waiting for confirmation');
       if (pending.timer) clearTimeout(pending.timer);
-      this.pending = null;
-      this.deps.onPending?.(null);
-      const undo = [...pending.applied].reverse().map(invertStep);
+      pending.timer = null;
+      const undo = [...pending.applied]
+        .reverse()
+        .map(invertStep)
+        .filter((s): s is Step => s !== null);
       const report = await applySteps(this.deps.writer, undo, this.fingerprint);
-      return { ...report, planErrors: [], restored: report.ok ? true : report.restored, revertAtMs: null };
+      const restored = (await this.fingerprint()) === pending.before;
+      if (report.ok) {
+        this.pending = null;
+        this.deps.onPending?.(null);
+      }
+      return { ...report, planErrors: [], restored, revertAtMs: report.ok ? null : pending.revertAtMs };
     });
   }
 

@@ -192,7 +192,12 @@ export function createConfigStore(api: MptcpApi, overview: OverviewStore): Confi
           set({ pendingBusy: false, pendingError: r.error });
           return;
         }
-        set({ pendingBusy: false, pendingRevertAtMs: null, report: { kind: 'revert', value: r.value } });
+        // A revert that failed leaves the change pending (revertAtMs still set): the user can retry.
+        set({
+          pendingBusy: false,
+          pendingRevertAtMs: r.value.revertAtMs,
+          report: { kind: 'revert', value: r.value },
+        });
         await reloadAll();
       },
 
