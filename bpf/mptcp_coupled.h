@@ -90,6 +90,8 @@ struct coupled_priv {
 	u32 loss2;     /* OLIA: snd_una at the last loss */
 	u32 loss3;     /* OLIA: snd_una now */
 	s64 olia_cnt;  /* OLIA: fractional cwnd increase, OLIA_ONE = one packet */
+	/* CC_DEBUG builds only: did ssthresh() / set_state() run for the corrupt recovery entry? */
+	u32 dbg_ss_calls, dbg_ss_ret, dbg_state_calls, dbg_last_state;
 };
 
 extern u32 tcp_slow_start(struct tcp_sock *tp, u32 acked) __ksym;
@@ -314,8 +316,16 @@ u64 cc_repairs = 0;
  * (and the tracer counted no recursion misses). So the writer is tcp_init_cwnd_reduction()'s
  * `snd_ssthresh = icsk_ca_ops->ssthresh(sk)` receiving the callback's first argument (rdi = sk)
  * back as the u32 result, i.e. the value of a call that did not run this CC's ssthresh program
- * (which only ever computes max(cwnd / 2, 2)); why that call and the tracepoints of the same
- * entry did not run is not established. Ruled out: the struct_ops prototypes (bpftool
+ * (which only ever computes max(cwnd / 2, 2)). Confirmed with the CC_DEBUG build's per-subflow
+ * call counters (kind 9, cc_dbg): at the first in_ack_event that sees the corrupt value
+ * (ssthresh 0x09c4ef00, ca_state Recovery, prior_cwnd 5), ssthresh() had run once in the
+ * subflow's life (returning 5, an earlier recovery) and set_state() twice (Recovery, then Open,
+ * last argument 0): for this recovery entry the kernel ran neither our ssthresh() nor our
+ * set_state() program (and the tracepoint in tcp_set_ca_state() did not fire), yet the subflow
+ * is in Recovery with prior_cwnd set. That is outside this CC's code; why the kernel's calls did
+ * not reach the programs is not established (next step: a hardware write watchpoint on
+ * &tp->snd_ssthresh, or fentry on tcp_init_cwnd_reduction, which this machine refuses: EPERM for
+ * tracing programs). Ruled out: the struct_ops prototypes (bpftool
  * struct_ops dump: ssthresh/undo_cwnd u32 (struct sock *), cong_avoid/set_state/in_ack_event
  * void, exactly as declared here), the JITed ssthresh/undo_cwnd code (returns w0 computed from
  * snd_cwnd/prior_cwnd), trampoline recursion skips (recursion_misses 0 for every program), and
@@ -399,7 +409,9 @@ static __always_inline void cc_reno_cong_avoid(struct tcp_sock *tp, u32 acked)
  * Investigation build only (MPTCP_CC_DEBUG=1 node scripts/build-bpf.mjs ...): the first 63
  * suspicious events (cwnd or ssthresh above CC_DEBUG_MIN), read with
  * `bpftool map dump name cc_dbg`; entry 0 counts all. Kinds in mptcp_lia.bpf.c: 1 cong_avoid
- * entry, 4 undo_cwnd, 5 set_state, 6 ssthresh(), 7 and 8 in_ack_event. In normal builds
+ * entry, 4 undo_cwnd, 5 set_state, 6 ssthresh(), 7, 8 and 9 in_ack_event (9: ssthresh, then
+ * how many times ssthresh() ran and its last result, how many times set_state() ran and its
+ * last argument, on this subflow). In normal builds
  * cc_debug_if() compiles to nothing.
  */
 #ifdef CC_DEBUG
@@ -440,7 +452,9 @@ static __always_inline void cc_debug(u32 kind, u32 a, u32 b, u32 c, u32 d, u32 e
 		if (cond)                                                                  \
 			cc_debug(k, a, b, c, d, e);                                        \
 	} while (0)
+#define cc_debug_do(stmt) do { stmt; } while (0)
 #else
+#define cc_debug_do(stmt) do { } while (0)
 #define cc_debug_if(cond, k, a, b, c, d, e) do { (void)(cond); } while (0)
 #endif
 
