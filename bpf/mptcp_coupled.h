@@ -334,7 +334,8 @@ u64 cc_repairs = 0;
  * Rates (ss sampled every 100 ms, cwnd > 5000 counted; cc_repairs read from the .bss): first LIA
  * build (commit 43b642d, cwnd clamp only) 2/20, 2/50 and ~1/30 runs; with the repair below the ss
  * watch sees 0 (it cannot see a repaired value) while cc_repairs counted 2 repairs in 40 runs and,
- * on 2026-11-24, 1 in 31 and 1 in ~80 LIA runs; OLIA 0/20 before the repair, 0 repairs in 30.
+ * on 2026-11-24, 4 in 290 LIA runs (30: 1, 40: 0, 100: 2, 120: 1); OLIA 0/20 before the repair,
+ * 0 repairs in 30.
  *
  * Defence: every callback this CC gets repairs both values before the kernel uses them. It runs
  * in in_ack_event() (called from tcp_ack() before the loss-recovery state machine, so a corrupt
