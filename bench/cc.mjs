@@ -92,6 +92,11 @@ try {
     rows.push({ label: v.label, ...res });
   }
   console.log(m.formatCcTable(rows));
+  // cc_repairs (bpf/mptcp_coupled.h cc_sanitize): corrupt ssthresh/cwnd values the clamped build
+  // repaired before the kernel used them. The ss watch above cannot see those; this can.
+  for (const c of ccs) {
+    console.log(`${c.name} (${c.algo}${NO_CLAMP ? ', no clamp' : ''}): cc_repairs ${await c.repairs()}`);
+  }
 } finally {
   await cleanup();
 }

@@ -90,6 +90,8 @@ struct coupled_priv {
 	u32 loss2;     /* OLIA: snd_una at the last loss */
 	u32 loss3;     /* OLIA: snd_una now */
 	s64 olia_cnt;  /* OLIA: fractional cwnd increase, OLIA_ONE = one packet */
+	/* CC_DEBUG builds only: did ssthresh() / set_state() run for the corrupt recovery entry? */
+	u32 dbg_ss_calls, dbg_ss_ret, dbg_state_calls, dbg_last_state;
 };
 
 extern u32 tcp_slow_start(struct tcp_sock *tp, u32 acked) __ksym;
@@ -300,10 +302,40 @@ u64 cc_repairs = 0;
  * this CC's ssthresh() never returned more than a few hundred and prior_ssthresh (what an undo
  * restores) was sane at the time. When recovery ends, tcp_end_cwnd_reduction() copies ssthresh
  * into snd_cwnd without asking the CC, which is the 10^5..10^9 cwnd "set outside cong_avoid".
- * Kernel Reno on the same subflows showed nothing in 30 runs. The writer was not identified.
- * Rates seen (ss sampled every 100 ms, cwnd > 5000 counted): first LIA build (commit 43b642d,
- * cwnd clamp only) 2/20, 2/50 and ~1/30 runs; with the repair below 0 in 130+ runs, while
- * cc_repairs counted 2 repairs in 40 runs; OLIA 0/20 before the repair.
+ * Kernel Reno on the same subflows showed nothing in 30 runs.
+ * What the value is (2026-11-24, raw tracepoints tcp_probe / tcp_cong_state_set /
+ * tcp_cwnd_reduction_tp / tcp_retransmit_skb / mptcp_subflow_get_send on the subflows of these
+ * CCs, ring of the last 32k events): in both captured cases the corrupt ssthresh is exactly the
+ * low 32 bits of the subflow's own struct sock address: sk ffff88814386a500 -> ssthresh
+ * 0x4386a500, sk ffff88813eecc0c0 -> 0x3eecc0c0. It appears together with a legitimate-looking
+ * recovery entry (ca_state Open -> Recovery, prior_cwnd = the cwnd before it (42, 174),
+ * prior_ssthresh = TCP_INFINITE_SSTHRESH, cwnd cut by PRR) that happened between two ACKs (47 and
+ * 63 ms without any event on that subflow: a timer, i.e. tcp_rack_reo_timeout() ->
+ * tcp_enter_recovery()), and for that entry neither tcp_cong_state_set nor
+ * tcp_cwnd_reduction_tp fired although both fire for every other recovery of the same subflows
+ * (and the tracer counted no recursion misses). So the writer is tcp_init_cwnd_reduction()'s
+ * `snd_ssthresh = icsk_ca_ops->ssthresh(sk)` receiving the callback's first argument (rdi = sk)
+ * back as the u32 result, i.e. the value of a call that did not run this CC's ssthresh program
+ * (which only ever computes max(cwnd / 2, 2)). Confirmed with the CC_DEBUG build's per-subflow
+ * call counters (kind 9, cc_dbg): at the first in_ack_event that sees the corrupt value
+ * (ssthresh 0x09c4ef00, ca_state Recovery, prior_cwnd 5), ssthresh() had run once in the
+ * subflow's life (returning 5, an earlier recovery) and set_state() twice (Recovery, then Open,
+ * last argument 0): for this recovery entry the kernel ran neither our ssthresh() nor our
+ * set_state() program (and the tracepoint in tcp_set_ca_state() did not fire), yet the subflow
+ * is in Recovery with prior_cwnd set. That is outside this CC's code; why the kernel's calls did
+ * not reach the programs is not established (next step: a hardware write watchpoint on
+ * &tp->snd_ssthresh, or fentry on tcp_init_cwnd_reduction, which this machine refuses: EPERM for
+ * tracing programs). Ruled out: the struct_ops prototypes (bpftool
+ * struct_ops dump: ssthresh/undo_cwnd u32 (struct sock *), cong_avoid/set_state/in_ack_event
+ * void, exactly as declared here), the JITed ssthresh/undo_cwnd code (returns w0 computed from
+ * snd_cwnd/prior_cwnd), trampoline recursion skips (recursion_misses 0 for every program), and
+ * any BPF write to snd_ssthresh (the --no-clamp build has none: the only tcp_sock stores are in
+ * icsk_ca_priv).
+ * Rates (ss sampled every 100 ms, cwnd > 5000 counted; cc_repairs read from the .bss): first LIA
+ * build (commit 43b642d, cwnd clamp only) 2/20, 2/50 and ~1/30 runs; with the repair below the ss
+ * watch sees 0 (it cannot see a repaired value) while cc_repairs counted 2 repairs in 40 runs and,
+ * on 2026-11-24, 4 in 290 LIA runs (30: 1, 40: 0, 100: 2, 120: 1); OLIA 0/20 before the repair,
+ * 0 repairs in 30.
  *
  * Defence: every callback this CC gets repairs both values before the kernel uses them. It runs
  * in in_ack_event() (called from tcp_ack() before the loss-recovery state machine, so a corrupt
@@ -378,7 +410,9 @@ static __always_inline void cc_reno_cong_avoid(struct tcp_sock *tp, u32 acked)
  * Investigation build only (MPTCP_CC_DEBUG=1 node scripts/build-bpf.mjs ...): the first 63
  * suspicious events (cwnd or ssthresh above CC_DEBUG_MIN), read with
  * `bpftool map dump name cc_dbg`; entry 0 counts all. Kinds in mptcp_lia.bpf.c: 1 cong_avoid
- * entry, 4 undo_cwnd, 5 set_state, 6 ssthresh(), 7 and 8 in_ack_event. In normal builds
+ * entry, 4 undo_cwnd, 5 set_state, 6 ssthresh(), 7, 8 and 9 in_ack_event (9: ssthresh, then
+ * how many times ssthresh() ran and its last result, how many times set_state() ran and its
+ * last argument, on this subflow). In normal builds
  * cc_debug_if() compiles to nothing.
  */
 #ifdef CC_DEBUG
@@ -419,7 +453,9 @@ static __always_inline void cc_debug(u32 kind, u32 a, u32 b, u32 c, u32 d, u32 e
 		if (cond)                                                                  \
 			cc_debug(k, a, b, c, d, e);                                        \
 	} while (0)
+#define cc_debug_do(stmt) do { stmt; } while (0)
 #else
+#define cc_debug_do(stmt) do { } while (0)
 #define cc_debug_if(cond, k, a, b, c, d, e) do { (void)(cond); } while (0)
 #endif
 

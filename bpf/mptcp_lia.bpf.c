@@ -117,6 +117,7 @@ u32 BPF_PROG(lia_ssthresh, struct sock *sk)
 	const struct tcp_sock *tp = cc_tcp_sk(sk);
 	u32 r = cc_ssthresh(sk);
 
+	cc_debug_do(cc_priv(sk)->dbg_ss_calls++; cc_priv(sk)->dbg_ss_ret = r);
 	cc_debug_if(r > CC_DEBUG_MIN || tp->snd_cwnd > CC_DEBUG_MIN, 6, tp->snd_cwnd, r,
 		    tp->snd_ssthresh, tp->prior_cwnd, cc_ca_state(sk));
 	return r;
@@ -132,6 +133,11 @@ void BPF_PROG(lia_in_ack_event, struct sock *sk, u32 flags)
 		    tp->packets_out, cc_ca_state(sk));
 	cc_debug_if(cc_suspicious(tp), 8, tp->prior_ssthresh, tp->snd_una, tp->high_seq,
 		    tp->undo_marker, tp->snd_nxt);
+	/* Kind 9: how many times ssthresh() and set_state() ran on this subflow, and their last
+	 * result / argument, when the corrupt ssthresh is first seen. */
+	cc_debug_if(cc_suspicious(tp), 9, tp->snd_ssthresh, cc_priv(sk)->dbg_ss_calls,
+		    cc_priv(sk)->dbg_ss_ret, cc_priv(sk)->dbg_state_calls,
+		    cc_priv(sk)->dbg_last_state);
 	cc_sanitize(sk);
 }
 
@@ -152,6 +158,7 @@ void BPF_PROG(lia_set_state, struct sock *sk, u8 new_state)
 	struct conn_state *conn = NULL;
 	struct subflow_slot *me;
 
+	cc_debug_do(ca->dbg_state_calls++; ca->dbg_last_state = new_state);
 	cc_debug_if(cc_suspicious(cc_tcp_sk(sk)), 5, new_state, cc_tcp_sk(sk)->snd_cwnd,
 		    cc_tcp_sk(sk)->snd_ssthresh, cc_tcp_sk(sk)->prior_cwnd,
 		    cc_tcp_sk(sk)->prior_ssthresh);

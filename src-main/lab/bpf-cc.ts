@@ -106,6 +106,12 @@ export interface RegisteredCc {
    * Resolves true when it is gone from `bpftool struct_ops show`.
    */
   unregister(waitMs?: number): Promise<boolean>;
+  /**
+   * cc_repairs of this copy (bpf/mptcp_coupled.h cc_sanitize()): how often it found an
+   * ssthresh or cwnd above its bound and repaired it. The ss-based anomaly watch cannot see a
+   * repaired value, this counter can. Experiment (--no-clamp) builds never repair: always 0.
+   */
+  repairs(): Promise<number>;
 }
 
 const live = new Set<string>();
@@ -164,6 +170,7 @@ export async function registerUniqueCc(
       await new Promise((r) => setTimeout(r, 200));
     }
   };
+  const repairs = (): Promise<number> => readCcRepairs(name);
   try {
     await run('bpftool', ['struct_ops', 'register', obj], { timeoutMs: 60_000 });
     if (!availableCongestionControls().includes(name)) {
@@ -175,5 +182,39 @@ export async function registerUniqueCc(
   } finally {
     rmSync(obj, { force: true });
   }
-  return { algo, name, unregister };
+  return { algo, name, unregister, repairs };
+}
+
+/**
+ * Read cc_repairs from the .bss of the registered CC `name`: struct_ops map -> its member
+ * programs -> their maps -> the one named `*.bss` (libbpf truncates the object name in map names, so the .bss cannot be
+ * found by name alone when several copies are loaded). Throws if any step fails.
+ */
+export async function readCcRepairs(name: string): Promise<number> {
+  const json = async (args: string[]): Promise<unknown> =>
+    JSON.parse((await run('bpftool', ['-j', ...args])).stdout) as unknown;
+  const dump = (await json(['struct_ops', 'dump', 'name', name])) as Record<string, unknown>[];
+  const ops = dump.find((e) => 'bpf_struct_ops_tcp_congestion_ops' in e)?.[
+    'bpf_struct_ops_tcp_congestion_ops'
+  ];
+  // Members read "<prototype> <prog name>/prog_id:<id>"; not every program uses the .bss.
+  const progIds = [...JSON.stringify(ops ?? {}).matchAll(/prog_id:(\d+)/g)].map((x) => x[1] ?? '');
+  if (progIds.length === 0) throw new Error(`${name}: no programs in bpftool struct_ops dump`);
+  const mapIds = new Set<number>();
+  for (const progId of progIds) {
+    const prog = (await json(['prog', 'show', 'id', progId])) as { map_ids?: number[] };
+    for (const id of prog.map_ids ?? []) mapIds.add(id);
+  }
+  for (const id of mapIds) {
+    const map = (await json(['map', 'show', 'id', String(id)])) as { name?: string };
+    if (!map.name?.endsWith('.bss')) continue;
+    const entries = (await json(['map', 'dump', 'id', String(id)])) as {
+      formatted?: { value?: { '.bss'?: Record<string, unknown>[] } };
+    }[];
+    const vars = entries[0]?.formatted?.value?.['.bss'] ?? [];
+    const v = vars.find((x) => 'cc_repairs' in x)?.['cc_repairs'];
+    if (typeof v !== 'number') throw new Error(`${name}: no cc_repairs in map ${id}`);
+    return v;
+  }
+  throw new Error(`${name}: none of its programs uses a .bss map`);
 }

@@ -45,6 +45,8 @@ const EXTRA_RUNS = 5;
 const RENO_RUNS = 5;
 const DISJOINT_RUNS = 2;
 const ANOMALY_RUNS = 20;
+/* Repairs tolerated per suite (~30 runs): measured 4 in 290 LIA runs, 0 in 30 OLIA runs. */
+const MAX_REPAIRS = 2;
 const CLEAR = { maxShare: 0.6, marginToReno: 0.05 };
 const FINAL = { maxShare: 0.62, marginToReno: 0.0 };
 const timing = { warmupMs: 2000, measureMs: 6000, disjointWarmupMs: 2000, disjointMeasureMs: 4000 };
@@ -120,6 +122,14 @@ describe.skipIf(skip !== null)('coupled congestion control (BPF LIA / OLIA)', ()
       expect(res.anomalies.map((a) => a.line)).toEqual([]);
       expect(res.maxCwnd).toBeLessThanOrEqual(SANE_MAX_CWND);
       expect(res.maxCwnd).toBeGreaterThan(10); // the watcher did see real windows
+      // The clamps repair a corrupt ssthresh before the kernel copies it into cwnd, so the ss
+      // watch above cannot see the anomaly in this build; the repair counter can
+      // (bpf/mptcp_coupled.h, cc_sanitize()). The corruption is not caused by this CC's programs
+      // (see the comment there) and still happens ~1-2 times per 100 LIA runs on 6.18, so 0
+      // cannot be asserted; more than MAX_REPAIRS in one suite means it became frequent.
+      const repairs = await cc.repairs();
+      log(`[${algo}] cc_repairs over ${res.watchedRuns} runs: ${repairs}`);
+      expect(repairs).toBeLessThanOrEqual(MAX_REPAIRS);
     }, 300_000);
   }
 });
