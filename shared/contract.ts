@@ -30,6 +30,7 @@ import {
   MptcpCountersSchema,
   OverviewSchema,
 } from './types';
+import { PmActionSchema, PmStartArgsSchema, PmStatusSchema } from './pm';
 
 const NoArgs = z.object({}).strict();
 
@@ -96,6 +97,16 @@ export const methods = {
     result: ExportedTextSchema,
   },
 
+  /**
+   * The engine as path manager of its namespace (shared/pm.ts). These run where the engine runs,
+   * so the PM lives in that namespace's engine process and stops (restoring path_manager) with it.
+   */
+  'mptcp:pm:status': { args: NoArgs, result: PmStatusSchema },
+  /** Refused while another MPTCP manager (mptcpd, NetworkManager) runs there, unless `force`. */
+  'mptcp:pm:start': { args: PmStartArgsSchema, result: PmStatusSchema },
+  /** Stop and put net.mptcp.path_manager back; connections keep their subflows. */
+  'mptcp:pm:stop': { args: NoArgs, result: PmStatusSchema },
+
   /** Plain-language warnings computed from the live state. */
   'mptcp:advice:get': { args: NoArgs, result: z.array(AdviceSchema) },
 } as const;
@@ -107,6 +118,8 @@ export const events = {
   'mptcp:engine:error': z.object({ source: z.string(), code: z.string(), message: z.string() }),
   /** A kernel event, timestamped by the engine when it was read. */
   'mptcp:kernel:event': KernelEventSchema,
+  /** Something the engine's path manager did (a subflow created, an endpoint added, ...). */
+  'mptcp:pm:action': PmActionSchema,
   /** A change awaits confirmation (revertAtMs set) or no longer does (null). */
   'mptcp:config:pending': PendingConfirmationSchema,
 } as const;

@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { checkNetnsName } from '../engine/agent';
 import { formatMptcpEvent } from '../engine/events/mptcp-events';
 import { defaultAgentEntry } from '../engine/index';
+import { LocalEngine } from '../engine/local-engine';
 import { checkGlob, runEndpointSync } from '../engine/pm/endpoint-sync';
 import { runUserspacePm } from '../engine/pm/userspace-pm-runner';
 import type { PmLogEntry } from '../engine/pm/userspace-pm';
@@ -309,9 +310,11 @@ async function runKernel(
   restore: () => void,
   previous: string,
 ): Promise<number> {
+  const engine = new LocalEngine();
   let running;
   try {
     running = await runEndpointSync({
+      engine,
       role: s.role,
       match: s.match,
       backup: s.backup,
@@ -319,6 +322,7 @@ async function runKernel(
       log: print,
     });
   } catch (e) {
+    await engine.close();
     restore();
     return fail(e instanceof Error ? e.message : String(e));
   }
@@ -337,6 +341,7 @@ async function runKernel(
   });
   await untilStopped();
   await running.stop();
+  await engine.close();
   // Endpoints left in place belong to the in-kernel PM, which keeps using them under any
   // path_manager value set for later connections; restoring the sysctl does not touch them.
   restore();

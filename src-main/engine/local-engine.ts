@@ -15,6 +15,7 @@ import { readMptcpCounters } from './sysctl/netstat';
 import { ConfigManager } from './config/config-manager';
 import { KernelEventWatcher } from './events/kernel-events';
 import { netlinkWriter } from './config/writer';
+import { PmController } from './pm/pm-controller';
 
 export interface LocalEngineOptions {
   /** Name to report as KernelStatus.netns (the agent passes the namespace it was started in). */
@@ -34,6 +35,7 @@ export class LocalEngine {
   private readonly listeners = new Set<EventListener>();
   private readonly config: ConfigManager;
   private readonly watcher: KernelEventWatcher;
+  private readonly pm: PmController;
 
   constructor(opts: LocalEngineOptions = {}) {
     this.netnsLabel = opts.netnsLabel ?? null;
@@ -48,6 +50,7 @@ export class LocalEngine {
       ...(opts.injectFailureAt === undefined ? {} : { injectFailureAt: opts.injectFailureAt }),
     });
     this.watcher = new KernelEventWatcher(resolveMptcpPm, (e) => this.emit('mptcp:kernel:event', e));
+    this.pm = new PmController({ engine: this, emit: (a) => this.emit('mptcp:pm:action', a) });
   }
 
   private emit<E extends EventName>(event: E, payload: EventPayload<E>): void {
@@ -110,6 +113,9 @@ export class LocalEngine {
     'mptcp:config:apply': ({ config, confirmWithinS }) => this.config.apply(config, confirmWithinS),
     'mptcp:config:confirm': () => this.config.confirm(),
     'mptcp:config:revert': () => this.config.revert(),
+    'mptcp:pm:status': () => this.pm.status(),
+    'mptcp:pm:start': (args) => this.pm.start(args),
+    'mptcp:pm:stop': () => this.pm.stop(),
   };
 
   private async overview(): Promise<Overview> {
@@ -135,6 +141,8 @@ export class LocalEngine {
   }
 
   async close(): Promise<void> {
+    // First: the in-kernel sync applies through this engine's config manager.
+    await this.pm.close();
     await this.config.close();
     this.watcher.stop();
     for (const s of [this.route, this.genl, this.diag]) s?.close();

@@ -4,6 +4,7 @@
  * kernel in *.int.test.ts files.
  */
 import type { KernelHandlers } from '../../shared/contract';
+import type { PmStatus } from '../../shared/pm';
 import type { ConnectionsSnapshot, KernelStatus } from '../../shared/types';
 import type { EngineBackend } from '../engine/service';
 
@@ -36,6 +37,23 @@ export const emptySnapshot: ConnectionsSnapshot = {
   orphanSubflows: 0,
 };
 
+export const stoppedPmStatus: PmStatus = {
+  running: false,
+  mode: null,
+  role: null,
+  manager: null,
+  subflows: null,
+  startedAtMs: null,
+  pathManager: 'kernel',
+  previousPathManager: null,
+  recovered: false,
+  connections: 0,
+  leftOut: [],
+  warnings: [],
+  detected: { mptcpd: false, networkManager: false },
+  recentActions: [],
+};
+
 export function fakeBackend(
   overrides: Partial<KernelHandlers> = {},
 ): EngineBackend & { closed: boolean; calls: string[] } {
@@ -65,6 +83,20 @@ export function fakeBackend(
       }),
     'mptcp:config:confirm': () => Promise.resolve({ revertAtMs: null }),
     'mptcp:config:revert': () => Promise.reject(new Error('nothing to revert')),
+    'mptcp:pm:status': () => Promise.resolve(stoppedPmStatus),
+    'mptcp:pm:start': (a) =>
+      Promise.resolve({
+        ...stoppedPmStatus,
+        running: true,
+        mode: a.mode,
+        role: a.role,
+        manager: a.manager,
+        subflows: a.subflows ?? 16,
+        startedAtMs: 1,
+        pathManager: a.manager,
+        previousPathManager: 'kernel',
+      }),
+    'mptcp:pm:stop': () => Promise.resolve(stoppedPmStatus),
   };
   const handlers: KernelHandlers = { ...base, ...overrides };
   const counted = Object.fromEntries(
