@@ -183,6 +183,12 @@ export interface LabOptions {
    * client accepts the announcements, giving one subflow per path. 'none': no endpoints, no limits.
    */
   mptcp?: 'signal' | 'none';
+  /**
+   * Also give every path an IPv6 address pair, fd99:<path+1>::1 (client) and ::2 (server), /64,
+   * with `nodad` so they are usable at once (duplicate address detection would leave them
+   * tentative for a second or more, and a tentative address cannot be a source). Default false.
+   */
+  ipv6?: boolean;
 }
 
 export interface LabPath {
@@ -191,6 +197,9 @@ export interface LabPath {
   serverIf: string;
   clientAddress: string;
   serverAddress: string;
+  /** Set with LabOptions.ipv6. */
+  clientAddress6: string | null;
+  serverAddress6: string | null;
 }
 
 const active = new Set<Lab>();
@@ -254,6 +263,8 @@ export class Lab {
         serverIf: `s${i}`,
         clientAddress: `10.99.${i + 1}.1`,
         serverAddress: `10.99.${i + 1}.2`,
+        clientAddress6: opts.ipv6 ? `fd99:${i + 1}::1` : null,
+        serverAddress6: opts.ipv6 ? `fd99:${i + 1}::2` : null,
       };
       await ip([
         'link',
@@ -270,11 +281,12 @@ export class Lab {
         this.server,
       ]);
       const po = opts.pathOptions?.[i];
-      for (const [ns, dev, addr] of [
-        [this.client, p.clientIf, p.clientAddress],
-        [this.server, p.serverIf, p.serverAddress],
+      for (const [ns, dev, addr, addr6] of [
+        [this.client, p.clientIf, p.clientAddress, p.clientAddress6],
+        [this.server, p.serverIf, p.serverAddress, p.serverAddress6],
       ] as const) {
         await ip(['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', dev]);
+        if (addr6) await ip(['-n', ns, 'addr', 'add', `${addr6}/64`, 'dev', dev, 'nodad']);
         if (po?.mtuBytes) await ip(['-n', ns, 'link', 'set', dev, 'mtu', String(po.mtuBytes)]);
         await ip(['-n', ns, 'link', 'set', dev, 'up']);
         if (po?.rateMbit) {
@@ -337,10 +349,10 @@ export class Lab {
     }
   }
 
-  /** Start the MPTCP sink on the server (0.0.0.0:port). */
-  async startServer(port = 5201): Promise<LabProcess> {
+  /** Start the MPTCP sink on the server (0.0.0.0:port; with ipv6, [::]:port, IPv6 only). */
+  async startServer(port = 5201, opts: { ipv6?: boolean } = {}): Promise<LabProcess> {
     const tool = await labTool();
-    const proc = startInNs(this.server, tool, ['server', String(port)]);
+    const proc = startInNs(this.server, tool, ['server', String(port), ...(opts.ipv6 ? ['6'] : [])]);
     this.track(proc);
     await proc.ready;
     return proc;
@@ -352,14 +364,23 @@ export class Lab {
    */
   async openConnections(
     count: number,
-    opts: { port?: number; rateBytesPerSec?: number; congestionControl?: string; path?: number } = {},
+    opts: {
+      port?: number;
+      rateBytesPerSec?: number;
+      congestionControl?: string;
+      path?: number;
+      /** Connect to the path's IPv6 server address (the lab needs LabOptions.ipv6). */
+      ipv6?: boolean;
+    } = {},
   ): Promise<LabProcess> {
     const tool = await labTool();
     const target = this.paths[opts.path ?? 0];
     if (!target) throw new Error(`lab has no path ${opts.path}`);
+    const address = opts.ipv6 ? target.serverAddress6 : target.serverAddress;
+    if (!address) throw new Error('openConnections({ipv6: true}) needs a lab created with ipv6');
     const args = [
       'client',
-      target.serverAddress,
+      address,
       String(opts.port ?? 5201),
       String(count),
       String(opts.rateBytesPerSec ?? 0),
