@@ -102,7 +102,7 @@ function startServerPm(ns: string): Promise<ChildProcess> {
     },
   );
   return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (l) => {
+    createInterface({ input: child.stdout }).on('line', (l) => {
       if ((JSON.parse(l) as { what?: string }).what === 'started') resolve(child);
     });
     child.once('exit', (code) => reject(new Error(`server pm exited (${code})`)));

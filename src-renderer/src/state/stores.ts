@@ -10,6 +10,7 @@ import { createConfigStore, type ConfigState, type ConfigStore } from './config-
 import { createConnectionStore, type ConnectionStore } from './connection-store';
 import { createConnectionsStore, type ConnectionsState, type ConnectionsStore } from './connections-store';
 import { createOverviewStore, type OverviewState, type OverviewStore } from './overview-store';
+import { createPmStore, type PmState, type PmStore } from './pm-store';
 import { createProfilesStore, type ProfilesState, type ProfilesStore } from './profiles-store';
 import { EventLog } from './monitor/event-log';
 import type { FrameScheduler } from './monitor/frame-notifier';
@@ -25,6 +26,8 @@ export interface Stores {
   connection: ConnectionStore;
   config: ConfigStore;
   profiles: ProfilesStore;
+  /** The engine's path manager (status, start/stop, its actions). */
+  pm: PmStore;
   ui: UiStore;
   /** Per-subflow chart history (outside React state). */
   samples: SamplesStore;
@@ -65,6 +68,7 @@ export function createStores(
   const connection = createConnectionStore(source);
   const config = createConfigStore(api, overview);
   const profiles = createProfilesStore(api);
+  const pm = createPmStore(api);
   const ui = createUiStore();
 
   if (connection.getState().state === 'open') void overview.getState().refresh();
@@ -79,6 +83,7 @@ export function createStores(
     connection,
     config,
     profiles,
+    pm,
     ui,
     samples,
     events,
@@ -86,6 +91,7 @@ export function createStores(
     dispose() {
       offOpen();
       monitor.dispose();
+      pm.dispose();
       config.dispose();
       connections.dispose();
       connection.dispose();
@@ -119,6 +125,10 @@ export function useConfig<T>(selector: (s: ConfigState) => T): T {
 
 export function useProfiles<T>(selector: (s: ProfilesState) => T): T {
   return useStore(useStores().profiles, selector);
+}
+
+export function usePm<T>(selector: (s: PmState) => T): T {
+  return useStore(useStores().pm, selector);
 }
 
 export function useMonitor<T>(selector: (s: MonitorState) => T): T {

@@ -242,11 +242,18 @@ export function createMonitorStore(deps: MonitorDeps): MonitorStore {
     record({ tMs: now(), type: 'event', event });
   });
 
+  // Path-manager actions join the timeline (live only; recordings keep kernel data, format v1).
+  const offPm = api.on('mptcp:pm:action', (action) => {
+    if (!live()) return;
+    events.push({ source: 'pm', timestampMs: action.timestampMs, action });
+  });
+
   return Object.assign(store, {
     dispose() {
       cancelTimer();
       offSnapshot();
       offEvent();
+      offPm();
     },
   });
 }
