@@ -131,10 +131,10 @@ describe('Path manager page', () => {
     fireEvent.change(screen.getByTestId('pm-manager'), { target: { value: 'kernel' } });
     fireEvent.change(screen.getByTestId('pm-mode'), { target: { value: 'ndiffports' } });
     expect(screen.getByTestId('pm-ndiffports-warning').textContent).toContain('not for production');
-    expect((screen.getByTestId('pm-manager') as HTMLSelectElement).value).toBe('userspace');
-    const kernelOption = within(screen.getByTestId('pm-manager')).getByText(/in-kernel/) as HTMLOptionElement;
+    expect(screen.getByTestId<HTMLSelectElement>('pm-manager').value).toBe('userspace');
+    const kernelOption = within(screen.getByTestId('pm-manager')).getByText<HTMLOptionElement>(/in-kernel/);
     expect(kernelOption.disabled).toBe(true);
-    expect((screen.getByTestId('pm-subflows') as HTMLInputElement).placeholder).toBe('2');
+    expect(screen.getByTestId<HTMLInputElement>('pm-subflows').placeholder).toBe('2');
   });
 
   it('refuses bad input before sending anything', async () => {
@@ -142,9 +142,9 @@ describe('Path manager page', () => {
     await open(api);
     fireEvent.change(screen.getByTestId('pm-subflows'), { target: { value: '0' } });
     expect(screen.getByTestId('pm-form-error').textContent).toMatch(/subflows/);
-    expect((screen.getByTestId('pm-start') as HTMLButtonElement).disabled).toBe(true);
+    expect(screen.getByTestId<HTMLButtonElement>('pm-start').disabled).toBe(true);
     fireEvent.change(screen.getByTestId('pm-subflows'), { target: { value: '2.5' } });
-    expect((screen.getByTestId('pm-start') as HTMLButtonElement).disabled).toBe(true);
+    expect(screen.getByTestId<HTMLButtonElement>('pm-start').disabled).toBe(true);
     expect(started(api)).toEqual([]);
   });
 
@@ -156,7 +156,7 @@ describe('Path manager page', () => {
     await open(api);
     expect(screen.getByTestId('pm-detected').textContent).toBe('mptcpd');
     expect(screen.getByTestId('pm-conflict').textContent).toContain('mptcpd manages MPTCP');
-    expect((screen.getByTestId('pm-start') as HTMLButtonElement).disabled).toBe(true);
+    expect(screen.getByTestId<HTMLButtonElement>('pm-start').disabled).toBe(true);
     act(() => screen.getByTestId('pm-force').click());
     act(() => screen.getByTestId('pm-start').click());
     await settle();
