@@ -326,6 +326,38 @@ describe.skipIf(labUnavailableReason() !== null)('the engine as path manager (in
     expect(await pathManager(lab.client)).toBe('kernel');
   });
 
+  it('one path manager per namespace: the app refuses while a CLI `pm` runs there, and starts once it stopped', async () => {
+    lab = await Lab.create({ paths: 1, mptcp: 'none' });
+    const cli = spawn(
+      process.execPath,
+      [CLI, 'pm', '--json', '--netns', lab.client, '--mode', 'ndiffports'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    procs.push(cli);
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: cli.stdout }).on('line', (l) => {
+        if ((JSON.parse(l) as { what?: string }).what === 'started') resolve();
+      });
+      cli.once('exit', (code) => reject(new Error(`pm exited (${code})`)));
+    });
+    const a = agent(lab.client);
+    await expect(
+      a.call('mptcp:pm:start', { mode: 'fullmesh', role: 'client', manager: 'userspace' }),
+    ).rejects.toThrow(/another MPTCP Studio path manager \(pid \d+\) runs in this namespace/);
+    expect(await pathManager(lab.client)).toBe('userspace');
+    await new Promise<void>((resolve) => {
+      cli.once('exit', () => resolve());
+      cli.kill('SIGTERM');
+    });
+    expect(await pathManager(lab.client)).toBe('kernel');
+    const s = await a.call('mptcp:pm:start', { mode: 'fullmesh', role: 'client', manager: 'userspace' });
+    expect(s).toMatchObject({ running: true, previousPathManager: 'kernel', recovered: false });
+    await a.call('mptcp:pm:stop', {});
+    expect(await pathManager(lab.client)).toBe('kernel');
+  });
+
   it('refuses bad start arguments with a clear sentence and changes nothing', async () => {
     lab = await Lab.create({ paths: 1, mptcp: 'none' });
     const a = agent(lab.client);

@@ -11,6 +11,7 @@
  * killed with SIGKILL leaves it behind; the next start in the same namespace finds it, sees its
  * pid is gone and takes the value to restore from it instead of the `userspace` the dead run set.
  */
+import { rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import {
   defaultPmSubflows,
@@ -23,7 +24,7 @@ import {
 } from '../../../shared/pm';
 import { ApiFailure } from '../../../shared/result';
 import { detectManagers } from '../../host/advice';
-import { formatMptcpEvent } from '../events/mptcp-events';
+import { formatMptcpEvent, type MptcpEvent } from '../events/mptcp-events';
 import { readPrivileges } from '../sysctl/status';
 import { runEndpointSync, type SyncEngine } from './endpoint-sync';
 import { runUserspacePm } from './userspace-pm-runner';
@@ -38,10 +39,26 @@ const PM_TYPE_SYSCTL = 'sys/net/mptcp/pm_type';
 export interface PmControllerOptions {
   engine: SyncEngine;
   emit: (a: PmAction) => void;
+  /** Every entry as the loop or the sync logged it, before it becomes an action (the CLI prints them). */
+  log?: (e: PmLogEntry) => void;
   procRoot?: string;
   netnsDir?: string;
   /** Where the state file for crash recovery goes (default /run/mptcp-studio). */
   stateDir?: string;
+}
+
+/** Knobs the CLI offers beyond the contract's start arguments (mptcp-studio pm --help). */
+export interface PmRunExtras {
+  /** In-kernel sync: interface globs to manage (default all but loopback) and backup ones. */
+  match?: string[];
+  backup?: string[];
+  /** In-kernel sync: on stop, remove the endpoints this run added. */
+  cleanup?: boolean;
+  /** Userspace: recreate subflows that close, up to maxRetries per address pair. */
+  recreate?: boolean;
+  maxRetries?: number;
+  /** Userspace: every decoded MPTCP event the loop reads. */
+  onKernelEvent?: (ev: MptcpEvent) => void;
 }
 
 interface StateFile {
@@ -60,8 +77,10 @@ interface Running {
   subflows: number;
   startedAtMs: number;
   sysctlPath: string;
+  statePath: string | null;
   previous: string;
   recovered: boolean;
+  cleanup: boolean;
   stop: () => Promise<void>;
   connections: () => number;
 }
@@ -120,6 +139,7 @@ export class PmController {
   }
 
   private record(e: PmLogEntry): void {
+    this.opts.log?.(e);
     const a = toAction(e);
     if (e.what === 'endpoint-sync' && e.detail) {
       const lo = e.detail.leftOut;
@@ -202,14 +222,14 @@ export class PmController {
     };
   }
 
-  start(args: PmStartArgs): Promise<PmStatus> {
+  start(args: PmStartArgs, extras: PmRunExtras = {}): Promise<PmStatus> {
     return this.serial(async () => {
-      await this.startNow(args);
+      await this.startNow(args, extras);
       return this.status();
     });
   }
 
-  private async startNow(args: PmStartArgs): Promise<void> {
+  private async startNow(args: PmStartArgs, extras: PmRunExtras): Promise<void> {
     if (this.running) {
       const r = this.running;
       throw new ApiFailure(
@@ -232,7 +252,7 @@ export class PmController {
       throw new ApiFailure(
         'EEXIST',
         `${others} runs in this network namespace and manages MPTCP endpoints or subflows; ` +
-          'stop it, or start with force to override (both will then act on the same connections)',
+          'stop it, or override (--force; in the app, the override box): both will then act on the same connections',
       );
     const pm = await this.readPathManager();
     if (!pm)
@@ -251,7 +271,7 @@ export class PmController {
       if (this.pidAlive(prior.pid) && !args.force)
         throw new ApiFailure(
           'EEXIST',
-          `another MPTCP Studio path manager (pid ${prior.pid}) runs in this namespace; stop it, or start with force`,
+          `another MPTCP Studio path manager (pid ${prior.pid}) runs in this namespace; stop it, or override (--force)`,
         );
       if (!this.pidAlive(prior.pid) && pm.value === wanted) {
         previous = prior.previousPathManager;
@@ -286,15 +306,18 @@ export class PmController {
 
     let stopRun: () => Promise<void>;
     let connections: () => number = () => 0;
+    let policy: unknown = undefined;
     try {
       if (args.manager === 'kernel') {
         const sync = await runEndpointSync({
           engine: this.opts.engine,
           role: args.role,
-          match: [],
-          backup: [],
+          match: extras.match ?? [],
+          backup: extras.backup ?? [],
+          ...(extras.cleanup !== undefined ? { cleanup: extras.cleanup } : {}),
           log,
         });
+        policy = sync.policy;
         stopRun = () => sync.stop();
       } else {
         const loop = await runUserspacePm({
@@ -302,7 +325,10 @@ export class PmController {
           role: args.role,
           subflows,
           log,
+          ...(extras.recreate !== undefined ? { recreate: extras.recreate } : {}),
+          ...(extras.maxRetries !== undefined ? { maxRetries: extras.maxRetries } : {}),
           onEvent: (ev) => {
+            extras.onKernelEvent?.(ev);
             // Only what the PM reacts to: the raw stream is already 'mptcp:kernel:event'.
             if (ev.kind !== 'announced' && ev.kind !== 'removed') return;
             log({
@@ -320,13 +346,6 @@ export class PmController {
       }
     } catch (e) {
       await restore();
-      this.record({
-        timeMs: Date.now(),
-        token: null,
-        what: 'start',
-        result: 'error',
-        message: e instanceof Error ? e.message : String(e),
-      });
       throw e;
     }
     this.running = {
@@ -336,8 +355,10 @@ export class PmController {
       subflows,
       startedAtMs,
       sysctlPath: pm.path,
+      statePath,
       previous,
       recovered,
+      cleanup: extras.cleanup ?? false,
       connections,
       stop: async () => {
         await stopRun();
@@ -358,6 +379,7 @@ export class PmController {
         manager: args.manager,
         subflows,
         previousPathManager: previous,
+        ...(policy !== undefined ? { policy } : {}),
         ...(others ? { overriding: others } : {}),
       },
     });
@@ -380,8 +402,31 @@ export class PmController {
       token: null,
       what: 'stopped',
       result: 'ok',
-      detail: { restoredPathManager: r.previous },
+      detail: {
+        restoredPathManager: r.previous,
+        // Endpoints left in place belong to the in-kernel PM, which keeps using them under any
+        // path_manager value set for later connections; restoring the sysctl does not touch them.
+        ...(r.manager === 'kernel'
+          ? { endpoints: r.cleanup ? 'removed the ones it added' : 'left in place' }
+          : {}),
+      },
     });
+  }
+
+  /**
+   * Last resort from a process 'exit' handler (synchronous): put path_manager back and drop the
+   * state file if a run is still marked as running. Subflows and endpoints stay as they are.
+   */
+  restoreSync(): void {
+    const r = this.running;
+    if (!r) return;
+    this.running = null;
+    try {
+      writeFileSync(r.sysctlPath, r.previous);
+      if (r.statePath) rmSync(r.statePath, { force: true });
+    } catch {
+      // nothing more to do while exiting
+    }
   }
 
   /** Engine shutdown: stop, restoring path_manager; connections keep their subflows. */
