@@ -68,6 +68,22 @@ export type PmAction = z.infer<typeof PmActionSchema>;
 
 export const PmDetectedManagersSchema = z.object({ mptcpd: z.boolean(), networkManager: z.boolean() });
 
+export type PmDetectedManagers = z.infer<typeof PmDetectedManagersSchema>;
+
+/**
+ * The detected managers a start would fight with (a start refuses unless forced): mptcpd always,
+ * as it is a path manager itself (under the userspace PM it drives the same connections, under
+ * the in-kernel one it owns the endpoints); NetworkManager only for the in-kernel manager, whose
+ * endpoints it adds and removes. Connections under the userspace PM ignore endpoints (reference
+ * §2.1), so NetworkManager's endpoints and a userspace run do not collide.
+ */
+export function pmConflicts(d: PmDetectedManagers, manager: PmManager): string[] {
+  const out: string[] = [];
+  if (d.mptcpd) out.push('mptcpd');
+  if (d.networkManager && manager === 'kernel') out.push('NetworkManager');
+  return out;
+}
+
 export const PmStatusSchema = z.object({
   running: z.boolean(),
   mode: PmModeSchema.nullable(),

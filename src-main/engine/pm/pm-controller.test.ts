@@ -15,7 +15,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PmStartArgsSchema, type PmAction } from '../../../shared/pm';
+import { pmConflicts, PmStartArgsSchema, type PmAction } from '../../../shared/pm';
 import { fakeBackend } from '../../testing/fake-backend';
 import { PmController, toAction } from './pm-controller';
 
@@ -25,7 +25,10 @@ afterEach(() => {
 });
 
 /** /proc with our status (CapEff), our netns, path_manager, and optionally an mptcpd process. */
-function fakeProc(opts: { netAdmin?: boolean; mptcpd?: boolean } = {}): { root: string; state: string } {
+function fakeProc(opts: { netAdmin?: boolean; mptcpd?: boolean; networkManager?: boolean } = {}): {
+  root: string;
+  state: string;
+} {
   const root = mkdtempSync(join(tmpdir(), 'mpst-pm-proc-'));
   dirs.push(root);
   mkdirSync(join(root, 'self', 'ns'), { recursive: true });
@@ -36,12 +39,14 @@ function fakeProc(opts: { netAdmin?: boolean; mptcpd?: boolean } = {}): { root: 
   writeFileSync(join(root, 'self', 'ns', 'net'), '');
   mkdirSync(join(root, 'sys', 'net', 'mptcp'), { recursive: true });
   writeFileSync(join(root, 'sys', 'net', 'mptcp', 'path_manager'), 'kernel\n');
-  if (opts.mptcpd) {
-    mkdirSync(join(root, '4242', 'ns'), { recursive: true });
-    writeFileSync(join(root, '4242', 'comm'), 'mptcpd\n');
+  const manager = (pid: string, comm: string): void => {
+    mkdirSync(join(root, pid, 'ns'), { recursive: true });
+    writeFileSync(join(root, pid, 'comm'), `${comm}\n`);
     // Same inode as ours: the same network namespace.
-    linkSync(join(root, 'self', 'ns', 'net'), join(root, '4242', 'ns', 'net'));
-  }
+    linkSync(join(root, 'self', 'ns', 'net'), join(root, pid, 'ns', 'net'));
+  };
+  if (opts.mptcpd) manager('4242', 'mptcpd');
+  if (opts.networkManager) manager('612', 'NetworkManager');
   return { root, state: join(root, 'state') };
 }
 
@@ -76,6 +81,21 @@ describe('PmController refusals (nothing changes)', () => {
       pathManager: 'kernel',
       detected: { mptcpd: true, networkManager: false },
     });
+  });
+
+  it('refuses the in-kernel manager while NetworkManager runs (it owns endpoints too)', async () => {
+    const { root, state } = fakeProc({ networkManager: true });
+    await expect(
+      controller(root, state).start(args({ mode: 'fullmesh', manager: 'kernel' })),
+    ).rejects.toMatchObject({ code: 'EEXIST', message: expect.stringMatching(/^NetworkManager runs/) });
+    expect(pathManager(root)).toBe('kernel');
+  });
+
+  it('pmConflicts: mptcpd always, NetworkManager only for the in-kernel manager', () => {
+    const nm = { mptcpd: false, networkManager: true };
+    expect(pmConflicts(nm, 'userspace')).toEqual([]);
+    expect(pmConflicts(nm, 'kernel')).toEqual(['NetworkManager']);
+    expect(pmConflicts({ mptcpd: true, networkManager: true }, 'userspace')).toEqual(['mptcpd']);
   });
 
   it('refuses without CAP_NET_ADMIN', async () => {

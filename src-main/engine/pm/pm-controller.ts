@@ -15,6 +15,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import {
   defaultPmSubflows,
+  pmConflicts,
   type PmAction,
   type PmMode,
   type PmRole,
@@ -245,14 +246,13 @@ export class PmController {
         'the path manager needs CAP_NET_ADMIN (run as root or grant the capability)',
       );
     const detected = await detectManagers(this.procRoot, this.netnsDir, null);
-    const others = [detected.mptcpd ? 'mptcpd' : null, detected.networkManager ? 'NetworkManager' : null]
-      .filter((x) => x !== null)
-      .join(' and ');
+    const others = pmConflicts(detected, args.manager).join(' and ');
     if (others && !args.force)
       throw new ApiFailure(
         'EEXIST',
-        `${others} runs in this network namespace and manages MPTCP endpoints or subflows; ` +
-          'stop it, or override (--force; in the app, the override box): both will then act on the same connections',
+        `${others} runs in this network namespace and manages MPTCP ` +
+          `${args.manager === 'kernel' ? 'endpoints' : 'subflows'}; stop it, or override ` +
+          '(--force; in the app, the override box): both will then act on the same connections',
       );
     const pm = await this.readPathManager();
     if (!pm)

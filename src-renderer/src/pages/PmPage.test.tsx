@@ -163,6 +163,18 @@ describe('Path manager page', () => {
     expect(started(api)).toEqual([{ mode: 'fullmesh', role: 'client', manager: 'userspace', force: true }]);
   });
 
+  it('NetworkManager blocks only the in-kernel manager (its endpoints); the userspace one just notes it', async () => {
+    const status = { ...stopped, detected: { mptcpd: false, networkManager: true } };
+    const api = new FakeApi().handle('mptcp:pm:status', { ok: true, value: status });
+    await open(api);
+    expect(screen.getByTestId('pm-nm-aside')).toBeTruthy();
+    expect(screen.queryByTestId('pm-conflict')).toBeNull();
+    expect(screen.getByTestId<HTMLButtonElement>('pm-start').disabled).toBe(false);
+    fireEvent.change(screen.getByTestId('pm-manager'), { target: { value: 'kernel' } });
+    expect(screen.getByTestId('pm-conflict').textContent).toContain('NetworkManager manages MPTCP');
+    expect(screen.getByTestId<HTMLButtonElement>('pm-start').disabled).toBe(true);
+  });
+
   it("shows the engine's refusal and the 8-endpoint cap's left-out addresses", async () => {
     const api = new FakeApi()
       .handle('mptcp:pm:status', {

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import {
   defaultPmSubflows,
+  pmConflicts,
   PmStartArgsSchema,
   type PmManager,
   type PmMode,
@@ -94,7 +95,8 @@ function StartForm({ status }: { status: PmStatus }) {
   const [manager, setManager] = useState<PmManager>('userspace');
   const [subflows, setSubflows] = useState('');
   const [force, setForce] = useState(false);
-  const detected = others(status.detected);
+  const detected = pmConflicts(status.detected, manager);
+  const nmAside = status.detected.networkManager && manager === 'userspace';
   const subflowsNumber = subflows.trim() === '' ? undefined : Number(subflows);
   const parsed = PmStartArgsSchema.safeParse({
     mode,
@@ -185,6 +187,12 @@ function StartForm({ status }: { status: PmStatus }) {
               onChange={(e) => setSubflows(e.target.value)}
             />
           </label>
+        ) : null}
+        {nmAside ? (
+          <Notice tone="info" title="NetworkManager runs here" testId="pm-nm-aside">
+            It manages the in-kernel path manager&apos;s endpoints; connections under the userspace path
+            manager do not use endpoints, so the two do not collide.
+          </Notice>
         ) : null}
         {detected.length > 0 ? (
           <Notice
