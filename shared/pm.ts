@@ -104,6 +104,20 @@ export const PmStatusSchema = z.object({
   warnings: z.array(z.string()),
   /** Other MPTCP managers running in this namespace. */
   detected: PmDetectedManagersSchema,
+  /**
+   * Not running here, but a run that was killed (its pid is gone) left path_manager switched:
+   * starting again adopts its connections from the kernel; stopping puts path_manager back.
+   */
+  orphan: z
+    .object({
+      pid: z.number().int(),
+      mode: PmModeSchema,
+      role: PmRoleSchema,
+      manager: PmManagerSchema,
+      previousPathManager: z.string(),
+      startedAtMs: z.number(),
+    })
+    .nullable(),
   /** The newest actions, newest last (bounded). */
   recentActions: z.array(PmActionSchema),
 });

@@ -51,6 +51,7 @@ export const stoppedPmStatus: PmStatus = {
   leftOut: [],
   warnings: [],
   detected: { mptcpd: false, networkManager: false },
+  orphan: null,
   recentActions: [],
 };
 

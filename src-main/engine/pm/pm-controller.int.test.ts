@@ -200,6 +200,12 @@ describe.skipIf(labUnavailableReason() !== null)('the engine as path manager (in
 
     // Restart: state from the kernel, path_manager to restore from the state file.
     const second = agent(c);
+    expect((await second.call('mptcp:pm:status', {})).orphan).toMatchObject({
+      mode: 'fullmesh',
+      role: 'client',
+      manager: 'userspace',
+      previousPathManager: 'kernel',
+    });
     const again = await second.call('mptcp:pm:start', {
       mode: 'fullmesh',
       role: 'client',
@@ -356,6 +362,20 @@ describe.skipIf(labUnavailableReason() !== null)('the engine as path manager (in
     expect(s).toMatchObject({ running: true, previousPathManager: 'kernel', recovered: false });
     await a.call('mptcp:pm:stop', {});
     expect(await pathManager(lab.client)).toBe('kernel');
+  });
+
+  it('after a kill -9, a stop with nothing running puts back the path_manager the killed run found', async () => {
+    lab = await Lab.create({ paths: 1, mptcp: 'none' });
+    const first = agent(lab.client);
+    await first.call('mptcp:pm:start', { mode: 'ndiffports', role: 'client', manager: 'userspace' });
+    expect(await first.kill9()).toBe('SIGKILL');
+    expect(await pathManager(lab.client)).toBe('userspace');
+    const second = agent(lab.client);
+    expect((await second.call('mptcp:pm:status', {})).orphan).toMatchObject({ mode: 'ndiffports' });
+    const s = await second.call('mptcp:pm:stop', {});
+    expect(s).toMatchObject({ running: false, orphan: null, pathManager: 'kernel' });
+    expect(await pathManager(lab.client)).toBe('kernel');
+    expect(second.actions.at(-1)).toMatchObject({ action: 'restored', result: 'ok' });
   });
 
   it('refuses bad start arguments with a clear sentence and changes nothing', async () => {

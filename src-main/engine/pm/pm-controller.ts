@@ -12,9 +12,13 @@
  * pid is gone and takes the value to restore from it instead of the `userspace` the dead run set.
  */
 import { rmSync, writeFileSync } from 'node:fs';
+import { z } from 'zod';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import {
   defaultPmSubflows,
+  PmManagerSchema,
+  PmModeSchema,
+  PmRoleSchema,
   pmConflicts,
   type PmAction,
   type PmMode,
@@ -62,14 +66,16 @@ export interface PmRunExtras {
   onKernelEvent?: (ev: MptcpEvent) => void;
 }
 
-interface StateFile {
-  pid: number;
-  previousPathManager: string;
-  mode: PmMode;
-  role: PmRole;
-  manager: PmManager;
-  startedAtMs: number;
-}
+/** The state file, parsed like any input: it sits in a directory others could write to. */
+const StateFileSchema = z.object({
+  pid: z.number().int().min(1),
+  previousPathManager: z.string().regex(/^[a-z0-9]{1,16}$/),
+  mode: PmModeSchema,
+  role: PmRoleSchema,
+  manager: PmManagerSchema,
+  startedAtMs: z.number(),
+});
+type StateFile = z.infer<typeof StateFileSchema>;
 
 interface Running {
   mode: PmMode;
@@ -184,9 +190,8 @@ export class PmController {
     if (!path) return null;
     try {
       const v = JSON.parse(await readFile(path, 'utf8')) as Partial<StateFile>;
-      if (typeof v.pid !== 'number' || typeof v.previousPathManager !== 'string') return null;
-      if (!/^[a-z0-9]{1,16}$/.test(v.previousPathManager)) return null;
-      return v as StateFile;
+      const parsed = StateFileSchema.safeParse(v);
+      return parsed.success ? parsed.data : null;
     } catch {
       return null;
     }
@@ -202,9 +207,17 @@ export class PmController {
     }
   }
 
+  /** A state file whose pid is gone (a killed run), when nothing runs here. */
+  private async orphan(): Promise<StateFile | null> {
+    if (this.running) return null;
+    const st = await this.readState();
+    return st && st.pid !== process.pid && !this.pidAlive(st.pid) ? st : null;
+  }
+
   async status(): Promise<PmStatus> {
     const r = this.running;
     const detected = await detectManagers(this.procRoot, this.netnsDir, null);
+    const orphan = await this.orphan();
     return {
       running: r !== null,
       mode: r?.mode ?? null,
@@ -219,6 +232,7 @@ export class PmController {
       leftOut: r ? [...this.leftOut] : [],
       warnings: r ? [...this.warnings] : [],
       detected,
+      orphan,
       recentActions: [...this.recent],
     };
   }
@@ -394,7 +408,10 @@ export class PmController {
 
   private async stopNow(): Promise<void> {
     const r = this.running;
-    if (!r) return;
+    if (!r) {
+      await this.restoreOrphan();
+      return;
+    }
     this.running = null;
     await r.stop();
     this.record({
@@ -429,8 +446,37 @@ export class PmController {
     }
   }
 
+  /**
+   * Stop with nothing running, after a run was killed: put back the path_manager it found, as its
+   * own stop would have. Only while path_manager still holds what that run set: a value changed
+   * since (by hand, by a profile) is someone else's choice and stays.
+   */
+  private async restoreOrphan(): Promise<void> {
+    const o = await this.orphan();
+    const pm = await this.readPathManager();
+    if (!o || !pm) return;
+    const numeric = pm.path.endsWith('pm_type');
+    const set = o.manager === 'kernel' ? (numeric ? '0' : 'kernel') : numeric ? '1' : 'userspace';
+    const path = await this.statePath();
+    if (pm.value === set) await writeFile(pm.path, o.previousPathManager);
+    if (path) await rm(path, { force: true });
+    this.record({
+      timeMs: Date.now(),
+      token: null,
+      what: 'restored',
+      result: pm.value === set ? 'ok' : 'skipped',
+      message:
+        pm.value === set
+          ? `path_manager ${o.previousPathManager} restored after a run that was killed (pid ${o.pid})`
+          : `path_manager is ${pm.value}, not what the killed run (pid ${o.pid}) set: left as it is`,
+      detail: { restoredPathManager: o.previousPathManager },
+    });
+  }
+
   /** Engine shutdown: stop, restoring path_manager; connections keep their subflows. */
   close(): Promise<void> {
-    return this.serial(() => this.stopNow());
+    return this.serial(async () => {
+      if (this.running) await this.stopNow();
+    });
   }
 }

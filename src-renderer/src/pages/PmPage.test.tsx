@@ -31,6 +31,7 @@ const stopped: PmStatus = {
   leftOut: [],
   warnings: [],
   detected: { mptcpd: false, networkManager: false },
+  orphan: null,
   recentActions: [],
 };
 
@@ -194,6 +195,36 @@ describe('Path manager page', () => {
     act(() => screen.getByTestId('pm-stop').click());
     await settle();
     expect(screen.getByTestId('pm-command-error').textContent).toContain('no CAP_NET_ADMIN');
+  });
+});
+
+describe('Path manager page after a killed run', () => {
+  it('says so and offers to restore path_manager (a stop with nothing running)', async () => {
+    let status: PmStatus = {
+      ...stopped,
+      pathManager: 'userspace',
+      orphan: {
+        pid: 4321,
+        mode: 'fullmesh',
+        role: 'client',
+        manager: 'userspace',
+        previousPathManager: 'kernel',
+        startedAtMs: T0,
+      },
+    };
+    const api = new FakeApi()
+      .handle('mptcp:pm:status', () => ({ ok: true, value: status }))
+      .handle('mptcp:pm:stop', () => {
+        status = stopped;
+        return { ok: true, value: status };
+      });
+    await open(api);
+    expect(screen.getByTestId('pm-orphan').textContent).toContain('pid 4321');
+    act(() => screen.getByTestId('pm-restore').click());
+    await settle();
+    expect(api.calls.filter((c) => c.method === 'mptcp:pm:stop')).toHaveLength(1);
+    expect(screen.queryByTestId('pm-orphan')).toBeNull();
+    expect(screen.getByTestId('pm-sysctl').textContent).toBe('kernel');
   });
 });
 

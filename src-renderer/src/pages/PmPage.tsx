@@ -340,6 +340,28 @@ export function PmPage() {
           <ErrorLine code={commandError.code} message={commandError.message} />
         </Notice>
       ) : null}
+      {status?.orphan ? (
+        <Notice
+          tone="warn"
+          title={`A path manager run was killed (pid ${status.orphan.pid}); path_manager is still ${status.pathManager ?? 'unknown'}`}
+          testId="pm-orphan"
+          action={
+            <button
+              type="button"
+              className="button"
+              data-testid="pm-restore"
+              disabled={busy}
+              onClick={() => void stop()}
+            >
+              Restore path_manager {status.orphan.previousPathManager}
+            </button>
+          }
+        >
+          It ran {status.orphan.mode} as {status.orphan.role} ({status.orphan.manager}) since{' '}
+          {formatTime(status.orphan.startedAtMs)}. Its connections keep their subflows. Start again to adopt
+          them from the kernel (the value to restore is kept), or restore path_manager now.
+        </Notice>
+      ) : null}
       {status && status.leftOut.length > 0 ? (
         <Notice
           tone="warn"
