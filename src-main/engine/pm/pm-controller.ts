@@ -29,7 +29,7 @@ import {
 } from '../../../shared/pm';
 import { ApiFailure } from '../../../shared/result';
 import { detectManagers } from '../../host/advice';
-import { formatMptcpEvent, type MptcpEvent } from '../events/mptcp-events';
+import type { MptcpEvent } from '../events/mptcp-events';
 import { readPrivileges } from '../sysctl/status';
 import { runEndpointSync, type SyncEngine } from './endpoint-sync';
 import { runUserspacePm } from './userspace-pm-runner';
@@ -350,8 +350,11 @@ export class PmController {
               token: ev.token,
               what: `peer-${ev.kind}`,
               result: 'info',
-              message: formatMptcpEvent(ev),
-              detail: { remote: ev.remoteAddress ?? undefined, remotePort: ev.remotePort ?? undefined },
+              detail: {
+                remote: ev.remoteAddress ?? undefined,
+                remotePort: ev.remotePort ?? undefined,
+                remoteId: ev.remoteId ?? undefined,
+              },
             });
           },
         });

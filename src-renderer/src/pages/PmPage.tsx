@@ -133,11 +133,14 @@ function StartForm({ status }: { status: PmStatus }) {
               if (m === 'ndiffports') setManager('userspace');
             }}
           >
-            <option value="fullmesh">fullmesh: a subflow for every local × remote address pair</option>
-            <option value="ndiffports">
-              ndiffports: N subflows over one address pair (not for production)
-            </option>
+            <option value="fullmesh">fullmesh</option>
+            <option value="ndiffports">ndiffports (not for production)</option>
           </select>
+          <span className="muted">
+            {mode === 'fullmesh'
+              ? 'a subflow from every local address to every peer address, following interfaces'
+              : 'N subflows over the initial address pair, each with its own source port'}
+          </span>
         </label>
         {mode === 'ndiffports' ? (
           <Notice tone="warn" title="ndiffports is not for production" testId="pm-ndiffports-warning">
@@ -152,9 +155,14 @@ function StartForm({ status }: { status: PmStatus }) {
             value={role}
             onChange={(e) => setRole(e.target.value === 'server' ? 'server' : 'client')}
           >
-            <option value="client">client: creates the subflows</option>
-            <option value="server">server: only announces its addresses, never creates subflows</option>
+            <option value="client">client</option>
+            <option value="server">server</option>
           </select>
+          <span className="muted">
+            {role === 'client'
+              ? 'creates the subflows of the connections this host opens'
+              : 'never creates subflows (the peer may sit behind NAT); announces its other addresses'}
+          </span>
         </label>
         <label>
           Manager
@@ -163,13 +171,16 @@ function StartForm({ status }: { status: PmStatus }) {
             value={manager}
             onChange={(e) => setManager(e.target.value === 'kernel' ? 'kernel' : 'userspace')}
           >
-            <option value="userspace">
-              userspace: MPTCP Studio creates each subflow (path_manager=userspace)
-            </option>
+            <option value="userspace">userspace</option>
             <option value="kernel" disabled={mode !== 'fullmesh'}>
-              in-kernel: MPTCP Studio keeps the kernel&apos;s endpoints in step (fullmesh only, 8 endpoints)
+              in-kernel endpoints (fullmesh only)
             </option>
           </select>
+          <span className="muted">
+            {manager === 'userspace'
+              ? 'path_manager=userspace while it runs: MPTCP Studio creates each subflow, no 8-subflow cap'
+              : 'the kernel creates the subflows; MPTCP Studio keeps its endpoints in step with the addresses (at most 8)'}
+          </span>
         </label>
         {manager === 'userspace' ? (
           <label>
@@ -377,14 +388,18 @@ export function PmPage() {
         </Notice>
       ) : null}
       {status ? (
-        <div className="grid">
+        status.running ? (
           <CurrentCard status={status} />
-          {status.running ? <ConnectionsCard /> : <StartForm status={status} />}
-        </div>
+        ) : (
+          <div className="grid">
+            <CurrentCard status={status} />
+            <StartForm status={status} />
+          </div>
+        )
       ) : !error ? (
         <p className="muted loading">Reading the path manager&apos;s status…</p>
       ) : null}
-      {status?.running ? null : status ? <ConnectionsCard /> : null}
+      {status ? <ConnectionsCard /> : null}
       <ActionsCard />
     </main>
   );
