@@ -378,6 +378,24 @@ describe.skipIf(labUnavailableReason() !== null)('the engine as path manager (in
     expect(second.actions.at(-1)).toMatchObject({ action: 'restored', result: 'ok' });
   });
 
+  it('engine shutdown (its host goes away: stdin closes) stops the PM and restores path_manager; subflows stay', async () => {
+    lab = await Lab.create({ paths: 1, mptcp: 'none' });
+    await nsRun(lab.server, 'sysctl', ['-q', '-w', 'net.mptcp.path_manager=userspace']);
+    const a = agent(lab.client);
+    await a.call('mptcp:pm:start', { mode: 'ndiffports', role: 'client', manager: 'userspace', subflows: 3 });
+    await lab.startServer(5201);
+    await lab.openConnections(1, { rateBytesPerSec: 20_000 });
+    await lab.waitFor(
+      '3 subflows in ss',
+      () => ssSubflows(lab!.client, 5201),
+      (x) => x.length === 3,
+    );
+    await a.close();
+    expect(a.child.exitCode).toBe(0);
+    expect(await pathManager(lab.client)).toBe('kernel');
+    expect(await ssSubflows(lab.client, 5201)).toHaveLength(3);
+  });
+
   it('refuses bad start arguments with a clear sentence and changes nothing', async () => {
     lab = await Lab.create({ paths: 1, mptcp: 'none' });
     const a = agent(lab.client);
