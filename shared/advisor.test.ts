@@ -572,6 +572,11 @@ describe('(g) userspace path manager without mptcpd', () => {
   it('is silent with mptcpd running or under the kernel PM', () => {
     const withDaemon = advise(input({ overview: us(), managers: { mptcpd: true, networkManager: false } }));
     expect(byId(withDaemon, 'userspace-pm-without-daemon')).toBeUndefined();
+    // MPTCP Studio's own path manager (Path manager page / mptcp-studio pm) drives it.
+    const withStudio = advise(
+      input({ overview: us(), managers: { mptcpd: false, networkManager: false, studioPm: true } }),
+    );
+    expect(byId(withStudio, 'userspace-pm-without-daemon')).toBeUndefined();
     expect(byId(advise(input()), 'userspace-pm-without-daemon')).toBeUndefined();
   });
 });

@@ -25,8 +25,11 @@ export interface AdvisorInput {
   overview: Overview;
   /** Null when the connections dump failed: the rules that need live subflows skip themselves. */
   connections: ConnectionsSnapshot | null;
-  /** Other programs that manage MPTCP endpoints in this network namespace. */
-  managers: { mptcpd: boolean; networkManager: boolean };
+  /**
+   * Other programs that manage MPTCP endpoints in this network namespace, and whether MPTCP
+   * Studio's own userspace path manager runs there ('mptcp:pm:status').
+   */
+  managers: { mptcpd: boolean; networkManager: boolean; studioPm?: boolean };
 }
 
 /** The in-kernel PM caps limits and endpoints at 8 (MPTCP_PM_ADDR_MAX; reference §1.4, G11). */
@@ -361,7 +364,7 @@ function otherManagers(m: AdvisorInput['managers']): Advice | null {
 
 /** (g) Under the userspace PM the kernel creates no subflows itself (reference §2.1). */
 function userspacePmWithoutDaemon(o: Overview, m: AdvisorInput['managers']): Advice | null {
-  if (!isUserspacePm(o) || m.mptcpd) return null;
+  if (!isUserspacePm(o) || m.mptcpd || m.studioPm) return null;
   return {
     id: 'userspace-pm-without-daemon',
     severity: 'warning',

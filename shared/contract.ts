@@ -33,6 +33,7 @@ import {
 } from './types';
 import { CcActionArgsSchema, CcActionResultSchema, CcListSchema } from './cc';
 import { ConnectionsFeedEventSchema } from './delta';
+import { PmActionSchema, PmStartArgsSchema, PmStatusSchema } from './pm';
 
 const NoArgs = z.object({}).strict();
 
@@ -123,6 +124,15 @@ export const methods = {
   'mptcp:cc:load': { args: CcActionArgsSchema, result: CcActionResultSchema },
   /** Unregister it; refused while it is the namespace default or carries live subflows. */
   'mptcp:cc:unload': { args: CcActionArgsSchema, result: CcActionResultSchema },
+  /**
+   * The engine as path manager of its namespace (shared/pm.ts). These run where the engine runs,
+   * so the PM lives in that namespace's engine process and stops (restoring path_manager) with it.
+   */
+  'mptcp:pm:status': { args: NoArgs, result: PmStatusSchema },
+  /** Refused while another MPTCP manager (mptcpd, NetworkManager) runs there, unless `force`. */
+  'mptcp:pm:start': { args: PmStartArgsSchema, result: PmStatusSchema },
+  /** Stop and put net.mptcp.path_manager back; connections keep their subflows. */
+  'mptcp:pm:stop': { args: NoArgs, result: PmStatusSchema },
 
   /** Plain-language warnings computed from the live state. */
   'mptcp:advice:get': { args: NoArgs, result: z.array(AdviceSchema) },
@@ -156,6 +166,8 @@ export const events = {
   'mptcp:engine:error': z.object({ source: z.string(), code: z.string(), message: z.string() }),
   /** A kernel event, timestamped by the engine when it was read. */
   'mptcp:kernel:event': KernelEventSchema,
+  /** Something the engine's path manager did (a subflow created, an endpoint added, ...). */
+  'mptcp:pm:action': PmActionSchema,
   /** A change awaits confirmation (revertAtMs set) or no longer does (null). */
   'mptcp:config:pending': PendingConfirmationSchema,
 } as const;

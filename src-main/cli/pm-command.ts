@@ -13,20 +13,19 @@
  * With --netns it re-executes itself under `ip netns exec NS` (a process cannot open netlink
  * sockets in another namespace, G4), as the engine's agent does. It switches the namespace's
  * net.mptcp.path_manager to `userspace` while it runs and puts the previous value back when it
- * stops, on errors too. Connections opened meanwhile keep the userspace PM and their subflows
- * (the PM is chosen per socket at creation, §2.1).
+ * stops, on errors too (engine/pm/pm-controller.ts, shared with the app). Connections opened
+ * meanwhile keep the userspace PM and their subflows (the PM is chosen per socket at creation, §2.1).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { checkNetnsName } from '../engine/agent';
 import { formatMptcpEvent } from '../engine/events/mptcp-events';
 import { defaultAgentEntry } from '../engine/index';
-import { checkGlob, runEndpointSync } from '../engine/pm/endpoint-sync';
-import { runUserspacePm } from '../engine/pm/userspace-pm-runner';
+import { LocalEngine } from '../engine/local-engine';
+import { checkGlob } from '../engine/pm/endpoint-sync';
+import { PmController } from '../engine/pm/pm-controller';
 import type { PmLogEntry } from '../engine/pm/userspace-pm';
-import { readPrivileges } from '../engine/sysctl/status';
-import { detectManagers } from '../host/advice';
 
 export const PM_USAGE = `usage: mptcp-studio pm --mode fullmesh|ndiffports [options]
 
@@ -43,7 +42,8 @@ options:
   --role R          client (default) or server
   --netns NS        run in network namespace NS
   --json            one JSON object per line
-  --force           start even if mptcpd runs in the namespace
+  --force           start even if mptcpd, NetworkManager or another MPTCP Studio path manager
+                    runs in the namespace
   --no-recreate     do not recreate subflows that close
   --max-retries N   recreate attempts per address pair (default 3)
   --manager M       userspace (default) or kernel: with kernel (fullmesh only) the engine keeps
@@ -56,9 +56,6 @@ options:
 
 class PmCliError extends Error {}
 
-const PM_SYSCTL = '/proc/sys/net/mptcp/path_manager';
-/** Before 6.15 only the numeric pm_type exists (0 kernel, 1 userspace); it mirrors path_manager. */
-const PM_TYPE_SYSCTL = '/proc/sys/net/mptcp/pm_type';
 /** Set in the re-executed child: it stops when its parent's pipe closes (the parent died). */
 const CHILD_ENV = 'MPTCP_STUDIO_PM_CHILD';
 
@@ -194,17 +191,6 @@ async function reexecInNetns(netns: string, rest: string[]): Promise<number> {
   });
 }
 
-function readPathManager(): { path: string; value: string } | null {
-  for (const path of [PM_SYSCTL, PM_TYPE_SYSCTL]) {
-    try {
-      return { path, value: readFileSync(path, 'utf8').trim() };
-    } catch {
-      // not on this kernel: try the older name
-    }
-  }
-  return null;
-}
-
 async function runHere(s: PmSettings): Promise<number> {
   const print = (e: PmLogEntry): void => {
     process.stdout.write(s.json ? `${JSON.stringify(e)}\n` : `${formatEntry(e)}\n`);
@@ -214,79 +200,50 @@ async function runHere(s: PmSettings): Promise<number> {
     if (!s.json) process.stderr.write(`mptcp-studio pm: ${message}\n`);
     return 1;
   };
-  if (!(await readPrivileges()).netAdmin)
-    return fail('the path manager needs CAP_NET_ADMIN (run as root or grant the capability)');
-  const managers = await detectManagers('/proc', '/run/netns', null);
-  if (managers.mptcpd && !s.force)
-    return fail('mptcpd runs in this network namespace and manages its subflows; stop it or pass --force');
-  const pmSysctl = readPathManager();
-  if (!pmSysctl)
-    return fail('this kernel has no net.mptcp.path_manager or pm_type: no userspace path manager');
-  // The in-kernel PM ignores endpoints for connections created under the userspace PM (§2.1).
-  const wanted =
-    s.manager === 'kernel'
-      ? pmSysctl.path === PM_SYSCTL
-        ? 'kernel'
-        : '0'
-      : pmSysctl.path === PM_SYSCTL
-        ? 'userspace'
-        : '1';
-  let restored = false;
+  // The same controller as the app's engine ('mptcp:pm:start'): same checks (CAP_NET_ADMIN,
+  // mptcpd/NetworkManager, another run in this namespace), same path_manager switch and restore,
+  // same state file, so a run killed with SIGKILL is recovered by the next one, CLI or app.
+  const engine = new LocalEngine();
+  const controller = new PmController({ engine, emit: () => undefined, log: print });
   // Synchronous, so it also runs from an exit handler after an unexpected error.
-  const restore = (): void => {
-    if (restored) return;
-    restored = true;
-    try {
-      writeFileSync(pmSysctl.path, pmSysctl.value);
-    } catch {
-      // nothing more to do while exiting; the stopped line reports the value we tried
-    }
-  };
-  process.once('exit', restore);
-  writeFileSync(pmSysctl.path, wanted);
-  if (s.manager === 'kernel') return await runKernel(s, print, fail, restore, pmSysctl.value);
-  let running;
+  const onExit = (): void => controller.restoreSync();
+  process.once('exit', onExit);
   try {
-    running = await runUserspacePm({
-      mode: s.mode,
-      role: s.role,
-      subflows: s.subflows,
-      recreate: s.recreate,
-      maxRetries: s.maxRetries,
-      log: print,
-      onEvent: (ev) =>
-        print({
-          timeMs: Date.now(),
-          token: ev.token,
-          what: `event:${ev.kind}`,
-          result: 'info',
-          message: formatMptcpEvent(ev),
-          detail: { ...ev },
-        }),
-    });
+    await controller.start(
+      {
+        mode: s.mode,
+        role: s.role,
+        manager: s.manager,
+        subflows: s.subflows,
+        force: s.force,
+      },
+      {
+        match: s.match,
+        backup: s.backup,
+        cleanup: s.cleanup,
+        recreate: s.recreate,
+        maxRetries: s.maxRetries,
+        onKernelEvent: (ev) =>
+          print({
+            timeMs: Date.now(),
+            token: ev.token,
+            what: `event:${ev.kind}`,
+            result: 'info',
+            message: formatMptcpEvent(ev),
+            detail: { ...ev },
+          }),
+      },
+    );
   } catch (e) {
-    restore();
+    await engine.close();
     return fail(e instanceof Error ? e.message : String(e));
   }
-  print({
-    timeMs: Date.now(),
-    token: null,
-    what: 'started',
-    result: 'ok',
-    detail: { mode: s.mode, role: s.role, subflows: s.subflows, previousPathManager: pmSysctl.value },
-  });
   await untilStopped();
-  running.stop();
-  restore();
+  await controller.stop();
+  await engine.close();
+  process.off('exit', onExit);
   // The parent's pipe would keep the event loop (and this process) alive.
   process.stdin.destroy();
-  print({
-    timeMs: Date.now(),
-    token: null,
-    what: 'stopped',
-    result: 'ok',
-    detail: { restoredPathManager: pmSysctl.value },
-  });
   return 0;
 }
 
@@ -299,59 +256,6 @@ function untilStopped(): Promise<void> {
       process.stdin.resume();
     }
   });
-}
-
-/** --manager kernel: endpoint sync until stopped; the endpoints stay unless --cleanup. */
-async function runKernel(
-  s: PmSettings,
-  print: (e: PmLogEntry) => void,
-  fail: (message: string) => number,
-  restore: () => void,
-  previous: string,
-): Promise<number> {
-  let running;
-  try {
-    running = await runEndpointSync({
-      role: s.role,
-      match: s.match,
-      backup: s.backup,
-      cleanup: s.cleanup,
-      log: print,
-    });
-  } catch (e) {
-    restore();
-    return fail(e instanceof Error ? e.message : String(e));
-  }
-  print({
-    timeMs: Date.now(),
-    token: null,
-    what: 'started',
-    result: 'ok',
-    detail: {
-      mode: s.mode,
-      manager: 'kernel',
-      role: s.role,
-      policy: running.policy,
-      previousPathManager: previous,
-    },
-  });
-  await untilStopped();
-  await running.stop();
-  // Endpoints left in place belong to the in-kernel PM, which keeps using them under any
-  // path_manager value set for later connections; restoring the sysctl does not touch them.
-  restore();
-  process.stdin.destroy();
-  print({
-    timeMs: Date.now(),
-    token: null,
-    what: 'stopped',
-    result: 'ok',
-    detail: {
-      restoredPathManager: previous,
-      endpoints: s.cleanup ? 'removed the ones it added' : 'left in place',
-    },
-  });
-  return 0;
 }
 
 export function formatEntry(e: PmLogEntry): string {

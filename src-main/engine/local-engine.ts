@@ -17,6 +17,7 @@ import { KernelEventWatcher } from './events/kernel-events';
 import { netlinkWriter } from './config/writer';
 import { CcManager } from './cc/cc-manager';
 import { ccOptionsFromEnv, createCatalog, type CcCatalogOptions } from './cc/catalog';
+import { PmController } from './pm/pm-controller';
 
 export interface LocalEngineOptions {
   /** Name to report as KernelStatus.netns (the agent passes the namespace it was started in). */
@@ -42,6 +43,7 @@ export class LocalEngine {
   private readonly config: ConfigManager;
   private readonly watcher: KernelEventWatcher;
   private readonly cc: CcManager;
+  private readonly pm: PmController;
 
   constructor(opts: LocalEngineOptions = {}) {
     this.netnsLabel = opts.netnsLabel ?? null;
@@ -65,6 +67,7 @@ export class LocalEngine {
       ...(opts.injectFailureAt === undefined ? {} : { injectFailureAt: opts.injectFailureAt }),
     });
     this.watcher = new KernelEventWatcher(resolveMptcpPm, (e) => this.emit('mptcp:kernel:event', e));
+    this.pm = new PmController({ engine: this, emit: (a) => this.emit('mptcp:pm:action', a) });
   }
 
   private emit<E extends EventName>(event: E, payload: EventPayload<E>): void {
@@ -130,6 +133,9 @@ export class LocalEngine {
     'mptcp:cc:list': () => this.cc.list(),
     'mptcp:cc:load': ({ name }) => this.cc.load(name),
     'mptcp:cc:unload': ({ name }) => this.cc.unload(name),
+    'mptcp:pm:status': () => this.pm.status(),
+    'mptcp:pm:start': (args) => this.pm.start(args),
+    'mptcp:pm:stop': () => this.pm.stop(),
   };
 
   private async overview(): Promise<Overview> {
@@ -155,6 +161,8 @@ export class LocalEngine {
   }
 
   async close(): Promise<void> {
+    // First: the in-kernel sync applies through this engine's config manager.
+    await this.pm.close();
     await this.config.close();
     this.watcher.stop();
     for (const s of [this.route, this.genl, this.diag]) s?.close();

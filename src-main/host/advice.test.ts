@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { KernelHandlers } from '../../shared/contract';
 import type { ConnectionsSnapshot, KernelStatus, Overview } from '../../shared/types';
-import { emptySnapshot, fakeBackend, sampleStatus } from '../testing/fake-backend';
+import { emptySnapshot, fakeBackend, sampleStatus, stoppedPmStatus } from '../testing/fake-backend';
 import { adviceHandlers, detectManagers } from './advice';
 
 let root: string;
@@ -154,7 +154,7 @@ describe('adviceHandlers', () => {
     const advice = await h['mptcp:advice:get']({});
     expect(advice.map((a) => a.id)).toEqual(['buffers-too-small']);
     expect(advice[0]?.detail).toContain('1250000 bytes');
-    expect(backend.calls).toEqual(['mptcp:overview:get', 'mptcp:connections:list']);
+    expect(backend.calls).toEqual(['mptcp:overview:get', 'mptcp:connections:list', 'mptcp:pm:status']);
   });
 
   it('advises with connections null when the connections read fails', async () => {
@@ -194,6 +194,23 @@ describe('adviceHandlers', () => {
     );
     const ids = (await h['mptcp:advice:get']({})).map((a) => a.id);
     expect(ids).toEqual(['userspace-pm-without-daemon', 'other-endpoint-managers']);
+  });
+
+  it("does not warn about userspace PM without a daemon while MPTCP Studio's own PM runs", async () => {
+    const h = adviceHandlers(
+      {
+        kernel: kernel({
+          'mptcp:overview:get': () =>
+            Promise.resolve(overviewWith({ ...hostStatus, pathManager: 'userspace' })),
+          'mptcp:connections:list': () => Promise.resolve(emptySnapshot),
+          'mptcp:pm:status': () =>
+            Promise.resolve({ ...stoppedPmStatus, running: true, mode: 'fullmesh', manager: 'userspace' }),
+        }),
+      },
+      { procRoot, netnsDir },
+    );
+    const ids = (await h['mptcp:advice:get']({})).map((a) => a.id);
+    expect(ids).not.toContain('userspace-pm-without-daemon');
   });
 });
 

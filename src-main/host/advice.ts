@@ -36,7 +36,10 @@ export function adviceHandlers(
         connections = null;
       }
       const managers = await detectManagers(procRoot, netnsDir, overview.status.netns);
-      return advise({ overview, connections, managers });
+      // Our own userspace PM drives path_manager=userspace: no "without a daemon" warning then.
+      const pm = await deps.kernel['mptcp:pm:status']({}).catch(() => null);
+      const studioPm = pm?.running === true && pm.manager === 'userspace';
+      return advise({ overview, connections, managers: { ...managers, studioPm } });
     },
   };
 }

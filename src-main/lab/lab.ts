@@ -203,6 +203,12 @@ export interface LabOptions {
   bottleneckMbit?: number;
   /** tbf queue of the shared link, as its delay in ms at the rate (default 50). */
   bottleneckLatencyMs?: number;
+  /**
+   * Also give every path an IPv6 address pair, fd99:<path+1>::1 (client) and ::2 (server), /64,
+   * with `nodad` so they are usable at once (duplicate address detection would leave them
+   * tentative for a second or more, and a tentative address cannot be a source). Default false.
+   */
+  ipv6?: boolean;
 }
 
 export interface LabPath {
@@ -211,6 +217,9 @@ export interface LabPath {
   serverIf: string;
   clientAddress: string;
   serverAddress: string;
+  /** Set with LabOptions.ipv6. */
+  clientAddress6: string | null;
+  serverAddress6: string | null;
 }
 
 const active = new Set<Lab>();
@@ -286,6 +295,8 @@ export class Lab {
         serverIf: `s${i}`,
         clientAddress: `10.99.${i + 1}.1`,
         serverAddress: `10.99.${i + 1}.2`,
+        clientAddress6: opts.ipv6 ? `fd99:${i + 1}::1` : null,
+        serverAddress6: opts.ipv6 ? `fd99:${i + 1}::2` : null,
       };
       await ip([
         'link',
@@ -302,11 +313,12 @@ export class Lab {
         this.server,
       ]);
       const po = opts.pathOptions?.[i];
-      for (const [ns, dev, addr] of [
-        [this.client, p.clientIf, p.clientAddress],
-        [this.server, p.serverIf, p.serverAddress],
+      for (const [ns, dev, addr, addr6] of [
+        [this.client, p.clientIf, p.clientAddress, p.clientAddress6],
+        [this.server, p.serverIf, p.serverAddress, p.serverAddress6],
       ] as const) {
         await ip(['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', dev]);
+        if (addr6) await ip(['-n', ns, 'addr', 'add', `${addr6}/64`, 'dev', dev, 'nodad']);
         if (po?.mtuBytes) await ip(['-n', ns, 'link', 'set', dev, 'mtu', String(po.mtuBytes)]);
         await ip(['-n', ns, 'link', 'set', dev, 'up']);
         if (po?.rateMbit) {
@@ -420,6 +432,8 @@ export class Lab {
         serverIf: `r${i}`,
         clientAddress: `10.99.${i + 1}.1`,
         serverAddress: SHARED_BOTTLENECK_SERVER,
+        clientAddress6: null, // the shared-bottleneck topology is IPv4 only
+        serverAddress6: null,
       };
       await veth(p.clientIf, this.client, p.serverIf, this.router);
       await up(this.client, p.clientIf, `${p.clientAddress}/24`);
@@ -464,13 +478,14 @@ export class Lab {
   }
 
   /**
-   * Start the MPTCP sink on the server (0.0.0.0:port). It accepts plain TCP too (MPTCP
-   * fallback). With reportMs, it prints "rx <total bytes read>" that often (see LabProcess.onLine).
+   * Start the MPTCP sink on the server (0.0.0.0:port; with ipv6, [::]:port, IPv6 only). It
+   * accepts plain TCP too (MPTCP fallback). With reportMs, it prints "rx <total bytes read>" that
+   * often (see LabProcess.onLine).
    */
-  async startServer(port = 5201, opts: { reportMs?: number } = {}): Promise<LabProcess> {
+  async startServer(port = 5201, opts: { reportMs?: number; ipv6?: boolean } = {}): Promise<LabProcess> {
     const tool = await labTool();
-    const args = ['server', String(port)];
-    if (opts.reportMs) args.push(String(opts.reportMs));
+    const args = ['server', String(port), String(opts.reportMs ?? 0)];
+    if (opts.ipv6) args.push('6');
     const proc = startInNs(this.server, tool, args);
     this.track(proc);
     await proc.ready;
@@ -496,14 +511,18 @@ export class Lab {
        * which keep their congestion control (and a BPF CC's registration) alive.
        */
       abortOnStop?: boolean;
+      /** Connect to the path's IPv6 server address (the lab needs LabOptions.ipv6). */
+      ipv6?: boolean;
     } = {},
   ): Promise<LabProcess> {
     const tool = await labTool();
     const target = this.paths[opts.path ?? 0];
     if (!target) throw new Error(`lab has no path ${opts.path}`);
+    const address = opts.ipv6 ? target.serverAddress6 : target.serverAddress;
+    if (!address) throw new Error('openConnections({ipv6: true}) needs a lab created with ipv6');
     const args = [
       opts.protocol === 'tcp' ? 'tcp-client' : 'client',
-      target.serverAddress,
+      address,
       String(opts.port ?? 5201),
       String(count),
       String(opts.rateBytesPerSec ?? 0),

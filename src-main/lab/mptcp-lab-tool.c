@@ -6,10 +6,12 @@
  * (src-main/lab/lab.ts) and run inside the lab's network namespaces. It only ever connects to the
  * address it is given, which the lab takes from its own namespaces.
  *
- *   server PORT [REPORT_MS]          accept MPTCP connections on 0.0.0.0:PORT, read and discard;
- *                                    with REPORT_MS, print "rx <total bytes read>" that often
- *                                    (goodput as the receiving application sees it)
- *   client ADDR PORT N [RATE] [CC]   open N MPTCP connections; RATE = bytes/s per connection
+ *   server PORT [REPORT_MS] [6]      accept MPTCP connections on 0.0.0.0:PORT (with 6: [::]:PORT,
+ *                                    IPv6 only), read and discard; with REPORT_MS > 0, print
+ *                                    "rx <total bytes read>" that often (goodput as the
+ *                                    receiving application sees it)
+ *   client ADDR PORT N [RATE] [CC]   open N MPTCP connections to an IPv4 or IPv6 ADDR; RATE =
+ *                                    bytes/s per connection
  *                                    (0 = idle, -1 = as fast as possible); CC = TCP_CONGESTION,
  *                                    set on the MPTCP socket, which applies it to every subflow
  *   tcp-client ADDR PORT N [RATE] [CC]  the same with plain single-path TCP sockets (the
@@ -75,13 +77,17 @@ static int parent_gone(void) {
   return stop;
 }
 
-static int run_server(int port, int report_ms) {
-  int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_MPTCP);
+static int run_server(int port, int report_ms, int v6) {
+  int ls = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK, IPPROTO_MPTCP);
   if (ls < 0) die("socket(IPPROTO_MPTCP)");
   int one = 1;
   setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = INADDR_ANY};
-  if (bind(ls, (struct sockaddr *)&a, sizeof a) < 0) die("bind");
+  struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(port), .sin6_addr = IN6ADDR_ANY_INIT};
+  /* IPv6 only: an IPv4 peer would otherwise show up as a v4-mapped inet6 connection. */
+  if (v6) setsockopt(ls, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if ((v6 ? bind(ls, (struct sockaddr *)&a6, sizeof a6) : bind(ls, (struct sockaddr *)&a, sizeof a)) < 0)
+    die("bind");
   if (listen(ls, 4096) < 0) die("listen");
   int ep = epoll_create1(0);
   struct epoll_event ev = {.events = EPOLLIN, .data.fd = ls};
@@ -132,18 +138,25 @@ static int run_client(const char *addr, int port, int count, long rate, const ch
   int *fds = calloc((size_t)count, sizeof *fds);
   char *up = calloc((size_t)count, 1);
   if (!fds || !up) die("calloc");
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
-  if (inet_pton(AF_INET, addr, &a.sin_addr) != 1) {
-    fprintf(stderr, "mptcp-lab-tool: bad IPv4 address %s\n", addr);
-    return 2;
+  struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(port)};
+  struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+  int family = AF_INET;
+  if (inet_pton(AF_INET, addr, &a4.sin_addr) != 1) {
+    if (inet_pton(AF_INET6, addr, &a6.sin6_addr) != 1) {
+      fprintf(stderr, "mptcp-lab-tool: bad IPv4 or IPv6 address %s\n", addr);
+      return 2;
+    }
+    family = AF_INET6;
   }
+  struct sockaddr *a = family == AF_INET ? (struct sockaddr *)&a4 : (struct sockaddr *)&a6;
+  socklen_t alen = family == AF_INET ? sizeof a4 : sizeof a6;
   int ep = epoll_create1(0);
   for (int i = 0; i < count; i++) {
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, proto);
+    int s = socket(family, SOCK_STREAM | SOCK_NONBLOCK, proto);
     if (s < 0) die(proto == IPPROTO_MPTCP ? "socket(IPPROTO_MPTCP)" : "socket(IPPROTO_TCP)");
     if (cc && *cc && setsockopt(s, IPPROTO_TCP, TCP_CONGESTION, cc, (socklen_t)strlen(cc)) < 0)
       die("setsockopt(TCP_CONGESTION)");
-    if (connect(s, (struct sockaddr *)&a, sizeof a) < 0 && errno != EINPROGRESS) die("connect");
+    if (connect(s, a, alen) < 0 && errno != EINPROGRESS) die("connect");
     fds[i] = s;
     struct epoll_event ev = {.events = EPOLLOUT, .data.u32 = (uint32_t)i};
     epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev);
@@ -217,14 +230,14 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   raise_nofile();
   if (argc >= 3 && strcmp(argv[1], "server") == 0)
-    return run_server(atoi(argv[2]), argc >= 4 ? atoi(argv[3]) : 0);
+    return run_server(atoi(argv[2]), argc >= 4 ? atoi(argv[3]) : 0, argc >= 5 && strcmp(argv[4], "6") == 0);
   int tcp = argc >= 2 && strcmp(argv[1], "tcp-client") == 0;
   if (argc >= 5 && (strcmp(argv[1], "client") == 0 || tcp))
     return run_client(argv[2], atoi(argv[3]), atoi(argv[4]), argc >= 6 ? atol(argv[5]) : 0,
                       argc >= 7 ? argv[6] : NULL, tcp ? IPPROTO_TCP : IPPROTO_MPTCP,
                       argc >= 8 && strcmp(argv[7], "abort") == 0);
   fprintf(stderr,
-          "usage: %s server PORT [REPORT_MS] | client|tcp-client ADDR PORT N [RATE_BYTES_PER_SEC] "
+          "usage: %s server PORT [REPORT_MS] [6] | client|tcp-client ADDR PORT N [RATE_BYTES_PER_SEC] "
           "[CC] [abort]\n",
           argv[0]);
   return 2;

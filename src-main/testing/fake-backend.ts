@@ -4,6 +4,7 @@
  * kernel in *.int.test.ts files.
  */
 import type { KernelHandlers } from '../../shared/contract';
+import type { PmStatus } from '../../shared/pm';
 import type { ConnectionsSnapshot, KernelStatus } from '../../shared/types';
 import type { EngineBackend } from '../engine/service';
 import type { CcStatus } from '../../shared/cc';
@@ -54,6 +55,24 @@ export const emptySnapshot: ConnectionsSnapshot = {
   orphanSubflows: 0,
 };
 
+export const stoppedPmStatus: PmStatus = {
+  running: false,
+  mode: null,
+  role: null,
+  manager: null,
+  subflows: null,
+  startedAtMs: null,
+  pathManager: 'kernel',
+  previousPathManager: null,
+  recovered: false,
+  connections: 0,
+  leftOut: [],
+  warnings: [],
+  detected: { mptcpd: false, networkManager: false },
+  orphan: null,
+  recentActions: [],
+};
+
 export function fakeBackend(
   overrides: Partial<KernelHandlers> = {},
 ): EngineBackend & { closed: boolean; calls: string[] } {
@@ -92,6 +111,20 @@ export function fakeBackend(
       }),
     'mptcp:cc:unload': () =>
       Promise.resolve({ changed: false, message: 'mptcp_lia is not registered', status: sampleCcStatus }),
+    'mptcp:pm:status': () => Promise.resolve(stoppedPmStatus),
+    'mptcp:pm:start': (a) =>
+      Promise.resolve({
+        ...stoppedPmStatus,
+        running: true,
+        mode: a.mode,
+        role: a.role,
+        manager: a.manager,
+        subflows: a.subflows ?? 16,
+        startedAtMs: 1,
+        pathManager: a.manager,
+        previousPathManager: 'kernel',
+      }),
+    'mptcp:pm:stop': () => Promise.resolve(stoppedPmStatus),
   };
   const handlers: KernelHandlers = { ...base, ...overrides };
   const counted = Object.fromEntries(

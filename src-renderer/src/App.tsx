@@ -7,6 +7,7 @@ import { ConfigurePage } from './pages/ConfigurePage';
 import { ConnectionsPage } from './pages/ConnectionsPage';
 import { EventsPage } from './pages/EventsPage';
 import { OverviewPage } from './pages/OverviewPage';
+import { PmPage } from './pages/PmPage';
 import { ProfilesPage } from './pages/ProfilesPage';
 import { StoresContext, useConfig, useConnection, useUi, type Stores } from './state/stores';
 import type { PageName } from './state/ui-store';
@@ -51,6 +52,7 @@ const PAGES: { name: PageName; label: string }[] = [
   { name: 'overview', label: 'Overview' },
   { name: 'connections', label: 'Connections' },
   { name: 'events', label: 'Events' },
+  { name: 'pm', label: 'Path manager' },
   { name: 'configure', label: 'Configure' },
   { name: 'profiles', label: 'Profiles' },
 ];
@@ -86,6 +88,8 @@ function CurrentPage({ page }: { page: PageName }) {
       return <ConnectionsPage />;
     case 'events':
       return <EventsPage />;
+    case 'pm':
+      return <PmPage />;
     case 'configure':
       return <ConfigurePage />;
     case 'profiles':

@@ -25,8 +25,8 @@
  */
 import { MptcpConfigSchema, type DesiredEndpoint, type EndpointPolicy } from '../../../shared/config';
 import { endpointSpecOf, expandPolicy, globMatch } from '../../../shared/plan';
+import type { KernelHandlers } from '../../../shared/contract';
 import type { Endpoint, Overview } from '../../../shared/types';
-import { LocalEngine } from '../local-engine';
 import { NETLINK_ROUTE, NlSocket } from '../netlink/core';
 import { RTM_NEWADDR, RTM_NEWLINK } from '../rtnl/interfaces';
 import type { PmLogEntry, PmRole } from './userspace-pm';
@@ -131,7 +131,13 @@ export function planSync(o: Overview, policy: EndpointPolicy[], owned: ReadonlyS
   };
 }
 
+/** The engine the sync reads and applies through (the caller's; the sync never closes it). */
+export interface SyncEngine {
+  handlers: Pick<KernelHandlers, 'mptcp:overview:get' | 'mptcp:config:apply'>;
+}
+
 export interface EndpointSyncOptions {
+  engine: SyncEngine;
   role: PmRole;
   /** Interface globs; empty = every non-loopback interface. */
   match: string[];
@@ -171,7 +177,7 @@ export async function runEndpointSync(opts: EndpointSyncOptions): Promise<Runnin
     if (bad) throw new Error(bad);
   }
   const policy = endpointPolicyFor(opts.role, opts.match, opts.backup);
-  const engine = new LocalEngine();
+  const engine = opts.engine;
   const route = new NlSocket(NETLINK_ROUTE);
   /** Endpoint keys this process added or managed: still ours once nothing else says so. */
   const owned = new Set<string>();
@@ -291,7 +297,6 @@ export async function runEndpointSync(opts: EndpointSyncOptions): Promise<Runnin
   } catch (e) {
     stopped = true;
     route.close();
-    await engine.close();
     throw e;
   }
 
@@ -317,7 +322,6 @@ export async function runEndpointSync(opts: EndpointSyncOptions): Promise<Runnin
           log('endpoint-cleanup', 'error', { message: e instanceof Error ? e.message : String(e) });
         }
       }
-      await engine.close();
     },
   };
 }

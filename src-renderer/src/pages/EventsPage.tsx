@@ -3,10 +3,20 @@ import { Badge, type Tone } from '../components/Badge';
 import { describeEvent, eventTokenHex, formatTimeMs, KIND_OPTIONS } from '../components/monitor/event-format';
 import { MonitorToolbar } from '../components/monitor/MonitorToolbar';
 import { Notice } from '../components/Notice';
+import type { TimelineEvent } from '../../../shared/pm';
 import { eventKind, type LoggedEvent } from '../state/monitor/event-log';
 import { useEventsVersion, useMonitor, useOverview, useStores } from '../state/stores';
 
 const INITIAL_ROWS = 500;
+
+const PM_TONES: Record<string, Tone> = { ok: 'ok', error: 'bad', skipped: 'warn', info: 'info' };
+
+/** The badge of a row: path-manager actions by their outcome, kernel events by their kind. */
+function badgeOf(e: TimelineEvent): { tone: Tone; label: string } {
+  if (e.source === 'pm') return { tone: PM_TONES[e.action.result] ?? 'info', label: `pm ${e.action.action}` };
+  const kind = eventKind(e);
+  return { tone: toneOf(kind), label: kind };
+}
 
 function toneOf(kind: string): Tone {
   if (kind === 'sub_closed' || kind === 'closed' || kind === 'removed') return 'bad';
@@ -55,7 +65,8 @@ export function EventsPage() {
       <div className="page-title">
         <h1>Events</h1>
         <span className="muted">
-          kernel MPTCP path-manager events and interface changes, newest first (last {events.capacity})
+          kernel MPTCP path-manager events, interface changes and the actions of MPTCP Studio&apos;s own path
+          manager, newest first (last {events.capacity})
         </span>
       </div>
       <MonitorToolbar />
@@ -80,7 +91,7 @@ export function EventsPage() {
             <option value="">All types</option>
             {KIND_OPTIONS.map((k) => (
               <option key={k} value={k}>
-                {k}
+                {k === 'pm' ? 'pm (path manager actions)' : k}
               </option>
             ))}
           </select>
@@ -103,6 +114,7 @@ export function EventsPage() {
           {shown.map(({ seq, event }) => {
             const k = eventKind(event);
             const hex = eventTokenHex(event);
+            const badge = badgeOf(event);
             return (
               <li
                 key={seq}
@@ -110,9 +122,10 @@ export function EventsPage() {
                 data-testid="event-row"
                 data-kind={k}
                 data-token={hex ?? undefined}
+                data-action={event.source === 'pm' ? event.action.action : undefined}
               >
                 <span className="mono muted event-time">{formatTimeMs(event.timestampMs)}</span>
-                <Badge tone={toneOf(k)}>{k}</Badge>
+                <Badge tone={badge.tone}>{badge.label}</Badge>
                 <span className="mono event-token">{hex ?? ''}</span>
                 <span className={k === 'unknown' ? 'mono event-text' : 'event-text'}>
                   {describeEvent(event, ifname)}

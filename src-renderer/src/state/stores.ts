@@ -13,6 +13,7 @@ import { createConnectionsStore, type ConnectionsState, type ConnectionsStore } 
 import { ConnectionsFeedClient } from './connections-feed';
 import { createCountersStore, type CountersStore } from './counters-store';
 import { createOverviewStore, type OverviewState, type OverviewStore } from './overview-store';
+import { createPmStore, type PmState, type PmStore } from './pm-store';
 import { createProfilesStore, type ProfilesState, type ProfilesStore } from './profiles-store';
 import { EventLog } from './monitor/event-log';
 import type { FrameScheduler } from './monitor/frame-notifier';
@@ -34,6 +35,8 @@ export interface Stores {
   /** Coupled congestion control (BPF struct_ops) on the Configure page. */
   cc: CcStore;
   profiles: ProfilesStore;
+  /** The engine's path manager (status, start/stop, its actions). */
+  pm: PmStore;
   ui: UiStore;
   /** Per-subflow chart history (outside React state). */
   samples: SamplesStore;
@@ -80,6 +83,7 @@ export function createStores(
   const config = createConfigStore(api, overview);
   const cc = createCcStore(api, overview);
   const profiles = createProfilesStore(api);
+  const pm = createPmStore(api);
   const ui = createUiStore();
 
   if (connection.getState().state === 'open') void overview.getState().refresh();
@@ -97,6 +101,7 @@ export function createStores(
     config,
     cc,
     profiles,
+    pm,
     ui,
     samples,
     events,
@@ -104,6 +109,7 @@ export function createStores(
     dispose() {
       offOpen();
       monitor.dispose();
+      pm.dispose();
       config.dispose();
       connections.dispose();
       feed.dispose();
@@ -143,6 +149,10 @@ export function useCc<T>(selector: (s: CcState) => T): T {
 
 export function useProfiles<T>(selector: (s: ProfilesState) => T): T {
   return useStore(useStores().profiles, selector);
+}
+
+export function usePm<T>(selector: (s: PmState) => T): T {
+  return useStore(useStores().pm, selector);
 }
 
 export function useMonitor<T>(selector: (s: MonitorState) => T): T {

@@ -1,7 +1,7 @@
 /** Which page is shown. Overview is the default; other pages can send the user elsewhere. */
 import { createStore, type StoreApi } from 'zustand/vanilla';
 
-export type PageName = 'overview' | 'connections' | 'events' | 'configure' | 'profiles';
+export type PageName = 'overview' | 'connections' | 'events' | 'pm' | 'configure' | 'profiles';
 
 export interface UiState {
   page: PageName;

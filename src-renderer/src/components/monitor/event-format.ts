@@ -1,5 +1,5 @@
 /** Kernel events in words for the timeline; raw attributes are kept for what we cannot decode. */
-import type { KernelEvent } from '../../../../shared/types';
+import type { PmAction, TimelineEvent } from '../../../../shared/pm';
 import { hostPort, tokenHex } from '../../format';
 
 export const MPTCP_KINDS = [
@@ -16,7 +16,8 @@ export const MPTCP_KINDS = [
   'unknown',
 ] as const;
 
-export const KIND_OPTIONS = ['link', 'address', ...MPTCP_KINDS] as const;
+/** 'pm': the engine's own path-manager actions (subflow-create, announce, endpoint-sync, …). */
+export const KIND_OPTIONS = ['pm', 'link', 'address', ...MPTCP_KINDS] as const;
 
 function addr(address: string | null, port: number | null): string | null {
   if (address === null) return null;
@@ -30,8 +31,31 @@ function rawHex(attrs: Record<string, string> | null): string {
     .join(' ');
 }
 
+/** A path-manager action in words: addresses, ids, the outcome and what the kernel said. */
+export function describePmAction(a: PmAction): string {
+  const parts: string[] = [];
+  const local = addr(a.local, a.localPort);
+  const remote = addr(a.remote, a.remotePort);
+  if (local && remote) parts.push(`${local} → ${remote}`);
+  else if (local) parts.push(local);
+  else if (remote) parts.push(`remote ${remote}`);
+  if (a.localId !== null) parts.push(`local id ${a.localId}`);
+  if (a.result !== 'ok' && a.result !== 'info') parts.push(a.result);
+  if (a.errno) parts.push(a.errno);
+  if (a.message) parts.push(a.message);
+  const detail = Object.entries(a.detail)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+  if (detail) parts.push(detail);
+  return parts.join(' · ');
+}
+
 /** One line describing the event; `ifname` resolves interface indexes where known. */
-export function describeEvent(e: KernelEvent, ifname: (index: number) => string | null = () => null): string {
+export function describeEvent(
+  e: TimelineEvent,
+  ifname: (index: number) => string | null = () => null,
+): string {
+  if (e.source === 'pm') return describePmAction(e.action);
   if (e.source === 'link') {
     const state = e.deleted ? 'removed' : `${e.operState}${e.adminUp ? '' : ' (admin down)'}`;
     return `${e.name} ${state} · mtu ${e.mtuBytes}`;
@@ -61,7 +85,8 @@ export function describeEvent(e: KernelEvent, ifname: (index: number) => string 
   return parts.join(' · ');
 }
 
-export function eventTokenHex(e: KernelEvent): string | null {
+export function eventTokenHex(e: TimelineEvent): string | null {
+  if (e.source === 'pm') return e.action.token !== null ? tokenHex(e.action.token) : null;
   return e.source === 'mptcp' && e.event.token !== null ? tokenHex(e.event.token) : null;
 }
 

@@ -1,23 +1,27 @@
 /**
- * The kernel event timeline: the newest `capacity` events (MPTCP, link, address), kept outside
- * React state like the samples and published once per animation frame.
+ * The event timeline: the newest `capacity` events (MPTCP, link, address, and the engine's own
+ * path-manager actions), kept outside React state like the samples and published once per
+ * animation frame.
  */
+import type { TimelineEvent } from '../../../../shared/pm';
 import type { KernelEvent } from '../../../../shared/types';
 import { FrameNotifier, type FrameScheduler } from './frame-notifier';
 
 export interface LoggedEvent {
   /** Arrival order, for React keys. */
   seq: number;
-  event: KernelEvent;
+  event: TimelineEvent;
 }
 
-/** 'link', 'address', or the MPTCP event kind (created, sub_closed, …, unknown). */
-export function eventKind(e: KernelEvent): string {
+/** 'link', 'address', 'pm' (a path-manager action), or the MPTCP event kind (created, …, unknown). */
+export function eventKind(e: TimelineEvent): string {
   return e.source === 'mptcp' ? e.event.kind : e.source;
 }
 
-export function eventToken(e: KernelEvent): number | null {
-  return e.source === 'mptcp' ? e.event.token : null;
+export function eventToken(e: TimelineEvent): number | null {
+  if (e.source === 'mptcp') return e.event.token;
+  if (e.source === 'pm') return e.action.token;
+  return null;
 }
 
 /** The MPTCP event kinds marked on a connection's charts. */
@@ -48,7 +52,7 @@ export class EventLog {
   readonly subscribe = (listener: () => void): (() => void) => this.notifier.subscribe(listener);
   readonly getVersion = (): number => this.notifier.getVersion();
 
-  push(event: KernelEvent): void {
+  push(event: TimelineEvent): void {
     const entry = { seq: ++this.seq, event };
     if (this.count < this.capacity) {
       this.entries[(this.start + this.count) % this.capacity] = entry;

@@ -252,12 +252,19 @@ export function createMonitorStore(deps: MonitorDeps): MonitorStore {
     if (e.code === EVENTS_DROPPED_CODE) store.setState({ eventsDroppedNotice: e.message });
   });
 
+  // Path-manager actions join the timeline (live only; recordings keep kernel data, format v1).
+  const offPm = api.on('mptcp:pm:action', (action) => {
+    if (!live()) return;
+    events.push({ source: 'pm', timestampMs: action.timestampMs, action });
+  });
+
   return Object.assign(store, {
     dispose() {
       cancelTimer();
       offSnapshot();
       offEvent();
       offDropped();
+      offPm();
     },
   });
 }

@@ -1,0 +1,193 @@
+/**
+ * PmController's refusals, against a temporary /proc tree: each one must leave path_manager and
+ * the state directory as they were. Starting for real needs the kernel: pm-controller.int.test.ts.
+ */
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pmConflicts, PmStartArgsSchema, type PmAction } from '../../../shared/pm';
+import { fakeBackend } from '../../testing/fake-backend';
+import { PmController, toAction } from './pm-controller';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** /proc with our status (CapEff), our netns, path_manager, and optionally an mptcpd process. */
+function fakeProc(opts: { netAdmin?: boolean; mptcpd?: boolean; networkManager?: boolean } = {}): {
+  root: string;
+  state: string;
+} {
+  const root = mkdtempSync(join(tmpdir(), 'mpst-pm-proc-'));
+  dirs.push(root);
+  mkdirSync(join(root, 'self', 'ns'), { recursive: true });
+  writeFileSync(
+    join(root, 'self', 'status'),
+    `Name:\tnode\nCapEff:\t${opts.netAdmin === false ? '0' : '000001ffffffffff'}\n`,
+  );
+  writeFileSync(join(root, 'self', 'ns', 'net'), '');
+  mkdirSync(join(root, 'sys', 'net', 'mptcp'), { recursive: true });
+  writeFileSync(join(root, 'sys', 'net', 'mptcp', 'path_manager'), 'kernel\n');
+  const manager = (pid: string, comm: string): void => {
+    mkdirSync(join(root, pid, 'ns'), { recursive: true });
+    writeFileSync(join(root, pid, 'comm'), `${comm}\n`);
+    // Same inode as ours: the same network namespace.
+    linkSync(join(root, 'self', 'ns', 'net'), join(root, pid, 'ns', 'net'));
+  };
+  if (opts.mptcpd) manager('4242', 'mptcpd');
+  if (opts.networkManager) manager('612', 'NetworkManager');
+  return { root, state: join(root, 'state') };
+}
+
+function controller(root: string, state: string, actions: PmAction[] = []): PmController {
+  return new PmController({
+    engine: fakeBackend(),
+    emit: (a) => actions.push(a),
+    procRoot: root,
+    netnsDir: join(root, 'netns'),
+    stateDir: state,
+  });
+}
+
+const args = (a: Record<string, unknown>) =>
+  PmStartArgsSchema.parse({ role: 'client', manager: 'userspace', ...a });
+const pathManager = (root: string): string =>
+  readFileSync(join(root, 'sys', 'net', 'mptcp', 'path_manager'), 'utf8').trim();
+
+describe('PmController refusals (nothing changes)', () => {
+  it('refuses while mptcpd runs in the namespace, unless forced; the status reports it', async () => {
+    const { root, state } = fakeProc({ mptcpd: true });
+    const pm = controller(root, state);
+    await expect(pm.start(args({ mode: 'fullmesh' }))).rejects.toMatchObject({
+      code: 'EEXIST',
+      message: expect.stringMatching(/mptcpd runs in this network namespace.*force/),
+    });
+    expect(pathManager(root)).toBe('kernel');
+    expect(existsSync(state)).toBe(false);
+    const s = await pm.status();
+    expect(s).toMatchObject({
+      running: false,
+      pathManager: 'kernel',
+      detected: { mptcpd: true, networkManager: false },
+    });
+  });
+
+  it('refuses the in-kernel manager while NetworkManager runs (it owns endpoints too)', async () => {
+    const { root, state } = fakeProc({ networkManager: true });
+    await expect(
+      controller(root, state).start(args({ mode: 'fullmesh', manager: 'kernel' })),
+    ).rejects.toMatchObject({ code: 'EEXIST', message: expect.stringMatching(/^NetworkManager runs/) });
+    expect(pathManager(root)).toBe('kernel');
+  });
+
+  it('pmConflicts: mptcpd always, NetworkManager only for the in-kernel manager', () => {
+    const nm = { mptcpd: false, networkManager: true };
+    expect(pmConflicts(nm, 'userspace')).toEqual([]);
+    expect(pmConflicts(nm, 'kernel')).toEqual(['NetworkManager']);
+    expect(pmConflicts({ mptcpd: true, networkManager: true }, 'userspace')).toEqual(['mptcpd']);
+  });
+
+  it('refuses without CAP_NET_ADMIN', async () => {
+    const { root, state } = fakeProc({ netAdmin: false });
+    await expect(controller(root, state).start(args({ mode: 'fullmesh' }))).rejects.toMatchObject({
+      code: 'EPERM',
+    });
+    expect(pathManager(root)).toBe('kernel');
+  });
+
+  it('refuses while another live engine runs the path manager here (its state file names a live pid)', async () => {
+    const { root, state } = fakeProc();
+    const { ino } = statSync(join(root, 'self', 'ns', 'net'));
+    mkdirSync(state);
+    const file = join(state, `pm-netns-${ino}.json`);
+    const other = JSON.stringify({
+      pid: process.ppid,
+      previousPathManager: 'kernel',
+      mode: 'fullmesh',
+      role: 'client',
+      manager: 'userspace',
+      startedAtMs: 1,
+    });
+    writeFileSync(file, other);
+    await expect(controller(root, state).start(args({ mode: 'fullmesh' }))).rejects.toMatchObject({
+      code: 'EEXIST',
+      message: expect.stringMatching(new RegExp(`pid ${process.ppid}`)),
+    });
+    expect(readFileSync(file, 'utf8')).toBe(other);
+    expect(pathManager(root)).toBe('kernel');
+  });
+
+  it('the contract refuses the in-kernel manager with ndiffports and subflows out of range', () => {
+    expect(
+      PmStartArgsSchema.safeParse({ mode: 'ndiffports', role: 'client', manager: 'kernel' }).success,
+    ).toBe(false);
+    expect(
+      PmStartArgsSchema.safeParse({ mode: 'fullmesh', role: 'client', manager: 'userspace', subflows: 257 })
+        .success,
+    ).toBe(false);
+    expect(
+      PmStartArgsSchema.safeParse({ mode: 'fullmesh', role: 'peer', manager: 'userspace' }).success,
+    ).toBe(false);
+  });
+
+  it('stop when nothing runs changes nothing', async () => {
+    const { root, state } = fakeProc();
+    const actions: PmAction[] = [];
+    const s = await controller(root, state, actions).stop();
+    expect(s.running).toBe(false);
+    expect(actions).toEqual([]);
+    expect(pathManager(root)).toBe('kernel');
+  });
+});
+
+describe('toAction', () => {
+  it('lifts addresses, ports and ids out of the detail, names the errno and keeps the rest as text', () => {
+    const a = toAction({
+      timeMs: 5,
+      token: 7,
+      what: 'subflow-create',
+      result: 'error',
+      message: 'SUBFLOW_CREATE: the kernel answered EADDRNOTAVAIL',
+      detail: { local: '10.0.2.1', localId: 2, remote: '10.0.1.2', remotePort: 5201, attempt: 3, empty: [] },
+    });
+    expect(a).toEqual({
+      timestampMs: 5,
+      token: 7,
+      action: 'subflow-create',
+      result: 'error',
+      message: 'SUBFLOW_CREATE: the kernel answered EADDRNOTAVAIL',
+      local: '10.0.2.1',
+      localPort: null,
+      localId: 2,
+      remote: '10.0.1.2',
+      remotePort: 5201,
+      errno: 'EADDRNOTAVAIL',
+      detail: { attempt: '3' },
+    });
+    expect(
+      toAction({
+        timeMs: 1,
+        token: null,
+        what: 'announce',
+        result: 'ok',
+        detail: { address: 'fd99:2::2', localId: 3 },
+      }),
+    ).toMatchObject({
+      local: 'fd99:2::2',
+      localId: 3,
+      errno: null,
+      message: null,
+    });
+  });
+});
