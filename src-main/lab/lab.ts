@@ -12,13 +12,15 @@
  *   (or the test process) goes away.
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 export const LAB_PREFIX = 'mpst-';
+/** PmController's default state directory (src-main/engine/pm/pm-controller.ts). */
+const PM_STATE_DIR = '/run/mptcp-studio';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Repository root, found from this file whether it runs from source or from a bundle in out/. */
@@ -561,10 +563,29 @@ export class Lab {
     if (this.destroyed) return;
     this.destroyed = true;
     await Promise.all([...this.procs].map((p) => p.stop()));
+    const stateFiles = this.pmStateFiles();
     for (const ns of this.namespaces()) {
       await ip(['netns', 'del', ns]).catch(() => undefined);
     }
+    for (const f of stateFiles) rmSync(f, { force: true });
     active.delete(this);
+  }
+
+  /**
+   * The path manager's crash-recovery files of this lab's namespaces (PmController names them by
+   * the netns inode, which /run/netns/NAME carries). A test that kills the engine on purpose
+   * leaves one behind; once the namespace is gone nothing could ever use it, so the lab removes it.
+   */
+  private pmStateFiles(): string[] {
+    const files: string[] = [];
+    for (const ns of this.namespaces()) {
+      try {
+        files.push(`${PM_STATE_DIR}/pm-netns-${statSync(`/run/netns/${ns}`).ino}.json`);
+      } catch {
+        // the namespace was never created
+      }
+    }
+    return files;
   }
 
   /** Synchronous teardown for process exit. */
@@ -572,7 +593,9 @@ export class Lab {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const p of this.procs) p.child.kill('SIGKILL');
+    const stateFiles = this.pmStateFiles();
     for (const ns of this.namespaces()) spawnSync('ip', ['netns', 'del', ns]);
+    for (const f of stateFiles) rmSync(f, { force: true });
     active.delete(this);
   }
 }
