@@ -145,12 +145,41 @@ export interface NlSocketOptions {
   msgBufferBytes?: number;
   /** Request timeout. Netlink is local; a reply that takes this long means something is wrong. */
   timeoutMs?: number;
+  /**
+   * A notification listener or a dump visitor threw. Default: printed to stderr. The exception is
+   * never let through (see the class comment); a throwing visitor fails its own request only.
+   */
+  onListenerError?: (err: unknown, where: string) => void;
 }
 
+/**
+ * A socket-level error the binding reported (recvmsg failed, e.g. ENOBUFS: the receive buffer
+ * overflowed and the kernel dropped messages). Pending requests have been failed already; a
+ * subscriber to multicast groups learns here that it missed notifications and must resync.
+ */
+export type SocketErrorListener = (err: Error & { errno?: number; code?: string }) => void;
+
+function defaultListenerError(err: unknown, where: string): void {
+  const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`netlink: ${where} threw (ignored): ${text}\n`);
+}
+
+/**
+ * Every entry from the binding into JS (message, error, truncatedMessage, send completion) is a
+ * MakeCallback from its libuv poll or timer handler, built with C++ exceptions: a JS exception
+ * thrown there becomes a Napi::Error nothing catches, and the process dies in std::terminate
+ * ("Error in native callback"). So nothing thrown by our listeners or visitors may escape those
+ * entry points, and the binding's methods, which throw once the socket is closed, are only called
+ * on an open socket.
+ */
 export class NlSocket {
   private readonly sock: RawNetlinkSocket;
   private readonly pending = new Map<number, Pending>();
   private readonly notificationListeners = new Set<MessageVisitor>();
+  private readonly errorListeners = new Set<SocketErrorListener>();
+  /** Dumps whose visitor threw: the rest of their messages are dropped, not taken for notifications. */
+  private readonly aborted = new Set<number>();
+  private readonly onListenerError: (err: unknown, where: string) => void;
   private seq = 1;
   private dumpQueue: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -167,6 +196,7 @@ export class NlSocket {
     opts: NlSocketOptions = {},
   ) {
     this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.onListenerError = opts.onListenerError ?? defaultListenerError;
     this.sock = new RawNetlinkSocket(protocol, {
       messagePeeking: false,
       msgBufferSize: opts.msgBufferBytes ?? 32 * 1024,
@@ -174,10 +204,56 @@ export class NlSocket {
       sendBufferSize: 64 * 1024,
     });
     this.localPort = this.sock.address().port;
-    this.sock.on('message', (buf) => this.onDatagram(buf));
-    this.sock.on('truncatedMessage', () => this.failAll(new Error('netlink: truncated datagram')));
-    this.sock.on('error', (err) => this.failAll(err));
+    this.sock.on('message', (buf) => this.guarded('datagram handling', () => this.onDatagram(buf)));
+    this.sock.on('truncatedMessage', () =>
+      this.guarded('truncated datagram handling', () =>
+        this.failAll(new Error('netlink: truncated datagram')),
+      ),
+    );
+    this.sock.on('error', (err) => this.guarded('error handling', () => this.onSocketError(err)));
     this.sock.unref();
+  }
+
+  /** Run fn; whatever it throws is reported, never returned to the native caller. */
+  private guarded(where: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.report(e, where);
+    }
+  }
+
+  private report(err: unknown, where: string): void {
+    try {
+      this.onListenerError(err, where);
+    } catch {
+      // the reporter itself failed: nothing left to tell
+    }
+  }
+
+  private onSocketError(err: Error): void {
+    this.failAll(err);
+    for (const l of this.errorListeners) this.guarded('a socket error listener', () => l(err));
+  }
+
+  /** Socket-level errors (recvmsg: ENOBUFS, ...), after pending requests have been failed. */
+  onError(listener: SocketErrorListener): () => void {
+    this.errorListeners.add(listener);
+    return () => this.errorListeners.delete(listener);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  // The binding's ref/unref throw "Netlink socket is closed" after close: a late timer or a
+  // settle() during close must not throw.
+  private ref(): void {
+    if (!this.closed) this.sock.ref();
+  }
+
+  private unref(): void {
+    if (!this.closed) this.sock.unref();
   }
 
   get portId(): number {
@@ -185,8 +261,9 @@ export class NlSocket {
   }
 
   addMembership(group: number): void {
+    if (this.closed) throw new Error('netlink socket closed');
     this.sock.addMembership(group);
-    this.sock.ref(); // a listener keeps the process alive
+    this.ref(); // a listener keeps the process alive
   }
 
   /** Messages that are not replies to our requests (multicast events). */
@@ -220,6 +297,7 @@ export class NlSocket {
     if (this.closed) return;
     this.closed = true;
     this.failAll(new Error('netlink socket closed'));
+    this.aborted.clear();
     this.sock.close();
   }
 
@@ -250,10 +328,15 @@ export class NlSocket {
         );
       }, this.timeoutMs);
       this.pending.set(seq, p);
-      this.sock.ref();
-      this.sock.send([hdr, payload], { port: 0 }, (err) => {
-        if (err) this.settle(seq, err);
-      });
+      this.ref();
+      try {
+        // The completion runs from the binding's timer or poll handler: guarded like a message.
+        this.sock.send([hdr, payload], { port: 0 }, (err) => {
+          if (err) this.guarded('send completion', () => this.settle(seq, err));
+        });
+      } catch (e) {
+        this.settle(seq, e instanceof Error ? e : new Error(String(e)));
+      }
     });
   }
 
@@ -262,7 +345,7 @@ export class NlSocket {
     if (!p) return;
     this.pending.delete(seq);
     if (p.timer) clearTimeout(p.timer);
-    if (this.pending.size === 0 && this.notificationListeners.size === 0) this.sock.unref();
+    if (this.pending.size === 0 && this.notificationListeners.size === 0) this.unref();
     if (err) p.reject(err);
     else p.resolve(p.replies);
   }
@@ -281,11 +364,21 @@ export class NlSocket {
       const pid = buf.readUInt32LE(off + 12);
       const bodyOff = off + NLMSG_HDRLEN;
       const bodyLen = len - NLMSG_HDRLEN;
-      const p = pid === this.portId && seq !== 0 ? this.pending.get(seq) : undefined;
-      if (!p) {
+      const ours = pid === this.portId && seq !== 0;
+      const p = ours ? this.pending.get(seq) : undefined;
+      if (ours && this.aborted.has(seq)) {
+        // The rest of a dump whose visitor threw: dropped up to its end.
+        if (type === NLMSG_ERROR || type === NLMSG_DONE) this.aborted.delete(seq);
+      } else if (!p) {
         // Multicast notifications have pid 0; a stray trailing ACK of a finished request is dropped.
         if (type !== NLMSG_ERROR && type !== NLMSG_DONE) {
-          for (const l of this.notificationListeners) l(buf, type, bodyOff, bodyLen);
+          for (const l of this.notificationListeners) {
+            try {
+              l(buf, type, bodyOff, bodyLen);
+            } catch (e) {
+              this.report(e, 'a notification listener');
+            }
+          }
         }
       } else if (type === NLMSG_ERROR) {
         const errno = -buf.readInt32LE(bodyOff);
@@ -297,8 +390,17 @@ export class NlSocket {
       } else if (type === NLMSG_OVERRUN) {
         this.settle(seq, new Error(`${p.what}: netlink overrun`));
       } else if (type !== NLMSG_NOOP) {
-        if (p.visit) p.visit(buf, type, bodyOff, bodyLen);
-        else p.replies.push(buf.subarray(bodyOff, bodyOff + bodyLen));
+        if (p.visit) {
+          try {
+            p.visit(buf, type, bodyOff, bodyLen);
+          } catch (e) {
+            // The request fails with what its visitor threw; the kernel still sends the rest.
+            if (p.dump) this.aborted.add(seq);
+            this.settle(seq, e instanceof Error ? e : new Error(`${p.what}: ${String(e)}`));
+            off += align4(len);
+            continue;
+          }
+        } else p.replies.push(buf.subarray(bodyOff, bodyOff + bodyLen));
         if (p.firstReplyEnds) this.settle(seq, null);
       }
       off += align4(len);
