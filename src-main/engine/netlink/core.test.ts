@@ -3,7 +3,7 @@
  * datagrams through its private onDatagram, which the binding's 'message' callback calls.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { NETLINK_ROUTE, NLMSG_DONE, NLMSG_HDRLEN, NlSocket, type MessageVisitor } from './core';
+import { NETLINK_ROUTE, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NlSocket, type MessageVisitor } from './core';
 
 interface Internals {
   onDatagram(buf: Buffer): void;
@@ -88,7 +88,7 @@ describe('NlSocket never lets an exception reach the native callback', () => {
     expect(internals(s).pending.size).toBe(0);
   });
 
-  it('a throwing dump visitor rejects its dump; its remaining messages are dropped up to DONE', async () => {
+  it('a throwing dump visitor rejects its dump at DONE; its remaining messages are skipped', async () => {
     const errors: unknown[] = [];
     const s = socket((e) => errors.push(e));
     const notes: number[] = [];
@@ -109,6 +109,32 @@ describe('NlSocket never lets an exception reach the native callback', () => {
     expect(calls).toBe(1);
     expect(notes).toEqual([]);
     expect(errors).toEqual([]);
+  });
+
+  it('holds requests beyond maxInFlight until a reply frees a slot; close rejects the held ones', async () => {
+    const s = new NlSocket(NETLINK_ROUTE, { maxInFlight: 2 });
+    open.push(s);
+    // Type 5 is below NLMSG_MIN_TYPE and carries no NLM_F_ACK: the kernel answers nothing, the
+    // replies below are ours.
+    const ps = [0, 1, 2].map((i) => s.get(5, Buffer.alloc(4), `req ${i}`));
+    const settled: number[] = [];
+    ps.forEach((p, i) =>
+      p.then(
+        () => settled.push(i),
+        () => settled.push(-i - 1),
+      ),
+    );
+    const pend = internals(s).pending;
+    expect(pend.size).toBe(2);
+    const first = [...pend.keys()][0] ?? 0;
+    const ack = Buffer.alloc(4 + NLMSG_HDRLEN); // errno 0 + the request's header
+    internals(s).onDatagram(msg(NLMSG_ERROR, first, s.portId, ack));
+    await ps[0];
+    expect(pend.size).toBe(2); // the third went out
+    expect(pend.has(first)).toBe(false);
+    s.close();
+    await Promise.allSettled(ps);
+    expect(settled.sort((a, b) => a - b)).toEqual([-3, -2, 0]);
   });
 
   it('after close, nothing calls into the binding (its methods throw "Netlink socket is closed")', async () => {

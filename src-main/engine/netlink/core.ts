@@ -136,6 +136,8 @@ interface Pending {
   resolve: (replies: Buffer[]) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout | null;
+  /** What the visitor threw, reported when the request ends. */
+  failure?: Error;
 }
 
 export interface NlSocketOptions {
@@ -150,6 +152,12 @@ export interface NlSocketOptions {
    * never let through (see the class comment); a throwing visitor fails its own request only.
    */
   onListenerError?: (err: unknown, where: string) => void;
+  /**
+   * Requests in flight at most; more wait for a slot. The kernel queues every reply (an ACK of a
+   * few hundred bytes of truesize at least) on our receive buffer before we read: thousands sent
+   * at once (a SUBFLOW_CREATE burst) overflow it, and a reply lost to ENOBUFS fails them all.
+   */
+  maxInFlight?: number;
 }
 
 /**
@@ -177,8 +185,9 @@ export class NlSocket {
   private readonly pending = new Map<number, Pending>();
   private readonly notificationListeners = new Set<MessageVisitor>();
   private readonly errorListeners = new Set<SocketErrorListener>();
-  /** Dumps whose visitor threw: the rest of their messages are dropped, not taken for notifications. */
-  private readonly aborted = new Set<number>();
+  /** Requests waiting for one of the maxInFlight slots. */
+  private readonly held: { go: () => void; reject: (err: Error) => void }[] = [];
+  private readonly maxInFlight: number;
   private readonly onListenerError: (err: unknown, where: string) => void;
   private seq = 1;
   private dumpQueue: Promise<unknown> = Promise.resolve();
@@ -197,6 +206,7 @@ export class NlSocket {
   ) {
     this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.onListenerError = opts.onListenerError ?? defaultListenerError;
+    this.maxInFlight = opts.maxInFlight ?? 256;
     this.sock = new RawNetlinkSocket(protocol, {
       messagePeeking: false,
       msgBufferSize: opts.msgBufferBytes ?? 32 * 1024,
@@ -297,7 +307,6 @@ export class NlSocket {
     if (this.closed) return;
     this.closed = true;
     this.failAll(new Error('netlink socket closed'));
-    this.aborted.clear();
     this.sock.close();
   }
 
@@ -311,6 +320,25 @@ export class NlSocket {
     firstReplyEnds = false,
   ): Promise<Buffer[]> {
     if (this.closed) return Promise.reject(new Error('netlink socket closed'));
+    return new Promise<Buffer[]>((resolve, reject) => {
+      const go = (): void =>
+        this.transmit(type, flags, payload, what, dump, visit, firstReplyEnds, resolve, reject);
+      if (this.pending.size < this.maxInFlight) go();
+      else this.held.push({ go, reject });
+    });
+  }
+
+  private transmit(
+    type: number,
+    flags: number,
+    payload: Buffer,
+    what: string,
+    dump: boolean,
+    visit: MessageVisitor | null,
+    firstReplyEnds: boolean,
+    resolve: (replies: Buffer[]) => void,
+    reject: (err: Error) => void,
+  ): void {
     const seq = this.seq;
     this.seq = (this.seq % 0x7fffffff) + 1;
     const hdr = Buffer.alloc(NLMSG_HDRLEN);
@@ -319,25 +347,23 @@ export class NlSocket {
     hdr.writeUInt16LE(flags, 6);
     hdr.writeUInt32LE(seq, 8);
     hdr.writeUInt32LE(this.portId, 12);
-    return new Promise<Buffer[]>((resolve, reject) => {
-      const p: Pending = { what, dump, visit, replies: [], firstReplyEnds, resolve, reject, timer: null };
-      p.timer = setTimeout(() => {
-        this.settle(
-          seq,
-          new ApiFailure('TIMEOUT', `${what}: no answer from the kernel in ${this.timeoutMs} ms`),
-        );
-      }, this.timeoutMs);
-      this.pending.set(seq, p);
-      this.ref();
-      try {
-        // The completion runs from the binding's timer or poll handler: guarded like a message.
-        this.sock.send([hdr, payload], { port: 0 }, (err) => {
-          if (err) this.guarded('send completion', () => this.settle(seq, err));
-        });
-      } catch (e) {
-        this.settle(seq, e instanceof Error ? e : new Error(String(e)));
-      }
-    });
+    const p: Pending = { what, dump, visit, replies: [], firstReplyEnds, resolve, reject, timer: null };
+    p.timer = setTimeout(() => {
+      this.settle(
+        seq,
+        new ApiFailure('TIMEOUT', `${what}: no answer from the kernel in ${this.timeoutMs} ms`),
+      );
+    }, this.timeoutMs);
+    this.pending.set(seq, p);
+    this.ref();
+    try {
+      // The completion runs from the binding's timer or poll handler: guarded like a message.
+      this.sock.send([hdr, payload], { port: 0 }, (err) => {
+        if (err) this.guarded('send completion', () => this.settle(seq, err));
+      });
+    } catch (e) {
+      this.settle(seq, e instanceof Error ? e : new Error(String(e)));
+    }
   }
 
   private settle(seq: number, err: Error | null): void {
@@ -345,12 +371,18 @@ export class NlSocket {
     if (!p) return;
     this.pending.delete(seq);
     if (p.timer) clearTimeout(p.timer);
-    if (this.pending.size === 0 && this.notificationListeners.size === 0) this.unref();
     if (err) p.reject(err);
     else p.resolve(p.replies);
+    // A slot is free: the next held request goes out (not after close: failAll rejects them).
+    if (!this.closed) {
+      const next = this.held.shift();
+      if (next) next.go();
+    }
+    if (this.pending.size === 0 && this.notificationListeners.size === 0) this.unref();
   }
 
   private failAll(err: Error): void {
+    if (this.closed) for (const h of this.held.splice(0)) h.reject(err);
     for (const seq of [...this.pending.keys()]) this.settle(seq, err);
   }
 
@@ -364,12 +396,8 @@ export class NlSocket {
       const pid = buf.readUInt32LE(off + 12);
       const bodyOff = off + NLMSG_HDRLEN;
       const bodyLen = len - NLMSG_HDRLEN;
-      const ours = pid === this.portId && seq !== 0;
-      const p = ours ? this.pending.get(seq) : undefined;
-      if (ours && this.aborted.has(seq)) {
-        // The rest of a dump whose visitor threw: dropped up to its end.
-        if (type === NLMSG_ERROR || type === NLMSG_DONE) this.aborted.delete(seq);
-      } else if (!p) {
+      const p = pid === this.portId && seq !== 0 ? this.pending.get(seq) : undefined;
+      if (!p) {
         // Multicast notifications have pid 0; a stray trailing ACK of a finished request is dropped.
         if (type !== NLMSG_ERROR && type !== NLMSG_DONE) {
           for (const l of this.notificationListeners) {
@@ -382,23 +410,22 @@ export class NlSocket {
         }
       } else if (type === NLMSG_ERROR) {
         const errno = -buf.readInt32LE(bodyOff);
-        this.settle(seq, errno === 0 ? null : new NetlinkError(errno, p.what));
+        this.settle(seq, p.failure ?? (errno === 0 ? null : new NetlinkError(errno, p.what)));
       } else if (type === NLMSG_DONE) {
         // A dump may end with a negative error in DONE's payload (e.g. EINTR when it changed mid-dump).
         const errno = bodyLen >= 4 ? -buf.readInt32LE(bodyOff) : 0;
-        this.settle(seq, errno > 0 ? new NetlinkError(errno, p.what) : null);
+        this.settle(seq, p.failure ?? (errno > 0 ? new NetlinkError(errno, p.what) : null));
       } else if (type === NLMSG_OVERRUN) {
         this.settle(seq, new Error(`${p.what}: netlink overrun`));
       } else if (type !== NLMSG_NOOP) {
-        if (p.visit) {
+        if (p.failure) {
+          // its visitor threw: the rest is skipped; the request fails at DONE, once the kernel has
+          // finished the dump (another dump before that would get EBUSY)
+        } else if (p.visit) {
           try {
             p.visit(buf, type, bodyOff, bodyLen);
           } catch (e) {
-            // The request fails with what its visitor threw; the kernel still sends the rest.
-            if (p.dump) this.aborted.add(seq);
-            this.settle(seq, e instanceof Error ? e : new Error(`${p.what}: ${String(e)}`));
-            off += align4(len);
-            continue;
+            p.failure = e instanceof Error ? e : new Error(`${p.what}: ${String(e)}`);
           }
         } else p.replies.push(buf.subarray(bodyOff, bodyOff + bodyLen));
         if (p.firstReplyEnds) this.settle(seq, null);
