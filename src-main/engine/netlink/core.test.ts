@@ -118,12 +118,12 @@ describe('NlSocket never lets an exception reach the native callback', () => {
     // replies below are ours.
     const ps = [0, 1, 2].map((i) => s.get(5, Buffer.alloc(4), `req ${i}`));
     const settled: number[] = [];
-    ps.forEach((p, i) =>
-      p.then(
+    ps.forEach((p, i) => {
+      void p.then(
         () => settled.push(i),
         () => settled.push(-i - 1),
-      ),
-    );
+      );
+    });
     const pend = internals(s).pending;
     expect(pend.size).toBe(2);
     const first = [...pend.keys()][0] ?? 0;
