@@ -46,6 +46,9 @@ options:
                     runs in the namespace
   --no-recreate     do not recreate subflows that close
   --max-retries N   recreate attempts per address pair (default 3)
+  --events-rcvbuf B userspace: receive buffer of the MPTCP events socket in bytes (default 4 MiB,
+                    capped by net.core.rmem_max); when it overflows (ENOBUFS) events are lost and
+                    the loop resyncs from the kernel
   --manager M       userspace (default) or kernel: with kernel (fullmesh only) the engine keeps
                     the in-kernel PM's endpoints in step with the interfaces' addresses instead
                     (client: subflow fullmesh endpoints; server: signal endpoints)
@@ -71,6 +74,7 @@ interface PmSettings {
   force: boolean;
   recreate: boolean;
   maxRetries: number;
+  eventsRecvBufferBytes: number | null;
 }
 
 function parse(argv: string[]): { s: PmSettings; netns: string | null; help: boolean; rest: string[] } {
@@ -86,6 +90,7 @@ function parse(argv: string[]): { s: PmSettings; netns: string | null; help: boo
       force: { type: 'boolean', default: false },
       'no-recreate': { type: 'boolean', default: false },
       'max-retries': { type: 'string' },
+      'events-rcvbuf': { type: 'string' },
       manager: { type: 'string', default: 'userspace' },
       match: { type: 'string', multiple: true, default: [] },
       backup: { type: 'string', multiple: true, default: [] },
@@ -119,6 +124,15 @@ function parse(argv: string[]): { s: PmSettings; netns: string | null; help: boo
   const maxRetries = Number(values['max-retries'] ?? 3);
   if (!Number.isInteger(maxRetries) || maxRetries < 0 || maxRetries > 100)
     throw new PmCliError('--max-retries must be an integer from 0 to 100');
+  const rcvbuf = values['events-rcvbuf'];
+  const eventsRecvBufferBytes = rcvbuf === undefined ? null : Number(rcvbuf);
+  if (
+    eventsRecvBufferBytes !== null &&
+    (!Number.isInteger(eventsRecvBufferBytes) || eventsRecvBufferBytes < 1 || eventsRecvBufferBytes > 1 << 30)
+  )
+    throw new PmCliError('--events-rcvbuf must be an integer number of bytes from 1 to 1073741824');
+  if (manager === 'kernel' && eventsRecvBufferBytes !== null)
+    throw new PmCliError('--events-rcvbuf needs --manager userspace');
   // Everything but --netns goes to the re-executed child as given.
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -139,6 +153,7 @@ function parse(argv: string[]): { s: PmSettings; netns: string | null; help: boo
       force: values.force ?? false,
       recreate: !(values['no-recreate'] ?? false),
       maxRetries,
+      eventsRecvBufferBytes,
     },
     netns: values.netns ?? null,
     help,
@@ -223,6 +238,7 @@ async function runHere(s: PmSettings): Promise<number> {
         cleanup: s.cleanup,
         recreate: s.recreate,
         maxRetries: s.maxRetries,
+        ...(s.eventsRecvBufferBytes !== null ? { eventsRecvBufferBytes: s.eventsRecvBufferBytes } : {}),
         onKernelEvent: (ev) =>
           print({
             timeMs: Date.now(),

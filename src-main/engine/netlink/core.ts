@@ -136,6 +136,8 @@ interface Pending {
   resolve: (replies: Buffer[]) => void;
   reject: (err: Error) => void;
   timer: NodeJS.Timeout | null;
+  /** What the visitor threw, reported when the request ends. */
+  failure?: Error;
 }
 
 export interface NlSocketOptions {
@@ -145,12 +147,48 @@ export interface NlSocketOptions {
   msgBufferBytes?: number;
   /** Request timeout. Netlink is local; a reply that takes this long means something is wrong. */
   timeoutMs?: number;
+  /**
+   * A notification listener or a dump visitor threw. Default: printed to stderr. The exception is
+   * never let through (see the class comment); a throwing visitor fails its own request only.
+   */
+  onListenerError?: (err: unknown, where: string) => void;
+  /**
+   * Requests in flight at most; more wait for a slot. The kernel queues every reply (an ACK of a
+   * few hundred bytes of truesize at least) on our receive buffer before we read: thousands sent
+   * at once (a SUBFLOW_CREATE burst) overflow it, and a reply lost to ENOBUFS fails them all.
+   */
+  maxInFlight?: number;
 }
 
+/**
+ * A socket-level error the binding reported (recvmsg failed, e.g. ENOBUFS: the receive buffer
+ * overflowed and the kernel dropped messages). Pending requests have been failed already; a
+ * subscriber to multicast groups learns here that it missed notifications and must resync.
+ */
+export type SocketErrorListener = (err: Error & { errno?: number; code?: string }) => void;
+
+function defaultListenerError(err: unknown, where: string): void {
+  const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  process.stderr.write(`netlink: ${where} threw (ignored): ${text}\n`);
+}
+
+/**
+ * Every entry from the binding into JS (message, error, truncatedMessage, send completion) is a
+ * MakeCallback from its libuv poll or timer handler, built with C++ exceptions: a JS exception
+ * thrown there becomes a Napi::Error nothing catches, and the process dies in std::terminate
+ * ("Error in native callback"). So nothing thrown by our listeners or visitors may escape those
+ * entry points, and the binding's methods, which throw once the socket is closed, are only called
+ * on an open socket.
+ */
 export class NlSocket {
   private readonly sock: RawNetlinkSocket;
   private readonly pending = new Map<number, Pending>();
   private readonly notificationListeners = new Set<MessageVisitor>();
+  private readonly errorListeners = new Set<SocketErrorListener>();
+  /** Requests waiting for one of the maxInFlight slots. */
+  private readonly held: { go: () => void; reject: (err: Error) => void }[] = [];
+  private readonly maxInFlight: number;
+  private readonly onListenerError: (err: unknown, where: string) => void;
   private seq = 1;
   private dumpQueue: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -167,6 +205,8 @@ export class NlSocket {
     opts: NlSocketOptions = {},
   ) {
     this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.onListenerError = opts.onListenerError ?? defaultListenerError;
+    this.maxInFlight = opts.maxInFlight ?? 256;
     this.sock = new RawNetlinkSocket(protocol, {
       messagePeeking: false,
       msgBufferSize: opts.msgBufferBytes ?? 32 * 1024,
@@ -174,10 +214,56 @@ export class NlSocket {
       sendBufferSize: 64 * 1024,
     });
     this.localPort = this.sock.address().port;
-    this.sock.on('message', (buf) => this.onDatagram(buf));
-    this.sock.on('truncatedMessage', () => this.failAll(new Error('netlink: truncated datagram')));
-    this.sock.on('error', (err) => this.failAll(err));
+    this.sock.on('message', (buf) => this.guarded('datagram handling', () => this.onDatagram(buf)));
+    this.sock.on('truncatedMessage', () =>
+      this.guarded('truncated datagram handling', () =>
+        this.failAll(new Error('netlink: truncated datagram')),
+      ),
+    );
+    this.sock.on('error', (err) => this.guarded('error handling', () => this.onSocketError(err)));
     this.sock.unref();
+  }
+
+  /** Run fn; whatever it throws is reported, never returned to the native caller. */
+  private guarded(where: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.report(e, where);
+    }
+  }
+
+  private report(err: unknown, where: string): void {
+    try {
+      this.onListenerError(err, where);
+    } catch {
+      // the reporter itself failed: nothing left to tell
+    }
+  }
+
+  private onSocketError(err: Error): void {
+    this.failAll(err);
+    for (const l of this.errorListeners) this.guarded('a socket error listener', () => l(err));
+  }
+
+  /** Socket-level errors (recvmsg: ENOBUFS, ...), after pending requests have been failed. */
+  onError(listener: SocketErrorListener): () => void {
+    this.errorListeners.add(listener);
+    return () => this.errorListeners.delete(listener);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  // The binding's ref/unref throw "Netlink socket is closed" after close: a late timer or a
+  // settle() during close must not throw.
+  private ref(): void {
+    if (!this.closed) this.sock.ref();
+  }
+
+  private unref(): void {
+    if (!this.closed) this.sock.unref();
   }
 
   get portId(): number {
@@ -185,8 +271,9 @@ export class NlSocket {
   }
 
   addMembership(group: number): void {
+    if (this.closed) throw new Error('netlink socket closed');
     this.sock.addMembership(group);
-    this.sock.ref(); // a listener keeps the process alive
+    this.ref(); // a listener keeps the process alive
   }
 
   /** Messages that are not replies to our requests (multicast events). */
@@ -233,6 +320,25 @@ export class NlSocket {
     firstReplyEnds = false,
   ): Promise<Buffer[]> {
     if (this.closed) return Promise.reject(new Error('netlink socket closed'));
+    return new Promise<Buffer[]>((resolve, reject) => {
+      const go = (): void =>
+        this.transmit(type, flags, payload, what, dump, visit, firstReplyEnds, resolve, reject);
+      if (this.pending.size < this.maxInFlight) go();
+      else this.held.push({ go, reject });
+    });
+  }
+
+  private transmit(
+    type: number,
+    flags: number,
+    payload: Buffer,
+    what: string,
+    dump: boolean,
+    visit: MessageVisitor | null,
+    firstReplyEnds: boolean,
+    resolve: (replies: Buffer[]) => void,
+    reject: (err: Error) => void,
+  ): void {
     const seq = this.seq;
     this.seq = (this.seq % 0x7fffffff) + 1;
     const hdr = Buffer.alloc(NLMSG_HDRLEN);
@@ -241,20 +347,23 @@ export class NlSocket {
     hdr.writeUInt16LE(flags, 6);
     hdr.writeUInt32LE(seq, 8);
     hdr.writeUInt32LE(this.portId, 12);
-    return new Promise<Buffer[]>((resolve, reject) => {
-      const p: Pending = { what, dump, visit, replies: [], firstReplyEnds, resolve, reject, timer: null };
-      p.timer = setTimeout(() => {
-        this.settle(
-          seq,
-          new ApiFailure('TIMEOUT', `${what}: no answer from the kernel in ${this.timeoutMs} ms`),
-        );
-      }, this.timeoutMs);
-      this.pending.set(seq, p);
-      this.sock.ref();
+    const p: Pending = { what, dump, visit, replies: [], firstReplyEnds, resolve, reject, timer: null };
+    p.timer = setTimeout(() => {
+      this.settle(
+        seq,
+        new ApiFailure('TIMEOUT', `${what}: no answer from the kernel in ${this.timeoutMs} ms`),
+      );
+    }, this.timeoutMs);
+    this.pending.set(seq, p);
+    this.ref();
+    try {
+      // The completion runs from the binding's timer or poll handler: guarded like a message.
       this.sock.send([hdr, payload], { port: 0 }, (err) => {
-        if (err) this.settle(seq, err);
+        if (err) this.guarded('send completion', () => this.settle(seq, err));
       });
-    });
+    } catch (e) {
+      this.settle(seq, e instanceof Error ? e : new Error(String(e)));
+    }
   }
 
   private settle(seq: number, err: Error | null): void {
@@ -262,12 +371,18 @@ export class NlSocket {
     if (!p) return;
     this.pending.delete(seq);
     if (p.timer) clearTimeout(p.timer);
-    if (this.pending.size === 0 && this.notificationListeners.size === 0) this.sock.unref();
     if (err) p.reject(err);
     else p.resolve(p.replies);
+    // A slot is free: the next held request goes out (not after close: failAll rejects them).
+    if (!this.closed) {
+      const next = this.held.shift();
+      if (next) next.go();
+    }
+    if (this.pending.size === 0 && this.notificationListeners.size === 0) this.unref();
   }
 
   private failAll(err: Error): void {
+    if (this.closed) for (const h of this.held.splice(0)) h.reject(err);
     for (const seq of [...this.pending.keys()]) this.settle(seq, err);
   }
 
@@ -285,20 +400,34 @@ export class NlSocket {
       if (!p) {
         // Multicast notifications have pid 0; a stray trailing ACK of a finished request is dropped.
         if (type !== NLMSG_ERROR && type !== NLMSG_DONE) {
-          for (const l of this.notificationListeners) l(buf, type, bodyOff, bodyLen);
+          for (const l of this.notificationListeners) {
+            try {
+              l(buf, type, bodyOff, bodyLen);
+            } catch (e) {
+              this.report(e, 'a notification listener');
+            }
+          }
         }
       } else if (type === NLMSG_ERROR) {
         const errno = -buf.readInt32LE(bodyOff);
-        this.settle(seq, errno === 0 ? null : new NetlinkError(errno, p.what));
+        this.settle(seq, p.failure ?? (errno === 0 ? null : new NetlinkError(errno, p.what)));
       } else if (type === NLMSG_DONE) {
         // A dump may end with a negative error in DONE's payload (e.g. EINTR when it changed mid-dump).
         const errno = bodyLen >= 4 ? -buf.readInt32LE(bodyOff) : 0;
-        this.settle(seq, errno > 0 ? new NetlinkError(errno, p.what) : null);
+        this.settle(seq, p.failure ?? (errno > 0 ? new NetlinkError(errno, p.what) : null));
       } else if (type === NLMSG_OVERRUN) {
         this.settle(seq, new Error(`${p.what}: netlink overrun`));
       } else if (type !== NLMSG_NOOP) {
-        if (p.visit) p.visit(buf, type, bodyOff, bodyLen);
-        else p.replies.push(buf.subarray(bodyOff, bodyOff + bodyLen));
+        if (p.failure) {
+          // its visitor threw: the rest is skipped; the request fails at DONE, once the kernel has
+          // finished the dump (another dump before that would get EBUSY)
+        } else if (p.visit) {
+          try {
+            p.visit(buf, type, bodyOff, bodyLen);
+          } catch (e) {
+            p.failure = e instanceof Error ? e : new Error(`${p.what}: ${String(e)}`);
+          }
+        } else p.replies.push(buf.subarray(bodyOff, bodyOff + bodyLen));
         if (p.firstReplyEnds) this.settle(seq, null);
       }
       off += align4(len);

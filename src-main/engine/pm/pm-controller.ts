@@ -64,6 +64,8 @@ export interface PmRunExtras {
   maxRetries?: number;
   /** Userspace: every decoded MPTCP event the loop reads. */
   onKernelEvent?: (ev: MptcpEvent) => void;
+  /** Userspace: SO_RCVBUF of the events socket (tests shrink it to provoke ENOBUFS). */
+  eventsRecvBufferBytes?: number;
 }
 
 /** The state file, parsed like any input: it sits in a directory others could write to. */
@@ -341,6 +343,9 @@ export class PmController {
           log,
           ...(extras.recreate !== undefined ? { recreate: extras.recreate } : {}),
           ...(extras.maxRetries !== undefined ? { maxRetries: extras.maxRetries } : {}),
+          ...(extras.eventsRecvBufferBytes !== undefined
+            ? { eventsRecvBufferBytes: extras.eventsRecvBufferBytes }
+            : {}),
           onEvent: (ev) => {
             extras.onKernelEvent?.(ev);
             // Only what the PM reacts to: the raw stream is already 'mptcp:kernel:event'.

@@ -28,6 +28,7 @@ import {
 import { resolveMptcpPm, type MptcpPmFamily } from './mptcp-pm';
 import {
   UserspacePm,
+  type AdoptedConnection,
   type LocalAddress,
   type PmCommands,
   type PmLogEntry,
@@ -67,6 +68,11 @@ export interface RunPmOptions {
   log: (e: PmLogEntry) => void;
   /** Every decoded event, for a timeline; called before the loop acts on it. */
   onEvent?: (ev: MptcpEvent) => void;
+  /**
+   * SO_RCVBUF of the events socket (default 4 MiB, capped by net.core.rmem_max). Tests make it
+   * tiny to provoke ENOBUFS; a burst of connections can overflow any size.
+   */
+  eventsRecvBufferBytes?: number;
 }
 
 export interface RunningPm {
@@ -114,10 +120,23 @@ function kernelCommands(genl: NlSocket, fam: MptcpPmFamily): PmCommands {
 }
 
 export async function runUserspacePm(opts: RunPmOptions): Promise<RunningPm> {
-  const events = new NlSocket(NETLINK_GENERIC, { recvBufferBytes: 4 * 1024 * 1024 });
-  const cmds = new NlSocket(NETLINK_GENERIC);
-  const route = new NlSocket(NETLINK_ROUTE);
-  const diag = new NlSocket(NETLINK_SOCK_DIAG);
+  const listenerError = (err: unknown, where: string): void =>
+    opts.log({
+      timeMs: Date.now(),
+      token: null,
+      what: 'internal-error',
+      result: 'error',
+      message: `${where} threw: ${err instanceof Error ? err.message : String(err)}`,
+    });
+  // A burst of connections sends ~5 events each (created, established, one SUB_ESTABLISHED per
+  // subflow): a large buffer makes overflow rare, the resync below makes it harmless.
+  const events = new NlSocket(NETLINK_GENERIC, {
+    recvBufferBytes: opts.eventsRecvBufferBytes ?? 4 * 1024 * 1024,
+    onListenerError: listenerError,
+  });
+  const cmds = new NlSocket(NETLINK_GENERIC, { onListenerError: listenerError });
+  const route = new NlSocket(NETLINK_ROUTE, { onListenerError: listenerError });
+  const diag = new NlSocket(NETLINK_SOCK_DIAG, { onListenerError: listenerError });
   const timers: NodeJS.Timeout[] = [];
   const closeAll = (): void => {
     for (const t of timers) clearTimeout(t);
@@ -182,15 +201,150 @@ export async function runUserspacePm(opts: RunPmOptions): Promise<RunningPm> {
     const held = queue;
     queue = null;
     for (const ev of held) pm.handleEvent(ev);
+
+    // ENOBUFS on the events socket: the kernel dropped MPTCP events (netlink_overrun), so
+    // connections, subflows or closes were missed. NETLINK_NO_ENOBUFS would hide that; instead
+    // the loss is logged and the state rebuilt from the kernel, as on a restart.
+    let resyncing: Promise<void> | null = null;
+    let resyncAgain = false;
+    let stopped = false;
+    const resync = (): void => {
+      if (stopped) return;
+      if (resyncing) {
+        resyncAgain = true;
+        return;
+      }
+      const t0 = performance.now();
+      resyncing = resyncFromKernel(pm, cmds, diag, fam, opts.role)
+        .then((r) =>
+          opts.log({
+            timeMs: Date.now(),
+            token: null,
+            what: 'resync',
+            result: 'ok',
+            message: `state rebuilt from the kernel in ${(performance.now() - t0).toFixed(0)} ms`,
+            detail: r,
+          }),
+        )
+        .catch((e: unknown) =>
+          opts.log({
+            timeMs: Date.now(),
+            token: null,
+            what: 'resync',
+            result: 'error',
+            message: e instanceof Error ? e.message : String(e),
+          }),
+        )
+        .finally(() => {
+          resyncing = null;
+          if (resyncAgain) {
+            resyncAgain = false;
+            resync();
+          }
+        });
+    };
+    events.onError((err) => {
+      const lost = err.code === 'ENOBUFS';
+      opts.log({
+        timeMs: Date.now(),
+        token: null,
+        what: lost ? 'events-lost' : 'events-error',
+        result: 'error',
+        message: lost
+          ? 'the kernel dropped MPTCP events (ENOBUFS: the events socket receive buffer overflowed); resyncing from sock_diag'
+          : `events socket: ${err.message}; resyncing from sock_diag`,
+      });
+      resync();
+    });
     return {
       pm,
       stop: () => {
+        stopped = true;
         pm.stop();
         closeAll();
       },
     };
   } catch (e) {
     closeAll();
+    throw e;
+  }
+}
+
+/**
+ * After lost events: tracked connections get the kernel's subflows (or are forgotten when gone),
+ * untracked ones are adopted as on a restart. Events keep flowing meanwhile: a connection first
+ * seen by an event during the resync is left to it.
+ */
+async function resyncFromKernel(
+  pm: UserspacePm,
+  genl: NlSocket,
+  diag: NlSocket,
+  fam: MptcpPmFamily,
+  role: PmRole,
+): Promise<{ adopted: number; resynced: number; forgotten: number }> {
+  const trackedBefore = new Set(pm.tokens());
+  const snap = await readConnections(diag, { inThread: true });
+  const inKernel = new Set<number>();
+  const established: { token: number; subflows: AdoptedConnection['subflows'] }[] = [];
+  let adopted = 0;
+  for (const conn of snap.connections) {
+    inKernel.add(conn.token);
+    if (conn.state !== 'ESTABLISHED' || conn.fallback) continue;
+    const subflows = conn.subflows
+      .filter((s) => s.state === 'ESTABLISHED')
+      .map((s) => ({
+        local: s.localAddress,
+        localPort: s.localPort,
+        remote: s.remoteAddress,
+        remotePort: s.remotePort,
+        localId: s.localId,
+        remoteId: s.remoteId,
+      }));
+    established.push({ token: conn.token, subflows });
+    if (pm.has(conn.token)) continue;
+    const localIds = await connectionLocalIds(genl, fam, conn.token);
+    if (localIds === null) continue; // the in-kernel PM's (or gone)
+    if (pm.has(conn.token)) continue; // an event brought it in meanwhile
+    pm.adopt({
+      token: conn.token,
+      family: conn.family,
+      localAddress: conn.localAddress,
+      localPort: conn.localPort,
+      remoteAddress: conn.remoteAddress,
+      remotePort: conn.remotePort,
+      serverSide: role === 'server',
+      subflows,
+      localIds,
+    });
+    adopted++;
+  }
+  // Then every one, the adopted included: a resync borrows the peer addresses (lost ADD_ADDRs)
+  // from the other connections to the same peer, which must all be known by now.
+  let resynced = 0;
+  for (const e of established) {
+    if (!pm.has(e.token)) continue;
+    pm.resync(e.token, { subflows: e.subflows });
+    resynced++;
+  }
+  let forgotten = 0;
+  for (const token of trackedBefore) {
+    if (inKernel.has(token) || !pm.has(token)) continue;
+    pm.forget(token);
+    forgotten++;
+  }
+  return { adopted, resynced, forgotten };
+}
+
+/** GET_ADDR with TOKEN; null for a connection under the in-kernel PM (EINVAL) or already gone. */
+async function connectionLocalIds(
+  genl: NlSocket,
+  fam: MptcpPmFamily,
+  token: number,
+): Promise<{ address: string; id: number }[] | null> {
+  try {
+    return (await listConnectionAddresses(genl, fam, token)).map((e) => ({ address: e.address, id: e.id }));
+  } catch (e) {
+    if (e instanceof NetlinkError && (e.code === 'EINVAL' || e.code === 'ENOENT')) return null;
     throw e;
   }
 }

@@ -243,3 +243,103 @@ describe('UserspacePm fullmesh', () => {
     expect(t.creates.map((c) => c.local)).toEqual([{ address: '10.0.1.1' }, { address: '10.0.2.1', id: 5 }]);
   });
 });
+
+describe('UserspacePm resync after lost events (ENOBUFS)', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  const initial = {
+    local: '10.0.1.1',
+    localPort: 40000,
+    remote: '10.0.1.2',
+    remotePort: 5201,
+    localId: 0,
+    remoteId: 0,
+  };
+  const second = { ...initial, local: '10.0.2.1', localPort: 40100, localId: 1 };
+
+  it('a subflow whose SUB_ESTABLISHED was lost settles its create: nothing is duplicated', async () => {
+    const t = setup();
+    t.pm.handleEvent(established());
+    expect(t.creates).toHaveLength(1); // 10.0.2.1 → 10.0.1.2
+    await Promise.resolve(); // the kernel acknowledged the create
+    t.pm.resync(TOKEN, { subflows: [initial, second] });
+    expect(t.creates).toHaveLength(1);
+    expect(t.pm.connections()[0]?.pending).toBe(0);
+    expect(t.pm.connections()[0]?.subflows).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(t.creates).toHaveLength(1);
+    expect(t.log.some((e) => e.what === 'retry-scheduled')).toBe(false);
+  });
+
+  it('an acknowledged create with no subflow in the kernel (its SUB_CLOSED lost) is retried later, not at once', async () => {
+    const t = setup({ retryDelayMs: 1000 });
+    t.pm.handleEvent(established());
+    await Promise.resolve();
+    t.pm.resync(TOKEN, { subflows: [initial] });
+    expect(t.creates).toHaveLength(1); // no immediate duplicate: the join may still be in its handshake
+    expect(t.log.find((e) => e.what === 'retry-scheduled')?.message).toMatch(/events lost/);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(t.creates).toHaveLength(2);
+  });
+
+  it('a create not yet acknowledged stays pending', () => {
+    const t = setup();
+    t.pm.handleEvent(established());
+    t.pm.resync(TOKEN, { subflows: [initial] }); // before the ACK: the create is in flight
+    expect(t.pm.connections()[0]?.pending).toBe(1);
+    expect(t.creates).toHaveLength(1);
+  });
+
+  it('a lost ESTABLISHED event: resync marks the connection established and meshes it', () => {
+    const t = setup();
+    t.pm.handleEvent(ev('created', { ...established(), kind: 'created' }));
+    expect(t.creates).toHaveLength(0);
+    t.pm.resync(TOKEN, { subflows: [initial] });
+    expect(t.creates.map((c) => c.local)).toEqual([{ address: '10.0.2.1', id: 1 }]);
+  });
+
+  it('forget drops a connection whose CLOSED was lost, with its retry timers', async () => {
+    const t = setup({ retryDelayMs: 1000 });
+    t.pm.handleEvent(established());
+    await Promise.resolve();
+    t.pm.resync(TOKEN, { subflows: [initial] }); // schedules a retry
+    t.pm.forget(TOKEN);
+    expect(t.pm.has(TOKEN)).toBe(false);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(t.creates).toHaveLength(1);
+  });
+});
+
+describe('UserspacePm resync: peer addresses of a lost ADD_ADDR', () => {
+  it('borrows the announced addresses of other connections to the same peer', () => {
+    const t = setup();
+    const other = 0x99;
+    t.pm.handleEvent(established({ token: other, localPort: 40001 }));
+    t.pm.handleEvent(
+      ev('announced', { token: other, remoteId: 1, remoteAddress: '10.0.2.2', remotePort: 5201 }),
+    );
+    t.pm.handleEvent(established()); // TOKEN: its ADD_ADDR was lost
+    const before = t.creates.filter((c) => c.token === TOKEN).length;
+    expect(before).toBe(1); // 10.0.2.1 → 10.0.1.2 only
+    t.pm.resync(TOKEN, {
+      subflows: [
+        {
+          local: '10.0.1.1',
+          localPort: 40000,
+          remote: '10.0.1.2',
+          remotePort: 5201,
+          localId: 0,
+          remoteId: 0,
+        },
+      ],
+    });
+    const remotes = t.creates.filter((c) => c.token === TOKEN).map((c) => c.remote.address);
+    expect(remotes.filter((r) => r === '10.0.2.2')).toHaveLength(2); // from both local addresses
+    expect(t.pm.connections().find((c) => c.token === TOKEN)?.remotes).toContainEqual({
+      id: 1,
+      address: '10.0.2.2',
+      port: 5201,
+    });
+  });
+});

@@ -88,9 +88,13 @@ interface ConnState {
   subflows: Map<string, SubflowRec>;
   /** SUBFLOW_CREATEs sent and not yet answered by SUB_ESTABLISHED/SUB_CLOSED, per pair. */
   pending: Map<string, number>;
+  /** Of those, the ones whose command the kernel has not acknowledged yet. */
+  unacked: Map<string, number>;
   retries: Map<string, number>;
   /** Pairs not to recreate (policy says no, or the retries are spent). */
   givenUp: Set<string>;
+  /** Pairs waiting for their retry timer: not created before it fires (the backoff holds). */
+  waiting: Set<string>;
   /** Subflows we are destroying ourselves: their SUB_CLOSED is no failure. */
   destroying: Set<string>;
   /** Server fullmesh: addresses announced on this connection → id. */
@@ -260,11 +264,76 @@ export class UserspacePm {
           if (k.startsWith(`${address}|`)) {
             c.givenUp.delete(k);
             c.retries.delete(k);
+            c.waiting.delete(k);
           }
         }
       }
       if (added.length > 0) this.reconcile(c);
     }
+  }
+
+  /** Whether the loop tracks this connection (by local token). */
+  has(token: number): boolean {
+    return this.conns.has(token);
+  }
+
+  /** The tokens the loop tracks. */
+  tokens(): number[] {
+    return [...this.conns.keys()];
+  }
+
+  /**
+   * Events were lost (ENOBUFS on the events socket): bring a tracked connection in line with what
+   * sock_diag reports now. Its subflows become the kernel's; a create whose SUB_ESTABLISHED was
+   * lost is settled by the subflow now seen; a create the kernel acknowledged that has no subflow
+   * now failed or is still in its handshake (its SUB_CLOSED may be lost): it goes through the retry
+   * path, whose delayed reconcile counts the subflows again and so duplicates nothing.
+   * Call it for every connection of a snapshot after adopting the new ones, so the peer addresses
+   * borrowed from other connections (see below) are known.
+   */
+  resync(token: number, k: { subflows: SubflowRec[] }): void {
+    const c = this.conns.get(token);
+    if (!c || this.stopped) return;
+    c.established = true;
+    const before = c.subflows;
+    c.subflows = new Map(k.subflows.map((s) => [subflowKey(s), { ...s }]));
+    for (const s of k.subflows) {
+      if (s.remoteId !== null && !c.remotes.has(s.remoteId))
+        c.remotes.set(s.remoteId, { address: s.remote, port: s.remotePort });
+      if (s.localId !== null && !c.localIds.has(s.local)) c.localIds.set(s.local, s.localId);
+    }
+    // A lost ADD_ADDR cannot be read back (the kernel keeps no list of the peer's announced
+    // addresses that userspace can dump), so the peer's other addresses are taken from the other
+    // connections to the same peer (same initial address and port), with the ids it gave there: a
+    // server running our PM uses the same id for an address on every connection (§2.5).
+    for (const o of this.conns.values()) {
+      if (o === c || o.remote !== c.remote || o.remotePort !== c.remotePort) continue;
+      for (const [id, r] of o.remotes) {
+        if (c.remotes.has(id) || [...c.remotes.values()].some((x) => x.address === r.address)) continue;
+        c.remotes.set(id, { ...r });
+      }
+    }
+    for (const key of [...c.destroying]) if (!c.subflows.has(key)) c.destroying.delete(key);
+    for (const [pk, n] of [...c.pending]) {
+      const inFlight = Math.min(n, c.unacked.get(pk) ?? 0);
+      let seen = 0; // subflows on the pair we had no SUB_ESTABLISHED for
+      for (const [key, s] of c.subflows)
+        if (!before.has(key) && pairKey(s.local, s.remote, s.remotePort) === pk) seen++;
+      // Subflows seen on the pair settle the creates whose SUB_ESTABLISHED was lost.
+      const unanswered = n - inFlight - Math.min(n - inFlight, seen);
+      if (inFlight > 0) c.pending.set(pk, inFlight);
+      else c.pending.delete(pk);
+      if (unanswered > 0) this.failed(c, pk, 'events lost (ENOBUFS) and no subflow in the kernel');
+    }
+    this.reconcile(c);
+  }
+
+  /** Events were lost: a tracked connection sock_diag no longer reports is gone. */
+  forget(token: number): void {
+    const c = this.conns.get(token);
+    if (!c) return;
+    for (const t of c.timers) clearTimeout(t);
+    this.conns.delete(token);
   }
 
   /** Take over a connection that existed before this loop (restart): state from the kernel. */
@@ -319,8 +388,10 @@ export class UserspacePm {
       remotes: new Map([[0, { address: remote, port: remotePort }]]),
       subflows: new Map(),
       pending: new Map(),
+      unacked: new Map(),
       retries: new Map(),
       givenUp: new Set(),
+      waiting: new Set(),
       destroying: new Set(),
       announced: new Map(),
       timers: new Set(),
@@ -395,8 +466,10 @@ export class UserspacePm {
       message: why,
       detail: { pair: pk, attempt: used + 1, delayMs },
     });
+    c.waiting.add(pk);
     const t = setTimeout(() => {
       c.timers.delete(t);
+      c.waiting.delete(pk);
       if (!this.stopped && this.conns.get(c.token) === c) this.reconcile(c);
     }, delayMs);
     c.timers.add(t);
@@ -443,7 +516,7 @@ export class UserspacePm {
     let total = c.subflows.size + [...c.pending.values()].reduce((a, b) => a + b, 0);
     for (const w of wanted) {
       const pk = pairKey(w.local, w.remote, w.remotePort);
-      if (c.givenUp.has(pk)) continue;
+      if (c.givenUp.has(pk) || c.waiting.has(pk)) continue;
       let have = c.pending.get(pk) ?? 0;
       for (const s of c.subflows.values())
         if (s.local === w.local && s.remote === w.remote && s.remotePort === w.remotePort) have++;
@@ -461,10 +534,20 @@ export class UserspacePm {
       remote: { address: remote, port: remotePort },
     };
     c.pending.set(pk, (c.pending.get(pk) ?? 0) + 1);
+    c.unacked.set(pk, (c.unacked.get(pk) ?? 0) + 1);
+    const answered = (): void => {
+      const n = c.unacked.get(pk) ?? 0;
+      if (n <= 1) c.unacked.delete(pk);
+      else c.unacked.set(pk, n - 1);
+    };
     const detail = { local, localId: id, remote, remotePort };
     this.opts.commands.subflowCreate(spec).then(
-      () => this.log(c.token, 'subflow-create', 'ok', { detail }),
+      () => {
+        answered();
+        this.log(c.token, 'subflow-create', 'ok', { detail });
+      },
       (e: unknown) => {
+        answered();
         this.log(c.token, 'subflow-create', 'error', { message: errText(e), detail });
         if (this.conns.get(c.token) !== c) return;
         this.settlePending(c, pk);
