@@ -163,14 +163,8 @@ export async function runUserspacePm(opts: RunPmOptions): Promise<RunningPm> {
       else pm.handleEvent(ev);
     });
     for (const g of [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR]) route.addMembership(g);
-    let refreshing: Promise<void> | null = null;
-    let again = false;
-    const refresh = (): void => {
-      if (refreshing) {
-        again = true;
-        return;
-      }
-      refreshing = readUsableAddresses(route)
+    const refresh = coalesced(() =>
+      readUsableAddresses(route)
         .then((a) => pm.setLocalAddresses(a))
         .catch((e: unknown) =>
           opts.log({
@@ -180,15 +174,8 @@ export async function runUserspacePm(opts: RunPmOptions): Promise<RunningPm> {
             result: 'error',
             message: e instanceof Error ? e.message : String(e),
           }),
-        )
-        .finally(() => {
-          refreshing = null;
-          if (again) {
-            again = false;
-            refresh();
-          }
-        });
-    };
+        ),
+    );
     let debounce: NodeJS.Timeout | null = null;
     route.onNotification((_buf, type) => {
       if (![RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR].includes(type)) return;
@@ -205,17 +192,11 @@ export async function runUserspacePm(opts: RunPmOptions): Promise<RunningPm> {
     // ENOBUFS on the events socket: the kernel dropped MPTCP events (netlink_overrun), so
     // connections, subflows or closes were missed. NETLINK_NO_ENOBUFS would hide that; instead
     // the loss is logged and the state rebuilt from the kernel, as on a restart.
-    let resyncing: Promise<void> | null = null;
-    let resyncAgain = false;
     let stopped = false;
-    const resync = (): void => {
-      if (stopped) return;
-      if (resyncing) {
-        resyncAgain = true;
-        return;
-      }
+    const resync = coalesced(() => {
+      if (stopped) return Promise.resolve();
       const t0 = performance.now();
-      resyncing = resyncFromKernel(pm, cmds, diag, fam, opts.role)
+      return resyncFromKernel(pm, cmds, diag, fam, opts.role)
         .then((r) =>
           opts.log({
             timeMs: Date.now(),
@@ -234,15 +215,8 @@ export async function runUserspacePm(opts: RunPmOptions): Promise<RunningPm> {
             result: 'error',
             message: e instanceof Error ? e.message : String(e),
           }),
-        )
-        .finally(() => {
-          resyncing = null;
-          if (resyncAgain) {
-            resyncAgain = false;
-            resync();
-          }
-        });
-    };
+        );
+    });
     events.onError((err) => {
       const lost = err.code === 'ENOBUFS';
       opts.log({
@@ -402,4 +376,28 @@ async function adoptExisting(
       localIds,
     });
   }
+}
+
+/**
+ * One run of `task` at a time: a call while it runs asks for exactly one more run once it ends
+ * (address bursts and repeated ENOBUFS collapse into a single re-read, never a queue).
+ */
+function coalesced(task: () => Promise<void>): () => void {
+  let running = false;
+  let again = false;
+  const run = (): void => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    void task().finally(() => {
+      running = false;
+      if (again) {
+        again = false;
+        run();
+      }
+    });
+  };
+  return run;
 }
