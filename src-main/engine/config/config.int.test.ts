@@ -248,6 +248,14 @@ describe.skipIf(labUnavailableReason() !== null)('configuration apply in a lab n
       (s) => s === before,
       10_000,
     );
+    // The kernel is back before the revert has read its state back and announced the end of the
+    // wait, so wait for that announcement too.
+    await lab.waitFor(
+      'the end of the confirmation wait',
+      () => Promise.resolve(pending),
+      (p) => p.some((x) => (x as { revertAtMs: unknown }).revertAtMs === null),
+      5_000,
+    );
     expect(pending).toContainEqual({ revertAtMs: null });
 
     value<ApplyReport>(
