@@ -38,3 +38,16 @@ export type ServerMessage = z.infer<typeof ServerMessageSchema>;
 
 /** Largest message either side accepts (a 10k-connection snapshot is ~10 MB of JSON). */
 export const MAX_WIRE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Host <-> agent only: `mptcp:connections:list` called with these arguments (instead of `{}`)
+ * answers with a ConnectionsFeedEvent (shared/delta.ts) instead of a whole snapshot: `full` when
+ * `baseSeq` is null or is not the last one this agent connection sent, else a `delta` on top of
+ * it. A 10,000-connection snapshot is ~10 MB of JSON per poll; a delta of idle connections is a few
+ * kB. An agent that predates this refuses the arguments (the contract's strict NoArgs), and the
+ * host falls back to whole snapshots.
+ */
+export const AgentFeedArgsSchema = z
+  .object({ feed: z.object({ baseSeq: z.number().int().min(0).nullable() }).strict() })
+  .strict();
+export type AgentFeedArgs = z.infer<typeof AgentFeedArgsSchema>;

@@ -1,8 +1,33 @@
 import { PassThrough } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { checkNetnsName, serveAgent } from './agent';
+import { checkNetnsName, LineBackend, serveAgent } from './agent';
 import { fakeBackend, sampleStatus } from '../testing/fake-backend';
+import { prng, steadyTick, syntheticSnapshot } from '../../shared/synthetic';
+import type { ConnectionsSnapshot } from '../../shared/types';
+import type { EngineBackend } from './service';
+
+/**
+ * A LineBackend talking to serveAgent(agentBackend) over in-memory streams, counting the bytes of
+ * every result line (what the pipe carries). `rewrite` edits each line on its way to the agent.
+ */
+function pair(
+  agentBackend: EngineBackend,
+  rewrite: (line: string) => string = (l) => l,
+): { host: LineBackend; resultBytes: number[]; stop: () => void } {
+  const toAgent = new PassThrough();
+  const fromAgent = new PassThrough();
+  void serveAgent(agentBackend, toAgent, fromAgent);
+  const resultBytes: number[] = [];
+  const host = new LineBackend((h) => {
+    createInterface({ input: fromAgent }).on('line', (l) => {
+      if (l.startsWith('{"t":"result"')) resultBytes.push(l.length);
+      h.onLine(l);
+    });
+    return { write: (line) => toAgent.write(rewrite(line)), close: () => Promise.resolve() };
+  });
+  return { host, resultBytes, stop: () => toAgent.end() };
+}
 
 describe('agent stdio protocol', () => {
   it('answers calls line by line and closes the backend when stdin ends', async () => {
@@ -29,5 +54,63 @@ describe('agent stdio protocol', () => {
       expect(() => checkNetnsName(bad)).toThrow(/not a valid network namespace name/);
     }
     expect(() => checkNetnsName('mpst-does-not-exist-xyz')).toThrow(/does not exist/);
+  });
+
+  describe('connections feed over the pipe', () => {
+    function scripted(snaps: ConnectionsSnapshot[]): EngineBackend {
+      let i = 0;
+      return fakeBackend({
+        'mptcp:connections:list': () => Promise.resolve(snaps[Math.min(i++, snaps.length - 1)]!),
+      });
+    }
+
+    it('sends one full snapshot, then deltas that rebuild exactly what the agent polled', async () => {
+      const r = prng(7);
+      const snaps = [syntheticSnapshot(r, 300, 1_700_000_000_000, 2)];
+      for (let k = 1; k < 6; k++) snaps.push(steadyTick(r, snaps[k - 1]!, 1000));
+      const { host, resultBytes, stop } = pair(scripted(snaps));
+      const got: ConnectionsSnapshot[] = [];
+      for (let k = 0; k < snaps.length; k++) got.push(await host.handlers['mptcp:connections:list']({}));
+      stop();
+      for (let k = 0; k < snaps.length; k++) expect(got[k]).toEqual(snaps[k]);
+      expect(host.feedStats).toEqual({ full: 1, deltas: 5, resyncs: 0, plain: 0 });
+      // Steady traffic changes counters on every connection: still far less than whole snapshots.
+      const full = resultBytes[0]!;
+      for (const b of resultBytes.slice(1)) expect(b).toBeLessThan(full * 0.7);
+    });
+
+    it('an unchanged poll is a few hundred bytes and keeps every connection object', async () => {
+      const snap = syntheticSnapshot(prng(3), 500, 1_700_000_000_000, 2);
+      const same = { ...snap, takenAtMs: snap.takenAtMs + 1000 };
+      const { host, resultBytes, stop } = pair(scripted([snap, same]));
+      const a = await host.handlers['mptcp:connections:list']({});
+      const b = await host.handlers['mptcp:connections:list']({});
+      stop();
+      expect(b).toEqual(same);
+      expect(b.connections[0]).toBe(a.connections[0]);
+      expect(resultBytes[1]).toBeLessThan(300);
+    });
+
+    it('concurrent list calls still apply each delta to its own base', async () => {
+      const r = prng(11);
+      const snaps = [syntheticSnapshot(r, 50)];
+      for (let k = 1; k < 8; k++) snaps.push(steadyTick(r, snaps[k - 1]!, 500, 0.1));
+      const { host, stop } = pair(scripted(snaps));
+      const got = await Promise.all(snaps.map(() => host.handlers['mptcp:connections:list']({})));
+      stop();
+      expect(got).toEqual(snaps);
+      expect(host.feedStats.resyncs).toBe(0);
+    });
+
+    it('falls back to whole snapshots with an agent that refuses the feed arguments', async () => {
+      const snap = syntheticSnapshot(prng(5), 20);
+      // An older agent's strict NoArgs refuses any arguments; make this one see arguments that
+      // are not feed arguments either, so it answers BAD_REQUEST the same way.
+      const { host: old, stop } = pair(scripted([snap]), (l) => l.replace(/"feed":\{[^}]*\}/, '"feed":1'));
+      expect(await old.handlers['mptcp:connections:list']({})).toEqual(snap);
+      expect(await old.handlers['mptcp:connections:list']({})).toEqual(snap);
+      stop();
+      expect(old.feedStats).toEqual({ full: 0, deltas: 0, resyncs: 0, plain: 2 });
+    });
   });
 });

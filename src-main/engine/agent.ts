@@ -10,8 +10,23 @@ import { chmod } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { kernelMethodNames, methods, type KernelHandlers, type MethodName } from '../../shared/contract';
-import { ApiFailure } from '../../shared/result';
-import { ServerMessageSchema, WireCallSchema, type ServerMessage } from '../../shared/wire';
+import { ApiFailure, type Result } from '../../shared/result';
+import {
+  AgentFeedArgsSchema,
+  ServerMessageSchema,
+  WireCallSchema,
+  type AgentFeedArgs,
+  type ServerMessage,
+} from '../../shared/wire';
+import {
+  applyDelta,
+  ConnectionsFeedEventSchema,
+  DeltaMismatchError,
+  diffSnapshots,
+  type ConnectionsFeedEvent,
+} from '../../shared/delta';
+import type { ConnectionsSnapshot } from '../../shared/types';
+import type { z } from 'zod';
 import { isEventName, type EventName, type EventPayload, events } from '../../shared/contract';
 import type { EngineBackend } from './service';
 import { EngineService } from './service';
@@ -30,6 +45,8 @@ export function checkNetnsName(name: string): void {
 
 interface PendingCall {
   method: MethodName;
+  /** What a successful result must parse as (the method's result schema, or the feed's). */
+  schema: z.ZodTypeAny;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
 }
@@ -58,10 +75,74 @@ export class LineBackend implements EngineBackend {
   private nextId = 1;
   private readonly eventListeners = new Set<EventListener>();
   readonly handlers: KernelHandlers;
+  /** The agent's last connections feed event as applied here (see pollConnections). */
+  private feedBase: { seq: number; snapshot: ConnectionsSnapshot } | null = null;
+  /** False once the agent refused the feed arguments (an older agent): whole snapshots. */
+  private feedSupported = true;
+  private feedTail: Promise<unknown> = Promise.resolve();
+  /** Feed results received, by kind (tests and diagnostics). */
+  readonly feedStats = { full: 0, deltas: 0, resyncs: 0, plain: 0 };
 
   constructor(private readonly open: (h: ChannelHandlers) => AgentChannel) {
-    const entries = kernelMethodNames.map((m) => [m, (args: unknown) => this.call(m, args)] as const);
-    this.handlers = Object.fromEntries(entries) as unknown as KernelHandlers;
+    const handlers: Record<string, (args: unknown) => Promise<unknown>> = {};
+    for (const m of kernelMethodNames) {
+      handlers[m] =
+        m === 'mptcp:connections:list' ? () => this.pollConnections() : (args) => this.call(m, args);
+    }
+    this.handlers = handlers as unknown as KernelHandlers;
+  }
+
+  /**
+   * `mptcp:connections:list` through the agent's connections feed: the agent sends a delta against
+   * the snapshot it sent last (AgentFeedArgsSchema), applied here with unchanged connections
+   * keeping their identity, so the host's own per-subscriber diff skips them too. Polls go one at
+   * a time (the agent serialises its dumps anyway), so each delta applies to the base it names.
+   */
+  private pollConnections(): Promise<ConnectionsSnapshot> {
+    const p = this.feedTail.then(() => this.feedPoll(true));
+    this.feedTail = p.catch(() => undefined);
+    return p;
+  }
+
+  private async feedPoll(mayRetry: boolean): Promise<ConnectionsSnapshot> {
+    if (!this.feedSupported) {
+      this.feedStats.plain++;
+      return this.call<ConnectionsSnapshot>('mptcp:connections:list', {});
+    }
+    const args: AgentFeedArgs = { feed: { baseSeq: this.feedBase?.seq ?? null } };
+    let ev: ConnectionsFeedEvent;
+    try {
+      ev = await this.call<ConnectionsFeedEvent>('mptcp:connections:list', args, ConnectionsFeedEventSchema);
+    } catch (e) {
+      this.feedBase = null;
+      if (e instanceof ApiFailure && e.code === 'BAD_REQUEST' && mayRetry) {
+        // The contract's NoArgs is strict: an agent without the feed refuses the arguments.
+        this.feedSupported = false;
+        return this.feedPoll(false);
+      }
+      throw e;
+    }
+    if (ev.kind === 'full') {
+      this.feedStats.full++;
+      this.feedBase = { seq: ev.seq, snapshot: ev.snapshot };
+      return ev.snapshot;
+    }
+    const base = this.feedBase;
+    try {
+      if (!base || ev.baseSeq !== base.seq) {
+        throw new DeltaMismatchError(`delta on ${ev.baseSeq}, have ${base?.seq ?? 'nothing'}`);
+      }
+      const snapshot = applyDelta(base.snapshot, ev);
+      this.feedStats.deltas++;
+      this.feedBase = { seq: ev.seq, snapshot };
+      return snapshot;
+    } catch (e) {
+      this.feedBase = null;
+      if (!(e instanceof DeltaMismatchError) || !mayRetry) throw e;
+      // Out of step (cannot happen with polls in order, but never show a wrong snapshot): start over.
+      this.feedStats.resyncs++;
+      return this.feedPoll(false);
+    }
   }
 
   onEvent(listener: EventListener): () => void {
@@ -75,6 +156,8 @@ export class LineBackend implements EngineBackend {
       onLine: (line) => this.onLine(line),
       onClose: (why) => {
         if (this.channel === channel) this.channel = null;
+        // A new agent process knows nothing of this one's feed.
+        this.feedBase = null;
         for (const [, p] of this.pending) p.reject(new ApiFailure('INTERNAL', why));
         this.pending.clear();
       },
@@ -104,7 +187,7 @@ export class LineBackend implements EngineBackend {
       p.reject(new ApiFailure(code, message, errno));
       return;
     }
-    const parsed = methods[p.method].result.safeParse(msg.result.value);
+    const parsed = p.schema.safeParse(msg.result.value);
     if (parsed.success) p.resolve(parsed.data);
     else
       p.reject(
@@ -112,11 +195,16 @@ export class LineBackend implements EngineBackend {
       );
   }
 
-  private call(method: MethodName, args: unknown): Promise<never> {
+  /** One call; resolves with the result parsed by `schema` (so `T` must be what it parses as). */
+  private call<T = never>(
+    method: MethodName,
+    args: unknown,
+    schema: z.ZodTypeAny = methods[method].result,
+  ): Promise<T> {
     return new Promise((resolve, reject) => {
       const channel = this.ensureChannel();
       const id = this.nextId++;
-      this.pending.set(id, { method, resolve: resolve as (v: unknown) => void, reject });
+      this.pending.set(id, { method, schema, resolve: resolve as (v: unknown) => void, reject });
       channel.write(`${JSON.stringify({ t: 'call', id, method, args })}\n`);
     });
   }
@@ -256,6 +344,21 @@ export function serveAgent(
     if (name === 'mptcp:connections:snapshot') return;
     output.write(`${JSON.stringify({ t: 'event', name, payload })}\n`);
   });
+  // This stream's connections feed (AgentFeedArgsSchema): what it was sent last.
+  let feedLast: { seq: number; snapshot: ConnectionsSnapshot } | null = null;
+  let feedSeq = 0;
+  const feedList = async (baseSeq: number | null): Promise<Result<unknown>> => {
+    const r = await service.invoke('mptcp:connections:list', {});
+    if (!r.ok) return r;
+    const snapshot = r.value as ConnectionsSnapshot;
+    const seq = ++feedSeq;
+    const ev: ConnectionsFeedEvent =
+      baseSeq !== null && feedLast?.seq === baseSeq
+        ? diffSnapshots(feedLast.snapshot, snapshot, seq, baseSeq)
+        : { kind: 'full', seq, snapshot };
+    feedLast = { seq, snapshot };
+    return { ok: true, value: ev };
+  };
   const rl = createInterface({ input, crlfDelay: Infinity });
   const inflight = new Set<Promise<void>>();
   rl.on('line', (line) => {
@@ -265,7 +368,9 @@ export function serveAgent(
     } catch {
       return;
     }
-    const p = service.invoke(call.method, call.args).then((result) => {
+    const feed = call.method === 'mptcp:connections:list' ? AgentFeedArgsSchema.safeParse(call.args) : null;
+    const answer = feed?.success ? feedList(feed.data.feed.baseSeq) : service.invoke(call.method, call.args);
+    const p = answer.then((result) => {
       if (opts.log && WRITE_METHODS.has(call.method)) {
         opts.log({
           time: new Date().toISOString(),

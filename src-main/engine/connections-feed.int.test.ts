@@ -4,6 +4,7 @@ import { applyDelta, type ConnectionsFeedEvent } from '../../shared/delta';
 import type { ConnectionsSnapshot, CountersSample } from '../../shared/types';
 import { Lab, ip, labUnavailableReason, nsRun, type LabProcess } from '../lab/lab';
 import { openEngine, type EngineService } from './index';
+import { LineBackend } from './agent';
 
 /**
  * The connections feed against real connections: a subscriber that rebuilds snapshots from the
@@ -168,6 +169,12 @@ describe.skipIf(labUnavailableReason() !== null)('connections delta feed in a la
     expect(deltas).toBeGreaterThan(5);
     expect(multiPollDeltas).toBeGreaterThan(0);
     expect(feed.stats.skipped).toBeGreaterThan(0);
+    // The namespace agent sent its own polls as deltas too (one full snapshot, at most a resync).
+    const backend = engine.backend;
+    if (!(backend instanceof LineBackend)) throw new Error('expected a namespace agent');
+    expect(backend.feedStats.deltas).toBeGreaterThan(10);
+    expect(backend.feedStats.full).toBeLessThanOrEqual(2);
+    expect(backend.feedStats.plain).toBe(0);
     feed.close();
     offSnap();
   }, 120_000);
