@@ -1,7 +1,7 @@
 // Poll benchmark: the engine's decoded sock_diag poll against `ss -tinM` and a raw C dump, in a
 // lab client namespace holding N idle MPTCP connections with two subflows each.
 //
-//   npm run bench:poll -- --connections 10000 [--iterations 15] [--rounds 3] [--variants]
+//   npm run bench:poll -- --connections 10000 [--iterations 15] [--rounds 3] [--variants] [--split]
 //
 // The engine runs with the agent's V8 flags (AGENT_V8_FLAGS in src-main/engine/agent.ts) and polls
 // through its two sock_diag dump workers (src-main/engine/diag/dump-worker.ts, connections.ts).
@@ -12,6 +12,8 @@
 // --variants also times the engine with the four dumps one after the other on one worker, without
 // the flags, polling on its own thread (no worker) with other per-read buffer sizes, and with the
 // MPTCP and TCP dumps split over two sockets of one thread: the choices made in connections.ts.
+// --split times the engine without the AF_INET TCP dump's port range split, with other shares for
+// its first part, and splitting whatever the socket count (connections.ts chooseSplit).
 //
 // Measured on the 2-core dev box, 10,000 connections / 20,000 subflows, median ms:
 //   before the dump worker and the flag   engine 181.4  raw C 66.1  ss 283.7   (2.74x raw C)
@@ -45,6 +47,7 @@ const N = Number(arg('connections', '1000'));
 const ITERS = Number(arg('iterations', '15'));
 const ROUNDS = Number(arg('rounds', '3'));
 const VARIANTS = process.argv.includes('--variants');
+const SPLIT = process.argv.includes('--split');
 
 // Bundle what we need (the lab and the engine probe); netlink stays a native runtime dependency.
 const esbuild = join(root, 'node_modules', '.bin', 'esbuild');
@@ -123,10 +126,22 @@ try {
   const probe = join(cache, 'diag-probe.mjs');
   // Keep in step with AGENT_V8_FLAGS in src-main/engine/agent.ts.
   const AGENT_V8_FLAGS = ['--max-semi-space-size=32'];
-  const engineRun = (extra = [], v8Flags = AGENT_V8_FLAGS) => {
+  // probe-entry.ts: bench ITERS MSGBUF MODE (MSGBUF 0: the default buffer size).
+  const engineRun = (mode = 'default', msgBuf = 0, v8Flags = AGENT_V8_FLAGS) => {
     const { stdout } = spawnSync(
       'ip',
-      ['netns', 'exec', lab.client, process.execPath, ...v8Flags, probe, 'bench', String(ITERS), ...extra],
+      [
+        'netns',
+        'exec',
+        lab.client,
+        process.execPath,
+        ...v8Flags,
+        probe,
+        'bench',
+        String(ITERS),
+        String(msgBuf),
+        mode,
+      ],
       {
         encoding: 'utf8',
         maxBuffer: 64 * 1024 * 1024,
@@ -134,10 +149,13 @@ try {
     );
     const r = JSON.parse(stdout);
     if (r.subflows !== 2 * N) throw new Error(`engine saw ${r.subflows} subflows, expected ${2 * N}`);
-    if (extra[2] !== 'split' && r.connections !== N)
+    if (mode !== 'two-sockets' && r.connections !== N)
       throw new Error(`engine saw ${r.connections} connections, expected ${N}`);
+    if (r.splitPolls > 0) splitSeen.set(mode, r.lastSplit);
     return r;
   };
+  /** The AF_INET TCP split each engine mode ended with (null: the unsplit plan). */
+  const splitSeen = new Map();
   // Rounds interleave every measure, so that each sees the same share of the machine's other load
   // (the dev box has 2 cores and is shared); the samples of all rounds are pooled.
   let lastRaw = null;
@@ -165,16 +183,20 @@ try {
       return ss;
     },
   ]);
+  if (SPLIT) {
+    // The AF_INET TCP dump's port range split (connections.ts chooseSplit): off, and other shares.
+    measures.push(['engine, unsplit AF_INET TCP dump', () => engineRun('unsplit').ms]);
+    for (const share of ['0.5', '0.65', '0.85'])
+      measures.push([`engine, split, first part ${share}`, () => engineRun(`share=${share}`).ms]);
+    measures.push(['engine, split from 0 sockets', () => engineRun('min=0').ms]);
+  }
   if (VARIANTS) {
-    measures.push(['engine, dumps on one worker (seq.)', () => engineRun(['', '', 'seq']).ms]);
-    measures.push(['engine, no V8 flags', () => engineRun([], []).ms]);
-    measures.push(['engine, on one thread (no worker)', () => engineRun(['', '', 'thread']).ms]);
+    measures.push(['engine, dumps on one worker (seq.)', () => engineRun('seq').ms]);
+    measures.push(['engine, no V8 flags', () => engineRun('default', 0, []).ms]);
+    measures.push(['engine, on one thread (no worker)', () => engineRun('thread').ms]);
     for (const bufBytes of [16384, 65536, 262144])
-      measures.push([
-        `one thread, msgBufferBytes ${bufBytes}`,
-        () => engineRun(['', String(bufBytes), 'thread']).ms,
-      ]);
-    measures.push(['one thread, MPTCP+TCP on 2 sockets', () => engineRun(['', '', 'split']).ms]);
+      measures.push([`one thread, msgBufferBytes ${bufBytes}`, () => engineRun('thread', bufBytes).ms]);
+    measures.push(['one thread, MPTCP+TCP on 2 sockets', () => engineRun('two-sockets').ms]);
   }
   const samples = new Map(measures.map(([name]) => [name, []]));
   for (let r = 0; r < ROUNDS; r++) for (const [name, run] of measures) samples.get(name).push(...run());
@@ -202,6 +224,7 @@ try {
   const e = median(engine.ms);
   console.log(`\nengine / raw C : ${(e / median(raw.ms)).toFixed(2)}x`);
   console.log(`ss / engine    : ${(median(ssNet) / e).toFixed(2)}x`);
+  for (const [mode, split] of splitSeen) console.log(`split (${mode}): ${JSON.stringify(split)}`);
 } finally {
   await cleanup();
 }
