@@ -180,7 +180,8 @@ function firstCount(h: PortHistogram, s: TcpSplit): number {
 }
 
 describe('chooseSplit', () => {
-  const opts = { ...SPLIT_DEFAULTS, minSockets: 1000 };
+  // Balanced: the first part gets half of all the poll's sockets.
+  const opts = { ...SPLIT_DEFAULTS, minSockets: 1000, firstShare: null };
   // A client: ephemeral local ports (a stride that fills 32768..60999 unevenly), one server port.
   const client = (i: number): [number, number] => [32768 + ((i * 7919) % 28232), 443];
 
@@ -240,10 +241,16 @@ describe('chooseSplit', () => {
     expect(chooseSplit(h, far, opts)).toEqual(best);
   });
 
-  it('honours firstShare', () => {
+  it('honours firstShare; the default cuts the AF_INET TCP sockets in halves', () => {
     const h = histogram(20_000, 10_000, client);
-    const s = chooseSplit(h, null, { ...opts, firstShare: 0.5 })!;
-    expect(Math.abs(firstCount(h, s) - 10_000)).toBeLessThanOrEqual(1);
+    const s = chooseSplit(h, null, { ...opts, firstShare: 0.3 })!;
+    expect(Math.abs(firstCount(h, s) - 6_000)).toBeLessThanOrEqual(1);
+    const d = chooseSplit(h, null, { ...SPLIT_DEFAULTS, minSockets: 0 })!;
+    expect(Math.abs(firstCount(h, d) - 10_000)).toBeLessThanOrEqual(1);
+  });
+
+  it('is off by default', () => {
+    expect(chooseSplit(histogram(200_000, 100_000, client), null)).toBeNull();
   });
 });
 

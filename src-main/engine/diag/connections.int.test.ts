@@ -296,3 +296,35 @@ describe.skipIf(labUnavailableReason() !== null)('sock_diag poll with the AF_INE
     });
   }
 });
+
+describe.skipIf(labUnavailableReason() !== null)('sock_diag poll: the AF_INET6 TCP dump', () => {
+  // The poll leaves out the AF_INET6 TCP dump when the AF_INET6 MPTCP dump found nothing
+  // (PollPlan.skipWhenEmpty): with AF_INET6 connections it must still run and find their subflows.
+  let lab: Lab;
+  beforeAll(async () => {
+    await bundleProbe();
+    lab = await Lab.create({ paths: 2, ipv6: true });
+    await lab.startServer(5201);
+    await lab.startServer(5202, { ipv6: true });
+    await lab.openConnections(3, { rateBytesPerSec: 0 });
+    await lab.openConnections(3, { rateBytesPerSec: 0, ipv6: true, port: 5202 });
+    await lab.waitFor(
+      'six MPTCP connections on the client',
+      async () => (await nsRun(lab.client, 'ss', ['-MnH', 'state', 'established'])).stdout,
+      (s) => s.trim().split('\n').filter(Boolean).length === 6,
+    );
+  }, 60_000);
+  afterAll(async () => {
+    await lab?.destroy();
+  });
+
+  it('finds the AF_INET6 subflows (client and server) as ss -tinM does', async () => {
+    for (const ns of [lab.client, lab.server]) {
+      const snap = await engineSnapshot(ns);
+      const v6 = snap.connections.filter((c) => c.family === 'inet6');
+      expect(v6).toHaveLength(3);
+      for (const c of v6) expect(c.subflows.some((s) => s.family === 'inet6')).toBe(true);
+      await compareWithSs(ns, 6, snap);
+    }
+  });
+});

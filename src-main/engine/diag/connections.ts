@@ -9,7 +9,17 @@
  * runs on two dump worker threads (dump-worker.ts), each with its own socket: the AF_INET TCP dump
  * on one, the other three on the other, while this thread decodes the batches as they arrive
  * (PollSequencer restores the order of a sequential poll). Kernel and decode overlap on two cores;
- * a second socket on the same thread was measured not to help (bench/poll.mjs --variants).
+ * a second socket on the same thread was measured not to help (bench/poll.mjs --variants). The
+ * AF_INET6 TCP dump is left out when the AF_INET6 MPTCP dump found no socket (PollPlan
+ * skipWhenEmpty): it would only walk the kernel's whole established hash once more.
+ *
+ * The AF_INET TCP dump can also be cut in two by a port range (INET_DIAG_REQ_BYTECODE, chooseSplit),
+ * one part per worker, so that the kernel fills both halves at once. It is off by default: at
+ * 10,000 connections on the 2-core dev box it was no faster and cost 3-12 ms more CPU per poll
+ * (bench/poll.mjs --split, figures there), since each filtered dump walks the whole hash again and
+ * both cores are already busy. With the split on, a connection's AF_INET subflows come in part
+ * order (first part, then second; each in the kernel's hash order) instead of hash order alone;
+ * the order stays the same from poll to poll while the split is kept (see splitPlan).
  */
 import type { Connection, ConnectionsSnapshot } from '../../../shared/types';
 import {
@@ -91,16 +101,20 @@ const TCP_DUMP_REQS = [AF_INET, AF_INET6].map((f) =>
 export const pollRequests = { mptcp: MPTCP_DUMP_REQS, tcp: TCP_DUMP_REQS } as const;
 
 /** Runs the MPTCP dumps, then the TCP dumps, feeding the builder as the datagrams arrive. */
-async function dumpInto(
-  diag: NlSocket,
-  b: SnapshotBuilder,
-  tcpReqs: readonly Buffer[] = TCP_DUMP_REQS,
-): Promise<void> {
-  const onMptcp = (buf: Buffer, _type: number, off: number, len: number): void => b.onMptcp(buf, off, len);
+async function dumpInto(diag: NlSocket, b: SnapshotBuilder, allDumps = false): Promise<void> {
+  let mptcp6 = 0;
+  const onMptcp = (buf: Buffer, _type: number, off: number, len: number): void => {
+    if (buf[off] === AF_INET6) mptcp6++;
+    b.onMptcp(buf, off, len);
+  };
   const onTcp = (buf: Buffer, _type: number, off: number, len: number): void => b.onTcp(buf, off, len);
   for (const req of MPTCP_DUMP_REQS)
     await diag.dump(SOCK_DIAG_BY_FAMILY, req, 'sock_diag MPTCP dump', onMptcp);
-  for (const req of tcpReqs) await diag.dump(SOCK_DIAG_BY_FAMILY, req, 'sock_diag TCP dump', onTcp);
+  for (const req of TCP_DUMP_REQS) {
+    // No AF_INET6 MPTCP socket, no AF_INET6 subflow (PollPlan.skipWhenEmpty).
+    if (req[0] === AF_INET6 && mptcp6 === 0 && !allDumps) continue;
+    await diag.dump(SOCK_DIAG_BY_FAMILY, req, 'sock_diag TCP dump', onTcp);
+  }
 }
 
 /**
@@ -108,9 +122,9 @@ async function dumpInto(
  * (a dump is built inside the recvmsg calls of the thread that reads it). The AF_INET TCP dump is
  * most of the kernel's work (10,000 connections: ~27 of ~41 ms, bench/poll.mjs --variants), so it
  * gets a thread of its own and the other three run one after the other on the second: the
- * unsplit plan. With enough sockets, the AF_INET TCP dump is itself cut in two by a port range
- * (INET_DIAG_REQ_BYTECODE, see chooseSplit): the first part on its own thread, the second before
- * the AF_INET6 TCP dump on the other, so that both threads carry about the same kernel work.
+ * unsplit plan. When asked to (ReadConnectionsOptions.tcpSplit), the AF_INET TCP dump is itself
+ * cut in two by a port range (see chooseSplit): the first part on its own thread, the second
+ * before the AF_INET6 TCP dump on the other.
  */
 export interface PollPlan {
   /** Request payloads: the MPTCP dumps, then the TCP dumps in the order their subflows are decoded. */
@@ -123,6 +137,16 @@ export interface PollPlan {
   readonly tcp4: readonly boolean[];
   /** Per worker, the dumps (indices in `reqs`) it runs, in order. */
   readonly workers: readonly (readonly number[])[];
+  /**
+   * Per dump: -1, or an earlier dump on the same worker whose emptiness makes this one pointless:
+   * the AF_INET6 TCP dump after an AF_INET6 MPTCP dump that found no socket. An AF_INET MPTCP socket
+   * only ever gets AF_INET subflows (mptcp_pm_addr_families_match), so every AF_INET6 subflow
+   * belongs to an AF_INET6 MPTCP socket; without one, the dump would only walk the whole
+   * established hash once more (all namespaces' sockets, several ms at 10,000 connections) to find
+   * plain TCP sockets. A v6 connection opened between the two dumps is missed by this poll, as its
+   * subflows would only have counted as orphans.
+   */
+  readonly skipWhenEmpty: readonly number[];
   /** The port range cut of the AF_INET TCP dump, or null (one AF_INET TCP dump). */
   readonly split: TcpSplit | null;
 }
@@ -141,6 +165,7 @@ export const UNSPLIT_PLAN: PollPlan = {
     [0, 1, 3], // MPTCP AF_INET, MPTCP AF_INET6, TCP AF_INET6
     [2], // TCP AF_INET
   ],
+  skipWhenEmpty: [-1, -1, -1, 1],
   split: null,
 };
 export const WORKER_DUMPS = UNSPLIT_PLAN.workers;
@@ -226,6 +251,7 @@ export function splitPlan(s: TcpSplit): PollPlan {
       [0, 1, 3, 4], // MPTCP AF_INET, MPTCP AF_INET6, TCP AF_INET part 2, TCP AF_INET6
       [2], // TCP AF_INET part 1
     ],
+    skipWhenEmpty: [-1, -1, -1, -1, 1],
     split: s,
   };
 }
@@ -268,12 +294,20 @@ export interface SplitOptions {
   /**
    * The share of the AF_INET TCP sockets the first part (alone on its worker) should get. Null:
    * balance the sockets, first part = half of all the poll's sockets (the kernel fills an MPTCP and
-   * a TCP socket in about the same time, bench/poll.mjs CPU figures).
+   * a TCP socket in about the same time, bench/poll.mjs CPU figures). Default 0.5: of the split
+   * variants, halves measured best (bench/poll.mjs --split), balanced no better than no split.
    */
   firstShare: number | null;
 }
 
-export const SPLIT_DEFAULTS: SplitOptions = { minSockets: 8000, firstShare: null };
+/**
+ * Off by default (minSockets Infinity): measured on the 2-core dev box at 10,000 connections, the
+ * split poll was no faster and cost ~10 ms more CPU per poll (bench/poll.mjs --split). A filtered
+ * dump still walks the whole established hash (every namespace's sockets) and a half dump costs
+ * well over half a full one, while the poll already keeps both cores busy (two dump workers and
+ * the decode). It may pay off with more cores; ReadConnectionsOptions.tcpSplit turns it on.
+ */
+export const SPLIT_DEFAULTS: SplitOptions = { minSockets: Infinity, firstShare: 0.5 };
 /** A split is kept while its first part is within this share of the AF_INET TCP sockets of target. */
 const SPLIT_TOLERANCE = 0.1;
 
@@ -499,56 +533,67 @@ let workerPollTail: Promise<unknown> = Promise.resolve();
  */
 export function pollOnWorkers(
   workers: readonly DumpRunner[],
-  opts: Pick<ReadConnectionsOptions, 'sequentialDumps' | 'tcpSplit'> = {},
+  opts: Pick<ReadConnectionsOptions, 'sequentialDumps' | 'tcpSplit' | 'allDumps'> = {},
 ): Promise<SnapshotBuilder> {
   const p = workerPollTail.then(() => pollOnWorkersNow(workers, opts));
   workerPollTail = p.catch(() => undefined);
   return p;
 }
 
+/** The split options of a poll, or null when it neither splits nor needs the histogram. */
+function splitOptions(
+  opts: Pick<ReadConnectionsOptions, 'sequentialDumps' | 'tcpSplit'>,
+): SplitOptions | null {
+  if (opts.sequentialDumps || opts.tcpSplit === false) return null;
+  const o = { ...SPLIT_DEFAULTS, ...opts.tcpSplit };
+  return Number.isFinite(o.minSockets) ? o : null;
+}
+
 function choosePlan(opts: Pick<ReadConnectionsOptions, 'sequentialDumps' | 'tcpSplit'>): PollPlan {
   const st = splitState;
   if (opts.sequentialDumps) return SEQUENTIAL_PLAN;
-  const split =
-    opts.tcpSplit === false || !st.hist || !st.histValid
-      ? null
-      : chooseSplit(st.hist, st.split, { ...SPLIT_DEFAULTS, ...opts.tcpSplit });
+  const so = splitOptions(opts);
+  const split = so && st.hist && st.histValid ? chooseSplit(st.hist, st.split, so) : null;
   return split ? splitPlan(split) : UNSPLIT_PLAN;
 }
 
 async function pollOnWorkersNow(
   workers: readonly DumpRunner[],
-  opts: Pick<ReadConnectionsOptions, 'sequentialDumps' | 'tcpSplit'>,
+  opts: Pick<ReadConnectionsOptions, 'sequentialDumps' | 'tcpSplit' | 'allDumps'>,
 ): Promise<SnapshotBuilder> {
   const st = splitState;
   const plan = choosePlan(opts);
-  st.hist ??= new PortHistogram();
-  st.hist.reset();
+  // The histogram (512 KiB) only when splitting is on: counting costs a little on every socket.
+  const hist = splitOptions(opts) ? (st.hist ??= new PortHistogram()) : null;
+  hist?.reset();
   st.histValid = false;
   st.split = plan.split;
   pollSplitStats.polls++;
   if (plan.split) pollSplitStats.splitPolls++;
   pollSplitStats.lastSplit = plan.split;
   const b = new SnapshotBuilder({ mptcpPending: true });
-  const seq = new PollSequencer(b, plan, st.hist);
+  const seq = new PollSequencer(b, plan, hist);
   const t0 = performance.now();
   const workerEndMs = plan.workers.map(() => 0);
   // allSettled: the poll (and so the next one) ends only when no worker still runs a part of it.
   const settled = await Promise.allSettled(
     plan.workers.map((dumps, k) => {
       const w = workers[k]!;
+      // The worker sees its own dumps only: a dependency by its index in this worker's list.
+      const skip = opts.allDumps ? [] : dumps.map((d) => dumps.indexOf(plan.skipWhenEmpty[d] ?? -1));
       return w
         .run(
           SOCK_DIAG_BY_FAMILY,
           dumps.map((d) => plan.reqs[d]!),
           (i, buf, used) => seq.feed(dumps[i]!, buf, used),
+          skip,
         )
         .finally(() => (workerEndMs[k] = performance.now() - t0));
     }),
   );
   for (const r of settled) if (r.status === 'rejected') throw r.reason;
   seq.finish();
-  st.histValid = true;
+  st.histValid = hist !== null;
   pollSplitStats.lastWorkerEndMs = workerEndMs;
   pollSplitStats.lastPollMs = performance.now() - t0;
   return b;
@@ -567,6 +612,8 @@ export interface ReadConnectionsOptions {
    * still counted); fields override SPLIT_DEFAULTS (tests lower minSockets, the bench tries shares).
    */
   tcpSplit?: false | Partial<SplitOptions>;
+  /** Send the AF_INET6 TCP dump even after an empty AF_INET6 MPTCP dump (the bench's comparison). */
+  allDumps?: boolean;
 }
 
 /** Every MPTCP connection (listeners excluded) in the socket's netns, with its subflows. */
@@ -584,11 +631,11 @@ export async function readConnections(
       if (!workers.some((w) => w.failed)) throw e;
       // A worker itself broke (e.g. the native binding would not load in it): poll here.
       b = new SnapshotBuilder();
-      await dumpInto(diag, b);
+      await dumpInto(diag, b, opts.allDumps === true);
     }
   } else {
     b = new SnapshotBuilder();
-    await dumpInto(diag, b);
+    await dumpInto(diag, b, opts.allDumps === true);
   }
   const pollDurationUs = Math.round((performance.now() - t0) * 1000);
   return {

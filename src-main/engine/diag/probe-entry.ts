@@ -14,9 +14,14 @@
  *                                 on one dump worker, `two-sockets` MPTCP and TCP dumps on two
  *                                 sockets of this thread, concurrently; `unsplit` never splits the
  *                                 AF_INET TCP dump, `share=X` splits it with a first part of share
- *                                 X, `min=N` splits from N sockets on (SplitOptions)
- *   split-compare MIN             an unsplit poll, then two polls split from MIN sockets on: the
- *                                 three snapshots and the split the last two used
+ *                                 X, `min=N` splits from N sockets on (SplitOptions);
+ *                                 `all-dumps` unsplit and always the AF_INET6 TCP dump (even
+ *                                 after an empty AF_INET6 MPTCP dump), `split-all-dumps` that and
+ *                                 the default split at any count, `balanced` the split with its
+ *                                 first part half of all the poll's sockets
+ *   split-compare MIN             an unsplit poll, then three polls that split from MIN sockets on
+ *                                 (the first of them cannot yet: it fills the port histogram): the
+ *                                 unsplit and the last two snapshots, and the splits they used
  *   sample SECONDS HZ [json]      the engine's sampler (EngineService + LocalEngine, snapshots every
  *                                 1000/HZ ms) for SECONDS after a 2 s warm-up; `json` also
  *                                 serializes each snapshot as the agent does for its stdio channel.
@@ -45,6 +50,9 @@ function benchOptions(mode: string | undefined): ReadConnectionsOptions {
   if (mode === 'thread') return { inThread: true };
   if (mode === 'seq') return { sequentialDumps: true };
   if (mode === 'unsplit') return { tcpSplit: false };
+  if (mode === 'all-dumps') return { tcpSplit: false, allDumps: true };
+  if (mode === 'split-all-dumps') return { allDumps: true, tcpSplit: { minSockets: 0 } };
+  if (mode === 'balanced') return { tcpSplit: { minSockets: 0, firstShare: null } };
   const share = /^share=([\d.]+)$/.exec(mode ?? '');
   if (share) return { tcpSplit: { firstShare: Number(share[1]), minSockets: 0 } };
   const min = /^min=(\d+)$/.exec(mode ?? '');
@@ -269,27 +277,36 @@ async function main(): Promise<void> {
       const second = split ? new NlSocket(NETLINK_SOCK_DIAG, msgBufferBytes ? { msgBufferBytes } : {}) : null;
       const ms: number[] = [];
       const workerEndMs: number[][] = [];
+      /** CPU time of the whole process (every thread, user + system, kernel dump work included). */
+      const cpuMs: number[] = [];
       let connections = 0;
       let subflows = 0;
       for (let i = 0; i < iters + 2; i++) {
         const t0 = performance.now();
+        const c0 = process.cpuUsage();
         if (second) {
           subflows = await splitPoll(diag, second);
         } else {
           ({ connections, subflows } = await countedPoll(diag, opts));
         }
         const dt = performance.now() - t0;
+        const c1 = process.cpuUsage(c0);
         if (i >= 2) {
           ms.push(dt); // two warm-up rounds: JIT and first-touch allocations
+          cpuMs.push((c1.user + c1.system) / 1000);
           workerEndMs.push(pollSplitStats.lastWorkerEndMs);
         }
       }
       second?.close();
       const { splitPolls, lastSplit } = pollSplitStats;
-      process.stdout.write(JSON.stringify({ ms, workerEndMs, connections, subflows, splitPolls, lastSplit }));
+      process.stdout.write(
+        JSON.stringify({ ms, cpuMs, workerEndMs, connections, subflows, splitPolls, lastSplit }),
+      );
     } else if (mode === 'split-compare') {
       const tcpSplit = { minSockets: Number(arg1 ?? 0) };
       const unsplit = await readConnections(diag, { tcpSplit: false });
+      // Unsplit too (no histogram yet): it counts the sockets the next poll splits by.
+      await readConnections(diag, { tcpSplit });
       const split = await readConnections(diag, { tcpSplit });
       const firstSplit = pollSplitStats.lastSplit;
       const again = await readConnections(diag, { tcpSplit });
