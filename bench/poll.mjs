@@ -44,7 +44,8 @@
 //     0.8-2.2    63.4 (84)    47.9    64.6 (100)   63.7 (86)    54.5 (94)    58.0 (85)
 //     0.5-2.2    66.5 (100)   49.5    67.5 (95)    63.5 (105)   57.6 (85)    70.4 (108)
 //     1.0-2.3    71.4 (90)    66.7    75.8 (93)    68.5 (98)    67.1 (94)    75.5 (108)
-//   engine / raw C 1.32x, 1.34x, 1.07x (raw C moves with the kernel's other sockets). A/B probes,
+//     2.7-3.2    67.7 (101)   52.7    74.8 (105)   73.3 (106)   74.5 (99)    76.9 (111)
+//   engine / raw C 1.32x, 1.34x, 1.07x, 1.28x (raw C moves with the kernel's other sockets). A/B probes,
 //   the default engine against the 0.5 split only, 12 x 15 polls interleaved: load 0.8-2.0
 //   56.5 vs 57.7 ms (raw C 48.5, 1.16x), CPU per poll (all threads) 87.6 vs 93.8 ms; split first,
 //   load 1.3-3.0: 63.8 vs 63.6 ms (raw C 48.9, 1.30x), CPU 98.9 vs 101.8 ms.
