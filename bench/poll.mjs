@@ -1,7 +1,7 @@
 // Poll benchmark: the engine's decoded sock_diag poll against `ss -tinM` and a raw C dump, in a
 // lab client namespace holding N idle MPTCP connections with two subflows each.
 //
-//   npm run bench:poll -- --connections 10000 [--iterations 15] [--rounds 3] [--variants]
+//   npm run bench:poll -- --connections 10000 [--iterations 15] [--rounds 3] [--variants] [--split]
 //
 // The engine runs with the agent's V8 flags (AGENT_V8_FLAGS in src-main/engine/agent.ts) and polls
 // through its two sock_diag dump workers (src-main/engine/diag/dump-worker.ts, connections.ts).
@@ -12,6 +12,16 @@
 // --variants also times the engine with the four dumps one after the other on one worker, without
 // the flags, polling on its own thread (no worker) with other per-read buffer sizes, and with the
 // MPTCP and TCP dumps split over two sockets of one thread: the choices made in connections.ts.
+// --split also times the engine sending all four dumps (it leaves out the AF_INET6 TCP dump after
+// an empty AF_INET6 MPTCP dump) and with the AF_INET TCP dump cut in two by a port range, one part
+// per worker (connections.ts chooseSplit, off by default): balanced (first part = half of all the
+// poll's sockets), in halves of the AF_INET TCP sockets (the split's default), and 0.85 / 0.15.
+// (Before --split, the variants' MODE reached the probe one argument late: --variants figures
+// taken before then measured the default engine under every name.)
+//
+// The script waits first for orphaned TCP sockets to close (a previous run's lab leaves 20,000
+// for up to net.mptcp.close_timeout, 60 s): every TCP dump walks the kernel's one established hash,
+// all namespaces' sockets in it, and with them around every measure, raw C too, was 1.2-1.5x slower.
 //
 // Measured on the 2-core dev box, 10,000 connections / 20,000 subflows, median ms:
 //   before the dump worker and the flag   engine 181.4  raw C 66.1  ss 283.7   (2.74x raw C)
@@ -28,8 +38,27 @@
 // 1,000 connections, interleaved, load ~1.8: previous 8.1, decoder only 7.5, now 8.2, raw C 4.1
 //   (fixed costs dominate: thread hand-offs, a socket per worker per poll, the kernel walking its
 //   262,144-bucket established hash for each TCP dump whatever the namespace holds).
+// AF_INET TCP dump split by port range, and the AF_INET6 TCP dump left out (no AF_INET6 MPTCP
+// socket), this script with --split --rounds 5, 10,000 connections, median (p90) ms:
+//     load       engine       raw C   all 4 dumps  split bal.   split 0.5    split 0.85
+//     0.8-2.2    63.4 (84)    47.9    64.6 (100)   63.7 (86)    54.5 (94)    58.0 (85)
+//     0.5-2.2    66.5 (100)   49.5    67.5 (95)    63.5 (105)   57.6 (85)    70.4 (108)
+//     1.0-2.3    71.4 (90)    66.7    75.8 (93)    68.5 (98)    67.1 (94)    75.5 (108)
+//     2.7-3.2    67.7 (101)   52.7    74.8 (105)   73.3 (106)   74.5 (99)    76.9 (111)
+//   engine / raw C 1.32x, 1.34x, 1.07x, 1.28x (raw C moves with the kernel's other sockets). A/B probes,
+//   the default engine against the 0.5 split only, 12 x 15 polls interleaved: load 0.8-2.0
+//   56.5 vs 57.7 ms (raw C 48.5, 1.16x), CPU per poll (all threads) 87.6 vs 93.8 ms; split first,
+//   load 1.3-3.0: 63.8 vs 63.6 ms (raw C 48.9, 1.30x), CPU 98.9 vs 101.8 ms.
+//   The split's gain is not reliable on 2 cores and its CPU cost is: a filtered dump walks the
+//   whole established hash again (0.5 split: two AF_INET dumps of 26-30 ms of kernel CPU each
+//   against 35-45 ms for the one dump, raw C probes), while the two workers and the decode already
+//   keep both cores busy. So it stays off (connections.ts SPLIT_DEFAULTS). Leaving out the AF_INET6
+//   TCP dump saves one such walk: ~1 ms at the quiet times above, 15 ms of CPU per poll (128 -> 113)
+//   with 11,000 orphaned sockets of other namespaces in the hash.
+// 1,000 connections, --split, load 0.5-1.1: engine 11.8, all four dumps 11.6, split balanced 12.3,
+//   split 0.5 10.0, split 0.85 11.4, raw C 4.5 (p90 22-26 for all: noise above any difference).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -45,6 +74,7 @@ const N = Number(arg('connections', '1000'));
 const ITERS = Number(arg('iterations', '15'));
 const ROUNDS = Number(arg('rounds', '3'));
 const VARIANTS = process.argv.includes('--variants');
+const SPLIT = process.argv.includes('--split');
 
 // Bundle what we need (the lab and the engine probe); netlink stays a native runtime dependency.
 const esbuild = join(root, 'node_modules', '.bin', 'esbuild');
@@ -106,7 +136,20 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   });
 }
 
+/** Orphaned TCP sockets system-wide (/proc/net/sockstat: the counter is global, not per netns). */
+const orphans = () =>
+  Number(/TCP: .*orphan (\d+)/.exec(readFileSync('/proc/net/sockstat', 'utf8'))?.[1] ?? 0);
+
 try {
+  // A previous run's lab leaves its closed subflows orphaned for up to net.mptcp.close_timeout
+  // (60 s); they stay in the kernel's established hash, which every TCP dump walks whatever its
+  // namespace, and made every measure here (raw C too) up to 1.5x slower. Wait for them to go.
+  for (let waited = 0; orphans() > 100 && waited < 120; waited++) {
+    if (waited === 0) console.log(`waiting for ${orphans()} orphaned TCP sockets to close`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  console.log(`load average at the start: ${load()}`);
   const t0 = Date.now();
   lab = await Lab.create({ paths: 2 });
   await lab.startServer(5201);
@@ -123,10 +166,22 @@ try {
   const probe = join(cache, 'diag-probe.mjs');
   // Keep in step with AGENT_V8_FLAGS in src-main/engine/agent.ts.
   const AGENT_V8_FLAGS = ['--max-semi-space-size=32'];
-  const engineRun = (extra = [], v8Flags = AGENT_V8_FLAGS) => {
+  // probe-entry.ts: bench ITERS MSGBUF MODE (MSGBUF 0: the default buffer size).
+  const engineRun = (mode = 'default', msgBuf = 0, v8Flags = AGENT_V8_FLAGS) => {
     const { stdout } = spawnSync(
       'ip',
-      ['netns', 'exec', lab.client, process.execPath, ...v8Flags, probe, 'bench', String(ITERS), ...extra],
+      [
+        'netns',
+        'exec',
+        lab.client,
+        process.execPath,
+        ...v8Flags,
+        probe,
+        'bench',
+        String(ITERS),
+        String(msgBuf),
+        mode,
+      ],
       {
         encoding: 'utf8',
         maxBuffer: 64 * 1024 * 1024,
@@ -134,10 +189,13 @@ try {
     );
     const r = JSON.parse(stdout);
     if (r.subflows !== 2 * N) throw new Error(`engine saw ${r.subflows} subflows, expected ${2 * N}`);
-    if (extra[2] !== 'split' && r.connections !== N)
+    if (mode !== 'two-sockets' && r.connections !== N)
       throw new Error(`engine saw ${r.connections} connections, expected ${N}`);
+    if (r.splitPolls > 0) splitSeen.set(mode, r.lastSplit);
     return r;
   };
+  /** The AF_INET TCP split each engine mode ended with (null: the unsplit plan). */
+  const splitSeen = new Map();
   // Rounds interleave every measure, so that each sees the same share of the machine's other load
   // (the dev box has 2 cores and is shared); the samples of all rounds are pooled.
   let lastRaw = null;
@@ -165,16 +223,22 @@ try {
       return ss;
     },
   ]);
+  if (SPLIT) {
+    // The four dumps whatever the MPTCP AF_INET6 dump found (the engine leaves out the TCP AF_INET6
+    // dump when it found nothing), and the AF_INET TCP dump's port range split (connections.ts
+    // chooseSplit, off by default): balanced, and other shares for its first part.
+    measures.push(['engine, all four dumps', () => engineRun('all-dumps').ms]);
+    measures.push(['engine, split AF_INET TCP (balanced)', () => engineRun('balanced').ms]);
+    measures.push(['engine, split AF_INET TCP in halves', () => engineRun('min=0').ms]);
+    measures.push(['engine, split, first part 0.85', () => engineRun('share=0.85').ms]);
+  }
   if (VARIANTS) {
-    measures.push(['engine, dumps on one worker (seq.)', () => engineRun(['', '', 'seq']).ms]);
-    measures.push(['engine, no V8 flags', () => engineRun([], []).ms]);
-    measures.push(['engine, on one thread (no worker)', () => engineRun(['', '', 'thread']).ms]);
+    measures.push(['engine, dumps on one worker (seq.)', () => engineRun('seq').ms]);
+    measures.push(['engine, no V8 flags', () => engineRun('default', 0, []).ms]);
+    measures.push(['engine, on one thread (no worker)', () => engineRun('thread').ms]);
     for (const bufBytes of [16384, 65536, 262144])
-      measures.push([
-        `one thread, msgBufferBytes ${bufBytes}`,
-        () => engineRun(['', String(bufBytes), 'thread']).ms,
-      ]);
-    measures.push(['one thread, MPTCP+TCP on 2 sockets', () => engineRun(['', '', 'split']).ms]);
+      measures.push([`one thread, msgBufferBytes ${bufBytes}`, () => engineRun('thread', bufBytes).ms]);
+    measures.push(['one thread, MPTCP+TCP on 2 sockets', () => engineRun('two-sockets').ms]);
   }
   const samples = new Map(measures.map(([name]) => [name, []]));
   for (let r = 0; r < ROUNDS; r++) for (const [name, run] of measures) samples.get(name).push(...run());
@@ -202,6 +266,8 @@ try {
   const e = median(engine.ms);
   console.log(`\nengine / raw C : ${(e / median(raw.ms)).toFixed(2)}x`);
   console.log(`ss / engine    : ${(median(ssNet) / e).toFixed(2)}x`);
+  for (const [mode, split] of splitSeen) console.log(`split (${mode}): ${JSON.stringify(split)}`);
+  console.log(`load average at the end: ${load()}`);
 } finally {
   await cleanup();
 }

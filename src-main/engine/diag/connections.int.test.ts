@@ -64,8 +64,12 @@ async function engineSnapshot(ns: string): Promise<ConnectionsSnapshot> {
 }
 
 /** Compares engine and ss in one namespace; the test fails on a dropped or misattached subflow. */
-async function compareWithSs(ns: string, expectedConnections: number): Promise<void> {
-  const snap = await engineSnapshot(ns);
+async function compareWithSs(
+  ns: string,
+  expectedConnections: number,
+  snapshot?: ConnectionsSnapshot,
+): Promise<void> {
+  const snap = snapshot ?? (await engineSnapshot(ns));
   const ss = parseSs((await nsRun(ns, 'ss', ['-tinM'])).stdout);
   expect(snap.orphanSubflows).toBe(0);
   const engineTokens = snap.connections.map((c) => c.token).sort();
@@ -98,18 +102,22 @@ async function compareWithSs(ns: string, expectedConnections: number): Promise<v
   }
 }
 
+function bundleProbe(): Promise<unknown> {
+  return run(join(root, 'node_modules', '.bin', 'esbuild'), [
+    join(root, 'src-main/engine/diag/probe-entry.ts'),
+    '--bundle',
+    '--platform=node',
+    '--format=esm',
+    '--external:netlink',
+    `--outfile=${probe}`,
+    '--log-level=warning',
+  ]);
+}
+
 describe.skipIf(labUnavailableReason() !== null)('sock_diag connection reader in a lab', () => {
   let lab: Lab;
   beforeAll(async () => {
-    await run(join(root, 'node_modules', '.bin', 'esbuild'), [
-      join(root, 'src-main/engine/diag/probe-entry.ts'),
-      '--bundle',
-      '--platform=node',
-      '--format=esm',
-      '--external:netlink',
-      `--outfile=${probe}`,
-      '--log-level=warning',
-    ]);
+    await bundleProbe();
     lab = await Lab.create({ paths: 2 });
     await lab.startServer(5201);
     await lab.openConnections(3, { rateBytesPerSec: 200_000 });
@@ -192,6 +200,131 @@ describe.skipIf(labUnavailableReason() !== null)('sock_diag connection reader in
       const before = a.connections.find((x) => x.token === c.token)!;
       expect(c.bytesSent).toBeGreaterThan(before.bytesSent);
       expect(c.subflows.every((s) => s.mssBytes > 0 && s.congestionControl !== null)).toBe(true);
+    }
+  });
+});
+
+interface SplitCompare {
+  unsplit: ConnectionsSnapshot;
+  split: ConnectionsSnapshot;
+  again: ConnectionsSnapshot;
+  firstSplit: { key: string; threshold: number; firstHigh: boolean } | null;
+  lastSplit: { key: string; threshold: number; firstHigh: boolean } | null;
+  splitPolls: number;
+}
+
+/** A connection's subflows as 4-tuples with their MPTCP identity, in snapshot order. */
+const subflowKeys = (c: Connection): string[] =>
+  c.subflows.map(
+    (s) =>
+      `${hostPort(s.localAddress, s.localPort)} ${hostPort(s.remoteAddress, s.remotePort)} ` +
+      `${s.tokenLocal}/${s.tokenRemote} ${s.localId}/${s.remoteId} ${s.rawFlags}`,
+  );
+const byToken = (snap: ConnectionsSnapshot): Map<number, string[]> =>
+  new Map(snap.connections.map((c) => [c.token, subflowKeys(c)]));
+const sortedValues = (m: Map<number, string[]>): [number, string[]][] =>
+  [...m].map(([t, ks]): [number, string[]] => [t, [...ks].sort()]).sort((a, b) => a[0] - b[0]);
+
+describe.skipIf(labUnavailableReason() !== null)('sock_diag poll with the AF_INET TCP dump split', () => {
+  // Idle connections (no traffic), so that the three polls and ss see the same subflows.
+  const N = 150;
+  let lab: Lab;
+  beforeAll(async () => {
+    await bundleProbe();
+    lab = await Lab.create({ paths: 2 });
+    await lab.startServer(5201);
+    await lab.openConnections(N, { rateBytesPerSec: 0 });
+    for (const [ns, filter] of [
+      [lab.client, 'dport'],
+      [lab.server, 'sport'],
+    ] as const)
+      await lab.waitFor(
+        `${2 * N} subflows in ${ns}`,
+        async () => (await nsRun(ns, 'ss', ['-tniH', 'state', 'established', filter, '5201'])).stdout,
+        (s) => (s.match(/tcp-ulp-mptcp/g) ?? []).length === 2 * N,
+        60_000,
+      );
+  }, 120_000);
+  afterAll(async () => {
+    await lab?.destroy();
+  });
+
+  // The client's subflows all go to port 5201: only the local port can cut them. The server's all
+  // have local port 5201: only the remote port can.
+  for (const [side, key] of [
+    ['client', 'local'],
+    ['server', 'remote'],
+  ] as const) {
+    it(`${side}: the split poll (cut on the ${key} port) gives what the unsplit poll and ss -tiM give`, async () => {
+      const ns = side === 'client' ? lab.client : lab.server;
+      // minSockets 0: split whatever the count (the default waits for thousands of sockets).
+      const { stdout } = await nsRun(ns, 'node', [probe, 'split-compare', '0'], { timeoutMs: 60_000 });
+      const r = JSON.parse(stdout) as SplitCompare;
+      for (const snap of [r.unsplit, r.split, r.again]) ConnectionsSnapshotSchema.parse(snap);
+      // The two later polls did split, on the port that varies, with two non-empty parts.
+      expect(r.splitPolls).toBe(2);
+      expect(r.firstSplit?.key).toBe(key);
+      // Kept, not recomputed: the subflow order must not move between polls.
+      expect(r.lastSplit).toEqual(r.firstSplit);
+      const ports = r.split.connections.flatMap((c) =>
+        c.subflows
+          .filter((s) => s.family === 'inet')
+          .map((s) => (key === 'local' ? s.localPort : s.remotePort)),
+      );
+      const t = r.firstSplit!.threshold;
+      expect(ports.filter((p) => p >= t).length).toBeGreaterThan(0);
+      expect(ports.filter((p) => p < t).length).toBeGreaterThan(0);
+
+      // Same connections, same subflows (none missed, none doubled), as sets.
+      expect(r.split.orphanSubflows).toBe(0);
+      expect(r.split.connections).toHaveLength(N);
+      expect(sortedValues(byToken(r.split))).toEqual(sortedValues(byToken(r.unsplit)));
+      expect(r.split.connections.map((c) => c.token)).toEqual(r.unsplit.connections.map((c) => c.token));
+      // The same split twice: the same order, subflow by subflow.
+      expect([...byToken(r.again)]).toEqual([...byToken(r.split)]);
+      // Within a connection, the first part's AF_INET subflows come before the second part's.
+      for (const c of r.split.connections) {
+        const inFirst = c.subflows
+          .filter((s) => s.family === 'inet')
+          .map((s) => {
+            const p = key === 'local' ? s.localPort : s.remotePort;
+            return r.firstSplit!.firstHigh ? p >= t : p < t;
+          });
+        expect(inFirst.join()).toBe([...inFirst].sort((a, b) => Number(b) - Number(a)).join());
+      }
+      await compareWithSs(ns, N, r.split);
+    });
+  }
+});
+
+describe.skipIf(labUnavailableReason() !== null)('sock_diag poll: the AF_INET6 TCP dump', () => {
+  // The poll leaves out the AF_INET6 TCP dump when the AF_INET6 MPTCP dump found nothing
+  // (PollPlan.skipWhenEmpty): with AF_INET6 connections it must still run and find their subflows.
+  let lab: Lab;
+  beforeAll(async () => {
+    await bundleProbe();
+    lab = await Lab.create({ paths: 2, ipv6: true });
+    await lab.startServer(5201);
+    await lab.startServer(5202, { ipv6: true });
+    await lab.openConnections(3, { rateBytesPerSec: 0 });
+    await lab.openConnections(3, { rateBytesPerSec: 0, ipv6: true, port: 5202 });
+    await lab.waitFor(
+      'six MPTCP connections on the client',
+      async () => (await nsRun(lab.client, 'ss', ['-MnH', 'state', 'established'])).stdout,
+      (s) => s.trim().split('\n').filter(Boolean).length === 6,
+    );
+  }, 60_000);
+  afterAll(async () => {
+    await lab?.destroy();
+  });
+
+  it('finds the AF_INET6 subflows (client and server) as ss -tinM does', async () => {
+    for (const ns of [lab.client, lab.server]) {
+      const snap = await engineSnapshot(ns);
+      const v6 = snap.connections.filter((c) => c.family === 'inet6');
+      expect(v6).toHaveLength(3);
+      for (const c of v6) expect(c.subflows.some((s) => s.family === 'inet6')).toBe(true);
+      await compareWithSs(ns, 6, snap);
     }
   });
 });

@@ -152,7 +152,7 @@ describe('pollOnWorkers', () => {
     // The TCP AF_INET dump (its own worker) is slow: the other worker's TCP AF_INET6 batches wait in
     // the sequencer while that worker already starts the next poll and takes its batches back.
     const workers = WORKER_DUMPS.map((dumps, k) => new FakeDumpWorker(dumps, k === 1 ? 5 : 0));
-    const polls = await Promise.all([0, 1, 2].map(() => pollOnWorkers(workers, false)));
+    const polls = await Promise.all([0, 1, 2].map(() => pollOnWorkers(workers)));
     for (const b of polls) expect(JSON.stringify({ c: b.connections, o: b.orphanSubflows })).toBe(expected);
   });
 });

@@ -9,7 +9,17 @@
  * runs on two dump worker threads (dump-worker.ts), each with its own socket: the AF_INET TCP dump
  * on one, the other three on the other, while this thread decodes the batches as they arrive
  * (PollSequencer restores the order of a sequential poll). Kernel and decode overlap on two cores;
- * a second socket on the same thread was measured not to help (bench/poll.mjs --variants).
+ * a second socket on the same thread was measured not to help (bench/poll.mjs --variants). The
+ * AF_INET6 TCP dump is left out when the AF_INET6 MPTCP dump found no socket (PollPlan
+ * skipWhenEmpty): it would only walk the kernel's whole established hash once more.
+ *
+ * The AF_INET TCP dump can also be cut in two by a port range (INET_DIAG_REQ_BYTECODE, chooseSplit),
+ * one part per worker, so that the kernel fills both halves at once. It is off by default: at
+ * 10,000 connections on the 2-core dev box it was no faster and cost 3-12 ms more CPU per poll
+ * (bench/poll.mjs --split, figures there), since each filtered dump walks the whole hash again and
+ * both cores are already busy. With the split on, a connection's AF_INET subflows come in part
+ * order (first part, then second; each in the kernel's hash order) instead of hash order alone;
+ * the order stays the same from poll to poll while the split is kept (see splitPlan).
  */
 import type { Connection, ConnectionsSnapshot } from '../../../shared/types';
 import {
@@ -91,43 +101,282 @@ const TCP_DUMP_REQS = [AF_INET, AF_INET6].map((f) =>
 export const pollRequests = { mptcp: MPTCP_DUMP_REQS, tcp: TCP_DUMP_REQS } as const;
 
 /** Runs the MPTCP dumps, then the TCP dumps, feeding the builder as the datagrams arrive. */
-async function dumpInto(
-  diag: NlSocket,
-  b: SnapshotBuilder,
-  tcpReqs: readonly Buffer[] = TCP_DUMP_REQS,
-): Promise<void> {
-  const onMptcp = (buf: Buffer, _type: number, off: number, len: number): void => b.onMptcp(buf, off, len);
+async function dumpInto(diag: NlSocket, b: SnapshotBuilder, allDumps = false): Promise<void> {
+  let mptcp6 = 0;
+  const onMptcp = (buf: Buffer, _type: number, off: number, len: number): void => {
+    if (buf[off] === AF_INET6) mptcp6++;
+    b.onMptcp(buf, off, len);
+  };
   const onTcp = (buf: Buffer, _type: number, off: number, len: number): void => b.onTcp(buf, off, len);
   for (const req of MPTCP_DUMP_REQS)
     await diag.dump(SOCK_DIAG_BY_FAMILY, req, 'sock_diag MPTCP dump', onMptcp);
-  for (const req of tcpReqs) await diag.dump(SOCK_DIAG_BY_FAMILY, req, 'sock_diag TCP dump', onTcp);
+  for (const req of TCP_DUMP_REQS) {
+    // No AF_INET6 MPTCP socket, no AF_INET6 subflow (PollPlan.skipWhenEmpty).
+    if (req[0] === AF_INET6 && mptcp6 === 0 && !allDumps) continue;
+    await diag.dump(SOCK_DIAG_BY_FAMILY, req, 'sock_diag TCP dump', onTcp);
+  }
 }
 
 /**
- * A poll on the dump workers: two threads, so that the kernel fills the MPTCP and the TCP dumps on
- * both cores at once (a dump is built inside the recvmsg calls of the thread that reads it). The
- * AF_INET TCP dump is most of the kernel's work (10,000 connections: ~27 of ~41 ms, bench/poll.mjs
- * --variants), so it gets a thread of its own; the other three run one after the other on the
- * second. Indices below are positions in POLL_REQS.
+ * A poll on the dump workers: two threads, so that the kernel fills the dumps on both cores at once
+ * (a dump is built inside the recvmsg calls of the thread that reads it). The AF_INET TCP dump is
+ * most of the kernel's work (10,000 connections: ~27 of ~41 ms, bench/poll.mjs --variants), so it
+ * gets a thread of its own and the other three run one after the other on the second: the
+ * unsplit plan. When asked to (ReadConnectionsOptions.tcpSplit), the AF_INET TCP dump is itself
+ * cut in two by a port range (see chooseSplit): the first part on its own thread, the second
+ * before the AF_INET6 TCP dump on the other.
  */
-const POLL_REQS = [...MPTCP_DUMP_REQS, ...TCP_DUMP_REQS];
-const POLL_WHAT = [
-  ...MPTCP_DUMP_REQS.map(() => 'sock_diag MPTCP dump'),
-  ...TCP_DUMP_REQS.map(() => 'sock_diag TCP dump'),
-];
+export interface PollPlan {
+  /** Request payloads: the MPTCP dumps, then the TCP dumps in the order their subflows are decoded. */
+  readonly reqs: readonly Buffer[];
+  /** Per dump, its name in errors. */
+  readonly what: readonly string[];
+  /** How many of `reqs` are MPTCP dumps (they come first). */
+  readonly nMptcp: number;
+  /** Per dump: an AF_INET TCP dump, whose sockets go into the port histogram. */
+  readonly tcp4: readonly boolean[];
+  /** Per worker, the dumps (indices in `reqs`) it runs, in order. */
+  readonly workers: readonly (readonly number[])[];
+  /**
+   * Per dump: -1, or an earlier dump on the same worker whose emptiness makes this one pointless:
+   * the AF_INET6 TCP dump after an AF_INET6 MPTCP dump that found no socket. An AF_INET MPTCP socket
+   * only ever gets AF_INET subflows (mptcp_pm_addr_families_match), so every AF_INET6 subflow
+   * belongs to an AF_INET6 MPTCP socket; without one, the dump would only walk the whole
+   * established hash once more (all namespaces' sockets, several ms at 10,000 connections) to find
+   * plain TCP sockets. A v6 connection opened between the two dumps is missed by this poll, as its
+   * subflows would only have counted as orphans.
+   */
+  readonly skipWhenEmpty: readonly number[];
+  /** The port range cut of the AF_INET TCP dump, or null (one AF_INET TCP dump). */
+  readonly split: TcpSplit | null;
+}
+
+const MPTCP_WHAT = ['sock_diag MPTCP dump', 'sock_diag MPTCP dump'];
 const N_MPTCP = MPTCP_DUMP_REQS.length;
-export const WORKER_DUMPS: readonly (readonly number[])[] = [
-  [0, 1, 3], // MPTCP AF_INET, MPTCP AF_INET6, TCP AF_INET6
-  [2], // TCP AF_INET
-];
+const [TCP4_REQ, TCP6_REQ] = TCP_DUMP_REQS as [Buffer, Buffer];
+
+/** The four dumps: MPTCP AF_INET, MPTCP AF_INET6, TCP AF_INET (its own worker), TCP AF_INET6. */
+export const UNSPLIT_PLAN: PollPlan = {
+  reqs: [...MPTCP_DUMP_REQS, TCP4_REQ, TCP6_REQ],
+  what: [...MPTCP_WHAT, 'sock_diag TCP dump', 'sock_diag TCP dump'],
+  nMptcp: N_MPTCP,
+  tcp4: [false, false, true, false],
+  workers: [
+    [0, 1, 3], // MPTCP AF_INET, MPTCP AF_INET6, TCP AF_INET6
+    [2], // TCP AF_INET
+  ],
+  skipWhenEmpty: [-1, -1, -1, 1],
+  split: null,
+};
+export const WORKER_DUMPS = UNSPLIT_PLAN.workers;
+
+/** All four dumps on the first worker, one after the other (bench/poll.mjs --variants). */
+const SEQUENTIAL_PLAN: PollPlan = { ...UNSPLIT_PLAN, workers: [[0, 1, 2, 3]] };
+
+// inet_diag_bc_op codes for port ranges (uapi: linux/inet_diag.h)
+const INET_DIAG_BC_S_GE = 2;
+const INET_DIAG_BC_S_LE = 3;
+const INET_DIAG_BC_D_GE = 4;
+const INET_DIAG_BC_D_LE = 5;
+
+/** The port a split compares: the socket's own (sport, inet_num) or its peer's (dport). */
+export type SplitKey = 'local' | 'remote';
+
+/**
+ * A cut of the AF_INET TCP dump: the first part holds the sockets whose `key` port is >= threshold
+ * (`firstHigh`) or < threshold, the second part the others, so every port is in exactly one part.
+ */
+export interface TcpSplit {
+  readonly key: SplitKey;
+  /** 1..65535, so that neither range is empty of ports. */
+  readonly threshold: number;
+  readonly firstHigh: boolean;
+}
+
+/**
+ * INET_DIAG_REQ_BYTECODE attribute for `key port >= port` ('ge') or `<= port` ('le'), as ss
+ * compiles `sport >= :P` (misc/ss.c): the op, then a second op whose `no` field holds the port in
+ * host order (inet_diag_bc_run reads op[1].no). yes = 8 lands exactly on the end (accept: the run
+ * ends with len == 0); no = 12 jumps 4 past it (reject). inet_diag_bc_audit accepts it: a port
+ * comparison needs 8 bytes (valid_port_comparison), yes >= 8, and no <= len + 4, both multiples of 4.
+ */
+export function portRangeFilter(key: SplitKey, cmp: 'ge' | 'le', port: number): Buffer {
+  if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new RangeError(`port ${port}`);
+  const code =
+    key === 'local'
+      ? cmp === 'ge'
+        ? INET_DIAG_BC_S_GE
+        : INET_DIAG_BC_S_LE
+      : cmp === 'ge'
+        ? INET_DIAG_BC_D_GE
+        : INET_DIAG_BC_D_LE;
+  const attr = Buffer.alloc(12);
+  attr.writeUInt16LE(attr.length, 0);
+  attr.writeUInt16LE(INET_DIAG_REQ_BYTECODE, 2);
+  attr[4] = code;
+  attr[5] = 8; // yes
+  attr.writeUInt16LE(12, 6); // no
+  attr.writeUInt16LE(port, 10); // op[1] = { code 0, yes 0, no port }
+  return attr;
+}
+
+/** The two parts' filters: [first part, second part]; together they cover 0..65535 once. */
+export function splitFilters(s: TcpSplit): [Buffer, Buffer] {
+  const high = portRangeFilter(s.key, 'ge', s.threshold);
+  const low = portRangeFilter(s.key, 'le', s.threshold - 1);
+  return s.firstHigh ? [high, low] : [low, high];
+}
+
+/**
+ * The plan of a split poll: MPTCP AF_INET, MPTCP AF_INET6, TCP AF_INET part 1, part 2, TCP AF_INET6.
+ * Part 1 runs alone on the second worker from the start, so it comes first in decode order (its
+ * batches are decoded as they arrive rather than held); part 2 and AF_INET6 follow the MPTCP dumps
+ * on the first worker. A connection's subflows therefore come in the order: part 1's, part 2's
+ * (each in the kernel's hash-walk order), AF_INET6's; stable while the split is (chooseSplit keeps
+ * it while it stays balanced).
+ */
+export function splitPlan(s: TcpSplit): PollPlan {
+  const [first, second] = splitFilters(s);
+  return {
+    reqs: [...MPTCP_DUMP_REQS, Buffer.concat([TCP4_REQ, first]), Buffer.concat([TCP4_REQ, second]), TCP6_REQ],
+    what: [
+      ...MPTCP_WHAT,
+      'sock_diag TCP dump (AF_INET part 1)',
+      'sock_diag TCP dump (AF_INET part 2)',
+      'sock_diag TCP dump',
+    ],
+    nMptcp: N_MPTCP,
+    tcp4: [false, false, true, true, false],
+    workers: [
+      [0, 1, 3, 4], // MPTCP AF_INET, MPTCP AF_INET6, TCP AF_INET part 2, TCP AF_INET6
+      [2], // TCP AF_INET part 1
+    ],
+    skipWhenEmpty: [-1, -1, -1, -1, 1],
+    split: s,
+  };
+}
+
+/**
+ * What the last poll saw, for the next poll's split: the AF_INET TCP sockets by local and by
+ * remote port (every socket the kernel filled, subflow or not: the cost is the kernel's), and the
+ * count of every other socket of the poll (MPTCP and AF_INET6 TCP), which the other worker fills.
+ * Full 16-bit resolution (512 KiB), so that the cut can be exact.
+ */
+export class PortHistogram {
+  readonly local = new Uint32Array(65536);
+  readonly remote = new Uint32Array(65536);
+  tcp4 = 0;
+  other = 0;
+
+  reset(): void {
+    this.local.fill(0);
+    this.remote.fill(0);
+    this.tcp4 = 0;
+    this.other = 0;
+  }
+
+  /** One AF_INET TCP socket; `body` is its inet_diag_msg (sport, dport big-endian at 4 and 6). */
+  addTcp4(buf: Buffer, body: number): void {
+    this.local[(buf[body + 4]! << 8) | buf[body + 5]!]!++;
+    this.remote[(buf[body + 6]! << 8) | buf[body + 7]!]!++;
+    this.tcp4++;
+  }
+}
+
+export interface SplitOptions {
+  /**
+   * No split below this many sockets in the poll (AF_INET TCP + the others): an extra dump costs a
+   * netlink round trip and another walk of the kernel's whole established hash (262,144 buckets
+   * whatever the namespace holds), which fixed costs at 1,000 connections do not repay
+   * (bench/poll.mjs).
+   */
+  minSockets: number;
+  /**
+   * The share of the AF_INET TCP sockets the first part (alone on its worker) should get. Null:
+   * balance the sockets, first part = half of all the poll's sockets (the kernel fills an MPTCP and
+   * a TCP socket in about the same time, bench/poll.mjs CPU figures). Default 0.5: of the split
+   * variants, halves measured best (bench/poll.mjs --split), balanced no better than no split.
+   */
+  firstShare: number | null;
+}
+
+/**
+ * Off by default (minSockets Infinity): measured on the 2-core dev box at 10,000 connections, the
+ * split poll was no faster and cost ~10 ms more CPU per poll (bench/poll.mjs --split). A filtered
+ * dump still walks the whole established hash (every namespace's sockets) and a half dump costs
+ * well over half a full one, while the poll already keeps both cores busy (two dump workers and
+ * the decode). It may pay off with more cores; ReadConnectionsOptions.tcpSplit turns it on.
+ */
+export const SPLIT_DEFAULTS: SplitOptions = { minSockets: Infinity, firstShare: 0.5 };
+/** A split is kept while its first part is within this share of the AF_INET TCP sockets of target. */
+const SPLIT_TOLERANCE = 0.1;
+
+function countFirst(h: PortHistogram, s: TcpSplit): number {
+  const hist = s.key === 'local' ? h.local : h.remote;
+  let below = 0;
+  for (let p = 0; p < s.threshold; p++) below += hist[p]!;
+  return s.firstHigh ? h.tcp4 - below : below;
+}
+
+/**
+ * The next poll's split from the last poll's histogram, or null for the unsplit plan: too few
+ * sockets, or no port cut near the target (e.g. every socket on one local and one remote port). The
+ * previous split is kept while it is still within tolerance, so that the subflow order (see
+ * splitPlan) does not move from poll to poll. Otherwise both keys and every threshold are tried:
+ * a server whose subflows all have local port 443 is cut on the remote port.
+ */
+export function chooseSplit(
+  h: PortHistogram,
+  prev: TcpSplit | null,
+  opts: SplitOptions = SPLIT_DEFAULTS,
+): TcpSplit | null {
+  const n = h.tcp4;
+  if (n === 0 || n + h.other < opts.minSockets) return null;
+  const target = opts.firstShare !== null ? opts.firstShare * n : Math.min(n, (n + h.other) / 2);
+  const tol = SPLIT_TOLERANCE * n;
+  // A part that would hold (almost) nothing is not worth its dump.
+  if (target < tol || target > n - tol) return null;
+  if (prev) {
+    const first = countFirst(h, prev);
+    if (Math.abs(first - target) <= tol && first >= tol && n - first >= tol) return prev;
+  }
+  let best: TcpSplit | null = null;
+  let bestErr = Infinity;
+  for (const key of ['local', 'remote'] as const) {
+    const hist = key === 'local' ? h.local : h.remote;
+    let below = 0;
+    for (let t = 1; t < 65536; t++) {
+      below += hist[t - 1]!;
+      const errLow = Math.abs(below - target);
+      if (errLow < bestErr) {
+        bestErr = errLow;
+        best = { key, threshold: t, firstHigh: false };
+      }
+      const errHigh = Math.abs(n - below - target);
+      if (errHigh < bestErr) {
+        bestErr = errHigh;
+        best = { key, threshold: t, firstHigh: true };
+      }
+    }
+  }
+  return bestErr <= tol ? best : null;
+}
 
 /**
  * Feeds one forwarded batch (whole datagrams of request `dump`) to the builder, with the meaning
  * NlSocket.dump gives each message: data to the visitor, ERROR/DONE errno and OVERRUN as failures.
  * Returns true when the batch holds the dump's end (DONE, or the ACK of a dump that failed).
  */
-function feedBatch(b: SnapshotBuilder, dump: number, buf: Buffer, used: number): boolean {
-  const mptcp = dump < N_MPTCP;
+function feedBatch(
+  b: SnapshotBuilder,
+  plan: PollPlan,
+  hist: PortHistogram | null,
+  dump: number,
+  buf: Buffer,
+  used: number,
+): boolean {
+  const mptcp = dump < plan.nMptcp;
+  const tcp4 = plan.tcp4[dump] === true;
   // Batches are whole ArrayBuffers (dump-worker.ts), so the nlmsghdr words can be read as native
   // u32 (host byte order, like all of netlink); an unaligned view takes readUInt32LE instead.
   const words = (buf.byteOffset & 3) === 0 ? new Uint32Array(buf.buffer, buf.byteOffset, used >>> 2) : null;
@@ -140,15 +389,19 @@ function feedBatch(b: SnapshotBuilder, dump: number, buf: Buffer, used: number):
     const bodyLen = len - NLMSG_HDRLEN;
     if (type === NLMSG_ERROR) {
       const errno = -buf.readInt32LE(body);
-      if (errno !== 0) throw new NetlinkError(errno, POLL_WHAT[dump]!);
+      if (errno !== 0) throw new NetlinkError(errno, plan.what[dump]!);
       return true;
     } else if (type === NLMSG_DONE) {
       const errno = bodyLen >= 4 ? -buf.readInt32LE(body) : 0;
-      if (errno > 0) throw new NetlinkError(errno, POLL_WHAT[dump]!);
+      if (errno > 0) throw new NetlinkError(errno, plan.what[dump]!);
       return true;
     } else if (type === NLMSG_OVERRUN) {
-      throw new Error(`${POLL_WHAT[dump]!}: netlink overrun`);
+      throw new Error(`${plan.what[dump]!}: netlink overrun`);
     } else if (type !== NLMSG_NOOP) {
+      if (hist) {
+        if (tcp4 && bodyLen >= 8) hist.addTcp4(buf, body);
+        else hist.other++;
+      }
       if (mptcp) b.onMptcp(buf, body, bodyLen);
       else b.onTcp(buf, body, bodyLen);
     }
@@ -158,43 +411,55 @@ function feedBatch(b: SnapshotBuilder, dump: number, buf: Buffer, used: number):
 }
 
 /**
- * Puts the batches of the concurrent dumps back into the order of a sequential poll, so that the
- * snapshot is the same as dumpInto's: MPTCP batches (one worker, in order) are decoded at once and
- * the builder holds early subflows until every MPTCP dump has ended; TCP batches are decoded in
- * request order, a later TCP dump's batches waiting (they are views on batch buffers that are only
- * recycled by the next poll, which pollOnWorkers starts only after this one) until the earlier TCP
- * dumps have ended.
+ * Puts the batches of the concurrent dumps back into the order of a sequential poll of the plan's
+ * requests, so that the snapshot is the same as one socket reading them in turn: MPTCP batches are
+ * decoded at once and the builder holds early subflows until every MPTCP dump has ended; TCP
+ * batches are decoded in request order, a later TCP dump's batches waiting (they are views on batch
+ * buffers that are only recycled by the next poll, which pollOnWorkers starts only after this one)
+ * until the earlier TCP dumps have ended. `hist`, when given, counts the sockets (PortHistogram).
  */
 export class PollSequencer {
-  private readonly ended: boolean[] = POLL_REQS.map(() => false);
+  private readonly ended: boolean[];
   private readonly held: { dump: number; buf: Buffer; used: number }[] = [];
   /** The TCP dump whose batches are decoded as they come. */
-  private tcpCursor = N_MPTCP;
+  private tcpCursor: number;
 
-  constructor(private readonly b: SnapshotBuilder) {}
+  constructor(
+    private readonly b: SnapshotBuilder,
+    private readonly plan: PollPlan = UNSPLIT_PLAN,
+    private readonly hist: PortHistogram | null = null,
+  ) {
+    this.ended = plan.reqs.map(() => false);
+    this.tcpCursor = plan.nMptcp;
+  }
 
   feed(dump: number, buf: Buffer, used: number): void {
-    if (dump >= N_MPTCP && dump !== this.tcpCursor) {
+    if (dump >= this.plan.nMptcp && dump !== this.tcpCursor) {
       this.held.push({ dump, buf, used });
       return;
     }
-    if (feedBatch(this.b, dump, buf, used)) this.end(dump);
+    if (this.decode(dump, buf, used)) this.end(dump);
+  }
+
+  private decode(dump: number, buf: Buffer, used: number): boolean {
+    return feedBatch(this.b, this.plan, this.hist, dump, buf, used);
   }
 
   private end(dump: number): void {
+    const nMptcp = this.plan.nMptcp;
     this.ended[dump] = true;
-    if (dump < N_MPTCP) {
-      if (this.ended.slice(0, N_MPTCP).every(Boolean)) this.b.mptcpDone();
+    if (dump < nMptcp) {
+      if (this.ended.slice(0, nMptcp).every(Boolean)) this.b.mptcpDone();
       return;
     }
     // Advance the TCP cursor past ended dumps, decoding what waited for each new current dump.
-    while (this.tcpCursor < POLL_REQS.length && this.ended[this.tcpCursor]) {
+    while (this.tcpCursor < this.ended.length && this.ended[this.tcpCursor]) {
       this.tcpCursor++;
       const next = this.tcpCursor;
       const mine = this.held.filter((h) => h.dump === next);
       if (mine.length === 0) continue;
       for (let i = this.held.length - 1; i >= 0; i--) if (this.held[i]!.dump === next) this.held.splice(i, 1);
-      for (const h of mine) if (feedBatch(this.b, h.dump, h.buf, h.used)) this.ended[h.dump] = true;
+      for (const h of mine) if (this.decode(h.dump, h.buf, h.used)) this.ended[h.dump] = true;
     }
   }
 
@@ -204,7 +469,7 @@ export class PollSequencer {
     // Dumps that ended inside a worker's run without a DONE we saw cannot happen (the worker ends a
     // dump on DONE or ERROR, both forwarded), but never drop held data: decode it in order.
     this.held.sort((x, y) => x.dump - y.dump);
-    for (const h of this.held) feedBatch(this.b, h.dump, h.buf, h.used);
+    for (const h of this.held) this.decode(h.dump, h.buf, h.used);
     this.held.length = 0;
   }
 }
@@ -216,7 +481,7 @@ function getDumpWorkers(): DiagDumpWorker[] | null {
   if (dumpWorkers === undefined) {
     const started: DiagDumpWorker[] = [];
     try {
-      for (let k = 0; k < WORKER_DUMPS.length; k++) started.push(new DiagDumpWorker());
+      for (let k = 0; k < UNSPLIT_PLAN.workers.length; k++) started.push(new DiagDumpWorker());
       dumpWorkers = started;
     } catch {
       // The threads already started would otherwise run (and hold their memory) for good.
@@ -231,11 +496,28 @@ function getDumpWorkers(): DiagDumpWorker[] | null {
   return dumpWorkers;
 }
 
-/** All four dumps on the first worker, one after the other (bench/poll.mjs --variants). */
-const SEQUENTIAL_DUMPS: readonly (readonly number[])[] = [[0, 1, 2, 3]];
-
 /** What a poll needs of a dump worker (unit tests stand in for the thread). */
 export type DumpRunner = Pick<DiagDumpWorker, 'run'>;
+
+/**
+ * The split state of the worker polls (they run one at a time, see pollOnWorkers): the histogram
+ * the last poll filled (valid only when that poll completed) and the split it was made with.
+ */
+const splitState: { hist: PortHistogram | null; histValid: boolean; split: TcpSplit | null } = {
+  hist: null,
+  histValid: false,
+  split: null,
+};
+
+/** Worker polls and how many of them split the AF_INET TCP dump (bench and tests). */
+export const pollSplitStats = {
+  polls: 0,
+  splitPolls: 0,
+  lastSplit: null as TcpSplit | null,
+  /** The last poll: ms from its start to each worker's end, and to the snapshot's completion. */
+  lastWorkerEndMs: [] as number[],
+  lastPollMs: 0,
+};
 
 /** The end of the last poll queued on the dump workers (see pollOnWorkers). */
 let workerPollTail: Promise<unknown> = Promise.resolve();
@@ -243,37 +525,77 @@ let workerPollTail: Promise<unknown> = Promise.resolve();
 /**
  * One poll on the dump workers. Polls run one after the other, whole: a worker hands the batches
  * it lent back to its thread when its next run starts (dump-worker.ts), while the PollSequencer
- * may still hold TCP AF_INET6 batches of this poll until the other worker's AF_INET dump ends. Two
+ * may still hold TCP batches of this poll until the other worker's AF_INET dump ends. Two
  * overlapping readConnections calls (the poller, connections:list, advice:get, cc:list) otherwise
  * let the second poll detach those held buffers ("Cannot perform Construct on a detached
- * ArrayBuffer"). Per-worker queues alone do not help: they order runs, not whole polls.
+ * ArrayBuffer"). Per-worker queues alone do not help: they order runs, not whole polls. Whole
+ * polls in turn also give each poll the complete histogram of the one before.
  */
-export function pollOnWorkers(workers: readonly DumpRunner[], sequential: boolean): Promise<SnapshotBuilder> {
-  const p = workerPollTail.then(() => pollOnWorkersNow(workers, sequential));
+export function pollOnWorkers(
+  workers: readonly DumpRunner[],
+  opts: Pick<ReadConnectionsOptions, 'sequentialDumps' | 'tcpSplit' | 'allDumps'> = {},
+): Promise<SnapshotBuilder> {
+  const p = workerPollTail.then(() => pollOnWorkersNow(workers, opts));
   workerPollTail = p.catch(() => undefined);
   return p;
 }
 
+/** The split options of a poll, or null when it neither splits nor needs the histogram. */
+function splitOptions(
+  opts: Pick<ReadConnectionsOptions, 'sequentialDumps' | 'tcpSplit'>,
+): SplitOptions | null {
+  if (opts.sequentialDumps || opts.tcpSplit === false) return null;
+  const o = { ...SPLIT_DEFAULTS, ...opts.tcpSplit };
+  return Number.isFinite(o.minSockets) ? o : null;
+}
+
+function choosePlan(opts: Pick<ReadConnectionsOptions, 'sequentialDumps' | 'tcpSplit'>): PollPlan {
+  const st = splitState;
+  if (opts.sequentialDumps) return SEQUENTIAL_PLAN;
+  const so = splitOptions(opts);
+  const split = so && st.hist && st.histValid ? chooseSplit(st.hist, st.split, so) : null;
+  return split ? splitPlan(split) : UNSPLIT_PLAN;
+}
+
 async function pollOnWorkersNow(
   workers: readonly DumpRunner[],
-  sequential: boolean,
+  opts: Pick<ReadConnectionsOptions, 'sequentialDumps' | 'tcpSplit' | 'allDumps'>,
 ): Promise<SnapshotBuilder> {
+  const st = splitState;
+  const plan = choosePlan(opts);
+  // The histogram (512 KiB) only when splitting is on: counting costs a little on every socket.
+  const hist = splitOptions(opts) ? (st.hist ??= new PortHistogram()) : null;
+  hist?.reset();
+  st.histValid = false;
+  st.split = plan.split;
+  pollSplitStats.polls++;
+  if (plan.split) pollSplitStats.splitPolls++;
+  pollSplitStats.lastSplit = plan.split;
   const b = new SnapshotBuilder({ mptcpPending: true });
-  const seq = new PollSequencer(b);
-  const plan = sequential ? SEQUENTIAL_DUMPS : WORKER_DUMPS;
+  const seq = new PollSequencer(b, plan, hist);
+  const t0 = performance.now();
+  const workerEndMs = plan.workers.map(() => 0);
   // allSettled: the poll (and so the next one) ends only when no worker still runs a part of it.
   const settled = await Promise.allSettled(
-    plan.map((dumps, k) => {
+    plan.workers.map((dumps, k) => {
       const w = workers[k]!;
-      return w.run(
-        SOCK_DIAG_BY_FAMILY,
-        dumps.map((d) => POLL_REQS[d]!),
-        (i, buf, used) => seq.feed(dumps[i]!, buf, used),
-      );
+      // The worker sees its own dumps only: a dependency by its index in this worker's list.
+      const skip = opts.allDumps ? [] : dumps.map((d) => dumps.indexOf(plan.skipWhenEmpty[d] ?? -1));
+      return w
+        .run(
+          SOCK_DIAG_BY_FAMILY,
+          dumps.map((d) => plan.reqs[d]!),
+          (i, buf, used) => seq.feed(dumps[i]!, buf, used),
+          skip,
+        )
+        .finally(() => (workerEndMs[k] = performance.now() - t0));
     }),
   );
   for (const r of settled) if (r.status === 'rejected') throw r.reason;
   seq.finish();
+  st.histValid = hist !== null;
+  pollSplitStats.lastWorkerEndMs = workerEndMs;
+  pollSplitStats.lastPollMs = performance.now() - t0;
   return b;
 }
 
@@ -285,6 +607,13 @@ export interface ReadConnectionsOptions {
   inThread?: boolean;
   /** Run the four dumps one after the other on one dump worker (for the bench's comparison). */
   sequentialDumps?: boolean;
+  /**
+   * The AF_INET TCP dump's port range split (chooseSplit): false never splits (the histogram is
+   * still counted); fields override SPLIT_DEFAULTS (tests lower minSockets, the bench tries shares).
+   */
+  tcpSplit?: false | Partial<SplitOptions>;
+  /** Send the AF_INET6 TCP dump even after an empty AF_INET6 MPTCP dump (the bench's comparison). */
+  allDumps?: boolean;
 }
 
 /** Every MPTCP connection (listeners excluded) in the socket's netns, with its subflows. */
@@ -297,16 +626,16 @@ export async function readConnections(
   const workers = opts.inThread ? null : getDumpWorkers();
   if (workers) {
     try {
-      b = await pollOnWorkers(workers, opts.sequentialDumps === true);
+      b = await pollOnWorkers(workers, opts);
     } catch (e) {
       if (!workers.some((w) => w.failed)) throw e;
       // A worker itself broke (e.g. the native binding would not load in it): poll here.
       b = new SnapshotBuilder();
-      await dumpInto(diag, b);
+      await dumpInto(diag, b, opts.allDumps === true);
     }
   } else {
     b = new SnapshotBuilder();
-    await dumpInto(diag, b);
+    await dumpInto(diag, b, opts.allDumps === true);
   }
   const pollDurationUs = Math.round((performance.now() - t0) * 1000);
   return {

@@ -31,6 +31,12 @@ interface PollRequest {
   id: number;
   type: number;
   payloads: ArrayBuffer[];
+  /**
+   * Per payload: -1, or the index of an earlier payload of this request; when that dump returned
+   * no socket, this one is not sent and the worker forwards a DONE for it instead (the AF_INET6 TCP
+   * dump after an empty AF_INET6 MPTCP dump, connections.ts).
+   */
+  skipWhenEmpty: number[];
   /** Batches the main thread is done with, for reuse. */
   recycle: ArrayBuffer[];
 }
@@ -75,6 +81,8 @@ function workerMain(req: NodeJS.Require, data: { netlinkPath: string }): void {
   let sock: Sock | null = null;
   let localPort = 0;
   let dump = 0;
+  /** Data messages (sockets) received per dump of the current job. */
+  let found: number[] = [];
   let seq = 0;
   let batch: Buffer | null = null;
   let used = 0;
@@ -87,8 +95,31 @@ function workerMain(req: NodeJS.Require, data: { netlinkPath: string }): void {
     used = 0;
   };
 
+  /** Forwards an NLMSG_DONE for the current dump, as the kernel would end an empty dump. */
+  const forwardDone = (): void => {
+    if (!job) return;
+    const ab = pool.pop() ?? new ArrayBuffer(BATCH);
+    const done = Buffer.from(ab);
+    done.fill(0, 0, NLMSG_HDRLEN + 4);
+    done.writeUInt32LE(NLMSG_HDRLEN + 4, 0);
+    done.writeUInt16LE(NLMSG_DONE, 4);
+    done.writeUInt16LE(0x2 /* NLM_F_MULTI */, 6);
+    port.postMessage(
+      { id: job.id, kind: 'batch', dump, buf: ab, used: NLMSG_HDRLEN + 4 } satisfies WorkerReply,
+      [ab],
+    );
+  };
+
   const sendNext = (): void => {
     if (!job || !sock) return;
+    for (let dep = job.skipWhenEmpty[dump] ?? -1; dep >= 0 && found[dep] === 0;) {
+      forwardDone();
+      if (++dump >= job.payloads.length) {
+        end({ id: 0, kind: 'end' });
+        return;
+      }
+      dep = job.skipWhenEmpty[dump] ?? -1;
+    }
     seq = (seq % 0x7fffffff) + 1;
     const payload = Buffer.from(job.payloads[dump]!);
     const hdr = Buffer.alloc(NLMSG_HDRLEN);
@@ -127,6 +158,7 @@ function workerMain(req: NodeJS.Require, data: { netlinkPath: string }): void {
       if (len < NLMSG_HDRLEN || off + len > buf.length) break;
       const type = buf.readUInt16LE(off + 4);
       if (type === NLMSG_DONE || type === NLMSG_ERROR || type === NLMSG_OVERRUN) ends = true;
+      else if (type !== 1 /* NLMSG_NOOP */) found[dump]!++;
       off += (len + 3) & ~3;
     }
     if (batch && used + buf.length > batch.length) flush();
@@ -148,6 +180,7 @@ function workerMain(req: NodeJS.Require, data: { netlinkPath: string }): void {
     job = queue.shift()!;
     for (const b of job.recycle) if (pool.length < POOL) pool.push(b);
     dump = 0;
+    found = job.payloads.map(() => 0);
     try {
       sock = new RawNetlinkSocket(4 /* NETLINK_SOCK_DIAG */, {
         messagePeeking: false,
@@ -235,8 +268,14 @@ export class DiagDumpWorker {
    * thread as it arrives. The returned promise settles after the last batch was visited; it rejects
    * on a worker failure or a visitor throw (e.g. a NetlinkError decoded from the data).
    */
-  run(type: number, payloads: readonly Buffer[], visit: BatchVisitor, timeoutMs = 10_000): Promise<void> {
-    const p = this.tail.then(() => this.runNow(type, payloads, visit, timeoutMs));
+  run(
+    type: number,
+    payloads: readonly Buffer[],
+    visit: BatchVisitor,
+    skipWhenEmpty: readonly number[] = [],
+    timeoutMs = 10_000,
+  ): Promise<void> {
+    const p = this.tail.then(() => this.runNow(type, payloads, visit, skipWhenEmpty, timeoutMs));
     this.tail = p.catch(() => undefined);
     return p;
   }
@@ -250,6 +289,7 @@ export class DiagDumpWorker {
     type: number,
     payloads: readonly Buffer[],
     visit: BatchVisitor,
+    skipWhenEmpty: readonly number[],
     timeoutMs: number,
   ): Promise<void> {
     if (this.dead) return Promise.reject(this.dead);
@@ -272,7 +312,13 @@ export class DiagDumpWorker {
       const copies = payloads.map((b) => new Uint8Array(b).buffer);
       const recycle = this.recycle;
       this.recycle = [];
-      const msg: PollRequest = { id, type, payloads: copies, recycle };
+      const msg: PollRequest = {
+        id,
+        type,
+        payloads: copies,
+        skipWhenEmpty: payloads.map((_, i) => skipWhenEmpty[i] ?? -1),
+        recycle,
+      };
       this.worker.ref(); // a poll in flight keeps the process alive, like an NlSocket request
       this.worker.postMessage(msg, [...copies, ...recycle]);
     });

@@ -11,8 +11,17 @@
  *                                 its tokens, subflow count and orphans, or its error
  *   bench ITERS [MSGBUF] [MODE]   time readConnections ITERS times. MODE: `thread` polls on this
  *                                 thread (no dump worker), `seq` the four dumps one after the other
- *                                 on one dump worker, `split` MPTCP and TCP dumps on two sockets of
- *                                 this thread, concurrently
+ *                                 on one dump worker, `two-sockets` MPTCP and TCP dumps on two
+ *                                 sockets of this thread, concurrently; `unsplit` never splits the
+ *                                 AF_INET TCP dump, `share=X` splits it with a first part of share
+ *                                 X, `min=N` splits from N sockets on (SplitOptions);
+ *                                 `all-dumps` unsplit and always the AF_INET6 TCP dump (even
+ *                                 after an empty AF_INET6 MPTCP dump), `split-all-dumps` that and
+ *                                 the default split at any count, `balanced` the split with its
+ *                                 first part half of all the poll's sockets
+ *   split-compare MIN             an unsplit poll, then three polls that split from MIN sockets on
+ *                                 (the first of them cannot yet: it fills the port histogram): the
+ *                                 unsplit and the last two snapshots, and the splits they used
  *   sample SECONDS HZ [json]      the engine's sampler (EngineService + LocalEngine, snapshots every
  *                                 1000/HZ ms) for SECONDS after a 2 s warm-up; `json` also
  *                                 serializes each snapshot as the agent does for its stdio channel.
@@ -28,11 +37,29 @@ import { EngineService } from '../service';
 import { SnapshotBuilder } from './decode';
 import {
   pollRequests,
+  pollSplitStats,
   readConnection,
   readConnections,
   readConnectionStats,
   SOCK_DIAG_BY_FAMILY,
+  type ReadConnectionsOptions,
 } from './connections';
+
+/** The readConnections options of a bench MODE (see the header). */
+function benchOptions(mode: string | undefined): ReadConnectionsOptions {
+  if (mode === 'thread') return { inThread: true };
+  if (mode === 'seq') return { sequentialDumps: true };
+  if (mode === 'unsplit') return { tcpSplit: false };
+  if (mode === 'all-dumps') return { tcpSplit: false, allDumps: true };
+  if (mode === 'split-all-dumps') return { allDumps: true, tcpSplit: { minSockets: 0 } };
+  if (mode === 'balanced') return { tcpSplit: { minSockets: 0, firstShare: null } };
+  const share = /^share=([\d.]+)$/.exec(mode ?? '');
+  if (share) return { tcpSplit: { firstShare: Number(share[1]), minSockets: 0 } };
+  const min = /^min=(\d+)$/.exec(mode ?? '');
+  if (min) return { tcpSplit: { minSockets: Number(min[1]) } };
+  if (mode && mode !== 'two-sockets' && mode !== 'default') throw new Error(`unknown bench mode ${mode}`);
+  return {};
+}
 
 async function record(diag: NlSocket): Promise<{ mptcp: string[]; tcp: string[] }> {
   const out = { mptcp: [] as string[], tcp: [] as string[] };
@@ -84,10 +111,9 @@ async function splitPoll(a: NlSocket, b: NlSocket): Promise<number> {
  */
 async function countedPoll(
   diag: NlSocket,
-  inThread: boolean,
-  sequentialDumps: boolean,
+  opts: ReadConnectionsOptions,
 ): Promise<{ connections: number; subflows: number }> {
-  const snap = await readConnections(diag, { inThread, sequentialDumps });
+  const snap = await readConnections(diag, opts);
   let subflows = 0;
   for (const c of snap.connections) subflows += c.subflows.length;
   return { connections: snap.connections.length, subflows };
@@ -246,23 +272,46 @@ async function main(): Promise<void> {
       process.stdout.write(JSON.stringify(await record(diag)));
     } else if (mode === 'bench') {
       const iters = Number(arg1 ?? 15);
-      const split = arg3 === 'split';
+      const split = arg3 === 'two-sockets';
+      const opts = benchOptions(arg3);
       const second = split ? new NlSocket(NETLINK_SOCK_DIAG, msgBufferBytes ? { msgBufferBytes } : {}) : null;
       const ms: number[] = [];
+      const workerEndMs: number[][] = [];
+      /** CPU time of the whole process (every thread, user + system, kernel dump work included). */
+      const cpuMs: number[] = [];
       let connections = 0;
       let subflows = 0;
       for (let i = 0; i < iters + 2; i++) {
         const t0 = performance.now();
+        const c0 = process.cpuUsage();
         if (second) {
           subflows = await splitPoll(diag, second);
         } else {
-          ({ connections, subflows } = await countedPoll(diag, arg3 === 'thread', arg3 === 'seq'));
+          ({ connections, subflows } = await countedPoll(diag, opts));
         }
         const dt = performance.now() - t0;
-        if (i >= 2) ms.push(dt); // two warm-up rounds: JIT and first-touch allocations
+        const c1 = process.cpuUsage(c0);
+        if (i >= 2) {
+          ms.push(dt); // two warm-up rounds: JIT and first-touch allocations
+          cpuMs.push((c1.user + c1.system) / 1000);
+          workerEndMs.push(pollSplitStats.lastWorkerEndMs);
+        }
       }
       second?.close();
-      process.stdout.write(JSON.stringify({ ms, connections, subflows }));
+      const { splitPolls, lastSplit } = pollSplitStats;
+      process.stdout.write(
+        JSON.stringify({ ms, cpuMs, workerEndMs, connections, subflows, splitPolls, lastSplit }),
+      );
+    } else if (mode === 'split-compare') {
+      const tcpSplit = { minSockets: Number(arg1 ?? 0) };
+      const unsplit = await readConnections(diag, { tcpSplit: false });
+      // Unsplit too (no histogram yet): it counts the sockets the next poll splits by.
+      await readConnections(diag, { tcpSplit });
+      const split = await readConnections(diag, { tcpSplit });
+      const firstSplit = pollSplitStats.lastSplit;
+      const again = await readConnections(diag, { tcpSplit });
+      const { splitPolls, lastSplit } = pollSplitStats;
+      process.stdout.write(JSON.stringify({ unsplit, split, again, firstSplit, lastSplit, splitPolls }));
     } else {
       throw new Error(`unknown mode ${mode}`);
     }
