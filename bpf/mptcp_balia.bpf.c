@@ -2,9 +2,9 @@
 /*
  * mptcp_balia: Balia, the Balanced Linked Adaptation algorithm (Q. Peng, A. Walid, J. Hwang,
  * S. H. Low, "Multipath TCP: Analysis, Design, and Implementation", IEEE/ACM Transactions on
- * Networking 24(1), 2016; draft-walid-mptcp-congestion-control-04 §3) for upstream Linux MPTCP,
- * as a BPF struct_ops tcp_congestion_ops. Shared machinery (coupling map, clamps, cc_sanitize):
- * mptcp_coupled.h.
+ * Networking 24(1), 2016, doi:10.1109/TNET.2014.2379698; draft-walid-mptcp-congestion-control-04)
+ * for upstream Linux MPTCP, as a BPF struct_ops tcp_congestion_ops. Shared machinery (coupling
+ * map, clamps, cc_sanitize): mptcp_coupled.h.
  *
  * The algorithm (windows w in packets, rtt_k the RTT of path k):
  *     x_k = w_k / rtt_k,   alpha_r = max_k x_k / x_r   (>= 1)
@@ -18,7 +18,11 @@
  *     W = 1 / increase = 10 * w_r * S^2 / ((x_r + M) * (4 x_r + M)),   S = sum_k x_k
  * a pure number, so the rates may be in any common unit. Since x_r <= M <= S,
  * (x_r + M)(4 x_r + M) <= 10 M^2 <= 10 S^2, i.e. W >= w_r: Balia never grows a subflow faster
- * than Reno would (the clamp to w_r below only absorbs races between the slot reads).
+ * than Reno would (the clamp to w_r below only absorbs races between the slot reads). The
+ * authors' out-of-tree module (multipath-tcp.org, net/mptcp/mptcp_balia.c) uses the same
+ * per-ACK divisor, with rates in bytes/s and an integer alpha in its decrease; here alpha keeps
+ * its fraction, so a decrease with 1 < alpha < 1.5 is between Reno's and the 1.5 cap, as in the
+ * paper.
  *
  * Fixed point (the rates, like LIA's): with r0 = the smallest RTT of the connection (ours
  * included), every path k gets
