@@ -1,9 +1,9 @@
-// Coupled congestion control benchmark: LIA and OLIA (bpf/) against uncoupled Reno subflows, in
-// lab namespaces shaped with tbf. Registers uniquely named copies of both CCs and unregisters
-// them at the end (also on failure / Ctrl-C).
+// Coupled congestion control benchmark: LIA, OLIA and Balia (bpf/) against uncoupled Reno
+// subflows, in lab namespaces shaped with tbf. Registers uniquely named copies of the CCs and
+// unregisters them at the end (also on failure / Ctrl-C).
 //
 //   npm run bench:cc -- [--runs 5] [--anomaly-runs 20] [--seconds 8] [--warmup 2]
-//                       [--only reno,lia,olia] [--no-clamp] [--anomaly-reno] [--cc NAME]
+//                       [--only reno,lia,olia,balia] [--no-clamp] [--anomaly-reno] [--cc NAME]
 //
 // 1. shared bottleneck: MPTCP (2 subflows) + 1 single-path TCP Reno through one 20 Mbit/s tbf;
 //    MPTCP share per CC over --runs runs (RFC 6356 goal 2: coupled ~ one TCP share, 0.5 here).
@@ -28,7 +28,13 @@ const RUNS = Number(arg('runs', '5'));
 const ANOMALY_RUNS = Number(arg('anomaly-runs', '20'));
 const SECONDS = Number(arg('seconds', '8'));
 const WARMUP = Number(arg('warmup', '2'));
-const ONLY = arg('only', 'reno,lia,olia').split(',');
+const COUPLED = ['lia', 'olia', 'balia'];
+const ONLY = arg('only', ['reno', ...COUPLED].join(',')).split(',');
+const unknown = ONLY.filter((a) => a !== 'reno' && !COUPLED.includes(a));
+if (unknown.length) {
+  console.error(`bench:cc: --only takes reno, ${COUPLED.join(', ')} (not ${unknown.join(', ')})`);
+  process.exit(2);
+}
 const QUEUE_MS = arg('queue-ms', undefined);
 // --no-clamp: register the experiment builds without the defensive cwnd clamps, to see whether
 // the absurd-cwnd anomaly exists without them.
@@ -63,17 +69,15 @@ const cleanup = async () => {
 };
 process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
 try {
-  const lia = ONLY.includes('lia') ? await m.registerUniqueCc('lia', { noClamp: NO_CLAMP }) : null;
-  if (lia) ccs.push(lia);
-  const olia = ONLY.includes('olia') ? await m.registerUniqueCc('olia', { noClamp: NO_CLAMP }) : null;
-  if (olia) ccs.push(olia);
+  for (const algo of COUPLED) {
+    if (ONLY.includes(algo)) ccs.push(await m.registerUniqueCc(algo, { noClamp: NO_CLAMP }));
+  }
   // --cc NAME: also measure a CC registered by other means (e.g. an older build, for comparison).
   const external = arg('cc', undefined);
   const variants = [
     ONLY.includes('reno') && { label: 'reno (uncoupled)', cc: 'reno' },
     external && { label: external, cc: external },
-    lia && { label: NO_CLAMP ? 'lia (no clamp)' : 'lia', cc: lia.name },
-    olia && { label: NO_CLAMP ? 'olia (no clamp)' : 'olia', cc: olia.name },
+    ...ccs.map((c) => ({ label: NO_CLAMP ? `${c.algo} (no clamp)` : c.algo, cc: c.name })),
   ].filter(Boolean);
 
   const rows = [];

@@ -22,6 +22,8 @@ interface CcStudio {
   url: string;
   /** The registered name of the LIA copy (mptcp_lia + a random suffix). */
   lia: string;
+  /** The registered name of the Balia copy (mptcp_balia + the same suffix). */
+  balia: string;
 }
 
 const available = (): string[] =>
@@ -35,16 +37,24 @@ const test = base.extend<object, { ccStudio: CcStudio }>({
         labUnavailableReason() ??
         (existsSync('/sys/kernel/btf/vmlinux') ? null : 'this kernel has no BTF (CONFIG_DEBUG_INFO_BTF)');
       test.skip(reason !== null, reason ?? '');
-      const suffix = `_e${randomBytes(2).toString('hex').slice(0, 3)}`;
-      const names = [`mptcp_lia${suffix}`, `mptcp_olia${suffix}`];
+      // `_e` + 2 hex: mptcp_balia_e1a is 15 characters, TCP_CA_NAME_MAX minus the NUL (catalog.ts).
+      const suffix = `_e${randomBytes(1).toString('hex')}`;
+      const names = [`mptcp_lia${suffix}`, `mptcp_olia${suffix}`, `mptcp_balia${suffix}`];
       const dir = ccTestObjectDir();
       const record = recordCcCopies(names, [dir]);
       const { buildBpfCc } = (await import(pathToFileURL(resolve('scripts/build-bpf.mjs')).href)) as {
         buildBpfCc: (o: { algo: string; ccName: string; outFile: string }) => Promise<string>;
       };
-      await buildBpfCc({ algo: 'lia', ccName: names[0]!, outFile: join(dir, `${names[0]}.bpf.o`) });
+      // LIA and Balia are built; OLIA is not (its row must say why it cannot be loaded).
+      const built = [
+        ['lia', names[0]!],
+        ['balia', names[2]!],
+      ] as const;
+      for (const [algo, name] of built) {
+        await buildBpfCc({ algo, ccName: name, outFile: join(dir, `${name}.bpf.o`) });
+        chmodSync(join(dir, `${name}.bpf.o`), 0o644);
+      }
       chmodSync(dir, 0o755);
-      chmodSync(join(dir, `${names[0]}.bpf.o`), 0o644);
       const lab = await Lab.create({ paths: 2 });
       let serve: ChildProcess | null = null;
       try {
@@ -54,7 +64,7 @@ const test = base.extend<object, { ccStudio: CcStudio }>({
           MPTCP_STUDIO_CC_SUFFIX: suffix,
         });
         serve = started.child;
-        await use({ lab, url: started.url, lia: names[0]! });
+        await use({ lab, url: started.url, lia: names[0]!, balia: names[2]! });
       } finally {
         serve?.kill('SIGTERM');
         await lab.destroy();
@@ -87,6 +97,7 @@ test('Coupled CC: load LIA from the UI, make it the default, unload refused whil
     'coupled: fair to single-path TCP on shared bottlenecks, RFC 6356',
   );
   // No OLIA copy was built: the row says so instead of offering a button that would fail.
+  await expect(page.getByTestId('cc-row-mptcp_olia')).toHaveAttribute('data-state', 'unavailable');
   await expect(page.getByTestId('cc-load-mptcp_olia')).toBeDisabled();
   await expect(page.getByTestId('cc-reason-mptcp_olia')).toContainText('.bpf.o is missing');
 
@@ -120,4 +131,28 @@ test('Coupled CC: load LIA from the UI, make it the default, unload refused whil
   await expect(page.getByTestId('cc-message')).toHaveText(`unregistered ${lia}`);
   expect(available()).not.toContain(lia);
   await expect(cfg.congestionControl.locator(`option[value="${lia}"]`)).toHaveCount(1); // loadable again
+});
+
+test('Coupled CC: load Balia from the UI, the kernel lists it under its suffixed name, then unload it', async ({
+  page,
+  ccStudio,
+}) => {
+  const { balia } = ccStudio;
+  const cfg = new ConfigurePage(page);
+  await cfg.open(ccStudio.url);
+  const row = page.getByTestId('cc-row-mptcp_balia');
+  await expect(row).toHaveAttribute('data-state', 'loadable');
+  await expect(row).toContainText(balia);
+  await expect(row).toContainText('Balia: Balanced Linked Adaptation');
+
+  await page.getByTestId('cc-load-mptcp_balia').click();
+  await expect(row).toHaveAttribute('data-state', 'loaded');
+  await expect(page.getByTestId('cc-message')).toHaveText(`registered ${balia}`);
+  expect(available()).toContain(balia);
+  await expect(cfg.congestionControl.locator(`option[value="${balia}"]`)).toBeEnabled();
+
+  await page.getByTestId('cc-unload-mptcp_balia').click();
+  await expect(row).toHaveAttribute('data-state', 'loadable');
+  await expect(page.getByTestId('cc-message')).toHaveText(`unregistered ${balia}`);
+  expect(available()).not.toContain(balia);
 });

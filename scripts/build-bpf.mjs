@@ -1,7 +1,7 @@
-// Build the coupled MPTCP congestion controls (bpf/mptcp_lia.bpf.c, bpf/mptcp_olia.bpf.c) into
-// BPF objects that `bpftool struct_ops register <obj>` loads.
+// Build the coupled MPTCP congestion controls (bpf/mptcp_lia.bpf.c, bpf/mptcp_olia.bpf.c,
+// bpf/mptcp_balia.bpf.c) into BPF objects that `bpftool struct_ops register <obj>` loads.
 //
-//   node scripts/build-bpf.mjs            -> out/bpf/mptcp_lia.bpf.o, out/bpf/mptcp_olia.bpf.o
+//   node scripts/build-bpf.mjs            -> out/bpf/mptcp_lia.bpf.o, mptcp_olia.bpf.o, mptcp_balia.bpf.o
 //   node scripts/build-bpf.mjs --algo lia --name mptcp_lia_ab12 --out /tmp/x.o [--no-clamp]
 //   import { buildBpfCc } from './build-bpf.mjs'
 //   await buildBpfCc({ algo: 'lia', ccName: 'mptcp_lia_ab12', outFile: '/tmp/x.o' })
@@ -22,7 +22,7 @@ const VMLINUX_BTF = '/sys/kernel/btf/vmlinux';
 /** TCP_CA_NAME_MAX (16) and BPF_OBJ_NAME_LEN (16) both include the NUL. */
 const CC_NAME_RE = /^[a-z][a-z0-9_]{0,14}$/;
 
-export const DEFAULT_CC_NAMES = { lia: 'mptcp_lia', olia: 'mptcp_olia' };
+export const DEFAULT_CC_NAMES = { lia: 'mptcp_lia', olia: 'mptcp_olia', balia: 'mptcp_balia' };
 
 async function which(cmd) {
   for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':').concat(['/usr/sbin', '/sbin'])) {
@@ -82,7 +82,9 @@ function vmlinuxHeader(bpftool) {
  * TCP_CONGESTION / net.ipv4.tcp_congestion_control take).
  */
 export async function buildBpfCc({ algo, ccName, outFile, noClamp = false }) {
-  if (algo !== 'lia' && algo !== 'olia') throw new Error(`unknown algorithm "${algo}" (lia or olia)`);
+  if (!Object.hasOwn(DEFAULT_CC_NAMES, algo)) {
+    throw new Error(`unknown algorithm "${algo}" (${Object.keys(DEFAULT_CC_NAMES).join(', ')})`);
+  }
   const name = ccName ?? DEFAULT_CC_NAMES[algo];
   if (!CC_NAME_RE.test(name)) {
     throw new Error(`invalid CC name "${name}": 1-15 characters of a-z, 0-9, _ starting with a letter`);
@@ -125,7 +127,7 @@ export async function buildBpfCc({ algo, ccName, outFile, noClamp = false }) {
 
 const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
-  // Optional: --algo lia|olia --name CC_NAME --out FILE builds one (uniquely named) copy.
+  // Optional: --algo lia|olia|balia --name CC_NAME --out FILE builds one (uniquely named) copy.
   const arg = (name) => {
     const i = process.argv.indexOf(`--${name}`);
     return i >= 0 ? process.argv[i + 1] : undefined;
@@ -136,7 +138,7 @@ if (isMain) {
       const noClamp = process.argv.includes('--no-clamp');
       console.log(await buildBpfCc({ algo, ccName: arg('name'), outFile: arg('out'), noClamp }));
     } else {
-      for (const a of ['lia', 'olia']) console.log(`built ${await buildBpfCc({ algo: a })}`);
+      for (const a of Object.keys(DEFAULT_CC_NAMES)) console.log(`built ${await buildBpfCc({ algo: a })}`);
     }
   } catch (e) {
     console.error(e instanceof Error ? e.message : String(e));

@@ -2,8 +2,8 @@
  * Coupled congestion control for MPTCP, shipped as eBPF struct_ops programs (tcp_congestion_ops)
  * that the engine registers with bpftool. Upstream Linux has no coupled CC: each subflow runs an
  * uncoupled controller (cubic, reno, ...), which takes more than its share of a bottleneck that
- * subflows share. LIA (RFC 6356) and OLIA couple the subflows' windows so that the connection is
- * no more aggressive than one TCP flow on a shared bottleneck.
+ * subflows share. LIA (RFC 6356), OLIA and Balia couple the subflows' windows so that the
+ * connection is no more aggressive than one TCP flow on a shared bottleneck.
  *
  * The contract names an algorithm by its canonical kernel name (an enum, never a path or a free
  * string); the name actually registered can carry a suffix (tests register uniquely named copies
@@ -11,13 +11,13 @@
  */
 import { z } from 'zod';
 
-export const CcIdSchema = z.enum(['mptcp_lia', 'mptcp_olia']);
+export const CcIdSchema = z.enum(['mptcp_lia', 'mptcp_olia', 'mptcp_balia']);
 export type CcId = z.infer<typeof CcIdSchema>;
 
 export interface CcAlgorithmInfo {
   id: CcId;
   /** The `algo` the BPF build takes (scripts/build-bpf.mjs). */
-  algo: 'lia' | 'olia';
+  algo: 'lia' | 'olia' | 'balia';
   title: string;
   reference: string;
 }
@@ -34,6 +34,12 @@ export const CC_ALGORITHMS: readonly CcAlgorithmInfo[] = [
     algo: 'olia',
     title: 'OLIA: Opportunistic Linked Increases Algorithm',
     reference: 'draft-khalili-mptcp-congestion-control, IEEE/ACM ToN 2013',
+  },
+  {
+    id: 'mptcp_balia',
+    algo: 'balia',
+    title: 'Balia: Balanced Linked Adaptation',
+    reference: 'draft-walid-mptcp-congestion-control, IEEE/ACM ToN 2016',
   },
 ];
 

@@ -89,6 +89,25 @@ describe('plans with a coupled congestion control', () => {
     expect(plan.steps.map((s) => s.kind)).toEqual(['sysctl']);
   });
 
+  it('Balia, in a list of several, registers its own object and becomes the default', () => {
+    const balia = olia({
+      id: 'mptcp_balia',
+      kernelName: 'mptcp_balia_e2e',
+      title: 'Balia',
+      objectPath: '/usr/lib/mptcp-studio/bpf/mptcp_balia_e2e.bpf.o',
+    });
+    const plan = planConfig(
+      overview(false),
+      { congestionControl: 'mptcp_balia_e2e' },
+      { coupledCc: [olia({ registered: true }), balia] },
+    );
+    expect(plan.errors).toEqual([]);
+    expect(plan.steps.map(shellForStep)).toEqual([
+      'bpftool struct_ops register /usr/lib/mptcp-studio/bpf/mptcp_balia_e2e.bpf.o',
+      'sysctl -w net.ipv4.tcp_congestion_control=mptcp_balia_e2e',
+    ]);
+  });
+
   it('without coupled-CC knowledge an unknown name stays an error, as before', () => {
     const plan = planConfig(overview(true), { congestionControl: 'mptcp_olia' });
     expect(plan.errors[0]).toMatch(/congestion control "mptcp_olia" is not available/);
@@ -106,6 +125,14 @@ describe('exports with a coupled congestion control', () => {
   it('the persistent files point at the unit that registers it at boot', () => {
     const text = formatExport({ congestionControl: 'mptcp_olia' }, 'sysctl.d', meta).text;
     expect(text).toContain('mptcp-studio-cc@mptcp_olia.service');
+  });
+  it('Balia exports like the others: registered by the script, by its unit at boot', () => {
+    const sh = formatExport({ congestionControl: 'mptcp_balia' }, 'sh', meta).text;
+    const load = sh.indexOf('mptcp-studio cc load mptcp_balia');
+    expect(load).toBeGreaterThan(0);
+    expect(sh.indexOf('sysctl -w net.ipv4.tcp_congestion_control=mptcp_balia')).toBeGreaterThan(load);
+    const d = formatExport({ congestionControl: 'mptcp_balia' }, 'sysctl.d', meta).text;
+    expect(d).toContain('mptcp-studio-cc@mptcp_balia.service');
   });
   it('other names export as before', () => {
     expect(formatExport({ congestionControl: 'bbr' }, 'sh', meta).text).not.toContain('cc load');

@@ -44,4 +44,18 @@ describe('mptcp-studio cc', () => {
     expect(out).toBe('registered mptcp_lia\n');
     expect(backend.calls).toEqual(['mptcp:cc:load']);
   });
+
+  it('takes mptcp_balia like the other ids and names all three in its usage', async () => {
+    const backend = fakeBackend();
+    const engine = new EngineService(backend);
+    const usage = await runCcCommand(engine, ['load', 'balia'], false, () => undefined).catch(
+      (e: Error) => e,
+    );
+    expect(usage).toBeInstanceOf(CcUsageError);
+    expect((usage as Error).message).toBe('cc load needs one of: mptcp_lia, mptcp_olia, mptcp_balia');
+    expect(backend.calls).toEqual([]);
+    expect(await runCcCommand(engine, ['load', 'mptcp_balia'], false, () => undefined)).toBe(0);
+    expect(await runCcCommand(engine, ['unload', 'mptcp_balia'], false, () => undefined)).toBe(0);
+    expect(backend.calls).toEqual(['mptcp:cc:load', 'mptcp:cc:unload']);
+  });
 });

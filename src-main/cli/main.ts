@@ -33,8 +33,9 @@ commands:
   serve         start the web host (prints the URL with its access token)
   cc list|load NAME|unload NAME
                 coupled congestion control (BPF struct_ops): what can be loaded and why
-                not; register or unregister mptcp_lia / mptcp_olia (root or CAP_BPF +
-                CAP_PERFMON to load, CAP_SYS_ADMIN to unload; or through --agent-socket)
+                not; register or unregister mptcp_lia / mptcp_olia / mptcp_balia (root or
+                CAP_BPF + CAP_PERFMON to load, CAP_SYS_ADMIN to unload; or through
+                --agent-socket)
   pm --mode fullmesh|ndiffports
                 run the engine as the namespace's MPTCP path manager (see: pm --help)
   agent --socket PATH [--socket-group GROUP]

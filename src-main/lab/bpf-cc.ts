@@ -1,12 +1,13 @@
 /**
  * Register uniquely named copies of the coupled MPTCP congestion controls (bpf/mptcp_lia.bpf.c,
- * bpf/mptcp_olia.bpf.c) for tests and benchmarks, and always unregister them.
+ * bpf/mptcp_olia.bpf.c, bpf/mptcp_balia.bpf.c) for tests and benchmarks, and always unregister
+ * them.
  *
  * Registering a tcp_congestion_ops is host-global (there is no per-namespace CC list), so the
  * rules mirror the lab's namespaces:
- * - names are `mpst_<l|o>_<pid base 36>_<2 hex>` (<= 15 characters, TCP_CA_NAME_MAX - 1), never
- *   the real `mptcp_lia` / `mptcp_olia` an administrator may have registered, and unique per
- *   process and call, so parallel test processes never collide;
+ * - names are `mpst_<l|o|b>_<pid base 36>_<2 hex>` (<= 15 characters, TCP_CA_NAME_MAX - 1),
+ *   never the real `mptcp_lia` / `mptcp_olia` / `mptcp_balia` an administrator may have
+ *   registered, and unique per process and call, so parallel test processes never collide;
  * - `cleanStaleCcs()` unregisters the copies whose process is gone (a crashed run);
  * - every copy is unregistered by `unregister()`, and synchronously at process exit as a last
  *   resort.
@@ -21,10 +22,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from './lab';
 
-export type CoupledAlgo = 'lia' | 'olia';
+export type CoupledAlgo = 'lia' | 'olia' | 'balia';
+
+/** The letter that tells the copies apart in `mpst_<letter>_...`. */
+const ALGO_LETTER: Record<CoupledAlgo, string> = { lia: 'l', olia: 'o', balia: 'b' };
 
 const AVAILABLE_CC = '/proc/sys/net/ipv4/tcp_available_congestion_control';
-const STALE_RE = /^mpst_[lo]_([0-9a-z]+)_[0-9a-f]{2}$/;
+const STALE_RE = /^mpst_[lob]_([0-9a-z]+)_[0-9a-f]{2}$/;
 
 const here = dirname(fileURLToPath(import.meta.url));
 function repoRoot(): string {
@@ -137,7 +141,7 @@ export async function registerUniqueCc(
   if (reason) throw new Error(reason);
   await cleanStaleCcs();
   const root = repoRoot();
-  const name = `mpst_${algo === 'lia' ? 'l' : 'o'}_${process.pid.toString(36)}_${randomBytes(1).toString('hex')}`;
+  const name = `mpst_${ALGO_LETTER[algo]}_${process.pid.toString(36)}_${randomBytes(1).toString('hex')}`;
   if (availableCongestionControls().includes(name)) throw new Error(`${name} is already registered`);
   const dir = join(root, '.cache', 'bpf');
   mkdirSync(dir, { recursive: true });

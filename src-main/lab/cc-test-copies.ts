@@ -1,6 +1,6 @@
 /**
- * Test copies of the coupled CCs registered through the engine (cc.int.test.ts: mptcp_lia_iXXX,
- * e2e/cc.spec.ts: mptcp_lia_eXXX). Registration is host-global and outlives the process that
+ * Test copies of the coupled CCs registered through the engine (cc.int.test.ts: mptcp_lia_iXX,
+ * e2e/cc.spec.ts: mptcp_lia_eXX). Registration is host-global and outlives the process that
  * made it, so every copy is recorded before it can be registered, with the owning process:
  * - an 'exit' hook unregisters the owner's copies synchronously (spawnSync), whatever ended it
  *   short of SIGKILL;
@@ -30,8 +30,17 @@ import { join } from 'node:path';
 export const CC_TEST_ROOT = '/run/mptcp-studio-test';
 const OWNERS = join(CC_TEST_ROOT, 'cc-owners');
 const AVAILABLE_CC = '/proc/sys/net/ipv4/tcp_available_congestion_control';
-/** A test copy: a shipped id plus a short suffix (catalog.ts SUFFIX_RE). */
-const NAME_RE = /^mptcp_(lia|olia)_[a-z0-9]{1,4}$/;
+/**
+ * A test copy: a shipped id plus a short suffix (catalog.ts SUFFIX_RE), at most 15 characters
+ * (TCP_CA_NAME_MAX). Up to 4 suffix characters are still accepted, so that copies recorded by
+ * older runs (`mptcp_olia_e1a2`, before mptcp_balia shortened the engine's suffix) are cleaned up.
+ */
+const NAME_RE = /^mptcp_(lia|olia|balia)_[a-z0-9]{1,4}$/;
+const TCP_CA_NAME_MAX_CHARS = 15;
+
+export function isCcTestCopyName(name: string): boolean {
+  return NAME_RE.test(name) && name.length <= TCP_CA_NAME_MAX_CHARS;
+}
 
 interface OwnerRecord {
   pid: number;
@@ -88,7 +97,8 @@ function unregisterSync(names: string[]): void {
     return;
   }
   for (const n of names) {
-    if (NAME_RE.test(n) && avail.includes(n)) spawnSync('bpftool', ['struct_ops', 'unregister', 'name', n]);
+    if (isCcTestCopyName(n) && avail.includes(n))
+      spawnSync('bpftool', ['struct_ops', 'unregister', 'name', n]);
   }
 }
 
@@ -101,7 +111,7 @@ function recordFile(key: string): string {
  * are registered. Returns a key for `releaseCcCopies`. For this process, an exit hook unregisters.
  */
 export function recordCcCopies(names: string[], dirs: string[] = [], ownerPid = process.pid): string {
-  for (const n of names) if (!NAME_RE.test(n)) throw new Error(`${n} is not a test copy name`);
+  for (const n of names) if (!isCcTestCopyName(n)) throw new Error(`${n} is not a test copy name`);
   ensureRoot(CC_TEST_ROOT);
   ensureRoot(OWNERS);
   const rec: OwnerRecord = { pid: ownerPid, startTime: startTime(ownerPid), names, dirs };

@@ -1,15 +1,19 @@
 /**
- * Coupled MPTCP congestion control (bpf/mptcp_lia.bpf.c, bpf/mptcp_olia.bpf.c) on the real
- * kernel, in lab namespaces shaped with tbf. Registers uniquely named copies (never the real
- * mptcp_lia / mptcp_olia) and always unregisters them, checking the kernel freed them.
+ * Coupled MPTCP congestion control (bpf/mptcp_lia.bpf.c, bpf/mptcp_olia.bpf.c,
+ * bpf/mptcp_balia.bpf.c) on the real kernel, in lab namespaces shaped with tbf. Registers uniquely
+ * named copies (never the real mptcp_lia / mptcp_olia / mptcp_balia) and always unregisters them,
+ * checking the kernel freed them.
  *
- * CI-bounded version of `npm run bench:cc` (3.5 to 4.5 minutes):
+ * CI-bounded version of `npm run bench:cc` (4.4 to 4.5 minutes measured with Balia, which adds
+ * about a minute; each CC whose verdict needs the extra runs adds ~45 s):
  * 1. shared 20 Mbit/s bottleneck, MPTCP (2 subflows) + single-path TCP Reno: the coupled
  *    connection's share must be clearly below uncoupled Reno subflows' and near one TCP share
  *    (RFC 6356 §2 goal 2);
  * 2. disjoint 20 + 5 Mbit/s paths: aggregate goodput >= 90% of the sum (goal 1);
  * 3. every run is watched (`ss -tinH`, 100 ms) for the absurd-cwnd anomaly: no subflow cwnd above
- *    SANE_MAX_CWND in >= 20 runs per CC.
+ *    SANE_MAX_CWND in >= 20 runs of LIA and OLIA, >= BALIA_ANOMALY_RUNS of Balia (the anomaly
+ *    was found with LIA; Balia shares every defence, cc_sanitize() included, and gets fewer short
+ *    extra runs to keep the suite's CI time down).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labUnavailableReason } from './lab';
@@ -45,13 +49,17 @@ const EXTRA_RUNS = 5;
 const RENO_RUNS = 5;
 const DISJOINT_RUNS = 2;
 const ANOMALY_RUNS = 20;
-/* Repairs tolerated per suite (~30 runs): measured 4 in 290 LIA runs, 0 in 30 OLIA runs. */
+const BALIA_ANOMALY_RUNS = 10;
+/*
+ * Repairs tolerated per suite (~30 runs): measured 4 in 290 LIA runs, 0 in 30 OLIA runs, 1 in 75
+ * Balia runs (2026-11-24).
+ */
 const MAX_REPAIRS = 2;
 const CLEAR = { maxShare: 0.6, marginToReno: 0.05 };
 const FINAL = { maxShare: 0.62, marginToReno: 0.0 };
 const timing = { warmupMs: 2000, measureMs: 6000, disjointWarmupMs: 2000, disjointMeasureMs: 4000 };
 
-describe.skipIf(skip !== null)('coupled congestion control (BPF LIA / OLIA)', () => {
+describe.skipIf(skip !== null)('coupled congestion control (BPF LIA / OLIA / Balia)', () => {
   const registered: RegisteredCc[] = [];
   let reno: CcSuiteResult;
 
@@ -82,7 +90,11 @@ describe.skipIf(skip !== null)('coupled congestion control (BPF LIA / OLIA)', ()
     expect(share).toBeGreaterThan(0.55);
   });
 
-  for (const algo of ['lia', 'olia'] as const) {
+  for (const [algo, anomalyRuns] of [
+    ['lia', ANOMALY_RUNS],
+    ['olia', ANOMALY_RUNS],
+    ['balia', BALIA_ANOMALY_RUNS],
+  ] as const) {
     it(`${algo}: registers, couples the subflows on a shared bottleneck, aggregates disjoint paths, no absurd cwnd`, async () => {
       const cc = await registerUniqueCc(algo);
       registered.push(cc);
@@ -94,7 +106,7 @@ describe.skipIf(skip !== null)('coupled congestion control (BPF LIA / OLIA)', ()
         extraSharedRuns: (shares) =>
           mean(shares) <= CLEAR.maxShare && mean(shares) < renoShare - CLEAR.marginToReno ? 0 : EXTRA_RUNS,
         disjointRuns: DISJOINT_RUNS,
-        anomalyRuns: ANOMALY_RUNS,
+        anomalyRuns,
         ...timing,
         log: (s) => log(`[${algo}] ${s}`),
       });
@@ -117,7 +129,7 @@ describe.skipIf(skip !== null)('coupled congestion control (BPF LIA / OLIA)', ()
       log(`[${algo}] disjoint goodput ${goodput.toFixed(2)} of ${sum} Mbit/s`);
       expect(goodput).toBeGreaterThanOrEqual(0.9 * sum);
 
-      expect(res.watchedRuns).toBeGreaterThanOrEqual(ANOMALY_RUNS);
+      expect(res.watchedRuns).toBeGreaterThanOrEqual(anomalyRuns);
       log(`[${algo}] max subflow cwnd over ${res.watchedRuns} runs: ${res.maxCwnd}`);
       expect(res.anomalies.map((a) => a.line)).toEqual([]);
       expect(res.maxCwnd).toBeLessThanOrEqual(SANE_MAX_CWND);

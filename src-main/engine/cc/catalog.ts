@@ -11,8 +11,13 @@ import { CC_ALGORITHMS, type CcAlgorithmInfo, type CcId } from '../../../shared/
 
 /** TCP_CA_NAME_MAX is 16 bytes including the NUL (include/net/tcp.h). */
 export const TCP_CA_NAME_MAX_CHARS = 15;
-/** A suffix for uniquely named test copies: `mptcp_olia` + `_e2e1` is exactly 15 characters. */
-const SUFFIX_RE = /^_[a-z0-9]{1,4}$/;
+/**
+ * The longest suffix (with its `_`) that fits every shipped id: the suffix applies to all of
+ * them at once, so the longest id decides. `mptcp_balia` (11) + `_e2e` (4) is exactly 15
+ * characters; the LIA / OLIA-era 5-character suffixes (`_e2e1`) no longer fit.
+ */
+export const MAX_CC_SUFFIX_CHARS = TCP_CA_NAME_MAX_CHARS - Math.max(...CC_ALGORITHMS.map((a) => a.id.length));
+const SUFFIX_RE = new RegExp(`^_[a-z0-9]{1,${MAX_CC_SUFFIX_CHARS - 1}}$`);
 
 export interface CcCatalogOptions {
   /**
@@ -24,8 +29,9 @@ export interface CcCatalogOptions {
    */
   bpfDir?: string | null;
   /**
-   * Appended to every kernel name (`mptcp_lia` → `mptcp_lia_e2e1`), for tests that must not touch
-   * a real registration: the objects in bpfDir are then built under those names.
+   * Appended to every kernel name (`mptcp_lia` → `mptcp_lia_e2e`), for tests that must not touch
+   * a real registration: the objects in bpfDir are then built under those names. At most
+   * MAX_CC_SUFFIX_CHARS characters.
    */
   nameSuffix?: string | null;
   /** bpftool binary; found in the usual sbin directories when unset. */

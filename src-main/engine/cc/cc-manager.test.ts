@@ -20,7 +20,8 @@ import { BtfBuilder, ccObject, elfObject, kernelBtf } from '../../testing/btf-bu
 import type { Exec, ExecOutcome } from './bpftool';
 import { bpftoolFailure } from './bpftool';
 import { capsFromStatus, CcManager } from './cc-manager';
-import { createCatalog } from './catalog';
+import { CC_ALGORITHMS } from '../../../shared/cc';
+import { createCatalog, MAX_CC_SUFFIX_CHARS, TCP_CA_NAME_MAX_CHARS } from './catalog';
 
 const ROOT_CAPS = 'CapEff:\t000001ffffffffff\n';
 const BPF_ONLY_CAPS = 'CapEff:\t000000c000000000\n'; // CAP_PERFMON (38) + CAP_BPF (39)
@@ -52,7 +53,7 @@ function setup(): World {
   writeFileSync(btf, kernelBtf({ kfuncs: KFUNCS }));
   const bpf = join(dir, 'bpf');
   mkdirSync(bpf);
-  for (const id of ['mptcp_lia', 'mptcp_olia']) {
+  for (const id of ['mptcp_lia', 'mptcp_olia', 'mptcp_balia']) {
     writeFileSync(join(bpf, `${id}.bpf.o`), ccObject({ structOpsName: id, externs: KFUNCS }), {
       mode: 0o644,
     });
@@ -140,11 +141,12 @@ describe('CcManager', () => {
     w = setup();
   });
 
-  it('lists both algorithms as loadable and not registered on a capable host', async () => {
+  it('lists every algorithm as loadable and not registered on a capable host', async () => {
     const list = await w.manager().list();
     expect(list.map((c) => [c.id, c.kernelName, c.available, c.registered, c.reason])).toEqual([
       ['mptcp_lia', 'mptcp_lia', true, false, null],
       ['mptcp_olia', 'mptcp_olia', true, false, null],
+      ['mptcp_balia', 'mptcp_balia', true, false, null],
     ]);
     expect(list[0]?.objectPath).toBe(join(w.bpf, 'mptcp_lia.bpf.o'));
   });
@@ -356,11 +358,32 @@ describe('CcManager', () => {
   });
 
   it('names from a suffix: uniquely named test copies, validated', () => {
-    const c = createCatalog({ bpfDir: '/x', nameSuffix: '_e2e1' });
-    expect(c.entries.map((e) => e.kernelName)).toEqual(['mptcp_lia_e2e1', 'mptcp_olia_e2e1']);
-    expect(c.byId('mptcp_olia').objectPath).toBe('/x/mptcp_olia_e2e1.bpf.o');
+    const c = createCatalog({ bpfDir: '/x', nameSuffix: '_e2e' });
+    expect(c.entries.map((e) => e.kernelName)).toEqual([
+      'mptcp_lia_e2e',
+      'mptcp_olia_e2e',
+      'mptcp_balia_e2e',
+    ]);
+    expect(c.byId('mptcp_olia').objectPath).toBe('/x/mptcp_olia_e2e.bpf.o');
+    expect(c.byId('mptcp_balia').objectPath).toBe('/x/mptcp_balia_e2e.bpf.o');
     expect(() => createCatalog({ nameSuffix: '_toolong' })).toThrow(/must match/);
+    // mptcp_balia + a 5-character suffix would be 16 characters: refused, not truncated.
+    expect(() => createCatalog({ nameSuffix: '_e2e1' })).toThrow(/must match/);
+    expect(() => createCatalog({ nameSuffix: '_' })).toThrow(/must match/);
     expect(() => createCatalog({ nameSuffix: '../x' })).toThrow(/must match/);
     expect(() => createCatalog({ bpfDir: 'relative/dir' })).toThrow(/absolute/);
+  });
+
+  it('every shipped id with the longest allowed suffix is a valid kernel name (TCP_CA_NAME_MAX)', () => {
+    expect(MAX_CC_SUFFIX_CHARS).toBe(4);
+    const longest = `_${'z'.repeat(MAX_CC_SUFFIX_CHARS - 1)}`;
+    const names = createCatalog({ bpfDir: '/x', nameSuffix: longest }).entries.map((e) => e.kernelName);
+    expect(names).toHaveLength(CC_ALGORITHMS.length);
+    for (const n of names) {
+      expect(n.length).toBeLessThanOrEqual(TCP_CA_NAME_MAX_CHARS);
+      // scripts/build-bpf.mjs CC_NAME_RE: what the object build accepts as a name.
+      expect(n).toMatch(/^[a-z][a-z0-9_]{0,14}$/);
+    }
+    expect(Math.max(...names.map((n) => n.length))).toBe(TCP_CA_NAME_MAX_CHARS);
   });
 });

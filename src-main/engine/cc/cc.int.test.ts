@@ -1,6 +1,7 @@
 /**
- * Coupled CC against the real kernel: uniquely named copies of LIA and OLIA (never the real
- * mptcp_lia / mptcp_olia, which a user may have registered) built with scripts/build-bpf.mjs,
+ * Coupled CC against the real kernel: uniquely named copies of LIA, OLIA and Balia (never the
+ * real mptcp_lia / mptcp_olia / mptcp_balia, which a user may have registered) built with
+ * scripts/build-bpf.mjs,
  * registered and unregistered through the engine in a lab namespace's agent, checked with the
  * kernel's own views (/proc, bpftool, ss). Every name is unregistered in teardown, by an exit hook
  * if teardown never runs, and by the next run's global setup if the process was killed
@@ -40,7 +41,7 @@ function skipReason(): string | null {
   return null;
 }
 
-type BuildBpfCc = (o: { algo: 'lia' | 'olia'; ccName: string; outFile: string }) => Promise<string>;
+type BuildBpfCc = (o: { algo: 'lia' | 'olia' | 'balia'; ccName: string; outFile: string }) => Promise<string>;
 
 function value<T>(r: Result<unknown>): T {
   if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
@@ -80,10 +81,11 @@ function asNobody(
 }
 
 describe.skipIf(skipReason() !== null)('coupled congestion control (BPF struct_ops) in a lab', () => {
-  // `_i` + 3 hex: mptcp_olia_i1a2 is 15 characters, TCP_CA_NAME_MAX minus the NUL.
-  const suffix = `_i${randomBytes(2).toString('hex').slice(0, 3)}`;
+  // `_i` + 2 hex: mptcp_balia_i1a is 15 characters, TCP_CA_NAME_MAX minus the NUL (catalog.ts).
+  const suffix = `_i${randomBytes(1).toString('hex')}`;
   const lia = `mptcp_lia${suffix}`;
   const olia = `mptcp_olia${suffix}`;
+  const balia = `mptcp_balia${suffix}`;
   let dir = '';
   let record = '';
   let env: Record<string, string> = {};
@@ -97,7 +99,7 @@ describe.skipIf(skipReason() !== null)('coupled congestion control (BPF struct_o
   beforeAll(async () => {
     dir = ccTestObjectDir();
     // Recorded before anything can be registered: an exit hook and the next run's setup unregister.
-    record = recordCcCopies([lia, olia], [dir]);
+    record = recordCcCopies([lia, olia, balia], [dir]);
     env = { MPTCP_STUDIO_BPF_DIR: dir, MPTCP_STUDIO_CC_SUFFIX: suffix };
     const mod = (await import(pathToFileURL(resolve('scripts/build-bpf.mjs')).href)) as {
       buildBpfCc: BuildBpfCc;
@@ -105,11 +107,12 @@ describe.skipIf(skipReason() !== null)('coupled congestion control (BPF struct_o
     for (const [algo, name] of [
       ['lia', lia],
       ['olia', olia],
+      ['balia', balia],
     ] as const) {
       await mod.buildBpfCc({ algo, ccName: name, outFile: join(dir, `${name}.bpf.o`) });
     }
     chmodSync(dir, 0o755);
-    for (const name of [lia, olia]) chmodSync(join(dir, `${name}.bpf.o`), 0o644);
+    for (const name of [lia, olia, balia]) chmodSync(join(dir, `${name}.bpf.o`), 0o644);
     lab = await Lab.create({ paths: 2 });
     await lab.startServer(5201);
     engine = openEngine({ netns: lab.client, agentEnv: env });
@@ -119,7 +122,7 @@ describe.skipIf(skipReason() !== null)('coupled congestion control (BPF struct_o
     await engine?.close();
     await lab?.destroy();
     // Whatever happened above: nothing of ours stays registered.
-    for (const name of [lia, olia]) {
+    for (const name of [lia, olia, balia]) {
       if (available().includes(name)) {
         await run('bpftool', ['struct_ops', 'unregister', 'name', name]).catch(() => undefined);
       }
@@ -128,11 +131,12 @@ describe.skipIf(skipReason() !== null)('coupled congestion control (BPF struct_o
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('lists both copies as loadable and not registered', async () => {
+  it('lists every copy as loadable and not registered', async () => {
     const list = await cc();
     expect(list.map((c) => [c.kernelName, c.available, c.registered, c.reason])).toEqual([
       [lia, true, false, null],
       [olia, true, false, null],
+      [balia, true, false, null],
     ]);
     expect(list[0]?.objectPath).toBe(join(dir, `${lia}.bpf.o`));
   });
@@ -304,6 +308,19 @@ describe.skipIf(skipReason() !== null)('coupled congestion control (BPF struct_o
     );
     value<CcActionResult>(await engine.invoke('mptcp:cc:unload', { name: 'mptcp_olia' }));
     expect(available()).not.toContain(olia);
+  });
+
+  it('loads and unloads Balia by its id: the kernel lists it under the suffixed name, then frees it', async () => {
+    const r = value<CcActionResult>(await engine.invoke('mptcp:cc:load', { name: 'mptcp_balia' }));
+    expect(r.changed).toBe(true);
+    expect(r.status).toMatchObject({ id: 'mptcp_balia', kernelName: balia, registered: true });
+    expect(available()).toContain(balia);
+    expect((await sysctl('net.ipv4.tcp_allowed_congestion_control')).split(' ')).toContain(balia);
+    expect(await structOpsNames()).toContain(balia);
+    const u = value<CcActionResult>(await engine.invoke('mptcp:cc:unload', { name: 'mptcp_balia' }));
+    expect(u.changed).toBe(true);
+    expect(available()).not.toContain(balia);
+    await lab.waitFor('bpftool to drop it', structOpsNames, (names) => !names.includes(balia));
   });
 
   it('a revert through an agent without CAP_SYS_ADMIN (as shipped) restores the prior default', async () => {

@@ -244,6 +244,8 @@ describe('Configure page', () => {
     const olia = within(byTestId('cfg-cc')).getByText<HTMLOptionElement>(/^mptcp_olia/);
     expect(olia.disabled).toBe(true);
     expect(olia.textContent).toContain('lacks kernel functions the program calls: bpf_rdonly_cast');
+    const balia = within(byTestId('cfg-cc')).getByText<HTMLOptionElement>(/^mptcp_balia/);
+    expect(balia.disabled).toBe(false);
     const bbr = within(byTestId('cfg-cc')).getByText<HTMLOptionElement>(/^bbr/);
     expect(bbr.disabled).toBe(true);
     expect((byTestId('cfg-rmemMaxBytes') as HTMLInputElement).disabled).toBe(true);

@@ -353,7 +353,7 @@ export function ccStatus(overrides: Partial<CcStatus> = {}): CcStatus {
   };
 }
 
-/** LIA loadable, OLIA blocked by a missing kfunc. */
+/** LIA and Balia loadable, OLIA blocked by a missing kfunc. */
 export function ccList(): CcStatus[] {
   return [
     ccStatus(),
@@ -366,6 +366,13 @@ export function ccList(): CcStatus[] {
       blocker: 'missing-kfuncs',
       reason: 'this kernel lacks kernel functions the program calls: bpf_rdonly_cast',
       missingKfuncs: ['bpf_rdonly_cast'],
+    }),
+    ccStatus({
+      id: 'mptcp_balia',
+      kernelName: 'mptcp_balia',
+      title: 'Balia: Balanced Linked Adaptation',
+      reference: 'draft-walid-mptcp-congestion-control, IEEE/ACM ToN 2016',
+      objectPath: '/usr/lib/mptcp-studio/bpf/mptcp_balia.bpf.o',
     }),
   ];
 }

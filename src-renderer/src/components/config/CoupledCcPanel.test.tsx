@@ -21,7 +21,7 @@ async function click(el: HTMLElement): Promise<void> {
 }
 
 describe('Coupled congestion control on the Configure page', () => {
-  it('lists LIA and OLIA with their state, what coupling means, and why one cannot be loaded', async () => {
+  it('lists LIA, OLIA and Balia with their state, what coupling means, and why one cannot be loaded', async () => {
     stores = await renderApp(configApi(), 'configure');
     const panel = byTestId('cc-coupled');
     expect(panel.textContent).toContain('coupled: fair to single-path TCP on shared bottlenecks, RFC 6356');
@@ -32,6 +32,31 @@ describe('Coupled congestion control on the Configure page', () => {
     expect(byTestId('cc-reason-mptcp_olia').textContent).toBe(
       'Cannot load: this kernel lacks kernel functions the program calls: bpf_rdonly_cast',
     );
+    expect(panel.textContent).toContain('LIA / OLIA / Balia');
+    const balia = byTestId('cc-row-mptcp_balia');
+    expect(balia.dataset.state).toBe('loadable');
+    expect(balia.textContent).toContain(
+      'Balia: Balanced Linked Adaptation (draft-walid-mptcp-congestion-control, IEEE/ACM ToN 2016)',
+    );
+    expect((byTestId('cc-load-mptcp_balia') as HTMLButtonElement).disabled).toBe(false);
+  });
+
+  it('loads Balia by its id through the API', async () => {
+    let list: CcStatus[] = ccList();
+    const api = configApi(overview(), list)
+      .handle('mptcp:cc:list', () => ({ ok: true, value: list }))
+      .handle('mptcp:cc:load', ({ name }) => {
+        list = list.map((c) => (c.id === name ? { ...c, registered: true, bpfRegistered: true } : c));
+        return { ok: true, value: { changed: true, message: 'registered mptcp_balia', status: list[2]! } };
+      });
+    stores = await renderApp(api, 'configure');
+    await click(byTestId('cc-load-mptcp_balia'));
+    expect(api.calls.filter((c) => c.method === 'mptcp:cc:load').map((c) => c.args)).toEqual([
+      { name: 'mptcp_balia' },
+    ]);
+    expect(byTestId('cc-row-mptcp_balia').dataset.state).toBe('loaded');
+    expect(byTestId('cc-row-mptcp_lia').dataset.state).toBe('loadable');
+    expect(byTestId('cc-message').textContent).toBe('registered mptcp_balia');
   });
 
   it('loads through the API, then shows what the kernel says: loaded, in the select, unloadable', async () => {

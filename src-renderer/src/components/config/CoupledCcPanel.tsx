@@ -10,7 +10,7 @@ function state(c: CcStatus): { label: string; tone: 'ok' | 'info' | 'off' } {
 }
 
 /**
- * LIA / OLIA as BPF struct_ops: each with its state, a Load or Unload button, and the reason
+ * LIA / OLIA / Balia as BPF struct_ops: each with its state, a Load or Unload button, and the reason
  * when it cannot be loaded (no BTF, no privileges, missing kfuncs, ...) or unloaded (in use).
  */
 export function CoupledCcPanel({ disabled }: { disabled: boolean }) {
@@ -23,8 +23,8 @@ export function CoupledCcPanel({ disabled }: { disabled: boolean }) {
   return (
     <div className="coupled-cc" data-testid="cc-coupled">
       <p className="hint">
-        <strong>LIA / OLIA</strong>: {COUPLED_CC_SUMMARY}. They run as BPF programs; loading one is global to
-        the kernel, the default above is per network namespace.
+        <strong>LIA / OLIA / Balia</strong>: {COUPLED_CC_SUMMARY}. They run as BPF programs; loading one is
+        global to the kernel, the default above is per network namespace.
       </p>
       {error ? (
         <p className="field-error-inline" role="alert" data-testid="cc-list-error">
