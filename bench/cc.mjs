@@ -67,7 +67,9 @@ const cleanup = async () => {
     if (!(await c.unregister(90_000))) console.error(`warning: ${c.name} is unregistered but not freed yet`);
   }
 };
-process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+// SIGTERM/SIGHUP too: a killed bench otherwise leaves its lab namespaces and registered copies.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
+  process.once(sig, () => void cleanup().then(() => process.exit(130)));
 try {
   for (const algo of COUPLED) {
     if (ONLY.includes(algo)) ccs.push(await m.registerUniqueCc(algo, { noClamp: NO_CLAMP }));

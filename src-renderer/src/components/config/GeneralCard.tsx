@@ -133,8 +133,9 @@ function Algorithms({ draft, status, desired, edit, disabled }: CardProps) {
         explain={
           <>
             The default for new TCP sockets, MPTCP subflows included. Upstream controllers (cubic, reno, bbr)
-            run uncoupled on each subflow; the coupled LIA (RFC 6356) and OLIA are not in upstream Linux and
-            run here as BPF programs: choosing one that is not loaded makes the plan register it first.
+            run uncoupled on each subflow; the coupled LIA (RFC 6356), OLIA and Balia are not in upstream
+            Linux and run here as BPF programs: choosing one that is not loaded makes the plan register it
+            first.
           </>
         }
       >
