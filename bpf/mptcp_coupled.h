@@ -323,14 +323,33 @@ u64 cc_repairs = 0;
  * last argument 0): for this recovery entry the kernel ran neither our ssthresh() nor our
  * set_state() program (and the tracepoint in tcp_set_ca_state() did not fire), yet the subflow
  * is in Recovery with prior_cwnd set. That is outside this CC's code; why the kernel's calls did
- * not reach the programs is not established (next step: a hardware write watchpoint on
- * &tp->snd_ssthresh, or fentry on tcp_init_cwnd_reduction, which this machine refuses: EPERM for
- * tracing programs). Ruled out: the struct_ops prototypes (bpftool
+ * not reach the programs is not established. Ruled out: the struct_ops prototypes (bpftool
  * struct_ops dump: ssthresh/undo_cwnd u32 (struct sock *), cong_avoid/set_state/in_ack_event
  * void, exactly as declared here), the JITed ssthresh/undo_cwnd code (returns w0 computed from
  * snd_cwnd/prior_cwnd), trampoline recursion skips (recursion_misses 0 for every program), and
  * any BPF write to snd_ssthresh (the --no-clamp build has none: the only tcp_sock stores are in
  * icsk_ca_priv).
+ * Hardware watchpoints (2026-11-25, bpf/diag/ssthresh_watch*.c: an x86 debug-register breakpoint
+ * on &tp->snd_ssthresh of every subflow of these CCs from connect to close, ~1,500 subflows,
+ * 1,300 LIA runs): the normal writers are tcp_init_sock, tcp_init_metrics, tcp_enter_recovery
+ * (from tcp_fastretrans_alert), tcp_enter_loss, tcp_enter_cwr, tcp_process_tlp_ack,
+ * tcp_cwnd_restart, tcp_undo_cwnd_reduction and this CC's repair. Six repairs were captured:
+ * - write breakpoint, BPF overflow handler recording every write's value (3 repairs): each time
+ *   perf's own count of the breakpoint exceeded the writes the handler saw by 1 or 2, and no
+ *   write the handler saw left a large value: the corrupting store trapped but its handler did
+ *   not run (perf skips a BPF overflow handler while the CPU's bpf_prog_active is taken);
+ * - write breakpoint sampled by perf itself with registers and callchain (2 repairs): no sample
+ *   at all between tcp_init_metrics' TCP_INFINITE_SSTHRESH (130-160 ms before) and the repair;
+ * - read/write breakpoint (1 repair): the last access before it was tcp_update_pacing_rate()
+ *   reading 70 (0x46) at +494.107 ms, the next this CC's in_ack_event() reading 0x5a8bb780, the
+ *   low 32 bits of that subflow's address ffff88815a8bb780, at +497.654 ms; nothing in between.
+ * So the store that puts the socket's own address there is never delivered to perf as a sample
+ * (at most counted): it runs where perf does not report a breakpoint (a throttled or suppressed
+ * event, NMI / #DB context), or it is not a store through the socket's address at all (another
+ * mapping of the page, or from outside the guest: the dev machine is a Firecracker microVM). It
+ * is not a store by this CC's programs: every BPF store to the field was sampled, and each is the
+ * repair below. The earlier "ssthresh() did not run for this recovery entry" fits an overwrite
+ * after the kernel's own, sane, store. The writer stays unidentified.
  * Rates (ss sampled every 100 ms, cwnd > 5000 counted; cc_repairs read from the .bss): first LIA
  * build (commit 43b642d, cwnd clamp only) 2/20, 2/50 and ~1/30 runs; with the repair below the ss
  * watch sees 0 (it cannot see a repaired value) while cc_repairs counted 2 repairs in 40 runs and,
