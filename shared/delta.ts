@@ -139,7 +139,7 @@ function pack<T extends object>(prev: T, next: T, fields: readonly (keyof T)[]):
     const f = fields[k] as keyof T;
     const was = prev[f];
     const now = next[f];
-    if (same(was, now)) continue;
+    if (was === now || same(was, now)) continue;
     out ??= [];
     if (typeof was === 'number' && typeof now === 'number' && Number.isSafeInteger(now - was)) {
       const inc = now - was;
