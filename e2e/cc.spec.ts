@@ -14,7 +14,7 @@ import type { ChildProcess } from 'node:child_process';
 import { test as base, expect } from '@playwright/test';
 import { ccTestObjectDir, recordCcCopies, releaseCcCopies } from '../src-main/lab/cc-test-copies';
 import { Lab, labUnavailableReason, nsRun, run } from '../src-main/lab/lab';
-import { startServe } from './fixtures';
+import { startServe, stopServe } from './fixtures';
 import { ConfigurePage } from './pages/configure-page';
 
 interface CcStudio {
@@ -66,7 +66,7 @@ const test = base.extend<object, { ccStudio: CcStudio }>({
         serve = started.child;
         await use({ lab, url: started.url, lia: names[0]!, balia: names[2]! });
       } finally {
-        serve?.kill('SIGTERM');
+        await stopServe(serve);
         await lab.destroy();
         for (const n of names) {
           if (available().includes(n)) await run('bpftool', ['struct_ops', 'unregister', 'name', n]);

@@ -31,7 +31,11 @@ export async function startServe(
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`web host did not start: ${stderr}`)), 30_000);
+    const timer = setTimeout(() => {
+      // Not returned to the caller, so nobody else would stop it: an orphaned web host and agent.
+      child.kill('SIGKILL');
+      reject(new Error(`web host did not start: ${stderr}`));
+    }, 30_000);
     createInterface({ input: child.stdout }).on('line', (line) => {
       const m = /(http:\/\/\S+\?token=\S+)/.exec(line);
       if (m?.[1]) {
@@ -42,6 +46,16 @@ export async function startServe(
     child.once('exit', (code) => reject(new Error(`web host exited (${code}): ${stderr}`)));
   });
   return { child, url };
+}
+
+/** SIGTERM, then SIGKILL if the web host is still there after 5 s; resolves once it has exited. */
+export async function stopServe(child: ChildProcess | null): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(t);
 }
 
 export const test = base.extend<object, { studio: Studio }>({
@@ -60,7 +74,7 @@ export const test = base.extend<object, { studio: Studio }>({
         serve = started.child;
         await use({ lab, url: started.url, origin: new URL(started.url).origin });
       } finally {
-        serve?.kill('SIGTERM');
+        await stopServe(serve);
         await lab.destroy();
       }
     },
