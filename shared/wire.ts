@@ -44,10 +44,21 @@ export const MAX_WIRE_BYTES = 64 * 1024 * 1024;
  * answers with a ConnectionsFeedEvent (shared/delta.ts) instead of a whole snapshot: `full` when
  * `baseSeq` is null or is not the last one this agent connection sent, else a `delta` on top of
  * it. A 10,000-connection snapshot is ~10 MB of JSON per poll; a delta of idle connections is a few
- * kB. An agent that predates this refuses the arguments (the contract's strict NoArgs), and the
- * host falls back to whole snapshots.
+ * kB. An agent that predates this refuses the arguments (the contract's strict NoArgs), one of
+ * another build refuses the feed (`fields`), and the host falls back to whole snapshots.
  */
 export const AgentFeedArgsSchema = z
-  .object({ feed: z.object({ baseSeq: z.number().int().min(0).nullable() }).strict() })
+  .object({
+    feed: z
+      .object({
+        baseSeq: z.number().int().min(0).nullable(),
+        /**
+         * The host's packed-field layout (connection fields, `|`, subflow fields: delta.ts codes a
+         * field by its position). An agent with another layout refuses the feed.
+         */
+        fields: z.string().max(4096),
+      })
+      .strict(),
+  })
   .strict();
 export type AgentFeedArgs = z.infer<typeof AgentFeedArgsSchema>;

@@ -10,23 +10,35 @@ import type { EngineBackend } from './service';
 /**
  * A LineBackend talking to serveAgent(agentBackend) over in-memory streams, counting the bytes of
  * every result line (what the pipe carries). `rewrite` edits each line on its way to the agent.
+ * Each channel the host opens is a new agent (a new process, as after a restart); `restart()`
+ * ends the current one the way a dying process does.
  */
 function pair(
   agentBackend: EngineBackend,
   rewrite: (line: string) => string = (l) => l,
-): { host: LineBackend; resultBytes: number[]; stop: () => void } {
-  const toAgent = new PassThrough();
-  const fromAgent = new PassThrough();
-  void serveAgent(agentBackend, toAgent, fromAgent);
+): { host: LineBackend; resultBytes: number[]; stop: () => void; restart: () => void } {
   const resultBytes: number[] = [];
+  let current: { toAgent: PassThrough; close: () => void } | null = null;
   const host = new LineBackend((h) => {
+    const toAgent = new PassThrough();
+    const fromAgent = new PassThrough();
+    void serveAgent(agentBackend, toAgent, fromAgent, { closeBackend: false });
     createInterface({ input: fromAgent }).on('line', (l) => {
       if (l.startsWith('{"t":"result"')) resultBytes.push(l.length);
       h.onLine(l);
     });
+    current = { toAgent, close: () => h.onClose('agent exited') };
     return { write: (line) => toAgent.write(rewrite(line)), close: () => Promise.resolve() };
   });
-  return { host, resultBytes, stop: () => toAgent.end() };
+  return {
+    host,
+    resultBytes,
+    stop: () => current?.toAgent.end(),
+    restart: () => {
+      current?.toAgent.end();
+      current?.close();
+    },
+  };
 }
 
 describe('agent stdio protocol', () => {
@@ -99,7 +111,35 @@ describe('agent stdio protocol', () => {
       const got = await Promise.all(snaps.map(() => host.handlers['mptcp:connections:list']({})));
       stop();
       expect(got).toEqual(snaps);
-      expect(host.feedStats.resyncs).toBe(0);
+      // Polls in order: one full snapshot, then a delta on each previous answer.
+      expect(host.feedStats).toEqual({ full: 1, deltas: 7, resyncs: 0, plain: 0 });
+    });
+
+    it('starts over with a full snapshot from a restarted agent', async () => {
+      const r = prng(13);
+      const snaps = [syntheticSnapshot(r, 40, 1_700_000_000_000, 2)];
+      for (let k = 1; k < 5; k++) snaps.push(steadyTick(r, snaps[k - 1]!, 1000, 0.1));
+      const { host, stop, restart } = pair(scripted(snaps));
+      const got: ConnectionsSnapshot[] = [];
+      got.push(await host.handlers['mptcp:connections:list']({}));
+      got.push(await host.handlers['mptcp:connections:list']({}));
+      restart();
+      got.push(await host.handlers['mptcp:connections:list']({}));
+      got.push(await host.handlers['mptcp:connections:list']({}));
+      stop();
+      expect(got).toEqual(snaps.slice(0, 4));
+      expect(host.feedStats).toEqual({ full: 2, deltas: 2, resyncs: 0, plain: 0 });
+    });
+
+    it('falls back to whole snapshots when the agent packs other fields (another build)', async () => {
+      const snap = syntheticSnapshot(prng(17), 20);
+      const { host, stop } = pair(scripted([snap]), (l) =>
+        l.replace(/"fields":"[^"]*"/, '"fields":"rttUs,cwndPkts|x"'),
+      );
+      expect(await host.handlers['mptcp:connections:list']({})).toEqual(snap);
+      expect(await host.handlers['mptcp:connections:list']({})).toEqual(snap);
+      stop();
+      expect(host.feedStats).toEqual({ full: 0, deltas: 0, resyncs: 0, plain: 2 });
     });
 
     it('falls back to whole snapshots with an agent that refuses the feed arguments', async () => {

@@ -20,7 +20,9 @@ import {
 } from '../../shared/wire';
 import {
   applyDelta,
+  CONNECTION_FIELDS,
   ConnectionsFeedEventSchema,
+  SUBFLOW_FIELDS,
   DeltaMismatchError,
   diffSnapshots,
   type ConnectionsFeedEvent,
@@ -45,11 +47,19 @@ export function checkNetnsName(name: string): void {
 
 interface PendingCall {
   method: MethodName;
+  /** The channel the call went out on: only its closing fails the call. */
+  channel: AgentChannel;
   /** What a successful result must parse as (the method's result schema, or the feed's). */
   schema: z.ZodTypeAny;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
 }
+
+/**
+ * The field layout delta packing uses (shared/delta.ts codes fields by position): a host and an
+ * agent of different builds could otherwise put values in the wrong fields.
+ */
+const FEED_FIELDS = `${CONNECTION_FIELDS.join(',')}|${SUBFLOW_FIELDS.join(',')}`;
 
 /** A line-oriented duplex connection to an agent: a child's stdio or a Unix socket. */
 export interface AgentChannel {
@@ -109,14 +119,15 @@ export class LineBackend implements EngineBackend {
       this.feedStats.plain++;
       return this.call<ConnectionsSnapshot>('mptcp:connections:list', {});
     }
-    const args: AgentFeedArgs = { feed: { baseSeq: this.feedBase?.seq ?? null } };
+    const args: AgentFeedArgs = { feed: { baseSeq: this.feedBase?.seq ?? null, fields: FEED_FIELDS } };
     let ev: ConnectionsFeedEvent;
     try {
       ev = await this.call<ConnectionsFeedEvent>('mptcp:connections:list', args, ConnectionsFeedEventSchema);
     } catch (e) {
       this.feedBase = null;
       if (e instanceof ApiFailure && e.code === 'BAD_REQUEST' && mayRetry) {
-        // The contract's NoArgs is strict: an agent without the feed refuses the arguments.
+        // The contract's NoArgs is strict: an agent without the feed refuses the arguments, and
+        // one whose field layout differs (another build) refuses the feed.
         this.feedSupported = false;
         return this.feedPoll(false);
       }
@@ -155,11 +166,19 @@ export class LineBackend implements EngineBackend {
     const channel: AgentChannel = this.open({
       onLine: (line) => this.onLine(line),
       onClose: (why) => {
-        if (this.channel === channel) this.channel = null;
-        // A new agent process knows nothing of this one's feed.
+        // A socket reports 'error' and then 'close', possibly after a new channel replaced it:
+        // only this channel's calls fail, and only its end resets the feed.
+        for (const [id, p] of this.pending) {
+          if (p.channel !== channel) continue;
+          this.pending.delete(id);
+          p.reject(new ApiFailure('INTERNAL', why));
+        }
+        if (this.channel !== channel) return;
+        this.channel = null;
+        // The next agent (a new process, or the privileged agent restarted with another build)
+        // knows nothing of this feed, and may support it when this one did not.
         this.feedBase = null;
-        for (const [, p] of this.pending) p.reject(new ApiFailure('INTERNAL', why));
-        this.pending.clear();
+        this.feedSupported = true;
       },
     });
     this.channel = channel;
@@ -204,7 +223,7 @@ export class LineBackend implements EngineBackend {
     return new Promise((resolve, reject) => {
       const channel = this.ensureChannel();
       const id = this.nextId++;
-      this.pending.set(id, { method, schema, resolve: resolve as (v: unknown) => void, reject });
+      this.pending.set(id, { method, channel, schema, resolve: resolve as (v: unknown) => void, reject });
       channel.write(`${JSON.stringify({ t: 'call', id, method, args })}\n`);
     });
   }
@@ -347,7 +366,16 @@ export function serveAgent(
   // This stream's connections feed (AgentFeedArgsSchema): what it was sent last.
   let feedLast: { seq: number; snapshot: ConnectionsSnapshot } | null = null;
   let feedSeq = 0;
-  const feedList = async (baseSeq: number | null): Promise<Result<unknown>> => {
+  const feedList = async (baseSeq: number | null, fields: string): Promise<Result<unknown>> => {
+    if (fields !== FEED_FIELDS) {
+      return {
+        ok: false,
+        error: {
+          code: 'BAD_REQUEST',
+          message: 'connections feed: the host packs other fields (another build); send whole snapshots',
+        },
+      };
+    }
     const r = await service.invoke('mptcp:connections:list', {});
     if (!r.ok) return r;
     const snapshot = r.value as ConnectionsSnapshot;
@@ -369,7 +397,9 @@ export function serveAgent(
       return;
     }
     const feed = call.method === 'mptcp:connections:list' ? AgentFeedArgsSchema.safeParse(call.args) : null;
-    const answer = feed?.success ? feedList(feed.data.feed.baseSeq) : service.invoke(call.method, call.args);
+    const answer = feed?.success
+      ? feedList(feed.data.feed.baseSeq, feed.data.feed.fields)
+      : service.invoke(call.method, call.args);
     const p = answer.then((result) => {
       if (opts.log && WRITE_METHODS.has(call.method)) {
         opts.log({
