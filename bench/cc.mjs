@@ -62,14 +62,20 @@ if (reason) {
 }
 
 const ccs = [];
-const cleanup = async () => {
+const cleanup = async (waitMs = 90_000) => {
   for (const c of ccs) {
-    if (!(await c.unregister(90_000))) console.error(`warning: ${c.name} is unregistered but not freed yet`);
+    if (!(await c.unregister(waitMs)) && waitMs > 0)
+      console.error(`warning: ${c.name} is unregistered but not freed yet`);
   }
 };
-// SIGTERM/SIGHUP too: a killed bench otherwise leaves its lab namespaces and registered copies.
+// On a signal: unregister without waiting for the kernel to free the copies (their lab's sockets
+// still use them), then exit, which removes the labs synchronously (lab.ts exit hook); the copies
+// are freed once those sockets are gone. SIGTERM/SIGHUP too, or a killed bench leaves its labs.
+let stopping = null;
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
-  process.once(sig, () => void cleanup().then(() => process.exit(130)));
+  process.on(sig, () => {
+    stopping ??= cleanup(0).finally(() => process.exit(130));
+  });
 try {
   for (const algo of COUPLED) {
     if (ONLY.includes(algo)) ccs.push(await m.registerUniqueCc(algo, { noClamp: NO_CLAMP }));

@@ -6,7 +6,7 @@
  * setup if the worker was killed (src-main/lab/cc-test-copies.ts). The object sits in a root-owned
  * 0755 directory, so it passes the privileged engine's ownership checks for real.
  */
-import { randomBytes } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -37,8 +37,9 @@ const test = base.extend<object, { ccStudio: CcStudio }>({
         labUnavailableReason() ??
         (existsSync('/sys/kernel/btf/vmlinux') ? null : 'this kernel has no BTF (CONFIG_DEBUG_INFO_BTF)');
       test.skip(reason !== null, reason ?? '');
-      // `_e` + 2 hex: mptcp_balia_e1a is 15 characters, TCP_CA_NAME_MAX minus the NUL (catalog.ts).
-      const suffix = `_e${randomBytes(1).toString('hex')}`;
+      // `_e` + 2 base-36 characters: mptcp_balia_e1z is 15 characters, TCP_CA_NAME_MAX minus the
+      // NUL (catalog.ts); 1,296 names, as the CC namespace is host-wide and runs may overlap.
+      const suffix = `_e${randomInt(1296).toString(36).padStart(2, '0')}`;
       const names = [`mptcp_lia${suffix}`, `mptcp_olia${suffix}`, `mptcp_balia${suffix}`];
       const dir = ccTestObjectDir();
       const record = recordCcCopies(names, [dir]);

@@ -11,7 +11,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
@@ -81,8 +81,9 @@ function asNobody(
 }
 
 describe.skipIf(skipReason() !== null)('coupled congestion control (BPF struct_ops) in a lab', () => {
-  // `_i` + 2 hex: mptcp_balia_i1a is 15 characters, TCP_CA_NAME_MAX minus the NUL (catalog.ts).
-  const suffix = `_i${randomBytes(1).toString('hex')}`;
+  // `_i` + 2 base-36 characters: mptcp_balia_i1z is 15 characters, TCP_CA_NAME_MAX minus the NUL
+  // (catalog.ts); 1,296 names, as the CC namespace is host-wide and runs may overlap.
+  const suffix = `_i${randomInt(1296).toString(36).padStart(2, '0')}`;
   const lia = `mptcp_lia${suffix}`;
   const olia = `mptcp_olia${suffix}`;
   const balia = `mptcp_balia${suffix}`;
