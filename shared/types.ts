@@ -281,7 +281,11 @@ export const ConnectionsSnapshotSchema = z.object({
   /** How long the sock_diag dump + decode took, µs. */
   pollDurationUs: z.number().min(0),
   connections: z.array(ConnectionSchema),
-  /** Subflows whose TOKEN_LOC matched no MPTCP socket in the same dump (closing races). */
+  /**
+   * Subflows whose TOKEN_LOC matched no MPTCP socket in the same dump (closing races). IPv6
+   * subflows count only while some IPv6 MPTCP socket exists: without one, the poll leaves out
+   * the AF_INET6 TCP dump (engine/diag/connections.ts).
+   */
   orphanSubflows: z.number().int().min(0),
 });
 export type ConnectionsSnapshot = z.infer<typeof ConnectionsSnapshotSchema>;
