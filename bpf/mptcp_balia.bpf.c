@@ -42,11 +42,7 @@
  * A sibling may publish between the passes; its RTT is then raised to r0 so the a_k bound holds.
  */
 #include "mptcp_coupled.h"
-
-#define BALIA_SHIFT 12
-#define BALIA_ALPHA_SHIFT 10
-/* min(alpha, 1.5) in 1/1024 units. */
-#define BALIA_ALPHA_CAP (3U << (BALIA_ALPHA_SHIFT - 1))
+#include "balia_math.h"
 
 struct balia_view {
 	u32 token;  /* connection entry to scan */
@@ -72,14 +68,6 @@ static __always_inline bool balia_slot(u32 token, u32 i, u32 *cwnd, u32 *rtt)
 	*cwnd = cc_min(c, CC_MAX_CWND);
 	*rtt = cc_min(r, CC_MAX_RTT_US);
 	return true;
-}
-
-/* a = w * 2^12 * r0 / rtt with rtt >= r0: at most w * 2^12 <= 2^28. */
-static __always_inline u64 balia_rate(u32 cwnd, u32 rtt, u32 r0)
-{
-	if (rtt < r0)
-		rtt = r0;
-	return ((u64)cwnd << BALIA_SHIFT) * r0 / rtt;
 }
 
 static long balia_scan_r0(u32 i, void *data)
@@ -141,14 +129,10 @@ static __always_inline u32 balia_my_rtt(const struct tcp_sock *tp)
 static __always_inline u32 balia_window(u32 token, u32 w, u32 my_rtt)
 {
 	struct balia_view v = {};
-	u64 a_r, q, win;
+	u64 a_r;
 
 	a_r = balia_rates(token, w, my_rtt, &v);
-	q = v.sum * v.sum / (a_r + v.max);
-	win = q * 10 * w / ((a_r << 2) + v.max);
-	if (win < w)
-		win = w;
-	return (u32)cc_min64(win, CC_MAX_AI_W);
+	return (u32)cc_min64(balia_window_of(a_r, v.sum, v.max, w), CC_MAX_AI_W);
 }
 
 SEC("struct_ops")
@@ -211,18 +195,14 @@ u32 BPF_PROG(balia_ssthresh, struct sock *sk)
 	const struct tcp_sock *tp = cc_tcp_sk(sk);
 	struct coupled_priv *ca = cc_priv(sk);
 	struct balia_view v = {};
-	u64 a_r, alpha_fp;
+	u64 a_r;
 	u32 w;
 
 	if (!ca->token || !ca->slot)
 		return cc_ssthresh(sk);
 	w = cc_max(cc_min(tp->snd_cwnd, cc_cwnd_bound(tp)), 1);
 	a_r = balia_rates(ca->token, w, balia_my_rtt(tp), &v);
-	alpha_fp = cc_min64((v.max << BALIA_ALPHA_SHIFT) / a_r, BALIA_ALPHA_CAP);
-	/* alpha_fp <= 1.5 * 2^10 < 2^11, so the factor is in (2^9, 2^10]: no wrap. */
-	return cc_max((u32)(((u64)w * ((1U << (BALIA_ALPHA_SHIFT + 1)) - alpha_fp)) >>
-			    (BALIA_ALPHA_SHIFT + 1)),
-		      CC_MIN_CWND);
+	return balia_decrease(w, balia_alpha_fp(a_r, v.max), CC_MIN_CWND);
 }
 
 SEC("struct_ops")
