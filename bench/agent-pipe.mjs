@@ -80,9 +80,8 @@ try {
   await lab.openConnections(N - ACTIVE, { rateBytesPerSec: 0 });
   if (ACTIVE > 0) await lab.openConnections(ACTIVE, { rateBytesPerSec: 20_000 });
   const feedAgent = new m.AgentBackend(lab.client, { entry });
-  const plainAgent = new m.AgentBackend(lab.client, { entry });
   // What an agent without the feed gets: the host's fallback path, whole snapshots.
-  plainAgent.feedSupported = false;
+  const plainAgent = new m.AgentBackend(lab.client, { entry, connectionsFeed: false });
   agents.push(feedAgent, plainAgent);
   await lab.waitFor(
     `${2 * N} subflows`,

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { createInterface } from 'node:readline';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { checkNetnsName, LineBackend, serveAgent } from './agent';
 import { fakeBackend, sampleStatus } from '../testing/fake-backend';
 import { prng, steadyTick, syntheticSnapshot } from '../../shared/synthetic';
@@ -129,6 +129,27 @@ describe('agent stdio protocol', () => {
       stop();
       expect(got).toEqual(snaps.slice(0, 4));
       expect(host.feedStats).toEqual({ full: 2, deltas: 2, resyncs: 0, plain: 0 });
+    });
+
+    it("drops a silent client's snapshot after a minute: its next poll is a full one", async () => {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      try {
+        const r = prng(19);
+        const snaps = [syntheticSnapshot(r, 30, 1_700_000_000_000, 2)];
+        for (let k = 1; k < 4; k++) snaps.push(steadyTick(r, snaps[k - 1]!, 1000));
+        const { host, stop } = pair(scripted(snaps));
+        const got: ConnectionsSnapshot[] = [];
+        got.push(await host.handlers['mptcp:connections:list']({}));
+        got.push(await host.handlers['mptcp:connections:list']({}));
+        vi.advanceTimersByTime(61_000);
+        got.push(await host.handlers['mptcp:connections:list']({}));
+        got.push(await host.handlers['mptcp:connections:list']({}));
+        stop();
+        expect(got).toEqual(snaps);
+        expect(host.feedStats).toEqual({ full: 2, deltas: 2, resyncs: 0, plain: 0 });
+      } finally {
+        vi.useRealTimers();
+      }
     });
 
     it('falls back to whole snapshots when the agent packs other fields (another build)', async () => {

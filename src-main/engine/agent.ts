@@ -61,6 +61,9 @@ interface PendingCall {
  */
 const FEED_FIELDS = `${CONNECTION_FIELDS.join(',')}|${SUBFLOW_FIELDS.join(',')}`;
 
+/** How long an agent keeps a silent client's last feed snapshot (polls come every 1-8 s). */
+const FEED_IDLE_MS = 60_000;
+
 /** A line-oriented duplex connection to an agent: a child's stdio or a Unix socket. */
 export interface AgentChannel {
   write(line: string): void;
@@ -89,11 +92,17 @@ export class LineBackend implements EngineBackend {
   private feedBase: { seq: number; snapshot: ConnectionsSnapshot } | null = null;
   /** False once the agent refused the feed arguments (an older agent): whole snapshots. */
   private feedSupported = true;
+  private readonly feedWanted: boolean;
   private feedTail: Promise<unknown> = Promise.resolve();
   /** Feed results received, by kind (tests and diagnostics). */
   readonly feedStats = { full: 0, deltas: 0, resyncs: 0, plain: 0 };
 
-  constructor(private readonly open: (h: ChannelHandlers) => AgentChannel) {
+  constructor(
+    private readonly open: (h: ChannelHandlers) => AgentChannel,
+    opts: { connectionsFeed?: boolean } = {},
+  ) {
+    // connectionsFeed: false asks for whole snapshots, as with an agent without the feed (bench).
+    this.feedWanted = opts.connectionsFeed !== false;
     const handlers: Record<string, (args: unknown) => Promise<unknown>> = {};
     for (const m of kernelMethodNames) {
       handlers[m] =
@@ -115,7 +124,7 @@ export class LineBackend implements EngineBackend {
   }
 
   private async feedPoll(mayRetry: boolean): Promise<ConnectionsSnapshot> {
-    if (!this.feedSupported) {
+    if (!this.feedWanted || !this.feedSupported) {
       this.feedStats.plain++;
       return this.call<ConnectionsSnapshot>('mptcp:connections:list', {});
     }
@@ -242,6 +251,8 @@ export interface AgentOptions {
   nodePath?: string;
   /** Extra environment for the agent (tests use it for the fault-injection hook). */
   env?: Record<string, string>;
+  /** False: whole snapshots instead of the agent's delta feed (bench/agent-pipe.mjs compares). */
+  connectionsFeed?: boolean;
 }
 
 /**
@@ -296,7 +307,7 @@ export class AgentBackend extends LineBackend {
             child.stdin.end();
           }),
       };
-    });
+    }, opts);
   }
 }
 
@@ -365,6 +376,9 @@ export function serveAgent(
   });
   // This stream's connections feed (AgentFeedArgsSchema): what it was sent last.
   let feedLast: { seq: number; snapshot: ConnectionsSnapshot } | null = null;
+  // A client that stops polling (the privileged agent may serve several over its socket) does not
+  // keep a whole snapshot (~10 MB at 10,000 connections) in the daemon: its next poll is full.
+  let feedIdle: NodeJS.Timeout | null = null;
   let feedSeq = 0;
   const feedList = async (baseSeq: number | null, fields: string): Promise<Result<unknown>> => {
     if (fields !== FEED_FIELDS) {
@@ -385,6 +399,9 @@ export function serveAgent(
         ? diffSnapshots(feedLast.snapshot, snapshot, seq, baseSeq)
         : { kind: 'full', seq, snapshot };
     feedLast = { seq, snapshot };
+    if (feedIdle) clearTimeout(feedIdle);
+    feedIdle = setTimeout(() => (feedLast = null), FEED_IDLE_MS);
+    feedIdle.unref();
     return { ok: true, value: ev };
   };
   const rl = createInterface({ input, crlfDelay: Infinity });
@@ -418,6 +435,8 @@ export function serveAgent(
   return new Promise((resolve) => {
     rl.on('close', () => {
       stopEvents?.();
+      if (feedIdle) clearTimeout(feedIdle);
+      feedLast = null;
       void Promise.all(inflight).then(async () => {
         if (opts.closeBackend !== false) await service.close();
         resolve();
