@@ -29,7 +29,10 @@ const ANOMALY_RUNS = Number(arg('anomaly-runs', '20'));
 const SECONDS = Number(arg('seconds', '8'));
 const WARMUP = Number(arg('warmup', '2'));
 const COUPLED = ['lia', 'olia', 'balia'];
-const ONLY = arg('only', ['reno', ...COUPLED].join(',')).split(',');
+// --only none: nothing of ours, only the CC named by --cc.
+const ONLY = arg('only', ['reno', ...COUPLED].join(','))
+  .split(',')
+  .filter((a) => a !== 'none');
 const unknown = ONLY.filter((a) => a !== 'reno' && !COUPLED.includes(a));
 if (unknown.length) {
   console.error(`bench:cc: --only takes reno, ${COUPLED.join(', ')} (not ${unknown.join(', ')})`);

@@ -351,7 +351,12 @@ u64 cc_repairs = 0;
  * repair below. The earlier "ssthresh() did not run for this recovery entry" fits an overwrite
  * after the kernel's own, sane, store. The writer stays unidentified. Kernel Reno in the same
  * experiment, 400 runs (bench:cc --only reno --anomaly-reno): largest cwnd 206, none absurd
- * (LIA's rate predicts ~5), so it comes with the BPF congestion controls.
+ * (LIA's rate predicts ~5), so it comes with the BPF congestion controls; and not with this
+ * code: bpf/diag/reno_probe.bpf.c (Reno through kfuncs, no map but counters, no bpf_loop, no
+ * MPTCP walk) saw it in ~100 runs on MPTCP subflows, ssthresh 0x8321ca00 on sk
+ * ffff88818321ca00, and on a plain single-path TCP socket within ~160 runs
+ * (bpf/diag/plain-tcp-runs.mjs: 0x65e940c0 on ffff888165e940c0): BPF struct_ops TCP congestion
+ * control itself, on this kernel / VM, MPTCP or not.
  * Rates (ss sampled every 100 ms, cwnd > 5000 counted; cc_repairs read from the .bss): first LIA
  * build (commit 43b642d, cwnd clamp only) 2/20, 2/50 and ~1/30 runs; with the repair below the ss
  * watch sees 0 (it cannot see a repaired value) while cc_repairs counted 2 repairs in 40 runs and,
