@@ -17,6 +17,7 @@ export default tseslint.config(
       'bin/',
       'scripts/*.mjs',
       'bench/*.mjs',
+      'bpf/diag/*.mjs',
       'lab-artifacts/',
       '.cache/',
       'eslint.config.js',
