@@ -54,20 +54,9 @@ struct balia_view {
 /* Read slot i into (cwnd, rtt); false if it holds no usable path. */
 static __always_inline bool balia_slot(u32 token, u32 i, u32 *cwnd, u32 *rtt)
 {
-	struct conn_state *conn = bpf_map_lookup_elem(&coupled_conns, &token);
-	struct subflow_slot *s;
-	u32 c, r;
+	u32 inter_loss = 0;
 
-	if (!conn || i >= MAX_SUBFLOWS)
-		return false;
-	s = &conn->slot[i];
-	c = s->owner ? s->cwnd : 0;
-	r = s->srtt_us;
-	if (!c || !r)
-		return false;
-	*cwnd = cc_min(c, CC_MAX_CWND);
-	*rtt = cc_min(r, CC_MAX_RTT_US);
-	return true;
+	return cc_read_slot(token, i, cwnd, rtt, &inter_loss);
 }
 
 static long balia_scan_r0(u32 i, void *data)
@@ -161,24 +150,13 @@ void BPF_PROG(balia_cong_avoid, struct sock *sk, u32 ack, u32 acked)
 	u32 w;
 
 	cc_sanitize(sk);
-	if (!cc_resolve(sk, ca)) {
-		cc_reno_cong_avoid(tp, acked);
+	me = cc_coupled_or_reno(sk, ca, &conn, acked);
+	if (!me)
 		return;
-	}
-	me = cc_my_slot(ca, &conn);
-	if (!me || !conn) {
-		cc_reno_cong_avoid(tp, acked);
-		return;
-	}
 	cc_publish(sk, me, 0);
-	if (!cc_is_cwnd_limited(tp))
+	acked = cc_slow_start_part(tp, acked);
+	if (!acked)
 		return;
-	if (cc_in_slow_start(tp)) {
-		acked = tcp_slow_start(tp, acked);
-		cc_clamp_cwnd(tp);
-		if (!acked)
-			return;
-	}
 	w = cc_max(cc_min(tp->snd_cwnd, CC_MAX_CWND), 1);
 	tcp_cong_avoid_ai(tp, balia_window(ca->token, w, balia_my_rtt(tp)), acked);
 	cc_clamp_cwnd(tp);

@@ -292,6 +292,29 @@ static __always_inline void cc_release(struct sock *sk)
 	ca->slot = 0;
 }
 
+/*
+ * A sibling's published path i of connection `token` (for the scans in bpf_loop callbacks):
+ * window and RTT, bounded, and its loss distance; false when the slot holds no usable path.
+ */
+static __always_inline bool cc_read_slot(u32 token, u32 i, u32 *cwnd, u32 *rtt, u32 *inter_loss)
+{
+	struct conn_state *conn = bpf_map_lookup_elem(&coupled_conns, &token);
+	struct subflow_slot *s;
+	u32 c, r;
+
+	if (!conn || i >= MAX_SUBFLOWS)
+		return false;
+	s = &conn->slot[i];
+	c = s->owner ? s->cwnd : 0;
+	r = s->srtt_us;
+	if (!c || !r)
+		return false;
+	*cwnd = cc_min(c, CC_MAX_CWND);
+	*rtt = cc_min(r, CC_MAX_RTT_US);
+	*inter_loss = s->inter_loss;
+	return true;
+}
+
 /* Number of repairs made by cc_sanitize() (read: bpftool map dump of the object's .bss). */
 u64 cc_repairs = 0;
 
@@ -417,19 +440,51 @@ static __always_inline u32 cc_undo_cwnd(struct sock *sk)
 	return cc_max(cc_min(cwnd, cc_cwnd_bound(tp)), CC_MIN_CWND);
 }
 
-/* Reno for plain TCP sockets and for subflows beyond MAX_SUBFLOWS. */
-static __always_inline void cc_reno_cong_avoid(struct tcp_sock *tp, u32 acked)
+/*
+ * What every cong_avoid here shares with Reno (RFC 5681): nothing unless the window limits the
+ * sender, then slow start. Returns the acked packets left for congestion avoidance (0: done).
+ */
+static __always_inline u32 cc_slow_start_part(struct tcp_sock *tp, u32 acked)
 {
 	if (!cc_is_cwnd_limited(tp))
-		return;
+		return 0;
 	if (cc_in_slow_start(tp)) {
 		acked = tcp_slow_start(tp, acked);
 		cc_clamp_cwnd(tp);
-		if (!acked)
-			return;
 	}
+	return acked;
+}
+
+/* Reno for plain TCP sockets and for subflows beyond MAX_SUBFLOWS. */
+static __always_inline void cc_reno_cong_avoid(struct tcp_sock *tp, u32 acked)
+{
+	acked = cc_slow_start_part(tp, acked);
+	if (!acked)
+		return;
 	tcp_cong_avoid_ai(tp, tp->snd_cwnd, acked);
 	cc_clamp_cwnd(tp);
+}
+
+/*
+ * The start of a coupled cong_avoid: this subflow's slot (and its connection's state in *conn),
+ * or NULL when the socket is not coupled (plain TCP, not resolved yet, beyond MAX_SUBFLOWS), in
+ * which case this ran Reno for the ACK already.
+ */
+static __always_inline struct subflow_slot *cc_coupled_or_reno(struct sock *sk, struct coupled_priv *ca,
+								struct conn_state **conn, u32 acked)
+{
+	struct subflow_slot *me;
+
+	if (!cc_resolve(sk, ca)) {
+		cc_reno_cong_avoid(cc_tcp_sk(sk), acked);
+		return NULL;
+	}
+	me = cc_my_slot(ca, conn);
+	if (!me || !*conn) {
+		cc_reno_cong_avoid(cc_tcp_sk(sk), acked);
+		return NULL;
+	}
+	return me;
 }
 
 /*

@@ -89,24 +89,13 @@ void BPF_PROG(lia_cong_avoid, struct sock *sk, u32 ack, u32 acked)
 	cc_debug_if(tp->snd_cwnd > CC_DEBUG_MIN || acked > CC_DEBUG_MIN, 1, tp->snd_cwnd, acked,
 		    tp->snd_cwnd_cnt, tp->snd_ssthresh, cc_ca_state(sk));
 	cc_sanitize(sk);
-	if (!cc_resolve(sk, ca)) {
-		cc_reno_cong_avoid(tp, acked);
+	me = cc_coupled_or_reno(sk, ca, &conn, acked);
+	if (!me)
 		return;
-	}
-	me = cc_my_slot(ca, &conn);
-	if (!me || !conn) {
-		cc_reno_cong_avoid(tp, acked);
-		return;
-	}
 	cc_publish(sk, me, 0);
-	if (!cc_is_cwnd_limited(tp))
+	acked = cc_slow_start_part(tp, acked);
+	if (!acked)
 		return;
-	if (cc_in_slow_start(tp)) {
-		acked = tcp_slow_start(tp, acked);
-		cc_clamp_cwnd(tp);
-		if (!acked)
-			return;
-	}
 	tcp_cong_avoid_ai(tp, lia_window(conn, tp->snd_cwnd), acked);
 	cc_clamp_cwnd(tp);
 }

@@ -50,20 +50,11 @@ static __always_inline u64 olia_quality(u32 inter_loss, u32 rtt)
 /* Read slot i into (cwnd, rtt, q); false if the slot holds no usable path. */
 static __always_inline bool olia_slot(u32 token, u32 i, u32 *cwnd, u32 *rtt, u64 *q)
 {
-	struct conn_state *conn = bpf_map_lookup_elem(&coupled_conns, &token);
-	struct subflow_slot *s;
-	u32 c, r;
+	u32 inter_loss = 0;
 
-	if (!conn || i >= MAX_SUBFLOWS)
+	if (!cc_read_slot(token, i, cwnd, rtt, &inter_loss))
 		return false;
-	s = &conn->slot[i];
-	c = s->owner ? s->cwnd : 0;
-	r = s->srtt_us;
-	if (!c || !r)
-		return false;
-	*cwnd = cc_min(c, CC_MAX_CWND);
-	*rtt = cc_min(r, CC_MAX_RTT_US);
-	*q = olia_quality(s->inter_loss, *rtt);
+	*q = olia_quality(inter_loss, *rtt);
 	return true;
 }
 
@@ -146,25 +137,14 @@ void BPF_PROG(olia_cong_avoid, struct sock *sk, u32 ack, u32 acked)
 	bool negative = false;
 
 	cc_sanitize(sk);
-	if (!cc_resolve(sk, ca)) {
-		cc_reno_cong_avoid(tp, acked);
+	me = cc_coupled_or_reno(sk, ca, &conn, acked);
+	if (!me)
 		return;
-	}
-	me = cc_my_slot(ca, &conn);
-	if (!me || !conn) {
-		cc_reno_cong_avoid(tp, acked);
-		return;
-	}
 	ca->loss3 = tp->snd_una;
 	cc_publish(sk, me, olia_inter_loss(ca));
-	if (!cc_is_cwnd_limited(tp))
+	acked = cc_slow_start_part(tp, acked);
+	if (!acked)
 		return;
-	if (cc_in_slow_start(tp)) {
-		acked = tcp_slow_start(tp, acked);
-		cc_clamp_cwnd(tp);
-		if (!acked)
-			return;
-	}
 
 	w = cc_max(cc_min(tp->snd_cwnd, CC_MAX_CWND), 1);
 	my_rtt = cc_min(cc_max(tp->srtt_us >> 3, 1), CC_MAX_RTT_US);
