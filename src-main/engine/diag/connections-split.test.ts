@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   chooseSplit,
@@ -12,6 +10,7 @@ import {
   type TcpSplit,
 } from './connections';
 import { AF_INET, AF_INET6, SnapshotBuilder } from './decode';
+import { batch, byFamily, DONE, NLMSG_HDRLEN, recordedMptcp, recordedTcp } from './fixtures/poll-batches';
 
 /**
  * The AF_INET TCP dump's port range split: the INET_DIAG_REQ_BYTECODE it sends, the choice of the
@@ -254,40 +253,12 @@ describe('chooseSplit', () => {
   });
 });
 
-/** Recorded lab messages (decode.test.ts), as in connections.test.ts. */
-const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'poll-lab.json'), 'utf8')) as {
-  mptcp: string[];
-  tcp: string[];
-};
-const NLMSG_HDRLEN = 16;
-const msgs = (hex: string[]): Buffer[] => hex.map((h) => Buffer.from(h, 'hex'));
-const byFamily = (list: Buffer[], family: number): Buffer[] => list.filter((m) => m[NLMSG_HDRLEN] === family);
 const localPort = (m: Buffer): number => m.readUInt16BE(NLMSG_HDRLEN + 4);
 
-function nlmsg(type: number, body: Buffer): Buffer {
-  const m = Buffer.alloc(NLMSG_HDRLEN + body.length);
-  m.writeUInt32LE(m.length, 0);
-  m.writeUInt16LE(type, 4);
-  body.copy(m, NLMSG_HDRLEN);
-  return m;
-}
-const DONE = nlmsg(3, Buffer.alloc(4));
-
-function batch(parts: Buffer[]): { buf: Buffer; used: number } {
-  const total = parts.reduce((n, p) => n + ((p.length + 3) & ~3), 0);
-  const buf = Buffer.from(new ArrayBuffer(total + 64));
-  let off = 0;
-  for (const p of parts) {
-    p.copy(buf, off);
-    off += (p.length + 3) & ~3;
-  }
-  return { buf, used: off };
-}
-
 describe('PollSequencer with a split AF_INET TCP dump', () => {
-  const mptcp = msgs(fixture.mptcp);
-  const tcp4 = byFamily(msgs(fixture.tcp), AF_INET);
-  const tcp6 = byFamily(msgs(fixture.tcp), AF_INET6);
+  const mptcp = recordedMptcp;
+  const tcp4 = byFamily(recordedTcp, AF_INET);
+  const tcp6 = byFamily(recordedTcp, AF_INET6);
   // The recording's AF_INET local ports: 44216, 37601, 33461, 54135, 33542. Cut at 37000, first
   // part high: 44216, 37601, 54135 in the first dump, 33461 and 33542 in the second.
   const split: TcpSplit = { key: 'local', threshold: 37000, firstHigh: true };

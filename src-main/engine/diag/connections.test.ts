@@ -1,24 +1,24 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NetlinkError } from '../netlink/core';
 import { pollOnWorkers, PollSequencer, WORKER_DUMPS } from './connections';
 import { AF_INET, AF_INET6, SnapshotBuilder } from './decode';
+import {
+  batch,
+  byFamily,
+  DONE,
+  NLMSG_HDRLEN,
+  nlmsg,
+  recordedMptcp,
+  recordedTcp,
+} from './fixtures/poll-batches';
 
 /**
  * The dump workers deliver the four dumps of a poll concurrently; PollSequencer must make of them
  * the snapshot a sequential poll (MPTCP AF_INET, MPTCP AF_INET6, TCP AF_INET, TCP AF_INET6) gives.
  * Recorded lab messages (decode.test.ts), split by family into the four dumps.
  */
-const fixture = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'poll-lab.json'), 'utf8')) as {
-  mptcp: string[];
-  tcp: string[];
-};
-const NLMSG_HDRLEN = 16;
-const msgs = (hex: string[]): Buffer[] => hex.map((h) => Buffer.from(h, 'hex'));
-const byFamily = (list: Buffer[], family: number): Buffer[] => list.filter((m) => m[NLMSG_HDRLEN] === family);
-const mptcp = msgs(fixture.mptcp);
-const tcp = msgs(fixture.tcp);
+const mptcp = recordedMptcp;
+const tcp = recordedTcp;
 /** Dump index → its messages, as POLL_REQS orders them. */
 const DUMPS = [
   byFamily(mptcp, AF_INET),
@@ -26,27 +26,6 @@ const DUMPS = [
   byFamily(tcp, AF_INET),
   byFamily(tcp, AF_INET6),
 ];
-
-function nlmsg(type: number, body: Buffer): Buffer {
-  const m = Buffer.alloc(NLMSG_HDRLEN + body.length);
-  m.writeUInt32LE(m.length, 0);
-  m.writeUInt16LE(type, 4);
-  body.copy(m, NLMSG_HDRLEN);
-  return m;
-}
-const DONE = nlmsg(3, Buffer.alloc(4));
-
-/** A batch as the worker forwards it: whole messages in a fresh ArrayBuffer. */
-function batch(parts: Buffer[]): { buf: Buffer; used: number } {
-  const total = parts.reduce((n, p) => n + ((p.length + 3) & ~3), 0);
-  const buf = Buffer.from(new ArrayBuffer(total + 64));
-  let off = 0;
-  for (const p of parts) {
-    p.copy(buf, off);
-    off += (p.length + 3) & ~3;
-  }
-  return { buf, used: off };
-}
 
 /** Each dump as one-message batches, the last one also holding DONE. */
 function batches(dump: number): { dump: number; buf: Buffer; used: number }[] {
