@@ -127,11 +127,7 @@ static __always_inline u32 balia_window(u32 token, u32 w, u32 my_rtt)
 SEC("struct_ops")
 void BPF_PROG(balia_init, struct sock *sk)
 {
-	struct coupled_priv *ca = cc_priv(sk);
-
-	ca->token = 0;
-	ca->owner = 0;
-	ca->slot = 0;
+	cc_init(sk);
 }
 
 SEC("struct_ops")

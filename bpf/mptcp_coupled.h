@@ -217,6 +217,17 @@ static __always_inline bool cc_resolve(struct sock *sk, struct coupled_priv *ca)
 	return true;
 }
 
+/* A new socket (or one that switched to this CC): not coupled yet; cc_resolve() claims a slot. */
+static __always_inline struct coupled_priv *cc_init(struct sock *sk)
+{
+	struct coupled_priv *ca = cc_priv(sk);
+
+	ca->token = 0;
+	ca->owner = 0;
+	ca->slot = 0;
+	return ca;
+}
+
 /* Find (or create) the connection entry and this subflow's slot in it. */
 static __always_inline struct subflow_slot *cc_my_slot(struct coupled_priv *ca,
 						       struct conn_state **connp)

@@ -65,11 +65,7 @@ static __always_inline u32 lia_window(struct conn_state *conn, u32 my_cwnd)
 SEC("struct_ops")
 void BPF_PROG(lia_init, struct sock *sk)
 {
-	struct coupled_priv *ca = cc_priv(sk);
-
-	ca->token = 0;
-	ca->owner = 0;
-	ca->slot = 0;
+	cc_init(sk);
 }
 
 SEC("struct_ops")

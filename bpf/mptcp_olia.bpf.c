@@ -98,12 +98,9 @@ static long olia_scan_sets(u32 i, void *data)
 SEC("struct_ops")
 void BPF_PROG(olia_init, struct sock *sk)
 {
-	struct coupled_priv *ca = cc_priv(sk);
+	struct coupled_priv *ca = cc_init(sk);
 	u32 una = cc_tcp_sk(sk)->snd_una;
 
-	ca->token = 0;
-	ca->owner = 0;
-	ca->slot = 0;
 	ca->loss1 = una;
 	ca->loss2 = una;
 	ca->loss3 = una;
