@@ -1,7 +1,13 @@
 // Poll benchmark: the engine's decoded sock_diag poll against `ss -tinM` and a raw C dump, in a
 // lab client namespace holding N idle MPTCP connections with two subflows each.
 //
-//   npm run bench:poll -- --connections 10000 [--iterations 15] [--rounds 3] [--variants] [--split]
+//   npm run bench:poll -- --connections 10000 [--active 0] [--iterations 15] [--rounds 3] [--variants] [--split]
+//
+// --active K: K of the N connections send 20 kB/s each, so that their objects change every poll.
+// The engine reuses the last poll's objects for sockets whose decoded words did not change
+// (decode.ts SnapshotBuilder `prev`, poll-memory.ts); "engine, every object new" is the same poll
+// with that off (ReadConnectionsOptions.fresh), which is what a poll of N all-busy connections
+// costs.
 //
 // The engine runs with the agent's V8 flags (AGENT_V8_FLAGS in src-main/engine/agent.ts) and polls
 // through its two sock_diag dump workers (src-main/engine/diag/dump-worker.ts, connections.ts).
@@ -71,6 +77,7 @@ function arg(name, dflt) {
   return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
 }
 const N = Number(arg('connections', '1000'));
+const ACTIVE = Math.min(N, Number(arg('active', '0')));
 const ITERS = Number(arg('iterations', '15'));
 const ROUNDS = Number(arg('rounds', '3'));
 const VARIANTS = process.argv.includes('--variants');
@@ -153,7 +160,8 @@ try {
   const t0 = Date.now();
   lab = await Lab.create({ paths: 2 });
   await lab.startServer(5201);
-  await lab.openConnections(N, { rateBytesPerSec: 0 });
+  await lab.openConnections(N - ACTIVE, { rateBytesPerSec: 0 });
+  if (ACTIVE > 0) await lab.openConnections(ACTIVE, { rateBytesPerSec: 20_000 });
   const countSubflows = async () => {
     const { stdout } = await nsRun(lab.client, 'ss', ['-tniH', 'state', 'established', 'dport', '5201'], {
       timeoutMs: 120_000,
@@ -200,6 +208,7 @@ try {
   // (the dev box has 2 cores and is shared); the samples of all rounds are pooled.
   let lastRaw = null;
   const measures = [['engine readConnections (decoded)', () => engineRun().ms]];
+  measures.push(['engine, every object new', () => engineRun('fresh').ms]);
   measures.push([
     'raw C sock_diag dump (no decode)',
     () =>
@@ -249,7 +258,7 @@ try {
     samples.get(ssName).map((x) => Math.max(0, x - execMed)),
   );
   const rows = [...samples];
-  rows.splice(3, 0, ['ip netns exec true (overhead)', execMs]);
+  rows.splice(4, 0, ['ip netns exec true (overhead)', execMs]);
   const raw = {
     messages: lastRaw.messages,
     bytes: lastRaw.bytes,
@@ -259,12 +268,14 @@ try {
   const ssNet = samples.get(ssName);
   const fmt = (x) => x.toFixed(1).padStart(9);
   console.log(
-    `\npoll of ${N} MPTCP connections / ${2 * N} subflows, ${ROUNDS} rounds x ${ITERS} iterations (${raw.messages} messages, ${(raw.bytes / 1e6).toFixed(1)} MB per poll)`,
+    `\npoll of ${N} MPTCP connections (${ACTIVE} sending) / ${2 * N} subflows, ${ROUNDS} rounds x ${ITERS} iterations (${raw.messages} messages, ${(raw.bytes / 1e6).toFixed(1)} MB per poll)`,
   );
   console.log(`${'measure'.padEnd(36)}${'median ms'.padStart(10)}${'p90 ms'.padStart(10)}`);
   for (const [name, xs] of rows) console.log(`${name.padEnd(36)} ${fmt(median(xs))} ${fmt(p90(xs))}`);
   const e = median(engine.ms);
   console.log(`\nengine / raw C : ${(e / median(raw.ms)).toFixed(2)}x`);
+  const eFresh = median(samples.get('engine, every object new'));
+  console.log(`engine, every object new / raw C : ${(eFresh / median(raw.ms)).toFixed(2)}x`);
   console.log(`ss / engine    : ${(median(ssNet) / e).toFixed(2)}x`);
   for (const [mode, split] of splitSeen) console.log(`split (${mode}): ${JSON.stringify(split)}`);
   console.log(`load average at the end: ${load()}`);

@@ -328,3 +328,70 @@ describe.skipIf(labUnavailableReason() !== null)('sock_diag poll: the AF_INET6 T
     }
   });
 });
+
+interface ReuseRound {
+  reused: ConnectionsSnapshot;
+  fresh: ConnectionsSnapshot;
+  sharedTokens: number[];
+  sharedSubflows: number;
+}
+
+describe.skipIf(labUnavailableReason() !== null)('a poll reuses the last poll’s unchanged objects', () => {
+  const IDLE = 3;
+  const SENDING = 2;
+  let lab: Lab;
+  beforeAll(async () => {
+    await bundleProbe();
+    lab = await Lab.create({ paths: 2 });
+    await lab.startServer(5201);
+    await lab.openConnections(IDLE, { rateBytesPerSec: 0 });
+    await lab.openConnections(SENDING, { rateBytesPerSec: 50_000 });
+    await lab.waitFor(
+      `${2 * (IDLE + SENDING)} subflows`,
+      async () => (await nsRun(lab.client, 'ss', ['-tniH', 'state', 'established', 'dport', '5201'])).stdout,
+      (s) => (s.match(/tcp-ulp-mptcp/g) ?? []).length === 2 * (IDLE + SENDING),
+      30_000,
+    );
+  }, 60_000);
+  afterAll(async () => {
+    await lab?.destroy();
+  });
+
+  it('idle connections stay the same objects and equal a fresh poll; sending ones are new and grow', async () => {
+    const { stdout } = await nsRun(lab.client, 'node', [probe, 'reuse', '5', '400']);
+    const rounds = JSON.parse(stdout) as ReuseRound[];
+    expect(rounds).toHaveLength(5);
+    for (const r of rounds) {
+      ConnectionsSnapshotSchema.parse(r.reused);
+      expect(r.reused.orphanSubflows).toBe(0);
+      expect(r.reused.connections.map((c) => c.token).sort()).toEqual(
+        r.fresh.connections.map((c) => c.token).sort(),
+      );
+    }
+    // Sending: bytes_sent grew over the rounds (read by polls that build everything anew).
+    const first = new Map(rounds[0]!.fresh.connections.map((c) => [c.token, c]));
+    const sending = rounds[4]!.fresh.connections
+      .filter((c) => c.bytesSent > first.get(c.token)!.bytesSent)
+      .map((c) => c.token)
+      .sort();
+    expect(sending).toHaveLength(SENDING);
+    const idle = rounds[0]!.fresh.connections
+      .map((c) => c.token)
+      .filter((t) => !sending.includes(t))
+      .sort();
+    expect(idle).toHaveLength(IDLE);
+    for (let i = 1; i < rounds.length; i++) {
+      const r = rounds[i]!;
+      // The idle connections (and their subflows) are last round's objects, the sending ones not.
+      expect([...r.sharedTokens].sort(), `round ${i}`).toEqual(idle);
+      expect(r.sharedSubflows).toBeGreaterThanOrEqual(2 * IDLE);
+      const fresh = new Map(r.fresh.connections.map((c) => [c.token, c]));
+      const prev = new Map(rounds[i - 1]!.reused.connections.map((c) => [c.token, c]));
+      for (const c of r.reused.connections) {
+        // A reused object is what a poll building everything anew says, a moment later.
+        if (idle.includes(c.token)) expect(c, `idle ${c.token}`).toEqual(fresh.get(c.token));
+        else expect(c.bytesSent, `sending ${c.token}`).toBeGreaterThan(prev.get(c.token)!.bytesSent);
+      }
+    }
+  });
+});

@@ -32,7 +32,7 @@ import {
   NLMSG_OVERRUN,
   type NlSocket,
 } from '../netlink/core';
-import { AF_INET, AF_INET6, SnapshotBuilder } from './decode';
+import { AF_INET, AF_INET6, PollMemory, SnapshotBuilder } from './decode';
 import { DiagDumpWorker } from './dump-worker';
 
 export {
@@ -533,7 +533,10 @@ let workerPollTail: Promise<unknown> = Promise.resolve();
  */
 export function pollOnWorkers(
   workers: readonly DumpRunner[],
-  opts: Pick<ReadConnectionsOptions, 'sequentialDumps' | 'tcpSplit' | 'allDumps'> = {},
+  opts: Pick<ReadConnectionsOptions, 'sequentialDumps' | 'tcpSplit' | 'allDumps'> & {
+    prev?: PollMemory | null;
+    into?: PollMemory | null;
+  } = {},
 ): Promise<SnapshotBuilder> {
   const p = workerPollTail.then(() => pollOnWorkersNow(workers, opts));
   workerPollTail = p.catch(() => undefined);
@@ -559,7 +562,10 @@ function choosePlan(opts: Pick<ReadConnectionsOptions, 'sequentialDumps' | 'tcpS
 
 async function pollOnWorkersNow(
   workers: readonly DumpRunner[],
-  opts: Pick<ReadConnectionsOptions, 'sequentialDumps' | 'tcpSplit' | 'allDumps'>,
+  opts: Pick<ReadConnectionsOptions, 'sequentialDumps' | 'tcpSplit' | 'allDumps'> & {
+    prev?: PollMemory | null;
+    into?: PollMemory | null;
+  },
 ): Promise<SnapshotBuilder> {
   const st = splitState;
   const plan = choosePlan(opts);
@@ -571,7 +577,7 @@ async function pollOnWorkersNow(
   pollSplitStats.polls++;
   if (plan.split) pollSplitStats.splitPolls++;
   pollSplitStats.lastSplit = plan.split;
-  const b = new SnapshotBuilder({ mptcpPending: true });
+  const b = new SnapshotBuilder({ mptcpPending: true, prev: opts.prev ?? null, into: opts.into ?? null });
   const seq = new PollSequencer(b, plan, hist);
   const t0 = performance.now();
   const workerEndMs = plan.workers.map(() => 0);
@@ -593,6 +599,7 @@ async function pollOnWorkersNow(
   );
   for (const r of settled) if (r.status === 'rejected') throw r.reason;
   seq.finish();
+  b.finish();
   st.histValid = hist !== null;
   pollSplitStats.lastWorkerEndMs = workerEndMs;
   pollSplitStats.lastPollMs = performance.now() - t0;
@@ -614,6 +621,32 @@ export interface ReadConnectionsOptions {
   tcpSplit?: false | Partial<SplitOptions>;
   /** Send the AF_INET6 TCP dump even after an empty AF_INET6 MPTCP dump (the bench's comparison). */
   allDumps?: boolean;
+  /**
+   * Build every object anew instead of reusing the last poll's unchanged ones (SnapshotBuilder
+   * `prev`): the bench's comparison, and what a poll of a different netns than the last should do
+   * (it would only find nothing to reuse).
+   */
+  fresh?: boolean;
+}
+
+/**
+ * The last completed readConnections poll's memory, for the next poll to reuse its unchanged
+ * objects (SnapshotBuilder `prev`). Reuse is decided word by word, so a memory from any earlier
+ * poll (another caller's, even another netns's) only changes how much is shared, never what a
+ * snapshot says. The memory before it is recycled as the next one to fill (its typed arrays stay
+ * mapped), unless a poll still reads it.
+ */
+let lastPoll: PollMemory | null = null;
+let sparePoll: PollMemory | null = null;
+
+/** A memory for a new poll to fill: the spare when nobody reads it any more, else a new one. */
+function takeMemory(): PollMemory {
+  const m = sparePoll;
+  if (m !== null && m.readers === 0) {
+    sparePoll = null;
+    return m;
+  }
+  return new PollMemory();
 }
 
 /** Every MPTCP connection (listeners excluded) in the socket's netns, with its subflows. */
@@ -623,25 +656,38 @@ export async function readConnections(
 ): Promise<ConnectionsSnapshot> {
   const t0 = performance.now();
   let b: SnapshotBuilder;
-  const workers = opts.inThread ? null : getDumpWorkers();
-  if (workers) {
-    try {
-      b = await pollOnWorkers(workers, opts);
-    } catch (e) {
-      if (!workers.some((w) => w.failed)) throw e;
-      // A worker itself broke (e.g. the native binding would not load in it): poll here.
-      b = new SnapshotBuilder();
+  const prev = opts.fresh ? null : lastPoll;
+  const into = opts.fresh ? null : takeMemory();
+  if (prev) prev.readers++;
+  try {
+    const workers = opts.inThread ? null : getDumpWorkers();
+    if (workers) {
+      try {
+        b = await pollOnWorkers(workers, { ...opts, prev, into });
+      } catch (e) {
+        if (!workers.some((w) => w.failed)) throw e;
+        // A worker itself broke (e.g. the native binding would not load in it): poll here.
+        b = new SnapshotBuilder({ prev, into });
+        await dumpInto(diag, b, opts.allDumps === true);
+      }
+    } else {
+      b = new SnapshotBuilder({ prev, into });
       await dumpInto(diag, b, opts.allDumps === true);
     }
-  } else {
-    b = new SnapshotBuilder();
-    await dumpInto(diag, b, opts.allDumps === true);
+  } finally {
+    if (prev) prev.readers--;
+  }
+  const connections = b.finish();
+  if (into) {
+    const old = lastPoll;
+    lastPoll = into;
+    if (old !== null && old !== into) sparePoll = old;
   }
   const pollDurationUs = Math.round((performance.now() - t0) * 1000);
   return {
     takenAtMs: Date.now(),
     pollDurationUs,
-    connections: b.connections,
+    connections,
     orphanSubflows: b.orphanSubflows,
   };
 }

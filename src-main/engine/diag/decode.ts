@@ -11,6 +11,22 @@
  * (older) struct reads as zero-filled, as ss does.
  */
 import type { AddressFamily, Connection, Subflow, SubflowFlags, TcpState } from '../../../shared/types';
+import {
+  CONN_WORDS,
+  MPTCP_INFO_WORDS,
+  NO_CONN,
+  PollMemory,
+  sameWords,
+  SUB_CONN,
+  SUB_POS,
+  SUB_TCP_INFO,
+  SUB_WORDS,
+  subflowKey,
+  TCP_INFO_WORDS,
+  TokenIndex,
+} from './poll-memory';
+
+export { PollMemory } from './poll-memory';
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
@@ -372,6 +388,27 @@ export function subflowFlagLetters(raw: number): string {
 
 const congNames: { bytes: Buffer; name: string }[] = [];
 
+/** congestionId() of a name the intern table has no room for. */
+const NO_CONG_ID = 0xffffffff;
+
+/** The INET_DIAG_CONG name's intern id (index + 1; 0 is "no attribute"), or NO_CONG_ID. */
+function congestionId(buf: Buffer, off: number, len: number): number {
+  let end = off;
+  while (end < off + len && buf[end] !== 0) end++;
+  const n = end - off;
+  for (let pass = 0; pass < 2; pass++) {
+    for (let k = 0; k < congNames.length; k++) {
+      const c = congNames[k]!;
+      if (c.bytes.length !== n) continue;
+      let i = 0;
+      while (i < n && c.bytes[i] === buf[off + i]) i++;
+      if (i === n) return k + 1;
+    }
+    if (pass === 0) congestionName(buf, off, len); // interns the name while there is room
+  }
+  return NO_CONG_ID;
+}
+
 function congestionName(buf: Buffer, off: number, len: number): string {
   let end = off;
   while (end < off + len && buf[end] !== 0) end++;
@@ -429,58 +466,6 @@ function isMptcpName(buf: Buffer, off: number, len: number): boolean {
   );
 }
 
-/** Open-addressing token → connection index table (typed arrays: no Map entries, no boxed keys). */
-class TokenIndex {
-  private keys = new Int32Array(1024);
-  /** Connection index + 1; 0 marks an empty slot. */
-  private vals = new Int32Array(1024);
-  private mask = 1023;
-  private size = 0;
-
-  set(token: number, index: number): void {
-    if (2 * (this.size + 1) > this.keys.length) this.grow();
-    let i = Math.imul(token, 0x9e3779b1) >>> 0;
-    for (;;) {
-      i &= this.mask;
-      if (this.vals[i] === 0) {
-        this.keys[i] = token;
-        this.vals[i] = index + 1;
-        this.size++;
-        return;
-      }
-      // A duplicate token (two sockets sharing one cannot happen; a kernel bug could): last wins,
-      // as with the Map this replaces.
-      if (this.keys[i] === (token | 0)) {
-        this.vals[i] = index + 1;
-        return;
-      }
-      i++;
-    }
-  }
-
-  /** The connection index for the token, or -1. */
-  get(token: number): number {
-    let i = Math.imul(token, 0x9e3779b1) >>> 0;
-    for (;;) {
-      i &= this.mask;
-      const v = this.vals[i]!;
-      if (v === 0) return -1;
-      if (this.keys[i] === (token | 0)) return v - 1;
-      i++;
-    }
-  }
-
-  private grow(): void {
-    const oldKeys = this.keys;
-    const oldVals = this.vals;
-    this.keys = new Int32Array(oldKeys.length * 2);
-    this.vals = new Int32Array(oldKeys.length * 2);
-    this.mask = this.keys.length - 1;
-    this.size = 0;
-    for (let i = 0; i < oldKeys.length; i++) if (oldVals[i] !== 0) this.set(oldKeys[i]!, oldVals[i]! - 1);
-  }
-}
-
 /**
  * Joins the two dumps: subflows are attached to their connection by TOKEN_LOC == mptcpi_token
  * (§3.6) as they stream past. Messages are (buf, offset, len) views as NlSocket.dump hands them
@@ -490,26 +475,124 @@ class TokenIndex {
  * whose token is unknown is an orphan at once. With `{ mptcpPending: true }` TCP messages may come
  * first (the two dumps run concurrently): such subflows wait, in arrival order, until mptcpDone()
  * attaches them, so each connection's subflows keep the TCP dump's order either way.
+ *
+ * With `{ prev }` (the last poll's memory()), a socket whose every decoded field equals last poll's
+ * is given last poll's object instead of a new one, and a connection whose fields and subflows are
+ * all unchanged is last poll's object, subflow array included; finish() settles the connections.
+ * An idle 10,000-connection poll then allocates almost nothing (no young-generation copies, no
+ * promotion, no page faults for fresh heap: bench/poll.mjs), and identity tells consumers what is
+ * unchanged (shared/delta.ts diffSnapshots skips `old === next`). So snapshot objects are
+ * immutable: no consumer may write to a Connection, a Subflow or a subflows array it was given.
  */
 export class SnapshotBuilder {
   readonly connections: Connection[] = [];
   orphanSubflows = 0;
-  private readonly byToken = new TokenIndex();
+  private readonly byToken: TokenIndex;
   private mptcpComplete: boolean;
+  /** Subflows that arrived before their MPTCP socket, with their record slots (or -1). */
   private readonly waiting: Subflow[] = [];
+  private readonly waitingSlot: number[] = [];
+  private readonly waitingPrev: number[] = [];
   private wordsOf: Buffer | null = null;
   private words: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  /** Last poll's memory, whose unchanged objects are reused (opts.prev); null: build everything. */
+  private readonly prev: PollMemory | null;
+  /** This poll's memory, filled as the messages are decoded (opts.into); null: keep none. */
+  private readonly mem: PollMemory | null;
+  /** Where in last poll's records the next connection and subflow are looked for first. */
+  private prevConnCursor = 0;
+  private prevSubCursor = 0;
+  /**
+   * Per connection index (only with `prev`): 1 while `connections[i]` is last poll's unchanged
+   * object, which it stays only if its subflows come back as its own subflow objects, in order;
+   * `matched[i]` counts those seen so far, `prevSlot[i]` is its record in last poll's memory.
+   */
+  private readonly probation: number[] = [];
+  private readonly matched: number[] = [];
+  private readonly prevSlot: number[] = [];
+  private finished = false;
 
-  constructor(opts: { mptcpPending?: boolean } = {}) {
+  constructor(opts: { mptcpPending?: boolean; prev?: PollMemory | null; into?: PollMemory | null } = {}) {
     this.mptcpComplete = !opts.mptcpPending;
+    this.prev = opts.prev ?? null;
+    this.mem = opts.into ?? (this.prev ? new PollMemory() : null);
+    if (this.mem === this.prev && this.mem !== null) throw new Error('SnapshotBuilder: into === prev');
+    this.mem?.reset();
+    this.byToken = this.mem ? this.mem.byToken : new TokenIndex();
+  }
+
+  /**
+   * Ends the poll, after the last message (and mptcpDone): a connection still on probation keeps
+   * last poll's object only when every one of its subflows came back unchanged and in order;
+   * otherwise it gets a copy with the ones that did. Returns the connections. Needed with `prev`.
+   */
+  finish(): Connection[] {
+    if (this.finished) return this.connections;
+    this.finished = true;
+    const prev = this.prev;
+    const mem = this.mem;
+    if (prev !== null) {
+      for (let i = 0; i < this.probation.length; i++) {
+        if (this.probation[i] !== 1) continue;
+        const k = this.matched[i]!;
+        if (k !== prev.connSubCount[this.prevSlot[i]!]) this.release(i, k);
+        else if (mem !== null) mem.connSubCount[i] = k;
+      }
+    }
+    if (mem !== null) mem.conns = this.connections;
+    return this.connections;
+  }
+
+  /** This poll's memory, for the next poll's `prev` (after finish; null without `into`/`prev`). */
+  memory(): PollMemory | null {
+    return this.mem;
+  }
+
+  /**
+   * Connection `index` leaves probation: a fresh object with last poll's values and its first `k`
+   * subflows (the ones that came back unchanged so far), so that last poll's object is never
+   * written to.
+   */
+  private release(index: number, k: number): Connection {
+    const p = this.connections[index]!;
+    const c: Connection = {
+      token: p.token,
+      family: p.family,
+      state: p.state,
+      localAddress: p.localAddress,
+      localPort: p.localPort,
+      remoteAddress: p.remoteAddress,
+      remotePort: p.remotePort,
+      inode: p.inode,
+      subflowsTotal: p.subflowsTotal,
+      fallback: p.fallback,
+      remoteKeyReceived: p.remoteKeyReceived,
+      addAddrSignal: p.addAddrSignal,
+      addAddrAccepted: p.addAddrAccepted,
+      subflowsMax: p.subflowsMax,
+      checksumEnabled: p.checksumEnabled,
+      retransmits: p.retransmits,
+      bytesSent: p.bytesSent,
+      bytesReceived: p.bytesReceived,
+      bytesAcked: p.bytesAcked,
+      bytesRetrans: p.bytesRetrans,
+      subflows: p.subflows.slice(0, k),
+    };
+    this.connections[index] = c;
+    this.probation[index] = 0;
+    if (this.mem !== null) this.mem.connSubCount[index] = k;
+    return c;
   }
 
   /** Every MPTCP message was fed: attach the subflows that arrived early; the rest are orphans. */
   mptcpDone(): void {
     if (this.mptcpComplete) return;
     this.mptcpComplete = true;
-    for (const s of this.waiting) this.attach(s);
+    for (let i = 0; i < this.waiting.length; i++)
+      this.attach(this.waiting[i]!, this.waitingSlot[i]!, this.waitingPrev[i]!);
     this.waiting.length = 0;
+    this.waitingSlot.length = 0;
+    this.waitingPrev.length = 0;
   }
 
   /**
@@ -555,10 +638,55 @@ export class SnapshotBuilder {
     // A socket without mptcp_info (no INFO ext, or a kernel that failed to fill it) has no token.
     if (infoOff < 0) return;
     const family = buf[off]!;
+    const state = buf[off + 1]!;
+    // The whole 6.18 struct (96 bytes) is there: word loads without per-field bounds checks.
+    const full = infoLen >= 81;
+    const mem = this.mem;
+    if (full && mem !== null) {
+      // This socket's record: the words every field of its Connection comes from.
+      const slot = mem.reserveConn();
+      const o = slot * CONN_WORDS;
+      const r = mem.connWords;
+      const i = infoOff >>> 2;
+      const token = w[i + 3]!;
+      r[o] = token;
+      r[o + 1] = w[(off + 4) >>> 2]!;
+      r[o + 2] = family | (state << 8);
+      r[o + 3] = w[(off + 68) >>> 2]!;
+      const src = (off + 8) >>> 2;
+      const dst = (off + 24) >>> 2;
+      r[o + 4] = w[src]!;
+      r[o + 5] = w[src + 1]!;
+      r[o + 6] = w[src + 2]!;
+      r[o + 7] = w[src + 3]!;
+      r[o + 8] = w[dst]!;
+      r[o + 9] = w[dst + 1]!;
+      r[o + 10] = w[dst + 2]!;
+      r[o + 11] = w[dst + 3]!;
+      for (let k = 0; k < MPTCP_INFO_WORDS.length; k++) r[o + 12 + k] = w[i + MPTCP_INFO_WORDS[k]!]!;
+      mem.connValid[slot] = 1;
+      const prev = this.prev;
+      if (prev !== null) {
+        const q = prev.findConn(token, this.prevConnCursor);
+        if (q >= 0 && sameWords(r, o, prev.connWords, q * CONN_WORDS, 0, CONN_WORDS)) {
+          // Unchanged: last poll's object stands in, on probation until its subflows are known
+          // (addSubflow, finish).
+          this.prevConnCursor = q + 1;
+          this.byToken.set(token, this.connections.length);
+          this.connections.push(prev.conns[q]!);
+          this.probation.push(1);
+          this.matched.push(0);
+          this.prevSlot.push(q);
+          return;
+        }
+      }
+    } else if (mem !== null) {
+      mem.reserveConn(); // a record that never matches, so that slots stay connection indices
+    }
     const c: Connection = {
       token: 0,
       family: familyName(family),
-      state: tcpStateName(buf[off + 1]!),
+      state: tcpStateName(state),
       localAddress:
         family === AF_INET
           ? v4Names.get(buf, off + 8, w[(off + 8) >>> 2]!)
@@ -584,8 +712,7 @@ export class SnapshotBuilder {
       bytesRetrans: 0,
       subflows: [],
     };
-    if (infoLen >= 81) {
-      // The whole 6.18 struct (96 bytes) is there: no per-field bounds checks.
+    if (full) {
       const i = infoOff >>> 2;
       const flags = w[i + 2]!;
       c.token = w[i + 3]!;
@@ -606,6 +733,11 @@ export class SnapshotBuilder {
     }
     this.byToken.set(c.token, this.connections.length);
     this.connections.push(c);
+    if (this.prev !== null) {
+      this.probation.push(0);
+      this.matched.push(0);
+      this.prevSlot.push(-1);
+    }
   }
 
   onTcp(buf: Buffer, off: number, len: number): void {
@@ -696,11 +828,66 @@ export class SnapshotBuilder {
     }
 
     const family = buf[off]!;
+    const state = buf[off + 1]!;
+    const cong = congOff >= 0 ? congestionId(buf, congOff, congLen) : 0;
+    // Every field we read is inside the attribute: word loads without bounds checks.
+    const full = infoLen >= TCP_INFO_READ_END;
+    const mem = this.mem;
+    let slot = -1;
+    if (full && mem !== null) {
+      slot = mem.reserveSub(null);
+      const o = slot * SUB_WORDS;
+      const r = mem.subWords;
+      const ports = w[(off + 4) >>> 2]!;
+      r[o] = tokenLoc;
+      r[o + 1] = tokenRem;
+      r[o + 2] = ports;
+      r[o + 3] = (family | (state << 8) | (idLoc << 16) | (idRem << 24)) >>> 0;
+      r[o + 4] = w[(off + 40) >>> 2]!;
+      r[o + 5] = rawFlags;
+      const src = (off + 8) >>> 2;
+      const dst = (off + 24) >>> 2;
+      r[o + 6] = w[src]!;
+      r[o + 7] = w[src + 1]!;
+      r[o + 8] = w[src + 2]!;
+      r[o + 9] = w[src + 3]!;
+      r[o + 10] = w[dst]!;
+      r[o + 11] = w[dst + 1]!;
+      r[o + 12] = w[dst + 2]!;
+      r[o + 13] = w[dst + 3]!;
+      r[o + 14] = cong;
+      r[o + SUB_CONN] = NO_CONN;
+      r[o + SUB_POS] = 0;
+      const i = infoOff >>> 2;
+      for (let k = 0; k < TCP_INFO_WORDS.length; k++) r[o + SUB_TCP_INFO + k] = w[i + TCP_INFO_WORDS[k]!]!;
+      // A name past the intern table's size has no id: such a record never matches.
+      if (cong !== NO_CONG_ID) {
+        mem.subValid[slot] = 1;
+        mem.subIndex.set(subflowKey(tokenLoc, ports), slot);
+      }
+      const prev = this.prev;
+      if (prev !== null && cong !== NO_CONG_ID) {
+        const j = prev.findSub(tokenLoc, ports, this.prevSubCursor);
+        const po = j * SUB_WORDS;
+        if (
+          j >= 0 &&
+          sameWords(r, o, prev.subWords, po, 0, SUB_CONN) &&
+          sameWords(r, o, prev.subWords, po, SUB_TCP_INFO, SUB_WORDS)
+        ) {
+          this.prevSubCursor = j + 1;
+          const p = prev.subs[j]!;
+          mem.subs[slot] = p;
+          if (conn < 0 || this.waiting.length > 0) this.wait(p, slot, j);
+          else this.addSubflow(conn, p, slot, j);
+          return;
+        }
+      }
+    }
     // Built as one literal (not from decodeTcpInfo's object plus a spread) so every subflow gets
     // the same V8 shape in one allocation: this runs 20,000 times per poll at 10k connections.
     const s: Subflow = {
       family: familyName(family),
-      state: tcpStateName(buf[off + 1]!),
+      state: tcpStateName(state),
       localAddress:
         family === AF_INET
           ? v4Names.get(buf, off + 8, w[(off + 8) >>> 2]!)
@@ -738,8 +925,7 @@ export class SnapshotBuilder {
       deliveryRateBytesPerSec: 0,
       pacingRateBytesPerSec: null,
     };
-    if (infoLen >= TCP_INFO_READ_END) {
-      // Every field we read is inside the attribute: word loads without bounds checks.
+    if (full) {
       const i = infoOff >>> 2;
       s.rtoUs = w[i + 2]!;
       s.mssBytes = w[i + 4]!;
@@ -765,24 +951,62 @@ export class SnapshotBuilder {
     } else if (infoOff >= 0) {
       fillTcpInfo(s, buf, infoOff, infoLen);
     }
+    if (slot >= 0) mem!.subs[slot] = s;
     // Until the MPTCP dumps have ended, once one subflow waits, the later ones wait behind it: a
     // connection's subflows keep the TCP dump's order.
-    if (conn < 0 || this.waiting.length > 0) this.waiting.push(s);
-    else this.addSubflow(this.connections[conn]!, s);
+    // A new object: it matched no record of the last poll (-1).
+    if (conn < 0 || this.waiting.length > 0) this.wait(s, slot, -1);
+    else this.addSubflow(conn, s, slot, -1);
   }
 
-  private attach(s: Subflow): void {
+  private wait(s: Subflow, slot: number, prevSub: number): void {
+    this.waiting.push(s);
+    this.waitingSlot.push(slot);
+    this.waitingPrev.push(prevSub);
+  }
+
+  private attach(s: Subflow, slot: number, prevSub: number): void {
     const conn = this.byToken.get(s.tokenLocal);
     if (conn < 0) this.orphanSubflows++;
-    else this.addSubflow(this.connections[conn]!, s);
+    else this.addSubflow(conn, s, slot, prevSub);
   }
 
-  private addSubflow(conn: Connection, s: Subflow): void {
+  /**
+   * Appends subflow `s` (this poll's record `slot`, reused from last poll's record `prevSub`; -1 for
+   * none) to connection `index`.
+   */
+  private addSubflow(index: number, s: Subflow, slot: number, prevSub: number): void {
+    let conn = this.connections[index]!;
+    const mem = this.mem;
+    if (this.prev !== null && this.probation[index] === 1) {
+      // Last poll's connection: it stays while its subflows come back as last poll's objects, in
+      // order, which last poll's records tell without reading the objects.
+      const k = this.matched[index]!;
+      const pw = this.prev.subWords;
+      const po = prevSub * SUB_WORDS;
+      if (prevSub >= 0 && pw[po + SUB_CONN] === this.prevSlot[index] && pw[po + SUB_POS] === k) {
+        this.matched[index] = k + 1;
+        if (slot >= 0) {
+          mem!.subWords[slot * SUB_WORDS + SUB_CONN] = index;
+          mem!.subWords[slot * SUB_WORDS + SUB_POS] = k;
+        }
+        return;
+      }
+      conn = this.release(index, k);
+    }
     // Most connections have one or two subflows: exact-size arrays for those, since a first push()
     // would reserve 17 slots (1.3 MB of surviving young-generation garbage per 10,000 connections).
     const subs = conn.subflows;
-    if (subs.length === 0) conn.subflows = [s];
-    else if (subs.length === 1) conn.subflows = [subs[0]!, s];
+    const pos = subs.length;
+    if (pos === 0) conn.subflows = [s];
+    else if (pos === 1) conn.subflows = [subs[0]!, s];
     else subs.push(s);
+    if (mem !== null) {
+      mem.connSubCount[index] = pos + 1;
+      if (slot >= 0) {
+        mem.subWords[slot * SUB_WORDS + SUB_CONN] = index;
+        mem.subWords[slot * SUB_WORDS + SUB_POS] = pos;
+      }
+    }
   }
 }

@@ -11,7 +11,8 @@
  *                                 its tokens, subflow count and orphans, or its error
  *   bench ITERS [MSGBUF] [MODE]   time readConnections ITERS times. MODE: `thread` polls on this
  *                                 thread (no dump worker), `seq` the four dumps one after the other
- *                                 on one dump worker, `two-sockets` MPTCP and TCP dumps on two
+ *                                 on one dump worker, `fresh` builds every object anew (no reuse
+ *                                 of the last poll's), `two-sockets` MPTCP and TCP dumps on two
  *                                 sockets of this thread, concurrently; `unsplit` never splits the
  *                                 AF_INET TCP dump, `share=X` splits it with a first part of share
  *                                 X, `min=N` splits from N sockets on (SplitOptions);
@@ -19,6 +20,9 @@
  *                                 after an empty AF_INET6 MPTCP dump), `split-all-dumps` that and
  *                                 the default split at any count, `balanced` the split with its
  *                                 first part half of all the poll's sockets
+ *   reuse ROUNDS GAP_MS           ROUNDS readConnections polls GAP_MS apart, each followed by one that
+ *                                 builds every object anew (fresh): both snapshots, and which
+ *                                 objects are the previous round's (SnapshotBuilder `prev`)
  *   split-compare MIN             an unsplit poll, then three polls that split from MIN sockets on
  *                                 (the first of them cannot yet: it fills the port histogram): the
  *                                 unsplit and the last two snapshots, and the splits they used
@@ -30,6 +34,7 @@
  *                                 the CPU time of the ss children over the window
  */
 import { spawn } from 'node:child_process';
+import type { ConnectionsSnapshot } from '../../../shared/types';
 import { readFileSync } from 'node:fs';
 import { NETLINK_SOCK_DIAG, NlSocket } from '../netlink/core';
 import { LocalEngine } from '../local-engine';
@@ -49,6 +54,7 @@ import {
 function benchOptions(mode: string | undefined): ReadConnectionsOptions {
   if (mode === 'thread') return { inThread: true };
   if (mode === 'seq') return { sequentialDumps: true };
+  if (mode === 'fresh') return { fresh: true };
   if (mode === 'unsplit') return { tcpSplit: false };
   if (mode === 'all-dumps') return { tcpSplit: false, allDumps: true };
   if (mode === 'split-all-dumps') return { allDumps: true, tcpSplit: { minSockets: 0 } };
@@ -302,6 +308,33 @@ async function main(): Promise<void> {
       process.stdout.write(
         JSON.stringify({ ms, cpuMs, workerEndMs, connections, subflows, splitPolls, lastSplit }),
       );
+    } else if (mode === 'reuse') {
+      // ROUNDS polls GAP_MS apart, each followed at once by a poll that builds every object anew;
+      // per round: both snapshots and the tokens whose Connection object (and how many Subflow
+      // objects) are the very ones of the round before.
+      const rounds: {
+        reused: ConnectionsSnapshot;
+        fresh: ConnectionsSnapshot;
+        sharedTokens: number[];
+        sharedSubflows: number;
+      }[] = [];
+      let last: ConnectionsSnapshot | null = null;
+      for (let i = 0; i < Number(arg1 ?? 4); i++) {
+        if (i > 0) await new Promise((r) => setTimeout(r, Number(arg2 ?? 300)));
+        const reused = await readConnections(diag);
+        const fresh = await readConnections(diag, { fresh: true });
+        const before = new Set<object>(
+          last ? [...last.connections, ...last.connections.flatMap((c) => c.subflows)] : [],
+        );
+        rounds.push({
+          reused,
+          fresh,
+          sharedTokens: reused.connections.filter((c) => before.has(c)).map((c) => c.token),
+          sharedSubflows: reused.connections.flatMap((c) => c.subflows).filter((s) => before.has(s)).length,
+        });
+        last = reused;
+      }
+      process.stdout.write(JSON.stringify(rounds));
     } else if (mode === 'split-compare') {
       const tcpSplit = { minSockets: Number(arg1 ?? 0) };
       const unsplit = await readConnections(diag, { tcpSplit: false });
