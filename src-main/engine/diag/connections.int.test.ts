@@ -192,6 +192,13 @@ describe.skipIf(labUnavailableReason() !== null)('sock_diag connection reader in
     expect((JSON.parse(stdout) as { connection: unknown }).connection).toBeNull();
   });
 
+  it('leaves out the AF_INET6 TCP dump when no AF_INET6 MPTCP socket exists', async () => {
+    const { stdout } = await nsRun(lab.client, 'node', [probe, 'skipped']);
+    const polls = JSON.parse(stdout) as { inThread: boolean; connections: number; skippedDumps: number }[];
+    expect(polls.map((p) => p.skippedDumps)).toEqual([1, 1]);
+    expect(polls.every((p) => p.connections > 0)).toBe(true);
+  });
+
   it('reports traffic counters that grow', async () => {
     const a = await engineSnapshot(lab.client);
     await new Promise((r) => setTimeout(r, 300));
@@ -316,6 +323,14 @@ describe.skipIf(labUnavailableReason() !== null)('sock_diag poll: the AF_INET6 T
   }, 60_000);
   afterAll(async () => {
     await lab?.destroy();
+  });
+
+  it('sends the AF_INET6 TCP dump when an AF_INET6 MPTCP socket exists', async () => {
+    const { stdout } = await nsRun(lab.client, 'node', [probe, 'skipped']);
+    expect(JSON.parse(stdout)).toEqual([
+      { inThread: false, connections: 6, skippedDumps: 0 },
+      { inThread: true, connections: 6, skippedDumps: 0 },
+    ]);
   });
 
   it('finds the AF_INET6 subflows (client and server) as ss -tinM does', async () => {

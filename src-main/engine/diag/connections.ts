@@ -100,8 +100,12 @@ const TCP_DUMP_REQS = [AF_INET, AF_INET6].map((f) =>
 /** The request payloads of a poll, in the order they are sent (also used by the recorder). */
 export const pollRequests = { mptcp: MPTCP_DUMP_REQS, tcp: TCP_DUMP_REQS } as const;
 
-/** Runs the MPTCP dumps, then the TCP dumps, feeding the builder as the datagrams arrive. */
-async function dumpInto(diag: NlSocket, b: SnapshotBuilder, allDumps = false): Promise<void> {
+/**
+ * Runs the MPTCP dumps, then the TCP dumps, feeding the builder as the datagrams arrive. Returns
+ * how many dumps it left out.
+ */
+async function dumpInto(diag: NlSocket, b: SnapshotBuilder, allDumps = false): Promise<number> {
+  let skipped = 0;
   let mptcp6 = 0;
   const onMptcp = (buf: Buffer, _type: number, off: number, len: number): void => {
     if (buf[off] === AF_INET6) mptcp6++;
@@ -112,9 +116,13 @@ async function dumpInto(diag: NlSocket, b: SnapshotBuilder, allDumps = false): P
     await diag.dump(SOCK_DIAG_BY_FAMILY, req, 'sock_diag MPTCP dump', onMptcp);
   for (const req of TCP_DUMP_REQS) {
     // No AF_INET6 MPTCP socket, no AF_INET6 subflow (PollPlan.skipWhenEmpty).
-    if (req[0] === AF_INET6 && mptcp6 === 0 && !allDumps) continue;
+    if (req[0] === AF_INET6 && mptcp6 === 0 && !allDumps) {
+      skipped++;
+      continue;
+    }
     await diag.dump(SOCK_DIAG_BY_FAMILY, req, 'sock_diag TCP dump', onTcp);
   }
+  return skipped;
 }
 
 /**
@@ -516,6 +524,8 @@ export const pollSplitStats = {
   lastSplit: null as TcpSplit | null,
   /** The last poll: ms from its start to each worker's end, and to the snapshot's completion. */
   lastWorkerEndMs: [] as number[],
+  /** The last poll's dumps that were not sent (the AF_INET6 TCP dump after an empty AF_INET6 MPTCP one). */
+  lastSkippedDumps: 0,
   lastPollMs: 0,
 };
 
@@ -597,10 +607,15 @@ async function pollOnWorkersNow(
         .finally(() => (workerEndMs[k] = performance.now() - t0));
     }),
   );
-  for (const r of settled) if (r.status === 'rejected') throw r.reason;
+  let skipped = 0;
+  for (const r of settled) {
+    if (r.status === 'rejected') throw r.reason;
+    skipped += r.value;
+  }
   seq.finish();
   b.finish();
   st.histValid = hist !== null;
+  pollSplitStats.lastSkippedDumps = skipped;
   pollSplitStats.lastWorkerEndMs = workerEndMs;
   pollSplitStats.lastPollMs = performance.now() - t0;
   return b;
@@ -668,11 +683,11 @@ export async function readConnections(
         if (!workers.some((w) => w.failed)) throw e;
         // A worker itself broke (e.g. the native binding would not load in it): poll here.
         b = new SnapshotBuilder({ prev, into });
-        await dumpInto(diag, b, opts.allDumps === true);
+        pollSplitStats.lastSkippedDumps = await dumpInto(diag, b, opts.allDumps === true);
       }
     } else {
       b = new SnapshotBuilder({ prev, into });
-      await dumpInto(diag, b, opts.allDumps === true);
+      pollSplitStats.lastSkippedDumps = await dumpInto(diag, b, opts.allDumps === true);
     }
   } finally {
     if (prev) prev.readers--;

@@ -44,7 +44,7 @@ interface PollRequest {
 /** Worker → main. `dump` is the index of the request the datagrams in `buf[0, used)` answer. */
 type WorkerReply =
   | { id: number; kind: 'batch'; dump: number; buf: ArrayBuffer; used: number }
-  | { id: number; kind: 'end' }
+  | { id: number; kind: 'end'; skipped: number }
   | { id: number; kind: 'error'; message: string };
 
 /**
@@ -83,6 +83,8 @@ function workerMain(req: NodeJS.Require, data: { netlinkPath: string }): void {
   let dump = 0;
   /** Data messages (sockets) received per dump of the current job. */
   let found: number[] = [];
+  /** Dumps of the current job not sent (skipWhenEmpty): reported with its end. */
+  let skipped = 0;
   let seq = 0;
   let batch: Buffer | null = null;
   let used = 0;
@@ -114,8 +116,9 @@ function workerMain(req: NodeJS.Require, data: { netlinkPath: string }): void {
     if (!job || !sock) return;
     for (let dep = job.skipWhenEmpty[dump] ?? -1; dep >= 0 && found[dep] === 0;) {
       forwardDone();
+      skipped++;
       if (++dump >= job.payloads.length) {
-        end({ id: 0, kind: 'end' });
+        end({ id: 0, kind: 'end', skipped });
         return;
       }
       dep = job.skipWhenEmpty[dump] ?? -1;
@@ -172,7 +175,7 @@ function workerMain(req: NodeJS.Require, data: { netlinkPath: string }): void {
     flush();
     // The main thread reads the error from the forwarded message; the poll stops at the first one.
     if (++dump < job.payloads.length && !hasError(buf)) sendNext();
-    else end({ id: 0, kind: 'end' });
+    else end({ id: 0, kind: 'end', skipped });
   };
 
   function startNext(): void {
@@ -180,6 +183,7 @@ function workerMain(req: NodeJS.Require, data: { netlinkPath: string }): void {
     job = queue.shift()!;
     for (const b of job.recycle) if (pool.length < POOL) pool.push(b);
     dump = 0;
+    skipped = 0;
     found = job.payloads.map(() => 0);
     try {
       sock = new RawNetlinkSocket(4 /* NETLINK_SOCK_DIAG */, {
@@ -233,7 +237,7 @@ export class DiagDumpWorker {
   private current: {
     id: number;
     visit: BatchVisitor;
-    resolve: () => void;
+    resolve: (skipped: number) => void;
     reject: (e: Error) => void;
   } | null = null;
   private tail: Promise<unknown> = Promise.resolve();
@@ -265,8 +269,9 @@ export class DiagDumpWorker {
 
   /**
    * Runs the dumps of `payloads` (nlmsghdr type `type`) in order; `visit` sees every batch on this
-   * thread as it arrives. The returned promise settles after the last batch was visited; it rejects
-   * on a worker failure or a visitor throw (e.g. a NetlinkError decoded from the data).
+   * thread as it arrives. The returned promise settles after the last batch was visited, with how
+   * many dumps were not sent (skipWhenEmpty); it rejects on a worker failure or a visitor throw
+   * (e.g. a NetlinkError decoded from the data).
    */
   run(
     type: number,
@@ -274,7 +279,7 @@ export class DiagDumpWorker {
     visit: BatchVisitor,
     skipWhenEmpty: readonly number[] = [],
     timeoutMs = 10_000,
-  ): Promise<void> {
+  ): Promise<number> {
     const p = this.tail.then(() => this.runNow(type, payloads, visit, skipWhenEmpty, timeoutMs));
     this.tail = p.catch(() => undefined);
     return p;
@@ -291,23 +296,23 @@ export class DiagDumpWorker {
     visit: BatchVisitor,
     skipWhenEmpty: readonly number[],
     timeoutMs: number,
-  ): Promise<void> {
+  ): Promise<number> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.current = null;
         this.worker.unref();
         reject(new ApiFailure('TIMEOUT', `sock_diag dump: no answer from the kernel in ${timeoutMs} ms`));
       }, timeoutMs);
-      const done = (e: Error | null): void => {
+      const done = (e: Error | null, skipped = 0): void => {
         clearTimeout(timer);
         this.current = null;
         this.worker.unref();
         if (e) reject(e);
-        else resolve();
+        else resolve(skipped);
       };
-      this.current = { id, visit, resolve: () => done(null), reject: (e) => done(e) };
+      this.current = { id, visit, resolve: (skipped) => done(null, skipped), reject: (e) => done(e) };
       // Copies: a Buffer's ArrayBuffer may be a shared pool slab, never transfer that.
       const copies = payloads.map((b) => new Uint8Array(b).buffer);
       const recycle = this.recycle;
@@ -335,7 +340,7 @@ export class DiagDumpWorker {
         // The worker finishes the poll on its own; its remaining batches are ignored.
         c.reject(e instanceof Error ? e : new Error(String(e)));
       }
-    } else if (m.kind === 'end') c.resolve();
+    } else if (m.kind === 'end') c.resolve(m.skipped);
     else c.reject(new Error(`sock_diag worker: ${m.message}`));
   }
 

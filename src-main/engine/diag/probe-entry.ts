@@ -20,6 +20,8 @@
  *                                 after an empty AF_INET6 MPTCP dump), `split-all-dumps` that and
  *                                 the default split at any count, `balanced` the split with its
  *                                 first part half of all the poll's sockets
+ *   skipped                       a poll on the dump workers and one on this thread: for each, the
+ *                                 connection count and how many dumps were left out
  *   reuse ROUNDS GAP_MS           ROUNDS readConnections polls GAP_MS apart, each followed by one that
  *                                 builds every object anew (fresh): both snapshots, and which
  *                                 objects are the previous round's (SnapshotBuilder `prev`)
@@ -252,6 +254,18 @@ async function main(): Promise<void> {
   try {
     if (mode === 'snapshot') {
       process.stdout.write(JSON.stringify(await readConnections(diag)));
+    } else if (mode === 'skipped') {
+      // On the dump workers, then on this thread: the snapshot size and the dumps left out.
+      const polls = [];
+      for (const inThread of [false, true]) {
+        const snap = await readConnections(diag, { inThread });
+        polls.push({
+          inThread,
+          connections: snap.connections.length,
+          skippedDumps: pollSplitStats.lastSkippedDumps,
+        });
+      }
+      process.stdout.write(JSON.stringify(polls));
     } else if (mode === 'connection') {
       const connection = await readConnection(diag, Number(arg1));
       process.stdout.write(JSON.stringify({ connection, fullDumps: readConnectionStats.fullDumps }));
