@@ -102,6 +102,22 @@ async function compareWithSs(
   }
 }
 
+/** Waits until `ss` in `ns` lists `n` established MPTCP subflows with port 5201 on the given side. */
+function waitForSubflows(
+  lab: Lab,
+  ns: string,
+  filter: 'dport' | 'sport',
+  n: number,
+  timeoutMs?: number,
+): Promise<unknown> {
+  return lab.waitFor(
+    `${n} subflows in ${ns}`,
+    async () => (await nsRun(ns, 'ss', ['-tniH', 'state', 'established', filter, '5201'])).stdout,
+    (s) => (s.match(/tcp-ulp-mptcp/g) ?? []).length === n,
+    timeoutMs,
+  );
+}
+
 function bundleProbe(): Promise<unknown> {
   return run(join(root, 'node_modules', '.bin', 'esbuild'), [
     join(root, 'src-main/engine/diag/probe-entry.ts'),
@@ -121,11 +137,7 @@ describe.skipIf(labUnavailableReason() !== null)('sock_diag connection reader in
     lab = await Lab.create({ paths: 2 });
     await lab.startServer(5201);
     await lab.openConnections(3, { rateBytesPerSec: 200_000 });
-    await lab.waitFor(
-      'six subflows on the client',
-      async () => (await nsRun(lab.client, 'ss', ['-tniH', 'state', 'established', 'dport', '5201'])).stdout,
-      (s) => (s.match(/tcp-ulp-mptcp/g) ?? []).length === 6,
-    );
+    await waitForSubflows(lab, lab.client, 'dport', 6);
   });
   afterAll(async () => {
     await lab?.destroy();
@@ -136,11 +148,7 @@ describe.skipIf(labUnavailableReason() !== null)('sock_diag connection reader in
   });
 
   it('matches ss -tinM in the server namespace (listener excluded)', async () => {
-    await lab.waitFor(
-      'six subflows on the server',
-      async () => (await nsRun(lab.server, 'ss', ['-tniH', 'state', 'established', 'sport', '5201'])).stdout,
-      (s) => (s.match(/tcp-ulp-mptcp/g) ?? []).length === 6,
-    );
+    await waitForSubflows(lab, lab.server, 'sport', 6);
     await compareWithSs(lab.server, 3);
   });
 
@@ -245,12 +253,7 @@ describe.skipIf(labUnavailableReason() !== null)('sock_diag poll with the AF_INE
       [lab.client, 'dport'],
       [lab.server, 'sport'],
     ] as const)
-      await lab.waitFor(
-        `${2 * N} subflows in ${ns}`,
-        async () => (await nsRun(ns, 'ss', ['-tniH', 'state', 'established', filter, '5201'])).stdout,
-        (s) => (s.match(/tcp-ulp-mptcp/g) ?? []).length === 2 * N,
-        60_000,
-      );
+      await waitForSubflows(lab, ns, filter, 2 * N, 60_000);
   }, 120_000);
   afterAll(async () => {
     await lab?.destroy();
@@ -361,12 +364,7 @@ describe.skipIf(labUnavailableReason() !== null)('a poll reuses the last poll’
     await lab.startServer(5201);
     await lab.openConnections(IDLE, { rateBytesPerSec: 0 });
     await lab.openConnections(SENDING, { rateBytesPerSec: 50_000 });
-    await lab.waitFor(
-      `${2 * (IDLE + SENDING)} subflows`,
-      async () => (await nsRun(lab.client, 'ss', ['-tniH', 'state', 'established', 'dport', '5201'])).stdout,
-      (s) => (s.match(/tcp-ulp-mptcp/g) ?? []).length === 2 * (IDLE + SENDING),
-      30_000,
-    );
+    await waitForSubflows(lab, lab.client, 'dport', 2 * (IDLE + SENDING), 30_000);
   }, 60_000);
   afterAll(async () => {
     await lab?.destroy();

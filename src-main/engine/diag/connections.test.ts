@@ -1,15 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { NetlinkError } from '../netlink/core';
 import { pollOnWorkers, PollSequencer, WORKER_DUMPS } from './connections';
-import { AF_INET, AF_INET6, SnapshotBuilder } from './decode';
+import { SnapshotBuilder } from './decode';
 import {
   batch,
-  byFamily,
-  DONE,
+  dumpBatches,
+  feedInterleaved,
   NLMSG_HDRLEN,
   nlmsg,
-  recordedMptcp,
-  recordedTcp,
+  recordedDumps,
 } from './fixtures/poll-batches';
 
 /**
@@ -17,22 +16,9 @@ import {
  * the snapshot a sequential poll (MPTCP AF_INET, MPTCP AF_INET6, TCP AF_INET, TCP AF_INET6) gives.
  * Recorded lab messages (decode.test.ts), split by family into the four dumps.
  */
-const mptcp = recordedMptcp;
-const tcp = recordedTcp;
 /** Dump index → its messages, as POLL_REQS orders them. */
-const DUMPS = [
-  byFamily(mptcp, AF_INET),
-  byFamily(mptcp, AF_INET6),
-  byFamily(tcp, AF_INET),
-  byFamily(tcp, AF_INET6),
-];
-
-/** Each dump as one-message batches, the last one also holding DONE. */
-function batches(dump: number): { dump: number; buf: Buffer; used: number }[] {
-  const list = DUMPS[dump]!;
-  if (list.length === 0) return [{ dump, ...batch([DONE]) }];
-  return list.map((m, i) => ({ dump, ...batch(i === list.length - 1 ? [m, DONE] : [m]) }));
-}
+const DUMPS = recordedDumps;
+const batches = dumpBatches;
 
 function sequential(): string {
   const b = new SnapshotBuilder();
@@ -60,14 +46,9 @@ describe('PollSequencer', () => {
     };
     for (let round = 0; round < 200; round++) {
       // Each worker delivers its own dumps in order; the two streams interleave at random.
-      const streams = WORKER_DUMPS.map((dumps) => dumps.flatMap((d) => batches(d)));
       const b = new SnapshotBuilder({ mptcpPending: true });
       const seq = new PollSequencer(b);
-      while (streams.some((s) => s.length > 0)) {
-        const live = streams.filter((s) => s.length > 0);
-        const next = live[Math.floor(rnd() * live.length)]!.shift()!;
-        seq.feed(next.dump, next.buf, next.used);
-      }
+      feedInterleaved(WORKER_DUMPS, rnd, (d, buf, used) => seq.feed(d, buf, used));
       seq.finish();
       expect(JSON.stringify({ c: b.connections, o: b.orphanSubflows })).toBe(expected);
     }

@@ -484,6 +484,16 @@ function isMptcpName(buf: Buffer, off: number, len: number): boolean {
  * unchanged (shared/delta.ts diffSnapshots skips `old === next`). So snapshot objects are
  * immutable: no consumer may write to a Connection, a Subflow or a subflows array it was given.
  */
+/**
+ * The source and destination address words of the inet_diag_msg at byte `msg` of `w` (inet_diag_sockid
+ * idiag_src at +8, idiag_dst at +24, 4 words each) into a record at `r[at..at+8)`.
+ */
+function copyAddresses(r: Uint32Array, at: number, w: Uint32Array, msg: number): void {
+  const src = (msg + 8) >>> 2;
+  for (let k = 0; k < 4; k++) r[at + k] = w[src + k]!;
+  for (let k = 0; k < 4; k++) r[at + 4 + k] = w[src + 4 + k]!;
+}
+
 export class SnapshotBuilder {
   readonly connections: Connection[] = [];
   orphanSubflows = 0;
@@ -653,16 +663,7 @@ export class SnapshotBuilder {
       r[o + 1] = w[(off + 4) >>> 2]!;
       r[o + 2] = family | (state << 8);
       r[o + 3] = w[(off + 68) >>> 2]!;
-      const src = (off + 8) >>> 2;
-      const dst = (off + 24) >>> 2;
-      r[o + 4] = w[src]!;
-      r[o + 5] = w[src + 1]!;
-      r[o + 6] = w[src + 2]!;
-      r[o + 7] = w[src + 3]!;
-      r[o + 8] = w[dst]!;
-      r[o + 9] = w[dst + 1]!;
-      r[o + 10] = w[dst + 2]!;
-      r[o + 11] = w[dst + 3]!;
+      copyAddresses(r, o + 4, w, off);
       for (let k = 0; k < MPTCP_INFO_WORDS.length; k++) r[o + 12 + k] = w[i + MPTCP_INFO_WORDS[k]!]!;
       mem.connValid[slot] = 1;
       const prev = this.prev;
@@ -845,16 +846,7 @@ export class SnapshotBuilder {
       r[o + 3] = (family | (state << 8) | (idLoc << 16) | (idRem << 24)) >>> 0;
       r[o + 4] = w[(off + 40) >>> 2]!;
       r[o + 5] = rawFlags;
-      const src = (off + 8) >>> 2;
-      const dst = (off + 24) >>> 2;
-      r[o + 6] = w[src]!;
-      r[o + 7] = w[src + 1]!;
-      r[o + 8] = w[src + 2]!;
-      r[o + 9] = w[src + 3]!;
-      r[o + 10] = w[dst]!;
-      r[o + 11] = w[dst + 1]!;
-      r[o + 12] = w[dst + 2]!;
-      r[o + 13] = w[dst + 3]!;
+      copyAddresses(r, o + 6, w, off);
       r[o + 14] = cong;
       r[o + SUB_CONN] = NO_CONN;
       r[o + SUB_POS] = 0;

@@ -1,8 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Connection } from '../../../shared/types';
 import { PollSequencer, WORKER_DUMPS } from './connections';
-import { AF_INET, AF_INET6, PollMemory, SnapshotBuilder } from './decode';
-import { batch, byFamily, DONE, NLMSG_HDRLEN, recordedMptcp, recordedTcp } from './fixtures/poll-batches';
+import { PollMemory, SnapshotBuilder } from './decode';
+import {
+  feedInterleaved,
+  NLMSG_HDRLEN,
+  recordedDumps,
+  recordedMptcp,
+  recordedTcp,
+} from './fixtures/poll-batches';
 
 /**
  * A poll that reuses the last poll's unchanged objects (SnapshotBuilder `prev`) must give exactly
@@ -148,16 +154,7 @@ describe('SnapshotBuilder with the last poll (PollMemory)', () => {
   });
 
   it('concurrent dumps (subflows before their connections): same snapshot, same sharing', () => {
-    const DUMPS = [
-      byFamily(recordedMptcp, AF_INET),
-      byFamily(recordedMptcp, AF_INET6),
-      byFamily(recordedTcp, AF_INET),
-      byFamily(recordedTcp, AF_INET6),
-    ];
-    const batches = (dump: number): { dump: number; buf: Buffer; used: number }[] => {
-      const list = DUMPS[dump]!;
-      return list.map((m, i) => ({ dump, ...batch(i === list.length - 1 ? [m, DONE] : [m]) }));
-    };
+    const DUMPS = recordedDumps;
     const sequential = build(
       [...DUMPS[0]!, ...DUMPS[1]!],
       [...DUMPS[2]!, ...DUMPS[3]!],
@@ -167,14 +164,9 @@ describe('SnapshotBuilder with the last poll (PollMemory)', () => {
     deepFreeze(sequential.connections);
     const rnd = rng(9);
     for (let round = 0; round < 200; round++) {
-      const streams = WORKER_DUMPS.map((dumps) => dumps.flatMap((d) => batches(d)));
       const b = new SnapshotBuilder({ mptcpPending: true, prev: sequential.mem, into: new PollMemory() });
       const seq = new PollSequencer(b);
-      while (streams.some((s) => s.length > 0)) {
-        const live = streams.filter((s) => s.length > 0);
-        const next = live[Math.floor(rnd() * live.length)]!.shift()!;
-        seq.feed(next.dump, next.buf, next.used);
-      }
+      feedInterleaved(WORKER_DUMPS, rnd, (d, buf, used) => seq.feed(d, buf, used));
       seq.finish();
       const conns = b.finish();
       expect(conns).toEqual(sequential.connections);
