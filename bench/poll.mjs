@@ -215,16 +215,29 @@ try {
   // Rounds interleave every measure, so that each sees the same share of the machine's other load
   // (the dev box has 2 cores and is shared); the samples of all rounds are pooled.
   let lastRaw = null;
-  const measures = [['engine readConnections (decoded)', () => engineRun().ms]];
-  measures.push(['engine, every object new', () => engineRun('fresh').ms]);
+  /** Process CPU per poll (all threads, user + system: the kernel's dump work included). */
+  const cpu = new Map();
+  /** Per engine measure: connections per poll that were the last poll's very objects. */
+  const reused = new Map();
+  const withCpu = (name, r) => {
+    if (!cpu.has(name)) cpu.set(name, []);
+    cpu.get(name).push(...r.cpuMs);
+    if (r.reusedConnections) reused.set(name, [...(reused.get(name) ?? []), ...r.reusedConnections]);
+    return r.ms;
+  };
+  const measures = [['engine readConnections (decoded)', () => withCpu('engine', engineRun())]];
+  measures.push(['engine, every object new', () => withCpu('engine, every object new', engineRun('fresh'))]);
   measures.push([
     'raw C sock_diag dump (no decode)',
     () =>
-      (lastRaw = JSON.parse(
-        execFileSync('ip', ['netns', 'exec', lab.client, join(cache, 'raw-diag-dump'), String(ITERS)], {
-          encoding: 'utf8',
-        }),
-      )).ms,
+      withCpu(
+        'raw C',
+        (lastRaw = JSON.parse(
+          execFileSync('ip', ['netns', 'exec', lab.client, join(cache, 'raw-diag-dump'), String(ITERS)], {
+            encoding: 'utf8',
+          }),
+        )),
+      ),
   ]);
   // ss and the exec overhead, interleaved so both see the same machine state.
   const execMs = [];
@@ -285,6 +298,11 @@ try {
   const eFresh = median(samples.get('engine, every object new'));
   console.log(`engine, every object new / raw C : ${(eFresh / median(raw.ms)).toFixed(2)}x`);
   console.log(`ss / engine    : ${(median(ssNet) / e).toFixed(2)}x`);
+  // CPU is steadier than wall time on a shared machine, and says what a poll costs the host.
+  console.log('\nprocess CPU per poll (all threads, user + system), median ms:');
+  for (const [name, xs] of cpu) console.log(`  ${name.padEnd(34)} ${fmt(median(xs))}`);
+  for (const [name, xs] of reused)
+    console.log(`${name}: median ${median(xs)} of ${N} connections reused from the poll before`);
   for (const [mode, split] of splitSeen) console.log(`split (${mode}): ${JSON.stringify(split)}`);
   console.log(`load average at the end: ${load()}`);
 } finally {

@@ -4,7 +4,8 @@
  * but LISTEN) and TCP (ext INFO|CONG, all states but LISTEN, TIME_WAIT and NEW_SYN_RECV), each for
  * AF_INET and AF_INET6, and reads every datagram without decoding anything.
  *
- *   raw-diag-dump ITERS [RECVBUF_BYTES]   prints {"ms":[...],"messages":N,"bytes":N} (after 2 warm-ups)
+ *   raw-diag-dump ITERS [RECVBUF_BYTES]   prints {"ms":[...],"cpuMs":[...],"messages":N,"bytes":N}
+ *                                         (wall and process CPU per poll, after 2 warm-ups)
  */
 #include <errno.h>
 #include <linux/inet_diag.h>
@@ -23,11 +24,14 @@
 #endif
 #define IPPROTO_MPTCP_NUM 262
 
-static double now_ms(void) {
+static double clock_ms(clockid_t clock) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(clock, &ts);
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
+static double now_ms(void) { return clock_ms(CLOCK_MONOTONIC); }
+/* CPU time of the process (user + system, the kernel's dump work included). */
+static double cpu_ms(void) { return clock_ms(CLOCK_PROCESS_CPUTIME_ID); }
 
 static char *buf;
 static size_t buflen;
@@ -93,18 +97,25 @@ int main(int argc, char **argv) {
   int rcv = 1 << 20;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
   unsigned seq = 1;
+  double *cpu = calloc((size_t)iters + 2, sizeof *cpu);
+  if (!cpu) return 1;
   printf("{\"ms\":[");
   for (int i = 0; i < iters + 2; i++) {
     messages = bytes = 0;
     double t0 = now_ms();
+    double c0 = cpu_ms();
     dump(fd, AF_INET, 1, seq++);
     dump(fd, AF_INET6, 1, seq++);
     dump(fd, AF_INET, 0, seq++);
     dump(fd, AF_INET6, 0, seq++);
     double dt = now_ms() - t0;
+    cpu[i] = cpu_ms() - c0;
     if (i >= 2) printf("%s%.3f", i > 2 ? "," : "", dt);
   }
+  printf("],\"cpuMs\":[");
+  for (int i = 2; i < iters + 2; i++) printf("%s%.3f", i > 2 ? "," : "", cpu[i]);
   printf("],\"messages\":%ld,\"bytes\":%ld}\n", messages, bytes);
+  free(cpu);
   close(fd);
   return 0;
 }

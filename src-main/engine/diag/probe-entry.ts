@@ -117,14 +117,22 @@ async function splitPoll(a: NlSocket, b: NlSocket): Promise<number> {
  * in the agent (which serializes it and lets it go): a snapshot held in the bench loop's suspended
  * frame would stay alive through the next poll and double what its scavenges copy.
  */
+/** The connections of the last countedPoll, to count what the next one reused. */
+let lastCounted = new Set<object>();
+
 async function countedPoll(
   diag: NlSocket,
   opts: ReadConnectionsOptions,
-): Promise<{ connections: number; subflows: number }> {
+): Promise<{ connections: number; subflows: number; reused: number }> {
   const snap = await readConnections(diag, opts);
   let subflows = 0;
-  for (const c of snap.connections) subflows += c.subflows.length;
-  return { connections: snap.connections.length, subflows };
+  let reused = 0;
+  for (const c of snap.connections) {
+    subflows += c.subflows.length;
+    if (lastCounted.has(c)) reused++;
+  }
+  lastCounted = new Set(snap.connections);
+  return { connections: snap.connections.length, subflows, reused };
 }
 
 /** utime, stime, cutime, cstime of this process in ms (proc(5): fields 14-17, clock ticks). */
@@ -301,13 +309,17 @@ async function main(): Promise<void> {
       const cpuMs: number[] = [];
       let connections = 0;
       let subflows = 0;
+      /** Per measured poll: connections that are the very objects of the poll before. */
+      const reusedConnections: number[] = [];
       for (let i = 0; i < iters + 2; i++) {
         const t0 = performance.now();
         const c0 = process.cpuUsage();
         if (second) {
           subflows = await splitPoll(diag, second);
         } else {
-          ({ connections, subflows } = await countedPoll(diag, opts));
+          const r = await countedPoll(diag, opts);
+          ({ connections, subflows } = r);
+          if (i >= 2) reusedConnections.push(r.reused);
         }
         const dt = performance.now() - t0;
         const c1 = process.cpuUsage(c0);
@@ -320,7 +332,16 @@ async function main(): Promise<void> {
       second?.close();
       const { splitPolls, lastSplit } = pollSplitStats;
       process.stdout.write(
-        JSON.stringify({ ms, cpuMs, workerEndMs, connections, subflows, splitPolls, lastSplit }),
+        JSON.stringify({
+          ms,
+          cpuMs,
+          workerEndMs,
+          connections,
+          subflows,
+          reusedConnections,
+          splitPolls,
+          lastSplit,
+        }),
       );
     } else if (mode === 'reuse') {
       // ROUNDS polls GAP_MS apart, each followed at once by a poll that builds every object anew;
