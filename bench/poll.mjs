@@ -67,7 +67,7 @@
 // --rounds 4, 10,000 connections, median ms (engine / every object new / raw C / ss):
 //   idle, run 1      42.3 / 50.2 / 42.4 / 196.3   (1.00x raw C, new 1.18x)
 //   idle, run 2      51.6 / 49.7 / 40.2 / 206.1   (1.28x, new 1.24x)   ten minutes later
-//   1,000 sending    76.5 / 80.3 / 66.1 / 252.7   (1.16x, new 1.22x)   --active 1000
+//   1,000 sending    76.5 / 80.3 / 66.1 / 252.7   (1.16x, new 1.21x)   --active 1000
 // The floor under all of this: a dump worker reading only the AF_INET TCP dump, decoding nothing,
 // 35-40 ms against 27-34 ms for the raw C program reading the same dump (interleaved): the netlink
 // binding's per-datagram cost sits on the critical path.

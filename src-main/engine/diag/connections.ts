@@ -671,6 +671,7 @@ export async function readConnections(
 ): Promise<ConnectionsSnapshot> {
   const t0 = performance.now();
   let b: SnapshotBuilder;
+  let connections: Connection[];
   const prev = opts.fresh ? null : lastPoll;
   const into = opts.fresh ? null : takeMemory();
   if (prev) prev.readers++;
@@ -689,14 +690,22 @@ export async function readConnections(
       b = new SnapshotBuilder({ prev, into });
       pollSplitStats.lastSkippedDumps = await dumpInto(diag, b, opts.allDumps === true);
     }
+    // Still reading `prev` (the subflow counts of the connections on probation).
+    connections = b.finish();
   } finally {
-    if (prev) prev.readers--;
+    if (prev) {
+      prev.readers--;
+      // Spare and read by nobody any more: let go of its objects now rather than at its reuse.
+      if (prev === sparePoll && prev.readers === 0) prev.reset();
+    }
   }
-  const connections = b.finish();
   if (into) {
     const old = lastPoll;
     lastPoll = into;
-    if (old !== null && old !== into) sparePoll = old;
+    if (old !== null && old !== into) {
+      sparePoll = old;
+      if (old.readers === 0) old.reset();
+    }
   }
   const pollDurationUs = Math.round((performance.now() - t0) * 1000);
   return {

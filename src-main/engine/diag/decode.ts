@@ -467,6 +467,16 @@ function isMptcpName(buf: Buffer, off: number, len: number): boolean {
 }
 
 /**
+ * The source and destination address words of the inet_diag_msg at byte `msg` of `w` (inet_diag_sockid
+ * idiag_src at +8, idiag_dst at +24, 4 words each) into a record at `r[at..at+8)`.
+ */
+function copyAddresses(r: Uint32Array, at: number, w: Uint32Array, msg: number): void {
+  const src = (msg + 8) >>> 2;
+  for (let k = 0; k < 4; k++) r[at + k] = w[src + k]!;
+  for (let k = 0; k < 4; k++) r[at + 4 + k] = w[src + 4 + k]!;
+}
+
+/**
  * Joins the two dumps: subflows are attached to their connection by TOKEN_LOC == mptcpi_token
  * (§3.6) as they stream past. Messages are (buf, offset, len) views as NlSocket.dump hands them
  * out.
@@ -483,16 +493,8 @@ function isMptcpName(buf: Buffer, off: number, len: number): boolean {
  * promotion, no page faults for fresh heap: bench/poll.mjs), and identity tells consumers what is
  * unchanged (shared/delta.ts diffSnapshots skips `old === next`). So snapshot objects are
  * immutable: no consumer may write to a Connection, a Subflow or a subflows array it was given.
+ * (The connections array itself is the caller's: the memory keeps a copy of it.)
  */
-/**
- * The source and destination address words of the inet_diag_msg at byte `msg` of `w` (inet_diag_sockid
- * idiag_src at +8, idiag_dst at +24, 4 words each) into a record at `r[at..at+8)`.
- */
-function copyAddresses(r: Uint32Array, at: number, w: Uint32Array, msg: number): void {
-  const src = (msg + 8) >>> 2;
-  for (let k = 0; k < 4; k++) r[at + k] = w[src + k]!;
-  for (let k = 0; k < 4; k++) r[at + 4 + k] = w[src + 4 + k]!;
-}
 
 export class SnapshotBuilder {
   readonly connections: Connection[] = [];
@@ -549,13 +551,17 @@ export class SnapshotBuilder {
         else if (mem !== null) mem.connSubCount[i] = k;
       }
     }
-    if (mem !== null) mem.conns = this.connections;
+    // A copy: the memory finds last poll's objects by index, whatever the caller does with its array.
+    if (mem !== null) mem.conns = this.connections.slice();
     return this.connections;
   }
 
-  /** This poll's memory, for the next poll's `prev` (after finish; null without `into`/`prev`). */
+  /**
+   * This poll's memory, for the next poll's `prev`: null without `into`/`prev`, and until finish()
+   * (before it, the memory holds no connections and unsettled subflow counts).
+   */
   memory(): PollMemory | null {
-    return this.mem;
+    return this.finished ? this.mem : null;
   }
 
   /**
@@ -649,8 +655,9 @@ export class SnapshotBuilder {
     if (infoOff < 0) return;
     const family = buf[off]!;
     const state = buf[off + 1]!;
-    // The whole 6.18 struct (96 bytes) is there: word loads without per-field bounds checks.
-    const full = infoLen >= 81;
+    // The whole 6.18 struct (96 bytes) is there: word loads without per-field bounds checks. 84:
+    // every word the record keeps (word 20 holds subflows_total at byte 80) is inside it.
+    const full = infoLen >= 84;
     const mem = this.mem;
     if (full && mem !== null) {
       // This socket's record: the words every field of its Connection comes from.

@@ -179,3 +179,146 @@ describe('SnapshotBuilder with the last poll (PollMemory)', () => {
     expect(() => new SnapshotBuilder({ prev: m, into: m })).toThrow(/into === prev/);
   });
 });
+
+/** The top-level (or nested, within [from, end)) attributes of a message: type, offset, length. */
+function attrs(
+  m: Buffer,
+  from = NLMSG_HDRLEN + 72,
+  end = m.length,
+): { t: number; at: number; len: number }[] {
+  const out: { t: number; at: number; len: number }[] = [];
+  let a = from;
+  while (a + 4 <= end) {
+    const l = m.readUInt16LE(a);
+    if (l < 4 || a + l > end) break;
+    out.push({ t: m.readUInt16LE(a + 2) & 0x3fff, at: a, len: l });
+    a += (l + 3) & ~3;
+  }
+  return out;
+}
+
+type Ev = { k: 'm' | 't'; m: Buffer };
+
+function buildEvents(evs: Ev[], pending: boolean, prev: PollMemory | null, into: PollMemory | null): Built {
+  const b = new SnapshotBuilder({ mptcpPending: pending, prev, into });
+  for (const e of evs)
+    if (e.k === 'm') b.onMptcp(e.m, NLMSG_HDRLEN, e.m.length - NLMSG_HDRLEN);
+    else b.onTcp(e.m, NLMSG_HDRLEN, e.m.length - NLMSG_HDRLEN);
+  b.mptcpDone();
+  const connections = b.finish();
+  return { connections, orphans: b.orphanSubflows, mem: b.memory() };
+}
+
+/** A copy of a recorded message with its token (MPTCP) or TOKEN_LOC (subflow) moved by `delta`. */
+function retoken(m: Buffer, isTcp: boolean, delta: number): Buffer {
+  const c = Buffer.from(m);
+  const top = attrs(c);
+  if (!isTcp) {
+    const info = top.find((a) => a.t === 2)!;
+    c.writeUInt32LE((c.readUInt32LE(info.at + 4 + 12) + delta) >>> 0, info.at + 4 + 12);
+    return c;
+  }
+  const ulp = top.find((a) => a.t === 19)!;
+  for (const u of attrs(c, ulp.at + 4, ulp.at + ulp.len))
+    if (u.t === 3)
+      for (const a of attrs(c, u.at + 4, u.at + u.len))
+        if (a.t === 2) c.writeUInt32LE((c.readUInt32LE(a.at + 4) + delta) >>> 0, a.at + 4);
+  return c;
+}
+
+// From the review of the reuse change: short INFO structs, congestion-control names past the intern
+// table's 32, and TCP messages before their MPTCP sockets (mptcpPending), together with reuse.
+describe('SnapshotBuilder with the last poll: edge cases', () => {
+  it('truncated INFO attributes, more congestion names than the intern table holds, interleavings', () => {
+    const rnd = rng(7);
+    const all = (mptcp: Buffer[], tcp: Buffer[]): Ev[] => [
+      ...mptcp.map((m) => ({ k: 'm' as const, m })),
+      ...tcp.map((m) => ({ k: 't' as const, m })),
+    ];
+    let prev = buildEvents(all(recordedMptcp, recordedTcp), false, null, new PollMemory());
+    let spare: PollMemory | null = null;
+    let reused = 0;
+    for (let round = 0; round < 4000; round++) {
+      const mptcp = copy(recordedMptcp);
+      const tcp = copy(recordedTcp);
+      const r = rnd();
+      if (r < 0.25) {
+        // INFO cut short: no reuse, no record that could match later.
+        const list = rnd() < 0.5 ? mptcp : tcp;
+        const m = list[Math.floor(rnd() * list.length)]!;
+        const info = attrs(m).find((a) => a.t === 2);
+        if (info) m.writeUInt16LE(4 + Math.floor(rnd() * (info.len - 4)), info.at);
+      } else if (r < 0.5) {
+        // Another congestion-control name of the same length: fills the intern table.
+        const m = tcp[Math.floor(rnd() * tcp.length)]!;
+        const cong = attrs(m).find((a) => a.t === 4);
+        if (cong)
+          for (let i = 0; i < cong.len - 5; i++)
+            m[cong.at + 4 + i] = 97 + Math.floor(rnd() * (rnd() < 0.5 ? 2 : 26));
+      } else if (r < 0.7) {
+        for (let n = 1 + Math.floor(rnd() * 3); n > 0; n--) {
+          const list = rnd() < 0.3 ? mptcp : tcp;
+          const m = list[Math.floor(rnd() * list.length)]!;
+          m[NLMSG_HDRLEN + Math.floor(rnd() * (m.length - NLMSG_HDRLEN))] = Math.floor(rnd() * 256);
+        }
+      } else if (r < 0.8) {
+        tcp.splice(Math.floor(rnd() * tcp.length), 1);
+      }
+      if (rnd() < 0.2) tcp.push(Buffer.from(tcp[Math.floor(rnd() * tcp.length)]!));
+      if (rnd() < 0.1) mptcp.push(Buffer.from(mptcp[Math.floor(rnd() * mptcp.length)]!));
+      // Pending mode: MPTCP and TCP messages interleaved, each list in its own order.
+      const pending = rnd() < 0.5;
+      let evs: Ev[] = all(mptcp, tcp);
+      if (pending) {
+        evs = [];
+        let i = 0;
+        let j = 0;
+        while (i < mptcp.length || j < tcp.length) {
+          if (j >= tcp.length || (i < mptcp.length && rnd() < 0.5)) evs.push({ k: 'm', m: mptcp[i++]! });
+          else evs.push({ k: 't', m: tcp[j++]! });
+        }
+      }
+      deepFreeze(prev.connections);
+      const before = text(prev);
+      const next = buildEvents(evs, pending, prev.mem, spare ?? new PollMemory());
+      expect(text(next), `round ${round}`).toBe(text(buildEvents(evs, pending, null, null)));
+      expect(text(prev)).toBe(before);
+      const s = shared(prev.connections, next.connections);
+      reused += s.conns + s.subs;
+      spare = prev.mem;
+      prev = next;
+    }
+    expect(reused).toBeGreaterThan(4000);
+  });
+
+  it('12,000 connections: the slabs and indexes grow, an unchanged poll is shared whole', () => {
+    const mptcp: Buffer[] = [];
+    const tcp: Buffer[] = [];
+    for (let k = 0; k < 3000; k++) {
+      for (const m of recordedMptcp) mptcp.push(retoken(m, false, k * 7919));
+      for (const m of recordedTcp) tcp.push(retoken(m, true, k * 7919));
+    }
+    const a = build(mptcp, tcp, null, new PollMemory());
+    const b = build(mptcp, tcp, a.mem, new PollMemory());
+    expect(b.connections).toHaveLength(12000);
+    expect(b.connections.every((c, i) => c === a.connections[i])).toBe(true);
+    // One subflow's bytes_retrans changes, deep in the list: one connection is new, the rest shared.
+    const changed = tcp.slice();
+    changed[20000] = Buffer.from(changed[20000]!);
+    changed[20000][208] ^= 1;
+    const c = build(mptcp, changed, b.mem, a.mem);
+    expect(text(c)).toBe(fresh(mptcp, changed));
+    expect(c.connections.filter((x, i) => x === b.connections[i])).toHaveLength(11999);
+  });
+
+  it('the memory of a poll is offered only once the poll is finished, with its own copy of the list', () => {
+    const b = new SnapshotBuilder({ into: new PollMemory() });
+    for (const m of recordedMptcp) b.onMptcp(m, NLMSG_HDRLEN, m.length - NLMSG_HDRLEN);
+    expect(b.memory()).toBeNull();
+    const conns = b.finish();
+    const mem = b.memory()!;
+    conns.reverse(); // the caller's array: the next poll must not care
+    const next = build(recordedMptcp, [], mem, new PollMemory());
+    expect(text(next)).toBe(fresh(recordedMptcp, []));
+  });
+});
