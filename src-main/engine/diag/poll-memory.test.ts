@@ -304,8 +304,9 @@ describe('SnapshotBuilder with the last poll: edge cases', () => {
     expect(b.connections.every((c, i) => c === a.connections[i])).toBe(true);
     // One subflow's bytes_retrans changes, deep in the list: one connection is new, the rest shared.
     const changed = tcp.slice();
-    changed[20000] = Buffer.from(changed[20000]!);
-    changed[20000][208] ^= 1;
+    const m = Buffer.from(changed[20000]!);
+    m[208]! ^= 1;
+    changed[20000] = m;
     const c = build(mptcp, changed, b.mem, a.mem);
     expect(text(c)).toBe(fresh(mptcp, changed));
     expect(c.connections.filter((x, i) => x === b.connections[i])).toHaveLength(11999);
