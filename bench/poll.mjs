@@ -271,7 +271,17 @@ try {
     measures.push(['one thread, MPTCP+TCP on 2 sockets', () => engineRun('two-sockets').ms]);
   }
   const samples = new Map(measures.map(([name]) => [name, []]));
-  for (let r = 0; r < ROUNDS; r++) for (const [name, run] of measures) samples.get(name).push(...run());
+  /** Per round, each measure's median: the ratio within a round compares runs seconds apart. */
+  const roundMedians = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const row = new Map();
+    for (const [name, run] of measures) {
+      const xs = run();
+      samples.get(name).push(...xs);
+      row.set(name, median(xs));
+    }
+    roundMedians.push(row);
+  }
   const execMed = median(execMs);
   const ssName = 'ss -tinM (minus exec overhead)';
   samples.set(
@@ -298,6 +308,14 @@ try {
   const eFresh = median(samples.get('engine, every object new'));
   console.log(`engine, every object new / raw C : ${(eFresh / median(raw.ms)).toFixed(2)}x`);
   console.log(`ss / engine    : ${(median(ssNet) / e).toFixed(2)}x`);
+  const perRound = (name) =>
+    roundMedians.map((row) => row.get(name) / row.get('raw C sock_diag dump (no decode)'));
+  for (const name of ['engine readConnections (decoded)', 'engine, every object new']) {
+    const rs = perRound(name);
+    console.log(
+      `${name} / raw C by round: ${rs.map((x) => x.toFixed(2)).join(' ')} (median ${median(rs).toFixed(2)}x)`,
+    );
+  }
   // CPU is steadier than wall time on a shared machine, and says what a poll costs the host.
   console.log('\nprocess CPU per poll (all threads, user + system), median ms:');
   for (const [name, xs] of cpu) console.log(`  ${name.padEnd(34)} ${fmt(median(xs))}`);
