@@ -60,6 +60,7 @@ function workerMain(req: NodeJS.Require, data: { netlinkPath: string }): void {
   const NLMSG_DONE = 3;
   const NLMSG_OVERRUN = 4;
   const NLM_F_REQUEST_DUMP = 0x1 | 0x300;
+  const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
   /** One transferred batch holds 8 full datagrams: ~80 messages to the main thread per 10k conns. */
   const BATCH = 256 * 1024;
   /** Same bound as POOL_MAX on the main side. */
@@ -156,14 +157,23 @@ function workerMain(req: NodeJS.Require, data: { netlinkPath: string }): void {
     if (!job || buf.length < NLMSG_HDRLEN) return;
     if (buf.readUInt32LE(8) !== seq || buf.readUInt32LE(12) !== localPort) return;
     let ends = false;
+    // The binding's datagram buffers are malloc'ed (aligned): walk the nlmsghdrs with word loads
+    // (netlink is host byte order; len at word 0, type in the low half of word 1). This walk runs
+    // on the critical path of a poll: ~80 messages per datagram, 320 datagrams at 10k connections.
+    const words =
+      (buf.byteOffset & 3) === 0 && LITTLE_ENDIAN
+        ? new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2)
+        : null;
+    let messages = 0;
     for (let off = 0; off + NLMSG_HDRLEN <= buf.length;) {
-      const len = buf.readUInt32LE(off);
+      const len = words ? words[off >>> 2]! : buf.readUInt32LE(off);
       if (len < NLMSG_HDRLEN || off + len > buf.length) break;
-      const type = buf.readUInt16LE(off + 4);
+      const type = words ? words[(off >>> 2) + 1]! & 0xffff : buf.readUInt16LE(off + 4);
       if (type === NLMSG_DONE || type === NLMSG_ERROR || type === NLMSG_OVERRUN) ends = true;
-      else if (type !== 1 /* NLMSG_NOOP */) found[dump]!++;
+      else if (type !== 1 /* NLMSG_NOOP */) messages++;
       off += (len + 3) & ~3;
     }
+    found[dump]! += messages;
     if (batch && used + buf.length > batch.length) flush();
     if (!batch) {
       const ab = pool.pop() ?? new ArrayBuffer(Math.max(BATCH, buf.length));
