@@ -67,7 +67,13 @@ export interface CountersState {
   refresh: () => void;
 }
 
-export type CountersStore = StoreApi<CountersState> & { dispose(): void };
+export type CountersStore = StoreApi<CountersState> & {
+  dispose(): void;
+  /** Replay: forget the counters and their history (entering or leaving a replay). */
+  clear(): void;
+  /** Replay: a recorded reading, applied like a live one (rates against the one before). */
+  adoptRecorded(counters: MptcpCounters): void;
+};
 
 function groupTotal(counters: Record<string, number>, group: DiagnosticGroup): number {
   let sum = 0;
@@ -86,7 +92,15 @@ export function ratesBetween(prev: MptcpCounters, next: MptcpCounters): Counters
   return { tMs: next.takenAtMs, perSec };
 }
 
-export function createCountersStore(api: MptcpApi, maxPoints = 600): CountersStore {
+/**
+ * `isLive` false (a recording replays) makes the store ignore the host's samples and reads; the
+ * replay then drives it with adoptRecorded.
+ */
+export function createCountersStore(
+  api: MptcpApi,
+  maxPoints = 600,
+  isLive: () => boolean = () => true,
+): CountersStore {
   let reading = false;
 
   const adopt = (next: MptcpCounters): void => {
@@ -104,6 +118,7 @@ export function createCountersStore(api: MptcpApi, maxPoints = 600): CountersSto
     api.invoke('mptcp:counters:get', {}).then(
       (r) => {
         reading = false;
+        if (!isLive()) return;
         if (r.ok) adopt(r.value);
         else store.setState({ error: r.error });
       },
@@ -115,6 +130,7 @@ export function createCountersStore(api: MptcpApi, maxPoints = 600): CountersSto
   };
 
   const onSample = (sample: CountersSample): void => {
+    if (!isLive()) return;
     const base = store.getState().counters;
     if (sample.prevTakenAtMs === null) {
       // The engine's first sample carries every counter: a base by itself.
@@ -143,5 +159,9 @@ export function createCountersStore(api: MptcpApi, maxPoints = 600): CountersSto
   }));
   const off = api.on('mptcp:counters:sample', onSample);
   refresh();
-  return Object.assign(store, { dispose: off });
+  return Object.assign(store, {
+    dispose: off,
+    clear: () => store.setState({ counters: null, history: [], error: null }),
+    adoptRecorded: adopt,
+  });
 }

@@ -74,11 +74,12 @@ export function createStores(
   let monitor: MonitorStore | null = null;
   // Over IPC the host waits for acks before sending more (WebSocket has bufferedAmount instead).
   const feed = new ConnectionsFeedClient(api, { ack: source.get().transport === 'ipc' });
-  const connections = createConnectionsStore(api, feed, now, () => monitor?.getState().mode !== 'replay');
-  monitor = createMonitorStore({ api, connections, feed, samples, events, now });
+  const live = (): boolean => monitor?.getState().mode !== 'replay';
+  const connections = createConnectionsStore(api, feed, now, live);
+  const counters = createCountersStore(api, undefined, live);
+  monitor = createMonitorStore({ api, connections, feed, samples, events, counters, now });
   // Start the feed over: a full snapshot even if the host's first one went out before we listened.
   feed.resync();
-  const counters = createCountersStore(api);
   const connection = createConnectionStore(source);
   const config = createConfigStore(api, overview);
   const cc = createCcStore(api, overview);

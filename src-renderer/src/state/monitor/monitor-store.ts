@@ -1,13 +1,15 @@
 /**
  * Live monitoring state: the selected connection, pause, recording, and replay. It routes the
- * host's pushes (snapshots, kernel events) into the samples store, the event log and the
- * connections store while live; while replaying a recording the live feed is ignored and the
- * recording's entries drive the same stores instead.
+ * host's pushes (snapshots, kernel events, path-manager actions) into the samples store, the event
+ * log and the connections store while live, and records them with the counters store's readings;
+ * while replaying a recording the live feed is ignored and the recording's entries drive the same
+ * stores instead.
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { EVENTS_DROPPED_CODE, type MptcpApi } from '../../../../shared/contract';
 import type { ConnectionsSnapshot } from '../../../../shared/types';
 import type { ConnectionsStore } from '../connections-store';
+import type { CountersStore } from '../counters-store';
 import type { ConnectionsFeedClient } from '../connections-feed';
 import type { EventLog } from './event-log';
 import { parseRecording, Recorder, type LineError, type RecordedEntry } from './recording';
@@ -71,6 +73,8 @@ export interface MonitorDeps {
   feed: ConnectionsFeedClient;
   samples: SamplesStore;
   events: EventLog;
+  /** MPTcpExt counters: recorded at each sample, driven by the recording while it replays. */
+  counters?: CountersStore;
   now?: () => number;
 }
 
@@ -79,7 +83,7 @@ function stamp(ms: number): string {
 }
 
 export function createMonitorStore(deps: MonitorDeps): MonitorStore {
-  const { api, connections, feed, samples, events } = deps;
+  const { api, connections, feed, samples, events, counters } = deps;
   const now = deps.now ?? Date.now;
   let recorder: Recorder | null = null;
   let entries: RecordedEntry[] = [];
@@ -94,9 +98,21 @@ export function createMonitorStore(deps: MonitorDeps): MonitorStore {
     if (e.type === 'snapshot') {
       connections.replace(e.snapshot);
       samples.ingestSnapshot(e.snapshot);
-    } else {
+    } else if (e.type === 'event') {
       events.push(e.event);
+    } else if (e.type === 'pm') {
+      events.push({ source: 'pm', timestampMs: e.action.timestampMs, action: e.action });
+    } else {
+      counters?.adoptRecorded(e.counters);
     }
+  };
+
+  /** Empties what a replay (re)fills. */
+  const clearViews = (): void => {
+    samples.clear();
+    events.clear();
+    connections.replace(null);
+    counters?.clear();
   };
 
   const step = (): void => {
@@ -181,9 +197,7 @@ export function createMonitorStore(deps: MonitorDeps): MonitorStore {
       if (parsed.entries.length === 0) return { entries: 0, errors: parsed.errors };
       cancelTimer();
       entries = parsed.entries;
-      samples.clear();
-      events.clear();
-      connections.replace(null);
+      clearViews();
       set({
         mode: 'replay',
         paused: false,
@@ -200,11 +214,7 @@ export function createMonitorStore(deps: MonitorDeps): MonitorStore {
       if (!replay || replay.playing) return;
       // Played to the end: start over.
       const position = replay.position >= replay.total ? 0 : replay.position;
-      if (position === 0) {
-        samples.clear();
-        events.clear();
-        connections.replace(null);
-      }
+      if (position === 0) clearViews();
       set({ replay: { ...replay, playing: true, position } });
       cancelTimer();
       step();
@@ -228,11 +238,10 @@ export function createMonitorStore(deps: MonitorDeps): MonitorStore {
     exitReplay: () => {
       cancelTimer();
       entries = [];
-      samples.clear();
-      events.clear();
-      connections.replace(null);
+      clearViews();
       set({ mode: 'live', replay: null, openErrors: [], openedFile: null });
       connections.reload();
+      counters?.getState().refresh();
     },
   }));
 
@@ -252,10 +261,16 @@ export function createMonitorStore(deps: MonitorDeps): MonitorStore {
     if (e.code === EVENTS_DROPPED_CODE) store.setState({ eventsDroppedNotice: e.message });
   });
 
-  // Path-manager actions join the timeline (live only; recordings keep kernel data, format v1).
+  // Path-manager actions join the timeline, and the recording.
   const offPm = api.on('mptcp:pm:action', (action) => {
     if (!live()) return;
     events.push({ source: 'pm', timestampMs: action.timestampMs, action });
+    record({ tMs: now(), type: 'pm', action });
+  });
+  // Each new MPTcpExt reading (about 1 Hz), whole: a replay needs no base read.
+  const offCounters = counters?.subscribe((s, before) => {
+    if (!live() || s.counters === null || s.counters === before.counters) return;
+    record({ tMs: now(), type: 'counters', counters: s.counters });
   });
 
   return Object.assign(store, {
@@ -265,6 +280,7 @@ export function createMonitorStore(deps: MonitorDeps): MonitorStore {
       offEvent();
       offDropped();
       offPm();
+      offCounters?.();
     },
   });
 }

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FakeApi } from '../../api/fake-api';
 import { connection, linkEvent, mptcpEvent, snapshot, subflow } from '../../testing/fixtures';
 import { createStores, type Stores } from '../stores';
+import type { PmAction } from '../../../../shared/pm';
 import { headerLine, parseRecording } from './recording';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
@@ -30,12 +31,30 @@ function snapshotAt(i: number) {
 }
 
 function state(stores: Stores) {
+  const counters = stores.counters.getState();
   return {
     connections: stores.connections.getState().snapshot,
     series: stores.samples.window(TOKEN, 0, Infinity, 10_000),
     events: stores.events.list().map((e) => e.event),
+    counters: counters.counters,
+    countersHistory: counters.history,
   };
 }
+
+const PM_ACTION: PmAction = {
+  timestampMs: T0 + 1500,
+  token: TOKEN,
+  action: 'subflow-create',
+  result: 'ok',
+  message: null,
+  local: '10.0.1.1',
+  localPort: null,
+  localId: 2,
+  remote: '10.0.0.2',
+  remotePort: 5201,
+  errno: null,
+  detail: {},
+};
 
 let opened: Stores[] = [];
 beforeEach(() => {
@@ -61,6 +80,13 @@ describe('recording round trip', () => {
     for (let i = 0; i < 5; i++) {
       vi.advanceTimersByTime(1000);
       live.api.emit('mptcp:connections:snapshot', snapshotAt(i));
+      // MPTcpExt samples: the first carries every counter, the others what changed.
+      live.api.emit('mptcp:counters:sample', {
+        takenAtMs: T0 + i * 1000 + 10,
+        prevTakenAtMs: i === 0 ? null : T0 + (i - 1) * 1000 + 10,
+        changed: i === 0 ? { MPJoinSynRx: 4, MPJoinRejected: 0, AddAddrDrop: 0 } : { MPJoinRejected: i * 3 },
+      });
+      if (i === 1) live.api.emit('mptcp:pm:action', PM_ACTION);
       if (i === 2) live.api.emit('mptcp:kernel:event', mptcpEvent('sub_closed', { error: 104 }, T0 + 2500));
       if (i === 3) live.api.emit('mptcp:kernel:event', linkEvent(T0 + 3500, 'down'));
     }
@@ -70,13 +96,23 @@ describe('recording round trip', () => {
     const text = file?.text ?? '';
     expect(JSON.parse(text.split('\n')[0] ?? '')).toMatchObject({
       format: 'mptcp-studio-recording',
-      version: 1,
+      version: 2,
     });
-    expect(text.trim().split('\n')).toHaveLength(1 + 5 + 2);
+    // Header, 5 snapshots, 5 counter readings, 1 path-manager action, 2 kernel events.
+    expect(text.trim().split('\n')).toHaveLength(1 + 5 + 5 + 1 + 2);
 
-    const replay = stores();
+    // This host answers counter reads (the live one above never does): a read must not land in
+    // the replay, and leaving the replay reads again.
+    const replayApi = new FakeApi().handle('mptcp:counters:get', {
+      ok: true,
+      value: { takenAtMs: T0 - 60_000, counters: { MPJoinRejected: 500 } },
+    });
+    const replay = stores(replayApi);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(replay.stores.counters.getState().counters?.counters).toEqual({ MPJoinRejected: 500 });
     const result = replay.stores.monitor.getState().openRecording('lab.ndjson', text);
-    expect(result).toEqual({ entries: 7, errors: [] });
+    expect(result).toEqual({ entries: 13, errors: [] });
+    replay.stores.counters.getState().refresh(); // answered during the replay: ignored
     expect(replay.stores.monitor.getState()).toMatchObject({
       mode: 'replay',
       replay: { fileName: 'lab.ndjson', playing: true },
@@ -84,17 +120,34 @@ describe('recording round trip', () => {
     // The live feed is ignored while replaying.
     replay.api.emit('mptcp:connections:snapshot', snapshot({ takenAtMs: T0 + 999_999, connections: [] }));
     replay.api.emit('mptcp:kernel:event', linkEvent(T0 + 999_999, 'up'));
+    replay.api.emit('mptcp:counters:sample', {
+      takenAtMs: T0 + 999_999,
+      prevTakenAtMs: null,
+      changed: { MPJoinRejected: 99_999 },
+    });
+    replay.api.emit('mptcp:pm:action', { ...PM_ACTION, timestampMs: T0 + 999_999 });
     await vi.runAllTimersAsync();
-    expect(replay.stores.monitor.getState().replay).toMatchObject({ position: 7, total: 7, playing: false });
+    expect(replay.stores.monitor.getState().replay).toMatchObject({
+      position: 13,
+      total: 13,
+      playing: false,
+    });
 
     const a = state(live.stores);
     const b = state(replay.stores);
     expect(b.series).toHaveLength(2);
     expect(b.series[0]?.points).toHaveLength(5);
+    expect(b.countersHistory).toHaveLength(4);
+    expect(b.countersHistory[3]?.perSec.joinFailures).toBe(3);
+    expect(b.events.filter((e) => e.source === 'pm')).toHaveLength(1);
     expect(b).toEqual(a);
 
+    const reads = replay.api.calls.filter((c) => c.method === 'mptcp:counters:get').length;
     replay.stores.monitor.getState().exitReplay();
     expect(replay.stores.monitor.getState().mode).toBe('live');
+    // Back to live: the replayed counters are gone and the host's are read again.
+    expect(replay.stores.counters.getState()).toMatchObject({ counters: null, history: [] });
+    expect(replay.api.calls.filter((c) => c.method === 'mptcp:counters:get')).toHaveLength(reads + 1);
     replay.api.emit('mptcp:kernel:event', linkEvent(T0 + 999_999, 'up'));
     expect(replay.stores.events.size).toBe(1);
   });

@@ -1,34 +1,44 @@
 /**
  * Recordings: NDJSON, one JSON value per line. Line 1 is the header
- * `{"format":"mptcp-studio-recording","version":1,"startedAtMs":…}`; every other line is
- * `{"t":<ms received>,"type":"snapshot","data":ConnectionsSnapshot}` or
- * `{"t":…,"type":"event","data":KernelEvent}`. Reading validates each line with the contract's
- * schemas and reports bad lines by number instead of trusting or dropping them silently.
+ * `{"format":"mptcp-studio-recording","version":2,"startedAtMs":…}`; every other line is
+ * `{"t":<ms received>,"type":"snapshot","data":ConnectionsSnapshot}`,
+ * `{"t":…,"type":"event","data":KernelEvent}`, `{"t":…,"type":"pm","data":PmAction}` (the engine's
+ * path-manager actions) or `{"t":…,"type":"counters","data":MptcpCounters}` (every MPTcpExt
+ * counter, absolute, at each sample). Version 1 files (snapshots and events only) still replay.
+ * Reading validates each line with the contract's schemas and reports bad lines by number instead
+ * of trusting or dropping them silently.
  */
 import { z } from 'zod';
+import { PmActionSchema, type PmAction } from '../../../../shared/pm';
 import {
   ConnectionsSnapshotSchema,
   KernelEventSchema,
+  MptcpCountersSchema,
   type ConnectionsSnapshot,
   type KernelEvent,
+  type MptcpCounters,
 } from '../../../../shared/types';
 
 export const RECORDING_FORMAT = 'mptcp-studio-recording';
-export const RECORDING_VERSION = 1;
+export const RECORDING_VERSION = 2;
 
 export type RecordedEntry =
   | { tMs: number; type: 'snapshot'; snapshot: ConnectionsSnapshot }
-  | { tMs: number; type: 'event'; event: KernelEvent };
+  | { tMs: number; type: 'event'; event: KernelEvent }
+  | { tMs: number; type: 'pm'; action: PmAction }
+  | { tMs: number; type: 'counters'; counters: MptcpCounters };
 
 const HeaderSchema = z.object({
   format: z.literal(RECORDING_FORMAT),
-  version: z.literal(RECORDING_VERSION),
+  version: z.union([z.literal(1), z.literal(RECORDING_VERSION)]),
   startedAtMs: z.number().optional(),
 });
 
 const LineSchema = z.discriminatedUnion('type', [
   z.object({ t: z.number(), type: z.literal('snapshot'), data: ConnectionsSnapshotSchema }),
   z.object({ t: z.number(), type: z.literal('event'), data: KernelEventSchema }),
+  z.object({ t: z.number(), type: z.literal('pm'), data: PmActionSchema }),
+  z.object({ t: z.number(), type: z.literal('counters'), data: MptcpCountersSchema }),
 ]);
 
 export function headerLine(startedAtMs: number): string {
@@ -36,9 +46,28 @@ export function headerLine(startedAtMs: number): string {
 }
 
 export function entryLine(e: RecordedEntry): string {
-  return e.type === 'snapshot'
-    ? JSON.stringify({ t: e.tMs, type: 'snapshot', data: e.snapshot })
-    : JSON.stringify({ t: e.tMs, type: 'event', data: e.event });
+  const data =
+    e.type === 'snapshot'
+      ? e.snapshot
+      : e.type === 'event'
+        ? e.event
+        : e.type === 'pm'
+          ? e.action
+          : e.counters;
+  return JSON.stringify({ t: e.tMs, type: e.type, data });
+}
+
+function toEntry(v: z.infer<typeof LineSchema>): RecordedEntry {
+  switch (v.type) {
+    case 'snapshot':
+      return { tMs: v.t, type: 'snapshot', snapshot: v.data };
+    case 'event':
+      return { tMs: v.t, type: 'event', event: v.data };
+    case 'pm':
+      return { tMs: v.t, type: 'pm', action: v.data };
+    case 'counters':
+      return { tMs: v.t, type: 'counters', counters: v.data };
+  }
 }
 
 export interface LineError {
@@ -99,12 +128,7 @@ export function parseRecording(text: string): ParsedRecording {
       errors.push({ line: i + 1, message: describe(parsed.error) });
       continue;
     }
-    const v = parsed.data;
-    entries.push(
-      v.type === 'snapshot'
-        ? { tMs: v.t, type: 'snapshot', snapshot: v.data }
-        : { tMs: v.t, type: 'event', event: v.data },
-    );
+    entries.push(toEntry(parsed.data));
   }
   entries.sort((a, b) => a.tMs - b.tMs);
   return { entries, errors };
