@@ -106,8 +106,10 @@ test('a recording saved and opened again replays into a chart with 2 lines', asy
   const saved = await m.downloadText('save-recording');
   expect(saved.name).toMatch(/\.ndjson$/);
   const lines = saved.text.trim().split('\n');
-  expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ format: 'mptcp-studio-recording', version: 1 });
+  expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ format: 'mptcp-studio-recording', version: 2 });
   expect(lines.filter((l) => l.includes('"type":"snapshot"')).length).toBeGreaterThanOrEqual(4);
+  // The host samples MPTcpExt about once a second: the readings are in the recording too.
+  expect(lines.filter((l) => l.includes('"type":"counters"')).length).toBeGreaterThanOrEqual(1);
 
   const file = join(testInfo.outputDir, saved.name);
   await saved.download.saveAs(file);
