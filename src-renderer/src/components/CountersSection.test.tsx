@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FakeApi } from '../api/fake-api';
 import { renderApp } from '../testing/render';
 import { overview } from '../testing/fixtures';
+import { headerLine } from '../state/monitor/recording';
 
 afterEach(() => cleanup());
 
@@ -37,6 +38,36 @@ describe('MPTCP counters on the Overview', () => {
     });
     expect(screen.getByTestId('counter-alarms').textContent).toContain('6 MP_JOINs refused');
     expect(screen.getByTestId('counter-rates-chart').getAttribute('data-points')).toBe('2');
+    stores.dispose();
+  });
+
+  it('replays the counters of a recording, and says so', async () => {
+    const api = new FakeApi()
+      .handle('mptcp:overview:get', { ok: true, value: overview() })
+      .handle('mptcp:counters:get', { ok: true, value: { takenAtMs: 1, counters: { MPJoinRejected: 1 } } });
+    const stores = await renderApp(api);
+    expect(screen.getByTestId('overview-counters').textContent).toContain('live, about once a second');
+    const line = (t: number, rejected: number): string =>
+      JSON.stringify({ t, type: 'counters', data: { takenAtMs: t, counters: { MPJoinRejected: rejected } } });
+    const text = [headerLine(1000), line(1000, 40), line(2000, 47)].join('\n');
+    act(() => {
+      stores.monitor.getState().openRecording('lab.ndjson', text);
+    });
+    await act(async () => {
+      await new Promise((r) => setTimeout(r, 1100));
+    });
+    const card = screen.getByTestId('overview-counters');
+    expect(card.textContent).toContain('replayed from the recording');
+    expect(screen.getByTestId('counter-alarms').textContent).toContain('47 MP_JOINs refused');
+    // A live sample while replaying does not get in.
+    act(() => {
+      api.emit('mptcp:counters:sample', {
+        takenAtMs: 5000,
+        prevTakenAtMs: null,
+        changed: { MPJoinRejected: 900 },
+      });
+    });
+    expect(screen.getByTestId('counter-alarms').textContent).toContain('47 MP_JOINs refused');
     stores.dispose();
   });
 

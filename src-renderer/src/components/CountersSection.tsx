@@ -2,7 +2,7 @@ import { useMemo } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
 import { useStore } from 'zustand';
 import { ErrorLine } from './Notice';
-import { useStores } from '../state/stores';
+import { useMonitor, useStores } from '../state/stores';
 import { DIAGNOSTIC_GROUP_NAMES, type CountersPoint, type DiagnosticGroup } from '../state/counters-store';
 
 /**
@@ -85,14 +85,16 @@ function CounterRatesChart({ history }: { history: CountersPoint[] }) {
 }
 
 /**
- * The namespace's MPTcpExt counters, live (sampled by the host about once a second): the
- * diagnostic ones called out first, their rates charted, then every nonzero one.
+ * The namespace's MPTcpExt counters, live (sampled by the host about once a second) or from a
+ * recording while one replays: the diagnostic ones called out first, their rates charted, then
+ * every nonzero one.
  */
 export function CountersSection() {
   const store = useStores().counters;
   const counters = useStore(store, (s) => s.counters);
   const error = useStore(store, (s) => s.error);
   const history = useStore(store, (s) => s.history);
+  const replaying = useMonitor((s) => s.mode === 'replay');
 
   const entries = Object.entries(counters?.counters ?? {});
   const nonzero = entries.filter(([, v]) => v > 0);
@@ -102,7 +104,9 @@ export function CountersSection() {
       <header className="card-header">
         <h2 id="counters-heading">MPTCP counters</h2>
         <span className="muted">
-          {counters ? `${nonzero.length} of ${entries.length} nonzero · live, about once a second` : null}
+          {counters
+            ? `${nonzero.length} of ${entries.length} nonzero · ${replaying ? 'replayed from the recording' : 'live, about once a second'}`
+            : null}
         </span>
       </header>
       {error ? <ErrorLine code={error.code} message={error.message} /> : null}
