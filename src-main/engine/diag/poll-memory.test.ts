@@ -77,6 +77,37 @@ describe('SnapshotBuilder with the last poll (PollMemory)', () => {
     });
   });
 
+  it('every byte of every message, changed alone: what a fresh build gives', () => {
+    // Exhaustive single-byte changes against an unchanged last poll (the most reuse there can
+    // be): a decoded byte missing from the records would hand out a stale object here.
+    const a = build(recordedMptcp, recordedTcp, null, new PollMemory());
+    deepFreeze(a.connections);
+    const before = text(a);
+    let changedObjects = 0;
+    for (const [list, isTcp] of [
+      [recordedMptcp, false],
+      [recordedTcp, true],
+    ] as const) {
+      for (let k = 0; k < list.length; k++) {
+        for (let at = NLMSG_HDRLEN; at < list[k]!.length; at++) {
+          for (const bit of [0x01, 0x80]) {
+            const mptcp = isTcp ? recordedMptcp : copy(recordedMptcp);
+            const tcp = isTcp ? copy(recordedTcp) : recordedTcp;
+            const m = (isTcp ? tcp : mptcp)[k]!;
+            m[at]! ^= bit;
+            const next = build(mptcp, tcp, a.mem, new PollMemory());
+            const want = fresh(mptcp, tcp);
+            expect(text(next), `${isTcp ? 'tcp' : 'mptcp'} message ${k} byte ${at} ^ ${bit}`).toBe(want);
+            if (want !== before) changedObjects++;
+          }
+        }
+      }
+    }
+    expect(text(a)).toBe(before);
+    // Most bytes are decoded into something (else this test would check little).
+    expect(changedObjects).toBeGreaterThan(1000);
+  });
+
   it('a changed subflow field: a new subflow and connection with the new value, the rest shared', () => {
     const a = build(recordedMptcp, recordedTcp, null, new PollMemory());
     deepFreeze(a.connections);
@@ -98,59 +129,6 @@ describe('SnapshotBuilder with the last poll (PollMemory)', () => {
     expect(b.connections[0]).not.toBe(a.connections[0]);
     expect(b.connections[0]!.subflows.slice(1)).toEqual(a.connections[0]!.subflows.slice(1));
     expect(shared(a.connections, b.connections)).toEqual({ conns: 3, subs: 6 });
-  });
-
-  it('random byte changes, drops, reorders and duplicates give what a fresh build gives', () => {
-    const rnd = rng(42);
-    const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-    let prev: Built = build(recordedMptcp, recordedTcp, null, new PollMemory());
-    let spare: PollMemory | null = null;
-    let reusedConns = 0;
-    let reusedSubs = 0;
-    for (let round = 0; round < 3000; round++) {
-      let mptcp = copy(recordedMptcp);
-      let tcp = copy(recordedTcp);
-      const what = rnd();
-      if (what < 0.7) {
-        // One to three bytes of message bodies: fields, attribute headers, anything.
-        for (let n = 1 + Math.floor(rnd() * 3); n > 0; n--) {
-          const m = pick(rnd() < 0.3 ? mptcp : tcp);
-          m[NLMSG_HDRLEN + Math.floor(rnd() * (m.length - NLMSG_HDRLEN))] = Math.floor(rnd() * 256);
-        }
-      } else if (what < 0.8) {
-        tcp.splice(Math.floor(rnd() * tcp.length), 1);
-      } else if (what < 0.85) {
-        mptcp.splice(Math.floor(rnd() * mptcp.length), 1);
-      } else if (what < 0.95) {
-        tcp = tcp
-          .map((m) => [rnd(), m] as const)
-          .sort((x, y) => x[0] - y[0])
-          .map(([, m]) => m);
-        mptcp = mptcp
-          .map((m) => [rnd(), m] as const)
-          .sort((x, y) => x[0] - y[0])
-          .map(([, m]) => m);
-      } else {
-        tcp.push(Buffer.from(pick(tcp)));
-        if (rnd() < 0.5) mptcp.push(Buffer.from(pick(mptcp)));
-      }
-      const before = text(prev);
-      deepFreeze(prev.connections);
-      // The memory of the poll before last is refilled, as readConnections recycles it.
-      const next = build(mptcp, tcp, prev.mem, spare ?? new PollMemory());
-      expect(text(next), `round ${round}`).toBe(fresh(mptcp, tcp));
-      expect(text(prev), `round ${round}: last poll unchanged`).toBe(before);
-      const s = shared(prev.connections, next.connections);
-      reusedConns += s.conns;
-      reusedSubs += s.subs;
-      spare = prev.mem;
-      // Every other round starts again from the recording, so that most rounds have much to reuse.
-      prev = round % 2 === 0 ? next : build(recordedMptcp, recordedTcp, next.mem, spare);
-      if (round % 2 !== 0) spare = next.mem;
-    }
-    // The comparison above must have been about reuse, not about fresh objects on both sides.
-    expect(reusedConns).toBeGreaterThan(3000);
-    expect(reusedSubs).toBeGreaterThan(8000);
   });
 
   it('concurrent dumps (subflows before their connections): same snapshot, same sharing', () => {
@@ -229,43 +207,54 @@ function retoken(m: Buffer, isTcp: boolean, delta: number): Buffer {
 // From the review of the reuse change: short INFO structs, congestion-control names past the intern
 // table's 32, and TCP messages before their MPTCP sockets (mptcpPending), together with reuse.
 describe('SnapshotBuilder with the last poll: edge cases', () => {
-  it('truncated INFO attributes, more congestion names than the intern table holds, interleavings', () => {
+  it('random changes between polls (bytes, short INFO structs, congestion names past the intern table, drops, reorders, duplicates, interleavings) give what a fresh build gives', () => {
     const rnd = rng(7);
+    const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
     const all = (mptcp: Buffer[], tcp: Buffer[]): Ev[] => [
       ...mptcp.map((m) => ({ k: 'm' as const, m })),
       ...tcp.map((m) => ({ k: 't' as const, m })),
     ];
     let prev = buildEvents(all(recordedMptcp, recordedTcp), false, null, new PollMemory());
     let spare: PollMemory | null = null;
-    let reused = 0;
-    for (let round = 0; round < 4000; round++) {
-      const mptcp = copy(recordedMptcp);
-      const tcp = copy(recordedTcp);
+    let reusedConns = 0;
+    let reusedSubs = 0;
+    for (let round = 0; round < 5000; round++) {
+      let mptcp = copy(recordedMptcp);
+      let tcp = copy(recordedTcp);
       const r = rnd();
-      if (r < 0.25) {
+      if (r < 0.15) {
         // INFO cut short: no reuse, no record that could match later.
-        const list = rnd() < 0.5 ? mptcp : tcp;
-        const m = list[Math.floor(rnd() * list.length)]!;
+        const m = pick(rnd() < 0.5 ? mptcp : tcp);
         const info = attrs(m).find((a) => a.t === 2);
         if (info) m.writeUInt16LE(4 + Math.floor(rnd() * (info.len - 4)), info.at);
-      } else if (r < 0.5) {
+      } else if (r < 0.3) {
         // Another congestion-control name of the same length: fills the intern table.
-        const m = tcp[Math.floor(rnd() * tcp.length)]!;
+        const m = pick(tcp);
         const cong = attrs(m).find((a) => a.t === 4);
         if (cong)
           for (let i = 0; i < cong.len - 5; i++)
             m[cong.at + 4 + i] = 97 + Math.floor(rnd() * (rnd() < 0.5 ? 2 : 26));
-      } else if (r < 0.7) {
+      } else if (r < 0.6) {
+        // One to three bytes of message bodies: fields, attribute headers, anything.
         for (let n = 1 + Math.floor(rnd() * 3); n > 0; n--) {
-          const list = rnd() < 0.3 ? mptcp : tcp;
-          const m = list[Math.floor(rnd() * list.length)]!;
+          const m = pick(rnd() < 0.3 ? mptcp : tcp);
           m[NLMSG_HDRLEN + Math.floor(rnd() * (m.length - NLMSG_HDRLEN))] = Math.floor(rnd() * 256);
         }
-      } else if (r < 0.8) {
+      } else if (r < 0.7) {
         tcp.splice(Math.floor(rnd() * tcp.length), 1);
+      } else if (r < 0.75) {
+        mptcp.splice(Math.floor(rnd() * mptcp.length), 1);
+      } else if (r < 0.85) {
+        const shuffle = (xs: Buffer[]): Buffer[] =>
+          xs
+            .map((m) => [rnd(), m] as const)
+            .sort((x, y) => x[0] - y[0])
+            .map(([, m]) => m);
+        tcp = shuffle(tcp);
+        mptcp = shuffle(mptcp);
       }
-      if (rnd() < 0.2) tcp.push(Buffer.from(tcp[Math.floor(rnd() * tcp.length)]!));
-      if (rnd() < 0.1) mptcp.push(Buffer.from(mptcp[Math.floor(rnd() * mptcp.length)]!));
+      if (rnd() < 0.1) tcp.push(Buffer.from(pick(tcp)));
+      if (rnd() < 0.05) mptcp.push(Buffer.from(pick(mptcp)));
       // Pending mode: MPTCP and TCP messages interleaved, each list in its own order.
       const pending = rnd() < 0.5;
       let evs: Ev[] = all(mptcp, tcp);
@@ -280,15 +269,45 @@ describe('SnapshotBuilder with the last poll: edge cases', () => {
       }
       deepFreeze(prev.connections);
       const before = text(prev);
+      // The memory of the poll before last is refilled, as readConnections recycles it.
       const next = buildEvents(evs, pending, prev.mem, spare ?? new PollMemory());
       expect(text(next), `round ${round}`).toBe(text(buildEvents(evs, pending, null, null)));
-      expect(text(prev)).toBe(before);
+      expect(text(prev), `round ${round}: last poll unchanged`).toBe(before);
       const s = shared(prev.connections, next.connections);
-      reused += s.conns + s.subs;
+      reusedConns += s.conns;
+      reusedSubs += s.subs;
       spare = prev.mem;
-      prev = next;
+      // Every other round starts again from the recording, so that most rounds have much to reuse.
+      if (round % 2 === 0) prev = next;
+      else {
+        prev = buildEvents(all(recordedMptcp, recordedTcp), false, next.mem, spare);
+        spare = next.mem;
+      }
     }
-    expect(reused).toBeGreaterThan(4000);
+    // The comparisons above must have been about reuse, not about fresh objects on both sides.
+    expect(reusedConns).toBeGreaterThan(5000);
+    expect(reusedSubs).toBeGreaterThan(12000);
+  });
+
+  it('two congestion-control names the intern table had no room for never pass for each other', () => {
+    /** The recorded TCP messages with every INET_DIAG_CONG name replaced by `name` (same length). */
+    const withCong = (name: (len: number) => string): Buffer[] =>
+      copy(recordedTcp).map((m) => {
+        const cong = attrs(m).find((x) => x.t === 4);
+        if (cong) m.write(name(cong.len - 5), cong.at + 4, 'latin1');
+        return m;
+      });
+    const letters = (seed: number) => (len: number) =>
+      Array.from({ length: len }, (_, i) => String.fromCharCode(97 + ((seed * 7 + i * 3) % 26))).join('');
+    // Fill the (process-wide) intern table with 40 other names first.
+    for (let i = 0; i < 40; i++) build(recordedMptcp, withCong(letters(100 + i)), null, null);
+    const a = build(recordedMptcp, withCong(letters(1)), null, new PollMemory());
+    const tcp = withCong(letters(2));
+    const b = build(recordedMptcp, tcp, a.mem, new PollMemory());
+    expect(text(b)).toBe(fresh(recordedMptcp, tcp));
+    expect(b.connections.flatMap((c) => c.subflows).map((x) => x.congestionControl)).not.toContain(
+      a.connections[0]!.subflows[0]!.congestionControl,
+    );
   });
 
   it('12,000 connections: the slabs and indexes grow, an unchanged poll is shared whole', () => {
