@@ -3,7 +3,7 @@ import { act, cleanup, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeApi } from '../api/fake-api';
 import { renderApp } from '../testing/render';
-import { overview } from '../testing/fixtures';
+import { linkEvent, overview } from '../testing/fixtures';
 import { headerLine } from '../state/monitor/recording';
 
 afterEach(() => cleanup());
@@ -49,15 +49,19 @@ describe('MPTCP counters on the Overview', () => {
     expect(screen.getByTestId('overview-counters').textContent).toContain('live, about once a second');
     const line = (t: number, rejected: number): string =>
       JSON.stringify({ t, type: 'counters', data: { takenAtMs: t, counters: { MPJoinRejected: rejected } } });
-    const text = [headerLine(1000), line(1000, 40), line(2000, 47)].join('\n');
+    const event = JSON.stringify({ t: 500, type: 'event', data: linkEvent(500, 'down') });
+    const text = [headerLine(500), event, line(1000, 40), line(1200, 47)].join('\n');
     act(() => {
       stores.monitor.getState().openRecording('lab.ndjson', text);
     });
+    // Before its first counters line, the replay says it has none (yet).
+    expect(screen.getByTestId('counters-not-recorded')).toBeTruthy();
     await act(async () => {
-      await new Promise((r) => setTimeout(r, 1100));
+      await new Promise((r) => setTimeout(r, 900));
     });
     const card = screen.getByTestId('overview-counters');
     expect(card.textContent).toContain('replayed from the recording');
+    expect(screen.queryByTestId('counters-not-recorded')).toBeNull();
     expect(screen.getByTestId('counter-alarms').textContent).toContain('47 MP_JOINs refused');
     // A live sample while replaying does not get in.
     act(() => {

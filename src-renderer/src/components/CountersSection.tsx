@@ -110,6 +110,11 @@ export function CountersSection() {
         </span>
       </header>
       {error ? <ErrorLine code={error.code} message={error.message} /> : null}
+      {replaying && !counters ? (
+        <p className="muted" data-testid="counters-not-recorded">
+          This recording has no counter readings (yet, or at all: version 1 recordings have none).
+        </p>
+      ) : null}
       {counters && entries.length === 0 ? (
         <p className="muted">This kernel reports no MPTcpExt counters.</p>
       ) : null}

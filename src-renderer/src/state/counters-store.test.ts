@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { MptcpApi } from '../../../shared/contract';
 import { FakeApi } from '../api/fake-api';
 import { createCountersStore } from './counters-store';
 
@@ -78,5 +79,33 @@ describe('counters store', () => {
     expect(store.getState().history).toHaveLength(50);
     expect(store.getState().history.at(-1)?.tMs).toBe(200_000);
     store.dispose();
+  });
+
+  it('while a recording replays, ignores the host: samples, read results and read failures', async () => {
+    let live = true;
+    const api = new FakeApi();
+    const store = createCountersStore(api, 600, () => live);
+    live = false;
+    store.adoptRecorded({ takenAtMs: 10, counters: { MPJoinRejected: 2 } });
+    api.emit('mptcp:counters:sample', { takenAtMs: 20, prevTakenAtMs: null, changed: { MPJoinRejected: 9 } });
+    // The read started at creation answers now, during the replay, with a failure.
+    api.resolveNext('mptcp:counters:get', { ok: false, error: { code: 'KERNEL', message: 'boom' } });
+    await flush();
+    expect(store.getState()).toMatchObject({
+      counters: { takenAtMs: 10, counters: { MPJoinRejected: 2 } },
+      error: null,
+    });
+    // A read whose promise rejects (the transport broke) during the replay: not shown either.
+    const broken = {
+      invoke: () => Promise.reject(new Error('socket closed')),
+      on: () => () => undefined,
+    } as unknown as MptcpApi;
+    const other = createCountersStore(broken, 600, () => live);
+    await flush();
+    expect(other.getState().error).toBeNull();
+    live = true;
+    other.getState().refresh();
+    await flush();
+    expect(other.getState().error).toMatchObject({ code: 'INTERNAL' });
   });
 });

@@ -124,6 +124,7 @@ export function createCountersStore(
       },
       (err: unknown) => {
         reading = false;
+        if (!isLive()) return;
         store.setState({ error: { code: 'INTERNAL', message: String(err) } });
       },
     );

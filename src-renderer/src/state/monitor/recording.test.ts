@@ -205,6 +205,27 @@ describe('parseRecording', () => {
       { line: 1, message: expect.stringMatching(/not a recording/) as unknown },
     ]);
     expect(parseRecording('').errors[0]?.message).toMatch(/empty/);
+    // A recording of another version says so (a newer app wrote it), rather than "not a recording".
+    const v3 = JSON.stringify({ format: 'mptcp-studio-recording', version: 3 });
+    expect(parseRecording(v3).errors[0]?.message).toBe(
+      'recording format version 3 is not one this app reads (1 to 2)',
+    );
+  });
+
+  it('a version 1 recording (snapshots and events only) still replays', async () => {
+    const text = [
+      JSON.stringify({ format: 'mptcp-studio-recording', version: 1, startedAtMs: T0 }),
+      ...[0, 1, 2].map((i) => JSON.stringify({ t: T0 + i * 1000, type: 'snapshot', data: snapshotAt(i) })),
+      JSON.stringify({ t: T0 + 1500, type: 'event', data: linkEvent(T0 + 1500, 'down') }),
+    ].join('\n');
+    const { stores: s } = stores();
+    expect(s.monitor.getState().openRecording('old.ndjson', text)).toEqual({ entries: 4, errors: [] });
+    await vi.runAllTimersAsync();
+    const st = state(s);
+    expect(st.series).toHaveLength(2);
+    expect(st.series[0]?.points).toHaveLength(3);
+    expect(st.events).toHaveLength(1);
+    expect(st.counters).toBeNull();
   });
 
   it('an opened file with bad lines is reported in the monitor and the rest replays', () => {

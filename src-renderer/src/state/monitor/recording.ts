@@ -105,15 +105,12 @@ export function parseRecording(text: string): ParsedRecording {
   if (first < 0) return { entries, errors: [{ line: 1, message: 'the file is empty' }] };
   const header = parseJson(lines[first] ?? '');
   if (!header.ok || !HeaderSchema.safeParse(header.value).success) {
-    return {
-      entries,
-      errors: [
-        {
-          line: first + 1,
-          message: `not a recording: the first line must be {"format":"${RECORDING_FORMAT}","version":${RECORDING_VERSION}}`,
-        },
-      ],
-    };
+    const h = header.ok ? (header.value as { format?: unknown; version?: unknown } | null) : null;
+    const message =
+      h?.format === RECORDING_FORMAT
+        ? `recording format version ${JSON.stringify(h.version)} is not one this app reads (1 to ${RECORDING_VERSION})`
+        : `not a recording: the first line must be {"format":"${RECORDING_FORMAT}","version":${RECORDING_VERSION}} (or version 1)`;
+    return { entries, errors: [{ line: first + 1, message }] };
   }
   for (let i = first + 1; i < lines.length; i++) {
     const raw = lines[i] ?? '';
