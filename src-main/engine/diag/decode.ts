@@ -905,7 +905,13 @@ export class SnapshotBuilder {
       flags: subflowFlags(rawFlags),
       rawFlags,
       backup: (rawFlags & 0x30) !== 0,
-      congestionControl: congOff >= 0 ? congestionName(buf, congOff, congLen) : null,
+      // The id found the interned name already; a name past the table is decoded again.
+      congestionControl:
+        congOff < 0
+          ? null
+          : cong !== NO_CONG_ID
+            ? congNames[cong - 1]!.name
+            : congestionName(buf, congOff, congLen),
       rttUs: 0,
       rttVarUs: 0,
       minRttUs: 0,
