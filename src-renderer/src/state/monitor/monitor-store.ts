@@ -12,7 +12,7 @@ import type { ConnectionsStore } from '../connections-store';
 import type { CountersStore } from '../counters-store';
 import type { ConnectionsFeedClient } from '../connections-feed';
 import type { EventLog } from './event-log';
-import { parseRecording, Recorder, type LineError, type RecordedEntry } from './recording';
+import { parseRecording, Recorder, SnapshotReplayer, type LineError, type RecordedEntry } from './recording';
 import type { SamplesStore } from './samples-store';
 
 export const WINDOWS_MS = [30_000, 60_000, 300_000] as const;
@@ -94,10 +94,14 @@ export function createMonitorStore(deps: MonitorDeps): MonitorStore {
     timer = null;
   };
 
+  const replayer = new SnapshotReplayer();
   const apply = (e: RecordedEntry): void => {
-    if (e.type === 'snapshot') {
-      connections.replace(e.snapshot);
-      samples.ingestSnapshot(e.snapshot);
+    if (e.type === 'snapshot' || e.type === 'delta') {
+      const snapshot = replayer.apply(e);
+      if (snapshot) {
+        connections.replace(snapshot);
+        samples.ingestSnapshot(snapshot);
+      }
     } else if (e.type === 'event') {
       events.push(e.event);
     } else if (e.type === 'pm') {
@@ -109,6 +113,7 @@ export function createMonitorStore(deps: MonitorDeps): MonitorStore {
 
   /** Empties what a replay (re)fills. */
   const clearViews = (): void => {
+    replayer.reset();
     samples.clear();
     events.clear();
     connections.replace(null);

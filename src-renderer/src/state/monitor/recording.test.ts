@@ -100,6 +100,14 @@ describe('recording round trip', () => {
     });
     // Header, 5 snapshots, 5 counter readings, 1 path-manager action, 2 kernel events.
     expect(text.trim().split('\n')).toHaveLength(1 + 5 + 5 + 1 + 2);
+    // The snapshots: a whole one, then what changed.
+    const types = text
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => (JSON.parse(l) as { type: string }).type);
+    expect(types.filter((t) => t === 'snapshot')).toHaveLength(1);
+    expect(types.filter((t) => t === 'delta')).toHaveLength(4);
 
     // This host answers counter reads (the live one above never does): a read must not land in
     // the replay, and leaving the replay reads again.
@@ -241,5 +249,58 @@ describe('parseRecording', () => {
     });
     expect(s.monitor.getState().openErrors).toHaveLength(1);
     expect(s.connections.getState().snapshot?.connections).toHaveLength(1);
+  });
+});
+
+describe('snapshots as deltas', () => {
+  /** n snapshots of `conns` idle connections, the first `busy` of them moving. */
+  function session(n: number, conns: number, busy: number) {
+    return Array.from({ length: n }, (_, i) =>
+      snapshot({
+        takenAtMs: T0 + i * 1000,
+        connections: Array.from({ length: conns }, (_, k) => {
+          const c = connection({ token: 1000 + k, localPort: 40000 + k });
+          return {
+            ...c,
+            subflows: c.subflows.map((sf) =>
+              subflow({ ...sf, tokenLocal: 1000 + k, bytesAcked: k < busy ? 1000 + i * 5000 : 1000 }),
+            ),
+          };
+        }),
+      }),
+    );
+  }
+
+  function record(snaps: ReturnType<typeof session>): string {
+    const live = stores();
+    live.stores.monitor.getState().toggleRecording();
+    for (const snap of snaps) {
+      vi.advanceTimersByTime(1000);
+      live.api.emit('mptcp:connections:snapshot', snap);
+    }
+    return live.stores.monitor.getState().saveRecording()?.text ?? '';
+  }
+
+  it('an idle session costs a small fraction of whole snapshots, with a whole one every 60', () => {
+    const snaps = session(130, 50, 2);
+    const text = record(snaps);
+    const lines = text.trim().split('\n').slice(1);
+    const whole = lines.filter((l) => l.includes('"type":"snapshot"'));
+    expect(whole.map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([1, 61, 121]);
+    const wholeBytes = JSON.stringify(snaps[0]).length * snaps.length;
+    expect(text.length).toBeLessThan(wholeBytes / 10);
+  });
+
+  it('a lost line costs the deltas up to the next whole snapshot, and the replay ends right', async () => {
+    const snaps = session(70, 5, 5);
+    const lines = record(snaps).split('\n');
+    // Drop the line of snapshot 30 (header is line 0): deltas 31..60 have no base.
+    const cut = lines.filter((_, i) => i !== 30).join('\n');
+    const { stores: s } = stores();
+    expect(s.monitor.getState().openRecording('cut.ndjson', cut).errors).toEqual([]);
+    await vi.runAllTimersAsync();
+    expect(s.connections.getState().snapshot).toEqual(snaps[69]);
+    // Snapshot 30 is gone and 31..60 never reached the charts: 1..29 and 61..70 did.
+    expect(s.samples.window(1000, 0, Infinity, 10_000)[0]?.points).toHaveLength(29 + 10);
   });
 });

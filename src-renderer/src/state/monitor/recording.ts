@@ -1,14 +1,21 @@
 /**
  * Recordings: NDJSON, one JSON value per line. Line 1 is the header
  * `{"format":"mptcp-studio-recording","version":2,"startedAtMs":…}`; every other line is
- * `{"t":<ms received>,"type":"snapshot","data":ConnectionsSnapshot}`,
- * `{"t":…,"type":"event","data":KernelEvent}`, `{"t":…,"type":"pm","data":PmAction}` (the engine's
+ * `{"t":<ms received>,"type":"snapshot","seq":N,"data":ConnectionsSnapshot}` (a whole snapshot),
+ * `{"t":…,"type":"delta","data":ConnectionsDelta}` (what changed since snapshot `baseSeq`, as
+ * the host↔renderer feed sends it: shared/delta.ts), `{"t":…,"type":"event","data":KernelEvent}`, `{"t":…,"type":"pm","data":PmAction}` (the engine's
  * path-manager actions) or `{"t":…,"type":"counters","data":MptcpCounters}` (every MPTcpExt
  * counter, absolute, at each sample). Version 1 files (snapshots and events only) still replay.
  * Reading validates each line with the contract's schemas and reports bad lines by number instead
  * of trusting or dropping them silently.
  */
 import { z } from 'zod';
+import {
+  applyDelta,
+  ConnectionsDeltaSchema,
+  diffSnapshots,
+  type ConnectionsDelta,
+} from '../../../../shared/delta';
 import { PmActionSchema, type PmAction } from '../../../../shared/pm';
 import {
   ConnectionsSnapshotSchema,
@@ -23,7 +30,8 @@ export const RECORDING_FORMAT = 'mptcp-studio-recording';
 export const RECORDING_VERSION = 2;
 
 export type RecordedEntry =
-  | { tMs: number; type: 'snapshot'; snapshot: ConnectionsSnapshot }
+  | { tMs: number; type: 'snapshot'; snapshot: ConnectionsSnapshot; seq?: number }
+  | { tMs: number; type: 'delta'; delta: ConnectionsDelta }
   | { tMs: number; type: 'event'; event: KernelEvent }
   | { tMs: number; type: 'pm'; action: PmAction }
   | { tMs: number; type: 'counters'; counters: MptcpCounters };
@@ -35,7 +43,13 @@ const HeaderSchema = z.object({
 });
 
 const LineSchema = z.discriminatedUnion('type', [
-  z.object({ t: z.number(), type: z.literal('snapshot'), data: ConnectionsSnapshotSchema }),
+  z.object({
+    t: z.number(),
+    type: z.literal('snapshot'),
+    seq: z.number().int().min(0).optional(),
+    data: ConnectionsSnapshotSchema,
+  }),
+  z.object({ t: z.number(), type: z.literal('delta'), data: ConnectionsDeltaSchema }),
   z.object({ t: z.number(), type: z.literal('event'), data: KernelEventSchema }),
   z.object({ t: z.number(), type: z.literal('pm'), data: PmActionSchema }),
   z.object({ t: z.number(), type: z.literal('counters'), data: MptcpCountersSchema }),
@@ -46,21 +60,33 @@ export function headerLine(startedAtMs: number): string {
 }
 
 export function entryLine(e: RecordedEntry): string {
-  const data =
-    e.type === 'snapshot'
-      ? e.snapshot
-      : e.type === 'event'
-        ? e.event
-        : e.type === 'pm'
-          ? e.action
-          : e.counters;
-  return JSON.stringify({ t: e.tMs, type: e.type, data });
+  switch (e.type) {
+    case 'snapshot':
+      return JSON.stringify({
+        t: e.tMs,
+        type: e.type,
+        ...(e.seq !== undefined ? { seq: e.seq } : {}),
+        data: e.snapshot,
+      });
+    case 'delta':
+      return JSON.stringify({ t: e.tMs, type: e.type, data: e.delta });
+    case 'event':
+      return JSON.stringify({ t: e.tMs, type: e.type, data: e.event });
+    case 'pm':
+      return JSON.stringify({ t: e.tMs, type: e.type, data: e.action });
+    case 'counters':
+      return JSON.stringify({ t: e.tMs, type: e.type, data: e.counters });
+  }
 }
 
 function toEntry(v: z.infer<typeof LineSchema>): RecordedEntry {
   switch (v.type) {
     case 'snapshot':
-      return { tMs: v.t, type: 'snapshot', snapshot: v.data };
+      return v.seq !== undefined
+        ? { tMs: v.t, type: 'snapshot', snapshot: v.data, seq: v.seq }
+        : { tMs: v.t, type: 'snapshot', snapshot: v.data };
+    case 'delta':
+      return { tMs: v.t, type: 'delta', delta: v.data };
     case 'event':
       return { tMs: v.t, type: 'event', event: v.data };
     case 'pm':
@@ -131,18 +157,36 @@ export function parseRecording(text: string): ParsedRecording {
   return { entries, errors };
 }
 
-/** Growing NDJSON text in memory; stops accepting past `maxChars` (the caller says so). */
+/** A whole snapshot every this many recorded snapshots, so a bad line costs at most this many. */
+export const KEYFRAME_EVERY = 60;
+
+/**
+ * Growing NDJSON text in memory; stops accepting past `maxChars` (the caller says so). Snapshots
+ * are written as deltas against the one before (shared/delta.ts), with a whole one first and every
+ * KEYFRAME_EVERY: an idle connection then costs a few bytes per second instead of its whole
+ * snapshot, so hours of many connections fit under the cap.
+ */
 export class Recorder {
   private readonly chunks: string[] = [];
   private chars = 0;
   lines = 0;
   full = false;
+  private last: ConnectionsSnapshot | null = null;
+  private seq = 0;
 
   constructor(
     readonly startedAtMs: number,
     private readonly maxChars = 200 * 1024 * 1024,
   ) {
     this.append(headerLine(startedAtMs));
+  }
+
+  /** The line for a snapshot: whole (with its seq) or as a delta against the last one written. */
+  private encodeSnapshot(tMs: number, snapshot: ConnectionsSnapshot): RecordedEntry {
+    const seq = this.seq + 1;
+    return this.last === null || seq % KEYFRAME_EVERY === 1
+      ? { tMs, type: 'snapshot', snapshot, seq }
+      : { tMs, type: 'delta', delta: diffSnapshots(this.last, snapshot, seq, this.seq) };
   }
 
   private append(line: string): boolean {
@@ -157,8 +201,15 @@ export class Recorder {
 
   add(entry: RecordedEntry): boolean {
     if (this.full) return false;
-    const ok = this.append(entryLine(entry));
-    if (ok) this.lines++;
+    const line = entry.type === 'snapshot' ? this.encodeSnapshot(entry.tMs, entry.snapshot) : entry;
+    const ok = this.append(entryLine(line));
+    if (ok) {
+      this.lines++;
+      if (entry.type === 'snapshot') {
+        this.last = entry.snapshot;
+        this.seq++;
+      }
+    }
     return ok;
   }
 
@@ -168,5 +219,47 @@ export class Recorder {
 
   text(): string {
     return this.chunks.join('');
+  }
+}
+
+/**
+ * Replays the snapshot lines: a whole snapshot replaces the current one, a delta applies to it
+ * when it names it as its base. A delta whose base is not the current snapshot (a line before it
+ * was bad, or the file was cut) is skipped, and so are the ones after it, until the next whole
+ * snapshot (at most KEYFRAME_EVERY lines later).
+ */
+export class SnapshotReplayer {
+  private current: ConnectionsSnapshot | null = null;
+  private seq: number | null = null;
+  /** Deltas that could not be applied. */
+  skipped = 0;
+
+  reset(): void {
+    this.current = null;
+    this.seq = null;
+    this.skipped = 0;
+  }
+
+  /** The snapshot after this entry, or null when the entry could not be applied. */
+  apply(e: Extract<RecordedEntry, { type: 'snapshot' | 'delta' }>): ConnectionsSnapshot | null {
+    if (e.type === 'snapshot') {
+      this.current = e.snapshot;
+      this.seq = e.seq ?? null;
+      return e.snapshot;
+    }
+    if (this.current === null || this.seq === null || e.delta.baseSeq !== this.seq) {
+      this.skipped++;
+      return null;
+    }
+    try {
+      this.current = applyDelta(this.current, e.delta);
+      this.seq = e.delta.seq;
+      return this.current;
+    } catch {
+      this.skipped++;
+      this.current = null;
+      this.seq = null;
+      return null;
+    }
   }
 }
