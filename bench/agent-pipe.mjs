@@ -12,19 +12,11 @@
 // (pollDurationUs), and the result size (the snapshot's JSON, or the delta's JSON the agent
 // computed from the same two polls).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { build } from 'esbuild';
+import { arg, bundleSource, root } from './lib.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cache = join(root, '.cache');
-mkdirSync(cache, { recursive: true });
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
-};
 const N = Number(arg('connections', '10000'));
 const ACTIVE = Math.min(N, Number(arg('active', '100')));
 const ITERS = Number(arg('iterations', '20'));
@@ -34,22 +26,12 @@ if (!existsSync(entry)) {
   process.exit(2);
 }
 
-await build({
-  stdin: {
-    contents:
-      "export * from './src-main/lab/lab.ts'; export { AgentBackend } from './src-main/engine/agent.ts'; export { diffSnapshots } from './shared/delta.ts';",
-    resolveDir: root,
-    loader: 'ts',
-  },
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  external: ['netlink'],
-  outfile: join(cache, 'bench-agent-pipe.mjs'),
-  logLevel: 'warning',
-});
-const m = await import(join(cache, 'bench-agent-pipe.mjs'));
+const m = await import(
+  await bundleSource(
+    "export * from './src-main/lab/lab.ts'; export { AgentBackend } from './src-main/engine/agent.ts'; export { diffSnapshots } from './shared/delta.ts';",
+    'bench-agent-pipe.mjs',
+  )
+);
 const reason = m.labUnavailableReason();
 if (reason) {
   console.error(`bench needs the lab: ${reason}`);

@@ -11,19 +11,8 @@
 // 3. anomaly check: max subflow cwnd over all the runs above plus short extra shared-bottleneck
 //    runs, --anomaly-runs runs per CC in total.
 // Prints a markdown table.
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { arg, bundleEntry } from './lib.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cache = join(root, '.cache');
-mkdirSync(cache, { recursive: true });
-
-function arg(name, dflt) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
-}
 const RUNS = Number(arg('runs', '5'));
 const ANOMALY_RUNS = Number(arg('anomaly-runs', '20'));
 const SECONDS = Number(arg('seconds', '8'));
@@ -43,20 +32,7 @@ const QUEUE_MS = arg('queue-ms', undefined);
 // the absurd-cwnd anomaly exists without them.
 const NO_CLAMP = process.argv.includes('--no-clamp');
 
-execFileSync(
-  join(root, 'node_modules', '.bin', 'esbuild'),
-  [
-    join(root, 'src-main', 'lab', 'cc-bench-entry.ts'),
-    '--bundle',
-    '--platform=node',
-    '--format=esm',
-    '--target=node20',
-    `--outfile=${join(cache, 'bench-cc.mjs')}`,
-    '--log-level=warning',
-  ],
-  { stdio: 'inherit' },
-);
-const m = await import(join(cache, 'bench-cc.mjs'));
+const m = await import(await bundleEntry('src-main/lab/cc-bench-entry.ts', 'bench-cc.mjs', { external: [] }));
 
 const reason = m.labUnavailableReason() ?? m.bpfCcUnavailableReason();
 if (reason) {

@@ -17,41 +17,21 @@
 //   synthetic, 1,000 x 2 subflows: full 1,973 KiB/s, deltas 266 KiB/s (13.5%, 7.4x less); idle 152 B/poll
 //   lab, 1,000 real connections:   full 1,851 KiB/s, deltas 193 KiB/s (10.4%, 9.6x less)
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
-import { build } from 'esbuild';
+import { arg, bundleSource, root } from './lib.mjs';
 import WebSocket from 'ws';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cache = join(root, '.cache');
-mkdirSync(cache, { recursive: true });
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
-};
 const N = Number(arg('connections', '1000'));
 const SECONDS = Number(arg('seconds', '30'));
 const LAB = process.argv.includes('--lab');
 
-await build({
-  stdin: {
-    contents:
-      "export * from './shared/delta.ts'; export * from './shared/synthetic.ts'; export * from './src-main/lab/lab.ts';",
-    resolveDir: root,
-    loader: 'ts',
-  },
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  external: ['netlink'],
-  outfile: join(cache, 'bench-delta.mjs'),
-  logLevel: 'warning',
-});
-const lib = await import(join(cache, 'bench-delta.mjs'));
+const lib = await import(
+  await bundleSource(
+    "export * from './shared/delta.ts'; export * from './shared/synthetic.ts'; export * from './src-main/lab/lab.ts';",
+    'bench-delta.mjs',
+  )
+);
 
 const frame = (name, payload) => Buffer.byteLength(JSON.stringify({ t: 'event', name, payload }));
 const median = (xs) => {

@@ -14,18 +14,11 @@
 // then ran clean 4 of 4 (mesh 1.2-1.6 s, adoption of 1000 connections 412-497 ms, 0 duplicates).
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { build } from 'esbuild';
+import { bundleEntry } from './lib.mjs';
 
 const N = Number(process.argv[2] ?? 200);
 // The lab helper is TypeScript: bundle it once into .cache/ (not tracked).
-await build({
-  entryPoints: ['src-main/lab/lab.ts'],
-  outfile: '.cache/bench-lab.mjs',
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  logLevel: 'warning',
-});
+await bundleEntry('src-main/lab/lab.ts', 'bench-lab.mjs');
 const { Lab, nsRun } = await import('../.cache/bench-lab.mjs');
 
 function agent(ns, name) {

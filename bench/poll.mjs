@@ -72,18 +72,10 @@
 // 35-40 ms against 27-34 ms for the raw C program reading the same dump (interleaved): the netlink
 // binding's per-datagram cost sits on the critical path.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { arg, bundleEntry, cache, root } from './lib.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cache = join(root, '.cache');
-mkdirSync(cache, { recursive: true });
-
-function arg(name, dflt) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
-}
 const N = Number(arg('connections', '1000'));
 const ACTIVE = Math.min(N, Number(arg('active', '0')));
 const ITERS = Number(arg('iterations', '15'));
@@ -91,25 +83,9 @@ const ROUNDS = Number(arg('rounds', '3'));
 const VARIANTS = process.argv.includes('--variants');
 const SPLIT = process.argv.includes('--split');
 
-// Bundle what we need (the lab and the engine probe); netlink stays a native runtime dependency.
-const esbuild = join(root, 'node_modules', '.bin', 'esbuild');
-const bundle = (entry, out) =>
-  execFileSync(
-    esbuild,
-    [
-      join(root, entry),
-      '--bundle',
-      '--platform=node',
-      '--format=esm',
-      '--target=node20',
-      '--external:netlink',
-      `--outfile=${join(cache, out)}`,
-      '--log-level=warning',
-    ],
-    { stdio: 'inherit' },
-  );
-bundle('src-main/lab/lab.ts', 'bench-lab.mjs');
-bundle('src-main/engine/diag/probe-entry.ts', 'diag-probe.mjs');
+// Bundle what we need (the lab and the engine probe).
+await bundleEntry('src-main/lab/lab.ts', 'bench-lab.mjs');
+await bundleEntry('src-main/engine/diag/probe-entry.ts', 'diag-probe.mjs');
 execFileSync(
   'cc',
   ['-O2', '-Wall', '-o', join(cache, 'raw-diag-dump'), join(root, 'bench', 'raw-diag-dump.c')],

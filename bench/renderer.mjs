@@ -32,21 +32,13 @@
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { dirname, extname, join, normalize, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { extname, join, normalize, sep } from 'node:path';
 import { loadavg } from 'node:os';
-import { build } from 'esbuild';
 import { WebSocketServer } from 'ws';
 import { chromium } from '@playwright/test';
+import { arg as argText, bundleSource, cache, root } from './lib.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cache = join(root, '.cache');
-mkdirSync(cache, { recursive: true });
-const arg = (name, dflt) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return Number(i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt);
-};
+const arg = (name, dflt) => Number(argText(name, dflt));
 const WARMUP_S = arg('warmup-s', 60);
 const MEASURE_S = arg('measure-s', 30);
 const UPDATES = arg('updates', 36_000);
@@ -74,21 +66,13 @@ const vite = spawnSync(
   { cwd: root, stdio: 'inherit' },
 );
 if (vite.status !== 0) process.exit(vite.status ?? 1);
-await build({
-  stdin: {
-    contents:
-      "export * from './shared/delta.ts'; export * from './shared/synthetic.ts'; export { overview, kernelStatus } from './src-renderer/src/testing/fixtures.ts';",
-    resolveDir: root,
-    loader: 'ts',
-  },
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  outfile: join(cache, 'bench-renderer-lib.mjs'),
-  logLevel: 'warning',
-});
-const lib = await import(join(cache, 'bench-renderer-lib.mjs'));
+const lib = await import(
+  await bundleSource(
+    "export * from './shared/delta.ts'; export * from './shared/synthetic.ts'; export { overview, kernelStatus } from './src-renderer/src/testing/fixtures.ts';",
+    'bench-renderer-lib.mjs',
+    { external: [] },
+  )
+);
 
 // --- the synthetic host --------------------------------------------------------------------------
 const r = lib.prng(16);

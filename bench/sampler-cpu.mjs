@@ -21,42 +21,17 @@
 // 18.4%, ss -tinM 26.2% (29 ms per run, spawn included): ss costs 2.0x the engine's CPU, 1.4x with
 // the agent's JSON. Most of the engine's share is kernel time in the sock_diag dumps, which walk
 // the whole 262,144-bucket TCP established hash for each family whatever the namespace holds.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { arg, bundleEntry, cache } from './lib.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cache = join(root, '.cache');
-mkdirSync(cache, { recursive: true });
-
-function arg(name, dflt) {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1] : dflt;
-}
 const N = Number(arg('connections', '1000'));
 const SECONDS = Number(arg('seconds', '30'));
 const HZ = Number(arg('hz', '10'));
 const ROUNDS = Number(arg('rounds', '1'));
 
-const esbuild = join(root, 'node_modules', '.bin', 'esbuild');
-const bundle = (entry, out) =>
-  execFileSync(
-    esbuild,
-    [
-      join(root, entry),
-      '--bundle',
-      '--platform=node',
-      '--format=esm',
-      '--target=node20',
-      '--external:netlink',
-      `--outfile=${join(cache, out)}`,
-      '--log-level=warning',
-    ],
-    { stdio: 'inherit' },
-  );
-bundle('src-main/lab/lab.ts', 'bench-lab.mjs');
-bundle('src-main/engine/diag/probe-entry.ts', 'diag-probe.mjs');
+await bundleEntry('src-main/lab/lab.ts', 'bench-lab.mjs');
+await bundleEntry('src-main/engine/diag/probe-entry.ts', 'diag-probe.mjs');
 const { Lab, nsRun, labUnavailableReason } = await import(join(cache, 'bench-lab.mjs'));
 
 const reason = labUnavailableReason();

@@ -5,32 +5,17 @@
 // its .bss): does the anomaly need MPTCP subflows?
 //   node bpf/diag/plain-tcp-runs.mjs CC_NAME RUNS
 import { execFileSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { bundleSource } from '../../bench/lib.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const [cc, runsArg] = process.argv.slice(2);
 if (!cc || !runsArg) {
   console.error('usage: node bpf/diag/plain-tcp-runs.mjs CC_NAME RUNS');
   process.exit(2);
 }
-const out = join(root, '.cache', 'plain-tcp-runs.mjs');
-await build({
-  stdin: {
-    contents:
-      "export { Lab } from './src-main/lab/lab.ts'; export { sharedBottleneckRun, BOTTLENECK_MBIT, BOTTLENECK_LATENCY_MS } from './src-main/lab/cc-experiments.ts';",
-    resolveDir: root,
-    loader: 'ts',
-  },
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  external: ['netlink'],
-  outfile: out,
-  logLevel: 'warning',
-});
+const out = await bundleSource(
+  "export { Lab } from './src-main/lab/lab.ts'; export { sharedBottleneckRun, BOTTLENECK_MBIT, BOTTLENECK_LATENCY_MS } from './src-main/lab/cc-experiments.ts';",
+  'plain-tcp-runs.mjs',
+);
 const m = await import(out);
 const lab = await m.Lab.create({
   topology: 'shared-bottleneck',
