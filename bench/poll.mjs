@@ -69,8 +69,9 @@
 //   idle, run 2      51.6 / 49.7 / 40.2 / 206.1   (1.28x, new 1.24x)   ten minutes later
 //   1,000 sending    76.5 / 80.3 / 66.1 / 252.7   (1.16x, new 1.21x)   --active 1000
 // The floor under all of this: a dump worker reading only the AF_INET TCP dump, decoding nothing,
-// 35-40 ms against 27-34 ms for the raw C program reading the same dump (interleaved): the netlink
-// binding's per-datagram cost sits on the critical path.
+// 35.7-42.9 ms against 27.8-36.5 ms for the raw C program reading the same dump (1.28x by means,
+// six alternating runs: bench/poll-threads.mjs): the netlink binding's per-datagram cost sits on
+// the critical path.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

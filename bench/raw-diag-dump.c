@@ -4,8 +4,9 @@
  * but LISTEN) and TCP (ext INFO|CONG, all states but LISTEN, TIME_WAIT and NEW_SYN_RECV), each for
  * AF_INET and AF_INET6, and reads every datagram without decoding anything.
  *
- *   raw-diag-dump ITERS [RECVBUF_BYTES]   prints {"ms":[...],"cpuMs":[...],"messages":N,"bytes":N}
- *                                         (wall and process CPU per poll, after 2 warm-ups)
+ *   raw-diag-dump ITERS [RECVBUF_BYTES [tcp4]]
+ *       prints {"ms":[...],"cpuMs":[...],"messages":N,"bytes":N} (wall and process CPU per poll,
+ *       after 2 warm-ups); with tcp4, the AF_INET TCP dump alone
  */
 #include <errno.h>
 #include <linux/inet_diag.h>
@@ -88,6 +89,8 @@ static void dump(int fd, int family, int mptcp, unsigned seq) {
 int main(int argc, char **argv) {
   int iters = argc > 1 ? atoi(argv[1]) : 15;
   buflen = argc > 2 ? (size_t)atol(argv[2]) : 32768;
+  /* "tcp4": the AF_INET TCP dump alone (bench/poll-threads.mjs, the dump worker's floor). */
+  int all = !(argc > 3 && strcmp(argv[3], "tcp4") == 0);
   buf = malloc(buflen);
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
   if (fd < 0 || !buf) {
@@ -104,10 +107,12 @@ int main(int argc, char **argv) {
     messages = bytes = 0;
     double t0 = now_ms();
     double c0 = cpu_ms();
-    dump(fd, AF_INET, 1, seq++);
-    dump(fd, AF_INET6, 1, seq++);
+    if (all) {
+      dump(fd, AF_INET, 1, seq++);
+      dump(fd, AF_INET6, 1, seq++);
+    }
     dump(fd, AF_INET, 0, seq++);
-    dump(fd, AF_INET6, 0, seq++);
+    if (all) dump(fd, AF_INET6, 0, seq++);
     double dt = now_ms() - t0;
     cpu[i] = cpu_ms() - c0;
     if (i >= 2) printf("%s%.3f", i > 2 ? "," : "", dt);

@@ -22,6 +22,9 @@
  *                                 first part half of all the poll's sockets
  *   skipped                       a poll on the dump workers and one on this thread: for each, the
  *                                 connection count and how many dumps were left out
+ *   threads ITERS [MODE]          ITERS polls: wall ms each, and per thread its CPU and page faults
+ *                                 per poll (bench/poll-threads.mjs)
+ *   worker-floor ITERS            the AF_INET TCP dump alone on a dump worker, nothing decoded
  *   reuse ROUNDS GAP_MS           ROUNDS readConnections polls GAP_MS apart, each followed by one that
  *                                 builds every object anew (fresh): both snapshots, and which
  *                                 objects are the previous round's (SnapshotBuilder `prev`)
@@ -37,11 +40,12 @@
  */
 import { spawn } from 'node:child_process';
 import type { ConnectionsSnapshot } from '../../../shared/types';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { NETLINK_SOCK_DIAG, NlSocket } from '../netlink/core';
 import { LocalEngine } from '../local-engine';
 import { EngineService } from '../service';
 import { SnapshotBuilder } from './decode';
+import { DiagDumpWorker } from './dump-worker';
 import {
   pollRequests,
   pollSplitStats,
@@ -133,6 +137,29 @@ async function countedPoll(
   });
   lastCounted = snap.connections;
   return { connections: snap.connections.length, subflows, reused };
+}
+
+/** Per thread of this process: name, user and system CPU ms, minor faults (proc(5) stat). */
+function taskTimes(): Map<string, { name: string; userMs: number; sysMs: number; minorFaults: number }> {
+  const out = new Map<string, { name: string; userMs: number; sysMs: number; minorFaults: number }>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    // Fields after "(comm)": index 0 is field 3, so field n is f[n - 3]. USER_HZ is 100.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    out.set(tid, {
+      name,
+      minorFaults: Number(f[10 - 3]),
+      userMs: Number(f[14 - 3]) * 10,
+      sysMs: Number(f[15 - 3]) * 10,
+    });
+  }
+  return out;
 }
 
 /** utime, stime, cutime, cstime of this process in ms (proc(5): fields 14-17, clock ticks). */
@@ -298,6 +325,51 @@ async function main(): Promise<void> {
       process.stdout.write(JSON.stringify(rounds));
     } else if (mode === 'record') {
       process.stdout.write(JSON.stringify(await record(diag)));
+    } else if (mode === 'threads') {
+      // ITERS polls (after 3 warm-ups) in MODE (bench modes, e.g. `fresh`): wall per poll, and
+      // per thread of this process its CPU (user, system) and minor page faults per poll, from
+      // /proc/self/task (proc(5) stat fields 10, 14, 15; clock ticks of 10 ms, so use >= 40 polls).
+      const iters = Number(arg1 ?? 60);
+      const opts = benchOptions(arg2);
+      for (let i = 0; i < 3; i++) await countedPoll(diag, opts);
+      const before = taskTimes();
+      const ms: number[] = [];
+      for (let i = 0; i < iters; i++) {
+        const t0 = performance.now();
+        await countedPoll(diag, opts);
+        ms.push(performance.now() - t0);
+      }
+      const after = taskTimes();
+      const threads = [...after].flatMap(([tid, a]) => {
+        const b = before.get(tid);
+        if (!b) return [];
+        const per = (x: number, y: number): number => (x - y) / iters;
+        return [
+          {
+            tid,
+            name: a.name,
+            userMs: per(a.userMs, b.userMs),
+            sysMs: per(a.sysMs, b.sysMs),
+            minorFaults: per(a.minorFaults, b.minorFaults),
+          },
+        ];
+      });
+      process.stdout.write(JSON.stringify({ ms, threads }));
+    } else if (mode === 'worker-floor') {
+      // The AF_INET TCP dump alone on a dump worker, decoding nothing (bytes counted only): the
+      // floor of the poll's critical path. ITERS runs after 5 warm-ups, wall ms each.
+      const worker = new DiagDumpWorker();
+      const ms: number[] = [];
+      try {
+        for (let i = 0; i < Number(arg1 ?? 40) + 5; i++) {
+          const t0 = performance.now();
+          await worker.run(SOCK_DIAG_BY_FAMILY, [pollRequests.tcp[0]!], () => undefined);
+          if (i >= 5) ms.push(performance.now() - t0);
+        }
+      } finally {
+        await worker.terminate();
+      }
+      process.stdout.write(JSON.stringify({ ms }));
     } else if (mode === 'bench') {
       const iters = Number(arg1 ?? 15);
       const split = arg3 === 'two-sockets';

@@ -1,0 +1,106 @@
+// Where a poll's CPU goes, per thread, and the floor of its critical path, at N idle connections:
+//
+//   npm run build:node && node bench/poll-threads.mjs [--connections 10000] [--iterations 60] [--rounds 6]
+//
+// 1. The engine's poll with reuse of the last poll's unchanged objects (the default) and with every
+//    object built anew (`fresh`), alternating, ROUNDS processes each of ITERS polls: wall per poll,
+//    process CPU per poll (all threads, from /proc/self/task: user + system) and minor page faults.
+//    Thread ticks are 10 ms, hence many polls per process.
+// 2. The floor: the AF_INET TCP dump alone on a dump worker that decodes nothing (probe
+//    `worker-floor`) against the raw C program reading the same dump (`raw-diag-dump ITERS 32768
+//    tcp4`), alternating: what the netlink binding's receive path adds to the kernel's work.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { arg, bundleEntry, cache, root } from './lib.mjs';
+
+const N = Number(arg('connections', '10000'));
+const ITERS = Number(arg('iterations', '60'));
+const ROUNDS = Number(arg('rounds', '6'));
+
+await bundleEntry('src-main/lab/lab.ts', 'bench-lab.mjs');
+const probe = await bundleEntry('src-main/engine/diag/probe-entry.ts', 'diag-probe.mjs');
+const raw = join(cache, 'raw-diag-dump');
+execFileSync('cc', ['-O2', '-Wall', '-o', raw, join(root, 'bench', 'raw-diag-dump.c')], { stdio: 'inherit' });
+const { Lab, labUnavailableReason } = await import(join(cache, 'bench-lab.mjs'));
+const reason = labUnavailableReason();
+if (reason) {
+  console.error(`bench needs the lab: ${reason}`);
+  process.exit(2);
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const inNs = (ns, cmd, args) => {
+  const r = spawnSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+};
+
+let lab = null;
+const cleanup = async () => {
+  const l = lab;
+  lab = null;
+  await l?.destroy();
+};
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
+  process.on(sig, () => void cleanup().finally(() => process.exit(130)));
+
+try {
+  lab = await Lab.create({ paths: 2 });
+  await lab.startServer(5201);
+  await lab.openConnections(N, { rateBytesPerSec: 0 });
+  // Let the connections settle (subflows joined, first RTT samples in).
+  await new Promise((r) => setTimeout(r, 5000));
+  const ns = lab.client;
+
+  const modes = { reuse: 'default', 'every object new': 'fresh' };
+  const rows = Object.fromEntries(
+    Object.keys(modes).map((k) => [k, { wall: [], cpu: [], faults: [], top: [] }]),
+  );
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, mode] of Object.entries(modes)) {
+      const out = inNs(ns, process.execPath, [
+        '--max-semi-space-size=32',
+        probe,
+        'threads',
+        String(ITERS),
+        mode,
+      ]);
+      const row = rows[name];
+      row.wall.push(median(out.ms));
+      row.cpu.push(out.threads.reduce((a, t) => a + t.userMs + t.sysMs, 0));
+      row.faults.push(out.threads.reduce((a, t) => a + t.minorFaults, 0));
+      row.top = out.threads.filter((t) => t.userMs + t.sysMs >= 0.5);
+    }
+  }
+  console.log(`\n${N} idle connections, ${ROUNDS} alternating processes x ${ITERS} polls, per poll:`);
+  console.log('mode                  wall ms (mean of medians)  CPU ms (mean)  minor faults (mean)');
+  for (const [name, row] of Object.entries(rows)) {
+    console.log(
+      `${name.padEnd(22)}${mean(row.wall).toFixed(1).padStart(10)}${mean(row.cpu).toFixed(1).padStart(22)}${mean(row.faults).toFixed(0).padStart(18)}`,
+    );
+  }
+  for (const [name, row] of Object.entries(rows)) {
+    console.log(`  ${name}, last process, threads with >= 0.5 ms CPU per poll (user/sys ms, faults):`);
+    for (const t of row.top)
+      console.log(
+        `    ${t.tid} ${t.name}: ${t.userMs.toFixed(1)} / ${t.sysMs.toFixed(1)}, ${t.minorFaults.toFixed(0)}`,
+      );
+  }
+
+  const floor = { worker: [], raw: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    floor.worker.push(median(inNs(ns, process.execPath, [probe, 'worker-floor', '40']).ms));
+    floor.raw.push(median(inNs(ns, raw, ['40', '32768', 'tcp4']).ms));
+  }
+  console.log(`\nAF_INET TCP dump alone, ${ROUNDS} alternating runs of 40, median ms per run:`);
+  console.log(`  dump worker, nothing decoded: ${floor.worker.map((x) => x.toFixed(1)).join(' ')}`);
+  console.log(`  raw C:                        ${floor.raw.map((x) => x.toFixed(1)).join(' ')}`);
+  console.log(`  ratio of means: ${(mean(floor.worker) / mean(floor.raw)).toFixed(2)}x`);
+} finally {
+  await cleanup();
+}
