@@ -1,14 +1,16 @@
 // Where a poll's CPU goes, per thread, and the floor of its critical path, at N idle connections:
 //
-//   npm run build:node && node bench/poll-threads.mjs [--connections 10000] [--iterations 60] [--rounds 6]
+//   npm run build:node && node bench/poll-threads.mjs [--connections 10000] [--iterations 60] [--rounds 6] [--floor-only]
 //
 // 1. The engine's poll with reuse of the last poll's unchanged objects (the default) and with every
 //    object built anew (`fresh`), alternating, ROUNDS processes each of ITERS polls: wall per poll,
 //    process CPU per poll (all threads, from /proc/self/task: user + system) and minor page faults.
 //    Thread ticks are 10 ms, hence many polls per process.
 // 2. The floor: the AF_INET TCP dump alone on a dump worker that decodes nothing (probe
-//    `worker-floor`) against the raw C program reading the same dump (`raw-diag-dump ITERS 32768
-//    tcp4`), alternating: what the netlink binding's receive path adds to the kernel's work.
+//    `worker-floor`), on each receive path (direct read(2) into the batch, and the netlink
+//    binding's recvmsg callback), against the raw C program reading the same dump
+//    (`raw-diag-dump ITERS 32768 tcp4`), alternating: what each path adds to the kernel's work.
+//    `--floor-only` skips part 1.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { arg, bundleEntry, cache, root } from './lib.mjs';
@@ -16,6 +18,7 @@ import { arg, bundleEntry, cache, root } from './lib.mjs';
 const N = Number(arg('connections', '10000'));
 const ITERS = Number(arg('iterations', '60'));
 const ROUNDS = Number(arg('rounds', '6'));
+const FLOOR_ONLY = process.argv.includes('--floor-only');
 
 await bundleEntry('src-main/lab/lab.ts', 'bench-lab.mjs');
 const probe = await bundleEntry('src-main/engine/diag/probe-entry.ts', 'diag-probe.mjs');
@@ -57,7 +60,7 @@ try {
   await new Promise((r) => setTimeout(r, 5000));
   const ns = lab.client;
 
-  const modes = { reuse: 'default', 'every object new': 'fresh' };
+  const modes = FLOOR_ONLY ? {} : { reuse: 'default', 'every object new': 'fresh' };
   const rows = Object.fromEntries(
     Object.keys(modes).map((k) => [k, { wall: [], cpu: [], faults: [], top: [] }]),
   );
@@ -77,8 +80,10 @@ try {
       row.top = out.threads.filter((t) => t.userMs + t.sysMs >= 0.5);
     }
   }
-  console.log(`\n${N} idle connections, ${ROUNDS} alternating processes x ${ITERS} polls, per poll:`);
-  console.log('mode                  wall ms (mean of medians)  CPU ms (mean)  minor faults (mean)');
+  if (!FLOOR_ONLY)
+    console.log(`\n${N} idle connections, ${ROUNDS} alternating processes x ${ITERS} polls, per poll:`);
+  if (!FLOOR_ONLY)
+    console.log('mode                  wall ms (mean of medians)  CPU ms (mean)  minor faults (mean)');
   for (const [name, row] of Object.entries(rows)) {
     console.log(
       `${name.padEnd(22)}${mean(row.wall).toFixed(1).padStart(10)}${mean(row.cpu).toFixed(1).padStart(22)}${mean(row.faults).toFixed(0).padStart(18)}`,
@@ -92,15 +97,22 @@ try {
       );
   }
 
-  const floor = { worker: [], raw: [] };
+  const floor = { direct: [], binding: [], raw: [] };
   for (let r = 0; r < ROUNDS; r++) {
-    floor.worker.push(median(inNs(ns, process.execPath, [probe, 'worker-floor', '40']).ms));
+    for (const path of ['direct', 'binding']) {
+      const out = inNs(ns, process.execPath, [probe, 'worker-floor', '40', path]);
+      if (out.path !== path) throw new Error(`worker-floor ${path}: the worker used ${out.path}`);
+      floor[path].push(median(out.ms));
+    }
     floor.raw.push(median(inNs(ns, raw, ['40', '32768', 'tcp4']).ms));
   }
   console.log(`\nAF_INET TCP dump alone, ${ROUNDS} alternating runs of 40, median ms per run:`);
-  console.log(`  dump worker, nothing decoded: ${floor.worker.map((x) => x.toFixed(1)).join(' ')}`);
-  console.log(`  raw C:                        ${floor.raw.map((x) => x.toFixed(1)).join(' ')}`);
-  console.log(`  ratio of means: ${(mean(floor.worker) / mean(floor.raw)).toFixed(2)}x`);
+  console.log(`  dump worker, direct read(2):      ${floor.direct.map((x) => x.toFixed(1)).join(' ')}`);
+  console.log(`  dump worker, the binding's recv:  ${floor.binding.map((x) => x.toFixed(1)).join(' ')}`);
+  console.log(`  raw C:                            ${floor.raw.map((x) => x.toFixed(1)).join(' ')}`);
+  console.log(
+    `  ratio of means to raw C: direct ${(mean(floor.direct) / mean(floor.raw)).toFixed(2)}x, binding ${(mean(floor.binding) / mean(floor.raw)).toFixed(2)}x`,
+  );
 } finally {
   await cleanup();
 }

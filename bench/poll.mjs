@@ -185,6 +185,10 @@ try {
     if (mode !== 'two-sockets' && r.connections !== N)
       throw new Error(`engine saw ${r.connections} connections, expected ${N}`);
     if (r.splitPolls > 0) splitSeen.set(mode, r.lastSplit);
+    // The dump workers' receive path: a worker that fell back to the binding's would mislabel a row.
+    const wantPath = mode === 'binding' ? 'binding' : 'direct';
+    if (!['thread', 'two-sockets'].includes(mode) && r.receivePaths.some((p) => p !== wantPath))
+      throw new Error(`engine mode ${mode} read its dumps on ${r.receivePaths.join(', ')}, not ${wantPath}`);
     return r;
   };
   /** The AF_INET TCP split each engine mode ended with (null: the unsplit plan). */
@@ -204,6 +208,12 @@ try {
   };
   const measures = [['engine readConnections (decoded)', () => withCpu('engine', engineRun())]];
   measures.push(['engine, every object new', () => withCpu('engine, every object new', engineRun('fresh'))]);
+  // The dump workers on the netlink binding's receive path (recvmsg callback per datagram) instead
+  // of read(2) straight into their batches (dump-worker.ts ReceivePath).
+  measures.push([
+    "engine, binding's receive path",
+    () => withCpu("engine, binding's receive path", engineRun('binding')),
+  ]);
   measures.push([
     'raw C sock_diag dump (no decode)',
     () =>
@@ -266,7 +276,7 @@ try {
     samples.get(ssName).map((x) => Math.max(0, x - execMed)),
   );
   const rows = [...samples];
-  rows.splice(4, 0, ['ip netns exec true (overhead)', execMs]);
+  rows.splice(5, 0, ['ip netns exec true (overhead)', execMs]);
   const raw = {
     messages: lastRaw.messages,
     bytes: lastRaw.bytes,
@@ -287,7 +297,11 @@ try {
   console.log(`ss / engine    : ${(median(ssNet) / e).toFixed(2)}x`);
   const perRound = (name) =>
     roundMedians.map((row) => row.get(name) / row.get('raw C sock_diag dump (no decode)'));
-  for (const name of ['engine readConnections (decoded)', 'engine, every object new']) {
+  for (const name of [
+    'engine readConnections (decoded)',
+    'engine, every object new',
+    "engine, binding's receive path",
+  ]) {
     const rs = perRound(name);
     console.log(
       `${name} / raw C by round: ${rs.map((x) => x.toFixed(2)).join(' ')} (median ${median(rs).toFixed(2)}x)`,

@@ -202,8 +202,14 @@ describe.skipIf(labUnavailableReason() !== null)('sock_diag connection reader in
 
   it('leaves out the AF_INET6 TCP dump when no AF_INET6 MPTCP socket exists', async () => {
     const { stdout } = await nsRun(lab.client, 'node', [probe, 'skipped']);
-    const polls = JSON.parse(stdout) as { inThread: boolean; connections: number; skippedDumps: number }[];
+    const polls = JSON.parse(stdout) as {
+      inThread: boolean;
+      connections: number;
+      skippedDumps: number;
+      receivePaths: string[] | null;
+    }[];
     expect(polls.map((p) => p.skippedDumps)).toEqual([1, 1]);
+    expect(polls.map((p) => p.receivePaths)).toEqual([['direct', 'direct'], null]);
     expect(polls.every((p) => p.connections > 0)).toBe(true);
   });
 
@@ -331,9 +337,37 @@ describe.skipIf(labUnavailableReason() !== null)('sock_diag poll: the AF_INET6 T
   it('sends the AF_INET6 TCP dump when an AF_INET6 MPTCP socket exists', async () => {
     const { stdout } = await nsRun(lab.client, 'node', [probe, 'skipped']);
     expect(JSON.parse(stdout)).toEqual([
-      { inThread: false, connections: 6, skippedDumps: 0 },
-      { inThread: true, connections: 6, skippedDumps: 0 },
+      { inThread: false, connections: 6, skippedDumps: 0, receivePaths: ['direct', 'direct'] },
+      { inThread: true, connections: 6, skippedDumps: 0, receivePaths: null },
     ]);
+  });
+
+  it("reads every dump the same on the direct path, the binding's and the direct path's fallback", async () => {
+    type Run = { path: string; refusedErrno: number; dumps: { sockets: string[]; errno: number }[] };
+    const { stdout } = await nsRun(lab.client, 'node', [probe, 'receive-paths']);
+    const runs = JSON.parse(stdout) as Record<'direct' | 'binding' | 'fallback', Run>;
+    expect(runs.direct.path).toBe('direct');
+    expect(runs.binding.path).toBe('binding');
+    // A direct worker that cannot find its fd reads on the binding's path.
+    expect(runs.fallback.path).toBe('binding');
+    for (const r of Object.values(runs)) {
+      // sdiag_family 255: sock_diag_rcv_msg answers EINVAL, and the same socket dumps on.
+      expect(r.refusedErrno).toBe(22);
+      expect(r.dumps.map((d) => d.errno)).toEqual([0, 0, 0, 0]);
+    }
+    // Idle connections: the same sockets (family, ports, idiag_cookie) on every path.
+    expect(runs.binding.dumps).toEqual(runs.direct.dumps);
+    expect(runs.fallback.dumps).toEqual(runs.direct.dumps);
+    // And what ss sees: MPTCP AF_INET, AF_INET6, then the TCP subflows of each family.
+    const ss = parseSs((await nsRun(lab.client, 'ss', ['-tinM'])).stdout);
+    const [m4, m6, t4, t6] = runs.direct.dumps.map((d) => d.sockets);
+    expect([m4!.length, m6!.length]).toEqual([3, 3]);
+    const ports = (hp: string): string => hp.slice(hp.lastIndexOf(':') + 1);
+    const ssSubflows = ss.subflows.map(
+      (s) => `${s.local.startsWith('[') ? 10 : 2} ${ports(s.local)} ${ports(s.peer)}`,
+    );
+    const dumped = [...t4!, ...t6!].map((k) => k.split(' ').slice(0, 3).join(' '));
+    expect(dumped.sort()).toEqual(ssSubflows.sort());
   });
 
   it('finds the AF_INET6 subflows (client and server) as ss -tinM does', async () => {

@@ -33,7 +33,7 @@ import {
   type NlSocket,
 } from '../netlink/core';
 import { AF_INET, AF_INET6, PollMemory, SnapshotBuilder } from './decode';
-import { DiagDumpWorker } from './dump-worker';
+import { DiagDumpWorker, type ReceivePath } from './dump-worker';
 
 export {
   decodeInetDiagMsg,
@@ -484,12 +484,26 @@ export class PollSequencer {
 
 /** The process-wide dump workers: started on first use; null once one proved unusable. */
 let dumpWorkers: DiagDumpWorker[] | null | undefined;
+let dumpReceivePath: ReceivePath = 'direct';
+
+/**
+ * The receive path of the dump workers (DiagDumpWorker; default `direct`). For the bench and
+ * tests, which compare the two: the workers in use are terminated (a poll on them fails) and the
+ * next poll starts new ones.
+ */
+export function setDumpReceivePath(path: ReceivePath): void {
+  if (path === dumpReceivePath) return;
+  dumpReceivePath = path;
+  if (dumpWorkers) for (const w of dumpWorkers) void w.terminate();
+  dumpWorkers = undefined;
+}
 
 function getDumpWorkers(): DiagDumpWorker[] | null {
   if (dumpWorkers === undefined) {
     const started: DiagDumpWorker[] = [];
     try {
-      for (let k = 0; k < UNSPLIT_PLAN.workers.length; k++) started.push(new DiagDumpWorker());
+      for (let k = 0; k < UNSPLIT_PLAN.workers.length; k++)
+        started.push(new DiagDumpWorker({ receive: dumpReceivePath }));
       dumpWorkers = started;
     } catch {
       // The threads already started would otherwise run (and hold their memory) for good.
@@ -505,7 +519,7 @@ function getDumpWorkers(): DiagDumpWorker[] | null {
 }
 
 /** What a poll needs of a dump worker (unit tests stand in for the thread). */
-export type DumpRunner = Pick<DiagDumpWorker, 'run'>;
+export type DumpRunner = Pick<DiagDumpWorker, 'run'> & Partial<Pick<DiagDumpWorker, 'receivePath'>>;
 
 /**
  * The split state of the worker polls (they run one at a time, see pollOnWorkers): the histogram
@@ -526,6 +540,8 @@ export const pollSplitStats = {
   lastWorkerEndMs: [] as number[],
   /** The last poll's dumps that were not sent (the AF_INET6 TCP dump after an empty AF_INET6 MPTCP one). */
   lastSkippedDumps: 0,
+  /** Per worker, how the last poll read its dumps (null: a stand-in without the property). */
+  lastReceivePaths: [] as (ReceivePath | null)[],
   lastPollMs: 0,
 };
 
@@ -616,6 +632,7 @@ async function pollOnWorkersNow(
   b.finish();
   st.histValid = hist !== null;
   pollSplitStats.lastSkippedDumps = skipped;
+  pollSplitStats.lastReceivePaths = plan.workers.map((_, k) => workers[k]!.receivePath ?? null);
   pollSplitStats.lastWorkerEndMs = workerEndMs;
   pollSplitStats.lastPollMs = performance.now() - t0;
   return b;

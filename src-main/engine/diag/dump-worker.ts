@@ -11,7 +11,8 @@
  * The worker owns its own NETLINK_SOCK_DIAG socket. Threads share their process's network
  * namespace, so it sees the same sockets as any NlSocket the process opens (G4).
  *
- * Datagrams are copied into fixed-size ArrayBuffers (several per batch, whole datagrams only) that
+ * Datagrams land in fixed-size ArrayBuffers (several per batch, whole datagrams only): read(2)
+ * straight into them on the direct path (ReceivePath), copied there on the binding's. Batches
  * are transferred, not cloned, to the main thread; the main thread hands them back with its next
  * request, so a steady poll allocates no new buffers and adds no external-memory GC pressure. The
  * worker forwards everything of a dump, DONE and ERROR included, and the main thread interprets it
@@ -20,6 +21,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type * as WorkerThreads from 'node:worker_threads';
+import type * as Fs from 'node:fs';
 import type * as Netlink from 'netlink';
 import { ApiFailure } from '../../../shared/result';
 
@@ -44,8 +46,17 @@ interface PollRequest {
 /** Worker → main. `dump` is the index of the request the datagrams in `buf[0, used)` answer. */
 type WorkerReply =
   | { id: number; kind: 'batch'; dump: number; buf: ArrayBuffer; used: number }
-  | { id: number; kind: 'end'; skipped: number }
+  | { id: number; kind: 'end'; skipped: number; path: ReceivePath }
   | { id: number; kind: 'error'; message: string };
+
+/**
+ * How the worker reads a dump. `direct`: write(2) and read(2) on the socket's file descriptor from
+ * this thread, straight into the batch (see readDirect). `binding`: the `netlink` binding's own
+ * receive path (recvmsg from its libuv poll callback, one new Buffer and one JS callback per
+ * datagram, then a copy into the batch). `direct` is the default and falls back to `binding` when
+ * the descriptor cannot be identified.
+ */
+export type ReceivePath = 'direct' | 'binding';
 
 /**
  * The worker's whole program. It runs from source text (`eval: true`), so that the bundle needs no
@@ -53,7 +64,10 @@ type WorkerReply =
  * globals. Written against the `netlink` package's RawNetlinkSocket directly (NlSocket is an ES
  * module of the bundle).
  */
-function workerMain(req: NodeJS.Require, data: { netlinkPath: string }): void {
+function workerMain(
+  req: NodeJS.Require,
+  data: { netlinkPath: string; receive: ReceivePath; procDir: string },
+): void {
   // Constants are repeated here on purpose: see above. Values: uapi linux/netlink.h.
   const NLMSG_HDRLEN = 16;
   const NLMSG_ERROR = 2;
@@ -66,7 +80,19 @@ function workerMain(req: NodeJS.Require, data: { netlinkPath: string }): void {
   /** Same bound as POOL_MAX on the main side. */
   const POOL = 32;
 
+  /**
+   * Room left in a batch for each direct read: more than any dump datagram can be. The kernel
+   * sizes a dump's skb at most max(min_dump_alloc, max_recvmsg_len), and netlink_recvmsg caps
+   * max_recvmsg_len at SKB_WITH_OVERHEAD(32768); read(2) would silently cut a longer datagram
+   * (no MSG_TRUNC without recvmsg), so a read that fills this whole room is treated as cut.
+   */
+  const DIRECT_ROOM = 64 * 1024;
+  /** A dump datagram is built inside our read(2) (netlink_recvmsg → netlink_dump); see readDirect. */
+  const DIRECT_EAGAIN_MS = 2000;
+  const NETLINK_SOCK_DIAG = 4;
+
   const { parentPort } = req('node:worker_threads') as typeof WorkerThreads;
+  const fs = req('node:fs') as typeof Fs;
   const { RawNetlinkSocket } = req(data.netlinkPath) as typeof Netlink;
   type Sock = InstanceType<typeof RawNetlinkSocket>;
   const port = parentPort!;
@@ -74,12 +100,19 @@ function workerMain(req: NodeJS.Require, data: { netlinkPath: string }): void {
   const queue: PollRequest[] = [];
   let job: PollRequest | null = null;
   /**
-   * The socket lives for one poll only (a few syscalls to open), and the end of a poll is reported
-   * from a setImmediate after it is closed: the main thread may exit as soon as it has the end, and
-   * a worker terminated while still inside the binding's receive callback aborts the whole process
-   * (node-addon-api: FATAL ERROR Error::Error napi_define_properties, seen in the integration tests).
+   * On the binding's path the socket lives for one poll only (a few syscalls to open), and the end
+   * of a poll is reported from a setImmediate after it is closed: the main thread may exit as soon
+   * as it has the end, and a worker terminated while still inside the binding's receive callback
+   * aborts the whole process (node-addon-api: FATAL ERROR Error::Error napi_define_properties, seen
+   * in the integration tests). The direct path never enters that callback for its dumps (it drains
+   * each dump to its end within one synchronous loop, so the binding's poll never finds the socket
+   * readable), and keeps its socket from poll to poll; a failed poll closes it.
    */
   let sock: Sock | null = null;
+  /** The socket's fd on the direct path, else -1; see findFd. */
+  let fd = -1;
+  /** findFd failed once: this worker stays on the binding's path. */
+  let directUnavailable = false;
   let localPort = 0;
   let dump = 0;
   /** Data messages (sockets) received per dump of the current job. */
@@ -113,36 +146,61 @@ function workerMain(req: NodeJS.Require, data: { netlinkPath: string }): void {
     );
   };
 
-  const sendNext = (): void => {
-    if (!job || !sock) return;
+  /**
+   * Skips the dumps whose skipWhenEmpty dependency found no socket, forwarding a DONE for each.
+   * False when no dump is left.
+   */
+  const skipEmpty = (): boolean => {
+    if (!job) return false;
     for (let dep = job.skipWhenEmpty[dump] ?? -1; dep >= 0 && found[dep] === 0;) {
       forwardDone();
       skipped++;
-      if (++dump >= job.payloads.length) {
-        end({ id: 0, kind: 'end', skipped });
-        return;
-      }
+      if (++dump >= job.payloads.length) return false;
       dep = job.skipWhenEmpty[dump] ?? -1;
     }
+    return true;
+  };
+
+  /** The current dump's request: nlmsghdr (a new seq) + payload. */
+  const request = (): Buffer => {
     seq = (seq % 0x7fffffff) + 1;
-    const payload = Buffer.from(job.payloads[dump]!);
-    const hdr = Buffer.alloc(NLMSG_HDRLEN);
+    const payload = Buffer.from(job!.payloads[dump]!);
+    const hdr = Buffer.alloc(NLMSG_HDRLEN + payload.length);
     hdr.writeUInt32LE(NLMSG_HDRLEN + payload.length, 0);
-    hdr.writeUInt16LE(job.type, 4);
+    hdr.writeUInt16LE(job!.type, 4);
     hdr.writeUInt16LE(NLM_F_REQUEST_DUMP, 6);
     hdr.writeUInt32LE(seq, 8);
     hdr.writeUInt32LE(localPort, 12);
-    sock.send([hdr, payload], { port: 0 }, (err?: Error) => {
+    payload.copy(hdr, NLMSG_HDRLEN);
+    return hdr;
+  };
+
+  const sendNext = (): void => {
+    if (!job || !sock) return;
+    if (!skipEmpty()) {
+      end({ id: 0, kind: 'end', skipped, path: 'binding' });
+      return;
+    }
+    sock.send([request()], { port: 0 }, (err?: Error) => {
       if (err) end({ id: 0, kind: 'error', message: err.message });
     });
   };
 
-  /** Ends the current poll: closes the socket first (see above), then reports, then runs the next. */
-  const end = (reply: WorkerReply): void => {
-    if (!job) return;
+  /** Closes the socket; the next poll opens a new one. */
+  const dropSocket = (): void => {
     const s = sock;
     sock = null;
+    fd = -1;
     s?.close();
+  };
+
+  /**
+   * Ends the current poll, then reports, then runs the next. The binding's socket is closed first
+   * (see above); a direct-path socket stays open for the next poll unless the poll failed.
+   */
+  const end = (reply: WorkerReply): void => {
+    if (!job) return;
+    if (fd < 0 || reply.kind === 'error') dropSocket();
     const id = job.id;
     job = null;
     batch = null;
@@ -153,27 +211,55 @@ function workerMain(req: NodeJS.Require, data: { netlinkPath: string }): void {
     });
   };
 
-  const onDatagram = (buf: Buffer): void => {
-    if (!job || buf.length < NLMSG_HDRLEN) return;
-    if (buf.readUInt32LE(8) !== seq || buf.readUInt32LE(12) !== localPort) return;
-    let ends = false;
-    // The binding's datagram buffers are malloc'ed (aligned): walk the nlmsghdrs with word loads
-    // (netlink is host byte order; len at word 0, type in the low half of word 1). This walk runs
-    // on the critical path of a poll: ~80 messages per datagram, 320 datagrams at 10k connections.
-    const words =
-      (buf.byteOffset & 3) === 0 && LITTLE_ENDIAN
-        ? new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2)
-        : null;
-    let messages = 0;
-    for (let off = 0; off + NLMSG_HDRLEN <= buf.length;) {
-      const len = words ? words[off >>> 2]! : buf.readUInt32LE(off);
-      if (len < NLMSG_HDRLEN || off + len > buf.length) break;
-      const type = words ? words[(off >>> 2) + 1]! & 0xffff : buf.readUInt16LE(off + 4);
-      if (type === NLMSG_DONE || type === NLMSG_ERROR || type === NLMSG_OVERRUN) ends = true;
-      else if (type !== 1 /* NLMSG_NOOP */) messages++;
-      off += (len + 3) & ~3;
+  /* What scan() found in one datagram (module-level: the walk runs ~320 times per 10k poll). */
+  let scanMessages = 0;
+  let scanEnds = false;
+  let scanError = false;
+  let scanWalked = 0;
+
+  /**
+   * Walks the nlmsghdrs of the datagram buf[off, off + len): data messages, whether it ends the
+   * dump (DONE, ERROR, OVERRUN) and whether that end reports an error (ERROR errno != 0, DONE < 0,
+   * OVERRUN), and how many bytes whole messages cover. Aligned buffers are walked with word loads
+   * (netlink is host byte order; len at word 0, type in the low half of word 1): this walk runs on
+   * the critical path of a poll, ~80 messages per datagram.
+   */
+  const scan = (buf: Buffer, off: number, len: number): void => {
+    scanMessages = 0;
+    scanEnds = false;
+    scanError = false;
+    const start = buf.byteOffset + off;
+    const words = (start & 3) === 0 && LITTLE_ENDIAN ? new Uint32Array(buf.buffer, start, len >>> 2) : null;
+    let at = 0;
+    while (at + NLMSG_HDRLEN <= len) {
+      const mlen = words ? words[at >>> 2]! : buf.readUInt32LE(off + at);
+      if (mlen < NLMSG_HDRLEN || at + mlen > len) break;
+      const type = words ? words[(at >>> 2) + 1]! & 0xffff : buf.readUInt16LE(off + at + 4);
+      if (type === NLMSG_DONE || type === NLMSG_ERROR || type === NLMSG_OVERRUN) {
+        if (!scanEnds) {
+          scanError =
+            type === NLMSG_OVERRUN ||
+            (mlen >= NLMSG_HDRLEN + 4 && buf.readInt32LE(off + at + NLMSG_HDRLEN) !== 0);
+        }
+        scanEnds = true;
+      } else if (type !== 1 /* NLMSG_NOOP */) scanMessages++;
+      at += (mlen + 3) & ~3;
     }
-    found[dump]! += messages;
+    scanWalked = Math.min(at, len);
+  };
+
+  /** True when the datagram at buf[off] answers the current request (seq and port). */
+  const ours = (buf: Buffer, off: number, len: number): boolean =>
+    len >= NLMSG_HDRLEN && buf.readUInt32LE(off + 8) === seq && buf.readUInt32LE(off + 12) === localPort;
+
+  // ---- The binding's receive path -------------------------------------------------------------
+
+  const onDatagram = (buf: Buffer): void => {
+    if (!job || fd >= 0 || !ours(buf, 0, buf.length)) return;
+    scan(buf, 0, buf.length);
+    const ends = scanEnds;
+    const failed = scanError;
+    found[dump]! += scanMessages;
     if (batch && used + buf.length > batch.length) flush();
     if (!batch) {
       const ab = pool.pop() ?? new ArrayBuffer(Math.max(BATCH, buf.length));
@@ -184,8 +270,108 @@ function workerMain(req: NodeJS.Require, data: { netlinkPath: string }): void {
     if (!ends) return;
     flush();
     // The main thread reads the error from the forwarded message; the poll stops at the first one.
-    if (++dump < job.payloads.length && !hasError(buf)) sendNext();
-    else end({ id: 0, kind: 'end', skipped });
+    if (++dump < job.payloads.length && !failed) sendNext();
+    else end({ id: 0, kind: 'end', skipped, path: 'binding' });
+  };
+
+  // ---- The direct path --------------------------------------------------------------------------
+
+  /**
+   * The file descriptor of the binding's socket, found by its netlink port id: the socket's inode
+   * from /proc/thread-self/net/netlink (columns sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode,
+   * net/netlink/af_netlink.c netlink_seq_show), then the fd whose link is socket:[inode]. -1 when
+   * either is missing (no /proc, another layout): the binding's path is used then.
+   */
+  const findFd = (portid: number): number => {
+    try {
+      let inode = '';
+      for (const line of fs.readFileSync(`${data.procDir}/net/netlink`, 'latin1').split('\n')) {
+        const f = line.trim().split(/\s+/);
+        if (f[1] === String(NETLINK_SOCK_DIAG) && f[2] === String(portid) && f[9]) {
+          inode = f[9];
+          break;
+        }
+      }
+      if (!/^[0-9]+$/.test(inode)) return -1;
+      const want = `socket:[${inode}]`;
+      for (const name of fs.readdirSync(`${data.procDir}/fd`)) {
+        try {
+          if (fs.readlinkSync(`${data.procDir}/fd/${name}`) === want) return Number(name);
+        } catch {
+          // An fd closed since readdir.
+        }
+      }
+    } catch {
+      // No /proc: the binding's path.
+    }
+    return -1;
+  };
+
+  const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+  /**
+   * One datagram into buf[off, off + DIRECT_ROOM). The socket is non-blocking (libuv's uv_poll_init
+   * sets O_NONBLOCK), and that is no obstacle: the kernel queues a dump's first datagram inside our
+   * write (netlink_dump_start → netlink_dump) and each next one inside the read that drains the one
+   * before (netlink_recvmsg → netlink_dump while sk_rmem_alloc <= sk_rcvbuf / 2), so EAGAIN is not
+   * expected mid-dump; should a kernel defer it anyway, the read is retried for a bounded time.
+   */
+  const readDirect = (buf: Buffer, off: number): number => {
+    let waitedMs = 0;
+    for (;;) {
+      try {
+        return fs.readSync(fd, buf, off, DIRECT_ROOM, null);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      }
+      if (waitedMs >= DIRECT_EAGAIN_MS)
+        throw new Error(`netlink: no dump datagram from the kernel in ${DIRECT_EAGAIN_MS} ms`);
+      Atomics.wait(sleepCell, 0, 0, 1);
+      waitedMs++;
+    }
+  };
+
+  /**
+   * Runs the current dump on the fd: one write(2) of the request, then read(2)s straight into the
+   * batch until the dump ends, with no allocation, copy or callback per datagram (the binding's path
+   * costs ~1.2× the raw C dump on the critical path, bench/poll-threads.mjs). Returns whether the
+   * dump ended with an error.
+   */
+  const dumpDirect = (): boolean => {
+    const req = request();
+    const wrote = fs.writeSync(fd, req);
+    if (wrote !== req.length) throw new Error(`netlink: short write (${wrote} of ${req.length} bytes)`);
+    for (;;) {
+      if (batch && batch.length - used < DIRECT_ROOM) flush();
+      if (!batch) batch = Buffer.from(pool.pop() ?? new ArrayBuffer(BATCH));
+      const n = readDirect(batch, used);
+      if (n >= DIRECT_ROOM) throw new Error('netlink: a dump datagram filled the whole read: it may be cut');
+      // A datagram of an earlier, abandoned request: the next read overwrites it.
+      if (!ours(batch, used, n)) continue;
+      scan(batch, used, n);
+      if (scanWalked !== n) throw new Error('netlink: truncated datagram');
+      found[dump]! += scanMessages;
+      used += n;
+      if (scanEnds) {
+        const failed = scanError;
+        flush();
+        return failed;
+      }
+    }
+  };
+
+  const runDirect = (): void => {
+    try {
+      while (job && dump < job.payloads.length && skipEmpty()) {
+        // The main thread reads the error from the forwarded message; the poll stops at the first one.
+        if (dumpDirect()) break;
+        dump++;
+      }
+    } catch (e) {
+      end({ id: 0, kind: 'error', message: e instanceof Error ? e.message : String(e) });
+      return;
+    }
+    end({ id: 0, kind: 'end', skipped, path: 'direct' });
   };
 
   function startNext(): void {
@@ -195,36 +381,29 @@ function workerMain(req: NodeJS.Require, data: { netlinkPath: string }): void {
     dump = 0;
     skipped = 0;
     found = job.payloads.map(() => 0);
-    try {
-      sock = new RawNetlinkSocket(4 /* NETLINK_SOCK_DIAG */, {
-        messagePeeking: false,
-        msgBufferSize: 32 * 1024, // the kernel fills at most ~32 KiB per dump datagram
-        recvBufferSize: 1024 * 1024,
-        sendBufferSize: 64 * 1024,
-      });
-    } catch (e) {
-      end({ id: 0, kind: 'error', message: e instanceof Error ? e.message : String(e) });
-      return;
+    if (!sock) {
+      try {
+        sock = new RawNetlinkSocket(NETLINK_SOCK_DIAG, {
+          messagePeeking: false,
+          msgBufferSize: 32 * 1024, // the kernel fills at most ~32 KiB per dump datagram
+          recvBufferSize: 1024 * 1024,
+          sendBufferSize: 64 * 1024,
+        });
+      } catch (e) {
+        end({ id: 0, kind: 'error', message: e instanceof Error ? e.message : String(e) });
+        return;
+      }
+      localPort = sock.address().port;
+      fd = data.receive === 'direct' && !directUnavailable ? findFd(localPort) : -1;
+      if (data.receive === 'direct' && fd < 0) directUnavailable = true;
+      sock.on('message', onDatagram);
+      sock.on('truncatedMessage', () =>
+        end({ id: 0, kind: 'error', message: 'netlink: truncated datagram' }),
+      );
+      sock.on('error', (err: Error) => end({ id: 0, kind: 'error', message: err.message }));
     }
-    localPort = sock.address().port;
-    sock.on('message', onDatagram);
-    sock.on('truncatedMessage', () => end({ id: 0, kind: 'error', message: 'netlink: truncated datagram' }));
-    sock.on('error', (err: Error) => end({ id: 0, kind: 'error', message: err.message }));
-    sendNext();
-  }
-
-  /** True when the datagram's terminating message reports an error (ERROR errno != 0, DONE < 0). */
-  function hasError(buf: Buffer): boolean {
-    for (let off = 0; off + NLMSG_HDRLEN <= buf.length;) {
-      const len = buf.readUInt32LE(off);
-      if (len < NLMSG_HDRLEN || off + len > buf.length) break;
-      const type = buf.readUInt16LE(off + 4);
-      if (type === NLMSG_OVERRUN) return true;
-      if ((type === NLMSG_ERROR || type === NLMSG_DONE) && len >= NLMSG_HDRLEN + 4)
-        return buf.readInt32LE(off + NLMSG_HDRLEN) !== 0;
-      off += (len + 3) & ~3;
-    }
-    return false;
+    if (fd >= 0) runDirect();
+    else sendNext();
   }
 
   port.on('message', (m: PollRequest) => {
@@ -252,14 +431,24 @@ export class DiagDumpWorker {
   } | null = null;
   private tail: Promise<unknown> = Promise.resolve();
   private dead: Error | null = null;
+  private lastPath: ReceivePath | null = null;
 
-  constructor() {
+  /**
+   * `receive`: the path to use (default `direct`, which falls back to `binding` on its own).
+   * `procDir`: where the direct path looks the socket up (default /proc/thread-self; tests point
+   * it elsewhere to exercise the fallback).
+   */
+  constructor(options: { receive?: ReceivePath; procDir?: string } = {}) {
     const netlinkPath = createRequire(import.meta.url).resolve('netlink');
     this.worker = new Worker(
       `(${workerMain.toString()})(require, require('node:worker_threads').workerData)`,
       {
         eval: true,
-        workerData: { netlinkPath },
+        workerData: {
+          netlinkPath,
+          receive: options.receive ?? 'direct',
+          procDir: options.procDir ?? '/proc/thread-self',
+        },
         // The worker only copies bytes: keep its heap small.
         resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 },
       },
@@ -270,6 +459,11 @@ export class DiagDumpWorker {
     // After the listeners: adding a 'message' listener refs the worker's port again, and a worker
     // that never ran a poll (the second one, with --variants' sequential dumps) kept the process up.
     this.worker.unref();
+  }
+
+  /** The receive path of the last poll that completed, null before one did. */
+  get receivePath(): ReceivePath | null {
+    return this.lastPath;
   }
 
   /** True once the worker failed; callers then fall back to dumping on their own thread. */
@@ -350,8 +544,10 @@ export class DiagDumpWorker {
         // The worker finishes the poll on its own; its remaining batches are ignored.
         c.reject(e instanceof Error ? e : new Error(String(e)));
       }
-    } else if (m.kind === 'end') c.resolve(m.skipped);
-    else c.reject(new Error(`sock_diag worker: ${m.message}`));
+    } else if (m.kind === 'end') {
+      this.lastPath = m.path;
+      c.resolve(m.skipped);
+    } else c.reject(new Error(`sock_diag worker: ${m.message}`));
   }
 
   private die(e: Error): void {

@@ -19,12 +19,18 @@
  *                                 `all-dumps` unsplit and always the AF_INET6 TCP dump (even
  *                                 after an empty AF_INET6 MPTCP dump), `split-all-dumps` that and
  *                                 the default split at any count, `balanced` the split with its
- *                                 first part half of all the poll's sockets
+ *                                 first part half of all the poll's sockets; `binding` the dump
+ *                                 workers on the binding's receive path (ReceivePath)
  *   skipped                       a poll on the dump workers and one on this thread: for each, the
  *                                 connection count and how many dumps were left out
  *   threads ITERS [MODE]          ITERS polls: wall ms each, and per thread its CPU and page faults
  *                                 per poll (bench/poll-threads.mjs)
- *   worker-floor ITERS            the AF_INET TCP dump alone on a dump worker, nothing decoded
+ *   worker-floor ITERS [PATH]     the AF_INET TCP dump alone on a dump worker, nothing decoded;
+ *                                 PATH the worker's ReceivePath (`direct`, the default, or `binding`)
+ *   receive-paths                 on a worker of each receive path (and a `direct` one that cannot
+ *                                 find its fd, so falls back): a request the kernel refuses, then
+ *                                 the poll's dumps; per worker its path, the errno, and per dump
+ *                                 the sockets (cookie and ports)
  *   reuse ROUNDS GAP_MS           ROUNDS readConnections polls GAP_MS apart, each followed by one that
  *                                 builds every object anew (fresh): both snapshots, and which
  *                                 objects are the previous round's (SnapshotBuilder `prev`)
@@ -45,16 +51,57 @@ import { NETLINK_SOCK_DIAG, NlSocket } from '../netlink/core';
 import { LocalEngine } from '../local-engine';
 import { EngineService } from '../service';
 import { SnapshotBuilder } from './decode';
-import { DiagDumpWorker } from './dump-worker';
+import { DiagDumpWorker, type ReceivePath } from './dump-worker';
 import {
   pollRequests,
   pollSplitStats,
   readConnection,
   readConnections,
   readConnectionStats,
+  setDumpReceivePath,
   SOCK_DIAG_BY_FAMILY,
   type ReadConnectionsOptions,
 } from './connections';
+
+/**
+ * On `w`: a request the kernel refuses (sdiag_family 255: EINVAL from sock_diag_rcv_msg), then the
+ * poll's MPTCP and TCP dumps. Returns the worker's path, the errno of the refusal, and per dump the
+ * sockets it found (inet_diag_msg: family, ports and idiag_cookie) and the terminating errno.
+ */
+async function receivePathsRun(w: DiagDumpWorker): Promise<{
+  path: ReceivePath | null;
+  refusedErrno: number;
+  dumps: { sockets: string[]; errno: number }[];
+}> {
+  const scan = (into: { sockets: string[]; errno: number }) => (_dump: number, buf: Buffer, used: number) => {
+    for (let off = 0; off + 16 <= used;) {
+      const len = buf.readUInt32LE(off);
+      if (len < 16 || off + len > used) throw new Error('malformed batch');
+      const type = buf.readUInt16LE(off + 4);
+      const p = off + 16;
+      if (type === 2 || type === 3) into.errno = len >= 20 ? -buf.readInt32LE(p) : 0;
+      else if (type === SOCK_DIAG_BY_FAMILY && len >= 16 + 52) {
+        // struct inet_diag_msg: family at 0, sport/dport at 4/6 (network order), cookie at 44.
+        into.sockets.push(
+          `${buf[p]} ${buf.readUInt16BE(p + 4)} ${buf.readUInt16BE(p + 6)} ${buf.toString('hex', p + 44, p + 52)}`,
+        );
+      }
+      off += (len + 3) & ~3;
+    }
+  };
+  const refused = { sockets: [] as string[], errno: 0 };
+  const bad = Buffer.from(pollRequests.tcp[0]!);
+  bad[0] = 255; // sdiag_family
+  await w.run(SOCK_DIAG_BY_FAMILY, [bad], scan(refused));
+  const dumps: { sockets: string[]; errno: number }[] = [];
+  for (const req of [...pollRequests.mptcp, ...pollRequests.tcp]) {
+    const d = { sockets: [] as string[], errno: -1 };
+    await w.run(SOCK_DIAG_BY_FAMILY, [req], scan(d));
+    d.sockets.sort();
+    dumps.push(d);
+  }
+  return { path: w.receivePath, refusedErrno: refused.errno, dumps };
+}
 
 /** The readConnections options of a bench MODE (see the header). */
 function benchOptions(mode: string | undefined): ReadConnectionsOptions {
@@ -65,6 +112,10 @@ function benchOptions(mode: string | undefined): ReadConnectionsOptions {
   if (mode === 'all-dumps') return { tcpSplit: false, allDumps: true };
   if (mode === 'split-all-dumps') return { allDumps: true, tcpSplit: { minSockets: 0 } };
   if (mode === 'balanced') return { tcpSplit: { minSockets: 0, firstShare: null } };
+  if (mode === 'binding') {
+    setDumpReceivePath('binding');
+    return {};
+  }
   const share = /^share=([\d.]+)$/.exec(mode ?? '');
   if (share) return { tcpSplit: { firstShare: Number(share[1]), minSockets: 0 } };
   const min = /^min=(\d+)$/.exec(mode ?? '');
@@ -298,6 +349,7 @@ async function main(): Promise<void> {
           inThread,
           connections: snap.connections.length,
           skippedDumps: pollSplitStats.lastSkippedDumps,
+          receivePaths: inThread ? null : pollSplitStats.lastReceivePaths,
         });
       }
       process.stdout.write(JSON.stringify(polls));
@@ -358,7 +410,9 @@ async function main(): Promise<void> {
     } else if (mode === 'worker-floor') {
       // The AF_INET TCP dump alone on a dump worker, decoding nothing (bytes counted only): the
       // floor of the poll's critical path. ITERS runs after 5 warm-ups, wall ms each.
-      const worker = new DiagDumpWorker();
+      const receive = arg2 ?? 'direct';
+      if (receive !== 'direct' && receive !== 'binding') throw new Error(`unknown receive path ${receive}`);
+      const worker = new DiagDumpWorker({ receive });
       const ms: number[] = [];
       try {
         for (let i = 0; i < Number(arg1 ?? 40) + 5; i++) {
@@ -369,7 +423,20 @@ async function main(): Promise<void> {
       } finally {
         await worker.terminate();
       }
-      process.stdout.write(JSON.stringify({ ms }));
+      process.stdout.write(JSON.stringify({ ms, path: worker.receivePath }));
+    } else if (mode === 'receive-paths') {
+      const workers = {
+        direct: new DiagDumpWorker({ receive: 'direct' }),
+        binding: new DiagDumpWorker({ receive: 'binding' }),
+        fallback: new DiagDumpWorker({ receive: 'direct', procDir: '/nonexistent' }),
+      };
+      const out: Record<string, unknown> = {};
+      try {
+        for (const [name, w] of Object.entries(workers)) out[name] = await receivePathsRun(w);
+      } finally {
+        for (const w of Object.values(workers)) await w.terminate();
+      }
+      process.stdout.write(JSON.stringify(out));
     } else if (mode === 'bench') {
       const iters = Number(arg1 ?? 15);
       const split = arg3 === 'two-sockets';
@@ -402,7 +469,7 @@ async function main(): Promise<void> {
         }
       }
       second?.close();
-      const { splitPolls, lastSplit } = pollSplitStats;
+      const { splitPolls, lastSplit, lastReceivePaths } = pollSplitStats;
       process.stdout.write(
         JSON.stringify({
           ms,
@@ -413,6 +480,7 @@ async function main(): Promise<void> {
           reusedConnections,
           splitPolls,
           lastSplit,
+          receivePaths: lastReceivePaths,
         }),
       );
     } else if (mode === 'reuse') {
