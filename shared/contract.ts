@@ -139,8 +139,9 @@ export const methods = {
 } as const;
 
 /**
- * `mptcp:engine:error` code of the notice a host sends when it dropped kernel events for a client
- * that fell behind (the web host does not queue for slow clients); the message says how many.
+ * `mptcp:engine:error` code of a notice that kernel events were lost, with how many in the message:
+ * sent by a host that dropped them for a client that fell behind (the web host does not queue for
+ * slow clients), and by the engine when the kernel dropped them (its events socket overflowed).
  */
 export const EVENTS_DROPPED_CODE = 'EVENTS_DROPPED';
 

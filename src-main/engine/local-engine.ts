@@ -3,7 +3,12 @@
  * netlink sockets or reads /proc/sys. Every handler reads the kernel afresh; nothing is cached,
  * so what the UI shows is what the kernel says now.
  */
-import type { EventName, EventPayload, KernelHandlers } from '../../shared/contract';
+import {
+  EVENTS_DROPPED_CODE,
+  type EventName,
+  type EventPayload,
+  type KernelHandlers,
+} from '../../shared/contract';
 import type { Overview } from '../../shared/types';
 import { toApiError } from '../../shared/result';
 import { NETLINK_GENERIC, NETLINK_ROUTE, NETLINK_SOCK_DIAG, NlSocket } from './netlink/core';
@@ -66,7 +71,11 @@ export class LocalEngine {
       onPending: (revertAtMs) => this.emit('mptcp:config:pending', { revertAtMs }),
       ...(opts.injectFailureAt === undefined ? {} : { injectFailureAt: opts.injectFailureAt }),
     });
-    this.watcher = new KernelEventWatcher(resolveMptcpPm, (e) => this.emit('mptcp:kernel:event', e));
+    this.watcher = new KernelEventWatcher(
+      resolveMptcpPm,
+      (e) => this.emit('mptcp:kernel:event', e),
+      (message) => this.emit('mptcp:engine:error', { source: 'events', code: EVENTS_DROPPED_CODE, message }),
+    );
     this.pm = new PmController({ engine: this, emit: (a) => this.emit('mptcp:pm:action', a) });
   }
 

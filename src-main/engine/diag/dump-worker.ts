@@ -24,6 +24,7 @@ import type * as WorkerThreads from 'node:worker_threads';
 import type * as Fs from 'node:fs';
 import type * as Netlink from 'netlink';
 import { ApiFailure } from '../../../shared/result';
+import { findSocketFd, netlinkSocketRow } from '../netlink/fd';
 
 /** Batches kept for reuse between polls (8 MiB at most); more are simply dropped to the GC. */
 const POOL_MAX = 32;
@@ -62,11 +63,13 @@ export type ReceivePath = 'direct' | 'binding';
  * The worker's whole program. It runs from source text (`eval: true`), so that the bundle needs no
  * second entry file: it must not reference anything outside its own body but its parameters and JS
  * globals. Written against the `netlink` package's RawNetlinkSocket directly (NlSocket is an ES
- * module of the bundle).
+ * module of the bundle); netlink/fd.ts's functions come in as parameters, from their source text.
  */
 function workerMain(
   req: NodeJS.Require,
   data: { netlinkPath: string; receive: ReceivePath; procDir: string },
+  socketRow: typeof netlinkSocketRow,
+  socketFd: typeof findSocketFd,
 ): void {
   // Constants are repeated here on purpose: see above. Values: uapi linux/netlink.h.
   const NLMSG_HDRLEN = 16;
@@ -276,35 +279,10 @@ function workerMain(
 
   // ---- The direct path --------------------------------------------------------------------------
 
-  /**
-   * The file descriptor of the binding's socket, found by its netlink port id: the socket's inode
-   * from /proc/thread-self/net/netlink (columns sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode,
-   * net/netlink/af_netlink.c netlink_seq_show), then the fd whose link is socket:[inode]. -1 when
-   * either is missing (no /proc, another layout): the binding's path is used then.
-   */
+  /** The binding's socket fd (netlink/fd.ts), or -1: the binding's path is used then. */
   const findFd = (portid: number): number => {
-    try {
-      let inode = '';
-      for (const line of fs.readFileSync(`${data.procDir}/net/netlink`, 'latin1').split('\n')) {
-        const f = line.trim().split(/\s+/);
-        if (f[1] === String(NETLINK_SOCK_DIAG) && f[2] === String(portid) && f[9]) {
-          inode = f[9];
-          break;
-        }
-      }
-      if (!/^[0-9]+$/.test(inode)) return -1;
-      const want = `socket:[${inode}]`;
-      for (const name of fs.readdirSync(`${data.procDir}/fd`)) {
-        try {
-          if (fs.readlinkSync(`${data.procDir}/fd/${name}`) === want) return Number(name);
-        } catch {
-          // An fd closed since readdir.
-        }
-      }
-    } catch {
-      // No /proc: the binding's path.
-    }
-    return -1;
+    const row = socketRow(fs, data.procDir, NETLINK_SOCK_DIAG, portid);
+    return row ? socketFd(fs, data.procDir, row.inode) : -1;
   };
 
   const sleepCell = new Int32Array(new SharedArrayBuffer(4));
@@ -441,7 +419,7 @@ export class DiagDumpWorker {
   constructor(options: { receive?: ReceivePath; procDir?: string } = {}) {
     const netlinkPath = createRequire(import.meta.url).resolve('netlink');
     this.worker = new Worker(
-      `(${workerMain.toString()})(require, require('node:worker_threads').workerData)`,
+      `(${workerMain.toString()})(require, require('node:worker_threads').workerData, ${netlinkSocketRow.toString()}, ${findSocketFd.toString()})`,
       {
         eval: true,
         workerData: {

@@ -18,7 +18,8 @@ import {
   RTM_NEWADDR,
   RTM_NEWLINK,
 } from '../rtnl/interfaces';
-import { subscribeMptcpEvents } from './mptcp-events';
+import { NetlinkEventReader, type EventReaderOptions } from '../netlink/event-reader';
+import { openMptcpEventReader } from './mptcp-events';
 
 /** rtnetlink multicast groups (uapi: linux/rtnetlink.h RTNLGRP_*). */
 const RTNLGRP_LINK = 1;
@@ -34,22 +35,50 @@ export interface WatchResult {
 }
 
 export class KernelEventWatcher {
-  private genl: NlSocket | null = null;
-  private route: NlSocket | null = null;
+  private genl: NetlinkEventReader | null = null;
+  private route: NetlinkEventReader | null = null;
 
   constructor(
     private readonly family: (genl: NlSocket) => Promise<MptcpPmFamily>,
     private readonly emit: (e: KernelEvent) => void,
+    /**
+     * The kernel dropped events for one of the sockets (ENOBUFS: its receive buffer overflowed);
+     * the message says which and how many (sk_drops). Every event the engine reads reaches the
+     * UI, so these are the only ones the timeline misses, and the user is told.
+     */
+    private readonly onLost: (message: string) => void = () => undefined,
+    private readonly readerOptions: EventReaderOptions = {},
   ) {}
+
+  /** Reports what an events reader lost through onLost. */
+  private watchLost(reader: NetlinkEventReader, what: string): void {
+    reader.onLost(({ dropped, message }) => {
+      if (message !== undefined) {
+        this.onLost(`${what} events socket: ${message}`);
+        return;
+      }
+      this.onLost(
+        `The kernel dropped ${dropped === null ? 'some' : dropped.toLocaleString('en-US')} ${what} event${dropped === 1 ? '' : 's'}: the engine's events socket receive buffer overflowed (netlink ENOBUFS).`,
+      );
+    });
+  }
 
   get watching(): boolean {
     return this.genl !== null || this.route !== null;
   }
 
+  /** How the readers read (tests and diagnostics): read(2) on the fd, or the binding's path. */
+  get readers(): {
+    mptcp: NetlinkEventReader['stats'] | null;
+    interfaces: NetlinkEventReader['stats'] | null;
+  } {
+    return { mptcp: this.genl?.stats ?? null, interfaces: this.route?.stats ?? null };
+  }
+
   private starting: Promise<WatchResult> | null = null;
 
   /** Idempotent, also when called again while the first start is still resolving the family. */
-  /** Bumped by stop(): a start still resolving the family when stop() ran must not resurrect. */
+  /** Bumped by stop(): a start still opening its readers when stop() ran must not resurrect. */
   private generation = 0;
 
   start(): Promise<WatchResult> {
@@ -61,32 +90,46 @@ export class KernelEventWatcher {
 
   private async doStart(): Promise<WatchResult> {
     const notes: string[] = [];
+    const generation = this.generation;
+    const stopped = { mptcp: false, interfaces: false, note: 'stopped while starting' };
     if (!this.route) {
       try {
-        const route = new NlSocket(NETLINK_ROUTE, { recvBufferBytes: 1 << 20 });
+        const route = await NetlinkEventReader.open(
+          NETLINK_ROUTE,
+          [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR],
+          this.readerOptions,
+        );
+        if (generation !== this.generation) {
+          route.close();
+          return stopped;
+        }
         route.onNotification((buf, type, off, len) => this.onRoute(buf, type, off, len));
-        for (const g of [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR]) route.addMembership(g);
+        this.watchLost(route, 'interface');
         this.route = route;
       } catch (e) {
         notes.push(`interface events unavailable: ${toApiError(e).message}`);
       }
     }
     if (!this.genl) {
-      const genl = new NlSocket(NETLINK_GENERIC, { recvBufferBytes: 1 << 20 });
-      const generation = this.generation;
+      // The family's ids are resolved on a plain socket; the events come from a reader thread.
+      const query = new NlSocket(NETLINK_GENERIC);
       try {
-        const fam = await this.family(genl);
+        const fam = await this.family(query);
+        const genl = await openMptcpEventReader(
+          fam,
+          (event) => this.emit({ source: 'mptcp', timestampMs: Date.now(), event }),
+          this.readerOptions,
+        );
         if (generation !== this.generation) {
           genl.close();
-          return { mptcp: false, interfaces: false, note: 'stopped while starting' };
+          return stopped;
         }
-        subscribeMptcpEvents(genl, fam, (event) =>
-          this.emit({ source: 'mptcp', timestampMs: Date.now(), event }),
-        );
+        this.watchLost(genl, 'MPTCP');
         this.genl = genl;
       } catch (e) {
-        genl.close();
         notes.push(toApiError(e).message);
+      } finally {
+        query.close();
       }
     }
     return {

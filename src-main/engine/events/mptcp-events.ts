@@ -9,7 +9,8 @@
  */
 import { ApiFailure } from '../../../shared/result';
 import type { MptcpEvent as SharedMptcpEvent } from '../../../shared/types';
-import { forEachAttr, type NlSocket } from '../netlink/core';
+import { forEachAttr, NETLINK_GENERIC, type NlSocket } from '../netlink/core';
+import { NetlinkEventReader, type EventReaderOptions } from '../netlink/event-reader';
 import { GENL_HDRLEN, MPTCP_PM_EVENTS_GROUP, type MptcpPmFamily } from '../pm/mptcp-pm';
 import { AF_INET, AF_INET6, formatAddress } from '../rtnl/address';
 
@@ -194,6 +195,32 @@ export function decodeMptcpEvent(buf: Buffer, off: number, len: number): MptcpEv
 
 export type MptcpEventListener = (ev: MptcpEvent) => void;
 
+/** The id of the family's events group; UNSUPPORTED when this kernel has none. */
+function eventsGroup(fam: MptcpPmFamily): number {
+  const group = fam.groups.get(MPTCP_PM_EVENTS_GROUP);
+  if (group === undefined) {
+    throw new ApiFailure(
+      'UNSUPPORTED',
+      `This kernel's mptcp_pm family has no "${MPTCP_PM_EVENTS_GROUP}" multicast group: MPTCP events cannot be watched.`,
+    );
+  }
+  return group;
+}
+
+/** A refused membership as the API error users see (EPERM explained), else `e` itself. */
+function membershipError(e: unknown): unknown {
+  const msg = e instanceof Error ? e.message : String(e);
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  if (code === 'EPERM' || /EPERM|not permitted/i.test(msg)) {
+    return new ApiFailure(
+      'EPERM',
+      'Watching MPTCP events needs CAP_NET_ADMIN: joining the mptcp_pm_events group was refused (run as root or grant the capability).',
+      'EPERM',
+    );
+  }
+  return e;
+}
+
 /**
  * Join `mptcp_pm_events` on `genl` (a NETLINK_GENERIC socket opened in the namespace to watch:
  * events are per netns) and call onEvent for each event. Returns the unsubscribe function. The
@@ -204,13 +231,7 @@ export function subscribeMptcpEvents(
   fam: MptcpPmFamily,
   onEvent: MptcpEventListener,
 ): () => void {
-  const group = fam.groups.get(MPTCP_PM_EVENTS_GROUP);
-  if (group === undefined) {
-    throw new ApiFailure(
-      'UNSUPPORTED',
-      `This kernel's mptcp_pm family has no "${MPTCP_PM_EVENTS_GROUP}" multicast group: MPTCP events cannot be watched.`,
-    );
-  }
+  const group = eventsGroup(fam);
   const stop = genl.onNotification((buf, type, off, len) => {
     if (type !== fam.familyId) return;
     const ev = decodeMptcpEvent(buf, off, len);
@@ -220,18 +241,33 @@ export function subscribeMptcpEvents(
     genl.addMembership(group);
   } catch (e) {
     stop();
-    const msg = e instanceof Error ? e.message : String(e);
-    const code = (e as NodeJS.ErrnoException).code ?? '';
-    if (code === 'EPERM' || /EPERM|not permitted/i.test(msg)) {
-      throw new ApiFailure(
-        'EPERM',
-        'Watching MPTCP events needs CAP_NET_ADMIN: joining the mptcp_pm_events group was refused (run as root or grant the capability).',
-        'EPERM',
-      );
-    }
-    throw e;
+    throw membershipError(e);
   }
   return stop;
+}
+
+/**
+ * Like subscribeMptcpEvents, on a NetlinkEventReader of its own (a reader thread that keeps up with
+ * bursts, see netlink/event-reader.ts); the membership ends with reader.close().
+ */
+export async function openMptcpEventReader(
+  fam: MptcpPmFamily,
+  onEvent: MptcpEventListener,
+  opts: EventReaderOptions = {},
+): Promise<NetlinkEventReader> {
+  const group = eventsGroup(fam);
+  let reader: NetlinkEventReader;
+  try {
+    reader = await NetlinkEventReader.open(NETLINK_GENERIC, [group], opts);
+  } catch (e) {
+    throw membershipError(e);
+  }
+  reader.onNotification((buf, type, off, len) => {
+    if (type !== fam.familyId) return;
+    const ev = decodeMptcpEvent(buf, off, len);
+    if (ev) onEvent(ev);
+  });
+  return reader;
 }
 
 /** Short human-readable line for an event (CLI output, logs). */

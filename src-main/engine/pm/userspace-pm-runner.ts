@@ -133,6 +133,7 @@ export async function runUserspacePm(opts: RunPmOptions): Promise<RunningPm> {
   const events = new NlSocket(NETLINK_GENERIC, {
     recvBufferBytes: opts.eventsRecvBufferBytes ?? 4 * 1024 * 1024,
     onListenerError: listenerError,
+    drain: true,
   });
   const cmds = new NlSocket(NETLINK_GENERIC, { onListenerError: listenerError });
   const route = new NlSocket(NETLINK_ROUTE, { onListenerError: listenerError });
@@ -219,13 +220,14 @@ export async function runUserspacePm(opts: RunPmOptions): Promise<RunningPm> {
     });
     events.onError((err) => {
       const lost = err.code === 'ENOBUFS';
+      const dropped = lost ? events.droppedSince() : null;
       opts.log({
         timeMs: Date.now(),
         token: null,
         what: lost ? 'events-lost' : 'events-error',
         result: 'error',
         message: lost
-          ? 'the kernel dropped MPTCP events (ENOBUFS: the events socket receive buffer overflowed); resyncing from sock_diag'
+          ? `the kernel dropped ${dropped === null ? '' : `${dropped} `}MPTCP events (ENOBUFS: the events socket receive buffer overflowed); resyncing from sock_diag`
           : `events socket: ${err.message}; resyncing from sock_diag`,
       });
       resync();

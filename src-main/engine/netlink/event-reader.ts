@@ -1,0 +1,350 @@
+/**
+ * A netlink socket that listens to multicast groups from its own worker thread and forwards the
+ * raw datagrams to this thread.
+ *
+ * Why a thread: the kernel does not wait for a slow listener. When a socket's receive buffer is
+ * full it drops the notification (netlink_overrun), sets ENOBUFS on the socket, and drops every
+ * further one until the queue has been read empty. A burst — 3,000 MPTCP connections opened at
+ * once make 12,000 mptcp_pm events within about a second — outran the engine's main thread, which
+ * also decodes polls and serves clients: it lost 50–75% of the created/established events where
+ * `ip mptcp monitor` lost none. Here a thread that does nothing else reads the queue with read(2)
+ * on the socket's fd (netlink/fd.ts), without the binding's per-datagram allocation and callback,
+ * and the main thread decodes at its own pace from the forwarded copies.
+ *
+ * Why the burst loop: the `netlink` binding turns a socket error seen by its libuv poll (EPOLLERR,
+ * which ENOBUFS raises) into an uncaught C++ exception that aborts the process. A read(2) takes
+ * the error off the socket (sock_error) and reports it as an errno instead. So while datagrams
+ * keep coming the thread does not go back to its event loop: it reads until EAGAIN, sleeps 1 ms,
+ * and reads again, until a pass finds little; an overrun during a burst then surfaces as ENOBUFS
+ * from read(2), reported with the kernel's drop count. The abort stays possible only if the
+ * buffer overflows between the thread's return to its loop and its next read, i.e. when this
+ * thread is kept off the CPU right as a burst starts (not seen in the lab tests).
+ */
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import type * as WorkerThreads from 'node:worker_threads';
+import type * as Fs from 'node:fs';
+import type * as Netlink from 'netlink';
+import { ApiFailure } from '../../../shared/result';
+import { findSocketFd, netlinkSocketRow } from './fd';
+import type { MessageVisitor } from './core';
+
+export interface EventReaderOptions {
+  /** SO_RCVBUF of the socket (the kernel doubles it; capped by net.core.rmem_max). */
+  recvBufferBytes?: number;
+  /** Where netlink/fd.ts looks (tests point it elsewhere to exercise the binding-only path). */
+  procDir?: string;
+  /**
+   * Tests only: on each wake-up, wait this long before reading, off the event loop, so that a
+   * burst overflows the socket and the loss path (ENOBUFS from read(2), the drop count) runs.
+   */
+  stallMsForTests?: number;
+}
+
+/**
+ * Notifications lost: the kernel dropped `dropped` (ENOBUFS; the socket's drop counter delta, null
+ * when unknown), or the socket failed otherwise (`message`).
+ */
+export interface EventsLost {
+  dropped: number | null;
+  message?: string;
+}
+
+interface WorkerData {
+  netlinkPath: string;
+  protocol: number;
+  groups: number[];
+  recvBufferBytes: number;
+  procDir: string;
+  /** Int32Array cells: [0] stop flag, [1] the burst loop's sleep cell. */
+  control: SharedArrayBuffer;
+  stallMs: number;
+}
+
+type WorkerReply =
+  | { kind: 'ready'; portId: number; direct: boolean }
+  | { kind: 'failed'; code: string | null; message: string }
+  | { kind: 'batch'; buf: ArrayBuffer }
+  | { kind: 'lost'; dropped: number | null }
+  | { kind: 'error'; message: string };
+
+/** See the header. Runs from source text: only its parameters and JS globals. */
+function readerMain(
+  req: NodeJS.Require,
+  data: WorkerData,
+  socketRow: typeof netlinkSocketRow,
+  socketFd: typeof findSocketFd,
+): void {
+  /** Larger than any notification datagram; read(2) would cut a longer one silently. */
+  const ROOM = 64 * 1024;
+  const BATCH = 256 * 1024;
+  /** A drain pass that read at least this many datagrams means a burst: keep reading (see header). */
+  const BURST_DATAGRAMS = 8;
+  /** Sleeps in a row with little to read before going back to the event loop. */
+  const QUIET_PASSES = 20;
+  /** A pass that read this many goes on without sleeping: the kernel is producing fast. */
+  const SPIN_DATAGRAMS = 64;
+
+  const { parentPort } = req('node:worker_threads') as typeof WorkerThreads;
+  const fs = req('node:fs') as typeof Fs;
+  const { RawNetlinkSocket } = req(data.netlinkPath) as typeof Netlink;
+  const port = parentPort!;
+  const control = new Int32Array(data.control);
+  const post = (m: WorkerReply, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
+
+  let sock: InstanceType<typeof RawNetlinkSocket>;
+  try {
+    sock = new RawNetlinkSocket(data.protocol, {
+      messagePeeking: false,
+      msgBufferSize: ROOM,
+      recvBufferSize: data.recvBufferBytes,
+      sendBufferSize: 4096, // never sends
+    });
+  } catch (e) {
+    post({ kind: 'failed', code: null, message: e instanceof Error ? e.message : String(e) });
+    return;
+  }
+  const portId = sock.address().port;
+  for (const g of data.groups) {
+    try {
+      sock.addMembership(g);
+    } catch (e) {
+      sock.close();
+      const err = e as NodeJS.ErrnoException;
+      post({ kind: 'failed', code: err.code ?? null, message: err.message });
+      return;
+    }
+  }
+  const row = socketRow(fs, data.procDir, data.protocol, portId);
+  const fd = row ? socketFd(fs, data.procDir, row.inode) : -1;
+  let dropsSeen = row?.drops ?? 0;
+  let closed = false;
+
+  let batch = Buffer.alloc(BATCH);
+  let used = 0;
+  const flush = (): void => {
+    if (used === 0) return;
+    const out = new Uint8Array(used);
+    out.set(batch.subarray(0, used));
+    used = 0;
+    post({ kind: 'batch', buf: out.buffer }, [out.buffer]);
+  };
+  const append = (buf: Buffer): void => {
+    if (used + buf.length > batch.length) flush();
+    if (buf.length > batch.length) batch = Buffer.alloc(buf.length);
+    buf.copy(batch, used);
+    used += buf.length;
+  };
+  /** An ENOBUFS was seen in the current burst: recheck the drop counter at its end. */
+  let lossSeen = false;
+  const lost = (): void => {
+    lossSeen = true;
+    const r = socketRow(fs, data.procDir, data.protocol, portId);
+    const dropped = r ? Math.max(0, r.drops - dropsSeen) : null;
+    if (r) dropsSeen = r.drops;
+    post({ kind: 'lost', dropped });
+  };
+
+  /** Reads until EAGAIN straight into the batch; returns how many datagrams it read. */
+  const pass = (): number => {
+    let n = 0;
+    while (!closed) {
+      if (batch.length - used < ROOM) flush();
+      let got: number;
+      try {
+        got = fs.readSync(fd, batch, used, ROOM, null);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN' || code === 'EWOULDBLOCK') break;
+        if (code === 'ENOBUFS') {
+          lost();
+          continue; // what is still queued arrived before the overrun
+        }
+        post({ kind: 'error', message: (e as Error).message });
+        break;
+      }
+      if (got <= 0) break;
+      used += got;
+      n++;
+    }
+    return n;
+  };
+
+  const stop = (): void => {
+    if (closed) return;
+    closed = true;
+    sock.close();
+    port.close();
+  };
+
+  sock.on('message', (buf: Buffer) => {
+    append(buf);
+    if (fd < 0) {
+      flush();
+      return;
+    }
+    // The burst loop (see the header): a first pass that finds little goes straight back to the
+    // event loop; one that finds much stays off it, reading again at once while passes find a
+    // lot and after 1 ms otherwise, until QUIET_PASSES passes in a row found little.
+    if (data.stallMs > 0) Atomics.wait(control, 1, 0, data.stallMs);
+    let burst = false;
+    let quiet = 0;
+    for (;;) {
+      const n = pass();
+      flush();
+      if (n >= BURST_DATAGRAMS) {
+        burst = true;
+        quiet = 0;
+      } else if (!burst || ++quiet >= QUIET_PASSES) break;
+      if (closed || Atomics.load(control, 0) !== 0) break;
+      if (n < SPIN_DATAGRAMS) Atomics.wait(control, 1, 0, 1);
+    }
+    // Drops after the last ENOBUFS (the kernel drops silently while the socket stays congested,
+    // until its queue was read empty) are reported here, once the burst is over.
+    if (lossSeen) {
+      lossSeen = false;
+      const r = socketRow(fs, data.procDir, data.protocol, portId);
+      if (r && r.drops > dropsSeen) {
+        post({ kind: 'lost', dropped: r.drops - dropsSeen });
+        dropsSeen = r.drops;
+      }
+    }
+    if (Atomics.load(control, 0) !== 0) stop();
+  });
+  sock.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOBUFS') lost();
+    else post({ kind: 'error', message: err.message });
+  });
+  port.on('message', (m: string) => {
+    if (m === 'stop') stop();
+  });
+  post({ kind: 'ready', portId, direct: fd >= 0 });
+}
+
+/** Main-thread handle; see the header. */
+export class NetlinkEventReader {
+  private readonly listeners = new Set<MessageVisitor>();
+  private readonly lostListeners = new Set<(l: EventsLost) => void>();
+  private closed = false;
+  /** Datagram batches received, and whether the worker reads with read(2) (else the binding). */
+  readonly stats = { batches: 0, direct: false, portId: 0 };
+
+  private constructor(
+    private readonly worker: Worker,
+    private readonly control: Int32Array,
+  ) {}
+
+  /**
+   * Opens the socket and joins `groups` on the reader thread; resolves once it is subscribed.
+   * Rejects with an ApiFailure (EPERM when a group needs CAP_NET_ADMIN, as mptcp_pm_events does).
+   */
+  static open(
+    protocol: number,
+    groups: readonly number[],
+    opts: EventReaderOptions = {},
+  ): Promise<NetlinkEventReader> {
+    const control = new SharedArrayBuffer(8);
+    const data: WorkerData = {
+      netlinkPath: createRequire(import.meta.url).resolve('netlink'),
+      protocol,
+      groups: [...groups],
+      recvBufferBytes: opts.recvBufferBytes ?? 4 * 1024 * 1024,
+      procDir: opts.procDir ?? '/proc/thread-self',
+      control,
+      stallMs: opts.stallMsForTests ?? 0,
+    };
+    const worker = new Worker(
+      `(${readerMain.toString()})(require, require('node:worker_threads').workerData, ${netlinkSocketRow.toString()}, ${findSocketFd.toString()})`,
+      {
+        eval: true,
+        workerData: data,
+        resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 },
+      },
+    );
+    const reader = new NetlinkEventReader(worker, new Int32Array(control));
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      worker.on('message', (m: WorkerReply) => {
+        if (m.kind === 'ready') {
+          reader.stats.direct = m.direct;
+          reader.stats.portId = m.portId;
+          settled = true;
+          resolve(reader);
+        } else if (m.kind === 'failed') {
+          settled = true;
+          reader.closed = true;
+          void worker.terminate();
+          const code = m.code === 'EPERM' ? 'EPERM' : 'INTERNAL';
+          reject(new ApiFailure(code, `netlink events socket: ${m.message}`, m.code ?? undefined));
+        } else reader.onReply(m);
+      });
+      worker.on('error', (e) => {
+        if (!settled) {
+          settled = true;
+          reject(e);
+        } else reader.report(e.message);
+      });
+      worker.on('exit', (code) => {
+        if (!settled) {
+          settled = true;
+          reject(new Error(`netlink events reader exited (${code})`));
+        }
+      });
+      // Not unref'd: like a socket with a multicast membership, a reader keeps the process alive
+      // until closed (the worker then ends on its own).
+    });
+  }
+
+  /** Every message of every datagram but ERROR/DONE, with a buffer of its own (may be kept). */
+  onNotification(visit: MessageVisitor): () => void {
+    this.listeners.add(visit);
+    return () => this.listeners.delete(visit);
+  }
+
+  /** The kernel dropped notifications (ENOBUFS), or the socket failed otherwise (dropped null). */
+  onLost(listener: (l: EventsLost) => void): () => void {
+    this.lostListeners.add(listener);
+    return () => this.lostListeners.delete(listener);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // The flag ends a burst loop; the message a worker idle in its event loop.
+    Atomics.store(this.control, 0, 1);
+    Atomics.notify(this.control, 1);
+    this.worker.postMessage('stop');
+  }
+
+  private onReply(m: WorkerReply): void {
+    if (this.closed) return;
+    if (m.kind === 'batch') {
+      this.stats.batches++;
+      this.deliver(Buffer.from(m.buf));
+    } else if (m.kind === 'lost') {
+      for (const l of this.lostListeners) l({ dropped: m.dropped });
+    } else if (m.kind === 'error') this.report(m.message);
+  }
+
+  private report(message: string): void {
+    for (const l of this.lostListeners) l({ dropped: null, message });
+  }
+
+  private deliver(buf: Buffer): void {
+    for (let off = 0; off + 16 <= buf.length;) {
+      const len = buf.readUInt32LE(off);
+      if (len < 16 || off + len > buf.length) return;
+      const type = buf.readUInt16LE(off + 4);
+      if (type !== 2 /* NLMSG_ERROR */ && type !== 3 /* NLMSG_DONE */ && type !== 1 /* NOOP */) {
+        for (const l of this.listeners) {
+          try {
+            l(buf, type, off + 16, len - 16);
+          } catch (e) {
+            process.stderr.write(`netlink events: a listener threw (ignored): ${String(e)}\n`);
+          }
+        }
+      }
+      off += (len + 3) & ~3;
+    }
+  }
+}
