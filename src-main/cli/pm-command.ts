@@ -239,6 +239,7 @@ async function runHere(s: PmSettings): Promise<number> {
         recreate: s.recreate,
         maxRetries: s.maxRetries,
         ...(s.eventsRecvBufferBytes !== null ? { eventsRecvBufferBytes: s.eventsRecvBufferBytes } : {}),
+        ...testEventsStall(),
         onKernelEvent: (ev) =>
           print({
             timeMs: Date.now(),
@@ -284,4 +285,14 @@ export function formatEntry(e: PmLogEntry): string {
         .join(' ')
     : '';
   return [time, token, e.what, e.result, e.message ?? '', detail].filter((x) => x !== '').join(' ');
+}
+
+/**
+ * MPTCP_STUDIO_TEST_EVENTS_STALL_MS (integration tests only, not a user setting): the events reader
+ * waits this long at each wake-up before reading, so that a burst overflows its socket and the
+ * lost-events path (report, resync from the kernel) runs for real (EventReaderOptions).
+ */
+function testEventsStall(): { eventsStallMsForTests?: number } {
+  const ms = Number(process.env.MPTCP_STUDIO_TEST_EVENTS_STALL_MS ?? '');
+  return Number.isInteger(ms) && ms > 0 && ms <= 10_000 ? { eventsStallMsForTests: ms } : {};
 }

@@ -9,7 +9,7 @@
  */
 import { ApiFailure } from '../../../shared/result';
 import type { MptcpEvent as SharedMptcpEvent } from '../../../shared/types';
-import { forEachAttr, NETLINK_GENERIC, type NlSocket } from '../netlink/core';
+import { forEachAttr, NETLINK_GENERIC } from '../netlink/core';
 import { NetlinkEventReader, type EventReaderOptions } from '../netlink/event-reader';
 import { GENL_HDRLEN, MPTCP_PM_EVENTS_GROUP, type MptcpPmFamily } from '../pm/mptcp-pm';
 import { AF_INET, AF_INET6, formatAddress } from '../rtnl/address';
@@ -222,33 +222,9 @@ function membershipError(e: unknown): unknown {
 }
 
 /**
- * Join `mptcp_pm_events` on `genl` (a NETLINK_GENERIC socket opened in the namespace to watch:
- * events are per netns) and call onEvent for each event. Returns the unsubscribe function. The
- * membership itself ends when the socket is closed.
- */
-export function subscribeMptcpEvents(
-  genl: NlSocket,
-  fam: MptcpPmFamily,
-  onEvent: MptcpEventListener,
-): () => void {
-  const group = eventsGroup(fam);
-  const stop = genl.onNotification((buf, type, off, len) => {
-    if (type !== fam.familyId) return;
-    const ev = decodeMptcpEvent(buf, off, len);
-    if (ev) onEvent(ev);
-  });
-  try {
-    genl.addMembership(group);
-  } catch (e) {
-    stop();
-    throw membershipError(e);
-  }
-  return stop;
-}
-
-/**
- * Like subscribeMptcpEvents, on a NetlinkEventReader of its own (a reader thread that keeps up with
- * bursts, see netlink/event-reader.ts); the membership ends with reader.close().
+ * Joins `mptcp_pm_events` on a NetlinkEventReader of its own (a reader thread that keeps up with
+ * bursts, netlink/event-reader.ts) in this process's netns (events are per netns), and calls
+ * onEvent for each event. The membership ends with reader.close().
  */
 export async function openMptcpEventReader(
   fam: MptcpPmFamily,

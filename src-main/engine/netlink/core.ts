@@ -9,11 +9,9 @@
  * Wire format (uapi: linux/netlink.h): struct nlmsghdr { u32 len; u16 type; u16 flags; u32 seq;
  * u32 pid; } followed by the payload, every message padded to 4 bytes.
  */
-import * as fs from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { RawNetlinkSocket } from 'netlink';
 import { ApiFailure, ErrorCodeSchema, type ErrorCode } from '../../../shared/result';
-import { findSocketFd, netlinkSocketRow } from './fd';
 
 export const NETLINK_ROUTE = 0;
 export const NETLINK_SOCK_DIAG = 4;
@@ -39,10 +37,7 @@ export const NLA_F_NESTED = 0x8000;
 
 export const align4 = (n: number): number => (n + 3) & ~3;
 
-/**
- * Called for each message of a dump: payload is buf[offset, offset+len). Notification listeners of
- * a `drain` socket get a buffer that is reused after the call: copy what must outlive it.
- */
+/** Called for each message of a dump: payload is buf[offset, offset+len). */
 export type MessageVisitor = (buf: Buffer, type: number, offset: number, len: number) => void;
 
 const errnoNames: Map<number, string> = new Map(
@@ -163,14 +158,6 @@ export interface NlSocketOptions {
    * at once (a SUBFLOW_CREATE burst) overflow it, and a reply lost to ENOBUFS fails them all.
    */
   maxInFlight?: number;
-  /**
-   * For sockets that listen to multicast groups: after each datagram the binding delivers, read
-   * the rest of the queue with read(2) on the socket's fd into one reused buffer (see drain). The
-   * binding's own receive path allocates and zeroes msgBufferBytes per datagram and calls into JS
-   * for each; in a burst of events (3,000 MPTCP connections opened at once) that fell so far behind
-   * that the kernel dropped about half of them (ENOBUFS), where `ip mptcp monitor` lost none.
-   */
-  drain?: boolean;
 }
 
 /**
@@ -179,13 +166,6 @@ export interface NlSocketOptions {
  * subscriber to multicast groups learns here that it missed notifications and must resync.
  */
 export type SocketErrorListener = (err: Error & { errno?: number; code?: string }) => void;
-
-/** Where netlink/fd.ts looks: the calling thread's netns and this process's fds. */
-const PROC_DIR = '/proc/thread-self';
-/** drain's buffer: a read that could exceed it would be cut (read(2) has no MSG_TRUNC). */
-const DRAIN_READ_BYTES = 64 * 1024;
-/** Datagrams per drain before yielding to the event loop. */
-const DRAIN_MAX_DATAGRAMS = 1024;
 
 function defaultListenerError(err: unknown, where: string): void {
   const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
@@ -219,12 +199,6 @@ export class NlSocket {
    * when it was called per message in onDatagram.
    */
   private readonly localPort: number;
-  /** The socket's fd when `drain` is on and it was found (netlink/fd.ts), else -1. */
-  private readonly fd: number;
-  /** drain's read buffer: larger than any datagram (the kernel's are at most ~32 KiB). */
-  private readonly drainBuf: Buffer | null;
-  /** The socket's drop counter when last read (droppedSince). */
-  private dropsSeen = 0;
 
   constructor(
     readonly protocol: number,
@@ -240,16 +214,7 @@ export class NlSocket {
       sendBufferSize: 64 * 1024,
     });
     this.localPort = this.sock.address().port;
-    const row = opts.drain ? netlinkSocketRow(fs, PROC_DIR, protocol, this.localPort) : null;
-    this.fd = row ? findSocketFd(fs, PROC_DIR, row.inode) : -1;
-    this.dropsSeen = row?.drops ?? 0;
-    this.drainBuf = this.fd >= 0 ? Buffer.alloc(DRAIN_READ_BYTES) : null;
-    this.sock.on('message', (buf) =>
-      this.guarded('datagram handling', () => {
-        this.onDatagram(buf);
-        this.drain();
-      }),
-    );
+    this.sock.on('message', (buf) => this.guarded('datagram handling', () => this.onDatagram(buf)));
     this.sock.on('truncatedMessage', () =>
       this.guarded('truncated datagram handling', () =>
         this.failAll(new Error('netlink: truncated datagram')),
@@ -279,51 +244,6 @@ export class NlSocket {
   private onSocketError(err: Error): void {
     this.failAll(err);
     for (const l of this.errorListeners) this.guarded('a socket error listener', () => l(err));
-  }
-
-  /** True when `drain` found the socket's fd. */
-  get drains(): boolean {
-    return this.fd >= 0;
-  }
-
-  /**
-   * Reads what is queued on the socket with read(2), up to DRAIN_MAX_DATAGRAMS datagrams (the
-   * binding's poll calls again while more is queued, so the event loop is not starved). The fd is
-   * non-blocking (libuv's uv_poll_init sets O_NONBLOCK): EAGAIN ends the drain. A read error other
-   * than EAGAIN (ENOBUFS: the kernel dropped notifications) goes to the error listeners exactly as
-   * the binding's recvmsg errors do, and the drain goes on with what is still queued.
-   */
-  drain(): void {
-    const buf = this.drainBuf;
-    if (!buf) return;
-    for (let i = 0; i < DRAIN_MAX_DATAGRAMS && !this.closed; i++) {
-      let n: number;
-      try {
-        n = fs.readSync(this.fd, buf, 0, buf.length, null);
-      } catch (e) {
-        const err = e as NodeJS.ErrnoException;
-        if (err.code === 'EAGAIN' || err.code === 'EWOULDBLOCK') return;
-        this.guarded('error handling', () => this.onSocketError(err));
-        if (err.code !== 'ENOBUFS') return;
-        continue;
-      }
-      if (n <= 0) return;
-      // A reply to a request is kept (Pending.replies); only notifications may use the reused buffer.
-      this.onDatagram(this.pending.size > 0 ? Buffer.from(buf.subarray(0, n)) : buf.subarray(0, n));
-    }
-  }
-
-  /**
-   * Messages the kernel dropped for this socket (its receive buffer was full) since the last call,
-   * from the Drops column of /proc/thread-self/net/netlink (sk_drops, counted by netlink_overrun);
-   * null when that row cannot be read.
-   */
-  droppedSince(): number | null {
-    const row = netlinkSocketRow(fs, PROC_DIR, this.protocol, this.localPort);
-    if (!row) return null;
-    const n = row.drops - this.dropsSeen;
-    this.dropsSeen = row.drops;
-    return Math.max(0, n);
   }
 
   /** Socket-level errors (recvmsg: ENOBUFS, ...), after pending requests have been failed. */

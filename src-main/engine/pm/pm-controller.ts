@@ -64,8 +64,10 @@ export interface PmRunExtras {
   maxRetries?: number;
   /** Userspace: every decoded MPTCP event the loop reads. */
   onKernelEvent?: (ev: MptcpEvent) => void;
-  /** Userspace: SO_RCVBUF of the events socket (tests shrink it to provoke ENOBUFS). */
+  /** Userspace: SO_RCVBUF of the events socket. */
   eventsRecvBufferBytes?: number;
+  /** Userspace, tests only: RunPmOptions.eventsStallMsForTests (forces lost events). */
+  eventsStallMsForTests?: number;
 }
 
 /** The state file, parsed like any input: it sits in a directory others could write to. */
@@ -345,6 +347,9 @@ export class PmController {
           ...(extras.maxRetries !== undefined ? { maxRetries: extras.maxRetries } : {}),
           ...(extras.eventsRecvBufferBytes !== undefined
             ? { eventsRecvBufferBytes: extras.eventsRecvBufferBytes }
+            : {}),
+          ...(extras.eventsStallMsForTests !== undefined
+            ? { eventsStallMsForTests: extras.eventsStallMsForTests }
             : {}),
           onEvent: (ev) => {
             extras.onKernelEvent?.(ev);

@@ -9,7 +9,9 @@
  * (§2.2). Connections that use the in-kernel PM answer that dump with EINVAL and are left alone.
  */
 import { readConnections } from '../diag/connections';
-import { subscribeMptcpEvents, type MptcpEvent } from '../events/mptcp-events';
+import type { ConnectionsSnapshot } from '../../../shared/types';
+import { openMptcpEventReader, type MptcpEvent } from '../events/mptcp-events';
+import type { NetlinkEventReader } from '../netlink/event-reader';
 import { NETLINK_GENERIC, NETLINK_ROUTE, NETLINK_SOCK_DIAG, NetlinkError, NlSocket } from '../netlink/core';
 import {
   buildRtmGetAddrRequest,
@@ -69,10 +71,12 @@ export interface RunPmOptions {
   /** Every decoded event, for a timeline; called before the loop acts on it. */
   onEvent?: (ev: MptcpEvent) => void;
   /**
-   * SO_RCVBUF of the events socket (default 4 MiB, capped by net.core.rmem_max). Tests make it
-   * tiny to provoke ENOBUFS; a burst of connections can overflow any size.
+   * SO_RCVBUF of the events socket (default 4 MiB, capped by net.core.rmem_max); a burst of
+   * connections can overflow any size (the loss is then reported and the state resynced).
    */
   eventsRecvBufferBytes?: number;
+  /** Tests only: EventReaderOptions.stallMsForTests of the events reader, to force a loss. */
+  eventsStallMsForTests?: number;
 }
 
 export interface RunningPm {
@@ -128,20 +132,18 @@ export async function runUserspacePm(opts: RunPmOptions): Promise<RunningPm> {
       result: 'error',
       message: `${where} threw: ${err instanceof Error ? err.message : String(err)}`,
     });
-  // A burst of connections sends ~5 events each (created, established, one SUB_ESTABLISHED per
-  // subflow): a large buffer makes overflow rare, the resync below makes it harmless.
-  const events = new NlSocket(NETLINK_GENERIC, {
-    recvBufferBytes: opts.eventsRecvBufferBytes ?? 4 * 1024 * 1024,
-    onListenerError: listenerError,
-    drain: true,
-  });
+  // The events come from a reader thread (netlink/event-reader.ts), opened once the family is
+  // known: it keeps up with bursts (~5 events per new connection: created, established, one
+  // SUB_ESTABLISHED per subflow) and reports what the kernel still drops, resynced below.
+  let events: NetlinkEventReader | null = null;
   const cmds = new NlSocket(NETLINK_GENERIC, { onListenerError: listenerError });
   const route = new NlSocket(NETLINK_ROUTE, { onListenerError: listenerError });
   const diag = new NlSocket(NETLINK_SOCK_DIAG, { onListenerError: listenerError });
   const timers: NodeJS.Timeout[] = [];
   const closeAll = (): void => {
     for (const t of timers) clearTimeout(t);
-    for (const s of [events, cmds, route, diag]) s.close();
+    events?.close();
+    for (const s of [cmds, route, diag]) s.close();
   };
   try {
     const fam = await resolveMptcpPm(cmds);
@@ -158,11 +160,23 @@ export async function runUserspacePm(opts: RunPmOptions): Promise<RunningPm> {
     // Subscribe before reading the kernel's state, and hold events until it is adopted: an event
     // between the two reads is then applied on top instead of lost.
     let queue: MptcpEvent[] | null = [];
-    subscribeMptcpEvents(events, fam, (ev) => {
-      opts.onEvent?.(ev);
-      if (queue) queue.push(ev);
-      else pm.handleEvent(ev);
-    });
+    const reader = await openMptcpEventReader(
+      fam,
+      (ev) => {
+        try {
+          opts.onEvent?.(ev);
+          if (queue) queue.push(ev);
+          else pm.handleEvent(ev);
+        } catch (e) {
+          listenerError(e, 'the event handler');
+        }
+      },
+      {
+        recvBufferBytes: opts.eventsRecvBufferBytes ?? 4 * 1024 * 1024,
+        ...(opts.eventsStallMsForTests ? { stallMsForTests: opts.eventsStallMsForTests } : {}),
+      },
+    );
+    events = reader;
     for (const g of [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR]) route.addMembership(g);
     const refresh = coalesced(() =>
       readUsableAddresses(route)
@@ -218,9 +232,8 @@ export async function runUserspacePm(opts: RunPmOptions): Promise<RunningPm> {
           }),
         );
     });
-    events.onError((err) => {
-      const lost = err.code === 'ENOBUFS';
-      const dropped = lost ? events.droppedSince() : null;
+    reader.onLost(({ dropped, message }) => {
+      const lost = message === undefined;
       opts.log({
         timeMs: Date.now(),
         token: null,
@@ -228,7 +241,8 @@ export async function runUserspacePm(opts: RunPmOptions): Promise<RunningPm> {
         result: 'error',
         message: lost
           ? `the kernel dropped ${dropped === null ? '' : `${dropped} `}MPTCP events (ENOBUFS: the events socket receive buffer overflowed); resyncing from sock_diag`
-          : `events socket: ${err.message}; resyncing from sock_diag`,
+          : `events socket: ${message}; resyncing from sock_diag`,
+        ...(dropped === null ? {} : { detail: { dropped } }),
       });
       resync();
     });
@@ -259,15 +273,40 @@ async function resyncFromKernel(
   role: PmRole,
 ): Promise<{ adopted: number; resynced: number; forgotten: number }> {
   const trackedBefore = new Set(pm.tokens());
-  const snap = await readConnections(diag, { inThread: true });
+  pm.beginResync();
+  try {
+    return await resyncWith(
+      pm,
+      trackedBefore,
+      await readConnections(diag, { inThread: true }),
+      genl,
+      fam,
+      role,
+    );
+  } finally {
+    pm.endResync();
+  }
+}
+
+async function resyncWith(
+  pm: UserspacePm,
+  trackedBefore: ReadonlySet<number>,
+  snap: ConnectionsSnapshot,
+  genl: NlSocket,
+  fam: MptcpPmFamily,
+  role: PmRole,
+): Promise<{ adopted: number; resynced: number; forgotten: number }> {
   const inKernel = new Set<number>();
   const established: { token: number; subflows: AdoptedConnection['subflows'] }[] = [];
   let adopted = 0;
   for (const conn of snap.connections) {
     inKernel.add(conn.token);
     if (conn.state !== 'ESTABLISHED' || conn.fallback) continue;
+    // Joins still in their handshake count: they are creates the kernel accepted whose
+    // SUB_ESTABLISHED has not come yet (or was lost). Leaving them out made the resync take
+    // them for failed creates and retry them, a subflow too many (seen in the lab test).
     const subflows = conn.subflows
-      .filter((s) => s.state === 'ESTABLISHED')
+      .filter((s) => s.state === 'ESTABLISHED' || s.state === 'SYN_SENT' || s.state === 'SYN_RECV')
       .map((s) => ({
         local: s.localAddress,
         localPort: s.localPort,

@@ -13,12 +13,14 @@ const CLI = 'bin/mptcp-studio.mjs';
 interface PmProc {
   child: ChildProcess;
   lines: Record<string, unknown>[];
+  stderr(): string;
   stop(): Promise<number | null>;
 }
 
-async function startPm(ns: string, args: string[]): Promise<PmProc> {
+async function startPm(ns: string, args: string[], env: Record<string, string> = {}): Promise<PmProc> {
   const child = spawn(process.execPath, [CLI, 'pm', '--json', '--netns', ns, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   const lines: Record<string, unknown>[] = [];
   let stderr = '';
@@ -38,7 +40,7 @@ async function startPm(ns: string, args: string[]): Promise<PmProc> {
       child.once('exit', (code) => resolve(code));
       child.kill('SIGTERM');
     });
-  return { child, lines, stop };
+  return { child, lines, stderr: () => stderr, stop };
 }
 
 const pathManager = async (ns: string): Promise<string> =>
@@ -171,6 +173,47 @@ describe.skipIf(labUnavailableReason() !== null)('mptcp-studio pm (userspace pat
     );
     for (const p of pairs(after)) expect(p).toEqual(full);
   });
+
+  it("events lost to an overflowing socket: logged with the kernel's drop count, then a resync from the kernel meshes every connection", async () => {
+    lab = await Lab.create({ paths: 1, mptcp: 'none' });
+    await nsRun(lab.server, 'sysctl', ['-q', '-w', 'net.mptcp.path_manager=userspace']);
+    // A 16 KiB events buffer and a reader that waits 500 ms at each wake-up (tests-only hook):
+    // the burst of 200 new connections overflows it, so events are lost for real.
+    const pm = await startPm(
+      lab.client,
+      ['--mode', 'ndiffports', '--subflows', '2', '--events-rcvbuf', '16384'],
+      {
+        MPTCP_STUDIO_TEST_EVENTS_STALL_MS: '500',
+      },
+    );
+    pms.push(pm);
+    await lab.startServer(5201);
+    const N = 200;
+    // Sending: the userspace PM meshes a connection once it is fully established (first data).
+    await lab.openConnections(N, { rateBytesPerSec: 2_000 });
+    const lost = await lab.waitFor(
+      'an events-lost entry',
+      () => {
+        if (pm.child.exitCode !== null || pm.child.signalCode !== null)
+          throw new Error(`pm exited (${pm.child.exitCode ?? pm.child.signalCode}): ${pm.stderr()}`);
+        return Promise.resolve(pm.lines.filter((e) => e.what === 'events-lost'));
+      },
+      (l) => l.length > 0,
+      15_000,
+    );
+    expect((lost[0]!.detail as { dropped: number }).dropped).toBeGreaterThan(0);
+    // Without the resync, the connections whose established event was lost never get their
+    // second subflow.
+    const counts = await lab.waitFor(
+      `${N} connections with 2 subflows each`,
+      async () => (await engineConnections(lab!.client)).connections.map((c) => c.subflows.length),
+      (n) => n.length === N && n.every((k) => k === 2),
+      30_000,
+    );
+    expect(counts).toHaveLength(N);
+    expect(pm.lines.some((e) => e.what === 'resync' && e.result === 'ok')).toBe(true);
+    expect(pm.child.exitCode).toBeNull(); // still running: no abort in the netlink binding
+  }, 60_000);
 
   it('rejects an unknown --mode with a clear sentence', async () => {
     const r = await run(process.execPath, [CLI, 'pm', '--mode', 'bogus']).catch((e: Error) => e);

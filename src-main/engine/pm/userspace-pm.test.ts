@@ -257,6 +257,14 @@ describe('UserspacePm resync after lost events (ENOBUFS)', () => {
     remoteId: 0,
   };
   const second = { ...initial, local: '10.0.2.1', localPort: 40100, localId: 1 };
+  const secondEvent: Partial<MptcpEvent> = {
+    localAddress: second.local,
+    localPort: second.localPort,
+    remoteAddress: second.remote,
+    remotePort: second.remotePort,
+    localId: second.localId,
+    remoteId: second.remoteId,
+  };
 
   it('a subflow whose SUB_ESTABLISHED was lost settles its create: nothing is duplicated', async () => {
     const t = setup();
@@ -281,6 +289,32 @@ describe('UserspacePm resync after lost events (ENOBUFS)', () => {
     expect(t.log.find((e) => e.what === 'retry-scheduled')?.message).toMatch(/events lost/);
     await vi.advanceTimersByTimeAsync(1000);
     expect(t.creates).toHaveLength(2);
+  });
+
+  it('events during the resync win over its older read of the kernel: no subflow dropped and created again', async () => {
+    const t = setup();
+    t.pm.handleEvent(established());
+    await Promise.resolve();
+    t.pm.beginResync(); // the kernel is read now: only the initial subflow
+    t.pm.handleEvent(ev('sub_established', secondEvent));
+    t.pm.resync(TOKEN, { subflows: [initial] });
+    t.pm.endResync();
+    expect(t.pm.connections()[0]?.subflows).toHaveLength(2);
+    expect(t.creates).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(t.creates).toHaveLength(1);
+  });
+
+  it('a subflow closed by an event during the resync stays closed though the older read lists it', async () => {
+    const t = setup();
+    t.pm.handleEvent(established());
+    await Promise.resolve();
+    t.pm.handleEvent(ev('sub_established', secondEvent));
+    t.pm.beginResync(); // the read lists both subflows
+    t.pm.handleEvent(ev('sub_closed', secondEvent));
+    t.pm.resync(TOKEN, { subflows: [initial, second] });
+    t.pm.endResync();
+    expect(t.pm.connections()[0]?.subflows).toHaveLength(1);
   });
 
   it('a create not yet acknowledged stays pending', () => {

@@ -100,6 +100,8 @@ interface ConnState {
   /** Server fullmesh: addresses announced on this connection → id. */
   announced: Map<string, number>;
   timers: Set<NodeJS.Timeout>;
+  /** During a resync (beginResync): subflows that events added or removed since it began. */
+  changedSinceResync: Set<string>;
 }
 
 const pairKey = (local: string, remote: string, remotePort: number): string =>
@@ -136,6 +138,8 @@ export class UserspacePm {
   /** Stable local ids per address across connections (§2.5), 1..255; id 0 is each initial address. */
   private readonly addrIds = new Map<string, number>();
   private stopped = false;
+  /** Between beginResync and endResync (see there). */
+  private resyncing = false;
   private readonly recreate: boolean;
   private readonly maxRetries: number;
   private readonly retryDelayMs: number;
@@ -297,6 +301,13 @@ export class UserspacePm {
     c.established = true;
     const before = c.subflows;
     c.subflows = new Map(k.subflows.map((s) => [subflowKey(s), { ...s }]));
+    // The kernel's list was read when the resync began; what events changed since is newer.
+    // (Without this, a subflow established after the read was dropped here and created again.)
+    for (const key of c.changedSinceResync) {
+      const now = before.get(key);
+      if (now) c.subflows.set(key, now);
+      else c.subflows.delete(key);
+    }
     for (const s of k.subflows) {
       if (s.remoteId !== null && !c.remotes.has(s.remoteId))
         c.remotes.set(s.remoteId, { address: s.remote, port: s.remotePort });
@@ -326,6 +337,20 @@ export class UserspacePm {
       if (unanswered > 0) this.failed(c, pk, 'events lost (ENOBUFS) and no subflow in the kernel');
     }
     this.reconcile(c);
+  }
+
+  /**
+   * A resync is about to read the kernel's state: from now until endResync, the subflows events
+   * add or remove are noted per connection, so that resync() keeps them over the older read.
+   */
+  beginResync(): void {
+    this.resyncing = true;
+    for (const c of this.conns.values()) c.changedSinceResync.clear();
+  }
+
+  endResync(): void {
+    this.resyncing = false;
+    for (const c of this.conns.values()) c.changedSinceResync.clear();
   }
 
   /** Events were lost: a tracked connection sock_diag no longer reports is gone. */
@@ -393,6 +418,7 @@ export class UserspacePm {
       givenUp: new Set(),
       waiting: new Set(),
       destroying: new Set(),
+      changedSinceResync: new Set(),
       announced: new Map(),
       timers: new Set(),
     };
@@ -416,6 +442,7 @@ export class UserspacePm {
       remoteId: ev.remoteId,
     };
     c.subflows.set(subflowKey(rec), rec);
+    if (this.resyncing) c.changedSinceResync.add(subflowKey(rec));
     this.settlePending(c, pairKey(rec.local, rec.remote, rec.remotePort));
     if (ev.localId !== null && !c.localIds.has(rec.local)) c.localIds.set(rec.local, ev.localId);
   }
@@ -440,6 +467,7 @@ export class UserspacePm {
     });
     const pk = pairKey(ev.localAddress, ev.remoteAddress, ev.remotePort);
     const wasUp = c.subflows.delete(key);
+    if (this.resyncing) c.changedSinceResync.add(key);
     // A join whose SYN failed never had SUB_ESTABLISHED: it ends one pending create (G9).
     if (!wasUp) this.settlePending(c, pk);
     if (c.destroying.delete(key)) return;
