@@ -473,6 +473,46 @@ describe('(d) MSS/MTU mismatch between paths', () => {
   });
 });
 
+describe('events sockets capped by net.core.rmem_max', () => {
+  const many = (n: number): ConnectionsSnapshot =>
+    snapshot(Array.from({ length: n }, (_, i) => ({ ...twoPaths(), token: i + 1 })));
+  const capped = (cap: number, readOnly = false): Overview => {
+    const ov = overview({}, { readOnlySysctls: readOnly ? ['net.core.rmem_max'] : [] });
+    ov.status.buffers.rmemMaxBytes = cap;
+    return ov;
+  };
+
+  it('212992 bytes with 1,000 connections: info, fix 4 MiB', () => {
+    const a = byId(advise(input({ overview: capped(212992), connections: many(1000) })), 'events-buffer-cap');
+    expect(a?.severity).toBe('info');
+    expect(a?.detail).toContain('net.core.rmem_max is 212992 bytes');
+    expect(a?.detail).toContain('1,000 connections');
+    expect(a?.fix).toEqual({ buffers: { rmemMaxBytes: 4194304 } });
+    expectValidFix(a);
+  });
+
+  it('is silent at 4 MiB, and below 1,000 connections', () => {
+    expect(
+      byId(advise(input({ overview: capped(4194304), connections: many(1000) })), 'events-buffer-cap'),
+    ).toBeUndefined();
+    expect(
+      byId(advise(input({ overview: capped(212992), connections: many(999) })), 'events-buffer-cap'),
+    ).toBeUndefined();
+    expect(
+      byId(advise(input({ overview: capped(212992), connections: null })), 'events-buffer-cap'),
+    ).toBeUndefined();
+  });
+
+  it('gives no fix when net.core.rmem_max is read-only here', () => {
+    const a = byId(
+      advise(input({ overview: capped(212992, true), connections: many(1000) })),
+      'events-buffer-cap',
+    );
+    expect(a?.detail).toContain('read-only here');
+    expect(a?.fix).toBeNull();
+  });
+});
+
 describe('(e) buffers too small for the measured paths', () => {
   it('20 + 5 Mbit/s at RTT 50/200 ms need 1.25 MB: tcp_rmem max 1 MiB → warning, fix 2 MiB', () => {
     const ov = overview();

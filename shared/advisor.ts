@@ -69,6 +69,7 @@ export function advise(input: AdvisorInput): Advice[] {
     ...limitsAdvice(overview, live),
     mtuMismatch(overview, live),
     buffersTooSmall(overview, live),
+    eventsBufferCap(overview, input.connections),
     otherManagers(input.managers),
     userspacePmWithoutDaemon(overview, input.managers),
     ndiffportsStyle(live),
@@ -344,6 +345,33 @@ function buffersTooSmall(o: Overview, live: Connection[]): Advice | null {
     title: 'TCP buffers are too small for the measured paths',
     detail: `MPTCP needs about 2 x (sum of subflow rates) x (largest subflow RTT) of buffer to keep every path busy. ${parts.join(' ')}${fixParts.length > 0 ? ` Raise ${fixParts.join(' and ')} (the next power of two; min and default unchanged).` : ''}`,
     fix: fixParts.length > 0 ? { buffers } : null,
+  };
+}
+
+/** What the engine asks for its events sockets (netlink/event-reader.ts): SO_RCVBUF 4 MiB. */
+const EVENTS_RCVBUF_BYTES = 4 * 2 ** 20;
+/** From this many connections on, a burst of opens or closes is plausible enough to warn. */
+const EVENTS_BURST_CONNECTIONS = 1000;
+
+/**
+ * net.core.rmem_max caps every socket's SO_RCVBUF, the events sockets' too (the kernel doubles
+ * the value for its bookkeeping). When many connections open or close at once the kernel queues
+ * ~1 KiB per mptcp_pm event; past the cap it drops them (netlink_overrun, ENOBUFS). Measured:
+ * 10,000 connections opened and reset at once, events socket at 212992 bytes (what Debian's
+ * default rmem_max allows) lost about 6,500 of 50,000 events, at 4 MiB none
+ * (bench/event-burst.mjs --rcvbuf).
+ */
+function eventsBufferCap(o: Overview, snap: ConnectionsSnapshot | null): Advice | null {
+  const cap = o.status.buffers.rmemMaxBytes;
+  const n = snap?.connections.length ?? 0;
+  if (cap === null || cap >= EVENTS_RCVBUF_BYTES || n < EVENTS_BURST_CONNECTIONS) return null;
+  const readOnly = o.status.readOnlySysctls.includes('net.core.rmem_max');
+  return {
+    id: 'events-buffer-cap',
+    severity: 'info',
+    title: 'Bursts of MPTCP events can overflow the event sockets',
+    detail: `net.core.rmem_max is ${fmtBytes(cap)}, so each events socket queues at most twice that (the engine asks for ${fmtBytes(EVENTS_RCVBUF_BYTES)}). With ${n.toLocaleString('en-US')} connections, many opening or closing at once can overflow it and the kernel drops events: the Events timeline then says how many, the path manager here rebuilds its state from the kernel, and other listeners (mptcpd, ip mptcp monitor) lose them too.${readOnly ? ' net.core.rmem_max is read-only here.' : ` Raise net.core.rmem_max to ${fmtBytes(EVENTS_RCVBUF_BYTES)}.`}`,
+    fix: readOnly ? null : { buffers: { rmemMaxBytes: EVENTS_RCVBUF_BYTES } },
   };
 }
 

@@ -28,10 +28,17 @@ function droppedIn(messages: readonly string[]): number {
   return n;
 }
 
+interface ReaderStats {
+  direct: boolean;
+  batches: number;
+  pid: number | null;
+  restarts: number;
+}
+
 interface ProbeOut {
   counts: Record<string, number>;
   lost: string[];
-  readers: { mptcp: { direct: boolean; batches: number } | null };
+  readers: { mptcp: ReaderStats | null };
 }
 
 /** events-probe.ts in `ns`: resolves once subscribed; stop() ends it and returns its counts. */
@@ -140,9 +147,11 @@ describe.skipIf(labUnavailableReason() !== null)('kernel event bursts', () => {
   it('reports what an overflowing socket lost, with the kernel’s drop count, and keeps running', async () => {
     const N = 300;
     // A 16 KiB buffer and a reader that waits 300 ms off its event loop at each wake-up: the
-    // burst overflows the socket and the ENOBUFS comes out of read(2).
-    const p = await startProbe(lab.client, ['16384', '300']);
+    // burst overflows the socket and the ENOBUFS comes out of read(2). On a reader thread (the
+    // other tests run the default, a reader process).
+    const p = await startProbe(lab.client, ['16384', '300', '', 'thread']);
     expect(p.ready.readers.mptcp?.direct).toBe(true);
+    expect(p.ready.readers.mptcp?.pid).toBeNull();
     const conns = await lab.openConnections(N, { rateBytesPerSec: 0, abortOnStop: true });
     await new Promise((r) => setTimeout(r, 2000));
     await conns.stop();
@@ -152,6 +161,27 @@ describe.skipIf(labUnavailableReason() !== null)('kernel event bursts', () => {
     const dropped = droppedIn(out.lost);
     expect(dropped).toBeGreaterThan(0);
     expect(seen + dropped).toBe(5 * N);
+  }, 60_000);
+
+  it('a reader process that dies is restarted, the loss is said, and the events after it arrive', async () => {
+    const N = 20;
+    const p = await startProbe(lab.client, []);
+    const pid = p.ready.readers.mptcp?.pid;
+    expect(pid).toEqual(expect.any(Number));
+    // As the netlink binding's abort on an overflow seen by its poll would end it.
+    process.kill(pid!, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 1000));
+    const conns = await lab.openConnections(N, { rateBytesPerSec: 0, abortOnStop: true });
+    await new Promise((r) => setTimeout(r, 1500));
+    await conns.stop();
+    await new Promise((r) => setTimeout(r, 1000));
+    const out = await p.stop();
+    expect(out.readers.mptcp?.restarts).toBe(1);
+    expect(out.readers.mptcp?.pid).not.toBe(pid);
+    expect(out.lost).toEqual([
+      expect.stringMatching(/MPTCP events socket: the events reader exited \(SIGKILL\).*restarted/),
+    ]);
+    for (const k of [...UP_KINDS, 'closed']) expect(out.counts[k], k).toBe(N);
   }, 60_000);
 
   it('reads on the binding’s path when the socket’s fd cannot be found, and gets the events', async () => {

@@ -4,17 +4,20 @@
  * the readers read) once subscribed; on SIGTERM, one JSON line with the events seen per kind and
  * the lost-events messages, then exits.
  *
- *   events-probe [RCVBUF_BYTES] [STALL_MS] [PROC_DIR]   (0 / '' for the defaults)
+ *   events-probe [RCVBUF_BYTES] [STALL_MS] [PROC_DIR] [ISOLATION]   (0 / '' for the defaults;
+ *                ISOLATION: EventReaderOptions.isolation, `process` or `thread`)
  */
 import { KernelEventWatcher } from './kernel-events';
 import { resolveMptcpPm } from '../pm/mptcp-pm';
 import type { EventReaderOptions } from '../netlink/event-reader';
 
-const [rcvbuf, stall, procDir] = process.argv.slice(2);
+const [rcvbuf, stall, procDir, isolation] = process.argv.slice(2);
 const opts: EventReaderOptions = {};
 if (Number(rcvbuf) > 0) opts.recvBufferBytes = Number(rcvbuf);
 if (Number(stall) > 0) opts.stallMsForTests = Number(stall);
 if (procDir) opts.procDir = procDir;
+if (isolation === 'process' || isolation === 'thread') opts.isolation = isolation;
+else if (isolation) throw new Error(`unknown isolation ${isolation}`);
 
 const counts: Record<string, number> = {};
 const lost: string[] = [];

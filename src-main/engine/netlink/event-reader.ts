@@ -20,9 +20,9 @@
  * buffer overflows between the thread's return to its loop and its next read, i.e. when this
  * thread is kept off the CPU right as a burst starts (not seen in the lab tests).
  */
+import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import type * as WorkerThreads from 'node:worker_threads';
 import type * as Fs from 'node:fs';
 import type * as Netlink from 'netlink';
 import { ApiFailure } from '../../../shared/result';
@@ -39,6 +39,12 @@ export interface EventReaderOptions {
    * burst overflows the socket and the loss path (ENOBUFS from read(2), the drop count) runs.
    */
   stallMsForTests?: number;
+  /**
+   * Where the reader runs: `process` (default), a child process, so that the binding's abort on
+   * an overflow it sees in its poll ends that process only and a new reader is started; `thread`,
+   * a worker thread of this process (no extra process; such an abort ends this process).
+   */
+  isolation?: 'process' | 'thread';
 }
 
 /**
@@ -68,12 +74,20 @@ type WorkerReply =
   | { kind: 'lost'; dropped: number | null }
   | { kind: 'error'; message: string };
 
+/** The reader's side of the channel to its owner: a worker's parentPort or a child's IPC. */
+interface ReaderPort {
+  post(m: WorkerReply, transfer?: ArrayBuffer[]): void;
+  onStop(f: () => void): void;
+  close(): void;
+}
+
 /** See the header. Runs from source text: only its parameters and JS globals. */
 function readerMain(
   req: NodeJS.Require,
   data: WorkerData,
   socketRow: typeof netlinkSocketRow,
   socketFd: typeof findSocketFd,
+  port: ReaderPort,
 ): void {
   /** Larger than any notification datagram; read(2) would cut a longer one silently. */
   const ROOM = 64 * 1024;
@@ -85,12 +99,10 @@ function readerMain(
   /** A pass that read this many goes on without sleeping: the kernel is producing fast. */
   const SPIN_DATAGRAMS = 64;
 
-  const { parentPort } = req('node:worker_threads') as typeof WorkerThreads;
   const fs = req('node:fs') as typeof Fs;
   const { RawNetlinkSocket } = req(data.netlinkPath) as typeof Netlink;
-  const port = parentPort!;
   const control = new Int32Array(data.control);
-  const post = (m: WorkerReply, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
+  const post = (m: WorkerReply, transfer: ArrayBuffer[] = []): void => port.post(m, transfer);
 
   let sock: InstanceType<typeof RawNetlinkSocket>;
   try {
@@ -215,84 +227,202 @@ function readerMain(
     if (err.code === 'ENOBUFS') lost();
     else post({ kind: 'error', message: err.message });
   });
-  port.on('message', (m: string) => {
-    if (m === 'stop') stop();
-  });
+  port.onStop(stop);
   post({ kind: 'ready', portId, direct: fd >= 0 });
 }
 
-/** Main-thread handle; see the header. */
+/** The owner's side: a worker thread or a child process running readerMain. */
+interface ReaderHost {
+  onMessage(f: (m: WorkerReply) => void): void;
+  /** Called once when the host ends; `why` is null for an exit after stop(). */
+  onEnd(f: (why: string | null) => void): void;
+  stop(): void;
+  pid: number | null;
+}
+
+const readerSource = (portExpr: string, dataExpr: string): string =>
+  `(${readerMain.toString()})(require, ${dataExpr}, ${netlinkSocketRow.toString()}, ${findSocketFd.toString()}, ${portExpr})`;
+
+function threadHost(data: WorkerData): ReaderHost {
+  const worker = new Worker(
+    readerSource(
+      `{ post: (m, t) => require('node:worker_threads').parentPort.postMessage(m, t), onStop: (f) => require('node:worker_threads').parentPort.on('message', (m) => m === 'stop' && f()), close: () => require('node:worker_threads').parentPort.close() }`,
+      `require('node:worker_threads').workerData`,
+    ),
+    {
+      eval: true,
+      workerData: data,
+      resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 },
+    },
+  );
+  const control = new Int32Array(data.control);
+  let stopping = false;
+  let ended: ((why: string | null) => void) | null = null;
+  const end = (why: string | null): void => {
+    const f = ended;
+    ended = null;
+    f?.(stopping ? null : why);
+  };
+  worker.on('error', (e) => end(e.message));
+  worker.on('exit', (code) => end(`exited (${code})`));
+  return {
+    onMessage: (f) => worker.on('message', f),
+    onEnd: (f) => (ended = f),
+    stop: () => {
+      stopping = true;
+      // The flag ends a burst loop; the message a worker idle in its event loop.
+      Atomics.store(control, 0, 1);
+      Atomics.notify(control, 1);
+      worker.postMessage('stop');
+      // A reader that failed to subscribe has no stop handler: end it regardless.
+      setTimeout(() => void worker.terminate(), 200).unref();
+    },
+    pid: null,
+  };
+}
+
+/**
+ * The reader in a child process of the same runtime (ELECTRON_RUN_AS_NODE under Electron): the
+ * binding's abort on an overflow seen by its poll (see the header) then ends that process only,
+ * and the owner starts another. Data is passed in the environment; messages over IPC.
+ */
+function processHost(data: WorkerData): ReaderHost {
+  const { control: _control, ...plain } = data;
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      readerSource(
+        `{ post: (m) => process.send(m), onStop: (f) => process.on('message', (m) => m === 'stop' && f()), close: () => process.disconnect() }`,
+        `{ ...JSON.parse(process.env.MPTCP_STUDIO_EVENT_READER), control: new SharedArrayBuffer(8) }`,
+      ),
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      serialization: 'advanced',
+      env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', MPTCP_STUDIO_EVENT_READER: JSON.stringify(plain) },
+    },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+  let stopping = false;
+  let ended: ((why: string | null) => void) | null = null;
+  const end = (why: string | null): void => {
+    const f = ended;
+    ended = null;
+    f?.(stopping ? null : why);
+  };
+  child.on('error', (e) => end(e.message));
+  child.on('exit', (code, signal) => {
+    const tail = stderr.trim().split('\n').slice(-2).join(' ');
+    end(`exited (${signal ?? code})${tail ? `: ${tail}` : ''}`);
+  });
+  return {
+    onMessage: (f) => child.on('message', (m: WorkerReply) => f(m)),
+    onEnd: (f) => (ended = f),
+    stop: () => {
+      stopping = true;
+      if (child.connected) child.send('stop');
+      // A reader inside a burst loop does not read its IPC: the signal ends it there too.
+      setTimeout(() => child.kill('SIGTERM'), 200).unref();
+    },
+    get pid() {
+      return child.pid ?? null;
+    },
+  };
+}
+
+/** Restarts after an unexpected end, at most this many within RESTART_WINDOW_MS. */
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
+
+/** Owner-side handle; see the header. */
 export class NetlinkEventReader {
   private readonly listeners = new Set<MessageVisitor>();
   private readonly lostListeners = new Set<(l: EventsLost) => void>();
   private closed = false;
-  /** Datagram batches received, and whether the worker reads with read(2) (else the binding). */
-  readonly stats = { batches: 0, direct: false, portId: 0 };
+  private host: ReaderHost | null = null;
+  private restarts: number[] = [];
+  /**
+   * Datagram batches received; whether the reader reads with read(2) (else the binding's path);
+   * its port id, and its process id when it runs in a process of its own; restarts so far.
+   */
+  readonly stats = { batches: 0, direct: false, portId: 0, pid: null as number | null, restarts: 0 };
 
   private constructor(
-    private readonly worker: Worker,
-    private readonly control: Int32Array,
+    private readonly data: WorkerData,
+    private readonly isolation: 'process' | 'thread',
   ) {}
 
   /**
-   * Opens the socket and joins `groups` on the reader thread; resolves once it is subscribed.
-   * Rejects with an ApiFailure (EPERM when a group needs CAP_NET_ADMIN, as mptcp_pm_events does).
+   * Opens the socket and joins `groups` in the reader; resolves once it is subscribed. Rejects
+   * with an ApiFailure (EPERM when a group needs CAP_NET_ADMIN, as mptcp_pm_events does).
    */
-  static open(
+  static async open(
     protocol: number,
     groups: readonly number[],
     opts: EventReaderOptions = {},
   ): Promise<NetlinkEventReader> {
-    const control = new SharedArrayBuffer(8);
-    const data: WorkerData = {
-      netlinkPath: createRequire(import.meta.url).resolve('netlink'),
-      protocol,
-      groups: [...groups],
-      recvBufferBytes: opts.recvBufferBytes ?? 4 * 1024 * 1024,
-      procDir: opts.procDir ?? '/proc/thread-self',
-      control,
-      stallMs: opts.stallMsForTests ?? 0,
-    };
-    const worker = new Worker(
-      `(${readerMain.toString()})(require, require('node:worker_threads').workerData, ${netlinkSocketRow.toString()}, ${findSocketFd.toString()})`,
+    const reader = new NetlinkEventReader(
       {
-        eval: true,
-        workerData: data,
-        resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 },
+        netlinkPath: createRequire(import.meta.url).resolve('netlink'),
+        protocol,
+        groups: [...groups],
+        recvBufferBytes: opts.recvBufferBytes ?? 4 * 1024 * 1024,
+        procDir: opts.procDir ?? '/proc/thread-self',
+        control: new SharedArrayBuffer(8),
+        stallMs: opts.stallMsForTests ?? 0,
       },
+      opts.isolation ?? 'process',
     );
-    const reader = new NetlinkEventReader(worker, new Int32Array(control));
+    await reader.start();
+    return reader;
+  }
+
+  /** Starts a host; resolves once its socket is subscribed, rejects if it could not be. */
+  private start(): Promise<void> {
+    const host =
+      this.isolation === 'process'
+        ? processHost(this.data)
+        : threadHost({ ...this.data, control: new SharedArrayBuffer(8) });
+    this.host = host;
     return new Promise((resolve, reject) => {
       let settled = false;
-      worker.on('message', (m: WorkerReply) => {
+      host.onMessage((m) => {
         if (m.kind === 'ready') {
-          reader.stats.direct = m.direct;
-          reader.stats.portId = m.portId;
+          this.stats.direct = m.direct;
+          this.stats.portId = m.portId;
+          this.stats.pid = host.pid;
           settled = true;
-          resolve(reader);
+          resolve();
         } else if (m.kind === 'failed') {
           settled = true;
-          reader.closed = true;
-          void worker.terminate();
+          host.stop();
           const code = m.code === 'EPERM' ? 'EPERM' : 'INTERNAL';
           reject(new ApiFailure(code, `netlink events socket: ${m.message}`, m.code ?? undefined));
-        } else reader.onReply(m);
+        } else if (host === this.host) this.onReply(m);
       });
-      worker.on('error', (e) => {
+      host.onEnd((why) => {
         if (!settled) {
           settled = true;
-          reject(e);
-        } else reader.report(e.message);
+          reject(new Error(`netlink events reader ${why ?? 'stopped'}`));
+        } else if (why !== null && host === this.host && !this.closed) this.restart(why);
       });
-      worker.on('exit', (code) => {
-        if (!settled) {
-          settled = true;
-          reject(new Error(`netlink events reader exited (${code})`));
-        }
-      });
-      // Not unref'd: like a socket with a multicast membership, a reader keeps the process alive
-      // until closed (the worker then ends on its own).
     });
+  }
+
+  /** The reader ended on its own: what it had not read is lost; start another (bounded). */
+  private restart(why: string): void {
+    const now = Date.now();
+    this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
+    if (this.restarts.length >= MAX_RESTARTS) {
+      this.report(`the events reader ${why}; ${MAX_RESTARTS} restarts within a minute, giving up`);
+      return;
+    }
+    this.restarts.push(now);
+    this.stats.restarts++;
+    this.report(`the events reader ${why}; events it had not read are lost; restarted`);
+    this.start().catch((e: unknown) => this.report(`restarting the events reader failed: ${String(e)}`));
   }
 
   /** Every message of every datagram but ERROR/DONE, with a buffer of its own (may be kept). */
@@ -310,10 +440,7 @@ export class NetlinkEventReader {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    // The flag ends a burst loop; the message a worker idle in its event loop.
-    Atomics.store(this.control, 0, 1);
-    Atomics.notify(this.control, 1);
-    this.worker.postMessage('stop');
+    this.host?.stop();
   }
 
   private onReply(m: WorkerReply): void {
