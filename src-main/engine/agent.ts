@@ -294,6 +294,10 @@ export class AgentBackend extends LineBackend {
         );
       });
       child.on('error', () => undefined);
+      // An agent that died leaves a pipe without reader: a call written meanwhile fails with
+      // EPIPE, which is reported by the exit handler above. Unhandled, it ended the whole host
+      // (seen when bench/events.mjs tore its namespace down under a live web host).
+      child.stdin.on('error', () => undefined);
       return {
         write: (line) => child.stdin.write(line),
         close: () =>

@@ -74,6 +74,26 @@ export function nsRun(
   return run('ip', ['netns', 'exec', ns, cmd, ...args], opts);
 }
 
+/**
+ * Bundles a TypeScript entry (relative to the repository root) into .cache/`outName` with esbuild,
+ * `netlink` left external, for probes the tests run under `ip netns exec` (a netlink socket sees
+ * its own process's netns, G4). Returns the bundle's path.
+ */
+export async function bundleProbe(entry: string, outName: string): Promise<string> {
+  const root = repoRoot();
+  const outfile = join(root, '.cache', outName);
+  await run(join(root, 'node_modules', '.bin', 'esbuild'), [
+    join(root, entry),
+    '--bundle',
+    '--platform=node',
+    '--format=esm',
+    '--external:netlink',
+    `--outfile=${outfile}`,
+    '--log-level=warning',
+  ]);
+  return outfile;
+}
+
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Connection, ConnectionsSnapshot } from '../../../shared/types';
 import { ConnectionsSnapshotSchema } from '../../../shared/types';
-import { Lab, labUnavailableReason, nsRun, run } from '../../lab/lab';
+import { bundleProbe, Lab, labUnavailableReason, nsRun } from '../../lab/lab';
 import { subflowFlagLetters } from './decode';
 
 /**
@@ -118,22 +118,14 @@ function waitForSubflows(
   );
 }
 
-function bundleProbe(): Promise<unknown> {
-  return run(join(root, 'node_modules', '.bin', 'esbuild'), [
-    join(root, 'src-main/engine/diag/probe-entry.ts'),
-    '--bundle',
-    '--platform=node',
-    '--format=esm',
-    '--external:netlink',
-    `--outfile=${probe}`,
-    '--log-level=warning',
-  ]);
+function bundleDiagProbe(): Promise<unknown> {
+  return bundleProbe('src-main/engine/diag/probe-entry.ts', 'diag-probe.mjs');
 }
 
 describe.skipIf(labUnavailableReason() !== null)('sock_diag connection reader in a lab', () => {
   let lab: Lab;
   beforeAll(async () => {
-    await bundleProbe();
+    await bundleDiagProbe();
     lab = await Lab.create({ paths: 2 });
     await lab.startServer(5201);
     await lab.openConnections(3, { rateBytesPerSec: 200_000 });
@@ -251,7 +243,7 @@ describe.skipIf(labUnavailableReason() !== null)('sock_diag poll with the AF_INE
   const N = 150;
   let lab: Lab;
   beforeAll(async () => {
-    await bundleProbe();
+    await bundleDiagProbe();
     lab = await Lab.create({ paths: 2 });
     await lab.startServer(5201);
     await lab.openConnections(N, { rateBytesPerSec: 0 });
@@ -318,7 +310,7 @@ describe.skipIf(labUnavailableReason() !== null)('sock_diag poll: the AF_INET6 T
   // (PollPlan.skipWhenEmpty): with AF_INET6 connections it must still run and find their subflows.
   let lab: Lab;
   beforeAll(async () => {
-    await bundleProbe();
+    await bundleDiagProbe();
     lab = await Lab.create({ paths: 2, ipv6: true });
     await lab.startServer(5201);
     await lab.startServer(5202, { ipv6: true });
@@ -393,7 +385,7 @@ describe.skipIf(labUnavailableReason() !== null)('a poll reuses the last poll’
   const SENDING = 2;
   let lab: Lab;
   beforeAll(async () => {
-    await bundleProbe();
+    await bundleDiagProbe();
     lab = await Lab.create({ paths: 2 });
     await lab.startServer(5201);
     await lab.openConnections(IDLE, { rateBytesPerSec: 0 });

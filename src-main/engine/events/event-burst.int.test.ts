@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS_DROPPED_CODE } from '../../../shared/contract';
 import type { KernelEvent } from '../../../shared/types';
-import { Lab, labUnavailableReason, run } from '../../lab/lab';
+import { bundleProbe, Lab, labUnavailableReason } from '../../lab/lab';
 import { openEngine, type EngineService } from '../index';
 
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -83,15 +83,7 @@ async function startProbe(
 describe.skipIf(labUnavailableReason() !== null)('kernel event bursts', () => {
   let lab: Lab;
   beforeAll(async () => {
-    await run(join(root, 'node_modules', '.bin', 'esbuild'), [
-      join(root, 'src-main/engine/events/events-probe.ts'),
-      '--bundle',
-      '--platform=node',
-      '--format=esm',
-      '--external:netlink',
-      `--outfile=${probe}`,
-      '--log-level=warning',
-    ]);
+    await bundleProbe('src-main/engine/events/events-probe.ts', 'events-probe.mjs');
     lab = await Lab.create({ paths: 2 });
     await lab.startServer(5201);
   });

@@ -240,6 +240,25 @@ interface ReaderHost {
   pid: number | null;
 }
 
+/** A host's end, reported once: `why`, or null when it follows stop(). */
+function endOnce(): {
+  onEnd: (f: (why: string | null) => void) => void;
+  stopping: () => void;
+  end: (why: string) => void;
+} {
+  let stopped = false;
+  let listener: ((why: string | null) => void) | null = null;
+  return {
+    onEnd: (f) => (listener = f),
+    stopping: () => (stopped = true),
+    end: (why) => {
+      const f = listener;
+      listener = null;
+      f?.(stopped ? null : why);
+    },
+  };
+}
+
 const readerSource = (portExpr: string, dataExpr: string): string =>
   `(${readerMain.toString()})(require, ${dataExpr}, ${netlinkSocketRow.toString()}, ${findSocketFd.toString()}, ${portExpr})`;
 
@@ -256,20 +275,14 @@ function threadHost(data: WorkerData): ReaderHost {
     },
   );
   const control = new Int32Array(data.control);
-  let stopping = false;
-  let ended: ((why: string | null) => void) | null = null;
-  const end = (why: string | null): void => {
-    const f = ended;
-    ended = null;
-    f?.(stopping ? null : why);
-  };
-  worker.on('error', (e) => end(e.message));
-  worker.on('exit', (code) => end(`exited (${code})`));
+  const ending = endOnce();
+  worker.on('error', (e) => ending.end(e.message));
+  worker.on('exit', (code) => ending.end(`exited (${code})`));
   return {
     onMessage: (f) => worker.on('message', f),
-    onEnd: (f) => (ended = f),
+    onEnd: ending.onEnd,
     stop: () => {
-      stopping = true;
+      ending.stopping();
       // The flag ends a burst loop; the message a worker idle in its event loop.
       Atomics.store(control, 0, 1);
       Atomics.notify(control, 1);
@@ -305,23 +318,17 @@ function processHost(data: WorkerData): ReaderHost {
   );
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
-  let stopping = false;
-  let ended: ((why: string | null) => void) | null = null;
-  const end = (why: string | null): void => {
-    const f = ended;
-    ended = null;
-    f?.(stopping ? null : why);
-  };
-  child.on('error', (e) => end(e.message));
+  const ending = endOnce();
+  child.on('error', (e) => ending.end(e.message));
   child.on('exit', (code, signal) => {
     const tail = stderr.trim().split('\n').slice(-2).join(' ');
-    end(`exited (${signal ?? code})${tail ? `: ${tail}` : ''}`);
+    ending.end(`exited (${signal ?? code})${tail ? `: ${tail}` : ''}`);
   });
   return {
     onMessage: (f) => child.on('message', (m: WorkerReply) => f(m)),
-    onEnd: (f) => (ended = f),
+    onEnd: ending.onEnd,
     stop: () => {
-      stopping = true;
+      ending.stopping();
       if (child.connected) child.send('stop');
       // A reader inside a burst loop does not read its IPC: the signal ends it there too.
       setTimeout(() => child.kill('SIGTERM'), 200).unref();

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import type { Endpoint, KernelStatus, Limits, NetInterface } from '../../../shared/types';
-import { nsRun, run } from '../../lab/lab';
+import { bundleProbe, nsRun } from '../../lab/lab';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 export const probePath = join(root, '.cache', 'settings-probe.mjs');
@@ -20,15 +20,7 @@ export interface ProbeReading {
 let built: Promise<void> | null = null;
 
 export function buildProbe(): Promise<void> {
-  built ??= run(join(root, 'node_modules', '.bin', 'esbuild'), [
-    join(root, 'src-main/engine/pm/probe-entry.ts'),
-    '--bundle',
-    '--platform=node',
-    '--format=esm',
-    '--external:netlink',
-    `--outfile=${probePath}`,
-    '--log-level=warning',
-  ]).then(() => undefined);
+  built ??= bundleProbe('src-main/engine/pm/probe-entry.ts', 'settings-probe.mjs').then(() => undefined);
   return built;
 }
 
