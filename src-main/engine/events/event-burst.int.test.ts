@@ -5,6 +5,7 @@
  * established, announced, sub_established; closed on the way down).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -130,20 +131,21 @@ describe.skipIf(labUnavailableReason() !== null)('kernel event bursts', () => {
       // Delivered + reported lost = what the kernel sent, exactly. Before the reader thread the
       // main thread lost half of the created events of such a burst and said nothing.
       expect(upSeen() + (counts.closed ?? 0) + droppedIn(lostNotices)).toBe(5 * N);
-      // With this lab's buffer (4 MiB asked, within net.core.rmem_max here) none is lost at all.
-      expect(lostNotices).toEqual([]);
-      for (const k of [...UP_KINDS, 'closed']) expect(counts[k], k).toBe(N);
+      // With the 4 MiB asked for (when net.core.rmem_max allows it, as on this project's
+      // machines) none is lost at all.
+      if (Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8')) >= 4 * 2 ** 20) {
+        expect(lostNotices).toEqual([]);
+        for (const k of [...UP_KINDS, 'closed']) expect(counts[k], k).toBe(N);
+      }
     }, 90_000);
   });
 
   it('reports what an overflowing socket lost, with the kernel’s drop count, and keeps running', async () => {
     const N = 300;
     // A 16 KiB buffer and a reader that waits 300 ms off its event loop at each wake-up: the
-    // burst overflows the socket and the ENOBUFS comes out of read(2). On a reader thread (the
-    // other tests run the default, a reader process).
-    const p = await startProbe(lab.client, ['16384', '300', '', 'thread']);
+    // burst overflows the socket and the ENOBUFS comes out of read(2).
+    const p = await startProbe(lab.client, ['16384', '300']);
     expect(p.ready.readers.mptcp?.direct).toBe(true);
-    expect(p.ready.readers.mptcp?.pid).toBeNull();
     const conns = await lab.openConnections(N, { rateBytesPerSec: 0, abortOnStop: true });
     await new Promise((r) => setTimeout(r, 2000));
     await conns.stop();
@@ -178,8 +180,10 @@ describe.skipIf(labUnavailableReason() !== null)('kernel event bursts', () => {
 
   it('reads on the binding’s path when the socket’s fd cannot be found, and gets the events', async () => {
     const N = 20;
-    const p = await startProbe(lab.client, ['0', '0', '/nonexistent']);
+    // On a reader thread (the other tests run the default, a reader process).
+    const p = await startProbe(lab.client, ['0', '0', '/nonexistent', 'thread']);
     expect(p.ready.readers.mptcp?.direct).toBe(false);
+    expect(p.ready.readers.mptcp?.pid).toBeNull();
     const conns = await lab.openConnections(N, { rateBytesPerSec: 0, abortOnStop: true });
     await new Promise((r) => setTimeout(r, 1500));
     await conns.stop();

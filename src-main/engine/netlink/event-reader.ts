@@ -160,7 +160,7 @@ function readerMain(
   /** Reads until EAGAIN straight into the batch; returns how many datagrams it read. */
   const pass = (): number => {
     let n = 0;
-    while (!closed) {
+    while (!closed && Atomics.load(control, 0) === 0) {
       if (batch.length - used < ROOM) flush();
       let got: number;
       try {
@@ -176,6 +176,11 @@ function readerMain(
         break;
       }
       if (got <= 0) break;
+      if (got >= ROOM) {
+        // Never for a notification (a few KiB at most): a datagram that fills the read may be cut.
+        post({ kind: 'error', message: `a ${got}-byte datagram filled the whole read; dropped` });
+        continue;
+      }
       used += got;
       n++;
     }
@@ -306,7 +311,9 @@ function processHost(data: WorkerData): ReaderHost {
     [
       '-e',
       readerSource(
-        `{ post: (m) => process.send(m), onStop: (f) => process.on('message', (m) => m === 'stop' && f()), close: () => process.disconnect() }`,
+        // An owner that died without stop() (killed, crashed) closes the channel: end then too,
+        // or the binding's poll would keep this process (and its namespace) alive.
+        `{ post: (m) => process.send(m), onStop: (f) => { process.on('message', (m) => m === 'stop' && f()); process.on('disconnect', () => process.exit(0)); }, close: () => process.disconnect() }`,
         `{ ...JSON.parse(process.env.MPTCP_STUDIO_EVENT_READER), control: new SharedArrayBuffer(8) }`,
       ),
     ],
@@ -320,7 +327,8 @@ function processHost(data: WorkerData): ReaderHost {
   child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
   const ending = endOnce();
   child.on('error', (e) => ending.end(e.message));
-  child.on('exit', (code, signal) => {
+  // 'close', not 'exit': it waits for the IPC channel, so the reader's last batches come first.
+  child.on('close', (code, signal) => {
     const tail = stderr.trim().split('\n').slice(-2).join(' ');
     ending.end(`exited (${signal ?? code})${tail ? `: ${tail}` : ''}`);
   });
@@ -339,6 +347,8 @@ function processHost(data: WorkerData): ReaderHost {
   };
 }
 
+/** A reader not subscribed by then is given up (open() rejects). */
+const OPEN_TIMEOUT_MS = 10_000;
 /** Restarts after an unexpected end, at most this many within RESTART_WINDOW_MS. */
 const MAX_RESTARTS = 5;
 const RESTART_WINDOW_MS = 60_000;
@@ -350,6 +360,9 @@ export class NetlinkEventReader {
   private closed = false;
   private host: ReaderHost | null = null;
   private restarts: number[] = [];
+  /** Replies held until a listener is attached (see onNotification, onLost). */
+  private readonly heldBatches: Buffer[] = [];
+  private readonly heldLost: EventsLost[] = [];
   /**
    * Datagram batches received; whether the reader reads with read(2) (else the binding's path);
    * its port id, and its process id when it runs in a process of its own; restarts so far.
@@ -380,7 +393,9 @@ export class NetlinkEventReader {
         control: new SharedArrayBuffer(8),
         stallMs: opts.stallMsForTests ?? 0,
       },
-      opts.isolation ?? 'process',
+      // Under Electron the runtime runs as Node only with its RunAsNode fuse on; a packaged app
+      // may have it off, so readers are threads there.
+      opts.isolation ?? (process.versions.electron ? 'thread' : 'process'),
     );
     await reader.start();
     return reader;
@@ -395,21 +410,30 @@ export class NetlinkEventReader {
     this.host = host;
     return new Promise((resolve, reject) => {
       let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        host.stop();
+        reject(new Error(`netlink events reader: not subscribed after ${OPEN_TIMEOUT_MS} ms`));
+      }, OPEN_TIMEOUT_MS);
       host.onMessage((m) => {
         if (m.kind === 'ready') {
+          clearTimeout(timer);
           this.stats.direct = m.direct;
           this.stats.portId = m.portId;
           this.stats.pid = host.pid;
           settled = true;
           resolve();
         } else if (m.kind === 'failed') {
+          clearTimeout(timer);
           settled = true;
           host.stop();
           const code = m.code === 'EPERM' ? 'EPERM' : 'INTERNAL';
           reject(new ApiFailure(code, `netlink events socket: ${m.message}`, m.code ?? undefined));
-        } else if (host === this.host) this.onReply(m);
+        } else this.onReply(m); // a dead reader's last batches too: they are events all the same
       });
       host.onEnd((why) => {
+        clearTimeout(timer);
         if (!settled) {
           settled = true;
           reject(new Error(`netlink events reader ${why ?? 'stopped'}`));
@@ -428,19 +452,35 @@ export class NetlinkEventReader {
     }
     this.restarts.push(now);
     this.stats.restarts++;
-    this.report(`the events reader ${why}; events it had not read are lost; restarted`);
-    this.start().catch((e: unknown) => this.report(`restarting the events reader failed: ${String(e)}`));
+    // Said once the new reader is subscribed: a listener that resyncs from the kernel on this
+    // (the path manager) then misses nothing in between.
+    this.start()
+      .then(() =>
+        this.report(`the events reader ${why}; events it had not read, and any since, are lost; restarted`),
+      )
+      .catch((e: unknown) => {
+        this.report(`the events reader ${why}; restarting it failed: ${String(e)}`);
+        if (!this.closed) this.restart(`failed to restart (${String(e)})`);
+      });
   }
 
-  /** Every message of every datagram but ERROR/DONE, with a buffer of its own (may be kept). */
+  /**
+   * Every message of every datagram but ERROR/DONE, with a buffer of its own (may be kept).
+   * Batches that arrived before the first listener (right after open) are delivered to it now.
+   */
   onNotification(visit: MessageVisitor): () => void {
     this.listeners.add(visit);
+    for (const b of this.heldBatches.splice(0)) this.deliver(b);
     return () => this.listeners.delete(visit);
   }
 
-  /** The kernel dropped notifications (ENOBUFS), or the socket failed otherwise (dropped null). */
+  /**
+   * The kernel dropped notifications (ENOBUFS), or the reader failed (dropped null, message).
+   * What happened before the first such listener is told to it now.
+   */
   onLost(listener: (l: EventsLost) => void): () => void {
     this.lostListeners.add(listener);
+    for (const l of this.heldLost.splice(0)) listener(l);
     return () => this.lostListeners.delete(listener);
   }
 
@@ -454,14 +494,21 @@ export class NetlinkEventReader {
     if (this.closed) return;
     if (m.kind === 'batch') {
       this.stats.batches++;
-      this.deliver(Buffer.from(m.buf));
-    } else if (m.kind === 'lost') {
-      for (const l of this.lostListeners) l({ dropped: m.dropped });
-    } else if (m.kind === 'error') this.report(m.message);
+      const b = Buffer.from(m.buf);
+      // IPC messages are emitted on later ticks: some can come before open()'s caller attached.
+      if (this.listeners.size === 0) this.heldBatches.push(b);
+      else this.deliver(b);
+    } else if (m.kind === 'lost') this.tellLost({ dropped: m.dropped });
+    else if (m.kind === 'error') this.report(m.message);
   }
 
   private report(message: string): void {
-    for (const l of this.lostListeners) l({ dropped: null, message });
+    this.tellLost({ dropped: null, message });
+  }
+
+  private tellLost(l: EventsLost): void {
+    if (this.lostListeners.size === 0) this.heldLost.push(l);
+    for (const f of this.lostListeners) f(l);
   }
 
   private deliver(buf: Buffer): void {
