@@ -4,7 +4,7 @@
  * checked against the connections the lab opened (4 events each on the way up: created,
  * established, announced, sub_established; closed on the way down).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -39,6 +39,7 @@ interface ReaderStats {
 interface ProbeOut {
   counts: Record<string, number>;
   lost: string[];
+  links: { name: string; timestampMs: number }[];
   readers: { mptcp: ReaderStats | null };
 }
 
@@ -191,5 +192,28 @@ describe.skipIf(labUnavailableReason() !== null)('kernel event bursts', () => {
     const out = await p.stop();
     expect(out.lost).toEqual([]);
     for (const k of [...UP_KINDS, 'closed']) expect(out.counts[k], k).toBe(N);
+  }, 60_000);
+
+  it('stamps each event when the reader read it, not when a busy engine got to it', async () => {
+    // The probe blocks its main thread for 1.5 s at the first link event; the second link is
+    // created 0.5 s after the first, while it is blocked. Stamped at decode (the old way), the
+    // two would be ~1.5 s apart.
+    const p = await startProbe(lab.client, ['0', '0', '', '', '1500']);
+    const addVeth = (name: string): void => {
+      execFileSync('ip', ['-n', lab.client, 'link', 'add', name, 'type', 'veth', 'peer', 'name', `${name}p`]);
+    };
+    addVeth('stampa');
+    await new Promise((r) => setTimeout(r, 500));
+    addVeth('stampb');
+    await new Promise((r) => setTimeout(r, 2500));
+    const out = await p.stop();
+    const first = (name: string): number => {
+      const l = out.links.find((x) => x.name === name);
+      if (!l) throw new Error(`no link event for ${name}: ${JSON.stringify(out.links)}`);
+      return l.timestampMs;
+    };
+    const gapMs = first('stampb') - first('stampa');
+    expect(gapMs).toBeGreaterThanOrEqual(450);
+    expect(gapMs).toBeLessThan(1100);
   }, 60_000);
 });

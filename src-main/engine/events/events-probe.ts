@@ -4,14 +4,18 @@
  * the readers read) once subscribed; on SIGTERM, one JSON line with the events seen per kind and
  * the lost-events messages, then exits.
  *
- *   events-probe [RCVBUF_BYTES] [STALL_MS] [PROC_DIR] [ISOLATION]   (0 / '' for the defaults;
- *                ISOLATION: EventReaderOptions.isolation, `process` or `thread`)
+ *   events-probe [RCVBUF_BYTES] [STALL_MS] [PROC_DIR] [ISOLATION] [BUSY_MS]   (0 / '' for the
+ *                defaults; ISOLATION: EventReaderOptions.isolation, `process` or `thread`;
+ *                BUSY_MS: block this thread that long at the first link event, as a busy engine)
+ *
+ * The JSON line also lists link events (name, timestamp), for the timestamp test.
  */
 import { KernelEventWatcher } from './kernel-events';
 import { resolveMptcpPm } from '../pm/mptcp-pm';
 import type { EventReaderOptions } from '../netlink/event-reader';
 
-const [rcvbuf, stall, procDir, isolation] = process.argv.slice(2);
+const [rcvbuf, stall, procDir, isolation, busy] = process.argv.slice(2);
+const busyMs = Number(busy ?? 0);
 const opts: EventReaderOptions = {};
 if (Number(rcvbuf) > 0) opts.recvBufferBytes = Number(rcvbuf);
 if (Number(stall) > 0) opts.stallMsForTests = Number(stall);
@@ -21,11 +25,17 @@ else if (isolation) throw new Error(`unknown isolation ${isolation}`);
 
 const counts: Record<string, number> = {};
 const lost: string[] = [];
+const links: { name: string; timestampMs: number }[] = [];
 const watcher = new KernelEventWatcher(
   resolveMptcpPm,
   (e) => {
     const kind = e.source === 'mptcp' ? e.event.kind : e.source;
     counts[kind] = (counts[kind] ?? 0) + 1;
+    if (e.source === 'link') {
+      if (links.length === 0 && busyMs > 0)
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, busyMs);
+      links.push({ name: e.name, timestampMs: e.timestampMs });
+    }
   },
   (message) => lost.push(message),
   opts,
@@ -33,6 +43,6 @@ const watcher = new KernelEventWatcher(
 const result = await watcher.start();
 process.stdout.write(`ready ${JSON.stringify({ result, readers: watcher.readers })}\n`);
 process.on('SIGTERM', () => {
-  process.stdout.write(`${JSON.stringify({ counts, lost, readers: watcher.readers })}\n`);
+  process.stdout.write(`${JSON.stringify({ counts, lost, links, readers: watcher.readers })}\n`);
   watcher.stop();
 });

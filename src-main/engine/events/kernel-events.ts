@@ -103,7 +103,7 @@ export class KernelEventWatcher {
           route.close();
           return stopped;
         }
-        route.onNotification((buf, type, off, len) => this.onRoute(buf, type, off, len));
+        route.onNotification((buf, type, off, len, atMs) => this.onRoute(buf, type, off, len, atMs));
         this.watchLost(route, 'interface');
         this.route = route;
       } catch (e) {
@@ -117,7 +117,8 @@ export class KernelEventWatcher {
         const fam = await this.family(query);
         const genl = await openMptcpEventReader(
           fam,
-          (event) => this.emit({ source: 'mptcp', timestampMs: Date.now(), event }),
+          // Stamped when the reader read it: a burst decoded here later keeps its own times.
+          (event, atMs) => this.emit({ source: 'mptcp', timestampMs: atMs, event }),
           this.readerOptions,
         );
         if (generation !== this.generation) {
@@ -147,8 +148,7 @@ export class KernelEventWatcher {
     return { mptcp: false, interfaces: false, note: null };
   }
 
-  private onRoute(buf: Buffer, type: number, off: number, len: number): void {
-    const timestampMs = Date.now();
+  private onRoute(buf: Buffer, type: number, off: number, len: number, timestampMs: number): void {
     if (type === RTM_NEWLINK || type === RTM_DELLINK) {
       const l = decodeLink(buf, off, len);
       if (!l) return;

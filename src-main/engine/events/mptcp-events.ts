@@ -193,7 +193,8 @@ export function decodeMptcpEvent(buf: Buffer, off: number, len: number): MptcpEv
   return ev;
 }
 
-export type MptcpEventListener = (ev: MptcpEvent) => void;
+/** An event and when the events reader read it (ms since the epoch). */
+export type MptcpEventListener = (ev: MptcpEvent, receivedAtMs: number) => void;
 
 /** The id of the family's events group; UNSUPPORTED when this kernel has none. */
 function eventsGroup(fam: MptcpPmFamily): number {
@@ -238,10 +239,10 @@ export async function openMptcpEventReader(
   } catch (e) {
     throw membershipError(e);
   }
-  reader.onNotification((buf, type, off, len) => {
+  reader.onNotification((buf, type, off, len, atMs) => {
     if (type !== fam.familyId) return;
     const ev = decodeMptcpEvent(buf, off, len);
-    if (ev) onEvent(ev);
+    if (ev) onEvent(ev, atMs);
   });
   return reader;
 }

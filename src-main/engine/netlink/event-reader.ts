@@ -27,7 +27,6 @@ import type * as Fs from 'node:fs';
 import type * as Netlink from 'netlink';
 import { ApiFailure } from '../../../shared/result';
 import { findSocketFd, netlinkSocketRow } from './fd';
-import type { MessageVisitor } from './core';
 
 export interface EventReaderOptions {
   /** SO_RCVBUF of the socket (the kernel doubles it; capped by net.core.rmem_max). */
@@ -70,7 +69,8 @@ interface WorkerData {
 type WorkerReply =
   | { kind: 'ready'; portId: number; direct: boolean }
   | { kind: 'failed'; code: string | null; message: string }
-  | { kind: 'batch'; buf: ArrayBuffer }
+  /** `stamps`: Float64Array pairs (byte offset, Date.now() at read) — see stampsOf. */
+  | { kind: 'batch'; buf: ArrayBuffer; stamps: ArrayBuffer }
   | { kind: 'lost'; dropped: number | null }
   | { kind: 'error'; message: string };
 
@@ -134,16 +134,31 @@ function readerMain(
 
   let batch = Buffer.alloc(BATCH);
   let used = 0;
+  // When each datagram was read, as (offset, ms) pairs, a pair only where the millisecond
+  // changes: the owner decodes later (after the hop, and after a busy stretch of its own), so
+  // a time taken there would give a whole burst one timestamp.
+  let stamps: number[] = [];
+  let lastStampMs = -1;
+  const stamp = (): void => {
+    const now = Date.now();
+    if (now === lastStampMs) return;
+    lastStampMs = now;
+    stamps.push(used, now);
+  };
   const flush = (): void => {
     if (used === 0) return;
     const out = new Uint8Array(used);
     out.set(batch.subarray(0, used));
     used = 0;
-    post({ kind: 'batch', buf: out.buffer }, [out.buffer]);
+    const times = Float64Array.from(stamps);
+    stamps = [];
+    lastStampMs = -1;
+    post({ kind: 'batch', buf: out.buffer, stamps: times.buffer }, [out.buffer, times.buffer]);
   };
   const append = (buf: Buffer): void => {
     if (used + buf.length > batch.length) flush();
     if (buf.length > batch.length) batch = Buffer.alloc(buf.length);
+    stamp();
     buf.copy(batch, used);
     used += buf.length;
   };
@@ -165,6 +180,7 @@ function readerMain(
       let got: number;
       try {
         got = fs.readSync(fd, batch, used, ROOM, null);
+        if (got > 0) stamp();
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'EAGAIN' || code === 'EWOULDBLOCK') break;
@@ -355,13 +371,13 @@ const RESTART_WINDOW_MS = 60_000;
 
 /** Owner-side handle; see the header. */
 export class NetlinkEventReader {
-  private readonly listeners = new Set<MessageVisitor>();
+  private readonly listeners = new Set<StampedMessageVisitor>();
   private readonly lostListeners = new Set<(l: EventsLost) => void>();
   private closed = false;
   private host: ReaderHost | null = null;
   private restarts: number[] = [];
   /** Replies held until a listener is attached (see onNotification, onLost). */
-  private readonly heldBatches: Buffer[] = [];
+  private readonly heldBatches: { buf: Buffer; stamps: Float64Array }[] = [];
   private readonly heldLost: EventsLost[] = [];
   /**
    * Datagram batches received; whether the reader reads with read(2) (else the binding's path);
@@ -465,12 +481,13 @@ export class NetlinkEventReader {
   }
 
   /**
-   * Every message of every datagram but ERROR/DONE, with a buffer of its own (may be kept).
-   * Batches that arrived before the first listener (right after open) are delivered to it now.
+   * Every message of every datagram but ERROR/DONE, with a buffer of its own (may be kept), and
+   * the time (Date.now()) the reader read its datagram. Batches that arrived before the first
+   * listener (right after open) are delivered to it now.
    */
-  onNotification(visit: MessageVisitor): () => void {
+  onNotification(visit: StampedMessageVisitor): () => void {
     this.listeners.add(visit);
-    for (const b of this.heldBatches.splice(0)) this.deliver(b);
+    for (const b of this.heldBatches.splice(0)) this.deliver(b.buf, b.stamps);
     return () => this.listeners.delete(visit);
   }
 
@@ -495,9 +512,10 @@ export class NetlinkEventReader {
     if (m.kind === 'batch') {
       this.stats.batches++;
       const b = Buffer.from(m.buf);
+      const stamps = new Float64Array(m.stamps);
       // IPC messages are emitted on later ticks: some can come before open()'s caller attached.
-      if (this.listeners.size === 0) this.heldBatches.push(b);
-      else this.deliver(b);
+      if (this.listeners.size === 0) this.heldBatches.push({ buf: b, stamps });
+      else this.deliver(b, stamps);
     } else if (m.kind === 'lost') this.tellLost({ dropped: m.dropped });
     else if (m.kind === 'error') this.report(m.message);
   }
@@ -511,21 +529,47 @@ export class NetlinkEventReader {
     for (const f of this.lostListeners) f(l);
   }
 
-  private deliver(buf: Buffer): void {
-    for (let off = 0; off + 16 <= buf.length;) {
-      const len = buf.readUInt32LE(off);
-      if (len < 16 || off + len > buf.length) return;
-      const type = buf.readUInt16LE(off + 4);
-      if (type !== 2 /* NLMSG_ERROR */ && type !== 3 /* NLMSG_DONE */ && type !== 1 /* NOOP */) {
-        for (const l of this.listeners) {
-          try {
-            l(buf, type, off + 16, len - 16);
-          } catch (e) {
-            process.stderr.write(`netlink events: a listener threw (ignored): ${String(e)}\n`);
-          }
+  private deliver(buf: Buffer, stamps: Float64Array): void {
+    forEachNotification(buf, stamps, (b, type, off, len, atMs) => {
+      for (const l of this.listeners) {
+        try {
+          l(b, type, off, len, atMs);
+        } catch (e) {
+          process.stderr.write(`netlink events: a listener threw (ignored): ${String(e)}\n`);
         }
       }
-      off += (len + 3) & ~3;
+    });
+  }
+}
+
+/** A notification and when the reader read it (ms since the epoch). */
+export type StampedMessageVisitor = (
+  buf: Buffer,
+  type: number,
+  offset: number,
+  len: number,
+  receivedAtMs: number,
+) => void;
+
+/**
+ * Walks a forwarded batch: every message but ERROR/DONE/NOOP, with its datagram's read time.
+ * `stamps` holds (byte offset, ms) pairs in offset order; a message takes the last pair at or
+ * before its offset (the reader writes a pair only when the millisecond changes). A batch without
+ * pairs (cannot happen from readerMain) gets the time of the call.
+ */
+export function forEachNotification(buf: Buffer, stamps: Float64Array, visit: StampedMessageVisitor): void {
+  let pair = 0;
+  let atMs = stamps.length >= 2 ? (stamps[1] ?? Date.now()) : Date.now();
+  for (let off = 0; off + 16 <= buf.length;) {
+    const len = buf.readUInt32LE(off);
+    if (len < 16 || off + len > buf.length) return;
+    while (pair + 2 < stamps.length && (stamps[pair + 2] ?? Infinity) <= off) {
+      pair += 2;
+      atMs = stamps[pair + 1] ?? atMs;
     }
+    const type = buf.readUInt16LE(off + 4);
+    if (type !== 2 /* NLMSG_ERROR */ && type !== 3 /* NLMSG_DONE */ && type !== 1 /* NOOP */)
+      visit(buf, type, off + 16, len - 16, atMs);
+    off += (len + 3) & ~3;
   }
 }

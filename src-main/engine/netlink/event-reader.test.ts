@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { forEachNotification } from './event-reader';
+
+/** A netlink message of `type` with a 4-byte payload carrying `tag` (16-byte nlmsghdr first). */
+function message(type: number, tag: number): Buffer {
+  const b = Buffer.alloc(20);
+  b.writeUInt32LE(20, 0); // nlmsg_len
+  b.writeUInt16LE(type, 4);
+  b.writeUInt32LE(tag, 16);
+  return b;
+}
+
+function walk(buf: Buffer, stamps: number[]): [number, number, number][] {
+  const seen: [number, number, number][] = [];
+  forEachNotification(buf, Float64Array.from(stamps), (b, type, off, len, atMs) => {
+    expect(len).toBe(4);
+    seen.push([type, b.readUInt32LE(off), atMs]);
+  });
+  return seen;
+}
+
+describe('forEachNotification', () => {
+  it('gives each message the read time of its datagram, from (offset, ms) pairs', () => {
+    // Datagrams at offsets 0, 20, 40, 60; the reader wrote pairs where the millisecond changed.
+    const buf = Buffer.concat([message(30, 1), message(30, 2), message(30, 3), message(30, 4)]);
+    expect(walk(buf, [0, 1000, 40, 1007])).toEqual([
+      [30, 1, 1000],
+      [30, 2, 1000],
+      [30, 3, 1007],
+      [30, 4, 1007],
+    ]);
+    // A later pair at the same offset wins (a cut datagram was dropped there).
+    expect(walk(buf, [0, 1000, 20, 1003, 20, 1005, 60, 1009]).map((m) => m[2])).toEqual([
+      1000, 1005, 1005, 1009,
+    ]);
+  });
+
+  it('skips ERROR, DONE and NOOP messages and stops at a truncated one', () => {
+    const cut = message(30, 9).subarray(0, 18);
+    const buf = Buffer.concat([
+      message(2, 0),
+      message(30, 5),
+      message(3, 0),
+      message(1, 0),
+      message(31, 6),
+      cut,
+    ]);
+    expect(walk(buf, [0, 5])).toEqual([
+      [30, 5, 5],
+      [31, 6, 5],
+    ]);
+  });
+
+  it('stamps a batch without pairs with the time of the call', () => {
+    const before = Date.now();
+    const [m] = walk(message(30, 7), []);
+    expect(m?.[2]).toBeGreaterThanOrEqual(before);
+    expect(m?.[2]).toBeLessThanOrEqual(Date.now());
+  });
+});
