@@ -106,7 +106,7 @@ test('a recording saved and opened again replays into a chart with 2 lines', asy
   const saved = await m.downloadText('save-recording');
   expect(saved.name).toMatch(/\.ndjson$/);
   const lines = saved.text.trim().split('\n');
-  expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ format: 'mptcp-studio-recording', version: 2 });
+  expect(JSON.parse(lines[0] ?? '{}')).toMatchObject({ format: 'mptcp-studio-recording', version: 3 });
   // Snapshots: a whole one, then deltas against the one before.
   expect(lines.filter((l) => l.includes('"type":"snapshot"')).length).toBeGreaterThanOrEqual(1);
   expect(

@@ -3,7 +3,7 @@ import { FakeApi } from '../../api/fake-api';
 import { connection, linkEvent, mptcpEvent, snapshot, subflow } from '../../testing/fixtures';
 import { createStores, type Stores } from '../stores';
 import type { PmAction } from '../../../../shared/pm';
-import { headerLine, parseRecording } from './recording';
+import { headerLine, parseRecording, Recorder } from './recording';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
 const sync = (cb: () => void) => cb();
@@ -96,7 +96,7 @@ describe('recording round trip', () => {
     const text = file?.text ?? '';
     expect(JSON.parse(text.split('\n')[0] ?? '')).toMatchObject({
       format: 'mptcp-studio-recording',
-      version: 2,
+      version: 3,
     });
     // Header, 5 snapshots, 5 counter readings, 1 path-manager action, 2 kernel events.
     expect(text.trim().split('\n')).toHaveLength(1 + 5 + 5 + 1 + 2);
@@ -214,9 +214,9 @@ describe('parseRecording', () => {
     ]);
     expect(parseRecording('').errors[0]?.message).toMatch(/empty/);
     // A recording of another version says so (a newer app wrote it), rather than "not a recording".
-    const v3 = JSON.stringify({ format: 'mptcp-studio-recording', version: 3 });
-    expect(parseRecording(v3).errors[0]?.message).toBe(
-      'recording format version 3 is not one this app reads (1 to 2)',
+    const v4 = JSON.stringify({ format: 'mptcp-studio-recording', version: 4 });
+    expect(parseRecording(v4).errors[0]?.message).toBe(
+      'recording format version 4 is not one this app reads (1 to 3)',
     );
   });
 
@@ -302,5 +302,77 @@ describe('snapshots as deltas', () => {
     expect(s.connections.getState().snapshot).toEqual(snaps[69]);
     // Snapshot 30 is gone and 31..60 never reached the charts: 1..29 and 61..70 did.
     expect(s.samples.window(1000, 0, Infinity, 10_000)[0]?.points).toHaveLength(29 + 10);
+  });
+});
+
+describe('counters as changes', () => {
+  /** n readings of 76 counters, 3 of which move. */
+  function readings(n: number) {
+    return Array.from({ length: n }, (_, i) => {
+      const counters: Record<string, number> = {};
+      for (let k = 0; k < 76; k++) counters[`MPTcpExtCounter${k}`] = 1000 + k;
+      counters.MPJoinSynRx = 10 + i;
+      counters.MPCapableSYNRX = 5 + 2 * i;
+      counters.MPJoinRejected = Math.floor(i / 7);
+      return { takenAtMs: T0 + i * 1000, counters };
+    });
+  }
+
+  function record(rs: ReturnType<typeof readings>): string {
+    const rec = new Recorder(T0);
+    for (const r of rs) expect(rec.add({ tMs: r.takenAtMs, type: 'counters', counters: r })).toBe(true);
+    return rec.text();
+  }
+
+  it('writes a whole reading first and every 60, only changes between, and reads back every reading whole', () => {
+    const rs = readings(130);
+    const text = record(rs);
+    const lines = text.trim().split('\n').slice(1);
+    expect(lines.flatMap((l, i) => (l.includes('"partial":true') ? [] : [i]))).toEqual([0, 60, 120]);
+    expect(JSON.parse(lines[1]!)).toEqual({
+      t: T0 + 1000,
+      type: 'counters',
+      partial: true,
+      data: { takenAtMs: T0 + 1000, counters: { MPJoinSynRx: 11, MPCapableSYNRX: 7 } },
+    });
+    expect(text.length).toBeLessThan((JSON.stringify(rs[0]).length * rs.length) / 10);
+    const parsed = parseRecording(text);
+    expect(parsed.errors).toEqual([]);
+    expect(parsed.entries.map((e) => (e.type === 'counters' ? e.counters : null))).toEqual(rs);
+  });
+
+  it('writes a whole reading when a counter disappears', () => {
+    const rs = readings(3);
+    delete rs[2]!.counters.MPTcpExtCounter5;
+    const lines = record(rs).trim().split('\n').slice(1);
+    expect(lines.map((l) => l.includes('"partial":true'))).toEqual([false, true, false]);
+    expect(
+      parseRecording(record(rs)).entries.map((e) => (e.type === 'counters' ? e.counters : null)),
+    ).toEqual(rs);
+  });
+
+  it('skips changes whose base line was bad, saying so by line, until the next whole reading', () => {
+    const rs = readings(70);
+    const lines = record(rs).split('\n');
+    lines[31] = '{"t": broken'; // reading 30 (line 1 is the header)
+    const parsed = parseRecording(lines.join('\n'));
+    expect(parsed.errors[0]).toEqual({ line: 32, message: expect.stringMatching(/not JSON/) as unknown });
+    expect(parsed.errors.slice(1).map((e) => e.line)).toEqual(Array.from({ length: 29 }, (_, i) => 33 + i));
+    expect(parsed.errors[1]?.message).toBe(
+      'counters changes without the reading they apply to (a line before was bad); skipped',
+    );
+    const got = parsed.entries.map((e) => (e.type === 'counters' ? e.counters : null));
+    expect(got).toEqual([...rs.slice(0, 30), ...rs.slice(60)]);
+  });
+
+  it('reads a version 2 recording, whose counters lines are all whole', () => {
+    const rs = readings(3);
+    const text = [
+      JSON.stringify({ format: 'mptcp-studio-recording', version: 2, startedAtMs: T0 }),
+      ...rs.map((r) => JSON.stringify({ t: r.takenAtMs, type: 'counters', data: r })),
+    ].join('\n');
+    const parsed = parseRecording(text);
+    expect(parsed.errors).toEqual([]);
+    expect(parsed.entries.map((e) => (e.type === 'counters' ? e.counters : null))).toEqual(rs);
   });
 });

@@ -1,11 +1,13 @@
 /**
  * Recordings: NDJSON, one JSON value per line. Line 1 is the header
- * `{"format":"mptcp-studio-recording","version":2,"startedAtMs":…}`; every other line is
+ * `{"format":"mptcp-studio-recording","version":3,"startedAtMs":…}`; every other line is
  * `{"t":<ms received>,"type":"snapshot","seq":N,"data":ConnectionsSnapshot}` (a whole snapshot),
  * `{"t":…,"type":"delta","data":ConnectionsDelta}` (what changed since snapshot `baseSeq`, as
  * the host↔renderer feed sends it: shared/delta.ts), `{"t":…,"type":"event","data":KernelEvent}`, `{"t":…,"type":"pm","data":PmAction}` (the engine's
- * path-manager actions) or `{"t":…,"type":"counters","data":MptcpCounters}` (every MPTcpExt
- * counter, absolute, at each sample). Version 1 files (snapshots and events only) still replay.
+ * path-manager actions) or `{"t":…,"type":"counters","data":MptcpCounters}` (the MPTcpExt
+ * counters, absolute, at each sample; with `"partial":true` only those that changed since the
+ * counters line before it, a whole reading first and every KEYFRAME_EVERY). Version 2 files
+ * (every counter line whole) and version 1 files (snapshots and events only) still replay.
  * Reading validates each line with the contract's schemas and reports bad lines by number instead
  * of trusting or dropping them silently.
  */
@@ -27,7 +29,7 @@ import {
 } from '../../../../shared/types';
 
 export const RECORDING_FORMAT = 'mptcp-studio-recording';
-export const RECORDING_VERSION = 2;
+export const RECORDING_VERSION = 3;
 
 export type RecordedEntry =
   | { tMs: number; type: 'snapshot'; snapshot: ConnectionsSnapshot; seq?: number }
@@ -38,7 +40,7 @@ export type RecordedEntry =
 
 const HeaderSchema = z.object({
   format: z.literal(RECORDING_FORMAT),
-  version: z.union([z.literal(1), z.literal(RECORDING_VERSION)]),
+  version: z.union([z.literal(1), z.literal(2), z.literal(RECORDING_VERSION)]),
   startedAtMs: z.number().optional(),
 });
 
@@ -52,7 +54,12 @@ const LineSchema = z.discriminatedUnion('type', [
   z.object({ t: z.number(), type: z.literal('delta'), data: ConnectionsDeltaSchema }),
   z.object({ t: z.number(), type: z.literal('event'), data: KernelEventSchema }),
   z.object({ t: z.number(), type: z.literal('pm'), data: PmActionSchema }),
-  z.object({ t: z.number(), type: z.literal('counters'), data: MptcpCountersSchema }),
+  z.object({
+    t: z.number(),
+    type: z.literal('counters'),
+    partial: z.literal(true).optional(),
+    data: MptcpCountersSchema,
+  }),
 ]);
 
 export function headerLine(startedAtMs: number): string {
@@ -77,6 +84,19 @@ export function entryLine(e: RecordedEntry): string {
     case 'counters':
       return JSON.stringify({ t: e.tMs, type: e.type, data: e.counters });
   }
+}
+
+/** A counters reading as a line: whole, or (`changedOnly`) the counters that differ from `before`. */
+function countersLine(tMs: number, counters: MptcpCounters, before: MptcpCounters | null): string {
+  if (before === null) return entryLine({ tMs, type: 'counters', counters });
+  const changed: Record<string, number> = {};
+  for (const [k, v] of Object.entries(counters.counters)) if (before.counters[k] !== v) changed[k] = v;
+  return JSON.stringify({
+    t: tMs,
+    type: 'counters',
+    partial: true,
+    data: { takenAtMs: counters.takenAtMs, counters: changed },
+  });
 }
 
 function toEntry(v: z.infer<typeof LineSchema>): RecordedEntry {
@@ -135,23 +155,44 @@ export function parseRecording(text: string): ParsedRecording {
     const message =
       h?.format === RECORDING_FORMAT
         ? `recording format version ${JSON.stringify(h.version)} is not one this app reads (1 to ${RECORDING_VERSION})`
-        : `not a recording: the first line must be {"format":"${RECORDING_FORMAT}","version":${RECORDING_VERSION}} (or version 1)`;
+        : `not a recording: the first line must be {"format":"${RECORDING_FORMAT}","version":${RECORDING_VERSION}} (or an earlier version)`;
     return { entries, errors: [{ line: first + 1, message }] };
   }
+  // The counters a partial counters line applies to: the reading of the counters line before it
+  // in the file. Unknown after a bad line (it may have been that line) until the next whole one.
+  let counters: MptcpCounters | null = null;
   for (let i = first + 1; i < lines.length; i++) {
     const raw = lines[i] ?? '';
     if (raw.trim() === '') continue;
     const json = parseJson(raw);
     if (!json.ok) {
       errors.push({ line: i + 1, message: json.message });
+      counters = null;
       continue;
     }
     const parsed = LineSchema.safeParse(json.value);
     if (!parsed.success) {
       errors.push({ line: i + 1, message: describe(parsed.error) });
+      counters = null;
       continue;
     }
-    entries.push(toEntry(parsed.data));
+    const v = parsed.data;
+    if (v.type === 'counters') {
+      if (v.partial) {
+        if (counters === null) {
+          errors.push({
+            line: i + 1,
+            message: 'counters changes without the reading they apply to (a line before was bad); skipped',
+          });
+          continue;
+        }
+        const base: Record<string, number> = counters.counters;
+        counters = { takenAtMs: v.data.takenAtMs, counters: { ...base, ...v.data.counters } };
+      } else counters = v.data;
+      entries.push({ tMs: v.t, type: 'counters', counters });
+      continue;
+    }
+    entries.push(toEntry(v));
   }
   entries.sort((a, b) => a.tMs - b.tMs);
   return { entries, errors };
@@ -173,6 +214,8 @@ export class Recorder {
   full = false;
   private last: ConnectionsSnapshot | null = null;
   private seq = 0;
+  private lastCounters: MptcpCounters | null = null;
+  private countersLines = 0;
 
   constructor(
     readonly startedAtMs: number,
@@ -199,15 +242,37 @@ export class Recorder {
     return true;
   }
 
+  /**
+   * Counters as changes against the last reading written (76 MPTcpExt counters whole at every
+   * sample were ~8 MB an hour, most of them unchanged): whole first, every KEYFRAME_EVERY, and
+   * when a counter the last reading had is gone.
+   */
+  private encodeCounters(tMs: number, counters: MptcpCounters): string {
+    const before = this.lastCounters;
+    const whole =
+      before === null ||
+      this.countersLines % KEYFRAME_EVERY === 0 ||
+      Object.keys(before.counters).some((k) => !(k in counters.counters));
+    return countersLine(tMs, counters, whole ? null : before);
+  }
+
   add(entry: RecordedEntry): boolean {
     if (this.full) return false;
-    const line = entry.type === 'snapshot' ? this.encodeSnapshot(entry.tMs, entry.snapshot) : entry;
-    const ok = this.append(entryLine(line));
+    const line =
+      entry.type === 'snapshot'
+        ? entryLine(this.encodeSnapshot(entry.tMs, entry.snapshot))
+        : entry.type === 'counters'
+          ? this.encodeCounters(entry.tMs, entry.counters)
+          : entryLine(entry);
+    const ok = this.append(line);
     if (ok) {
       this.lines++;
       if (entry.type === 'snapshot') {
         this.last = entry.snapshot;
         this.seq++;
+      } else if (entry.type === 'counters') {
+        this.lastCounters = entry.counters;
+        this.countersLines++;
       }
     }
     return ok;
