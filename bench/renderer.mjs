@@ -10,7 +10,7 @@
 // one synthetic connection with 16 subflows whose RTT, cwnd and byte counters move on every read
 // (shared/synthetic.ts); the connections feed (full + deltas) and counter samples are pushed at
 // 1 Hz, like the real host. So the page runs its production path: WebSocket client, zod parsing,
-// the detail loop, ring buffers, decimation, the SVG charts.
+// the detail loop, ring buffers, decimation, the recharts charts and their canvas series.
 //
 // Phase 1, frame times: the detail loop at its real 10 Hz. After --warmup-s (60 s fills the
 // default 60 s chart window: 600 points per line, 48 lines), rAF intervals are recorded for
@@ -24,11 +24,18 @@
 // after the rings have filled.
 //
 // Measured on the 2-core dev box (shared with other jobs), Chromium 156, default options:
-//   recharts (before)          rAF p95 367 ms, 3.3 ticks/s kept; heap 21 -> 122 MiB by 3,000 ticks
-//   SVG path per line          rAF p95 33 ms (load avg ~8)
-//   canvas, 1.6 px lines       rAF p95 16.8 ms, p99 33 ms (load avg ~6)
-//   canvas, 1 px (this code)   rAF p50/p95/p99 16.7/16.7/16.8 ms, max 16.8, 0 long frames of
-//                              1,800; 9.9 ticks/s; heap 7.3-8.4 MiB from 6,000 to 36,029 ticks
+//   recharts <Line>s, SVG (first UI)  rAF p95 367 ms, 3.3 ticks/s kept; heap 21 -> 122 MiB by 3,000 ticks
+//   SVG path per line                 rAF p95 33 ms (load avg ~8)
+//   canvas, 1.6 px lines              rAF p95 16.8 ms, p99 33 ms (load avg ~6)
+//   canvas, 1 px, own SVG axes        rAF p50/p95/p99 16.7/16.7/16.8 ms; 5.4 ms script per tick
+//   recharts <Line>s drawing on the canvas through their `shape` (no SVG path): 139 ms script per
+//                                     tick, 6.3 ticks/s kept, rAF p95 167 ms (recharts' per-point
+//                                     work, not raster; 30 s warm-up)
+//   recharts chart (grid, axes, reference lines) + the lines as a canvas series reading recharts'
+//   scales, absolute time axis:       26 ms script per tick, rAF p95 33 ms (axes re-render each tick)
+//   same, relative time axis, axes memoised (this code): rAF p50/p95/p99 16.7/16.7/16.8 ms, 0 long
+//                                     frames of 1,800; 9.9 ticks/s; 6.2 ms script per tick; heap
+//                                     12.6-14.6 MiB from 3,000 to 36,005 ticks (8.5 MiB at start)
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { spawnSync } from 'node:child_process';
@@ -62,6 +69,8 @@ const vite = spawnSync(
     '--emptyOutDir',
     '--logLevel',
     'warn',
+    // --profile: readable function names in the profile.
+    ...(PROFILE ? ['--minify', 'false'] : []),
   ],
   { cwd: root, stdio: 'inherit' },
 );

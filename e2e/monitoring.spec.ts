@@ -55,6 +55,13 @@ test('the connection detail charts its 2 subflows, with RTTs like ss, and export
   await page.waitForTimeout(2000);
   // The lines are drawn on a canvas; it reports how many it drew.
   await expect(page.getByTestId('chart-rtt-lines')).toHaveAttribute('data-drawn-lines', '2');
+  // Hovering near "now" reads out both subflows' values.
+  const body = await m.chart('rtt').locator('.chart-body').boundingBox();
+  expect(body).not.toBeNull();
+  await page.mouse.move(body!.x + body!.width - 30, body!.y + 100);
+  await expect(page.getByTestId('chart-tooltip').locator('.mono')).toHaveCount(2);
+  await page.mouse.move(0, 0);
+  await expect(page.getByTestId('chart-tooltip')).toHaveCount(0);
 
   const shown = await m.subflowRttsUs();
   const fromSs = await ssRttsUs(studio.lab.client);

@@ -1,4 +1,15 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import {
+  CartesianGrid,
+  LineChart,
+  ReferenceLine,
+  XAxis,
+  YAxis,
+  usePlotArea,
+  useXAxisScale,
+  useYAxisScale,
+  type PlotArea,
+} from 'recharts';
 import type { KernelEvent } from '../../../../shared/types';
 import type { ChartPoint, ChartSeries } from '../../state/monitor/samples-store';
 
@@ -36,7 +47,7 @@ interface MetricChartProps {
   fromMs: number;
   toMs: number;
   markers: KernelEvent[];
-  /** Called with the chart's <svg> (axes, grid, markers) and the canvas its lines are drawn on, for PNG export. */
+  /** Called with the chart's recharts <svg> (axes, grid, markers) and the canvas its lines are drawn on, for PNG export. */
   svgRef?: (svg: SVGSVGElement | null, lines: HTMLCanvasElement | null) => void;
 }
 
@@ -62,8 +73,9 @@ function useWidth(): [React.RefObject<HTMLDivElement | null>, number] {
   return [ref, width];
 }
 
-function relativeSeconds(t: number, toMs: number): string {
-  const s = Math.round((t - toMs) / 1000);
+/** A tick of the relative time axis (ms before the window's end). */
+function relativeSeconds(relMs: number): string {
+  const s = Math.round(relMs / 1000);
   return s === 0 ? 'now' : `${s} s`;
 }
 
@@ -87,9 +99,10 @@ interface DrawJob {
 
 /**
  * Lines are drawn on a canvas, one chart per animation frame: with 16 subflows x 3 charts at
- * 10 Hz, an SVG path per line (or a charting library's element per point) costs more than a
- * frame on every update (bench/renderer.mjs), and three charts drawn in three frames leave each
- * frame short. A chart queued again before its turn is drawn once, with its newest data.
+ * 10 Hz, an SVG path per line costs more than a frame on every update, and recharts' own <Line>
+ * costs ~140 ms of script per update even with its SVG path replaced (bench/renderer.mjs);
+ * three charts drawn in three frames leave each frame short. A chart queued again before its
+ * turn is drawn once, with its newest data.
  */
 const drawQueue = new Map<HTMLCanvasElement, DrawJob>();
 let drawScheduled = false;
@@ -149,65 +162,58 @@ export function strokeLine(
 
 interface Hover {
   xPx: number;
+  /** The plot area's top and height, where the hover line goes. */
+  topPx: number;
+  heightPx: number;
   tMs: number;
   rows: { label: string; color: string; value: number }[];
 }
 
+interface CanvasSeriesProps {
+  canvas: React.RefObject<HTMLCanvasElement | null>;
+  series: ChartSeries[];
+  metric: MetricKey;
+  width: number;
+  fromMs: number;
+  toMs: number;
+  yTop: number;
+  onPlotArea: (area: PlotArea | undefined) => void;
+}
+
 /**
- * One metric, one line per subflow (backup subflows dashed), kernel events as vertical lines.
- * Axes, grid and markers are SVG (they rarely change); the lines are drawn on a canvas over it.
+ * The subflow lines, as a recharts series of our own: recharts lays out the chart (plot area,
+ * axes' scales) and this child strokes the points on the canvas over the chart's SVG, with
+ * recharts' scales. Both axes are linear with domains set by the chart, so two readings of each
+ * scale give the affine map used for every point (a scale call per point would cost more than
+ * the drawing).
  */
-export function MetricChart({
-  testId,
-  title,
-  unit,
-  metric,
-  series,
-  fromMs,
-  toMs,
-  markers,
-  svgRef,
-}: MetricChartProps) {
-  const [ref, width] = useWidth();
-  const svgEl = useRef<SVGSVGElement | null>(null);
-  const canvasEl = useRef<HTMLCanvasElement | null>(null);
-  const [hover, setHover] = useState<Hover | null>(null);
-  useEffect(() => {
-    svgRef?.(svgEl.current, canvasEl.current);
-  });
-  const plotW = Math.max(10, width - MARGIN.left - MARGIN.right);
-  const plotH = HEIGHT_PX - MARGIN.top - MARGIN.bottom;
-  const spanMs = Math.max(1, toMs - fromMs);
-
-  const { yTicks, xTicks, x, y } = useMemo(() => {
-    let max = 0;
-    for (const s of series)
-      for (const p of s.points) {
-        const v = p[metric];
-        if (v !== null && v > max && p.tMs >= fromMs) max = v;
-      }
-    const scale = niceScale(max);
-    const x = (t: number) => MARGIN.left + ((t - fromMs) / spanMs) * plotW;
-    const y = (v: number) => MARGIN.top + plotH - (v / scale.top) * plotH;
-    const stepMs = spanMs / 6;
-    const xTicks = [0, 1, 2, 3, 4, 5, 6].map((i) => toMs - i * stepMs);
-    return { yTicks: scale.ticks, xTicks, x, y };
-  }, [series, metric, fromMs, toMs, spanMs, plotW, plotH]);
-
+function CanvasSeries({ canvas, series, metric, width, fromMs, toMs, yTop, onPlotArea }: CanvasSeriesProps) {
+  const xScale = useXAxisScale();
+  const yScale = useYAxisScale();
+  const area = usePlotArea();
+  useLayoutEffect(() => onPlotArea(area), [area, onPlotArea]);
   useLayoutEffect(() => {
-    const canvas = canvasEl.current;
-    if (!canvas) return;
+    const el = canvas.current;
+    const spanMs = Math.max(1, Math.round(toMs - fromMs));
+    const x0 = xScale?.(-spanMs);
+    const x1 = xScale?.(0);
+    const y0 = yScale?.(0);
+    const y1 = yScale?.(yTop);
+    if (!el || !area || x0 === undefined || x1 === undefined || y0 === undefined || y1 === undefined) return;
+    // The axis is relative to the window's end (MetricChart): toMs is 0 on it.
+    const x = (t: number) => x1 + ((t - toMs) / spanMs) * (x1 - x0);
+    const y = (v: number) => y0 + (v / yTop) * (y1 - y0);
     const dpr = typeof devicePixelRatio === 'number' && devicePixelRatio > 0 ? devicePixelRatio : 1;
     queueDraw({
-      canvas,
+      canvas: el,
       draw: (ctx) => {
-        if (canvas.width !== Math.round(width * dpr)) canvas.width = Math.round(width * dpr);
-        if (canvas.height !== Math.round(HEIGHT_PX * dpr)) canvas.height = Math.round(HEIGHT_PX * dpr);
+        if (el.width !== Math.round(width * dpr)) el.width = Math.round(width * dpr);
+        if (el.height !== Math.round(HEIGHT_PX * dpr)) el.height = Math.round(HEIGHT_PX * dpr);
         ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
         ctx.clearRect(0, 0, width, HEIGHT_PX);
         ctx.save();
         ctx.beginPath();
-        ctx.rect(MARGIN.left, MARGIN.top, plotW, plotH);
+        ctx.rect(area.x, area.y, area.width, area.height);
         ctx.clip();
         // 1 px lines take Skia's hairline path: about 20x cheaper than 1.6 px with round joins
         // in software raster (measured: ~1 ms against 18-29 ms for 16 lines of 300 points).
@@ -222,13 +228,96 @@ export function MetricChart({
         return lines;
       },
     });
-  }, [series, metric, x, y, width, plotW, plotH]);
+  }, [canvas, series, metric, width, fromMs, toMs, yTop, xScale, yScale, area]);
+  return null;
+}
 
-  const onMove = (e: React.MouseEvent<SVGSVGElement>): void => {
+/**
+ * One metric as a recharts chart: one line per subflow (backup subflows dashed), kernel events
+ * as reference lines, a hover readout of every subflow's value. The lines are a canvas series
+ * (CanvasSeries, above); grid, axes and markers are recharts' SVG.
+ */
+export function MetricChart({
+  testId,
+  title,
+  unit,
+  metric,
+  series,
+  fromMs,
+  toMs,
+  markers,
+  svgRef,
+}: MetricChartProps) {
+  const [ref, width] = useWidth();
+  const canvasEl = useRef<HTMLCanvasElement | null>(null);
+  const plotArea = useRef<PlotArea | undefined>(undefined);
+  const [hover, setHover] = useState<Hover | null>(null);
+  useEffect(() => {
+    svgRef?.(ref.current?.querySelector<SVGSVGElement>('svg.recharts-surface') ?? null, canvasEl.current);
+  });
+  // Rounded: toMs - fromMs in floating point wobbles, and the axes below are memoised on it.
+  const spanMs = Math.max(1, Math.round(toMs - fromMs));
+
+  const yTicksKey = useMemo(() => {
+    let max = 0;
+    for (const s of series)
+      for (const p of s.points) {
+        const v = p[metric];
+        if (v !== null && v > max && p.tMs >= fromMs) max = v;
+      }
+    return niceScale(max).ticks.join(',');
+  }, [series, metric, fromMs]);
+  // Keyed by value, not by array: a new array on every update would re-render the axes.
+  const yTicks = useMemo(() => yTicksKey.split(',').map(Number), [yTicksKey]);
+  const yTop = yTicks[yTicks.length - 1] ?? 1;
+
+  // The x axis is time relative to the window's end, so grid and axes keep the same props while
+  // the window slides: their elements are memoised and React skips them on every 10 Hz update
+  // (an absolute axis re-rendered them all: ~26 ms of script per update for three charts).
+  const frame = useMemo(
+    () => [
+      <CartesianGrid key="grid" stroke="#eceef2" />,
+      <XAxis
+        key="x"
+        dataKey="tMs"
+        type="number"
+        domain={[-spanMs, 0]}
+        ticks={[6, 5, 4, 3, 2, 1, 0].map((i) => (-i * spanMs) / 6)}
+        allowDataOverflow
+        height={MARGIN.bottom}
+        tickFormatter={relativeSeconds}
+        tick={TICK}
+        stroke={AXIS}
+      />,
+      <YAxis
+        key="y"
+        type="number"
+        width={MARGIN.left}
+        domain={[0, yTop]}
+        ticks={yTicks}
+        allowDataOverflow
+        tickFormatter={(v: number) => String(Number(v.toPrecision(3)))}
+        tick={TICK}
+        stroke={AXIS}
+      />,
+    ],
+    [spanMs, yTop, yTicks],
+  );
+
+  const onArea = useMemo(
+    () => (area: PlotArea | undefined) => {
+      plotArea.current = area;
+    },
+    [],
+  );
+
+  const onMove = (e: React.MouseEvent<HTMLDivElement>): void => {
+    const area = plotArea.current;
+    if (!area) return;
     const box = e.currentTarget.getBoundingClientRect();
     const px = e.clientX - box.left;
-    if (px < MARGIN.left || px > MARGIN.left + plotW) return setHover(null);
-    const tMs = fromMs + ((px - MARGIN.left) / plotW) * spanMs;
+    if (px < area.x || px > area.x + area.width) return setHover(null);
+    const tMs = fromMs + ((px - area.x) / area.width) * spanMs;
     const rows: Hover['rows'] = [];
     series.forEach((s, i) => {
       let best: ChartPoint | null = null;
@@ -236,7 +325,7 @@ export function MetricChart({
       const v = best?.[metric];
       if (typeof v === 'number') rows.push({ label: s.meta.label, color: subflowColor(i), value: v });
     });
-    setHover({ xPx: px, tMs, rows });
+    setHover({ xPx: px, topPx: area.y, heightPx: area.height, tMs, rows });
   };
 
   return (
@@ -249,87 +338,65 @@ export function MetricChart({
       <h3 className="chart-title">
         {title} <span className="muted">({unit})</span>
       </h3>
-      <div ref={ref} className="chart-body" style={{ position: 'relative' }}>
-        <svg
-          ref={svgEl}
-          className="metric-chart"
+      <div
+        ref={ref}
+        className="chart-body metric-chart"
+        style={{ position: 'relative' }}
+        onMouseMove={onMove}
+        onMouseLeave={() => setHover(null)}
+        role="img"
+        aria-label={`${title} per subflow`}
+      >
+        <LineChart
           width={width}
           height={HEIGHT_PX}
-          viewBox={`0 0 ${width} ${HEIGHT_PX}`}
-          onMouseMove={onMove}
-          onMouseLeave={() => setHover(null)}
-          role="img"
-          aria-label={`${title} per subflow`}
+          margin={{ top: MARGIN.top, right: MARGIN.right, bottom: 0, left: 0 }}
         >
-          <defs>
-            <clipPath id={`${testId}-clip`}>
-              <rect x={MARGIN.left} y={MARGIN.top} width={plotW} height={plotH} />
-            </clipPath>
-          </defs>
-          <g className="grid" stroke="#eceef2">
-            {yTicks.map((v) => (
-              <line key={`y${v}`} x1={MARGIN.left} x2={MARGIN.left + plotW} y1={y(v)} y2={y(v)} />
-            ))}
-            {xTicks.map((t, i) => (
-              <line key={`x${i}`} x1={x(t)} x2={x(t)} y1={MARGIN.top} y2={MARGIN.top + plotH} />
-            ))}
-          </g>
-          <g className="axis" fontSize={TICK.fontSize} fill={TICK.fill}>
-            <line x1={MARGIN.left} x2={MARGIN.left} y1={MARGIN.top} y2={MARGIN.top + plotH} stroke={AXIS} />
-            <line
-              x1={MARGIN.left}
-              x2={MARGIN.left + plotW}
-              y1={MARGIN.top + plotH}
-              y2={MARGIN.top + plotH}
-              stroke={AXIS}
-            />
-            {yTicks.map((v) => (
-              <text key={`yl${v}`} x={MARGIN.left - 6} y={y(v) + 4} textAnchor="end">
-                {Number(v.toPrecision(3))}
-              </text>
-            ))}
-            {xTicks.map((t, i) => (
-              <text key={`xl${i}`} x={x(t)} y={HEIGHT_PX - 6} textAnchor="middle">
-                {relativeSeconds(t, toMs)}
-              </text>
-            ))}
-          </g>
-          <g clipPath={`url(#${testId}-clip)`}>
-            {markers.map((e, i) =>
-              e.source === 'mptcp' ? (
-                <g key={`${e.timestampMs}-${i}`} className="event-marker" data-kind={e.event.kind}>
-                  <line
-                    x1={x(e.timestampMs)}
-                    x2={x(e.timestampMs)}
-                    y1={MARGIN.top}
-                    y2={MARGIN.top + plotH}
-                    stroke={MARKER_COLORS[e.event.kind] ?? '#868e96'}
-                    strokeDasharray="2 3"
-                  />
-                  <text x={x(e.timestampMs) + 3} y={MARGIN.top + 10} fontSize={10} fill="#667085">
-                    {e.event.kind}
-                  </text>
-                </g>
-              ) : null,
-            )}
-          </g>
-          {hover ? (
-            <line
-              x1={hover.xPx}
-              x2={hover.xPx}
-              y1={MARGIN.top}
-              y2={MARGIN.top + plotH}
-              stroke="#99a1b3"
-              pointerEvents="none"
-            />
-          ) : null}
-        </svg>
+          {frame}
+          {markers.map((e, i) =>
+            e.source === 'mptcp' ? (
+              <ReferenceLine
+                key={`${e.timestampMs}-${i}`}
+                className={`event-marker event-marker-${e.event.kind}`}
+                x={e.timestampMs - toMs}
+                stroke={MARKER_COLORS[e.event.kind] ?? '#868e96'}
+                strokeDasharray="2 3"
+                ifOverflow="hidden"
+                label={{ value: e.event.kind, position: 'insideTopLeft', fontSize: 10, fill: '#667085' }}
+              />
+            ) : null,
+          )}
+          <CanvasSeries
+            canvas={canvasEl}
+            series={series}
+            metric={metric}
+            width={width}
+            fromMs={fromMs}
+            toMs={toMs}
+            yTop={yTop}
+            onPlotArea={onArea}
+          />
+        </LineChart>
         <canvas
           ref={canvasEl}
           className="metric-lines"
           data-testid={`${testId}-lines`}
           style={{ position: 'absolute', left: 0, top: 0, width, height: HEIGHT_PX, pointerEvents: 'none' }}
         />
+        {hover ? (
+          <div
+            className="chart-hover-line"
+            style={{
+              position: 'absolute',
+              left: hover.xPx,
+              top: hover.topPx,
+              height: hover.heightPx,
+              width: 1,
+              background: AXIS,
+              pointerEvents: 'none',
+            }}
+          />
+        ) : null}
         {hover && hover.rows.length > 0 ? (
           <div
             className="chart-tooltip"

@@ -66,6 +66,9 @@ export function svgDataUrl(svg: SVGSVGElement, width: number, height: number): s
   clone.setAttribute('xmlns', 'http://www.w3.org/2000/svg');
   clone.setAttribute('width', String(width));
   clone.setAttribute('height', String(height));
+  // Standalone, the SVG has no page CSS: carry the font its text inherits in the page.
+  const font = getComputedStyle(svg).fontFamily;
+  if (font) clone.setAttribute('font-family', font);
   const text = new XMLSerializer().serializeToString(clone);
   return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(text)}`;
 }
