@@ -1,18 +1,22 @@
-// Event latency benchmark: how long a kernel event takes to reach a client of the web host.
+// Event latency benchmark: how long a kernel event takes to reach the renderer's store.
 //
 //   npm run bench:events -- [--count 200]
 //
 // A lab namespace gets a veth interface that is toggled up and down `count` times; each toggle
 // makes the kernel send RTM_NEWLINK. The web host (the built CLI, `serve --netns`) runs the engine
-// in the namespace through its agent and pushes `mptcp:kernel:event` to a WebSocket client here.
-// Printed: (a) engine read → client receipt, using the engine's timestamp (same clock); (b) the
-// `ip link set` command's start → receipt, an upper bound that includes spawning `ip` (~3 ms).
-// The renderer's store update is a synchronous handler on receipt, so (a) is the path to the
-// store minus the parse. Not asserted anywhere: the figures go in the README.
+// in the namespace through its agent and pushes `mptcp:kernel:event` to its clients: the real
+// renderer in Chromium (the production bundle, Events page open) and a WebSocket client here.
+// An event's timestamp is when the engine's events reader read it off the netlink socket (same
+// clock as both clients). Printed: (a) reader read → renderer store: in the page, a wrapper
+// around the app's WebSocket message handler takes the time right after it returns, i.e. after
+// the zod parse and the events store's push (synchronous); (b) reader read → a plain WebSocket
+// client; (c) the `ip link set` command's start → (b)'s receipt, an upper bound that includes
+// spawning `ip` (~3 ms). Not asserted anywhere: the figures go in the README.
 import { spawn, execFileSync, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
+import { chromium } from '@playwright/test';
 
 const count = Number(process.argv[process.argv.indexOf('--count') + 1] || 200) || 200;
 const ns = `mpst-${process.pid}-${randomBytes(3).toString('hex')}-ev`;
@@ -21,6 +25,7 @@ const sh = (args) => execFileSync('ip', args, { stdio: 'ignore' });
 spawnSync(process.execPath, ['scripts/build-node.mjs'], { stdio: 'inherit' });
 sh(['netns', 'add', ns]);
 let serve;
+let browser;
 const cleanup = () => {
   serve?.kill('SIGTERM');
   spawnSync('ip', ['netns', 'del', ns]);
@@ -41,6 +46,42 @@ try {
     });
     serve.once('exit', () => reject(new Error('web host exited')));
   });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+      '--disable-sync',
+      '--disable-quic',
+    ],
+  });
+  const page = await browser.newPage();
+  await page.addInitScript(() => {
+    // Each of the app's message handlers is wrapped: the time is taken when it has returned.
+    window.__benchStore = [];
+    const add = WebSocket.prototype.addEventListener;
+    WebSocket.prototype.addEventListener = function (type, f, opts) {
+      if (type !== 'message') return add.call(this, type, f, opts);
+      const wrapped = function (ev) {
+        f.call(this, ev);
+        const now = Date.now();
+        try {
+          const m = JSON.parse(ev.data);
+          if (m.t === 'event' && m.name === 'mptcp:kernel:event' && m.payload.name === 'bench0')
+            window.__benchStore.push([m.payload.timestampMs, now]);
+        } catch {
+          // not JSON: not ours
+        }
+      };
+      return add.call(this, type, wrapped, opts);
+    };
+  });
+  await page.goto(`${url.base}/?token=${url.token}`);
+  await page.getByTestId('nav-events').click();
   const ws = new WebSocket(`${url.base.replace('http', 'ws')}/api?token=${url.token}`, { origin: url.base });
   await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
   let waiting = null;
@@ -60,6 +101,7 @@ try {
   await new Promise((r) => setTimeout(r, 1000));
   const engineToClient = [];
   const commandToClient = [];
+  const sampled = new Set();
   for (let i = 0; i < count + 10; i++) {
     const got = new Promise((r) => (waiting = r));
     const t0 = Date.now();
@@ -71,23 +113,35 @@ try {
     // Several RTM_NEWLINK may arrive per toggle; the first one closes this sample.
     waiting = null;
     if (i >= 10) {
+      sampled.add(engineMs);
       engineToClient.push(now - engineMs);
       commandToClient.push(now - t0);
     }
     await new Promise((r) => setTimeout(r, 20));
   }
   ws.close();
+  // The page's first arrival of each sampled toggle's first event (matched by its timestamp).
+  const toStore = [];
+  for (const [ts, at] of await page.evaluate(() => window.__benchStore)) {
+    if (!sampled.has(ts)) continue;
+    sampled.delete(ts);
+    toStore.push(at - ts);
+  }
   const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
   console.log(`kernel event latency over ${count} link events (ms; Date.now() resolution is 1 ms)`);
-  console.log('measure                                 p50    p99    max');
+  console.log('measure                                   n    p50    p99    max');
   for (const [name, xs] of [
-    ['engine read -> WebSocket client', engineToClient],
+    ['reader read -> renderer store (Chromium)', toStore],
+    ['reader read -> WebSocket client', engineToClient],
     ['ip link set start -> client (bound)', commandToClient],
   ]) {
     console.log(
-      `${name.padEnd(38)} ${String(q(xs, 0.5)).padStart(5)} ${String(q(xs, 0.99)).padStart(6)} ${String(Math.max(...xs)).padStart(6)}`,
+      `${name.padEnd(40)} ${String(xs.length).padStart(3)} ${String(q(xs, 0.5)).padStart(5)} ${String(q(xs, 0.99)).padStart(6)} ${String(Math.max(...xs)).padStart(6)}`,
     );
   }
 } finally {
+  await browser?.close().catch(() => {});
   cleanup();
 }
+// The host's child processes and the browser's pipes can keep the loop alive past this point.
+process.exit(0);
