@@ -47,9 +47,14 @@ interface ProbeOut {
 async function startProbe(
   ns: string,
   args: string[],
-): Promise<{ ready: { readers: ProbeOut['readers'] }; stop: () => Promise<ProbeOut> }> {
+): Promise<{
+  ready: { readers: ProbeOut['readers'] };
+  stop: (signal?: 'SIGTERM' | 'SIGINT') => Promise<ProbeOut>;
+}> {
+  // A process group of its own, so that a test can signal it as a terminal would.
   const child: ChildProcess = spawn('ip', ['netns', 'exec', ns, process.execPath, probe, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -71,8 +76,10 @@ async function startProbe(
   if (!first.startsWith('ready ')) throw new Error(`events probe: ${first} ${stderr}`);
   return {
     ready: JSON.parse(first.slice(6)) as { readers: ProbeOut['readers'] },
-    stop: async () => {
-      child.kill('SIGTERM');
+    /** SIGTERM to the probe; SIGINT to its whole process group, as a terminal's Ctrl-C. */
+    stop: async (signal = 'SIGTERM') => {
+      if (signal === 'SIGINT') process.kill(-child.pid!, 'SIGINT');
+      else child.kill('SIGTERM');
       const out = JSON.parse(await nextLine()) as ProbeOut;
       // The readers closed, the process must end on its own (no thread left running), and cleanly.
       expect(await exited).toBe(0);
@@ -216,4 +223,12 @@ describe.skipIf(labUnavailableReason() !== null)('kernel event bursts', () => {
     expect(gapMs).toBeGreaterThanOrEqual(450);
     expect(gapMs).toBeLessThan(1100);
   }, 60_000);
+
+  it('a Ctrl-C to the process group reaches the owner only: its reader is not seen to die', async () => {
+    const p = await startProbe(lab.client, []);
+    expect(p.ready.readers.mptcp?.pid).toEqual(expect.any(Number));
+    const out = await p.stop('SIGINT'); // the probe stops its readers 0.5 s later
+    expect(out.lost).toEqual([]);
+    expect(out.readers.mptcp?.restarts).toBe(0);
+  }, 30_000);
 });

@@ -2,7 +2,7 @@
  * A command-line probe around KernelEventWatcher, for the integration tests: run under
  * `ip netns exec NS node …` (events are per netns). Prints `ready {...}` (the watch result and how
  * the readers read) once subscribed; on SIGTERM, one JSON line with the events seen per kind and
- * the lost-events messages, then exits.
+ * the lost-events messages, then exits; on SIGINT the same, 0.5 s later.
  *
  *   events-probe [RCVBUF_BYTES] [STALL_MS] [PROC_DIR] [ISOLATION] [BUSY_MS]   (0 / '' for the
  *                defaults; ISOLATION: EventReaderOptions.isolation, `process` or `thread`;
@@ -42,7 +42,10 @@ const watcher = new KernelEventWatcher(
 );
 const result = await watcher.start();
 process.stdout.write(`ready ${JSON.stringify({ result, readers: watcher.readers })}\n`);
-process.on('SIGTERM', () => {
+const finish = (): void => {
   process.stdout.write(`${JSON.stringify({ counts, lost, links, readers: watcher.readers })}\n`);
   watcher.stop();
-});
+};
+process.on('SIGTERM', finish);
+// As the web host does on Ctrl-C: shut down after a moment (work still in flight).
+process.on('SIGINT', () => setTimeout(finish, 500));

@@ -336,6 +336,11 @@ function processHost(data: WorkerData): ReaderHost {
     {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'advanced',
+      // A process group of its own: a terminal's Ctrl-C (SIGINT to the foreground group) goes to
+      // the owner, which stops the reader in its own time; the reader ending first would look like
+      // a crash (restart, "events lost") in the middle of the owner's shutdown. It still ends
+      // with its owner: the IPC channel closes (see above).
+      detached: true,
       env: { ...process.env, ELECTRON_RUN_AS_NODE: '1', MPTCP_STUDIO_EVENT_READER: JSON.stringify(plain) },
     },
   );
