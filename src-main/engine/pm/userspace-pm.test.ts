@@ -317,6 +317,74 @@ describe('UserspacePm resync after lost events (ENOBUFS)', () => {
     expect(t.pm.connections()[0]?.subflows).toHaveLength(1);
   });
 
+  it('a join a resync saw in its handshake settles one create: its SUB_ESTABLISHED later settles no other', async () => {
+    const t = setup({ mode: 'ndiffports', subflows: 4, retryDelayMs: 1000 });
+    t.pm.handleEvent(established());
+    expect(t.creates).toHaveLength(3); // three joins on the initial pair
+    await Promise.resolve(); // acknowledged
+    const join = { ...initial, localPort: 40001, localId: null, remoteId: null };
+    t.pm.resync(TOKEN, { subflows: [initial, join] }); // one join seen (SYN_SENT), two missing
+    await vi.advanceTimersByTimeAsync(1000); // the two missing are created again
+    expect(t.creates).toHaveLength(5);
+    expect(t.pm.connections()[0]?.pending).toBe(2);
+    t.pm.handleEvent(
+      ev('sub_established', {
+        localAddress: join.local,
+        localPort: join.localPort,
+        remoteAddress: join.remote,
+        remotePort: join.remotePort,
+      }),
+    );
+    // Still two creates in flight: the seen join's create was settled by the resync.
+    expect(t.pm.connections()[0]?.pending).toBe(2);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(t.creates).toHaveLength(5);
+  });
+
+  it('a connection adopted during a resync keeps the subflow events since the kernel was read', async () => {
+    const t = setup();
+    const token = 7;
+    const adoptIt = (subflows: (typeof initial)[]) =>
+      t.pm.adopt({
+        token,
+        family: 'inet',
+        localAddress: initial.local,
+        localPort: initial.localPort,
+        remoteAddress: initial.remote,
+        remotePort: initial.remotePort,
+        serverSide: false,
+        subflows,
+        localIds: [],
+      });
+    t.pm.beginResync(); // the kernel is read now: token 7 has only its initial subflow
+    t.pm.handleEvent(ev('sub_established', { ...secondEvent, token })); // not tracked yet
+    adoptIt([initial]);
+    t.pm.resync(token, { subflows: [initial] });
+    t.pm.endResync();
+    expect(t.pm.connections()[0]?.subflows).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(t.creates).toHaveLength(0); // fullmesh over two addresses: nothing missing
+
+    // And a close during a resync: the older read's subflow is not taken in.
+    const u = setup();
+    u.pm.handleEvent(established());
+    u.pm.beginResync();
+    u.pm.handleEvent(ev('sub_closed', { ...secondEvent, token: 9 }));
+    u.pm.adopt({
+      token: 9,
+      family: 'inet',
+      localAddress: initial.local,
+      localPort: 40009,
+      remoteAddress: initial.remote,
+      remotePort: initial.remotePort,
+      serverSide: false,
+      subflows: [{ ...initial, localPort: 40009 }, second],
+      localIds: [],
+    });
+    u.pm.endResync();
+    expect(u.pm.connections().find((c) => c.token === 9)?.subflows).toHaveLength(1);
+  });
+
   it('a create not yet acknowledged stays pending', () => {
     const t = setup();
     t.pm.handleEvent(established());

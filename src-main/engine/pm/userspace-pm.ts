@@ -102,6 +102,8 @@ interface ConnState {
   timers: Set<NodeJS.Timeout>;
   /** During a resync (beginResync): subflows that events added or removed since it began. */
   changedSinceResync: Set<string>;
+  /** Subflows a resync took as the answer to a create before their SUB_ESTABLISHED came. */
+  settledByResync: Set<string>;
 }
 
 const pairKey = (local: string, remote: string, remotePort: number): string =>
@@ -140,6 +142,11 @@ export class UserspacePm {
   private stopped = false;
   /** Between beginResync and endResync (see there). */
   private resyncing = false;
+  /**
+   * During a resync: subflow changes of connections not tracked yet (null: closed), by token. A
+   * connection the resync then adopts from its older read of the kernel takes them in (adopt).
+   */
+  private readonly untrackedChanges = new Map<number, Map<string, SubflowRec | null>>();
   private readonly recreate: boolean;
   private readonly maxRetries: number;
   private readonly retryDelayMs: number;
@@ -325,13 +332,18 @@ export class UserspacePm {
       }
     }
     for (const key of [...c.destroying]) if (!c.subflows.has(key)) c.destroying.delete(key);
+    for (const key of [...c.settledByResync]) if (!c.subflows.has(key)) c.settledByResync.delete(key);
     for (const [pk, n] of [...c.pending]) {
       const inFlight = Math.min(n, c.unacked.get(pk) ?? 0);
-      let seen = 0; // subflows on the pair we had no SUB_ESTABLISHED for
+      // Subflows on the pair we had no SUB_ESTABLISHED for (lost, or a join still in its handshake).
+      const seen: string[] = [];
       for (const [key, s] of c.subflows)
-        if (!before.has(key) && pairKey(s.local, s.remote, s.remotePort) === pk) seen++;
-      // Subflows seen on the pair settle the creates whose SUB_ESTABLISHED was lost.
-      const unanswered = n - inFlight - Math.min(n - inFlight, seen);
+        if (!before.has(key) && pairKey(s.local, s.remote, s.remotePort) === pk) seen.push(key);
+      // They settle the creates whose SUB_ESTABLISHED was lost, or has not come yet: noted, so
+      // that such a SUB_ESTABLISHED when it comes does not settle one more (onSubEstablished).
+      const settled = Math.min(n - inFlight, seen.length);
+      for (const key of seen.slice(0, settled)) c.settledByResync.add(key);
+      const unanswered = n - inFlight - settled;
       if (inFlight > 0) c.pending.set(pk, inFlight);
       else c.pending.delete(pk);
       if (unanswered > 0) this.failed(c, pk, 'events lost (ENOBUFS) and no subflow in the kernel');
@@ -345,12 +357,22 @@ export class UserspacePm {
    */
   beginResync(): void {
     this.resyncing = true;
+    this.untrackedChanges.clear();
     for (const c of this.conns.values()) c.changedSinceResync.clear();
   }
 
   endResync(): void {
     this.resyncing = false;
+    this.untrackedChanges.clear();
     for (const c of this.conns.values()) c.changedSinceResync.clear();
+  }
+
+  /** A subflow event for a connection not tracked (yet): kept during a resync, for adopt(). */
+  private noteUntracked(token: number | null, key: string, rec: SubflowRec | null): void {
+    if (!this.resyncing || token === null) return;
+    let m = this.untrackedChanges.get(token);
+    if (!m) this.untrackedChanges.set(token, (m = new Map()));
+    m.set(key, rec);
   }
 
   /** Events were lost: a tracked connection sock_diag no longer reports is gone. */
@@ -383,6 +405,14 @@ export class UserspacePm {
       if (s.remoteId !== null && !c.remotes.has(s.remoteId))
         c.remotes.set(s.remoteId, { address: s.remote, port: s.remotePort });
     }
+    // Adopted during a resync, from the kernel read when it began: subflow events since are newer
+    // (and marked changed, so the resync() that follows keeps them too).
+    for (const [key, rec] of this.untrackedChanges.get(a.token) ?? []) {
+      if (rec) c.subflows.set(key, rec);
+      else c.subflows.delete(key);
+      c.changedSinceResync.add(key);
+    }
+    this.untrackedChanges.delete(a.token);
     this.log(a.token, 'adopt', 'info', {
       detail: { subflows: a.subflows.length, localIds: a.localIds.length, serverSide: a.serverSide },
     });
@@ -419,6 +449,7 @@ export class UserspacePm {
       waiting: new Set(),
       destroying: new Set(),
       changedSinceResync: new Set(),
+      settledByResync: new Set(),
       announced: new Map(),
       timers: new Set(),
     };
@@ -430,9 +461,7 @@ export class UserspacePm {
   }
 
   private onSubEstablished(ev: MptcpEvent): void {
-    const c = this.conns.get(ev.token ?? -1);
-    if (!c || !ev.localAddress || !ev.remoteAddress || ev.localPort === null || ev.remotePort === null)
-      return;
+    if (!ev.localAddress || !ev.remoteAddress || ev.localPort === null || ev.remotePort === null) return;
     const rec: SubflowRec = {
       local: ev.localAddress,
       localPort: ev.localPort,
@@ -441,9 +470,14 @@ export class UserspacePm {
       localId: ev.localId,
       remoteId: ev.remoteId,
     };
-    c.subflows.set(subflowKey(rec), rec);
-    if (this.resyncing) c.changedSinceResync.add(subflowKey(rec));
-    this.settlePending(c, pairKey(rec.local, rec.remote, rec.remotePort));
+    const key = subflowKey(rec);
+    const c = this.conns.get(ev.token ?? -1);
+    if (!c) return this.noteUntracked(ev.token, key, rec);
+    c.subflows.set(key, rec);
+    if (this.resyncing) c.changedSinceResync.add(key);
+    // A resync that saw this join in its handshake settled its create then: settling again would
+    // take the place of another create on the same pair.
+    if (!c.settledByResync.delete(key)) this.settlePending(c, pairKey(rec.local, rec.remote, rec.remotePort));
     if (ev.localId !== null && !c.localIds.has(rec.local)) c.localIds.set(rec.local, ev.localId);
   }
 
@@ -456,17 +490,18 @@ export class UserspacePm {
   }
 
   private onSubClosed(ev: MptcpEvent): void {
-    const c = this.conns.get(ev.token ?? -1);
-    if (!c || !ev.localAddress || !ev.remoteAddress || ev.localPort === null || ev.remotePort === null)
-      return;
+    if (!ev.localAddress || !ev.remoteAddress || ev.localPort === null || ev.remotePort === null) return;
     const key = subflowKey({
       local: ev.localAddress,
       localPort: ev.localPort,
       remote: ev.remoteAddress,
       remotePort: ev.remotePort,
     });
+    const c = this.conns.get(ev.token ?? -1);
+    if (!c) return this.noteUntracked(ev.token, key, null);
     const pk = pairKey(ev.localAddress, ev.remoteAddress, ev.remotePort);
     const wasUp = c.subflows.delete(key);
+    c.settledByResync.delete(key);
     if (this.resyncing) c.changedSinceResync.add(key);
     // A join whose SYN failed never had SUB_ESTABLISHED: it ends one pending create (G9).
     if (!wasUp) this.settlePending(c, pk);
