@@ -371,7 +371,7 @@ export class UserspacePm {
   private noteUntracked(token: number | null, key: string, rec: SubflowRec | null): void {
     if (!this.resyncing || token === null) return;
     let m = this.untrackedChanges.get(token);
-    if (!m) this.untrackedChanges.set(token, (m = new Map()));
+    if (!m) this.untrackedChanges.set(token, (m = new Map<string, SubflowRec | null>()));
     m.set(key, rec);
   }
 
