@@ -332,6 +332,7 @@ describe('counters as changes', () => {
     expect(JSON.parse(lines[1]!)).toEqual({
       t: T0 + 1000,
       type: 'counters',
+      seq: 2,
       partial: true,
       data: { takenAtMs: T0 + 1000, counters: { MPJoinSynRx: 11, MPCapableSYNRX: 7 } },
     });
@@ -351,18 +352,26 @@ describe('counters as changes', () => {
     ).toEqual(rs);
   });
 
-  it('skips changes whose base line was bad, saying so by line, until the next whole reading', () => {
+  it('skips changes whose base reading is missing, saying so by line, until the next whole reading', () => {
     const rs = readings(70);
     const lines = record(rs).split('\n');
-    lines[31] = '{"t": broken'; // reading 30 (line 1 is the header)
+    lines[31] = '{"t": broken'; // reading 30, seq 31 (line 1 is the header)
     const parsed = parseRecording(lines.join('\n'));
     expect(parsed.errors[0]).toEqual({ line: 32, message: expect.stringMatching(/not JSON/) as unknown });
     expect(parsed.errors.slice(1).map((e) => e.line)).toEqual(Array.from({ length: 29 }, (_, i) => 33 + i));
-    expect(parsed.errors[1]?.message).toBe(
-      'counters changes without the reading they apply to (a line before was bad); skipped',
-    );
+    expect(parsed.errors[1]?.message).toBe('counters changes against reading 31, which is missing; skipped');
     const got = parsed.entries.map((e) => (e.type === 'counters' ? e.counters : null));
     expect(got).toEqual([...rs.slice(0, 30), ...rs.slice(60)]);
+  });
+
+  it('a bad line of another kind costs no counters, and shuffled lines still resolve', () => {
+    const rs = readings(10);
+    const lines = record(rs).trim().split('\n');
+    const body = [...lines.slice(1, 4), '{"t": 1, "type": "event", "data": {}}', ...lines.slice(4)];
+    const shuffled = [lines[0]!, ...body.reverse()].join('\n');
+    const parsed = parseRecording(shuffled);
+    expect(parsed.errors).toHaveLength(1); // the event line
+    expect(parsed.entries.map((e) => (e.type === 'counters' ? e.counters : null))).toEqual(rs);
   });
 
   it('reads a version 2 recording, whose counters lines are all whole', () => {

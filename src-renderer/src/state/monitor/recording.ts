@@ -5,8 +5,8 @@
  * `{"t":…,"type":"delta","data":ConnectionsDelta}` (what changed since snapshot `baseSeq`, as
  * the host↔renderer feed sends it: shared/delta.ts), `{"t":…,"type":"event","data":KernelEvent}`, `{"t":…,"type":"pm","data":PmAction}` (the engine's
  * path-manager actions) or `{"t":…,"type":"counters","data":MptcpCounters}` (the MPTcpExt
- * counters, absolute, at each sample; with `"partial":true` only those that changed since the
- * counters line before it, a whole reading first and every KEYFRAME_EVERY). Version 2 files
+ * counters, absolute, at each sample, numbered by `seq`; with `"partial":true` only those that
+ * changed since reading `seq - 1`, a whole reading first and every KEYFRAME_EVERY). Version 2 files
  * (every counter line whole) and version 1 files (snapshots and events only) still replay.
  * Reading validates each line with the contract's schemas and reports bad lines by number instead
  * of trusting or dropping them silently.
@@ -57,6 +57,7 @@ const LineSchema = z.discriminatedUnion('type', [
   z.object({
     t: z.number(),
     type: z.literal('counters'),
+    seq: z.number().int().min(1).optional(),
     partial: z.literal(true).optional(),
     data: MptcpCountersSchema,
   }),
@@ -86,14 +87,23 @@ export function entryLine(e: RecordedEntry): string {
   }
 }
 
-/** A counters reading as a line: whole, or (`changedOnly`) the counters that differ from `before`. */
-function countersLine(tMs: number, counters: MptcpCounters, before: MptcpCounters | null): string {
-  if (before === null) return entryLine({ tMs, type: 'counters', counters });
+/**
+ * A counters reading as line number `seq`: whole, or (with `before`, reading `seq - 1`) the
+ * counters that differ from it.
+ */
+function countersLine(
+  tMs: number,
+  seq: number,
+  counters: MptcpCounters,
+  before: MptcpCounters | null,
+): string {
+  if (before === null) return JSON.stringify({ t: tMs, type: 'counters', seq, data: counters });
   const changed: Record<string, number> = {};
   for (const [k, v] of Object.entries(counters.counters)) if (before.counters[k] !== v) changed[k] = v;
   return JSON.stringify({
     t: tMs,
     type: 'counters',
+    seq,
     partial: true,
     data: { takenAtMs: counters.takenAtMs, counters: changed },
   });
@@ -158,41 +168,45 @@ export function parseRecording(text: string): ParsedRecording {
         : `not a recording: the first line must be {"format":"${RECORDING_FORMAT}","version":${RECORDING_VERSION}} (or an earlier version)`;
     return { entries, errors: [{ line: first + 1, message }] };
   }
-  // The counters a partial counters line applies to: the reading of the counters line before it
-  // in the file. Unknown after a bad line (it may have been that line) until the next whole one.
-  let counters: MptcpCounters | null = null;
+  const countersLines: { line: number; v: Extract<z.infer<typeof LineSchema>, { type: 'counters' }> }[] = [];
   for (let i = first + 1; i < lines.length; i++) {
     const raw = lines[i] ?? '';
     if (raw.trim() === '') continue;
     const json = parseJson(raw);
     if (!json.ok) {
       errors.push({ line: i + 1, message: json.message });
-      counters = null;
       continue;
     }
     const parsed = LineSchema.safeParse(json.value);
     if (!parsed.success) {
       errors.push({ line: i + 1, message: describe(parsed.error) });
-      counters = null;
       continue;
     }
-    const v = parsed.data;
-    if (v.type === 'counters') {
-      if (v.partial) {
-        if (counters === null) {
-          errors.push({
-            line: i + 1,
-            message: 'counters changes without the reading they apply to (a line before was bad); skipped',
-          });
-          continue;
-        }
-        const base: Record<string, number> = counters.counters;
-        counters = { takenAtMs: v.data.takenAtMs, counters: { ...base, ...v.data.counters } };
-      } else counters = v.data;
-      entries.push({ tMs: v.t, type: 'counters', counters });
-      continue;
-    }
-    entries.push(toEntry(v));
+    if (parsed.data.type === 'counters') countersLines.push({ line: i + 1, v: parsed.data });
+    else entries.push(toEntry(parsed.data));
+  }
+  // Counters in reading order (`seq`; a version 2 file has none: file order). A partial reading
+  // applies to the reading just before it only: after a lost or bad one, they are skipped up to
+  // the next whole reading.
+  countersLines.sort((a, b) => (a.v.seq ?? 0) - (b.v.seq ?? 0));
+  let counters: { seq: number | undefined; reading: MptcpCounters } | null = null;
+  for (const { line, v } of countersLines) {
+    if (v.partial) {
+      const baseSeq = v.seq === undefined ? undefined : v.seq - 1;
+      if (counters === null || baseSeq === undefined || counters.seq !== baseSeq) {
+        errors.push({
+          line,
+          message: `counters changes against reading ${baseSeq ?? '?'}, which is missing; skipped`,
+        });
+        continue;
+      }
+      const base: Record<string, number> = counters.reading.counters;
+      counters = {
+        seq: v.seq,
+        reading: { takenAtMs: v.data.takenAtMs, counters: { ...base, ...v.data.counters } },
+      };
+    } else counters = { seq: v.seq, reading: v.data };
+    entries.push({ tMs: v.t, type: 'counters', counters: counters.reading });
   }
   entries.sort((a, b) => a.tMs - b.tMs);
   return { entries, errors };
@@ -253,7 +267,7 @@ export class Recorder {
       before === null ||
       this.countersLines % KEYFRAME_EVERY === 0 ||
       Object.keys(before.counters).some((k) => !(k in counters.counters));
-    return countersLine(tMs, counters, whole ? null : before);
+    return countersLine(tMs, this.countersLines + 1, counters, whole ? null : before);
   }
 
   add(entry: RecordedEntry): boolean {
