@@ -127,6 +127,7 @@ try {
     sampled.delete(ts);
     toStore.push(at - ts);
   }
+  if (toStore.length === 0) throw new Error('the page got none of the sampled events');
   const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
   console.log(`kernel event latency over ${count} link events (ms; Date.now() resolution is 1 ms)`);
   console.log('measure                                   n    p50    p99    max');

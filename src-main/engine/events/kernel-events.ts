@@ -1,7 +1,9 @@
 /**
  * Kernel events for the UI's timeline and live views: mptcp_pm events (created, established,
  * announced, sub_established, sub_closed, …) and rtnetlink link/address changes, each stamped
- * with the time the engine read it. Dedicated sockets, opened while someone watches and closed
+ * with the time its events reader read it off the socket (netlink/event-reader.ts; link and
+ * MPTCP events come from two readers, so across the two sources the stamps may be out of arrival
+ * order by a millisecond or so). Dedicated sockets, opened while someone watches and closed
  * after, so idle hosts hold no multicast memberships.
  */
 import type { KernelEvent } from '../../../shared/types';

@@ -69,7 +69,7 @@ interface WorkerData {
 type WorkerReply =
   | { kind: 'ready'; portId: number; direct: boolean }
   | { kind: 'failed'; code: string | null; message: string }
-  /** `stamps`: Float64Array pairs (byte offset, Date.now() at read) — see stampsOf. */
+  /** `stamps`: Float64Array pairs (byte offset, Date.now() at read) — see forEachNotification. */
   | { kind: 'batch'; buf: ArrayBuffer; stamps: ArrayBuffer }
   | { kind: 'lost'; dropped: number | null }
   | { kind: 'error'; message: string };

@@ -61,7 +61,9 @@ export function ConnectionDetail({ token }: { token: number }) {
   const setWindow = useMonitor((s) => s.setWindow);
   const select = useMonitor((s) => s.select);
   const [exportError, setExportError] = useState<string | null>(null);
-  const svgs = useRef(new Map<string, { svg: SVGSVGElement | null; lines: HTMLCanvasElement | null }>());
+  const exporters = useRef(
+    new Map<string, () => { svg: SVGSVGElement | null; lines: HTMLCanvasElement | null }>(),
+  );
 
   useFastLoop(token, mode === 'live' && !paused);
 
@@ -92,8 +94,12 @@ export function ConnectionDetail({ token }: { token: number }) {
     }));
     const images: ChartImage[] = [];
     for (const c of CHARTS) {
-      const { svg, lines } = svgs.current.get(c.testId) ?? { svg: null, lines: null };
+      const { svg, lines } = exporters.current.get(c.testId)?.() ?? { svg: null, lines: null };
       if (svg) images.push({ title: `${c.title} (${c.unit})`, svg, lines, legend });
+    }
+    if (images.length === 0) {
+      setExportError('the charts are not drawn yet');
+      return;
     }
     setExportError(null);
     chartsPng(images, `MPTCP connection ${tokenHex(token)} · ${formatTime(toMs)}`).then(
@@ -161,7 +167,7 @@ export function ConnectionDetail({ token }: { token: number }) {
             fromMs={fromMs}
             toMs={toMs}
             markers={markers}
-            svgRef={(svg, lines) => svgs.current.set(c.testId, { svg, lines })}
+            exportRef={(get) => exporters.current.set(c.testId, get)}
           />
         ))}
       </div>

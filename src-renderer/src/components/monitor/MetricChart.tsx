@@ -9,6 +9,7 @@ import {
   useXAxisScale,
   useYAxisScale,
   type PlotArea,
+  type ScaleFunction,
 } from 'recharts';
 import type { KernelEvent } from '../../../../shared/types';
 import type { ChartPoint, ChartSeries } from '../../state/monitor/samples-store';
@@ -47,8 +48,12 @@ interface MetricChartProps {
   fromMs: number;
   toMs: number;
   markers: KernelEvent[];
-  /** Called with the chart's recharts <svg> (axes, grid, markers) and the canvas its lines are drawn on, for PNG export. */
-  svgRef?: (svg: SVGSVGElement | null, lines: HTMLCanvasElement | null) => void;
+  /**
+   * Called with a getter of the chart's recharts <svg> (axes, grid, markers) and the canvas its
+   * lines are drawn on, for PNG export. A getter: recharts renders its <svg> only once it has
+   * measured the chart, after this component's first effects.
+   */
+  exportRef?: (get: () => { svg: SVGSVGElement | null; lines: HTMLCanvasElement | null }) => void;
 }
 
 const HEIGHT_PX = 210;
@@ -134,6 +139,17 @@ function queueDraw(job: DrawJob): void {
   scheduleDraw();
 }
 
+/**
+ * Draw before this paint (from a layout effect): for a canvas being resized, whose bitmap would
+ * otherwise be shown stretched against the new axes until its turn in the queue.
+ */
+function drawNow(job: DrawJob): void {
+  if (!canvasAvailable) return;
+  drawQueue.delete(job.canvas);
+  const ctx = job.canvas.getContext('2d');
+  if (ctx) job.canvas.dataset.drawnLines = String(job.draw(ctx));
+}
+
 /** Stroke one line through the points, broken where a value is unknown; returns the points drawn. */
 export function strokeLine(
   ctx: Pick<CanvasRenderingContext2D, 'beginPath' | 'moveTo' | 'lineTo' | 'stroke'>,
@@ -160,13 +176,38 @@ export function strokeLine(
   return drawn;
 }
 
-interface Hover {
+/** Where the pointer is over the plot: the readout is worked out from it at each render. */
+interface HoverAt {
   xPx: number;
+  /** The pointer's place in the plot's width, 0..1 (the window slides under it). */
+  fraction: number;
   /** The plot area's top and height, where the hover line goes. */
   topPx: number;
   heightPx: number;
-  tMs: number;
-  rows: { label: string; color: string; value: number }[];
+}
+
+/**
+ * Time (ms since the epoch) and value to pixels, from recharts' scales of the chart's axes: the
+ * x axis is relative to the window's end (`[-span, 0]`), the y axis `[0, yTop]`; both linear, so
+ * two readings of each scale give the map. Null until recharts has scales.
+ */
+export function pixelMaps(
+  xScale: ScaleFunction | undefined,
+  yScale: ScaleFunction | undefined,
+  fromMs: number,
+  toMs: number,
+  yTop: number,
+): { x: (tMs: number) => number; y: (v: number) => number } | null {
+  const spanMs = Math.max(1, Math.round(toMs - fromMs));
+  const x0 = xScale?.(-spanMs);
+  const x1 = xScale?.(0);
+  const y0 = yScale?.(0);
+  const y1 = yScale?.(yTop);
+  if (x0 === undefined || x1 === undefined || y0 === undefined || y1 === undefined) return null;
+  return {
+    x: (t) => x1 + ((t - toMs) / spanMs) * (x1 - x0),
+    y: (v) => y0 + (v / yTop) * (y1 - y0),
+  };
 }
 
 interface CanvasSeriesProps {
@@ -194,17 +235,12 @@ function CanvasSeries({ canvas, series, metric, width, fromMs, toMs, yTop, onPlo
   useLayoutEffect(() => onPlotArea(area), [area, onPlotArea]);
   useLayoutEffect(() => {
     const el = canvas.current;
-    const spanMs = Math.max(1, Math.round(toMs - fromMs));
-    const x0 = xScale?.(-spanMs);
-    const x1 = xScale?.(0);
-    const y0 = yScale?.(0);
-    const y1 = yScale?.(yTop);
-    if (!el || !area || x0 === undefined || x1 === undefined || y0 === undefined || y1 === undefined) return;
-    // The axis is relative to the window's end (MetricChart): toMs is 0 on it.
-    const x = (t: number) => x1 + ((t - toMs) / spanMs) * (x1 - x0);
-    const y = (v: number) => y0 + (v / yTop) * (y1 - y0);
+    const maps = pixelMaps(xScale, yScale, fromMs, toMs, yTop);
+    if (!el || !area || !maps) return;
+    const { x, y } = maps;
     const dpr = typeof devicePixelRatio === 'number' && devicePixelRatio > 0 ? devicePixelRatio : 1;
-    queueDraw({
+    const resized = el.width !== Math.round(width * dpr) || el.height !== Math.round(HEIGHT_PX * dpr);
+    (resized ? drawNow : queueDraw)({
       canvas: el,
       draw: (ctx) => {
         if (el.width !== Math.round(width * dpr)) el.width = Math.round(width * dpr);
@@ -246,15 +282,18 @@ export function MetricChart({
   fromMs,
   toMs,
   markers,
-  svgRef,
+  exportRef,
 }: MetricChartProps) {
   const [ref, width] = useWidth();
   const canvasEl = useRef<HTMLCanvasElement | null>(null);
   const plotArea = useRef<PlotArea | undefined>(undefined);
-  const [hover, setHover] = useState<Hover | null>(null);
+  const [hoverAt, setHoverAt] = useState<HoverAt | null>(null);
   useEffect(() => {
-    svgRef?.(ref.current?.querySelector<SVGSVGElement>('svg.recharts-surface') ?? null, canvasEl.current);
-  });
+    exportRef?.(() => ({
+      svg: ref.current?.querySelector<SVGSVGElement>('svg.recharts-surface') ?? null,
+      lines: canvasEl.current,
+    }));
+  }, [exportRef, ref]);
   // Rounded: toMs - fromMs in floating point wobbles, and the axes below are memoised on it.
   const spanMs = Math.max(1, Math.round(toMs - fromMs));
 
@@ -316,17 +355,22 @@ export function MetricChart({
     if (!area) return;
     const box = e.currentTarget.getBoundingClientRect();
     const px = e.clientX - box.left;
-    if (px < area.x || px > area.x + area.width) return setHover(null);
-    const tMs = fromMs + ((px - area.x) / area.width) * spanMs;
-    const rows: Hover['rows'] = [];
+    if (px < area.x || px > area.x + area.width) return setHoverAt(null);
+    setHoverAt({ xPx: px, fraction: (px - area.x) / area.width, topPx: area.y, heightPx: area.height });
+  };
+  // The values under the pointer now: with the window sliding, the same place shows newer data.
+  const hover = useMemo(() => {
+    if (!hoverAt) return null;
+    const tMs = fromMs + hoverAt.fraction * spanMs;
+    const rows: { label: string; color: string; value: number }[] = [];
     series.forEach((s, i) => {
       let best: ChartPoint | null = null;
       for (const p of s.points) if (!best || Math.abs(p.tMs - tMs) < Math.abs(best.tMs - tMs)) best = p;
       const v = best?.[metric];
       if (typeof v === 'number') rows.push({ label: s.meta.label, color: subflowColor(i), value: v });
     });
-    setHover({ xPx: px, topPx: area.y, heightPx: area.height, tMs, rows });
-  };
+    return { ...hoverAt, tMs, rows };
+  }, [hoverAt, fromMs, spanMs, series, metric]);
 
   return (
     <section
@@ -343,11 +387,12 @@ export function MetricChart({
         className="chart-body metric-chart"
         style={{ position: 'relative' }}
         onMouseMove={onMove}
-        onMouseLeave={() => setHover(null)}
+        onMouseLeave={() => setHoverAt(null)}
         role="img"
         aria-label={`${title} per subflow`}
       >
         <LineChart
+          accessibilityLayer={false}
           width={width}
           height={HEIGHT_PX}
           margin={{ top: MARGIN.top, right: MARGIN.right, bottom: 0, left: 0 }}
