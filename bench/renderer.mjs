@@ -2,6 +2,7 @@
 // Chromium (/usr/bin/chromium, headless) driven by Playwright.
 //
 //   npm run bench:renderer -- [--warmup-s 60] [--measure-s 30] [--updates 36000] [--detail-ms 4]
+//                             [--markers-per-min 0]
 //
 // The page is the real renderer, built with `vite build --mode bench` (identical to the production
 // bundle except src-renderer/src/bench.ts, which reads ?detailMs= there and nothing in production).
@@ -9,7 +10,8 @@
 // WebSocket (shared/wire.ts), answering every call the app makes. `mptcp:connection:get` returns
 // one synthetic connection with 16 subflows whose RTT, cwnd and byte counters move on every read
 // (shared/synthetic.ts); the connections feed (full + deltas) and counter samples are pushed at
-// 1 Hz, like the real host. So the page runs its production path: WebSocket client, zod parsing,
+// 1 Hz, like the real host; with --markers-per-min N, a kernel event (sub_priority) for the
+// connection N times a minute, each a marker on all three charts. So the page runs its production path: WebSocket client, zod parsing,
 // the detail loop, ring buffers, decimation, the recharts charts and their canvas series.
 //
 // Phase 1, frame times: the detail loop at its real 10 Hz. After --warmup-s (60 s fills the
@@ -50,6 +52,7 @@ const WARMUP_S = arg('warmup-s', 60);
 const MEASURE_S = arg('measure-s', 30);
 const UPDATES = arg('updates', 36_000);
 const DETAIL_MS = arg('detail-ms', 4);
+const MARKERS_PER_MIN = arg('markers-per-min', 0);
 const SUBFLOWS = 16;
 const PROFILE = process.argv.includes('--profile');
 
@@ -77,7 +80,7 @@ const vite = spawnSync(
 if (vite.status !== 0) process.exit(vite.status ?? 1);
 const lib = await import(
   await bundleSource(
-    "export * from './shared/delta.ts'; export * from './shared/synthetic.ts'; export { overview, kernelStatus } from './src-renderer/src/testing/fixtures.ts';",
+    "export * from './shared/delta.ts'; export * from './shared/synthetic.ts'; export { overview, kernelStatus, mptcpEvent } from './src-renderer/src/testing/fixtures.ts';",
     'bench-renderer-lib.mjs',
     { external: [] },
   )
@@ -140,8 +143,16 @@ wss.on('connection', (ws) => {
     feed(false);
     counters();
   }, 1000);
+  const markers =
+    MARKERS_PER_MIN > 0
+      ? setInterval(
+          () => event('mptcp:kernel:event', lib.mptcpEvent('sub_priority', { token: TOKEN }, Date.now())),
+          60_000 / MARKERS_PER_MIN,
+        )
+      : null;
   ws.on('close', () => {
     clearInterval(timer);
+    if (markers) clearInterval(markers);
     sockets.delete(ws);
   });
   ws.on('message', (data) => {
@@ -276,11 +287,12 @@ try {
   const points = await page.evaluate(
     () => document.querySelector('[data-testid="chart-rtt"]')?.getAttribute('data-points') ?? '?',
   );
+  const markersShown = await page.locator('[data-testid="chart-rtt"] .event-marker').count();
   console.log(
     `\nphase 1: ${SUBFLOWS} subflows x 3 charts at 10 Hz (real time), Chromium ${browser.version()}`,
   );
   console.log(
-    `  warm-up ${WARMUP_S} s (${ticksBefore - ticksAtStart} ticks), measured ${MEASURE_S} s: ${rate.toFixed(1)} ticks/s, ${lines} lines in the RTT chart, ~${points} points per line`,
+    `  warm-up ${WARMUP_S} s (${ticksBefore - ticksAtStart} ticks), measured ${MEASURE_S} s: ${rate.toFixed(1)} ticks/s, ${lines} lines in the RTT chart, ~${points} points per line, ${markersShown} event markers`,
   );
   console.log(
     `  rAF frame interval ms: p50 ${f1(q(frames, 0.5))}  p95 ${f1(q(frames, 0.95))}  p99 ${f1(q(frames, 0.99))}  max ${f1(Math.max(...frames))}  (${frames.length} frames)`,

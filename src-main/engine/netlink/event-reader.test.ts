@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { forEachNotification } from './event-reader';
+import { eventBatcher, forEachNotification } from './event-reader';
 
 /** A netlink message of `type` with a 4-byte payload carrying `tag` (16-byte nlmsghdr first). */
 function message(type: number, tag: number): Buffer {
@@ -56,5 +56,95 @@ describe('forEachNotification', () => {
     const [m] = walk(message(30, 7), []);
     expect(m?.[2]).toBeGreaterThanOrEqual(before);
     expect(m?.[2]).toBeLessThanOrEqual(Date.now());
+  });
+});
+
+describe('eventBatcher (the reader side of the stamps)', () => {
+  /** A batcher of `size` bytes (room 40) whose clock is `clock.ms`; emitted batches decoded. */
+  function setup(size: number) {
+    const clock = { ms: 1000 };
+    const out: [number, number, number][][] = [];
+    const b = eventBatcher(
+      size,
+      40,
+      () => clock.ms,
+      (buf, stamps) => {
+        out.push(walk(Buffer.from(buf), [...new Float64Array(stamps)]));
+      },
+    );
+    /** read(2) of one queued datagram. */
+    const readOf = (m: Buffer) => (buf: Buffer, offset: number, max: number) => {
+      expect(max).toBe(40);
+      m.copy(buf, offset);
+      return m.length;
+    };
+    return { clock, out, b, readOf };
+  }
+
+  it('stamps each datagram with its read time, one pair per millisecond, across reads and appends', () => {
+    const { clock, out, b, readOf } = setup(1024);
+    expect(b.read(readOf(message(30, 1)))).toBe(20);
+    expect(b.read(readOf(message(30, 2)))).toBe(20);
+    clock.ms = 1004;
+    b.append(message(31, 3));
+    expect(b.read(readOf(message(30, 4)))).toBe(20);
+    b.flush();
+    b.flush(); // nothing more: no empty batch
+    expect(out).toEqual([
+      [
+        [30, 1, 1000],
+        [30, 2, 1000],
+        [31, 3, 1004],
+        [30, 4, 1004],
+      ],
+    ]);
+  });
+
+  it('flushes before a read that might not fit, and the next batch starts with its own stamp', () => {
+    // 80 bytes: two 20-byte datagrams leave 40 (room): a third read fits; then 20 left: flush first.
+    const { clock, out, b, readOf } = setup(80);
+    b.read(readOf(message(30, 1)));
+    b.read(readOf(message(30, 2)));
+    b.read(readOf(message(30, 3)));
+    clock.ms = 1001;
+    b.read(readOf(message(30, 4)));
+    b.flush();
+    expect(out).toEqual([
+      [
+        [30, 1, 1000],
+        [30, 2, 1000],
+        [30, 3, 1000],
+      ],
+      [[30, 4, 1001]],
+    ]);
+  });
+
+  it('keeps no datagram (and no stamp) that filled the whole read, nor a read of nothing', () => {
+    const { clock, out, b, readOf } = setup(1024);
+    b.read(readOf(message(30, 1)));
+    clock.ms = 1002;
+    expect(b.read(() => 40)).toBe(40); // may be cut: dropped
+    expect(b.read(() => 0)).toBe(0);
+    clock.ms = 1003;
+    b.read(readOf(message(30, 2)));
+    b.flush();
+    expect(out).toEqual([
+      [
+        [30, 1, 1000],
+        [30, 2, 1003],
+      ],
+    ]);
+  });
+
+  it('lets read errors through with the batch untouched', () => {
+    const { out, b, readOf } = setup(1024);
+    b.read(readOf(message(30, 1)));
+    expect(() =>
+      b.read(() => {
+        throw Object.assign(new Error('EAGAIN'), { code: 'EAGAIN' });
+      }),
+    ).toThrow('EAGAIN');
+    b.flush();
+    expect(out).toEqual([[[30, 1, 1000]]]);
   });
 });

@@ -81,12 +81,78 @@ interface ReaderPort {
   close(): void;
 }
 
+/**
+ * The reader's batch: datagrams laid end to end in one buffer, with when each was read, as
+ * (offset, ms) pairs, a pair only where the millisecond changes (the owner decodes later, after
+ * the hop and after busy stretches of its own: a time taken there would give a whole burst one
+ * timestamp). `emit` gets the batch and its pairs (a Float64Array's buffer) when it is full or
+ * flushed. Runs from source text inside the reader (see readerSource): JS globals only.
+ */
+export function eventBatcher(
+  size: number,
+  room: number,
+  now: () => number,
+  emit: (buf: ArrayBuffer, stamps: ArrayBuffer) => void,
+): {
+  /** A datagram the binding delivered: copied in. */
+  append: (datagram: Buffer) => void;
+  /**
+   * One read(2) straight into the batch, at least `room` bytes offered: returns what `read`
+   * returned; a datagram is kept only when shorter than `room` (one that fills the read may be
+   * cut). Errors from `read` propagate.
+   */
+  read: (read: (buf: Buffer, offset: number, max: number) => number) => number;
+  flush: () => void;
+} {
+  let batch = Buffer.alloc(size);
+  let used = 0;
+  let stamps: number[] = [];
+  let lastMs = -1;
+  const stamp = (): void => {
+    const ms = now();
+    if (ms === lastMs) return;
+    lastMs = ms;
+    stamps.push(used, ms);
+  };
+  const flush = (): void => {
+    if (used === 0) return;
+    const out = new Uint8Array(used);
+    out.set(batch.subarray(0, used));
+    const times = Float64Array.from(stamps);
+    used = 0;
+    stamps = [];
+    lastMs = -1;
+    emit(out.buffer, times.buffer);
+  };
+  return {
+    append: (datagram) => {
+      if (used + datagram.length > batch.length) flush();
+      if (datagram.length > batch.length) batch = Buffer.alloc(datagram.length);
+      stamp();
+      datagram.copy(batch, used);
+      used += datagram.length;
+    },
+    read: (read) => {
+      if (batch.length - used < room) flush();
+      if (batch.length < room) batch = Buffer.alloc(room);
+      const got = read(batch, used, room);
+      if (got > 0 && got < room) {
+        stamp();
+        used += got;
+      }
+      return got;
+    },
+    flush,
+  };
+}
+
 /** See the header. Runs from source text: only its parameters and JS globals. */
 function readerMain(
   req: NodeJS.Require,
   data: WorkerData,
   socketRow: typeof netlinkSocketRow,
   socketFd: typeof findSocketFd,
+  makeBatcher: typeof eventBatcher,
   port: ReaderPort,
 ): void {
   /** Larger than any notification datagram; read(2) would cut a longer one silently. */
@@ -132,36 +198,9 @@ function readerMain(
   let dropsSeen = row?.drops ?? 0;
   let closed = false;
 
-  let batch = Buffer.alloc(BATCH);
-  let used = 0;
-  // When each datagram was read, as (offset, ms) pairs, a pair only where the millisecond
-  // changes: the owner decodes later (after the hop, and after a busy stretch of its own), so
-  // a time taken there would give a whole burst one timestamp.
-  let stamps: number[] = [];
-  let lastStampMs = -1;
-  const stamp = (): void => {
-    const now = Date.now();
-    if (now === lastStampMs) return;
-    lastStampMs = now;
-    stamps.push(used, now);
-  };
-  const flush = (): void => {
-    if (used === 0) return;
-    const out = new Uint8Array(used);
-    out.set(batch.subarray(0, used));
-    used = 0;
-    const times = Float64Array.from(stamps);
-    stamps = [];
-    lastStampMs = -1;
-    post({ kind: 'batch', buf: out.buffer, stamps: times.buffer }, [out.buffer, times.buffer]);
-  };
-  const append = (buf: Buffer): void => {
-    if (used + buf.length > batch.length) flush();
-    if (buf.length > batch.length) batch = Buffer.alloc(buf.length);
-    stamp();
-    buf.copy(batch, used);
-    used += buf.length;
-  };
+  const batcher = makeBatcher(BATCH, ROOM, Date.now, (buf, stamps) =>
+    post({ kind: 'batch', buf, stamps }, [buf, stamps]),
+  );
   /** An ENOBUFS was seen in the current burst: recheck the drop counter at its end. */
   let lossSeen = false;
   const lost = (): void => {
@@ -176,11 +215,9 @@ function readerMain(
   const pass = (): number => {
     let n = 0;
     while (!closed && Atomics.load(control, 0) === 0) {
-      if (batch.length - used < ROOM) flush();
       let got: number;
       try {
-        got = fs.readSync(fd, batch, used, ROOM, null);
-        if (got > 0) stamp();
+        got = batcher.read((buf, offset, max) => fs.readSync(fd, buf, offset, max, null));
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'EAGAIN' || code === 'EWOULDBLOCK') break;
@@ -197,7 +234,6 @@ function readerMain(
         post({ kind: 'error', message: `a ${got}-byte datagram filled the whole read; dropped` });
         continue;
       }
-      used += got;
       n++;
     }
     return n;
@@ -211,9 +247,9 @@ function readerMain(
   };
 
   sock.on('message', (buf: Buffer) => {
-    append(buf);
+    batcher.append(buf);
     if (fd < 0) {
-      flush();
+      batcher.flush();
       return;
     }
     // The burst loop (see the header): a first pass that finds little goes straight back to the
@@ -224,7 +260,7 @@ function readerMain(
     let quiet = 0;
     for (;;) {
       const n = pass();
-      flush();
+      batcher.flush();
       if (n >= BURST_DATAGRAMS) {
         burst = true;
         quiet = 0;
@@ -281,7 +317,7 @@ function endOnce(): {
 }
 
 const readerSource = (portExpr: string, dataExpr: string): string =>
-  `(${readerMain.toString()})(require, ${dataExpr}, ${netlinkSocketRow.toString()}, ${findSocketFd.toString()}, ${portExpr})`;
+  `(${readerMain.toString()})(require, ${dataExpr}, ${netlinkSocketRow.toString()}, ${findSocketFd.toString()}, ${eventBatcher.toString()}, ${portExpr})`;
 
 function threadHost(data: WorkerData): ReaderHost {
   const worker = new Worker(
