@@ -77,6 +77,12 @@ describe('Connections page', () => {
     act(() => a.emit('mptcp:kernel:event', mptcpEvent('sub_closed', { token: 42 }, s.samples.clockMs - 100)));
     await wait(120);
     expect(screen.getByTestId('chart-cwnd').querySelectorAll('.event-marker')).toHaveLength(1);
+    // 0.1 s before the window's end: at the plot's right edge (720 px chart, 16 px right margin).
+    const x1 = Number(
+      screen.getByTestId('chart-cwnd').querySelector('.event-marker line')?.getAttribute('x1'),
+    );
+    expect(x1).toBeGreaterThan(700);
+    expect(x1).toBeLessThanOrEqual(704);
 
     // Leaving the detail stops the loop.
     act(() => screen.getByTestId('detail-back').click());
