@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChartPoint } from '../../state/monitor/samples-store';
-import { niceScale, strokeLine } from './MetricChart';
+import { niceScale, placeMarkerLabels, strokeLine } from './MetricChart';
 
 const point = (tMs: number, rttMs: number | null): ChartPoint => ({
   tMs,
@@ -41,5 +41,22 @@ describe('MetricChart drawing', () => {
       expect(top).toBeLessThan(max * 2.6);
       expect(ticks).toHaveLength(5);
     }
+  });
+
+  it('stacks the labels of markers close together, and reuses a row once it is clear', () => {
+    const rows = placeMarkerLabels([
+      { x: 300, kind: 'sub_closed' },
+      { x: 300, kind: 'removed' },
+      { x: 302, kind: 'sub_established' },
+      { x: 500, kind: 'announced' },
+      { x: 100, kind: 'sub_closed' },
+    ]).map((m) => [m.x, m.kind, m.row]);
+    expect(rows).toEqual([
+      [100, 'sub_closed', 0],
+      [300, 'sub_closed', 0],
+      [300, 'removed', 1],
+      [302, 'sub_established', 2],
+      [500, 'announced', 0],
+    ]);
   });
 });

@@ -288,6 +288,11 @@ function EventMarkers({ markers, fromMs, toMs, yTop, clipId }: EventMarkersProps
   const area = usePlotArea();
   const maps = pixelMaps(xScale, yScale, fromMs, toMs, yTop);
   if (!maps || !area) return null;
+  const placed = placeMarkerLabels(
+    markers.flatMap((e) =>
+      e.source === 'mptcp' ? [{ x: maps.x(e.timestampMs), e, kind: e.event.kind }] : [],
+    ),
+  );
   return (
     <g className="event-markers">
       <defs>
@@ -296,28 +301,47 @@ function EventMarkers({ markers, fromMs, toMs, yTop, clipId }: EventMarkersProps
         </clipPath>
       </defs>
       <g clipPath={`url(#${clipId})`}>
-        {markers.map((e, i) => {
-          if (e.source !== 'mptcp') return null;
-          const x = maps.x(e.timestampMs);
-          return (
-            <g key={`${e.timestampMs}-${i}`} className="event-marker" data-kind={e.event.kind}>
-              <line
-                x1={x}
-                x2={x}
-                y1={area.y}
-                y2={area.y + area.height}
-                stroke={MARKER_COLORS[e.event.kind] ?? '#868e96'}
-                strokeDasharray="2 3"
-              />
-              <text x={x + 3} y={area.y + 10} fontSize={10} fill="#667085">
-                {e.event.kind}
-              </text>
-            </g>
-          );
-        })}
+        {placed.map(({ x, e, kind, row }, i) => (
+          <g key={`${e.timestampMs}-${i}`} className="event-marker" data-kind={kind}>
+            <line
+              x1={x}
+              x2={x}
+              y1={area.y}
+              y2={area.y + area.height}
+              stroke={MARKER_COLORS[kind] ?? '#868e96'}
+              strokeDasharray="2 3"
+            />
+            <text x={x + 3} y={area.y + 10 + row * MARKER_ROW_PX} fontSize={10} fill="#667085">
+              {kind}
+            </text>
+          </g>
+        ))}
       </g>
     </g>
   );
+}
+
+const MARKER_ROW_PX = 11;
+/** Width of a marker label per character at font-size 10 (a little over the average glyph). */
+const MARKER_CHAR_PX = 6;
+
+/**
+ * Rows for marker labels, so that events close in time (a subflow's removal and its closing come
+ * within a millisecond) do not print over each other: each label, left to right, takes the first
+ * row whose last label ends before it starts.
+ */
+export function placeMarkerLabels<T extends { x: number; kind: string }>(
+  items: readonly T[],
+): (T & { row: number })[] {
+  const rowsEnd: number[] = [];
+  return [...items]
+    .sort((a, b) => a.x - b.x)
+    .map((it) => {
+      let row = rowsEnd.findIndex((end) => end <= it.x);
+      if (row < 0) row = rowsEnd.length;
+      rowsEnd[row] = it.x + 3 + it.kind.length * MARKER_CHAR_PX + 4;
+      return { ...it, row };
+    });
 }
 
 /**
