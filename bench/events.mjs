@@ -16,7 +16,7 @@ import { spawn, execFileSync, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
-import { chromium } from '@playwright/test';
+import { launchChromium } from './lib.mjs';
 
 const count = Number(process.argv[process.argv.indexOf('--count') + 1] || 200) || 200;
 const ns = `mpst-${process.pid}-${randomBytes(3).toString('hex')}-ev`;
@@ -46,19 +46,7 @@ try {
     });
     serve.once('exit', () => reject(new Error('web host exited')));
   });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--no-first-run',
-      '--disable-sync',
-      '--disable-quic',
-    ],
-  });
+  browser = await launchChromium();
   const page = await browser.newPage();
   await page.addInitScript(() => {
     // Each of the app's message handlers is wrapped: the time is taken when it has returned.

@@ -37,3 +37,24 @@ export async function bundleSource(contents, out, { external = ['netlink'] } = {
   await build({ ...common, stdin: { contents, resolveDir: root, loader: 'ts' }, external, outfile });
   return outfile;
 }
+
+/**
+ * Debian's Chromium, headless, with the flags the e2e tests use (playwright.config.ts): the
+ * benches that drive the real renderer measure it as the tests run it.
+ */
+export async function launchChromium() {
+  const { chromium } = await import('@playwright/test');
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+      '--disable-sync',
+      '--disable-quic',
+    ],
+  });
+}

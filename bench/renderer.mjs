@@ -48,8 +48,7 @@ import { spawnSync } from 'node:child_process';
 import { extname, join, normalize, sep } from 'node:path';
 import { loadavg } from 'node:os';
 import { WebSocketServer } from 'ws';
-import { chromium } from '@playwright/test';
-import { arg as argText, bundleSource, cache, root } from './lib.mjs';
+import { arg as argText, bundleSource, cache, launchChromium, root } from './lib.mjs';
 
 const arg = (name, dflt) => Number(argText(name, dflt));
 const WARMUP_S = arg('warmup-s', 60);
@@ -202,19 +201,7 @@ await new Promise((res) => server.listen(0, '127.0.0.1', res));
 const base = `http://127.0.0.1:${server.address().port}/?token=bench`;
 
 // --- the browser ---------------------------------------------------------------------------------
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--no-first-run',
-    '--disable-sync',
-    '--disable-quic',
-  ],
-});
+const browser = await launchChromium();
 const q = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
