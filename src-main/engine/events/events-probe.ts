@@ -40,12 +40,14 @@ const watcher = new KernelEventWatcher(
   (message) => lost.push(message),
   opts,
 );
-const result = await watcher.start();
-process.stdout.write(`ready ${JSON.stringify({ result, readers: watcher.readers })}\n`);
 const finish = (): void => {
   process.stdout.write(`${JSON.stringify({ counts, lost, links, readers: watcher.readers })}\n`);
   watcher.stop();
 };
+// Installed before `ready` is printed: a signal sent on seeing it must not find the default
+// action (the Ctrl-C test sends SIGINT at once; seen in CI).
 process.on('SIGTERM', finish);
 // As the web host does on Ctrl-C: shut down after a moment (work still in flight).
 process.on('SIGINT', () => setTimeout(finish, 500));
+const result = await watcher.start();
+process.stdout.write(`ready ${JSON.stringify({ result, readers: watcher.readers })}\n`);
