@@ -65,6 +65,18 @@ export function ConnectionDetail({ token }: { token: number }) {
     new Map<string, () => { svg: SVGSVGElement | null; lines: HTMLCanvasElement | null }>(),
   );
 
+  // One stable callback per chart (an inline one would re-run the chart's effect on every update).
+  const exportRefs = useMemo(
+    () =>
+      Object.fromEntries(
+        CHARTS.map((c) => [
+          c.testId,
+          (get: () => { svg: SVGSVGElement | null; lines: HTMLCanvasElement | null }) =>
+            exporters.current.set(c.testId, get),
+        ]),
+      ),
+    [],
+  );
   useFastLoop(token, mode === 'live' && !paused);
 
   const toMs = paused && pausedAtMs !== null ? pausedAtMs : samples.clockMs;
@@ -167,7 +179,7 @@ export function ConnectionDetail({ token }: { token: number }) {
             fromMs={fromMs}
             toMs={toMs}
             markers={markers}
-            exportRef={(get) => exporters.current.set(c.testId, get)}
+            exportRef={exportRefs[c.testId]}
           />
         ))}
       </div>

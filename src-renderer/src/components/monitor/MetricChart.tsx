@@ -209,6 +209,22 @@ export function pixelMaps(
   };
 }
 
+/** recharts' plot area and the chart's pixel maps (pixelMaps), for a child of the chart. */
+function useChartGeometry(
+  fromMs: number,
+  toMs: number,
+  yTop: number,
+): { area: PlotArea | undefined; maps: ReturnType<typeof pixelMaps> } {
+  const xScale = useXAxisScale();
+  const yScale = useYAxisScale();
+  const area = usePlotArea();
+  const maps = useMemo(
+    () => pixelMaps(xScale, yScale, fromMs, toMs, yTop),
+    [xScale, yScale, fromMs, toMs, yTop],
+  );
+  return { area, maps };
+}
+
 interface CanvasSeriesProps {
   canvas: React.RefObject<HTMLCanvasElement | null>;
   series: ChartSeries[];
@@ -228,13 +244,10 @@ interface CanvasSeriesProps {
  * the drawing).
  */
 function CanvasSeries({ canvas, series, metric, width, fromMs, toMs, yTop, onPlotArea }: CanvasSeriesProps) {
-  const xScale = useXAxisScale();
-  const yScale = useYAxisScale();
-  const area = usePlotArea();
+  const { area, maps } = useChartGeometry(fromMs, toMs, yTop);
   useLayoutEffect(() => onPlotArea(area), [area, onPlotArea]);
   useLayoutEffect(() => {
     const el = canvas.current;
-    const maps = pixelMaps(xScale, yScale, fromMs, toMs, yTop);
     if (!el || !area || !maps) return;
     const { x, y } = maps;
     const dpr = typeof devicePixelRatio === 'number' && devicePixelRatio > 0 ? devicePixelRatio : 1;
@@ -263,7 +276,7 @@ function CanvasSeries({ canvas, series, metric, width, fromMs, toMs, yTop, onPlo
         return lines;
       },
     });
-  }, [canvas, series, metric, width, fromMs, toMs, yTop, xScale, yScale, area]);
+  }, [canvas, series, metric, width, area, maps]);
   return null;
 }
 
@@ -283,10 +296,7 @@ interface EventMarkersProps {
  * --markers-per-min 10).
  */
 function EventMarkers({ markers, fromMs, toMs, yTop, clipId }: EventMarkersProps) {
-  const xScale = useXAxisScale();
-  const yScale = useYAxisScale();
-  const area = usePlotArea();
-  const maps = pixelMaps(xScale, yScale, fromMs, toMs, yTop);
+  const { area, maps } = useChartGeometry(fromMs, toMs, yTop);
   if (!maps || !area) return null;
   const placed = placeMarkerLabels(
     markers.flatMap((e) =>
