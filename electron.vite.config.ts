@@ -3,14 +3,17 @@ import react from '@vitejs/plugin-react';
 import { resolve } from 'node:path';
 
 // `npm start` builds with this when an Electron runtime is available. The renderer is the same
-// one the web host serves; main and preload bundle the engine and the contract.
+// one the web host serves (the window loads it over the mptcp-studio:// scheme, app-protocol.ts);
+// main and preload bundle the engine and the contract.
 export default defineConfig({
   main: {
     build: {
       outDir: 'out/main',
       rollupOptions: {
         input: resolve(import.meta.dirname, 'src-main/electron/main.ts'),
-        external: ['netlink', 'ws'],
+        // The native binding stays in node_modules (asarUnpack). ws is not in main's graph: the
+        // web host is not imported there (security.test.ts checks).
+        external: ['netlink'],
       },
     },
   },
@@ -28,6 +31,8 @@ export default defineConfig({
     plugins: [react()],
     build: {
       outDir: 'out/renderer',
+      // As vite.renderer.config.ts: no modulepreload polyfill (it would be an inline script).
+      modulePreload: { polyfill: false },
       rollupOptions: { input: resolve(import.meta.dirname, 'src-renderer/index.html') },
     },
   },

@@ -2,9 +2,10 @@ import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
 import { resolve } from 'node:path';
 
-// The renderer as a plain static site: the web host serves out/renderer, and Electron loads the
-// same files over file:// (hence the relative base). No inline scripts: index.html carries a strict
-// CSP that allows only 'self' scripts.
+// The renderer as a plain static site: the web host serves out/renderer, and Electron serves the
+// same files from its own mptcp-studio://app scheme (src-main/electron/app-protocol.ts); the
+// relative base works for both. No inline scripts: index.html carries a strict CSP that allows
+// only 'self' scripts.
 export default defineConfig({
   root: resolve(import.meta.dirname, 'src-renderer'),
   base: './',

@@ -13,9 +13,9 @@ import {
   type IpcEventLike,
   type IpcMainLike,
 } from './ipc';
-import { lockDownContents, secureWebPreferences } from './security';
+import { APP_URL } from './app-protocol';
 
-const APP = 'file:///opt/mptcp-studio/out/renderer/index.html';
+const APP = APP_URL;
 
 function fakeIpcMain() {
   const handlers = new Map<string, (event: IpcEventLike, ...args: unknown[]) => unknown>();
@@ -113,34 +113,7 @@ describe('IPC binding', () => {
     expect(isTrustedSender({ url: `${APP}#x`, parent: null }, APP)).toBe(true);
     expect(isTrustedSender({ url: 'file:///tmp/index.html', parent: null }, APP)).toBe(false);
     expect(isTrustedSender({ url: 'not a url', parent: null }, APP)).toBe(false);
-  });
-});
-
-describe('Electron security settings', () => {
-  it('keeps the checklist items on', () => {
-    expect(secureWebPreferences).toMatchObject({
-      contextIsolation: true,
-      sandbox: true,
-      nodeIntegration: false,
-      webSecurity: true,
-    });
-  });
-
-  it('denies navigation, redirects, webviews and new windows', () => {
-    const listeners = new Map<string, (e: { preventDefault(): void }) => void>();
-    let openHandler: (() => { action: string }) | null = null;
-    lockDownContents({
-      on: (ev, l) => void listeners.set(ev, l),
-      setWindowOpenHandler: (h) => {
-        openHandler = h;
-      },
-    });
-    for (const ev of ['will-navigate', 'will-redirect', 'will-attach-webview']) {
-      let prevented = false;
-      listeners.get(ev)?.({ preventDefault: () => (prevented = true) });
-      expect(prevented, ev).toBe(true);
-    }
-    expect(openHandler).not.toBeNull();
-    expect(openHandler!()).toEqual({ action: 'deny' });
+    expect(isTrustedSender({ url: 'mptcp-studio://other/index.html', parent: null }, APP)).toBe(false);
+    expect(isTrustedSender({ url: 'mptcp-studio://app/other.html', parent: null }, APP)).toBe(false);
   });
 });

@@ -1,22 +1,42 @@
 /**
  * Electron main process: a window onto the engine. Kept thin on purpose: the engine, the contract
  * and the renderer are the same as the web host's; this file only wires Electron to them.
+ *
+ * The engine's netlink event readers run as worker threads of this process: event-reader.ts picks
+ * its `thread` isolation whenever process.versions.electron is set, because the packaged binary has
+ * Electron's RunAsNode fuse off (electron-builder.yml) and so cannot start itself as Node.
  */
-import { app, BrowserWindow, ipcMain, session } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, protocol, session } from 'electron';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { openEngine } from '../engine/index';
 import { createHostHandlers } from '../host/index';
+import { APP_URL, registerAppScheme, serveApp } from './app-protocol';
 import { bindIpc, forwardEvents } from './ipc';
 import { lockDownContents, lockDownSession, secureWebPreferences } from './security';
 
 const netnsArg = process.argv.find((a) => a.startsWith('--netns='))?.slice('--netns='.length) ?? null;
 
 app.enableSandbox();
+// Before 'ready', as Electron requires: the scheme the renderer is loaded from (app-protocol.ts).
+registerAppScheme(protocol);
 
 void app.whenReady().then(() => {
+  if (netnsArg !== null && app.isPackaged) {
+    // A namespace agent is the engine bundle run by `process.execPath` under `ip netns exec` (the
+    // engine's AgentBackend). Packaged, that is this app's own binary, which does not run as Node
+    // (its RunAsNode fuse is off) and would only open a second window. The web host does it.
+    dialog.showErrorBox(
+      'MPTCP Studio',
+      `--netns is not available in the packaged desktop app: use the web host from the source tree ` +
+        `(npx mptcp-studio serve --netns ${netnsArg}).`,
+    );
+    app.exit(2);
+    return;
+  }
+
   lockDownSession(session.defaultSession);
   app.on('web-contents-created', (_e, contents) => lockDownContents(contents));
+  serveApp(protocol, join(import.meta.dirname, '../renderer'));
 
   const service = openEngine({
     netns: netnsArg,
@@ -26,20 +46,27 @@ void app.whenReady().then(() => {
         profilesDir: join(app.getPath('userData'), 'profiles'),
       }),
   });
-  const indexHtml = join(import.meta.dirname, '../renderer/index.html');
-  const appUrl = pathToFileURL(indexHtml).href;
-  const unbind = bindIpc(ipcMain, service, appUrl);
+  const unbind = bindIpc(ipcMain, service, APP_URL);
 
+  // The checklist items are written out here, where the window is created, for scanners
+  // (Electronegativity) and reviewers reading this line; security.ts has the full set.
   const win = new BrowserWindow({
     width: 1280,
     height: 860,
     title: 'MPTCP Studio',
     show: false,
-    webPreferences: { ...secureWebPreferences, preload: join(import.meta.dirname, '../preload/index.cjs') },
+    webPreferences: {
+      ...secureWebPreferences,
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      disableBlinkFeatures: 'Auxclick',
+      preload: join(import.meta.dirname, '../preload/index.cjs'),
+    },
   });
   const stopEvents = forwardEvents(service, win.webContents);
   win.once('ready-to-show', () => win.show());
-  void win.loadURL(appUrl);
+  void win.loadURL(APP_URL);
 
   app.on('window-all-closed', () => {
     stopEvents();
