@@ -634,3 +634,69 @@ describe('(h) ndiffports-style subflows', () => {
     expect(byId(advise(input()), 'ndiffports-style-subflows')).toBeUndefined();
   });
 });
+
+describe('values the kernel accepts without a word', () => {
+  it('tcp_wmem 1 1 1 → warning with a fix raising every field to 4096', () => {
+    const o = overview();
+    o.status.buffers.tcpWmem = { minBytes: 1, defaultBytes: 1, maxBytes: 1 };
+    const a = byId(advise(input({ overview: o })), 'tcp-buffers-tiny');
+    expect(a?.severity).toBe('warning');
+    expect(a?.detail).toContain('net.ipv4.tcp_wmem is 1 1 1: min, default, max below 4096 bytes');
+    expect(a?.fix).toEqual({ buffers: { tcpWmem: { minBytes: 4096, defaultBytes: 4096, maxBytes: 4096 } } });
+    expectValidFix(a);
+  });
+
+  it('keeps min <= default <= max when raising an unordered triplet, and gives no fix when read-only', () => {
+    const o = overview();
+    o.status.buffers.tcpRmem = { minBytes: 8192, defaultBytes: 1, maxBytes: 1 };
+    expect(byId(advise(input({ overview: o })), 'tcp-buffers-tiny')?.fix).toEqual({
+      buffers: { tcpRmem: { minBytes: 8192, defaultBytes: 8192, maxBytes: 8192 } },
+    });
+    o.status.readOnlySysctls = ['net.ipv4.tcp_rmem'];
+    const ro = byId(advise(input({ overview: o })), 'tcp-buffers-tiny');
+    expect(ro?.fix).toBeNull();
+    expect(ro?.detail).toContain('net.ipv4.tcp_rmem is read-only here');
+  });
+
+  it('is silent at 4096 and up', () => {
+    expect(byId(advise(input()), 'tcp-buffers-tiny')).toBeUndefined();
+  });
+
+  it('warns about endpoints whose address no interface holds, or that is never a host address', () => {
+    const o = overview({
+      endpoints: [
+        endpoint(1, '10.0.1.2', { subflow: true }),
+        endpoint(2, '10.9.9.9', { subflow: true }),
+        endpoint(3, '0.0.0.0', { signal: true }),
+        endpoint(4, '255.255.255.255', { signal: true }),
+        endpoint(5, '::ffff:10.0.0.2', { subflow: true }),
+        endpoint(6, '10.8.8.8', { subflow: true, implicit: true }),
+      ],
+    });
+    const a = byId(advise(input({ overview: o })), 'endpoint-address-not-local');
+    expect(a?.severity).toBe('warning');
+    expect(a?.title).toBe('4 endpoints have addresses this host does not hold');
+    expect(a?.detail).toContain('endpoint 2: no interface here has 10.9.9.9');
+    expect(a?.detail).toContain('endpoint 3: 0.0.0.0 is the unspecified address');
+    expect(a?.detail).toContain('endpoint 4: 255.255.255.255 is the limited broadcast address');
+    expect(a?.detail).toContain('endpoint 5: ::ffff:10.0.0.2 is an IPv4-mapped IPv6 address');
+    expect(a?.detail).not.toContain('endpoint 1:');
+    expect(a?.detail).not.toContain('endpoint 6:'); // implicit: the kernel's own
+    expect(a?.fix).toBeNull();
+  });
+
+  it('compares IPv6 addresses by value, and without interfaces checks the address alone', () => {
+    const v6 = overview({
+      endpoints: [endpoint(1, '2001:db8::2', { subflow: true })],
+      interfaces: [iface(2, 'eth0', 1500, ['2001:DB8:0:0::2'])],
+    });
+    expect(byId(advise(input({ overview: v6 })), 'endpoint-address-not-local')).toBeUndefined();
+    const blind = overview({
+      endpoints: [endpoint(1, '10.9.9.9', {}), endpoint(2, '0.0.0.0', {})],
+      interfaces: [],
+    });
+    const a = byId(advise(input({ overview: blind })), 'endpoint-address-not-local');
+    expect(a?.title).toBe('An endpoint has an address this host does not hold');
+    expect(a?.detail).toContain('endpoint 2: 0.0.0.0');
+  });
+});

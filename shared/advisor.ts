@@ -9,8 +9,15 @@
  *   ndiffports not for production);
  * - "reference": /work/shared/reference/linux-mptcp-interfaces.md (section numbers, gotchas G*).
  */
-import { MptcpConfigSchema, type MptcpConfig } from './config';
+import {
+  addressKey,
+  endpointAddressProblem,
+  MptcpConfigSchema,
+  TCP_BUFFER_FLOOR_BYTES,
+  type MptcpConfig,
+} from './config';
 import type { Advice } from './config-api';
+import { tinyBufferFields } from './plan';
 import type {
   BufferTriplet,
   Connection,
@@ -69,6 +76,8 @@ export function advise(input: AdvisorInput): Advice[] {
     ...limitsAdvice(overview, live),
     mtuMismatch(overview, live),
     buffersTooSmall(overview, live),
+    tinyTcpBuffers(overview),
+    endpointsNotLocal(overview),
     eventsBufferCap(overview, input.connections),
     otherManagers(input.managers),
     userspacePmWithoutDaemon(overview, input.managers),
@@ -345,6 +354,75 @@ function buffersTooSmall(o: Overview, live: Connection[]): Advice | null {
     title: 'TCP buffers are too small for the measured paths',
     detail: `MPTCP needs about 2 x (sum of subflow rates) x (largest subflow RTT) of buffer to keep every path busy. ${parts.join(' ')}${fixParts.length > 0 ? ` Raise ${fixParts.join(' and ')} (the next power of two; min and default unchanged).` : ''}`,
     fix: fixParts.length > 0 ? { buffers } : null,
+  };
+}
+
+/**
+ * tcp_rmem / tcp_wmem fields below one page: the kernel accepts anything from 1, and then every
+ * TCP socket, MPTCP subflows included, works with next to no buffer (plan.ts tinyBufferFields).
+ * The fix raises each field to at least TCP_BUFFER_FLOOR_BYTES, keeping min <= default <= max.
+ */
+function tinyTcpBuffers(o: Overview): Advice | null {
+  const { tcpRmem, tcpWmem } = o.status.buffers;
+  const parts: string[] = [];
+  const buffers: NonNullable<MptcpConfig['buffers']> = {};
+  for (const [name, key, t] of [
+    ['net.ipv4.tcp_rmem', 'tcpRmem', tcpRmem],
+    ['net.ipv4.tcp_wmem', 'tcpWmem', tcpWmem],
+  ] as const) {
+    const tiny = tinyBufferFields(t);
+    if (!t || !tiny) continue;
+    const readOnly = o.status.readOnlySysctls.includes(name);
+    parts.push(
+      `${name} is ${t.minBytes} ${t.defaultBytes} ${t.maxBytes}: ${tiny}.${readOnly ? ` ${name} is read-only here.` : ''}`,
+    );
+    if (readOnly) continue;
+    const minBytes = Math.max(t.minBytes, TCP_BUFFER_FLOOR_BYTES);
+    const defaultBytes = Math.max(t.defaultBytes, minBytes);
+    buffers[key] = { minBytes, defaultBytes, maxBytes: Math.max(t.maxBytes, defaultBytes) };
+  }
+  if (parts.length === 0) return null;
+  const fixed = Object.keys(buffers).length > 0;
+  return {
+    id: 'tcp-buffers-tiny',
+    severity: 'warning',
+    title: 'TCP buffer sizes are below one page',
+    detail: `${parts.join(' ')}${fixed ? ` Raise every field to at least ${TCP_BUFFER_FLOOR_BYTES} bytes.` : ''}`,
+    fix: fixed ? { buffers } : null,
+  };
+}
+
+/**
+ * Endpoints whose address no interface holds, or that is never a host's own (unspecified,
+ * broadcast, multicast, IPv4-mapped: config.ts endpointAddressProblem). The kernel takes them
+ * without a word; a subflow cannot start from such an address (binding it fails), and a peer
+ * reaches an announced one only if something forwards it here. Implicit endpoints are the
+ * kernel's own bookkeeping and skipped; without the interface list only the address itself is
+ * checked.
+ */
+function endpointsNotLocal(o: Overview): Advice | null {
+  const local =
+    o.interfaces.length > 0
+      ? new Set(o.interfaces.flatMap((i) => i.addresses.map((a) => addressKey(a.address))))
+      : null;
+  const notes: string[] = [];
+  for (const ep of o.endpoints) {
+    if (ep.flags.implicit) continue;
+    const problem = endpointAddressProblem(ep.address);
+    if (problem) notes.push(`endpoint ${ep.id}: ${problem}`);
+    else if (local && !local.has(addressKey(ep.address)))
+      notes.push(`endpoint ${ep.id}: no interface here has ${ep.address}`);
+  }
+  if (notes.length === 0) return null;
+  return {
+    id: 'endpoint-address-not-local',
+    severity: 'warning',
+    title:
+      notes.length === 1
+        ? 'An endpoint has an address this host does not hold'
+        : `${notes.length} endpoints have addresses this host does not hold`,
+    detail: `The kernel accepts any address as an endpoint, but no subflow can start from an address that no interface holds, and peers reach an announced one only if it is forwarded to this host. ${notes.join('; ')}. Remove these endpoints, or give the address to an interface.`,
+    fix: null,
   };
 }
 

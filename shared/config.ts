@@ -8,23 +8,126 @@
  * here is refused before anything is sent.
  */
 import { z } from 'zod';
+import { globError } from './glob';
 
 export const PROFILE_SCHEMA_VERSION = 1;
 
-const ifnameRe = /^[A-Za-z0-9_.:@-]{1,15}$/; // IFNAMSIZ is 16 including the NUL
-const globRe = /^[A-Za-z0-9_.:@*?[\]-]{1,32}$/;
+/** IFNAMSIZ (uapi: linux/if.h) is 16 bytes with the terminating NUL: names are 1..15 characters. */
+const ifnameRe = /^[A-Za-z0-9_.:@-]{1,15}$/;
+/** A glob may be longer than the names it matches: classes take room (`enp[0-9]s[0-9]*`). */
+export const GLOB_MAX_CHARS = 32;
+const globCharsRe = /^[A-Za-z0-9_.:@*?[\]-]+$/;
+/** MTU entries a config may hold: one per interface, far more than a host configures by hand. */
+export const MAX_MTU_ENTRIES = 1024;
+/** Rules an endpointPolicy may hold. */
+export const MAX_POLICY_RULES = 32;
+/**
+ * net.ipv4.tcp_rmem / tcp_wmem below this (one page) are accepted by the kernel but leave TCP
+ * sockets, MPTCP subflows included, with next to no buffer: 4096 is the kernel's own minimum
+ * default for both (Documentation/networking/ip-sysctl.rst, tcp_rmem and tcp_wmem).
+ */
+export const TCP_BUFFER_FLOOR_BYTES = 4096;
 
-export const Ipv4Schema = z
-  .string()
-  .regex(
-    /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/,
-    'must be an IPv4 address',
-  );
+const ipv4Re = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** The four octets of a dotted-quad IPv4 address, or null. */
+function ipv4Octets(text: string): number[] | null {
+  return ipv4Re.test(text) ? text.split('.').map(Number) : null;
+}
+
+/**
+ * The eight 16-bit groups of an IPv6 address in RFC 4291 §2.2 text form (`::` once at most, an
+ * IPv4 dotted quad in the last 32 bits allowed), or null.
+ */
+export function ipv6Groups(text: string): number[] | null {
+  if (text.length > 45 || !/^[0-9a-fA-F:.]+$/.test(text)) return null;
+  const halves = text.split('::');
+  if (halves.length > 2) return null;
+  const groupsOf = (part: string, last: boolean): number[] | null => {
+    if (part === '') return [];
+    const out: number[] = [];
+    const words = part.split(':');
+    for (const [i, w] of words.entries()) {
+      if (last && i === words.length - 1 && w.includes('.')) {
+        const q = ipv4Octets(w);
+        if (!q) return null;
+        out.push((q[0]! << 8) | q[1]!, (q[2]! << 8) | q[3]!);
+      } else if (/^[0-9a-fA-F]{1,4}$/.test(w)) out.push(parseInt(w, 16));
+      else return null;
+    }
+    return out;
+  };
+  const head = groupsOf(halves[0]!, halves.length === 1);
+  const tail = halves.length === 2 ? groupsOf(halves[1]!, true) : [];
+  if (!head || !tail) return null;
+  const missing = 8 - head.length - tail.length;
+  if (halves.length === 2 ? missing < 1 : missing !== 0) return null;
+  return [...head, ...new Array<number>(missing).fill(0), ...tail];
+}
+
+/**
+ * One text per address, so that `2001:DB8::1` and `2001:db8:0::1` compare equal: IPv4 as given,
+ * IPv6 as its eight groups in lowercase hex. Null when the text is not an address.
+ */
+export function addressKey(text: string): string | null {
+  if (ipv4Octets(text)) return text;
+  const g = ipv6Groups(text);
+  return g ? g.map((x) => x.toString(16)).join(':') : null;
+}
+
+/**
+ * Why `address` can never be an endpoint's (a local unicast address), or null. The kernel accepts
+ * all of these as endpoints without a word.
+ */
+export function endpointAddressProblem(address: string): string | null {
+  const q = ipv4Octets(address);
+  if (q) {
+    if (q.every((o) => o === 0))
+      return `${address} is the unspecified address, never a host's own (RFC 1122 §3.2.1.3)`;
+    if (q.every((o) => o === 255))
+      return `${address} is the limited broadcast address, never a host's own (RFC 1122 §3.2.1.3)`;
+    if (q[0]! >= 224 && q[0]! <= 239)
+      return `${address} is a multicast address (224.0.0.0/4, RFC 5771): TCP cannot use it`;
+    return null;
+  }
+  const g = ipv6Groups(address);
+  if (!g) return null; // not an address at all: the address schema says so
+  if (g.every((x) => x === 0))
+    return `${address} is the unspecified address, never a host's own (RFC 4291 §2.5.2)`;
+  if (g[0]! >>> 8 === 0xff)
+    return `${address} is a multicast address (ff00::/8, RFC 4291 §2.7): TCP cannot use it`;
+  if (g.slice(0, 5).every((x) => x === 0) && g[5] === 0xffff) {
+    const v4 = `${g[6]! >>> 8}.${g[6]! & 0xff}.${g[7]! >>> 8}.${g[7]! & 0xff}`;
+    return `${address} is an IPv4-mapped IPv6 address (RFC 4291 §2.5.5.2): give it as the IPv4 address ${v4}`;
+  }
+  return null;
+}
+
+export const Ipv4Schema = z.string().regex(ipv4Re, 'must be an IPv4 address');
 export const Ipv6Schema = z
   .string()
   .regex(/^[0-9a-fA-F:.]{2,45}$/, 'must be an IPv6 address')
-  .refine((s) => s.includes(':'), 'must be an IPv6 address');
+  .refine((s) => ipv6Groups(s) !== null, 'must be an IPv6 address');
 export const IpAddressSchema = z.union([Ipv4Schema, Ipv6Schema]);
+/** An address an endpoint may have: an IP address that can be a host's own unicast address. */
+const EndpointAddressSchema = IpAddressSchema.superRefine((a, ctx) => {
+  const problem = endpointAddressProblem(a);
+  if (problem) ctx.addIssue({ code: 'custom', message: `cannot be an endpoint: ${problem}` });
+});
+
+/** Why `glob` is not an interface name or glob the policy accepts, or null. */
+function globProblem(glob: string): string | null {
+  if (glob.length < 1 || glob.length > GLOB_MAX_CHARS)
+    return `must be an interface name or glob of 1 to ${GLOB_MAX_CHARS} characters`;
+  if (!globCharsRe.test(glob)) return 'must be an interface name or glob';
+  const e = globError(glob);
+  return e === null ? null : `must be an interface name or glob: ${e}`;
+}
+
+/** An interface name this config can hold as a key: `__proto__` is not one (see MtuSchema). */
+export function isConfigurableIfname(name: string): boolean {
+  return ifnameRe.test(name) && name !== '__proto__';
+}
 
 /** Endpoint flags a user may set (implicit is the kernel's own; reference §1.3). */
 export const EndpointFlagsInputSchema = z
@@ -53,7 +156,7 @@ function checkEndpointRules(
 
 export const DesiredEndpointSchema = z
   .object({
-    address: IpAddressSchema,
+    address: EndpointAddressSchema,
     /** 1..255; omit to let the kernel choose. */
     id: z.number().int().min(1).max(255).optional(),
     port: z.number().int().min(1).max(65535).nullable().optional(),
@@ -68,13 +171,18 @@ export type DesiredEndpoint = z.infer<typeof DesiredEndpointSchema>;
 /** A per-interface rule: every usable address on matching interfaces becomes an endpoint. */
 export const EndpointPolicySchema = z
   .object({
-    /** Interface name or glob (`wlan*`, `eth[01]`). */
-    match: z.string().regex(globRe, 'must be an interface name or glob'),
+    /** Interface name or glob (`wlan*`, `eth[01]`; shared/glob.ts). */
+    match: z.string().superRefine((g, ctx) => {
+      const problem = globProblem(g);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
     flags: EndpointFlagsInputSchema,
     port: z.number().int().min(1).max(65535).nullable().optional(),
     families: z
       .array(z.enum(['inet', 'inet6']))
       .min(1)
+      .max(2, 'lists inet and inet6 at most once each')
+      .refine((f) => new Set(f).size === f.length, 'lists inet and inet6 at most once each')
       .default(['inet', 'inet6']),
   })
   .strict()
@@ -103,6 +211,35 @@ export const TripletSchema = z
   .refine(
     (t) => t.minBytes <= t.defaultBytes && t.defaultBytes <= t.maxBytes,
     'must satisfy min <= default <= max',
+  );
+
+/**
+ * MTU per interface name, a JSON object. Bounded before zod walks it (a record of 800,000 keys took
+ * seconds and hundreds of MB), and `__proto__` is refused: an own `__proto__` key (JSON.parse makes
+ * one) is dropped when a JavaScript object is rebuilt from the keys, so its MTU would vanish.
+ */
+const MtuSchema = z
+  .custom<Record<string, number>>()
+  .superRefine((v, ctx) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return; // the record says so
+    const n = Object.keys(v).length;
+    if (n > MAX_MTU_ENTRIES) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `holds at most ${MAX_MTU_ENTRIES} interfaces (got ${n})`,
+      });
+    }
+    if (Object.hasOwn(v, '__proto__')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['__proto__'],
+        message:
+          'an interface named "__proto__" cannot be configured: JavaScript objects treat that key as their prototype',
+      });
+    }
+  })
+  .pipe(
+    z.record(z.string().regex(ifnameRe, 'must be an interface name'), z.number().int().min(68).max(65535)),
   );
 
 /** Names in /proc/sys follow this; a value is written as text, so it must be one token. */
@@ -139,7 +276,9 @@ export const MptcpConfigSchema = z
     /** The exact endpoint set (replaces the kernel's). At most 8 in the in-kernel PM. */
     endpoints: z.array(DesiredEndpointSchema).max(8, 'the in-kernel path manager holds at most 8 endpoints'),
     /** Alternative to `endpoints`: rules per interface, expanded against the live addresses. */
-    endpointPolicy: z.array(EndpointPolicySchema).max(32),
+    endpointPolicy: z
+      .array(EndpointPolicySchema)
+      .max(MAX_POLICY_RULES, `holds at most ${MAX_POLICY_RULES} rules`),
     sysctls: MptcpSysctlsSchema,
     /** net.ipv4.tcp_congestion_control: the default for new sockets (MPTCP subflows included). */
     congestionControl: z.string().regex(kernelNameRe, 'must be a congestion control name'),
@@ -161,10 +300,7 @@ export const MptcpConfigSchema = z
       .partial()
       .strict(),
     /** MTU per interface name; 68 is IPv4's minimum (RFC 791), 1280 IPv6's (RFC 8200). */
-    mtu: z.record(
-      z.string().regex(ifnameRe, 'must be an interface name'),
-      z.number().int().min(68).max(65535),
-    ),
+    mtu: MtuSchema,
   })
   .partial()
   .strict()

@@ -3,8 +3,18 @@
  * data with its inverse, a sentence for people and the equivalent shell command. Pure: the engine
  * applies the steps, the UI shows them, tests check them, all from the same function.
  */
-import type { DesiredEndpoint, EndpointPolicy, MptcpConfig } from './config';
+import {
+  addressKey,
+  endpointAddressProblem,
+  isConfigurableIfname,
+  MAX_MTU_ENTRIES,
+  TCP_BUFFER_FLOOR_BYTES,
+  type DesiredEndpoint,
+  type EndpointPolicy,
+  type MptcpConfig,
+} from './config';
 import { ccRegisterShell, ccUnregisterShell, type CcId, type CcStatus } from './cc';
+import { compileGlob } from './glob';
 import type { Endpoint, EndpointFlags, Limits, NetInterface, Overview } from './types';
 
 export interface EndpointSpec {
@@ -153,7 +163,13 @@ function sysctlValue(o: Overview, name: string): string | null {
 const tripletText = (t: { minBytes: number; defaultBytes: number; maxBytes: number }): string =>
   `${t.minBytes}\t${t.defaultBytes}\t${t.maxBytes}`;
 
-/** The whole current state as a config: export on one host, apply on another, same result. */
+/**
+ * The whole current state as a config: export on one host, apply on another, same result. What the
+ * config schema refuses is left out, so that the export always parses: endpoints on an address
+ * that is never a host's own (endpointAddressProblem: the advisor reports those), and the MTUs of
+ * interfaces whose name or MTU a config cannot hold (a name outside IFNAMSIZ's character set,
+ * `__proto__`, a CAN device's MTU of 16) or past the first MAX_MTU_ENTRIES.
+ */
 export function exportConfig(o: Overview): MptcpConfig {
   const num = (name: string): number | undefined => {
     const v = sysctlValue(o, name);
@@ -175,7 +191,7 @@ export function exportConfig(o: Overview): MptcpConfig {
     enabled: o.status.enabled,
     sysctls,
     endpoints: o.endpoints
-      .filter((e) => !e.flags.implicit)
+      .filter((e) => !e.flags.implicit && endpointAddressProblem(e.address) === null)
       .map((e) => {
         const d: DesiredEndpoint = { address: e.address, id: e.id, flags: endpointSpecOf(e).flags };
         if (e.port !== null) d.port = e.port;
@@ -188,7 +204,19 @@ export function exportConfig(o: Overview): MptcpConfig {
       ...(b.rmemMaxBytes !== null ? { rmemMaxBytes: b.rmemMaxBytes } : {}),
       ...(b.wmemMaxBytes !== null ? { wmemMaxBytes: b.wmemMaxBytes } : {}),
     },
-    mtu: Object.fromEntries(o.interfaces.filter((i) => !i.loopback).map((i) => [i.name, i.mtuBytes])),
+    mtu: Object.fromEntries(
+      o.interfaces
+        .filter(
+          (i) =>
+            !i.loopback &&
+            isConfigurableIfname(i.name) &&
+            Number.isInteger(i.mtuBytes) &&
+            i.mtuBytes >= 68 &&
+            i.mtuBytes <= 65535,
+        )
+        .slice(0, MAX_MTU_ENTRIES)
+        .map((i) => [i.name, i.mtuBytes]),
+    ),
   };
   if (o.status.pathManager) cfg.pathManager = o.status.pathManager;
   if (o.status.scheduler) cfg.scheduler = o.status.scheduler;
@@ -197,22 +225,18 @@ export function exportConfig(o: Overview): MptcpConfig {
   return cfg;
 }
 
-/** Simple glob: `*`, `?` and `[...]` classes, anchored (interface names are short). */
-export function globMatch(glob: string, name: string): boolean {
-  const re = glob
-    .replace(/[.+^${}()|\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${re}$`).test(name);
-}
+/** Interface-name globs (`*`, `?`, `[...]`), matched without regular expressions: shared/glob.ts. */
+export { globMatch } from './glob';
 
 /** Expand per-interface rules against the live addresses (global-scope ones only). */
 export function expandPolicy(policy: EndpointPolicy[], interfaces: NetInterface[]): DesiredEndpoint[] {
   const out: DesiredEndpoint[] = [];
   const seen = new Set<string>();
   for (const rule of policy) {
+    // A glob with an error (the schema refuses those) matches nothing.
+    const matches = compileGlob(rule.match) ?? (() => false);
     for (const ifc of interfaces) {
-      if (ifc.loopback || !ifc.usable || !globMatch(rule.match, ifc.name)) continue;
+      if (ifc.loopback || !ifc.usable || !matches(ifc.name)) continue;
       for (const a of ifc.addresses) {
         // RT_SCOPE_UNIVERSE only: link-local addresses cannot carry subflows to other networks.
         if (a.scope !== 0 || !rule.families.includes(a.family) || seen.has(a.address)) continue;
@@ -272,6 +296,18 @@ export function planConfig(o: Overview, desired: MptcpConfig, ctx: PlanContext =
     }
   }
   const adds: Step[] = [];
+  if (desired.endpoints && o.interfaces.length > 0) {
+    // The kernel takes any address; one no interface holds cannot source a subflow (bind fails
+    // with EADDRNOTAVAIL), and an announced one reaches this host only if something forwards it.
+    const local = new Set(o.interfaces.flatMap((i) => i.addresses.map((a) => addressKey(a.address))));
+    for (const w of desired.endpoints) {
+      if (!local.has(addressKey(w.address))) {
+        warnings.push(
+          `endpoint ${w.address}: no interface here has this address, so no subflow can start from it${w.flags.signal ? ', and peers reach the announced address only if it is forwarded to this host' : ''}`,
+        );
+      }
+    }
+  }
   if (wanted) {
     const byName = new Map(o.interfaces.map((i) => [i.name, i]));
     const current = o.endpoints.filter((e) => !e.flags.implicit);
@@ -394,6 +430,13 @@ export function planConfig(o: Overview, desired: MptcpConfig, ctx: PlanContext =
     } else sysctl('net.ipv4.tcp_congestion_control', desired.congestionControl);
   }
   const buf = desired.buffers ?? {};
+  for (const [name, t] of [
+    ['net.ipv4.tcp_rmem', buf.tcpRmem],
+    ['net.ipv4.tcp_wmem', buf.tcpWmem],
+  ] as const) {
+    const tiny = tinyBufferFields(t);
+    if (tiny) warnings.push(`${name} ${tripletText(t!).replace(/\t/g, ' ')}: ${tiny}`);
+  }
   if (buf.tcpRmem) sysctl('net.ipv4.tcp_rmem', tripletText(buf.tcpRmem));
   if (buf.tcpWmem) sysctl('net.ipv4.tcp_wmem', tripletText(buf.tcpWmem));
   if (buf.rmemMaxBytes !== undefined) sysctl('net.core.rmem_max', String(buf.rmemMaxBytes));
@@ -426,6 +469,31 @@ export function planConfig(o: Overview, desired: MptcpConfig, ctx: PlanContext =
     steps.push({ kind: 'mtu', ifname: name, ifindex: ifc.index, from: ifc.mtuBytes, to: mtu });
   }
   return { steps, errors, warnings };
+}
+
+/**
+ * What is wrong with a tcp_rmem / tcp_wmem triplet whose fields go below TCP_BUFFER_FLOOR_BYTES
+ * (the kernel accepts down to 1), or null.
+ */
+export function tinyBufferFields(
+  t: { minBytes: number; defaultBytes: number; maxBytes: number } | null | undefined,
+): string | null {
+  if (!t) return null;
+  const low = (
+    [
+      ['min', t.minBytes],
+      ['default', t.defaultBytes],
+      ['max', t.maxBytes],
+    ] as const
+  ).filter(([, v]) => v < TCP_BUFFER_FLOOR_BYTES);
+  if (low.length === 0) return null;
+  const effect =
+    t.maxBytes < TCP_BUFFER_FLOOR_BYTES
+      ? 'can never buffer more than a few segments'
+      : t.defaultBytes < TCP_BUFFER_FLOOR_BYTES
+        ? 'start with almost no buffer'
+        : 'may be cut to almost no buffer under memory pressure';
+  return `${low.map(([k]) => k).join(', ')} below ${TCP_BUFFER_FLOOR_BYTES} bytes (the kernel's default minimum, Documentation/networking/ip-sysctl.rst): the kernel accepts it, but TCP sockets, MPTCP subflows included, then ${effect}`;
 }
 
 /** Sysctls outside net.mptcp the plan may touch, read from the status fields. */

@@ -24,7 +24,10 @@
 import type { Connection, ConnectionsSnapshot } from '../../../shared/types';
 import {
   align4,
+  malformedNlmsgerr,
   NetlinkError,
+  netlinkOverrun,
+  nlmsgerrErrno,
   NLMSG_DONE,
   NLMSG_ERROR,
   NLMSG_HDRLEN,
@@ -372,8 +375,9 @@ export function chooseSplit(
 
 /**
  * Feeds one forwarded batch (whole datagrams of request `dump`) to the builder, with the meaning
- * NlSocket.dump gives each message: data to the visitor, ERROR/DONE errno and OVERRUN as failures.
- * Returns true when the batch holds the dump's end (DONE, or the ACK of a dump that failed).
+ * NlSocket.dump gives each message: data to the visitor, ERROR/DONE errno and OVERRUN as failures
+ * (ApiFailure, NetlinkError for an errno). Returns true when the batch holds the dump's end (DONE,
+ * or the ACK of a dump that failed). A message that does not fit in buf[0, used) ends the walk.
  */
 function feedBatch(
   b: SnapshotBuilder,
@@ -381,8 +385,9 @@ function feedBatch(
   hist: PortHistogram | null,
   dump: number,
   buf: Buffer,
-  used: number,
+  usedBytes: number,
 ): boolean {
+  const used = Math.max(0, Math.min(usedBytes, buf.length));
   const mptcp = dump < plan.nMptcp;
   const tcp4 = plan.tcp4[dump] === true;
   // Batches are whole ArrayBuffers (dump-worker.ts), so the nlmsghdr words can be read as native
@@ -396,7 +401,8 @@ function feedBatch(
     const body = off + NLMSG_HDRLEN;
     const bodyLen = len - NLMSG_HDRLEN;
     if (type === NLMSG_ERROR) {
-      const errno = -buf.readInt32LE(body);
+      const errno = nlmsgerrErrno(buf, body, bodyLen);
+      if (errno === null) throw malformedNlmsgerr(plan.what[dump]!, bodyLen);
       if (errno !== 0) throw new NetlinkError(errno, plan.what[dump]!);
       return true;
     } else if (type === NLMSG_DONE) {
@@ -404,7 +410,7 @@ function feedBatch(
       if (errno > 0) throw new NetlinkError(errno, plan.what[dump]!);
       return true;
     } else if (type === NLMSG_OVERRUN) {
-      throw new Error(`${plan.what[dump]!}: netlink overrun`);
+      throw netlinkOverrun(plan.what[dump]!);
     } else if (type !== NLMSG_NOOP) {
       if (hist) {
         if (tcp4 && bodyLen >= 8) hist.addTcp4(buf, body);

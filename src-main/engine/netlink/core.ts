@@ -64,6 +64,28 @@ export class NetlinkError extends ApiFailure {
   }
 }
 
+/**
+ * The errno an NLMSG_ERROR carries in its payload buf[off, off+len): struct nlmsgerr (uapi:
+ * linux/netlink.h) starts with `int error`, 0 for an ACK, else a negated errno. Null when the
+ * payload is too short to hold it (malformedNlmsgerr says so).
+ */
+export function nlmsgerrErrno(buf: Buffer, off: number, len: number): number | null {
+  return len >= 4 && off >= 0 && off + 4 <= buf.length ? -buf.readInt32LE(off) : null;
+}
+
+/** The failure of a request answered by an NLMSG_ERROR too short for struct nlmsgerr. */
+export function malformedNlmsgerr(what: string, len: number): ApiFailure {
+  return new ApiFailure(
+    'KERNEL',
+    `${what}: malformed reply: an NLMSG_ERROR with ${len} payload bytes, too few for struct nlmsgerr's error field (linux/netlink.h)`,
+  );
+}
+
+/** The failure of a request whose replies the kernel dropped (NLMSG_OVERRUN, linux/netlink.h). */
+export function netlinkOverrun(what: string): ApiFailure {
+  return new ApiFailure('KERNEL', `${what}: netlink overrun`);
+}
+
 /** Iterate the TLV attributes in buf[start, end). Types are masked with NLA_TYPE_MASK. */
 export function forEachAttr(
   buf: Buffer,
@@ -409,14 +431,22 @@ export class NlSocket {
           }
         }
       } else if (type === NLMSG_ERROR) {
-        const errno = -buf.readInt32LE(bodyOff);
-        this.settle(seq, p.failure ?? (errno === 0 ? null : new NetlinkError(errno, p.what)));
+        const errno = nlmsgerrErrno(buf, bodyOff, bodyLen);
+        this.settle(
+          seq,
+          p.failure ??
+            (errno === null
+              ? malformedNlmsgerr(p.what, bodyLen)
+              : errno === 0
+                ? null
+                : new NetlinkError(errno, p.what)),
+        );
       } else if (type === NLMSG_DONE) {
         // A dump may end with a negative error in DONE's payload (e.g. EINTR when it changed mid-dump).
         const errno = bodyLen >= 4 ? -buf.readInt32LE(bodyOff) : 0;
         this.settle(seq, p.failure ?? (errno > 0 ? new NetlinkError(errno, p.what) : null));
       } else if (type === NLMSG_OVERRUN) {
-        this.settle(seq, new Error(`${p.what}: netlink overrun`));
+        this.settle(seq, netlinkOverrun(p.what));
       } else if (type !== NLMSG_NOOP) {
         if (p.failure) {
           // its visitor threw: the rest is skipped; the request fails at DONE, once the kernel has

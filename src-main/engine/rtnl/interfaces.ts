@@ -67,11 +67,16 @@ export function operStateName(raw: number): OperState {
   return operStates[raw] ?? 'unknown';
 }
 
-/** Decode an RTM_NEWLINK body, buf[off, off+len). */
+/**
+ * Decode an RTM_NEWLINK body, buf[off, off+len); null when it is too short for struct ifinfomsg or
+ * names no device (ifi_index <= 0: the kernel numbers devices from 1, net/core/dev.c).
+ */
 export function decodeLink(buf: Buffer, off: number, len: number): DecodedLink | null {
   if (len < IFINFOMSG_LEN) return null;
+  const index = buf.readInt32LE(off + 4);
+  if (index <= 0) return null;
   const link: DecodedLink = {
-    index: buf.readInt32LE(off + 4),
+    index,
     name: '',
     flags: buf.readUInt32LE(off + 8),
     operState: 'unknown',
