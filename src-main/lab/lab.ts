@@ -75,6 +75,98 @@ export function nsRun(
 }
 
 /**
+ * Wait until `predicate` holds for what `probe` returns, polling every `intervalMs`; throws after
+ * `timeoutMs` with the last value. Tests wait for something to become ready with this, never with
+ * a fixed sleep: a sleep long enough on a loaded CI machine is needlessly long everywhere else, and
+ * one that is not fails a run by chance.
+ */
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | Promise<T>,
+  predicate: (v: T) => boolean,
+  timeoutMs = 10_000,
+  intervalMs = 50,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T;
+  for (;;) {
+    last = await probe();
+    if (predicate(last)) return last;
+    if (Date.now() >= deadline) break;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+}
+
+/** A row of a namespace's /proc/net/netlink. */
+export interface NetlinkSocketRow {
+  /** NETLINK_ROUTE 0, NETLINK_GENERIC 16, … */
+  protocol: number;
+  /** 0 for the kernel's own sockets. */
+  portId: number;
+  /** The first 32 multicast groups, as the kernel prints them (hex). */
+  groups: string;
+  /** Bytes queued, not yet read. */
+  rmemBytes: number;
+  /** Notifications the kernel dropped on this socket (its buffer was full). */
+  drops: number;
+}
+
+/**
+ * The netlink sockets of namespace `ns` (net/netlink/af_netlink.c netlink_seq_show: sk Eth Pid
+ * Groups Rmem Wmem Dump Locks Drops Inode; /proc/net follows the netns of the reading process).
+ */
+export async function netlinkSockets(ns: string): Promise<NetlinkSocketRow[]> {
+  const { stdout } = await nsRun(ns, 'cat', ['/proc/net/netlink']);
+  const rows: NetlinkSocketRow[] = [];
+  for (const line of stdout.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 10) continue;
+    rows.push({
+      protocol: Number(f[1]),
+      portId: Number(f[2]),
+      groups: f[3] ?? '',
+      rmemBytes: Number(f[4]),
+      drops: Number(f[8]),
+    });
+  }
+  return rows;
+}
+
+/**
+ * Wait until every user-space netlink socket in `ns` (port id not 0) has read its queue empty and
+ * nothing changed (queues still empty, no new drops, no socket come or gone) for `quietMs`: the
+ * readiness signal for "a listener in the namespace has taken every notification the kernel sent",
+ * once the test knows the kernel sent them all (e.g. `ss` shows the connections whose events they
+ * are). Use it where the listener says nothing until it is stopped; a listener that reports what
+ * it got should be polled for that instead.
+ */
+export async function waitNetlinkDrained(
+  ns: string,
+  opts: { quietMs?: number; timeoutMs?: number } = {},
+): Promise<void> {
+  const quietMs = opts.quietMs ?? 300;
+  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+  let since: number | null = null;
+  let state = '';
+  for (;;) {
+    const user = (await netlinkSockets(ns)).filter((r) => r.portId !== 0);
+    const now = Date.now();
+    const key = JSON.stringify(user.map((r) => [r.protocol, r.portId, r.drops]));
+    if (user.some((r) => r.rmemBytes > 0)) since = null;
+    else if (since === null || key !== state) since = now;
+    state = key;
+    if (since !== null && now - since >= quietMs) return;
+    if (now >= deadline) {
+      throw new Error(
+        `timed out waiting for the netlink listeners in ${ns} to drain: ${JSON.stringify(user)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
  * Bundles a TypeScript entry (relative to the repository root) into .cache/`outName` with esbuild,
  * `netlink` left external, for probes the tests run under `ip netns exec` (a netlink socket sees
  * its own process's netns, G4). Returns the bundle's path.
@@ -195,6 +287,16 @@ function startInNs(ns: string, cmd: string, args: string[]): LabProcess {
 
 // --- the lab -----------------------------------------------------------------------------------
 
+/** `ip mptcp monitor` in a lab namespace (Lab.startMptcpMonitor). */
+export interface MonitorProcess {
+  child: ChildProcess;
+  /** Every line printed so far, the readiness probe's listener events included. */
+  lines: string[];
+  /** Resolves once the monitor has printed an event, i.e. is subscribed. */
+  ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
 export interface LabPathOptions {
   /** tbf rate on both directions of this path, Mbit/s; undefined = unshaped. */
   rateMbit?: number;
@@ -266,7 +368,7 @@ export class Lab {
   readonly router: string;
   private hasRouter = false;
   readonly paths: LabPath[] = [];
-  private readonly procs = new Set<LabProcess>();
+  private readonly procs = new Set<{ child: ChildProcess; stop(): Promise<void> }>();
   private destroyed = false;
 
   private constructor(readonly id: string) {
@@ -557,24 +659,76 @@ export class Lab {
     return proc;
   }
 
+  /**
+   * `ip mptcp monitor` in `ns` (default: the client), the independent decoder of mptcp_pm events.
+   * It prints nothing when it has subscribed, so `ready` makes it show it: it opens and closes an
+   * MPTCP listener in `ns` (LISTENER_CREATED / LISTENER_CLOSED, Linux 6.2+; iproute2 6.1 prints
+   * them as `[UNKNOWN 15]` / `[UNKNOWN 16]`) until the monitor prints a line. Those lines stay in
+   * `lines`; they carry no token. Stopped with the lab.
+   */
+  startMptcpMonitor(ns: string = this.client, timeoutMs = 10_000): MonitorProcess {
+    const child = spawn('ip', ['-n', ns, 'mptcp', 'monitor'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    let stderr = '';
+    const ended: { why: string | null } = { why: null };
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    createInterface({ input: child.stdout }).on('line', (l) => lines.push(l));
+    child.once('exit', (code, signal) => {
+      ended.why = String(signal ?? code);
+    });
+    child.once('error', (e) => {
+      ended.why = e.message;
+    });
+    const ready = (async (): Promise<void> => {
+      const tool = await labTool();
+      const deadline = Date.now() + timeoutMs;
+      while (lines.length === 0) {
+        if (ended.why !== null) throw new Error(`ip mptcp monitor exited (${ended.why}): ${stderr.trim()}`);
+        if (Date.now() > deadline) {
+          throw new Error(
+            `ip mptcp monitor printed nothing for listeners opened in ${ns} within ${timeoutMs} ms ` +
+              '(listener events need Linux 6.2 or later)',
+          );
+        }
+        const listener = startInNs(ns, tool, ['server', '0']);
+        try {
+          await listener.ready;
+        } finally {
+          await listener.stop();
+        }
+        await waitFor(
+          'a monitor line',
+          () => lines.length,
+          (n) => n > 0,
+          250,
+        ).catch(() => undefined);
+      }
+    })();
+    ready.catch(() => undefined);
+    const stop = (): Promise<void> =>
+      new Promise((resolvePromise) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolvePromise();
+        child.once('exit', () => resolvePromise());
+        child.kill('SIGTERM');
+      });
+    const proc: MonitorProcess = { child, lines, ready, stop };
+    this.track(proc);
+    return proc;
+  }
+
   /** Wait until `predicate` holds, polling every 50 ms (the kernel PM creates subflows asynchronously). */
-  async waitFor<T>(
+  waitFor<T>(
     what: string,
-    probe: () => Promise<T>,
+    probe: () => T | Promise<T>,
     predicate: (v: T) => boolean,
     timeoutMs = 10_000,
   ): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let last: T | undefined;
-    while (Date.now() < deadline) {
-      last = await probe();
-      if (predicate(last)) return last;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+    return waitFor(what, probe, predicate, timeoutMs);
   }
 
-  private track(p: LabProcess): void {
+  private track(p: { child: ChildProcess; stop(): Promise<void> }): void {
     this.procs.add(p);
     p.child.once('exit', () => this.procs.delete(p));
   }

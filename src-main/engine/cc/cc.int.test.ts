@@ -26,7 +26,7 @@ import {
   recordCcCopies,
   releaseCcCopies,
 } from '../../lab/cc-test-copies';
-import { Lab, labUnavailableReason, nsRun, run, type LabProcess } from '../../lab/lab';
+import { Lab, labUnavailableReason, nsRun, run, waitFor, type LabProcess } from '../../lab/lab';
 import { openEngine, type EngineService } from '../index';
 
 const AVAILABLE = '/proc/sys/net/ipv4/tcp_available_congestion_control';
@@ -194,7 +194,12 @@ describe.skipIf(skipReason() !== null)('coupled congestion control (BPF struct_o
       const unloaded = await asNobody(['cc', 'unload', 'mptcp_lia', '--agent-socket', sock], {});
       expect(unloaded.code, unloaded.stderr).toBe(0);
       expect(available()).not.toContain(lia);
-      await new Promise((r) => setTimeout(r, 100));
+      // The agent logs a call on its stderr after answering it: wait for the lines, not a while.
+      await waitFor(
+        'the agent to log both calls',
+        () => log,
+        (l) => l.includes('"method":"mptcp:cc:load"') && l.includes('"method":"mptcp:cc:unload"'),
+      ).catch(() => undefined);
       expect(log).toMatch(/"method":"mptcp:cc:load"/);
       expect(log).toMatch(/"method":"mptcp:cc:unload"/);
     } finally {

@@ -207,8 +207,17 @@ describe.skipIf(labUnavailableReason() !== null)('sock_diag connection reader in
 
   it('reports traffic counters that grow', async () => {
     const a = await engineSnapshot(lab.client);
-    await new Promise((r) => setTimeout(r, 300));
-    const b = await engineSnapshot(lab.client);
+    const sentBefore = (c: Connection): number =>
+      a.connections.find((x) => x.token === c.token)?.bytesSent ?? Number.POSITIVE_INFINITY;
+    // Poll until every connection has sent more (it sends 200 kB/s), not for a fixed while.
+    const b = await lab
+      .waitFor(
+        'the counters of every connection to grow',
+        () => engineSnapshot(lab.client),
+        (s) => s.connections.length > 0 && s.connections.every((c) => c.bytesSent > sentBefore(c)),
+      )
+      .catch(() => engineSnapshot(lab.client));
+    expect(b.connections.map((c) => c.token).sort()).toEqual(a.connections.map((c) => c.token).sort());
     for (const c of b.connections) {
       const before = a.connections.find((x) => x.token === c.token)!;
       expect(c.bytesSent).toBeGreaterThan(before.bytesSent);

@@ -11,7 +11,14 @@ import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EVENTS_DROPPED_CODE } from '../../../shared/contract';
 import type { KernelEvent } from '../../../shared/types';
-import { bundleProbe, Lab, labUnavailableReason } from '../../lab/lab';
+import {
+  bundleProbe,
+  Lab,
+  labUnavailableReason,
+  netlinkSockets,
+  nsRun,
+  waitNetlinkDrained,
+} from '../../lab/lab';
 import { openEngine, type EngineService } from '../index';
 
 const root = join(import.meta.dirname, '..', '..', '..');
@@ -31,6 +38,7 @@ function droppedIn(messages: readonly string[]): number {
 
 interface ReaderStats {
   direct: boolean;
+  portId: number;
   batches: number;
   pid: number | null;
   restarts: number;
@@ -87,6 +95,32 @@ async function startProbe(
       return out;
     },
   };
+}
+
+/** MPTCP connections and established subflows to the lab server in `ns`, as `ss` lists them. */
+async function kernelView(ns: string): Promise<{ connections: number; subflows: number }> {
+  const [mptcp, tcp] = await Promise.all([
+    nsRun(ns, 'ss', ['-MHn']),
+    nsRun(ns, 'ss', ['-tnH', 'state', 'established', 'dport', '=', ':5201']),
+  ]);
+  const count = (out: string): number => out.split('\n').filter((l) => l.trim() !== '').length;
+  return { connections: count(mptcp.stdout), subflows: count(tcp.stdout) };
+}
+
+/**
+ * The probe says nothing until it is stopped, so wait for what it is to have received instead of
+ * a while: the kernel has sent every event of the lab's connections once `ss` shows them all
+ * up (each with its second subflow) or all gone (the client resets them: closed at once), and the
+ * probe has them once its sockets are read empty (waitNetlinkDrained).
+ */
+async function probeHasEvents(lab: Lab, want: { connections: number; subflows: number }): Promise<void> {
+  await lab.waitFor(
+    `ss: ${want.connections} MPTCP connections, ${want.subflows} subflows`,
+    () => kernelView(lab.client),
+    (v) => v.connections === want.connections && v.subflows === want.subflows,
+    30_000,
+  );
+  await waitNetlinkDrained(lab.client);
 }
 
 describe.skipIf(labUnavailableReason() !== null)('kernel event bursts', () => {
@@ -155,9 +189,9 @@ describe.skipIf(labUnavailableReason() !== null)('kernel event bursts', () => {
     const p = await startProbe(lab.client, ['16384', '300']);
     expect(p.ready.readers.mptcp?.direct).toBe(true);
     const conns = await lab.openConnections(N, { rateBytesPerSec: 0, abortOnStop: true });
-    await new Promise((r) => setTimeout(r, 2000));
+    await probeHasEvents(lab, { connections: N, subflows: 2 * N });
     await conns.stop();
-    await new Promise((r) => setTimeout(r, 2000));
+    await probeHasEvents(lab, { connections: 0, subflows: 0 });
     const out = await p.stop();
     const seen = [...UP_KINDS, 'closed'].reduce((a, k) => a + (out.counts[k] ?? 0), 0);
     const dropped = droppedIn(out.lost);
@@ -169,14 +203,20 @@ describe.skipIf(labUnavailableReason() !== null)('kernel event bursts', () => {
     const N = 20;
     const p = await startProbe(lab.client, []);
     const pid = p.ready.readers.mptcp?.pid;
+    const portId = p.ready.readers.mptcp?.portId;
     expect(pid).toEqual(expect.any(Number));
     // As the netlink binding's abort on an overflow seen by its poll would end it.
     process.kill(pid!, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 1000));
+    // The owner starts another reader: wait for its socket (NETLINK_GENERIC, a new port id).
+    await lab.waitFor(
+      'the restarted events reader',
+      () => netlinkSockets(lab.client),
+      (rows) => rows.some((r) => r.protocol === 16 && r.portId !== 0 && r.portId !== portId),
+    );
     const conns = await lab.openConnections(N, { rateBytesPerSec: 0, abortOnStop: true });
-    await new Promise((r) => setTimeout(r, 1500));
+    await probeHasEvents(lab, { connections: N, subflows: 2 * N });
     await conns.stop();
-    await new Promise((r) => setTimeout(r, 1000));
+    await probeHasEvents(lab, { connections: 0, subflows: 0 });
     const out = await p.stop();
     expect(out.readers.mptcp?.restarts).toBe(1);
     expect(out.readers.mptcp?.pid).not.toBe(pid);
@@ -193,9 +233,9 @@ describe.skipIf(labUnavailableReason() !== null)('kernel event bursts', () => {
     expect(p.ready.readers.mptcp?.direct).toBe(false);
     expect(p.ready.readers.mptcp?.pid).toBeNull();
     const conns = await lab.openConnections(N, { rateBytesPerSec: 0, abortOnStop: true });
-    await new Promise((r) => setTimeout(r, 1500));
+    await probeHasEvents(lab, { connections: N, subflows: 2 * N });
     await conns.stop();
-    await new Promise((r) => setTimeout(r, 1000));
+    await probeHasEvents(lab, { connections: 0, subflows: 0 });
     const out = await p.stop();
     expect(out.lost).toEqual([]);
     for (const k of [...UP_KINDS, 'closed']) expect(out.counts[k], k).toBe(N);
