@@ -116,7 +116,8 @@ const EndpointAddressSchema = IpAddressSchema.superRefine((a, ctx) => {
 });
 
 /** Why `glob` is not an interface name or glob the policy accepts, or null. */
-function globProblem(glob: string): string | null {
+/** Why `glob` cannot be an endpointPolicy match (characters, length, shared/glob.ts syntax), or null. */
+export function globProblem(glob: string): string | null {
   if (glob.length < 1 || glob.length > GLOB_MAX_CHARS)
     return `must be an interface name or glob of 1 to ${GLOB_MAX_CHARS} characters`;
   if (!globCharsRe.test(glob)) return 'must be an interface name or glob';

@@ -84,7 +84,10 @@ describe('endpointPolicyFor', () => {
   });
   it('checkGlob refuses shell-ish input', () => {
     expect(checkGlob('eth[01]')).toBeNull();
-    expect(checkGlob('eth0;rm')).toMatch(/not an interface name or glob/);
+    expect(checkGlob('eth0;rm')).toMatch(/must be an interface name or glob/);
+    // The same rule as a profile's endpointPolicy match: a class must close and run forwards.
+    expect(checkGlob('eth[')).toMatch(/must be an interface name or glob/);
+    expect(checkGlob('eth[z-a]')).toMatch(/must be an interface name or glob/);
   });
 });
 

@@ -23,7 +23,12 @@
  *  - this process added it or managed it before (so it is still removed after its address, or
  *    its whole interface, is gone and nothing else ties it to a matched interface).
  */
-import { MptcpConfigSchema, type DesiredEndpoint, type EndpointPolicy } from '../../../shared/config';
+import {
+  globProblem,
+  MptcpConfigSchema,
+  type DesiredEndpoint,
+  type EndpointPolicy,
+} from '../../../shared/config';
 import { endpointSpecOf, expandPolicy, globMatch } from '../../../shared/plan';
 import type { KernelHandlers } from '../../../shared/contract';
 import type { Endpoint, Overview } from '../../../shared/types';
@@ -42,11 +47,10 @@ const RELEVANT = new Set([RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR]);
 const MAX_ENDPOINTS = 8;
 /** An interface going down or a DHCP renewal sends a burst of notifications: one apply for it. */
 export const SYNC_DEBOUNCE_MS = 100;
-/** Same rule as EndpointPolicySchema's `match` (kept short: interface names are at most 15). */
-const GLOB_RE = /^[A-Za-z0-9_.:@*?[\]-]{1,32}$/;
-
+/** The rule EndpointPolicySchema's `match` applies (shared/glob.ts), with the glob named. */
 export function checkGlob(glob: string): string | null {
-  return GLOB_RE.test(glob) ? null : `"${glob}" is not an interface name or glob`;
+  const why = globProblem(glob);
+  return why === null ? null : `"${glob}" ${why}`;
 }
 
 /**
@@ -186,7 +190,17 @@ export async function runEndpointSync(opts: EndpointSyncOptions): Promise<Runnin
     opts.log({ timeMs: Date.now(), token: null, what, result, ...rest });
 
   const apply = async (endpoints: DesiredEndpoint[]): Promise<ApplyOutcome> => {
-    const config = MptcpConfigSchema.parse({ endpoints });
+    const parsed = MptcpConfigSchema.safeParse({ endpoints });
+    if (!parsed.success) {
+      // An endpoint the kernel holds that a profile may not name (an unspecified or broadcast
+      // address someone added by hand): leaving it out would delete it, keeping it fails the
+      // schema. Say so and change nothing.
+      const issue = parsed.error.issues[0];
+      throw new Error(
+        `endpoints cannot be synced: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
+      );
+    }
+    const config = parsed.data;
     const report = await engine.handlers['mptcp:config:apply']({ config, confirmWithinS: null });
     const steps = report.ok ? report.applied.map((r) => r.step) : [];
     const addedNow = steps.flatMap((s) => (s.kind === 'endpoint-add' ? [s.endpoint] : []));
