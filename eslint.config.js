@@ -1,6 +1,8 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
+import layers from './eslint-rules/layers.js';
 
 // Layering (see README "Architecture"): shared/ is pure TS; src-main/ and src-renderer/ import
 // shared/ only across the line; only src-main/electron/ may import electron.
@@ -21,6 +23,7 @@ export default tseslint.config(
       'lab-artifacts/',
       '.cache/',
       'eslint.config.js',
+      'eslint-rules/*.js',
     ],
   },
   js.configs.recommended,
@@ -42,6 +45,25 @@ export default tseslint.config(
         { allowNumber: true, allowBoolean: true },
       ],
     },
+  },
+  {
+    // Who may import whom, by folder: eslint-rules/layers.js (the README's architecture map).
+    files: ['shared/**/*.ts', 'src-main/**/*.ts', 'src-renderer/**/*.{ts,tsx}'],
+    plugins: { local: layers },
+    rules: { 'local/layers': 'error' },
+  },
+  {
+    // No import cycles in product code, type-only imports included (a cycle is a layering knot
+    // even when the compiler erases it). Tests and the harness may import in circles.
+    files: ['shared/**/*.ts', 'src-main/**/*.ts', 'src-renderer/**/*.{ts,tsx}'],
+    ignores: ['**/*.test.ts', '**/*.test.tsx', 'src-main/lab/**', 'src-main/testing/**', 'shared/testing/**'],
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/extensions': ['.ts', '.tsx', '.js', '.mjs'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts', '.tsx'] },
+      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.tsx', '.js', '.mjs'] })],
+    },
+    rules: { 'import-x/no-cycle': ['error', { ignoreExternal: true }] },
   },
   {
     // Asymmetric matchers (expect.objectContaining, expect.any) are typed `any` by vitest.

@@ -1,5 +1,5 @@
 // Event bursts: N MPTCP connections opened at once in a lab namespace, then reset at once. The
-// engine's event watcher (src-main/engine/events/events-probe.ts: KernelEventWatcher, one reader
+// engine's event watcher (src-main/lab/probes/events-probe.ts: KernelEventWatcher, one reader
 // thread per events socket) and the incumbent, iproute2's `ip mptcp monitor`, listen in the same
 // namespace at the same time; printed: the events each received per kind, out of N, and what the
 // engine reported lost (the kernel's drop count).
@@ -21,7 +21,7 @@ const RCVBUF = arg('rcvbuf', '0');
 const ISOLATION = arg('isolation', 'process');
 
 await bundleEntry('src-main/lab/lab.ts', 'bench-lab.mjs');
-const probe = await bundleEntry('src-main/engine/events/events-probe.ts', 'events-probe.mjs');
+const probe = await bundleEntry('src-main/lab/probes/events-probe.ts', 'events-probe.mjs');
 const { Lab, labUnavailableReason } = await import(join(cache, 'bench-lab.mjs'));
 const reason = labUnavailableReason();
 if (reason) {

@@ -21,7 +21,7 @@ const ROUNDS = Number(arg('rounds', '6'));
 const FLOOR_ONLY = process.argv.includes('--floor-only');
 
 await bundleEntry('src-main/lab/lab.ts', 'bench-lab.mjs');
-const probe = await bundleEntry('src-main/engine/diag/probe-entry.ts', 'diag-probe.mjs');
+const probe = await bundleEntry('src-main/lab/probes/diag-probe.ts', 'diag-probe.mjs');
 const raw = join(cache, 'raw-diag-dump');
 execFileSync('cc', ['-O2', '-Wall', '-o', raw, join(root, 'bench', 'raw-diag-dump.c')], { stdio: 'inherit' });
 const { Lab, labUnavailableReason } = await import(join(cache, 'bench-lab.mjs'));

@@ -86,7 +86,7 @@ const SPLIT = process.argv.includes('--split');
 
 // Bundle what we need (the lab and the engine probe).
 await bundleEntry('src-main/lab/lab.ts', 'bench-lab.mjs');
-await bundleEntry('src-main/engine/diag/probe-entry.ts', 'diag-probe.mjs');
+await bundleEntry('src-main/lab/probes/diag-probe.ts', 'diag-probe.mjs');
 execFileSync(
   'cc',
   ['-O2', '-Wall', '-o', join(cache, 'raw-diag-dump'), join(root, 'bench', 'raw-diag-dump.c')],

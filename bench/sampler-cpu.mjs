@@ -31,7 +31,7 @@ const HZ = Number(arg('hz', '10'));
 const ROUNDS = Number(arg('rounds', '1'));
 
 await bundleEntry('src-main/lab/lab.ts', 'bench-lab.mjs');
-await bundleEntry('src-main/engine/diag/probe-entry.ts', 'diag-probe.mjs');
+await bundleEntry('src-main/lab/probes/diag-probe.ts', 'diag-probe.mjs');
 const { Lab, nsRun, labUnavailableReason } = await import(join(cache, 'bench-lab.mjs'));
 
 const reason = labUnavailableReason();

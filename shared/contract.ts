@@ -30,6 +30,7 @@ import {
   MptcpCountersSchema,
   CountersSampleSchema,
   OverviewSchema,
+  ConfigRecoverySchema,
 } from './types';
 import { CcActionArgsSchema, CcActionResultSchema, CcListSchema } from './cc';
 import { ConnectionsFeedEventSchema } from './delta';
@@ -37,21 +38,40 @@ import { PmActionSchema, PmStartArgsSchema, PmStatusSchema } from './pm';
 
 const NoArgs = z.object({}).strict();
 
+/**
+ * The longest profile file the host imports. A profile of 256 endpoints and 1,024 MTU entries is
+ * well under 100 kB of JSON; the renderer checks a file's size against this before reading it.
+ */
+export const PROFILE_TEXT_MAX_CHARS = 256 * 1024;
+
+interface MethodSpec {
+  args: z.ZodType;
+  result: z.ZodType;
+  writes: boolean;
+}
+
+/**
+ * Every method of the contract. `writes` marks a method that changes state outside the process:
+ * the kernel (config, congestion control, path manager) or the user's profile files. The
+ * privileged agent audits every writing call it serves (writeMethodNames), so the mark is
+ * required on every entry: a new method cannot be added without saying whether it writes.
+ */
 export const methods = {
   /** Kernel MPTCP status, settings, capabilities and privileges. */
-  'mptcp:status:get': { args: NoArgs, result: KernelStatusSchema },
+  'mptcp:status:get': { args: NoArgs, result: KernelStatusSchema, writes: false },
   /** In-kernel PM endpoints (MPTCP_PM_CMD_GET_ADDR dump). */
-  'mptcp:endpoints:list': { args: NoArgs, result: z.array(EndpointSchema) },
+  'mptcp:endpoints:list': { args: NoArgs, result: z.array(EndpointSchema), writes: false },
   /** In-kernel PM limits (MPTCP_PM_CMD_GET_LIMITS). */
-  'mptcp:limits:get': { args: NoArgs, result: LimitsSchema },
+  'mptcp:limits:get': { args: NoArgs, result: LimitsSchema, writes: false },
   /** Interfaces with their addresses (RTM_GETLINK + RTM_GETADDR dumps). */
-  'mptcp:interfaces:list': { args: NoArgs, result: z.array(NetInterfaceSchema) },
+  'mptcp:interfaces:list': { args: NoArgs, result: z.array(NetInterfaceSchema), writes: false },
   /** Every MPTCP connection with its subflows (sock_diag). */
-  'mptcp:connections:list': { args: NoArgs, result: ConnectionsSnapshotSchema },
+  'mptcp:connections:list': { args: NoArgs, result: ConnectionsSnapshotSchema, writes: false },
   /** One connection by its local token (cheap enough for 10 Hz detail views); null once gone. */
   'mptcp:connection:get': {
     args: z.object({ token: z.number().int().min(0).max(0xffffffff) }).strict(),
     result: ConnectionSchema.nullable(),
+    writes: false,
   },
   /**
    * Start or stop the kernel event subscriptions (hosts call it when the first renderer listens to
@@ -61,13 +81,14 @@ export const methods = {
   'mptcp:events:watch': {
     args: z.object({ on: z.boolean() }).strict(),
     result: z.object({ mptcp: z.boolean(), interfaces: z.boolean(), note: z.string().nullable() }),
+    writes: false,
   },
   /**
    * This subscriber's connections feed starts over: the host sends a `full` mptcp:connections:delta
    * next (the renderer asks on start and whenever a delta's baseSeq is not the seq it holds).
    * Served by the transport host per subscriber (WebSocket, IPC window), not by the engine.
    */
-  'mptcp:connections:resync': { args: NoArgs, result: z.object({}) },
+  'mptcp:connections:resync': { args: NoArgs, result: z.object({}), writes: false },
   /**
    * This subscriber applied the feed event `seq`. Over IPC the host sends at most a few events
    * beyond the last acknowledged one (a busy renderer makes it coalesce, not queue); over
@@ -76,67 +97,84 @@ export const methods = {
   'mptcp:connections:ack': {
     args: z.object({ seq: z.number().int().min(0) }).strict(),
     result: z.object({}),
+    writes: false,
   },
   /** MPTcpExt counters (join failures, fallbacks, drops) for diagnostics. */
-  'mptcp:counters:get': { args: NoArgs, result: MptcpCountersSchema },
+  'mptcp:counters:get': { args: NoArgs, result: MptcpCountersSchema, writes: false },
   /** Everything the Overview shows, read in one go; partial failures are listed, not hidden. */
-  'mptcp:overview:get': { args: NoArgs, result: OverviewSchema },
+  'mptcp:overview:get': { args: NoArgs, result: OverviewSchema, writes: false },
 
   /** The whole current configuration (what a profile export captures). */
-  'mptcp:config:export': { args: NoArgs, result: MptcpConfigSchema },
+  'mptcp:config:export': { args: NoArgs, result: MptcpConfigSchema, writes: false },
   /** What applying `config` would change, as steps and shell commands; changes nothing. */
-  'mptcp:config:plan': { args: z.object({ config: MptcpConfigSchema }).strict(), result: PlanViewSchema },
+  'mptcp:config:plan': {
+    args: z.object({ config: MptcpConfigSchema }).strict(),
+    result: PlanViewSchema,
+    writes: false,
+  },
   /** Apply all or nothing; a failure rolls back to the exact prior state. */
-  'mptcp:config:apply': { args: ApplyArgsSchema, result: ApplyReportSchema },
+  'mptcp:config:apply': { args: ApplyArgsSchema, result: ApplyReportSchema, writes: true },
   /** Keep a change applied with a confirm deadline. */
-  'mptcp:config:confirm': { args: NoArgs, result: PendingConfirmationSchema },
+  'mptcp:config:confirm': { args: NoArgs, result: PendingConfirmationSchema, writes: true },
   /** Undo the change that awaits confirmation, now. */
-  'mptcp:config:revert': { args: NoArgs, result: ApplyReportSchema },
+  'mptcp:config:revert': { args: NoArgs, result: ApplyReportSchema, writes: true },
 
-  'mptcp:profiles:list': { args: NoArgs, result: z.array(ProfileSummarySchema) },
-  'mptcp:profiles:get': { args: z.object({ name: ProfileNameSchema }).strict(), result: ProfileSchema },
+  'mptcp:profiles:list': { args: NoArgs, result: z.array(ProfileSummarySchema), writes: false },
+  'mptcp:profiles:get': {
+    args: z.object({ name: ProfileNameSchema }).strict(),
+    result: ProfileSchema,
+    writes: false,
+  },
   'mptcp:profiles:save': {
     args: z.object({ profile: ProfileSchema }).strict(),
     result: ProfileSummarySchema,
+    writes: true,
   },
   'mptcp:profiles:rename': {
     args: z.object({ from: ProfileNameSchema, to: ProfileNameSchema }).strict(),
     result: ProfileSummarySchema,
+    writes: true,
   },
-  'mptcp:profiles:delete': { args: z.object({ name: ProfileNameSchema }).strict(), result: z.object({}) },
+  'mptcp:profiles:delete': {
+    args: z.object({ name: ProfileNameSchema }).strict(),
+    result: z.object({}),
+    writes: true,
+  },
   /** Import a profile file's text: parsed and validated in the engine, saved under its name. */
   'mptcp:profiles:import': {
-    args: z.object({ text: z.string().max(1_000_000) }).strict(),
+    args: z.object({ text: z.string().max(PROFILE_TEXT_MAX_CHARS) }).strict(),
     result: ProfileSchema,
+    writes: true,
   },
   /** A saved profile (or, with no name, the current state) as a file. */
   'mptcp:profiles:export': {
     args: z.object({ name: ProfileNameSchema.nullable(), format: ExportFormatSchema }).strict(),
     result: ExportedTextSchema,
+    writes: false,
   },
 
   /**
    * Coupled congestion control (BPF struct_ops): each algorithm with whether it can be loaded
    * here, whether it is registered, and why not. Registration is global to the kernel.
    */
-  'mptcp:cc:list': { args: NoArgs, result: CcListSchema },
+  'mptcp:cc:list': { args: NoArgs, result: CcListSchema, writes: false },
   /** Register an algorithm (bpftool struct_ops register with the shipped object); idempotent. */
-  'mptcp:cc:load': { args: CcActionArgsSchema, result: CcActionResultSchema },
+  'mptcp:cc:load': { args: CcActionArgsSchema, result: CcActionResultSchema, writes: true },
   /** Unregister it; refused while it is the namespace default or carries live subflows. */
-  'mptcp:cc:unload': { args: CcActionArgsSchema, result: CcActionResultSchema },
+  'mptcp:cc:unload': { args: CcActionArgsSchema, result: CcActionResultSchema, writes: true },
   /**
    * The engine as path manager of its namespace (shared/pm.ts). These run where the engine runs,
    * so the PM lives in that namespace's engine process and stops (restoring path_manager) with it.
    */
-  'mptcp:pm:status': { args: NoArgs, result: PmStatusSchema },
+  'mptcp:pm:status': { args: NoArgs, result: PmStatusSchema, writes: false },
   /** Refused while another MPTCP manager (mptcpd, NetworkManager) runs there, unless `force`. */
-  'mptcp:pm:start': { args: PmStartArgsSchema, result: PmStatusSchema },
+  'mptcp:pm:start': { args: PmStartArgsSchema, result: PmStatusSchema, writes: true },
   /** Stop and put net.mptcp.path_manager back; connections keep their subflows. */
-  'mptcp:pm:stop': { args: NoArgs, result: PmStatusSchema },
+  'mptcp:pm:stop': { args: NoArgs, result: PmStatusSchema, writes: true },
 
   /** Plain-language warnings computed from the live state. */
-  'mptcp:advice:get': { args: NoArgs, result: z.array(AdviceSchema) },
-} as const;
+  'mptcp:advice:get': { args: NoArgs, result: z.array(AdviceSchema), writes: false },
+} as const satisfies Record<string, MethodSpec>;
 
 /**
  * `mptcp:engine:error` code of a notice that kernel events were lost, with how many in the message:
@@ -171,6 +209,12 @@ export const events = {
   'mptcp:pm:action': PmActionSchema,
   /** A change awaits confirmation (revertAtMs set) or no longer does (null). */
   'mptcp:config:pending': PendingConfirmationSchema,
+  /**
+   * What a killed engine left in this namespace and what this engine did about it (an interrupted
+   * apply undone, a pending change reverted or adopted; src-main/engine/config/journal.ts). Sent
+   * when the engine starts, before it answers anything, and before config calls.
+   */
+  'mptcp:config:recovered': ConfigRecoverySchema,
 } as const;
 
 export type Methods = typeof methods;
@@ -184,6 +228,9 @@ export type EventPayload<E extends EventName> = z.output<Events[E]>;
 
 export const methodNames = Object.keys(methods) as MethodName[];
 export const eventNames = Object.keys(events) as EventName[];
+
+/** Methods that change state (see `writes` in methods): the set every audit log is checked with. */
+export const writeMethodNames = methodNames.filter((m) => methods[m].writes);
 
 export function isMethodName(name: unknown): name is MethodName {
   return typeof name === 'string' && Object.prototype.hasOwnProperty.call(methods, name);

@@ -376,3 +376,42 @@ export const OverviewSchema = z.object({
   errors: z.array(z.object({ source: z.string(), code: z.string(), message: z.string() })),
 });
 export type Overview = z.infer<typeof OverviewSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Crash recovery of configuration changes (src-main/engine/config/journal.ts)
+
+/**
+ * What an engine found that a killed engine left in its namespace (the config journal), and what
+ * it did about it. Sent as mptcp:config:recovered when the engine starts (before it answers
+ * anything else) or before a config call.
+ */
+export const ConfigRecoverySchema = z.object({
+  kind: z.enum([
+    /** An apply was interrupted: the steps that had run were undone. */
+    'apply-undone',
+    /** The revert of a change awaiting confirmation was interrupted: finished. */
+    'revert-finished',
+    /** A change awaiting confirmation passed its deadline with no engine holding it: reverted. */
+    'pending-reverted',
+    /** A change awaiting confirmation whose engine is gone, before its deadline: this engine holds it now. */
+    'pending-adopted',
+    /** A journal of a namespace that no longer exists (same inode, other cookie), or unreadable: not applied. */
+    'discarded',
+    /** Found, but this engine cannot undo it (no CAP_NET_ADMIN, or the journal cannot be taken over). */
+    'not-recovered',
+  ]),
+  /** The sentence hosts print and show. */
+  message: z.string(),
+  atMs: z.number(),
+  /** The engine process that left it (null when unknown). */
+  pid: z.number().int().nullable(),
+  /** When that engine started the apply (ms since epoch). */
+  appliedAtMs: z.number().nullable(),
+  /** Confirmation deadline of a change that awaited confirmation. */
+  revertAtMs: z.number().nullable(),
+  /** After an undo: whether the state read back equals the state before the apply exactly. */
+  restored: z.boolean().nullable(),
+  /** The undo steps that ran, in order. */
+  steps: z.array(z.object({ description: z.string(), ok: z.boolean(), error: z.string().nullable() })),
+});
+export type ConfigRecovery = z.infer<typeof ConfigRecoverySchema>;

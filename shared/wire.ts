@@ -36,8 +36,15 @@ export const ClientMessageSchema = WireCallSchema;
 export const ServerMessageSchema = z.discriminatedUnion('t', [WireResultSchema, WireEventSchema]);
 export type ServerMessage = z.infer<typeof ServerMessageSchema>;
 
-/** Largest message either side accepts (a 10k-connection snapshot is ~10 MB of JSON). */
+/** Largest message a host accepts from its agent (a 10k-connection snapshot is ~10 MB of JSON). */
 export const MAX_WIRE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Largest call a client may send (a WebSocket message, an agent request line). The biggest call
+ * the contract has is a profile import (PROFILE_TEXT_MAX_CHARS of text, which JSON escaping can
+ * grow at most sixfold); everything else is a few hundred bytes.
+ */
+export const MAX_CALL_BYTES = 2 * 1024 * 1024;
 
 /**
  * Host <-> agent only: `mptcp:connections:list` called with these arguments (instead of `{}`)

@@ -4,7 +4,7 @@
  * contract's enum before anything runs; the engine picks the object file itself.
  */
 import { CcIdSchema, CC_ALGORITHMS, type CcStatus } from '../../shared/cc';
-import type { EngineService } from '../engine/service';
+import type { EngineService } from '../engine/index';
 
 export class CcUsageError extends Error {}
 

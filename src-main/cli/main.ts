@@ -6,16 +6,14 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { chown, readFile, unlink } from 'node:fs/promises';
+import { readFile, unlink } from 'node:fs/promises';
 import { connect as netConnect } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { MethodArgs, MethodName, MethodResult } from '../../shared/contract';
 import { parseProfile } from '../../shared/config';
 import { ExportFormatSchema } from '../../shared/config-api';
 import { formatExport } from '../../shared/export-formats';
-import { openEngine, type EngineService } from '../engine/index';
-import { serveAgent, serveAgentSocket } from '../engine/agent';
-import { LocalEngine } from '../engine/local-engine';
+import { LocalEngine, openEngine, serveAgent, serveAgentSocket, type EngineService } from '../engine/index';
 import { startWebHost } from '../web/server';
 import { createHostHandlers, defaultProfilesDir } from '../host/index';
 import { runPmCommand } from './pm-command';
@@ -132,6 +130,10 @@ export async function main(argv: string[]): Promise<number> {
     pollIntervalMs,
     host: (backend) => createHostHandlers({ kernel: backend.handlers, profilesDir: defaultProfilesDir() }),
   });
+  // What a killed engine left in the namespace and what this one did about it (an interrupted
+  // apply undone, a change awaiting confirmation reverted or adopted: engine/config/journal.ts).
+  // The engine (in-process or agent) does it before answering the first call.
+  engine.on('mptcp:config:recovered', (r) => process.stderr.write(`mptcp-studio: ${r.message}\n`));
   const print = (v: unknown, human: string): void => {
     process.stdout.write(values.json ? `${JSON.stringify(v, null, 2)}\n` : human);
   };
@@ -281,8 +283,19 @@ async function runSocketAgent(
   const log = (entry: Record<string, unknown>): void => {
     process.stderr.write(`${JSON.stringify(entry)}\n`);
   };
-  const server = await serveAgentSocket(engine, { path, mode: 0o660, log });
-  if (group !== undefined) await chown(path, process.getuid?.() ?? 0, await resolveGroup(group));
+  // Before the first client: what a killed agent left in this namespace is dealt with (an
+  // interrupted apply undone, a change awaiting confirmation reverted or adopted), and logged.
+  engine.onEvent((name, payload) => {
+    if (name === 'mptcp:config:recovered')
+      log({ time: new Date().toISOString(), event: 'recovered', ...(payload as Record<string, unknown>) });
+  });
+  await engine.recover();
+  const server = await serveAgentSocket(engine, {
+    path,
+    mode: 0o660,
+    log,
+    ...(group !== undefined ? { gid: await resolveGroup(group) } : {}),
+  });
   log({ time: new Date().toISOString(), event: 'listening', path });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
@@ -304,10 +317,18 @@ async function serve(
   const host = hostOpt ?? '127.0.0.1';
   // Fail early, with the reason, if the namespace or the kernel cannot be read.
   await call(engine, 'mptcp:status:get');
-  const web = await startWebHost({ service: engine, staticDir: staticDir(), host, port });
+  const web = await startWebHost({
+    service: engine,
+    staticDir: staticDir(),
+    host,
+    port,
+    // Every change made through this host, one JSON line each (as the privileged agent logs them).
+    audit: (entry) => process.stderr.write(`${JSON.stringify(entry)}\n`),
+  });
   if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
     process.stderr.write(
-      `warning: listening on ${host}: anyone who can reach it and has the token can read this host's MPTCP state\n`,
+      `warning: listening on ${host}: anyone who can reach it and has the token can read this host's ` +
+        `MPTCP state and change it (endpoints, limits, sysctls, path manager); every change is logged here\n`,
     );
   }
   process.stdout.write(`MPTCP Studio web host: ${web.url}\n`);

@@ -19,13 +19,15 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { checkNetnsName } from '../engine/agent';
-import { formatMptcpEvent } from '../engine/events/mptcp-events';
-import { defaultAgentEntry } from '../engine/index';
-import { LocalEngine } from '../engine/local-engine';
-import { checkGlob } from '../engine/pm/endpoint-sync';
-import { PmController } from '../engine/pm/pm-controller';
-import type { PmLogEntry } from '../engine/pm/userspace-pm';
+import {
+  checkGlob,
+  checkNetnsName,
+  defaultAgentEntry,
+  formatMptcpEvent,
+  LocalEngine,
+  PmController,
+  type PmLogEntry,
+} from '../engine/index';
 
 export const PM_USAGE = `usage: mptcp-studio pm --mode fullmesh|ndiffports [options]
 
@@ -219,6 +221,12 @@ async function runHere(s: PmSettings): Promise<number> {
   // mptcpd/NetworkManager, another run in this namespace), same path_manager switch and restore,
   // same state file, so a run killed with SIGKILL is recovered by the next one, CLI or app.
   const engine = new LocalEngine();
+  // What a killed engine left in this namespace (src-main/engine/config/journal.ts), said here too.
+  engine.onEvent((name, payload) => {
+    if (name === 'mptcp:config:recovered') {
+      process.stderr.write(`mptcp-studio: ${(payload as { message: string }).message}\n`);
+    }
+  });
   const controller = new PmController({ engine, emit: () => undefined, log: print });
   // Synchronous, so it also runs from an exit handler after an unexpected error.
   const onExit = (): void => controller.restoreSync();

@@ -3,17 +3,15 @@
  * frame checked, every payload parsed by EngineService against the method's zod schema. Written
  * against structural types, so tests exercise it with fakes and without Electron.
  */
-import { eventNames, methodNames, methods, type EventName } from '../../shared/contract';
-import { fail, ok } from '../../shared/result';
-import type { ConnectionsFeed } from '../engine/connections-feed';
-import type { EngineService } from '../engine/service';
+import { methodNames, streamMethodNames } from '../../shared/contract';
+import { fail } from '../../shared/result';
+import type { EngineService } from '../engine/index';
+import { Session } from '../session/session';
 
 /** Events sent beyond the renderer's last acknowledged one before the feed coalesces instead. */
 export const IPC_ACK_WINDOW = 2;
-/** Not forwarded as is: each window gets its own connections feed. */
-const NOT_FORWARDED = new Set<EventName>(['mptcp:connections:snapshot', 'mptcp:connections:delta']);
-/** Each window's connections feed, for its resync and ack calls. */
-const feedsBySender = new WeakMap<object, ConnectionsFeed>();
+/** Each window's session, for the calls it makes. */
+const sessionsBySender = new WeakMap<object, Session>();
 
 export interface FrameLike {
   url: string;
@@ -54,14 +52,11 @@ export function bindIpc(ipcMain: IpcMainLike, service: EngineService, appUrl: st
       if (!isTrustedSender(event.senderFrame, appUrl)) {
         return fail('UNAUTHORIZED', `IPC ${method} refused: sender is not the app's own page`);
       }
-      if (method === 'mptcp:connections:resync' || method === 'mptcp:connections:ack') {
-        const feed = event.sender ? feedsBySender.get(event.sender) : undefined;
-        if (!feed) return fail('UNSUPPORTED', `${method}: this window has no connections feed`);
-        const parsed = methods[method].args.safeParse(args ?? {});
-        if (!parsed.success) return fail('BAD_REQUEST', `${method}: invalid arguments`);
-        if ('seq' in parsed.data) feed.ack(parsed.data.seq);
-        else feed.resync();
-        return ok({});
+      const session = event.sender ? sessionsBySender.get(event.sender) : undefined;
+      if (session) return session.call(method, args);
+      // A window without a session yet (forwardEvents not called): only engine methods.
+      if ((streamMethodNames as readonly string[]).includes(method)) {
+        return fail('UNSUPPORTED', `${method}: this window has no connections feed`);
       }
       return service.invoke(method, args);
     });
@@ -71,30 +66,26 @@ export function bindIpc(ipcMain: IpcMainLike, service: EngineService, appUrl: st
   };
 }
 
+let windows = 0;
+
 /**
- * Forward every event stream to a window until it is destroyed; connections as a per-window
- * delta feed that waits for the renderer's acks (IPC sends never block, so a busy renderer would
- * otherwise pile messages up in its queue).
+ * The window's session (src-main/session): every event stream forwarded until the window is
+ * destroyed, connections as a per-window delta feed that waits for the renderer's acks (IPC
+ * sends never block, so a busy renderer would otherwise pile messages up in its queue).
  */
 export function forwardEvents(service: EngineService, contents: WebContentsLike): () => void {
-  const feed = service.subscribeConnections(
+  const session = new Session(
+    service,
     {
-      ready: () => !contents.isDestroyed(),
-      send: (event) => contents.send('mptcp:connections:delta', event),
+      send: (name, payload) => contents.send(name, payload),
+      isOpen: () => !contents.isDestroyed(),
+      canTake: () => !contents.isDestroyed(),
     },
-    { ackWindow: IPC_ACK_WINDOW },
+    { peer: `window ${++windows}`, ackWindow: IPC_ACK_WINDOW, dropWhenBehind: false },
   );
-  feedsBySender.set(contents, feed);
-  const offs = eventNames
-    .filter((name) => !NOT_FORWARDED.has(name))
-    .map((name: EventName) =>
-      service.on(name, (payload) => {
-        if (!contents.isDestroyed()) contents.send(name, payload);
-      }),
-    );
+  sessionsBySender.set(contents, session);
   return () => {
-    feed.close();
-    feedsBySender.delete(contents);
-    for (const off of offs) off();
+    session.close();
+    sessionsBySender.delete(contents);
   };
 }

@@ -46,6 +46,9 @@ void app.whenReady().then(() => {
         profilesDir: join(app.getPath('userData'), 'profiles'),
       }),
   });
+  // What a killed engine left in this namespace and what this one did about it (an interrupted
+  // apply undone, a pending change reverted or adopted: src-main/engine/config/journal.ts).
+  service.on('mptcp:config:recovered', (r) => process.stderr.write(`mptcp-studio: ${r.message}\n`));
   const unbind = bindIpc(ipcMain, service, APP_URL);
 
   // The checklist items are written out here, where the window is created, for scanners

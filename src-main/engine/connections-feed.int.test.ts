@@ -4,7 +4,7 @@ import { applyDelta, type ConnectionsFeedEvent } from '../../shared/delta';
 import type { ConnectionsSnapshot, CountersSample } from '../../shared/types';
 import { Lab, ip, labUnavailableReason, nsRun, type LabProcess } from '../lab/lab';
 import { openEngine, type EngineService } from './index';
-import { LineBackend } from './agent';
+import { LineBackend } from './agent/index';
 
 /**
  * The connections feed against real connections: a subscriber that rebuilds snapshots from the
@@ -133,9 +133,16 @@ describe.skipIf(labUnavailableReason() !== null)('connections delta feed in a la
 
     // The subscriber is busy for a while: polls are skipped, then one delta covers them.
     ready = false;
+    const skippedBefore = feed.stats.skipped;
     const secondBatch = await lab.openConnections(2, { rateBytesPerSec: 50_000 });
     await firstBatch.stop();
-    await new Promise((r) => setTimeout(r, 1000));
+    // Busy until the feed has skipped a few polls (every 200 ms), however slow the machine is.
+    await lab.waitFor(
+      'polls skipped while the subscriber is busy',
+      () => feed.stats.skipped,
+      (n) => n >= skippedBefore + 3,
+      10_000,
+    );
     ready = true;
     const v2 = await settleAndCompare(
       'the first 3 closed, 2 new with 2 subflows',

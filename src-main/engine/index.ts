@@ -3,11 +3,20 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HostHandlers } from '../../shared/contract';
-import { AgentBackend, SocketBackend } from './agent';
+import { AgentBackend, SocketBackend } from './agent/index';
 import { LocalEngine } from './local-engine';
 import { EngineService, type EngineBackend, type ServiceOptions } from './service';
 
 export { EngineService } from './service';
+export { checkNetnsName, serveAgent, serveAgentSocket } from './agent/index';
+export { auditArgs, auditResult, isWriteMethod } from './audit';
+export { detectManagers } from './managers';
+export { LocalEngine } from './local-engine';
+export { formatMptcpEvent } from './events/mptcp-events';
+export { checkGlob } from './pm/endpoint-sync';
+export { PmController } from './pm/pm-controller';
+export type { PmLogEntry } from './pm/userspace-pm';
+export type { ConnectionsFeed, FeedStats } from './connections-feed';
 
 /** Where the bundled CLI is: ourselves when running from the bundle, else out/node/ in the repo. */
 export function defaultAgentEntry(): string {

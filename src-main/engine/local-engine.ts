@@ -23,12 +23,26 @@ import { netlinkWriter } from './config/writer';
 import { CcManager } from './cc/cc-manager';
 import { ccOptionsFromEnv, createCatalog, type CcCatalogOptions } from './cc/catalog';
 import { PmController } from './pm/pm-controller';
+import { ConfigJournal } from './config/journal';
+import { readNetnsIdentity, type NetnsIdentity } from './netns-identity';
+import type { ConfigRecovery } from '../../shared/types';
 
 export interface LocalEngineOptions {
   /** Name to report as KernelStatus.netns (the agent passes the namespace it was started in). */
   netnsLabel?: string | null;
   /** Integration tests only: make apply step k fail, to prove the rollback. */
   injectFailureAt?: number;
+  /**
+   * Integration tests only: hold each apply step this long, so that a test can kill the engine
+   * inside the apply window. Default: MPTCP_STUDIO_TEST_STEP_DELAY_MS (0..2000), which reaches an
+   * in-process CLI under `ip netns exec` and namespace agents alike.
+   */
+  stepDelayMs?: number;
+  /**
+   * Where the crash-recovery files go: the config journal (config/journal.ts) and the path
+   * manager's state file. Default /run/mptcp-studio.
+   */
+  stateDir?: string;
   /**
    * Where the coupled-CC objects are and under which names they register. Defaults to the
    * environment (MPTCP_STUDIO_BPF_DIR, MPTCP_STUDIO_CC_SUFFIX), which reaches namespace agents too.
@@ -37,6 +51,11 @@ export interface LocalEngineOptions {
 }
 
 type EventListener = <E extends EventName>(event: E, payload: EventPayload<E>) => void;
+
+function stepDelayFromEnv(): number | undefined {
+  const v = process.env.MPTCP_STUDIO_TEST_STEP_DELAY_MS;
+  return v && /^\d{1,4}$/.test(v) && Number(v) <= 2000 ? Number(v) : undefined;
+}
 
 export class LocalEngine {
   private route: NlSocket | null = null;
@@ -49,9 +68,11 @@ export class LocalEngine {
   private readonly watcher: KernelEventWatcher;
   private readonly cc: CcManager;
   private readonly pm: PmController;
+  private identityLookup: Promise<NetnsIdentity> | null = null;
 
   constructor(opts: LocalEngineOptions = {}) {
     this.netnsLabel = opts.netnsLabel ?? null;
+    const stepDelayMs = opts.stepDelayMs ?? stepDelayFromEnv();
     this.cc = new CcManager({
       catalog: createCatalog(opts.cc ?? ccOptionsFromEnv()),
       subflowCongestion: async () =>
@@ -69,14 +90,61 @@ export class LocalEngine {
       }),
       ccStatus: () => this.cc.list(),
       onPending: (revertAtMs) => this.emit('mptcp:config:pending', { revertAtMs }),
+      journal: new ConfigJournal({
+        identity: () => this.identity(),
+        ...(opts.stateDir ? { dir: opts.stateDir } : {}),
+      }),
+      onRecovery: (r) => this.emit('mptcp:config:recovered', r),
       ...(opts.injectFailureAt === undefined ? {} : { injectFailureAt: opts.injectFailureAt }),
+      ...(stepDelayMs ? { stepDelayMs } : {}),
     });
     this.watcher = new KernelEventWatcher(
       resolveMptcpPm,
       (e) => this.emit('mptcp:kernel:event', e),
       (message) => this.emit('mptcp:engine:error', { source: 'events', code: EVENTS_DROPPED_CODE, message }),
     );
-    this.pm = new PmController({ engine: this, emit: (a) => this.emit('mptcp:pm:action', a) });
+    this.pm = new PmController({
+      engine: this,
+      emit: (a) => this.emit('mptcp:pm:action', a),
+      identity: () => this.identity(),
+      ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+    });
+    // Every handler waits for the first reconcile: nothing is read or changed before what a killed
+    // engine left in this namespace has been dealt with (config/config-manager.ts).
+    const gated: Record<string, (args: never) => Promise<unknown>> = {};
+    for (const [name, handler] of Object.entries(this.ungated) as [
+      string,
+      (args: never) => Promise<unknown>,
+    ][])
+      gated[name] = async (args) => {
+        await this.recover();
+        return handler(args);
+      };
+    this.handlers = gated as unknown as KernelHandlers;
+  }
+
+  /**
+   * This engine's network namespace, as something never reused (netns-identity.ts); read once, a
+   * process does not change namespace. A failed lookup is retried on the next call.
+   */
+  identity(): Promise<NetnsIdentity> {
+    if (this.identityLookup) return this.identityLookup;
+    const lookup = readNetnsIdentity({ diag: this.diagSock() });
+    this.identityLookup = lookup;
+    lookup.catch(() => {
+      if (this.identityLookup === lookup) this.identityLookup = null;
+    });
+    return lookup;
+  }
+
+  /**
+   * Deal with what a killed engine left in this namespace (an interrupted apply or revert, a change
+   * awaiting confirmation): the first call does it, later calls return the same outcome. Every
+   * handler awaits it; hosts that should recover without waiting for a call (the privileged
+   * agent) call it at startup. The outcome is also sent as mptcp:config:recovered.
+   */
+  recover(): Promise<ConfigRecovery[]> {
+    return this.config.recover();
   }
 
   private emit<E extends EventName>(event: E, payload: EventPayload<E>): void {
@@ -123,7 +191,9 @@ export class LocalEngine {
     return new Map(ifs.map((i) => [i.index, i.name]));
   }
 
-  readonly handlers: KernelHandlers = {
+  readonly handlers: KernelHandlers;
+
+  private readonly ungated: KernelHandlers = {
     'mptcp:status:get': () => readKernelStatus({ netns: this.netnsLabel }),
     'mptcp:endpoints:list': async () =>
       listEndpoints(this.genlSock(), await this.family(), await this.ifnames()),

@@ -74,8 +74,11 @@ export class EngineService {
     this.countersIntervalMs = opts.countersIntervalMs ?? 1000;
     this.pollStats.intervalMs = this.pollIntervalMs;
     this.host = opts.host ?? {};
-    backend.onEvent?.((event, payload) => this.emit(event, payload));
+    this.stopBackendEvents = backend.onEvent?.((event, payload) => this.emit(event, payload)) ?? null;
   }
+
+  /** The backend's event subscription (released by detach and close). */
+  private stopBackendEvents: (() => void) | null;
 
   private handlerFor(method: MethodName): ((args: unknown) => Promise<unknown>) | undefined {
     const all: Partial<Record<MethodName, unknown>> = { ...this.backend.handlers, ...this.host };
@@ -297,7 +300,14 @@ export class EngineService {
     }
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stop everything this service started (polls, samples, its subscription to the backend's
+   * events) without closing the backend, which others may share (the privileged agent serves
+   * every client from one backend: one subscription leaked per connection before).
+   */
+  detach(): void {
+    this.stopBackendEvents?.();
+    this.stopBackendEvents = null;
     this.pollLoopRunning = false;
     this.pollGeneration++;
     if (this.pollTimer) clearTimeout(this.pollTimer);
@@ -306,6 +316,10 @@ export class EngineService {
     this.countersTimer = null;
     this.feeds.clear();
     this.listeners.clear();
+  }
+
+  async close(): Promise<void> {
+    this.detach();
     await this.backend.close();
   }
 }

@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { KernelHandlers } from '../../shared/contract';
 import type { ConnectionsSnapshot, KernelStatus, Overview } from '../../shared/types';
 import { emptySnapshot, fakeBackend, sampleStatus, stoppedPmStatus } from '../testing/fake-backend';
-import { adviceHandlers, detectManagers } from './advice';
+import { detectManagers } from '../engine/managers';
+import { adviceHandlers } from './advice';
 
 let root: string;
 let procRoot: string;

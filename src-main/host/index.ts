@@ -3,15 +3,12 @@
  * config directory and advice computed from kernel reads. They reach the kernel only through the
  * backend's kernel handlers, so they work the same for the local engine and a namespace agent.
  */
-import type { HostHandlers, KernelHandlers } from '../../shared/contract';
+import type { HostHandlers } from '../../shared/contract';
+import type { HostDeps } from './deps';
 import { adviceHandlers } from './advice';
 import { profileHandlers } from './profiles';
 
-export interface HostDeps {
-  kernel: KernelHandlers;
-  /** Where profiles are stored: $XDG_CONFIG_HOME/mptcp-studio/profiles by default. */
-  profilesDir: string;
-}
+export type { HostDeps } from './deps';
 
 export function createHostHandlers(deps: HostDeps): HostHandlers {
   return { ...profileHandlers(deps), ...adviceHandlers(deps) };

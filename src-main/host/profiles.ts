@@ -22,7 +22,7 @@ import type { HostHandlers } from '../../shared/contract';
 import { formatExport } from '../../shared/export-formats';
 import { findPreset, presets } from '../../shared/presets';
 import { ApiFailure, type ErrorCode } from '../../shared/result';
-import type { HostDeps } from './index';
+import type { HostDeps } from './deps';
 
 export type ProfileMethodName =
   | 'mptcp:profiles:list'

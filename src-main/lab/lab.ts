@@ -12,7 +12,7 @@
  *   (or the test process) goes away.
  */
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
@@ -746,20 +746,32 @@ export class Lab {
   }
 
   /**
-   * The path manager's crash-recovery files of this lab's namespaces (PmController names them by
-   * the netns inode, which /run/netns/NAME carries). A test that kills the engine on purpose
-   * leaves one behind; once the namespace is gone nothing could ever use it, so the lab removes it.
+   * The crash-recovery files of this lab's namespaces: the path manager's and the config journal's
+   * (named `pm-netns-INODE-COOKIE.json` / `config-netns-INODE-COOKIE.json` by
+   * src-main/engine/netns-identity.ts; /run/netns/NAME carries the inode). A test that kills the
+   * engine on purpose leaves one behind; once the namespace is gone nothing could ever use it, so
+   * the lab removes it.
    */
   private pmStateFiles(): string[] {
-    const files: string[] = [];
+    const inodes: number[] = [];
     for (const ns of this.namespaces()) {
       try {
-        files.push(`${PM_STATE_DIR}/pm-netns-${statSync(`/run/netns/${ns}`).ino}.json`);
+        inodes.push(statSync(`/run/netns/${ns}`).ino);
       } catch {
         // the namespace was never created
       }
     }
-    return files;
+    let names: string[];
+    try {
+      names = readdirSync(PM_STATE_DIR);
+    } catch {
+      return [];
+    }
+    return names
+      .filter((n) =>
+        inodes.some((ino) => n.startsWith(`pm-netns-${ino}-`) || n.startsWith(`config-netns-${ino}-`)),
+      )
+      .map((n) => `${PM_STATE_DIR}/${n}`);
   }
 
   /** Synchronous teardown for process exit. */

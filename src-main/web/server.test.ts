@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { EngineService } from '../engine/service';
 import { fakeBackend, sampleStatus } from '../testing/fake-backend';
+import { below, mulberry32, mutateText, randomBytes } from '../../shared/testing/fuzz';
+import { fillRequest, frame, HTTP_ATTACKS, rawHttp, WS_ATTACKS, wsAttack } from '../testing/web-attacks';
+import { MAX_CALL_BYTES } from '../../shared/wire';
 import { DROPPED_NOTICE_SOURCE, FEED_MAX_BUFFERED_BYTES, startWebHost, type WebHost } from './server';
 import { ConnectionsFeedEventSchema, applyDelta } from '../../shared/delta';
 import { prng, steadyTick, syntheticSnapshot } from '../../shared/synthetic';
@@ -112,6 +115,169 @@ describe('web host', () => {
   });
 });
 
+describe('web host under malformed input', () => {
+  let host: WebHost;
+  const service = new EngineService(fakeBackend());
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mpst-static-'));
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><title>MPTCP Studio</title>');
+    host = await startWebHost({ service, staticDir: dir, port: 0 });
+  });
+  afterAll(async () => {
+    await host.close();
+  });
+
+  // Each attack used to end the process (URIError, an unhandled rejection or an 'error' event with
+  // no listener); in-process here, the test run itself would die.
+  it.each(HTTP_ATTACKS)('HTTP: $name gets a clear status and the host keeps serving', async (attack) => {
+    const status = await rawHttp(host.port, fillRequest(attack.request, host.port, host.token));
+    expect(attack.expect).toContain(status);
+    expect((await get(host.port, `/?token=${host.token}`)).status).toBe(200);
+  });
+
+  it.each(WS_ATTACKS)('WebSocket: $name closes that socket only', async (attack) => {
+    const code = await wsAttack(host.port, host.token, attack);
+    if (attack.closeCodes) expect(attack.closeCodes).toContain(code);
+    const { ws, status } = await wsOpen(`ws://127.0.0.1:${host.port}/api?token=${host.token}`);
+    expect(status).toBeNull();
+    const reply = new Promise<unknown>((resolve) =>
+      ws.once('message', (d: Buffer) => resolve(JSON.parse(d.toString()))),
+    );
+    ws.send(JSON.stringify({ t: 'call', id: 7, method: 'mptcp:status:get', args: {} }));
+    expect(await reply).toMatchObject({ t: 'result', id: 7, result: { ok: true } });
+    ws.close();
+  });
+
+  it('survives 300 random frames after the handshake (seeded fuzz)', async () => {
+    const r = mulberry32(0xf7a3e5);
+    for (let i = 0; i < 300; i++) {
+      const first = below(r, 256);
+      const payload = Buffer.from(
+        below(r, 2) === 0
+          ? mutateText(r, JSON.stringify({ t: 'call', id: i, method: 'mptcp:status:get', args: {} }))
+          : randomBytes(r, below(r, 300)),
+      );
+      const masked = below(r, 8) !== 0;
+      const claimed = below(r, 4) === 0 ? below(r, 1 << 22) : undefined;
+      await wsAttack(
+        host.port,
+        host.token,
+        {
+          name: `fuzz ${i}`,
+          bytes: () =>
+            frame(first, payload, { masked, ...(claimed !== undefined ? { claimedLength: claimed } : {}) }),
+          closeCodes: null,
+        },
+        200,
+      ).catch(() => null); // a frame that needs more bytes leaves the socket waiting: timed out, fine
+    }
+    const { ws } = await wsOpen(`ws://127.0.0.1:${host.port}/api?token=${host.token}`);
+    const reply = new Promise<unknown>((resolve) =>
+      ws.once('message', (d: Buffer) => resolve(JSON.parse(d.toString()))),
+    );
+    ws.send(JSON.stringify({ t: 'call', id: 1, method: 'mptcp:status:get', args: {} }));
+    expect(await reply).toMatchObject({ t: 'result', id: 1, result: { ok: true } });
+    ws.close();
+  }, 60_000);
+
+  it('refuses a call larger than MAX_CALL_BYTES with 1009, before reading it whole', async () => {
+    const { ws } = await wsOpen(`ws://127.0.0.1:${host.port}/api?token=${host.token}`);
+    const closed = new Promise<number>((resolve) => ws.once('close', (code: number) => resolve(code)));
+    ws.on('error', () => undefined);
+    ws.send(
+      JSON.stringify({
+        t: 'call',
+        id: 1,
+        method: 'mptcp:profiles:import',
+        args: { text: 'x'.repeat(MAX_CALL_BYTES) },
+      }),
+    );
+    expect(await closed).toBe(1009);
+  });
+});
+
+describe('web host audit', () => {
+  it('logs every writing call with its client and validated arguments, and no read', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const dir = mkdtempSync(join(tmpdir(), 'mpst-static-'));
+    const host = await startWebHost({
+      service: new EngineService(fakeBackend()),
+      staticDir: dir,
+      port: 0,
+      audit: (e) => lines.push(e),
+    });
+    try {
+      const { ws } = await wsOpen(`ws://127.0.0.1:${host.port}/api?token=${host.token}`);
+      const results = new Map<number, unknown>();
+      const got = new Promise<void>((resolve) =>
+        ws.on('message', (d: Buffer) => {
+          const m = JSON.parse(d.toString()) as { t: string; id: number };
+          if (m.t === 'result') results.set(m.id, m);
+          if (results.size === 3) resolve();
+        }),
+      );
+      ws.send(JSON.stringify({ t: 'call', id: 1, method: 'mptcp:status:get', args: {} }));
+      ws.send(JSON.stringify({ t: 'call', id: 2, method: 'mptcp:pm:stop', args: {} }));
+      const config = { limits: { subflows: 2, addAddrAccepted: 0 } };
+      ws.send(
+        JSON.stringify({
+          t: 'call',
+          id: 3,
+          method: 'mptcp:config:apply',
+          args: { config, confirmWithinS: null },
+        }),
+      );
+      await got;
+      ws.close();
+      expect(lines.map((l) => l.method)).toEqual(['mptcp:pm:stop', 'mptcp:config:apply']);
+      expect(lines[1]).toMatchObject({
+        peer: { client: expect.stringMatching(/^websocket 127\.0\.0\.1:\d+$/) },
+        args: { config },
+      });
+    } finally {
+      await host.close();
+    }
+  });
+});
+
+describe('web host and crash recovery', () => {
+  it('tells every page that connects later what the engine recovered at start', async () => {
+    const service = new EngineService(fakeBackend());
+    const host = await startWebHost({
+      service,
+      staticDir: mkdtempSync(join(tmpdir(), 'mpst-static-')),
+      port: 0,
+    });
+    try {
+      const recovery = {
+        kind: 'apply-undone' as const,
+        message: 'an apply interrupted by a killed engine (pid 42) was undone: the state before it is back',
+        atMs: 1,
+        pid: 42,
+        appliedAtMs: 0,
+        revertAtMs: null,
+        restored: true,
+        steps: [],
+      };
+      service.emit('mptcp:config:recovered', recovery);
+      for (let i = 0; i < 2; i++) {
+        // Listening before 'open': the event may come in the same read as the handshake.
+        const ws = new WebSocket(`ws://127.0.0.1:${host.port}/api?token=${host.token}`);
+        const got = await new Promise<unknown>((resolve) =>
+          ws.on('message', (d: Buffer) => {
+            const m = JSON.parse(d.toString()) as { name?: string; payload?: unknown };
+            if (m.name === 'mptcp:config:recovered') resolve(m.payload);
+          }),
+        );
+        expect(got).toEqual(recovery);
+        ws.close();
+      }
+    } finally {
+      await host.close();
+    }
+  });
+});
+
 describe('web host connections feed', () => {
   it('a client that stops reading is skipped, not queued (bounded backlog), and converges when it reads again', async () => {
     const r = prng(2024);
@@ -146,13 +312,16 @@ describe('web host connections feed', () => {
         else if (held?.seq === e.baseSeq) held = { seq: e.seq, snap: applyDelta(held.snap, e) };
         else gaps++;
       });
-      await new Promise((res) => setTimeout(res, 1000));
-      expect(messages).toBeGreaterThan(2);
+      await vi.waitFor(() => expect(messages).toBeGreaterThan(2), { timeout: 10_000 });
       // Stop reading: the kernel's socket buffers fill, then ws's own buffer would grow.
       ws.pause();
       const pollsBefore = polls;
       let maxBuffered = 0;
-      for (let i = 0; i < 100; i++) {
+      // Paused for 5 s at least, and longer on a slow machine until the polls and skips counted
+      // below have happened (at most 15 s).
+      const behindEnough = (): boolean =>
+        polls - pollsBefore > 20 && (host.clientStats()[0]?.feed.skipped ?? 0) > 5;
+      for (let i = 0; i < 100 || (i < 300 && !behindEnough()); i++) {
         await new Promise((res) => setTimeout(res, 50));
         for (const c of host.clientStats()) maxBuffered = Math.max(maxBuffered, c.bufferedAmount);
       }
@@ -162,7 +331,11 @@ describe('web host connections feed', () => {
       // Bounded: the threshold plus one message (a delta here is well under 1 MB).
       expect(maxBuffered).toBeLessThan(FEED_MAX_BUFFERED_BYTES + 2 * 1024 * 1024);
       ws.resume();
-      await new Promise((res) => setTimeout(res, 1500));
+      // Caught up: holding a snapshot within 5 polls of the engine's latest (checked again below).
+      await vi.waitFor(
+        () => expect(current.takenAtMs - (held?.snap.takenAtMs ?? 0)).toBeLessThanOrEqual(5 * 100),
+        { timeout: 10_000 },
+      );
       expect(gaps).toBe(0);
       expect(messages).toBeLessThan(polls);
       const got = held as { seq: number; snap: ConnectionsSnapshot } | null;
@@ -193,7 +366,8 @@ describe('web host event streams', () => {
         if (msg.name === 'mptcp:engine:error')
           notices.push(msg.payload as { source: string; code: string; message: string });
       });
-      await new Promise((res) => setTimeout(res, 100));
+      // The host has taken this client on (it subscribes it to the events as it does).
+      await vi.waitFor(() => expect(host.clientStats()).toHaveLength(1), { timeout: 5000 });
       const link = (i: number): KernelEvent => ({
         source: 'link',
         timestampMs: i,

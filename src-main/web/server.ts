@@ -10,17 +10,13 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
-import {
-  EVENTS_DROPPED_CODE,
-  eventNames,
-  methods,
-  type EventName,
-  type EventPayload,
-} from '../../shared/contract';
-import type { FeedStats } from '../engine/connections-feed';
-import { ClientMessageSchema, MAX_WIRE_BYTES } from '../../shared/wire';
-import type { EngineService } from '../engine/service';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { EventPayload } from '../../shared/contract';
+import { ClientMessageSchema, MAX_CALL_BYTES } from '../../shared/wire';
+import type { EngineService } from '../engine/index';
+import { Session, type SessionStats } from '../session/session';
+
+export { DROPPED_NOTICE_SOURCE } from '../session/session';
 
 export const TOKEN_COOKIE = 'mptcp_studio_token';
 /** Sent on the WebSocket close when auth fails after upgrade (the renderer maps it to a message). */
@@ -31,19 +27,6 @@ export const WS_CLOSE_UNAUTHORIZED = 4401;
  * The backlog is then bounded by this plus one message (and the small event streams).
  */
 export const FEED_MAX_BUFFERED_BYTES = 1024 * 1024;
-/** Streams that are not forwarded as is: the connections feed replaces whole snapshots. */
-const NOT_FORWARDED = new Set<EventName>(['mptcp:connections:snapshot', 'mptcp:connections:delta']);
-/**
- * Streams dropped, not queued, for a client with more than FEED_MAX_BUFFERED_BYTES unsent: kernel
- * events can come in floods (link flaps, thousands of subflows closing) and a paused tab would
- * otherwise grow ws's buffer without bound. A missed counters sample is healed by the client (it
- * reads the base again when prevTakenAtMs does not match); missed kernel events are lost, so the
- * client is told how many (DROPPED_NOTICE). Rare, small streams (config:pending, engine:error)
- * are always sent.
- */
-const DROPPED_WHEN_BEHIND = new Set<EventName>(['mptcp:kernel:event', 'mptcp:counters:sample']);
-/** `source` of the mptcp:engine:error that tells a client it missed events while it was behind. */
-export const DROPPED_NOTICE_SOURCE = 'web-host';
 
 export const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
@@ -67,15 +50,17 @@ export interface WebHostOptions {
   host?: string;
   port?: number;
   token?: string;
+  /**
+   * Where a line goes for every call of a writing method (shared/contract.ts `writes`), as the
+   * privileged agent logs them: a web host run as root writes the kernel itself.
+   */
+  audit?: (entry: Record<string, unknown>) => void;
 }
 
-export interface ClientStats {
+export interface ClientStats extends SessionStats {
   bufferedAmount: number;
-  /** The most bytes the socket had unsent when a feed event was offered. */
+  /** The most bytes the socket had unsent when the session asked whether it keeps up. */
   maxBufferedAmount: number;
-  feed: FeedStats;
-  /** Events not sent because the client was behind (DROPPED_WHEN_BEHIND), since it connected. */
-  dropped: { kernelEvents: number; counterSamples: number };
 }
 
 export interface WebHost {
@@ -94,12 +79,36 @@ function safeEqual(a: string, b: string): boolean {
   return ab.length === bb.length && timingSafeEqual(ab, bb);
 }
 
-function cookieToken(req: IncomingMessage): string | null {
+/**
+ * The token cookie's value, or null. Runs before authentication on every request: a malformed
+ * value (a bad `%` escape) is no token, never an exception (decodeURIComponent throws URIError).
+ */
+export function cookieToken(req: IncomingMessage): string | null {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [k, v] = part.trim().split('=');
-    if (k === TOKEN_COOKIE && v) return decodeURIComponent(v);
+    if (k === TOKEN_COOKIE && v) return safeDecode(v);
   }
   return null;
+}
+
+function safeDecode(s: string): string | null {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * `req.url` as a URL, or null: a request target such as `//[` is an authority that does not
+ * parse, and `new URL` throws on it (before authentication).
+ */
+function requestUrl(req: IncomingMessage): URL | null {
+  try {
+    return new URL(req.url ?? '/', 'http://x');
+  } catch {
+    return null;
+  }
 }
 
 export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
@@ -124,7 +133,8 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     if (!allowedHosts().has(req.headers.host ?? '')) {
       return { ok: false, status: 421, why: 'unexpected Host header' };
     }
-    const url = new URL(req.url ?? '/', 'http://x');
+    const url = requestUrl(req);
+    if (!url) return { ok: false, status: 400, why: 'malformed request target' };
     const q = url.searchParams.get('token');
     if (q !== null && safeEqual(q, token)) return { ok: true, viaQuery: true };
     const c = cookieToken(req);
@@ -150,7 +160,9 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     const auth = authorise(req);
     if (!auth.ok) {
       res.writeHead(auth.status, { 'Content-Type': 'text/plain; charset=utf-8' });
-      res.end(`${auth.status === 401 ? 'Unauthorised' : 'Refused'}: ${auth.why}\n`);
+      res.end(
+        `${auth.status === 401 ? 'Unauthorised' : auth.status === 400 ? 'Bad request' : 'Refused'}: ${auth.why}\n`,
+      );
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -163,20 +175,43 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
         `${TOKEN_COOKIE}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`,
       );
     }
-    void serveStatic(opts.staticDir, req, res);
+    serveStatic(opts.staticDir, req, res).catch(() => {
+      // serveStatic answers every request itself; this is for a response that failed mid-way
+      // (the client went away): end it, never let the rejection end the process.
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  // A socket error (a reset mid-request, a write after the peer left) ends that socket only.
+  server.on('clientError', (_err, socket: Duplex) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
   });
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WIRE_BYTES });
+  // What a client may send in one message is far less than what it receives (a 10,000-connection
+  // snapshot): calls carry at most a profile (MAX_CALL_BYTES). A larger frame closes the socket
+  // with 1009 (RFC 6455 section 7.4.1) and ws reports it as an 'error' on that socket only.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CALL_BYTES });
+  wss.on('error', () => undefined);
   const clients = new Map<WebSocket, () => ClientStats>();
+  // A host recovers what a killed engine left (src-main/engine/config/journal.ts) before any page
+  // connects: each page that connects later is told, so the outcome is visible where the user is.
+  const recoveries: EventPayload<'mptcp:config:recovered'>[] = [];
+  const stopRecoveries = service.on('mptcp:config:recovered', (r) => {
+    recoveries.push(r);
+    if (recoveries.length > 20) recoveries.shift();
+  });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const url = new URL(req.url ?? '/', 'http://x');
+    // Until ws takes the socket over, its errors (a reset during the handshake) are ours to catch.
+    socket.on('error', () => socket.destroy());
+    const url = requestUrl(req);
     const auth = authorise(req);
     const origin = req.headers.origin;
     // Browsers always send Origin on WebSocket upgrades; it must be this very host.
     const originOk = origin === undefined || origin === `http://${req.headers.host ?? ''}`;
-    if (url.pathname !== '/api' || !auth.ok || !originOk) {
+    if (url?.pathname !== '/api' || !auth.ok || !originOk) {
       const status =
-        url.pathname !== '/api'
+        url?.pathname !== '/api'
           ? '404 Not Found'
           : !originOk
             ? '403 Forbidden'
@@ -187,7 +222,15 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      clients.set(ws, serveClient(ws, service));
+      // RFC 6455 protocol errors (invalid UTF-8, an unmasked frame, a reserved opcode or RSV bit,
+      // an oversized control frame, a bad close code, a stray continuation, a frame over
+      // maxPayload): ws closes the socket with the matching status code and emits 'error' here.
+      // Without a listener, that 'error' would end the whole web host.
+      ws.on('error', () => ws.terminate());
+      const peer = `websocket ${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`;
+      clients.set(ws, serveClient(ws, service, peer, opts.audit));
+      for (const r of recoveries)
+        ws.send(JSON.stringify({ t: 'event', name: 'mptcp:config:recovered', payload: r }));
       ws.on('close', () => clients.delete(ws));
     });
   });
@@ -207,6 +250,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     clientStats: () => [...clients.entries()].filter(([ws]) => ws.readyState === ws.OPEN).map(([, s]) => s()),
     close: () =>
       new Promise<void>((resolve) => {
+        stopRecoveries();
         for (const c of wss.clients) c.terminate();
         wss.close();
         server.close(() => resolve());
@@ -215,59 +259,33 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
   };
 }
 
-function serveClient(ws: WebSocket, service: EngineService): () => ClientStats {
-  const send = (name: EventName, payload: unknown): void => {
-    ws.send(JSON.stringify({ t: 'event', name, payload }));
-  };
+function serveClient(
+  ws: WebSocket,
+  service: EngineService,
+  peer: string,
+  audit: WebHostOptions['audit'],
+): () => ClientStats {
   let maxBufferedAmount = 0;
-  const canTake = (): boolean => ws.readyState === ws.OPEN && ws.bufferedAmount <= FEED_MAX_BUFFERED_BYTES;
-  const dropped = { kernelEvents: 0, counterSamples: 0 };
-  /** Kernel events dropped since the client was last told. */
-  let kernelEventsUntold = 0;
-  /** Once the client keeps up again: one notice saying how many kernel events it missed. */
-  const tellDrops = (): void => {
-    if (kernelEventsUntold === 0 || !canTake()) return;
-    const n = kernelEventsUntold;
-    kernelEventsUntold = 0;
-    const notice: EventPayload<'mptcp:engine:error'> = {
-      source: DROPPED_NOTICE_SOURCE,
-      code: EVENTS_DROPPED_CODE,
-      message: `${n} kernel event${n === 1 ? ' was' : 's were'} dropped while this page was behind`,
-    };
-    send('mptcp:engine:error', notice);
-  };
-  const feed = service.subscribeConnections({
-    ready: () => {
-      maxBufferedAmount = Math.max(maxBufferedAmount, ws.bufferedAmount);
-      const ok = canTake();
-      // The feed asks at every poll: a client that caught up hears of its drops within a poll
-      // interval, even when no other event follows.
-      if (ok) tellDrops();
-      return ok;
+  const session = new Session(
+    service,
+    {
+      send: (name, payload) => ws.send(JSON.stringify({ t: 'event', name, payload })),
+      isOpen: () => ws.readyState === ws.OPEN,
+      canTake: () => {
+        maxBufferedAmount = Math.max(maxBufferedAmount, ws.bufferedAmount);
+        return ws.readyState === ws.OPEN && ws.bufferedAmount <= FEED_MAX_BUFFERED_BYTES;
+      },
     },
-    send: (event) => send('mptcp:connections:delta', event),
-  });
-  const unsubscribe = eventNames
-    .filter((name) => !NOT_FORWARDED.has(name))
-    .map((name: EventName) =>
-      service.on(name, (payload) => {
-        if (ws.readyState !== ws.OPEN) return;
-        if (DROPPED_WHEN_BEHIND.has(name) && !canTake()) {
-          if (name === 'mptcp:kernel:event') {
-            dropped.kernelEvents++;
-            kernelEventsUntold++;
-          } else dropped.counterSamples++;
-          return;
-        }
-        tellDrops();
-        send(name, payload);
-      }),
-    );
+    { peer, dropWhenBehind: true, ...(audit ? { audit } : {}) },
+  );
   const reply = (id: number, result: unknown): void => {
     if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ t: 'result', id, result }));
   };
-  ws.on('message', (data, isBinary) => {
-    if (isBinary || !Buffer.isBuffer(data)) return;
+  const onMessage = (data: RawData, isBinary: boolean): void => {
+    if (isBinary || !Buffer.isBuffer(data)) {
+      ws.close(1003, 'binary messages are not part of the protocol');
+      return;
+    }
     let msg;
     try {
       msg = ClientMessageSchema.parse(JSON.parse(data.toString('utf8')));
@@ -275,37 +293,33 @@ function serveClient(ws: WebSocket, service: EngineService): () => ClientStats {
       ws.close(1008, 'malformed message');
       return;
     }
-    // This client's own feed: answered here, the engine does not know subscribers.
-    if (msg.method === 'mptcp:connections:resync' || msg.method === 'mptcp:connections:ack') {
-      const args = methods[msg.method].args.safeParse(msg.args ?? {});
-      if (!args.success) {
-        reply(msg.id, {
-          ok: false,
-          error: { code: 'BAD_REQUEST', message: `${msg.method}: invalid arguments` },
-        });
-        return;
-      }
-      if ('seq' in args.data) feed.ack(args.data.seq);
-      else feed.resync();
-      reply(msg.id, { ok: true, value: {} });
-      return;
+    const { id } = msg;
+    // call never rejects (it returns a Result); a failure to send (socket gone) must not either.
+    session
+      .call(msg.method, msg.args)
+      .then((result) => reply(id, result))
+      .catch(() => undefined);
+  };
+  ws.on('message', (data, isBinary) => {
+    // A listener that throws would throw inside ws's frame parser, past every socket: contain it.
+    try {
+      onMessage(data, isBinary);
+    } catch {
+      ws.close(1011, 'internal error');
     }
-    void service.invoke(msg.method, msg.args).then((result) => reply(msg.id, result));
   });
-  ws.on('close', () => {
-    feed.close();
-    for (const u of unsubscribe) u();
-  });
-  return () => ({
-    bufferedAmount: ws.bufferedAmount,
-    maxBufferedAmount,
-    feed: { ...feed.stats },
-    dropped: { ...dropped },
-  });
+  ws.on('close', () => session.close());
+  return () => ({ bufferedAmount: ws.bufferedAmount, maxBufferedAmount, ...session.stats() });
 }
 
 async function serveStatic(root: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+  const raw = requestUrl(req)?.pathname;
+  const pathname = raw === undefined ? null : safeDecode(raw);
+  if (pathname === null || pathname.includes('\0')) {
+    res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end('Bad request: malformed path\n');
+    return;
+  }
   const rel = pathname === '/' ? 'index.html' : pathname.slice(1);
   const file = normalize(join(root, rel));
   if (!file.startsWith(normalize(root) + sep)) {

@@ -1,11 +1,11 @@
 import { PassThrough } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { describe, expect, it, vi } from 'vitest';
-import { checkNetnsName, LineBackend, serveAgent } from './agent';
-import { fakeBackend, sampleStatus } from '../testing/fake-backend';
-import { prng, steadyTick, syntheticSnapshot } from '../../shared/synthetic';
-import type { ConnectionsSnapshot } from '../../shared/types';
-import type { EngineBackend } from './service';
+import { checkNetnsName, LineBackend, serveAgent } from '.';
+import { fakeBackend, sampleStatus } from '../../testing/fake-backend';
+import { prng, steadyTick, syntheticSnapshot } from '../../../shared/synthetic';
+import type { ConnectionsSnapshot } from '../../../shared/types';
+import type { EngineBackend } from '../service';
 
 /**
  * A LineBackend talking to serveAgent(agentBackend) over in-memory streams, counting the bytes of

@@ -1,37 +1,33 @@
 /**
- * The per-namespace agent. A Node process can only open netlink sockets in its own network
- * namespace (reference G4), so to look at namespace NS the engine runs a copy of itself under
+ * The client side of the agents. A Node process can only open netlink sockets in its own network
+ * namespace (a socket belongs to the namespace of the process that creates it:
+ * network_namespaces(7), and Node has no setns), so to look at namespace NS the engine runs a copy of itself under
  * `ip netns exec NS` and speaks the same contract to it over stdio, one JSON message per line
  * (shared/wire.ts). The parent validates everything the agent sends, as it would any boundary.
  */
 import { spawn } from 'node:child_process';
-import { connect, createServer, type Server } from 'node:net';
-import { chmod } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { existsSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { kernelMethodNames, methods, type KernelHandlers, type MethodName } from '../../shared/contract';
-import { ApiFailure, type Result } from '../../shared/result';
+import { kernelMethodNames, methods, type KernelHandlers, type MethodName } from '../../../shared/contract';
+import { ApiFailure } from '../../../shared/result';
 import {
-  AgentFeedArgsSchema,
+  MAX_WIRE_BYTES,
   ServerMessageSchema,
-  WireCallSchema,
   type AgentFeedArgs,
   type ServerMessage,
-} from '../../shared/wire';
+} from '../../../shared/wire';
 import {
   applyDelta,
-  CONNECTION_FIELDS,
   ConnectionsFeedEventSchema,
-  SUBFLOW_FIELDS,
   DeltaMismatchError,
-  diffSnapshots,
   type ConnectionsFeedEvent,
-} from '../../shared/delta';
-import type { ConnectionsSnapshot } from '../../shared/types';
+} from '../../../shared/delta';
+import { FEED_FIELDS } from './feed';
+import { readLines } from './lines';
+import type { ConnectionsSnapshot } from '../../../shared/types';
 import type { z } from 'zod';
-import { isEventName, type EventName, type EventPayload, events } from '../../shared/contract';
-import type { EngineBackend } from './service';
-import { EngineService } from './service';
+import { isEventName, type EventName, type EventPayload, events } from '../../../shared/contract';
+import type { EngineBackend } from '../service';
 
 /** Names `ip netns add` accepts and that cannot smuggle a path or an option. */
 const NETNS_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
@@ -54,15 +50,6 @@ interface PendingCall {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
 }
-
-/**
- * The field layout delta packing uses (shared/delta.ts codes fields by position): a host and an
- * agent of different builds could otherwise put values in the wrong fields.
- */
-const FEED_FIELDS = `${CONNECTION_FIELDS.join(',')}|${SUBFLOW_FIELDS.join(',')}`;
-
-/** How long an agent keeps a silent client's last feed snapshot (polls come every 1-8 s). */
-const FEED_IDLE_MS = 60_000;
 
 /** A line-oriented duplex connection to an agent: a child's stdio or a Unix socket. */
 export interface AgentChannel {
@@ -287,7 +274,12 @@ export class AgentBackend extends LineBackend {
       child.stderr.on('data', (d: Buffer) => {
         stderrTail = (stderrTail + d.toString()).slice(-2000);
       });
-      createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', h.onLine);
+      void readLines(child.stdout, {
+        maxLineBytes: MAX_WIRE_BYTES,
+        onLine: h.onLine,
+        // Our own agent never sends this: it is broken, and what follows cannot be trusted.
+        onOversize: () => child.kill('SIGKILL'),
+      });
       child.on('exit', (code, signal) => {
         h.onClose(
           `engine agent for netns "${netns}" exited (${signal ?? code})${stderrTail ? `: ${stderrTail.trim()}` : ''}`,
@@ -327,10 +319,12 @@ export class SocketBackend extends LineBackend {
         h.onClose(`cannot reach the privileged agent at ${socketPath}: ${e.code ?? e.message}`);
       });
       sock.on('close', () => h.onClose(`the privileged agent at ${socketPath} closed the connection`));
-      // readline re-emits the socket's errors; they are reported through onClose above.
-      createInterface({ input: sock, crlfDelay: Infinity })
-        .on('line', h.onLine)
-        .on('error', () => undefined);
+      void readLines(sock, {
+        maxLineBytes: MAX_WIRE_BYTES,
+        onLine: h.onLine,
+        // Whatever listens on that path sent a line no agent sends: stop talking to it.
+        onOversize: () => sock.destroy(new Error('the agent sent a line over the size limit')),
+      });
       return {
         write: (line) => sock.write(line),
         close: () =>
@@ -344,139 +338,4 @@ export class SocketBackend extends LineBackend {
       };
     });
   }
-}
-
-/** Methods that change the kernel: the agent logs each one with its outcome. */
-const WRITE_METHODS = new Set([
-  'mptcp:config:apply',
-  'mptcp:config:confirm',
-  'mptcp:config:revert',
-  'mptcp:cc:load',
-  'mptcp:cc:unload',
-]);
-
-export interface ServeAgentOptions {
-  /** Close the backend when the stream ends (stdio agent: yes; socket agent: no, others remain). */
-  closeBackend?: boolean;
-  /** Where to log changes (one JSON line each); the systemd unit sends stderr to the journal. */
-  log?: (entry: Record<string, unknown>) => void;
-  /** Who is on the other end, for the log. */
-  peer?: string;
-}
-
-/** Agent side: serve a backend over a line stream until it ends. */
-export function serveAgent(
-  backend: EngineBackend,
-  input: NodeJS.ReadableStream,
-  output: NodeJS.WritableStream,
-  opts: ServeAgentOptions = {},
-): Promise<void> {
-  const service = new EngineService(backend);
-  // Kernel-side events travel to the parent (not the connections poll: the parent polls through
-  // calls). Listening directly on the backend keeps the service from starting watches by itself.
-  const stopEvents = backend.onEvent?.((name, payload) => {
-    if (name === 'mptcp:connections:snapshot') return;
-    output.write(`${JSON.stringify({ t: 'event', name, payload })}\n`);
-  });
-  // This stream's connections feed (AgentFeedArgsSchema): what it was sent last.
-  let feedLast: { seq: number; snapshot: ConnectionsSnapshot } | null = null;
-  // A client that stops polling (the privileged agent may serve several over its socket) does not
-  // keep a whole snapshot (~10 MB at 10,000 connections) in the daemon: its next poll is full.
-  let feedIdle: NodeJS.Timeout | null = null;
-  let feedSeq = 0;
-  const feedList = async (baseSeq: number | null, fields: string): Promise<Result<unknown>> => {
-    if (fields !== FEED_FIELDS) {
-      return {
-        ok: false,
-        error: {
-          code: 'BAD_REQUEST',
-          message: 'connections feed: the host packs other fields (another build); send whole snapshots',
-        },
-      };
-    }
-    const r = await service.invoke('mptcp:connections:list', {});
-    if (!r.ok) return r;
-    const snapshot = r.value as ConnectionsSnapshot;
-    const seq = ++feedSeq;
-    const ev: ConnectionsFeedEvent =
-      baseSeq !== null && feedLast?.seq === baseSeq
-        ? diffSnapshots(feedLast.snapshot, snapshot, seq, baseSeq)
-        : { kind: 'full', seq, snapshot };
-    feedLast = { seq, snapshot };
-    if (feedIdle) clearTimeout(feedIdle);
-    feedIdle = setTimeout(() => (feedLast = null), FEED_IDLE_MS);
-    feedIdle.unref();
-    return { ok: true, value: ev };
-  };
-  const rl = createInterface({ input, crlfDelay: Infinity });
-  const inflight = new Set<Promise<void>>();
-  rl.on('line', (line) => {
-    let call;
-    try {
-      call = WireCallSchema.parse(JSON.parse(line));
-    } catch {
-      return;
-    }
-    const feed = call.method === 'mptcp:connections:list' ? AgentFeedArgsSchema.safeParse(call.args) : null;
-    const answer = feed?.success
-      ? feedList(feed.data.feed.baseSeq, feed.data.feed.fields)
-      : service.invoke(call.method, call.args);
-    const p = answer.then((result) => {
-      if (opts.log && WRITE_METHODS.has(call.method)) {
-        opts.log({
-          time: new Date().toISOString(),
-          peer: opts.peer ?? 'stdio',
-          method: call.method,
-          args: call.args,
-          result,
-        });
-      }
-      output.write(`${JSON.stringify({ t: 'result', id: call.id, result })}\n`);
-    });
-    inflight.add(p);
-    void p.finally(() => inflight.delete(p));
-  });
-  return new Promise((resolve) => {
-    rl.on('close', () => {
-      stopEvents?.();
-      if (feedIdle) clearTimeout(feedIdle);
-      feedLast = null;
-      void Promise.all(inflight).then(async () => {
-        if (opts.closeBackend !== false) await service.close();
-        resolve();
-      });
-    });
-  });
-}
-
-export interface AgentSocketOptions {
-  path: string;
-  /** File mode of the socket: who may connect is decided by the file system (default 0660). */
-  mode?: number;
-  log?: (entry: Record<string, unknown>) => void;
-}
-
-/**
- * The privileged agent on a Unix socket. Access control is the socket file's owner, group and
- * mode (as with other system daemons' sockets); requests are still only the contract's kernel
- * methods, each parsed with its schema, never commands or shell strings.
- */
-export async function serveAgentSocket(backend: EngineBackend, opts: AgentSocketOptions): Promise<Server> {
-  let clients = 0;
-  const server = createServer((sock) => {
-    const peer = `socket client ${++clients}`;
-    opts.log?.({ time: new Date().toISOString(), peer, event: 'connected' });
-    sock.on('error', () => undefined);
-    void serveAgent(backend, sock, sock, {
-      closeBackend: false,
-      peer,
-      ...(opts.log ? { log: opts.log } : {}),
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.path, () => resolve());
-  });
-  await chmod(opts.path, opts.mode ?? 0o660);
-  return server;
 }

@@ -43,6 +43,11 @@ export interface ApplyReport {
 export interface ApplyOptions {
   /** Test hook: make step k (0-based) fail as if the kernel had refused it. */
   injectFailureAt?: number;
+  /**
+   * Test hook: wait this long before each step, so that a test can kill the engine between steps
+   * (config/crash-recovery.int.test.ts). Rollback steps are not delayed.
+   */
+  stepDelayMs?: number;
 }
 
 async function runStep(w: KernelWriter, s: Step): Promise<Step> {
@@ -88,6 +93,7 @@ export async function applySteps(
   const applied: StepResult[] = [];
   for (const [i, s] of steps.entries()) {
     try {
+      if (opts.stepDelayMs) await new Promise((r) => setTimeout(r, opts.stepDelayMs));
       if (opts.injectFailureAt === i) throw Object.assign(new Error('injected failure'), { code: 'EINVAL' });
       const ran = await runStep(w, s);
       done.push(ran);

@@ -119,7 +119,7 @@ function waitForSubflows(
 }
 
 function bundleDiagProbe(): Promise<unknown> {
-  return bundleProbe('src-main/engine/diag/probe-entry.ts', 'diag-probe.mjs');
+  return bundleProbe('src-main/lab/probes/diag-probe.ts', 'diag-probe.mjs');
 }
 
 describe.skipIf(labUnavailableReason() !== null)('sock_diag connection reader in a lab', () => {

@@ -13,7 +13,7 @@ import {
 } from './decode';
 
 /**
- * Recorded by record-fixture.ts in a 2-path lab on 6.18.44 (client namespace). The expected values
+ * Recorded by src-main/lab/probes/record-diag-fixture.ts in a 2-path lab on 6.18.44 (client namespace). The expected values
  * below were read off the `ss -tinaM` output stored in the same file, taken right after the dump.
  */
 interface Fixture {

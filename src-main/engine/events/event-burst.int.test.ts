@@ -126,7 +126,7 @@ async function probeHasEvents(lab: Lab, want: { connections: number; subflows: n
 describe.skipIf(labUnavailableReason() !== null)('kernel event bursts', () => {
   let lab: Lab;
   beforeAll(async () => {
-    await bundleProbe('src-main/engine/events/events-probe.ts', 'events-probe.mjs');
+    await bundleProbe('src-main/lab/probes/events-probe.ts', 'events-probe.mjs');
     lab = await Lab.create({ paths: 2 });
     await lab.startServer(5201);
   });

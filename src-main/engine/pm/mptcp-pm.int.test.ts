@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EndpointSchema, LimitsSchema, type Endpoint } from '../../../shared/types';
 import { Lab, ip, labUnavailableReason } from '../../lab/lab';
-import { buildProbe, readInNs } from './probe-harness';
+import { buildProbe, readInNs } from '../../lab/probes/pm-probe-harness';
 
 /** One entry of `ip -j mptcp endpoint show` (iproute2 6.1): flags are boolean keys. */
 interface IpEndpoint {

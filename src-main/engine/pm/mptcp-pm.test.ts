@@ -32,7 +32,7 @@ import {
 } from './mptcp-pm';
 
 /**
- * Fixture: reply bodies recorded from Linux 6.18 in a lab client namespace by record-fixtures.ts;
+ * Fixture: reply bodies recorded from Linux 6.18 in a lab client namespace by src-main/lab/probes/record-pm-fixtures.ts;
  * the `ip mptcp` output recorded with them is the oracle for the expected values below.
  */
 interface Recorded {

@@ -18,6 +18,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { pmConflicts, PmStartArgsSchema, type PmAction } from '../../../shared/pm';
 import { fakeBackend } from '../../testing/fake-backend';
 import { PmController, toAction } from './pm-controller';
+import type { NetnsIdentity } from '../netns-identity';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -50,6 +51,13 @@ function fakeProc(opts: { netAdmin?: boolean; mptcpd?: boolean; networkManager?:
   return { root, state: join(root, 'state') };
 }
 
+/** The fake namespace's identity: its inode, and a cookie as netns-identity.ts would read it. */
+const FAKE_COOKIE = '77';
+function identityOf(root: string): NetnsIdentity {
+  const { ino } = statSync(join(root, 'self', 'ns', 'net'));
+  return { ino, cookie: FAKE_COOKIE, bootId: 'boot', key: `${ino}-${FAKE_COOKIE}` };
+}
+
 function controller(root: string, state: string, actions: PmAction[] = []): PmController {
   return new PmController({
     engine: fakeBackend(),
@@ -57,6 +65,7 @@ function controller(root: string, state: string, actions: PmAction[] = []): PmCo
     procRoot: root,
     netnsDir: join(root, 'netns'),
     stateDir: state,
+    identity: () => Promise.resolve(identityOf(root)),
   });
 }
 
@@ -110,7 +119,7 @@ describe('PmController refusals (nothing changes)', () => {
     const { root, state } = fakeProc();
     const { ino } = statSync(join(root, 'self', 'ns', 'net'));
     mkdirSync(state);
-    const file = join(state, `pm-netns-${ino}.json`);
+    const file = join(state, `pm-netns-${ino}-${FAKE_COOKIE}.json`);
     const other = JSON.stringify({
       pid: process.ppid,
       previousPathManager: 'kernel',
@@ -126,6 +135,31 @@ describe('PmController refusals (nothing changes)', () => {
     });
     expect(readFileSync(file, 'utf8')).toBe(other);
     expect(pathManager(root)).toBe('kernel');
+  });
+
+  it('a state file of a dead namespace that had our inode is not taken for a killed run here', async () => {
+    const { root, state } = fakeProc();
+    const { ino } = statSync(join(root, 'self', 'ns', 'net'));
+    mkdirSync(state);
+    const dead = JSON.stringify({
+      pid: 999_999_999,
+      previousPathManager: 'userspace',
+      mode: 'fullmesh',
+      role: 'client',
+      manager: 'userspace',
+      startedAtMs: 1,
+    });
+    // Same inode, another cookie; and the naming by inode alone, which cannot tell either.
+    const other = join(state, `pm-netns-${ino}-${FAKE_COOKIE}1.json`);
+    const legacy = join(state, `pm-netns-${ino}.json`);
+    const unrelated = join(state, `pm-netns-${ino + 1}-5.json`);
+    for (const f of [other, legacy, unrelated]) writeFileSync(f, dead);
+    const s = await controller(root, state).status();
+    expect(s.orphan).toBeNull();
+    expect([existsSync(other), existsSync(legacy), existsSync(unrelated)]).toEqual([false, false, true]);
+    // The same file under our own identity is a killed run of this namespace.
+    writeFileSync(join(state, `pm-netns-${ino}-${FAKE_COOKIE}.json`), dead);
+    expect((await controller(root, state).status()).orphan).toMatchObject({ pid: 999_999_999 });
   });
 
   it('the contract refuses the in-kernel manager with ndiffports and subflows out of range', () => {

@@ -13,7 +13,7 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import {
   defaultPmSubflows,
   PmManagerSchema,
@@ -28,12 +28,18 @@ import {
   type PmStatus,
 } from '../../../shared/pm';
 import { ApiFailure } from '../../../shared/result';
-import { detectManagers } from '../../host/advice';
+import { detectManagers } from '../managers';
 import type { MptcpEvent } from '../events/mptcp-events';
 import { readPrivileges } from '../sysctl/status';
 import { runEndpointSync, type SyncEngine } from './endpoint-sync';
 import { runUserspacePm } from './userspace-pm-runner';
 import type { PmLogEntry } from './userspace-pm';
+import {
+  netnsStatePath,
+  readNetnsIdentity,
+  removeForeignStateFiles,
+  type NetnsIdentity,
+} from '../netns-identity';
 
 /** Actions kept for 'mptcp:pm:status' (a page opened later still sees what happened). */
 const RECENT_ACTIONS = 200;
@@ -50,6 +56,11 @@ export interface PmControllerOptions {
   netnsDir?: string;
   /** Where the state file for crash recovery goes (default /run/mptcp-studio). */
   stateDir?: string;
+  /**
+   * The namespace's identity, which names the state file (../netns-identity.ts); default: read it
+   * here (the engine passes its own, read once).
+   */
+  identity?: () => Promise<NetnsIdentity>;
 }
 
 /** Knobs the CLI offers beyond the contract's start arguments (mptcp-studio pm --help). */
@@ -183,11 +194,25 @@ export class PmController {
     return pm.value;
   }
 
-  /** Per namespace: the inode of our netns names the state file. */
+  /**
+   * Per namespace: its identity names the state file, `pm-netns-<inode>-<cookie>.json`. Not the
+   * inode alone: a new namespace gets the inode of a dead one, and with it the dead one's file
+   * (it then showed "a path manager run was killed"). Files for our inode with another cookie are
+   * such leftovers and are removed unread. Null when the namespace cannot be identified: no state
+   * file then (a killed run's path_manager is not restored, rather than restored in the wrong
+   * namespace).
+   */
   private async statePath(): Promise<string | null> {
-    const st = await stat(`${this.procRoot}/self/ns/net`).catch(() => null);
-    return st ? `${this.stateDir}/pm-netns-${st.ino}.json` : null;
+    const read = this.opts.identity ?? (() => readNetnsIdentity({ procRoot: this.procRoot }));
+    const id = await read().catch(() => null);
+    if (!id) return null;
+    if (this.foreignChecked !== id.key) {
+      this.foreignChecked = id.key;
+      await removeForeignStateFiles(this.stateDir, 'pm', id);
+    }
+    return netnsStatePath(this.stateDir, 'pm', id);
   }
+  private foreignChecked: string | null = null;
 
   private async readState(): Promise<StateFile | null> {
     const path = await this.statePath();

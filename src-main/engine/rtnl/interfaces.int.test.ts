@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NetInterfaceSchema, type NetInterface } from '../../../shared/types';
 import { Lab, ip, labUnavailableReason } from '../../lab/lab';
-import { buildProbe, readInNs } from '../pm/probe-harness';
+import { buildProbe, readInNs } from '../../lab/probes/pm-probe-harness';
 
 /** The parts of `ip -d -j addr show` we compare. */
 interface IpLink {

@@ -16,7 +16,7 @@ import {
 
 /**
  * Fixture: RTM_NEWLINK / RTM_NEWADDR bodies recorded from Linux 6.18 in a lab client namespace by
- * src-main/engine/pm/record-fixtures.ts, with `ip -d link show` / `ip addr show` as the oracle.
+ * src-main/lab/probes/record-pm-fixtures.ts, with `ip -d link show` / `ip addr show` as the oracle.
  */
 interface Recorded {
   type: number;

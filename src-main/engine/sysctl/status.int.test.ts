@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KernelStatusSchema } from '../../../shared/types';
 import { Lab, labUnavailableReason, nsRun, run } from '../../lab/lab';
-import { buildProbe, probePath, readInNs, type ProbeReading } from '../pm/probe-harness';
+import { buildProbe, probePath, readInNs, type ProbeReading } from '../../lab/probes/pm-probe-harness';
 import { NET_ADMIN_NOTE } from './status';
 
 const sysctlN = async (ns: string, name: string): Promise<string> =>

@@ -1,4 +1,5 @@
 // @vitest-environment jsdom
+import { PROFILE_TEXT_MAX_CHARS } from '../../../shared/contract';
 import { act, cleanup, fireEvent, screen, within } from '@testing-library/react';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseProfile, type Profile } from '../../../shared/config';
@@ -113,6 +114,17 @@ describe('Profiles page', () => {
     await settle();
     expect(screen.queryByTestId('import-errors')).toBeNull();
     expect(byTestId('profile-row-good one')).toBeTruthy();
+  });
+
+  it('refuses a file larger than a profile can be before reading or sending it', async () => {
+    const api = profilesApi();
+    stores = await renderApp(api, 'profiles');
+    importFile('x'.repeat(PROFILE_TEXT_MAX_CHARS + 1), 'huge.json');
+    await settle();
+    expect(byTestId('import-too-large').textContent).toMatch(
+      /huge\.json is 262,145 bytes; a profile file is at most 262,144/,
+    );
+    expect(api.calls.filter((c) => c.method === 'mptcp:profiles:import')).toHaveLength(0);
   });
 
   it('saves the current state under a name from the export', async () => {

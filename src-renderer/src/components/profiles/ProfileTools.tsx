@@ -1,5 +1,6 @@
 import { useState, type ChangeEvent } from 'react';
 import type { ExportFormat } from '../../../../shared/config-api';
+import { PROFILE_TEXT_MAX_CHARS } from '../../../../shared/contract';
 import { useProfiles } from '../../state/stores';
 import { ExportControl } from './ProfileRow';
 
@@ -67,11 +68,21 @@ export function ImportCard() {
   const importErrors = useProfiles((s) => s.importErrors);
   const busy = useProfiles((s) => s.busy === 'import');
   const [fileName, setFileName] = useState<string | null>(null);
+  const [tooLarge, setTooLarge] = useState<string | null>(null);
   const onFile = (e: ChangeEvent<HTMLInputElement>) => {
     const input = e.currentTarget;
     const file = input.files?.[0];
     if (!file) return;
     setFileName(file.name);
+    if (file.size > PROFILE_TEXT_MAX_CHARS) {
+      // Refused before reading: the host would refuse it too, after the whole file crossed.
+      setTooLarge(
+        `${file.name} is ${file.size.toLocaleString('en')} bytes; a profile file is at most ${PROFILE_TEXT_MAX_CHARS.toLocaleString('en')} bytes.`,
+      );
+      input.value = '';
+      return;
+    }
+    setTooLarge(null);
     void file.text().then(async (text) => {
       await importText(text, file.name);
       input.value = ''; // choosing the same file again must import again
@@ -94,6 +105,13 @@ export function ImportCard() {
         A profile file (.json) exported by MPTCP Studio. It is checked field by field and saved under the name
         it carries; nothing is applied.
       </p>
+      {tooLarge ? (
+        <div className="notice notice-bad" role="alert" data-testid="import-too-large">
+          <div className="notice-body">
+            <strong className="notice-title">Not imported: the file is too large</strong> {tooLarge}
+          </div>
+        </div>
+      ) : null}
       {importErrors ? (
         <div className="notice notice-bad" role="alert">
           <div className="notice-body">

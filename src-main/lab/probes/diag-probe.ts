@@ -47,11 +47,11 @@
 import { spawn } from 'node:child_process';
 import type { ConnectionsSnapshot } from '../../../shared/types';
 import { readdirSync, readFileSync } from 'node:fs';
-import { NETLINK_SOCK_DIAG, NlSocket } from '../netlink/core';
-import { LocalEngine } from '../local-engine';
-import { EngineService } from '../service';
-import { SnapshotBuilder } from './decode';
-import { DiagDumpWorker, type ReceivePath } from './dump-worker';
+import { NETLINK_SOCK_DIAG, NlSocket } from '../../engine/netlink/core';
+import { LocalEngine } from '../../engine/local-engine';
+import { EngineService } from '../../engine/service';
+import { SnapshotBuilder } from '../../engine/diag/decode';
+import { DiagDumpWorker, type ReceivePath } from '../../engine/diag/dump-worker';
 import {
   pollRequests,
   pollSplitStats,
@@ -61,7 +61,7 @@ import {
   setDumpReceivePath,
   SOCK_DIAG_BY_FAMILY,
   type ReadConnectionsOptions,
-} from './connections';
+} from '../../engine/diag/connections';
 
 /**
  * On `w`: a request the kernel refuses (sdiag_family 255: EINVAL from sock_diag_rcv_msg), then the

@@ -10,9 +10,9 @@
  *
  * The JSON line also lists link events (name, timestamp), for the timestamp test.
  */
-import { KernelEventWatcher } from './kernel-events';
-import { resolveMptcpPm } from '../pm/mptcp-pm';
-import type { EventReaderOptions } from '../netlink/event-reader';
+import { KernelEventWatcher } from '../../engine/events/kernel-events';
+import { resolveMptcpPm } from '../../engine/pm/mptcp-pm';
+import type { EventReaderOptions } from '../../engine/netlink/event-reader';
 
 const [rcvbuf, stall, procDir, isolation, busy] = process.argv.slice(2);
 const busyMs = Number(busy ?? 0);

@@ -3,9 +3,9 @@
  * reads, taken in the client namespace of a lab, with the `ip` output they were checked against.
  * Run as root, rarely (the fixtures are checked in):
  *
- *   node_modules/.bin/esbuild src-main/engine/pm/probe-entry.ts --bundle --platform=node \
+ *   node_modules/.bin/esbuild src-main/lab/probes/pm-probe.ts --bundle --platform=node \
  *     --format=esm --external:netlink --outfile=.cache/settings-probe.mjs
- *   node_modules/.bin/esbuild src-main/engine/pm/record-fixtures.ts --bundle --platform=node \
+ *   node_modules/.bin/esbuild src-main/lab/probes/record-pm-fixtures.ts --bundle --platform=node \
  *     --format=esm --external:netlink --outfile=.cache/record-settings.mjs && node .cache/record-settings.mjs
  *
  * The client namespace holds: an implicit endpoint (created by the kernel for the join from c1),
@@ -15,7 +15,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Lab, ip, nsRun, run } from '../../lab/lab';
+import { Lab, ip, nsRun, run } from '../lab';
 
 async function main(): Promise<void> {
   const lab = await Lab.create({ paths: 2 });
@@ -59,7 +59,7 @@ async function main(): Promise<void> {
       addresses: (await ip(['-n', ns, 'addr', 'show'])).stdout,
     };
     const kernel = (await run('uname', ['-r'])).stdout.trim();
-    const meta = { kernel, recordedBy: 'src-main/engine/pm/record-fixtures.ts', oracle };
+    const meta = { kernel, recordedBy: 'src-main/lab/probes/record-pm-fixtures.ts', oracle };
     const here = join(process.cwd(), 'src-main', 'engine');
     const pick = (...keys: string[]): Record<string, unknown> =>
       Object.fromEntries(keys.map((k) => [k, raw[k]]));

@@ -4,7 +4,7 @@
  * happen), one connection opened and closed, a listener opened and closed, plus a join refused
  * by the server (SUB_CLOSED with an error) and a REMOVED. Run as root, rarely (it is checked in):
  *
- *   node_modules/.bin/esbuild src-main/engine/events/record-fixture.ts --bundle --platform=node \
+ *   node_modules/.bin/esbuild src-main/lab/probes/record-events-fixture.ts --bundle --platform=node \
  *     --format=esm --external:netlink --outfile=.cache/record-events.mjs && node .cache/record-events.mjs
  *
  * `node .cache/record-events.mjs listen` is the listener it runs in each namespace: it prints one
@@ -15,9 +15,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Lab, ip } from '../../lab/lab';
-import { NETLINK_GENERIC, NlSocket } from '../netlink/core';
-import { MPTCP_PM_EVENTS_GROUP, resolveMptcpPm } from '../pm/mptcp-pm';
+import { Lab, ip } from '../lab';
+import { NETLINK_GENERIC, NlSocket } from '../../engine/netlink/core';
+import { MPTCP_PM_EVENTS_GROUP, resolveMptcpPm } from '../../engine/pm/mptcp-pm';
 
 async function listen(): Promise<void> {
   const genl = new NlSocket(NETLINK_GENERIC);

@@ -3,7 +3,7 @@
  * client namespace of a lab, together with `ss -tinM` as the oracle the expected values were read
  * from. Run as root, rarely (the fixture is checked in):
  *
- *   node_modules/.bin/esbuild src-main/engine/diag/record-fixture.ts --bundle --platform=node \
+ *   node_modules/.bin/esbuild src-main/lab/probes/record-diag-fixture.ts --bundle --platform=node \
  *     --format=esm --external:netlink --outfile=.cache/record-fixture.mjs && node .cache/record-fixture.mjs
  *
  * The lab holds: an IPv4 MPTCP connection with two subflows (mptcp-lab-tool), an MPTCP connection
@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Lab, ip, nsRun, run } from '../../lab/lab';
+import { Lab, ip, nsRun, run } from '../lab';
 
 const KEEP_ALIVE =
   'import threading,sys,os\nthreading.Thread(target=lambda:(sys.stdin.read(),os._exit(0)),daemon=True).start()\n';

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import type { Endpoint, KernelStatus, Limits, NetInterface } from '../../../shared/types';
-import { bundleProbe, nsRun } from '../../lab/lab';
+import { bundleProbe, nsRun } from '../lab';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 export const probePath = join(root, '.cache', 'settings-probe.mjs');
@@ -20,7 +20,7 @@ export interface ProbeReading {
 let built: Promise<void> | null = null;
 
 export function buildProbe(): Promise<void> {
-  built ??= bundleProbe('src-main/engine/pm/probe-entry.ts', 'settings-probe.mjs').then(() => undefined);
+  built ??= bundleProbe('src-main/lab/probes/pm-probe.ts', 'settings-probe.mjs').then(() => undefined);
   return built;
 }
 

@@ -7,7 +7,7 @@
  *   read    { endpoints, limits, interfaces, status, family }
  *   record  the raw reply bodies (hex) of every request the readers make, for unit fixtures
  */
-import { NETLINK_GENERIC, NETLINK_ROUTE, NlSocket } from '../netlink/core';
+import { NETLINK_GENERIC, NETLINK_ROUTE, NlSocket } from '../../engine/netlink/core';
 import {
   buildGetAddrDumpRequest,
   buildGetFamilyRequest,
@@ -17,15 +17,15 @@ import {
   listEndpoints,
   MPTCP_PM_NAME,
   resolveMptcpPm,
-} from './mptcp-pm';
+} from '../../engine/pm/mptcp-pm';
 import {
   buildRtmGetAddrRequest,
   buildRtmGetLinkRequest,
   listInterfaces,
   RTM_GETADDR,
   RTM_GETLINK,
-} from '../rtnl/interfaces';
-import { readKernelStatus } from '../sysctl/status';
+} from '../../engine/rtnl/interfaces';
+import { readKernelStatus } from '../../engine/sysctl/status';
 
 interface Recorded {
   type: number;
