@@ -51,9 +51,8 @@ test('the connection detail charts its 2 subflows, with RTTs like ss, and export
   for (const chart of ['rtt', 'cwnd', 'throughput'] as const) {
     await expect(m.chart(chart)).toHaveAttribute('data-lines', '2');
   }
-  // A few samples of the 10 Hz loop, so lines are drawn.
-  await page.waitForTimeout(2000);
-  // The lines are drawn on a canvas; it reports how many it drew.
+  // The lines are drawn on a canvas once samples come in; it reports how many it drew (the
+  // assertion waits for it).
   await expect(page.getByTestId('chart-rtt-lines')).toHaveAttribute('data-drawn-lines', '2');
   // Hovering near "now" reads out both subflows' values.
   const body = await m.chart('rtt').locator('.chart-body').boundingBox();
@@ -148,8 +147,20 @@ test('the Events tab shows an interface going down and up, and the subflow closi
   const hex = await m.firstToken();
   await m.events();
   await expect(page.getByTestId('events-list')).toBeAttached();
-  // Let the host's subscription start before acting.
-  await page.waitForTimeout(500);
+  // The host subscribes to kernel events when the page listens: flap a dummy interface of our
+  // own until the page shows it, then the subscription is live.
+  await ip(['-n', studio.lab.client, 'link', 'add', 'e2erdy', 'type', 'dummy']);
+  await expect(async () => {
+    await ip(['-n', studio.lab.client, 'link', 'set', 'e2erdy', 'up']);
+    await ip(['-n', studio.lab.client, 'link', 'set', 'e2erdy', 'down']);
+    await expect(
+      m
+        .eventRows('link')
+        .filter({ hasText: /e2erdy/ })
+        .first(),
+    ).toBeVisible({ timeout: 500 });
+  }).toPass({ timeout: 15_000 });
+  await ip(['-n', studio.lab.client, 'link', 'del', 'e2erdy']);
   // What the kernel itself reports on the mptcp_pm events group during the flap (diagnostics).
   const monitor = spawn('ip', ['-n', studio.lab.client, 'mptcp', 'monitor'], {
     stdio: ['ignore', 'pipe', 'ignore'],
@@ -164,6 +175,7 @@ test('the Events tab shows an interface going down and up, and the subflow closi
         .filter({ hasText: /c1 down/ })
         .first(),
     ).toBeVisible();
+    // The link stays down a while (the flap's length is the subject here, not a readiness wait).
     await page.waitForTimeout(1500);
   } finally {
     await ip(['-n', studio.lab.client, 'link', 'set', 'c1', 'up']);
@@ -181,7 +193,12 @@ test('the Events tab shows an interface going down and up, and the subflow closi
   // mptcp_pm subscription; whether they flowed is reported, not required.
   const endpointId = await serverEndpointId(studio.lab.server, '10.99.2.2');
   await ip(['-n', studio.lab.server, 'mptcp', 'endpoint', 'delete', 'id', String(endpointId)]);
-  await page.waitForTimeout(1000);
+  // Re-announce once the kernel has removed the address (the monitor prints REMOVED), not after a
+  // guess; events are diagnostics here, so give up waiting after 5 s.
+  await expect
+    .poll(() => monitored, { timeout: 5000 })
+    .toMatch(/REMOVED|SF_CLOSED/)
+    .catch(() => undefined);
   await ip(['-n', studio.lab.server, 'mptcp', 'endpoint', 'add', '10.99.2.2', 'dev', 's1', 'signal']);
   const subClosed = m.eventRows('sub_closed').and(page.locator(`[data-token="${hex}"]`));
   const sawSubClosed = await subClosed

@@ -1,4 +1,5 @@
-import { nsRun } from '../src-main/lab/lab';
+import { spawn } from 'node:child_process';
+import { ip, nsRun, waitFor } from '../src-main/lab/lab';
 import { expect, test } from './fixtures';
 import { OverviewPage } from './pages/overview-page';
 
@@ -49,4 +50,69 @@ test('the web host refuses requests without the token', async ({ page, request, 
   expect(wrong.status()).toBe(401);
   await page.goto(`${studio.origin}/`);
   await expect(page.locator('body')).toContainText('Unauthorised');
+});
+
+test('the open Overview follows the kernel within 2 s: link down/up, an endpoint, a sysctl, a path manager start', async ({
+  page,
+  studio,
+}) => {
+  const ns = studio.lab.client;
+  const overview = new OverviewPage(page);
+  await overview.open(studio.url);
+  const c1 = overview.interfaceRow('c1');
+  await expect(c1).toContainText('up');
+  // Every change below is made from a shell, as another admin would, and must show without reload.
+  await ip(['-n', ns, 'link', 'set', 'c1', 'down']);
+  await expect(c1).toContainText('down', { timeout: 2000 });
+  await ip(['-n', ns, 'link', 'set', 'c1', 'up']);
+  await expect(c1).not.toContainText('down', { timeout: 2000 });
+
+  // The kernel announces no endpoint or sysctl change: the host re-reads them every second.
+  const endpoints = page.locator('[data-testid^="endpoint-"]');
+  const before = await endpoints.count();
+  await ip(['-n', ns, 'mptcp', 'endpoint', 'add', '10.99.2.1', 'dev', 'c1', 'subflow']);
+  await expect(endpoints).toHaveCount(before + 1, { timeout: 2000 });
+
+  const current = (await nsRun(ns, 'sysctl', ['-n', 'net.mptcp.add_addr_timeout'])).stdout.trim();
+  const next = current === '77' ? '78' : '77';
+  await nsRun(ns, 'sysctl', ['-w', `net.mptcp.add_addr_timeout=${next}`]);
+  await expect(page.getByTestId('sysctl-net.mptcp.add_addr_timeout')).toHaveAttribute('data-value', next, {
+    timeout: 2000,
+  });
+
+  // Another engine becomes the namespace's path manager (userspace), then stops and restores it.
+  const pathManager = page.getByTestId('kernel-path-manager');
+  await expect(pathManager).toHaveAttribute('data-value', 'kernel');
+  const pm = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      ns,
+      process.execPath,
+      'bin/mptcp-studio.mjs',
+      'pm',
+      '--mode',
+      'fullmesh',
+      '--manager',
+      'userspace',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  try {
+    // The run switches path_manager once it has started; the page shows it within 2 s of that.
+    await waitFor(
+      'the path manager run to switch path_manager',
+      async () => (await nsRun(ns, 'sysctl', ['-n', 'net.mptcp.path_manager'])).stdout.trim(),
+      (v) => v === 'userspace',
+      20_000,
+    );
+    await expect(pathManager).toHaveAttribute('data-value', 'userspace', { timeout: 2000 });
+  } finally {
+    const exited = new Promise((r) => pm.once('exit', r));
+    pm.kill('SIGTERM');
+    await exited;
+  }
+  await expect(pathManager).toHaveAttribute('data-value', 'kernel', { timeout: 2000 });
+  await page.screenshot({ path: 'test-results/overview-live.png', fullPage: true });
 });

@@ -207,6 +207,12 @@ export const events = {
   'mptcp:kernel:event': KernelEventSchema,
   /** Something the engine's path manager did (a subflow created, an endpoint added, ...). */
   'mptcp:pm:action': PmActionSchema,
+  /**
+   * The kernel state the Overview shows (status, sysctls, path manager, limits, endpoints,
+   * interfaces), pushed when it changed: at once on interface and address events, and within
+   * about a second for what the kernel does not announce (endpoints, limits, sysctls).
+   */
+  'mptcp:overview:changed': OverviewSchema,
   /** A change awaits confirmation (revertAtMs set) or no longer does (null). */
   'mptcp:config:pending': PendingConfirmationSchema,
   /**

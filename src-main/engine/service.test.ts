@@ -1,10 +1,10 @@
 import { describe, expect, it, vi } from 'vitest';
 import { ApiFailure } from '../../shared/result';
 import { EngineService } from './service';
-import { emptySnapshot, fakeBackend } from '../testing/fake-backend';
+import { emptySnapshot, fakeBackend, sampleStatus } from '../testing/fake-backend';
 import { applyDelta, type ConnectionsFeedEvent } from '../../shared/delta';
 import { prng, steadyTick, syntheticSnapshot } from '../../shared/synthetic';
-import type { ConnectionsSnapshot } from '../../shared/types';
+import type { ConnectionsSnapshot, Overview } from '../../shared/types';
 
 /** A backend whose every poll returns the next snapshot of steady synthetic traffic. */
 function trafficBackend(connections = 50) {
@@ -278,5 +278,66 @@ describe('EngineService', () => {
     await vi.advanceTimersByTimeAsync(3000);
     expect(got).toHaveLength(3);
     vi.useRealTimers();
+  });
+});
+
+describe('the live model of the kernel state (mptcp:overview:changed)', () => {
+  const base = {
+    status: sampleStatus,
+    limits: { subflows: 2, addAddrAccepted: 0 },
+    endpoints: [],
+    interfaces: [],
+    errors: [],
+  };
+
+  it('pushes the state when watched, again only when it changed, and stops with the last listener', async () => {
+    let current: Overview = base;
+    let reads = 0;
+    const service = new EngineService(
+      fakeBackend({
+        'mptcp:overview:get': () => {
+          reads++;
+          return Promise.resolve(current);
+        },
+      }),
+      { overviewIntervalMs: 20 },
+    );
+    const pushed: Overview[] = [];
+    const off = service.on('mptcp:overview:changed', (o) => pushed.push(o));
+    await vi.waitFor(() => expect(pushed).toHaveLength(1));
+    await vi.waitFor(() => expect(reads).toBeGreaterThan(3));
+    expect(pushed).toHaveLength(1); // re-read, nothing changed, nothing pushed
+    current = { ...base, limits: { subflows: 4, addAddrAccepted: 0 } };
+    await vi.waitFor(() => expect(pushed).toHaveLength(2));
+    expect(pushed[1]?.limits?.subflows).toBe(4);
+    off();
+    const readsAtStop = reads;
+    await new Promise((r) => setTimeout(r, 80));
+    expect(reads).toBe(readsAtStop);
+  });
+
+  it('re-reads at once on a kernel event instead of waiting for the interval', async () => {
+    let current: Overview = base;
+    const service = new EngineService(fakeBackend({ 'mptcp:overview:get': () => Promise.resolve(current) }), {
+      overviewIntervalMs: 60_000,
+    });
+    const pushed: Overview[] = [];
+    service.on('mptcp:overview:changed', (o) => pushed.push(o));
+    await vi.waitFor(() => expect(pushed).toHaveLength(1));
+    current = { ...base, endpoints: [], limits: { subflows: 8, addAddrAccepted: 8 } };
+    service.emit('mptcp:kernel:event', {
+      source: 'link',
+      timestampMs: 1,
+      deleted: false,
+      index: 2,
+      name: 'c1',
+      operState: 'down',
+      adminUp: false,
+      running: false,
+      usable: false,
+      mtuBytes: 1500,
+    });
+    await vi.waitFor(() => expect(pushed).toHaveLength(2), { timeout: 1000 });
+    await service.close();
   });
 });

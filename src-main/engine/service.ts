@@ -16,6 +16,7 @@ import {
 import { fail, ok, toApiError, type Result } from '../../shared/result';
 import type { ConnectionsSnapshot, MptcpCounters } from '../../shared/types';
 import { ConnectionsFeed, type ConnectionsSink, type FeedOptions } from './connections-feed';
+import { OverviewWatch } from './overview-watch';
 
 export interface EngineBackend {
   readonly handlers: KernelHandlers;
@@ -33,6 +34,8 @@ export interface ServiceOptions {
   maxPollIntervalMs?: number;
   /** MPTcpExt counters sample interval while anyone listens to mptcp:counters:sample. */
   countersIntervalMs?: number;
+  /** Kernel state re-read interval while anyone listens to mptcp:overview:changed. */
+  overviewIntervalMs?: number;
 }
 
 export interface PollStats {
@@ -75,7 +78,19 @@ export class EngineService {
     this.pollStats.intervalMs = this.pollIntervalMs;
     this.host = opts.host ?? {};
     this.stopBackendEvents = backend.onEvent?.((event, payload) => this.emit(event, payload)) ?? null;
+    this.overviewWatch = new OverviewWatch({
+      read: () => this.backend.handlers['mptcp:overview:get']({}),
+      emit: (o) => this.emit('mptcp:overview:changed', o),
+      error: (err) => {
+        const e = toApiError(err);
+        this.emit('mptcp:engine:error', { source: 'overview', code: e.code, message: e.message });
+      },
+      intervalMs: opts.overviewIntervalMs ?? 1000,
+    });
   }
+
+  /** The live model of the kernel state (interfaces, addresses, endpoints, limits, sysctls). */
+  private readonly overviewWatch: OverviewWatch;
 
   /** The backend's event subscription (released by detach and close). */
   private stopBackendEvents: (() => void) | null;
@@ -111,14 +126,10 @@ export class EngineService {
       this.listeners.set(event, set);
     }
     set.add(listener);
-    this.updatePolling();
-    this.updateWatching();
-    this.updateCounters();
+    this.updateAll();
     return () => {
       set.delete(listener);
-      this.updatePolling();
-      this.updateWatching();
-      this.updateCounters();
+      this.updateAll();
     };
   }
 
@@ -143,7 +154,21 @@ export class EngineService {
     return feed;
   }
 
+  private updateAll(): void {
+    this.updatePolling();
+    this.updateWatching();
+    this.updateCounters();
+    const overviewWanted = (this.listeners.get('mptcp:overview:changed')?.size ?? 0) > 0;
+    if (overviewWanted) this.overviewWatch.start();
+    else this.overviewWatch.stop();
+  }
+
   emit<E extends EventName>(event: E, payload: EventPayload<E>): void {
+    // Interfaces and addresses come and go with rtnetlink events; MPTCP events (an endpoint
+    // announced, a path manager's work) may follow state changes too: re-read the model.
+    if (event === 'mptcp:kernel:event' || event === 'mptcp:pm:action' || event === 'mptcp:config:pending') {
+      this.overviewWatch.nudge();
+    }
     for (const l of this.listeners.get(event) ?? []) {
       try {
         l(payload);
@@ -306,6 +331,7 @@ export class EngineService {
    * every client from one backend: one subscription leaked per connection before).
    */
   detach(): void {
+    this.overviewWatch.stop();
     this.stopBackendEvents?.();
     this.stopBackendEvents = null;
     this.pollLoopRunning = false;

@@ -61,7 +61,7 @@ export function KernelSection({ status }: { status: KernelStatus }) {
         <dd className="mono">{status.kernelRelease}</dd>
 
         <dt>Path manager</dt>
-        <dd>
+        <dd data-testid="kernel-path-manager" data-value={status.pathManager ?? ''}>
           <Choice current={status.pathManager} available={status.availablePathManagers} />
         </dd>
 
@@ -133,7 +133,7 @@ export function KernelSection({ status }: { status: KernelStatus }) {
             </thead>
             <tbody>
               {status.mptcpSysctls.map((s) => (
-                <tr key={s.name}>
+                <tr key={s.name} data-testid={`sysctl-${s.name}`} data-value={s.value}>
                   <td className="mono">{s.name}</td>
                   <td className="mono pre">{s.value}</td>
                   <td>{s.writable ? 'read-write' : <span className="muted">read-only</span>}</td>

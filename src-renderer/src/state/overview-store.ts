@@ -1,7 +1,9 @@
 /**
  * The Overview's data: kernel status, PM limits and endpoints, interfaces, read in one
- * `mptcp:overview:get`. Partial failures the engine reports are kept in `errors`; a failed call
- * is kept in `error` (the last good data stays, and the UI says it could not be refreshed).
+ * `mptcp:overview:get` at start and then kept current by the host's `mptcp:overview:changed`
+ * pushes (on interface/address events at once, and within a second for endpoint, limit and
+ * sysctl changes the kernel does not announce). Partial failures the engine reports are kept in
+ * `errors`; a failed call is kept in `error` (the last good data stays, and the UI says so).
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { MptcpApi } from '../../../shared/contract';
@@ -27,7 +29,7 @@ export type OverviewStore = StoreApi<OverviewState>;
 
 export function createOverviewStore(api: MptcpApi, now: () => number = Date.now): OverviewStore {
   let seq = 0;
-  return createStore<OverviewState>()((set) => ({
+  const store = createStore<OverviewState>()((set) => ({
     status: null,
     limits: null,
     endpoints: [],
@@ -64,4 +66,18 @@ export function createOverviewStore(api: MptcpApi, now: () => number = Date.now)
       }
     },
   }));
+  api.on('mptcp:overview:changed', (o) => {
+    seq++; // a refresh still in flight read an older state: this push wins
+    store.setState({
+      status: o.status,
+      limits: o.limits,
+      endpoints: o.endpoints,
+      interfaces: o.interfaces,
+      errors: o.errors,
+      error: null,
+      loading: false,
+      updatedAtMs: now(),
+    });
+  });
+  return store;
 }

@@ -28,6 +28,19 @@ describe('overview store', () => {
     expect(store.getState()).toMatchObject({ loading: false, error: null, updatedAtMs: 42 });
   });
 
+  it("follows the host's pushes, and a push wins over a refresh still in flight", async () => {
+    const api = new FakeApi();
+    const store = createOverviewStore(api, () => 7);
+    const stale = store.getState().refresh();
+    const pushed = overview();
+    api.emit('mptcp:overview:changed', { ...pushed, interfaces: pushed.interfaces.slice(0, 1) });
+    expect(store.getState().interfaces).toHaveLength(1);
+    expect(store.getState().updatedAtMs).toBe(7);
+    api.resolveNext('mptcp:overview:get', { ok: true, value: overview() });
+    await stale;
+    expect(store.getState().interfaces).toHaveLength(1);
+  });
+
   it('keeps data and records the error when a refresh fails', async () => {
     const api = new FakeApi().handle('mptcp:overview:get', { ok: true, value: overview() });
     const store = createOverviewStore(api);
