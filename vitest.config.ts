@@ -16,6 +16,9 @@ export default defineConfig({
           ],
           exclude: ['**/*.int.test.ts', 'node_modules/**'],
           environment: 'node',
+          // Seeded fuzz loops run all their iterations (shared/testing/fuzz.ts): room for a loaded
+          // 2-core machine, where the default 5 s was cut short by other work.
+          testTimeout: 30_000,
         },
       },
       {

@@ -234,3 +234,43 @@ test('the Events tab shows an interface going down and up, and the subflow closi
     )
     .catch((e: unknown) => testInfo.annotations.push({ type: 'lab', description: String(e) }));
 });
+
+test('a page opened later starts with what the host kept: the timeline and the charts of the last minutes', async ({
+  page,
+  studio,
+}) => {
+  const ns = studio.lab.client;
+  // Before any page exists: an interface event, and a few seconds of polls.
+  await ip(['-n', ns, 'link', 'add', 'e2ehist', 'type', 'dummy']);
+  await ip(['-n', ns, 'link', 'set', 'e2ehist', 'up']);
+  await ip(['-n', ns, 'link', 'del', 'e2ehist']);
+  // Time passing is the subject here: the host's polls accumulate while no page is open.
+  await page.waitForTimeout(4000);
+  const openedAtMs = Date.now();
+  const m = new MonitoringPage(page);
+  await m.open(studio.url);
+  await m.events();
+  await expect(
+    m
+      .eventRows('link')
+      .filter({ hasText: /e2ehist/ })
+      .first(),
+  ).toBeVisible();
+  await m.connections();
+  await expect(m.rows).toHaveCount(1);
+  await m.row(await m.firstToken()).click();
+  const rtt = m.chart('rtt');
+  await expect(rtt).toHaveAttribute('data-lines', '2');
+  await expect
+    .poll(async () => Number(await rtt.getAttribute('data-first-ms')))
+    .toBeLessThan(openedAtMs - 2000);
+  // And a reload keeps it.
+  await page.reload();
+  await m.events();
+  await expect(
+    m
+      .eventRows('link')
+      .filter({ hasText: /e2ehist/ })
+      .first(),
+  ).toBeVisible();
+});

@@ -35,6 +35,7 @@ import {
 import { CcActionArgsSchema, CcActionResultSchema, CcListSchema } from './cc';
 import { ConnectionsFeedEventSchema } from './delta';
 import { PmActionSchema, PmStartArgsSchema, PmStatusSchema } from './pm';
+import { ConnectionHistorySchema, TimelineHistorySchema } from './history';
 
 const NoArgs = z.object({}).strict();
 
@@ -172,6 +173,25 @@ export const methods = {
   /** Stop and put net.mptcp.path_manager back; connections keep their subflows. */
   'mptcp:pm:stop': { args: NoArgs, result: PmStatusSchema, writes: true },
 
+  /**
+   * What the host remembers of one connection's subflows (RTT, cwnd, throughput, retransmissions
+   * per poll) for the last minutes, so a detail view opened late starts with its history.
+   * Served by the host's service from its polls (serviceMethodNames).
+   */
+  'mptcp:history:connection': {
+    args: z
+      .object({ token: z.number().int().min(0).max(0xffffffff), sinceMs: z.number().min(0).optional() })
+      .strict(),
+    result: ConnectionHistorySchema,
+    writes: false,
+  },
+  /** The timeline the host kept (kernel events, path-manager actions, recoveries) for the last minutes. */
+  'mptcp:history:events': {
+    args: z.object({ sinceMs: z.number().min(0).optional() }).strict(),
+    result: TimelineHistorySchema,
+    writes: false,
+  },
+
   /** Plain-language warnings computed from the live state. */
   'mptcp:advice:get': { args: NoArgs, result: z.array(AdviceSchema), writes: false },
 } as const satisfies Record<string, MethodSpec>;
@@ -280,12 +300,20 @@ export const streamMethodNames = [
   'mptcp:connections:ack',
 ] as const satisfies readonly MethodName[];
 export type StreamMethodName = (typeof streamMethodNames)[number];
-export type KernelMethodName = Exclude<MethodName, HostMethodName | StreamMethodName>;
+/** Methods the host's service answers from what it keeps (its polls and events), not the kernel. */
+export const serviceMethodNames = [
+  'mptcp:history:connection',
+  'mptcp:history:events',
+] as const satisfies readonly MethodName[];
+export type ServiceMethodName = (typeof serviceMethodNames)[number];
+export type ServiceHandlers = Pick<Handlers, ServiceMethodName>;
+export type KernelMethodName = Exclude<MethodName, HostMethodName | StreamMethodName | ServiceMethodName>;
 export type KernelHandlers = Pick<Handlers, KernelMethodName>;
 export type HostHandlers = Pick<Handlers, HostMethodName>;
 
 export const kernelMethodNames = methodNames.filter(
   (m): m is KernelMethodName =>
     !(hostMethodNames as readonly string[]).includes(m) &&
-    !(streamMethodNames as readonly string[]).includes(m),
+    !(streamMethodNames as readonly string[]).includes(m) &&
+    !(serviceMethodNames as readonly string[]).includes(m),
 );

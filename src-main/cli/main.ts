@@ -48,6 +48,9 @@ options:
   --host ADDR   serve: address to bind (default 127.0.0.1; anything else exposes the engine)
   --port N      serve: TCP port (default 7878, 0 = any free port)
   --poll-ms N   serve: connections poll interval in ms (default 1000)
+  --history-minutes N
+                serve: how much of every connection's series and of the event timeline the
+                host keeps for pages that open later (default 15, 0 = none)
   --dry-run     apply: print what would change, change nothing
   --confirm-within S
                 apply: revert automatically unless confirmed within S seconds
@@ -89,6 +92,7 @@ export async function main(argv: string[]): Promise<number> {
       host: { type: 'string' },
       port: { type: 'string' },
       'poll-ms': { type: 'string' },
+      'history-minutes': { type: 'string' },
       label: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
       'confirm-within': { type: 'string' },
@@ -124,10 +128,16 @@ export async function main(argv: string[]): Promise<number> {
     throw new CliError('--poll-ms must be an integer from 50 to 60000');
   }
   if (values.netns && values['agent-socket']) throw new CliError('give --netns or --agent-socket, not both');
+  const historyMinutes = values['history-minutes'] === undefined ? 15 : Number(values['history-minutes']);
+  if (!Number.isInteger(historyMinutes) || historyMinutes < 0 || historyMinutes > 24 * 60) {
+    throw new CliError('--history-minutes must be an integer from 0 to 1440');
+  }
   const engine = openEngine({
     netns: values.netns ?? null,
     agentSocket: values['agent-socket'] ?? null,
     pollIntervalMs,
+    // Only the web host keeps history: a one-shot command has nobody to show it to.
+    ...(cmd === 'serve' && historyMinutes > 0 ? { history: { retentionMs: historyMinutes * 60_000 } } : {}),
     host: (backend) => createHostHandlers({ kernel: backend.handlers, profilesDir: defaultProfilesDir() }),
   });
   // What a killed engine left in the namespace and what this one did about it (an interrupted

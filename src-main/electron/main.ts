@@ -40,6 +40,8 @@ void app.whenReady().then(() => {
 
   const service = openEngine({
     netns: netnsArg,
+    // The last 15 minutes of every connection and of the timeline, for windows opened later.
+    history: { retentionMs: 15 * 60_000 },
     host: (backend) =>
       createHostHandlers({
         kernel: backend.handlers,

@@ -341,3 +341,51 @@ describe('the live model of the kernel state (mptcp:overview:changed)', () => {
     await service.close();
   });
 });
+
+describe('a service that keeps history', () => {
+  it('polls with nobody listening, and answers the history methods from what it kept', async () => {
+    const r = prng(9);
+    let snap = syntheticSnapshot(r, 2, Date.now(), 2);
+    const service = new EngineService(
+      fakeBackend({
+        'mptcp:connections:list': () => {
+          snap = steadyTick(r, snap, 20, 0);
+          return Promise.resolve(snap);
+        },
+      }),
+      { pollIntervalMs: 20, history: { retentionMs: 60_000 } },
+    );
+    const token = snap.connections[0]!.token;
+    await vi.waitFor(async () => {
+      const h = await service.invoke('mptcp:history:connection', { token });
+      expect(
+        h.ok && (h.value as { subflows: { samples: { tMs: number[] } }[] }).subflows[0]?.samples.tMs.length,
+      ).toBeGreaterThan(3);
+    });
+    service.emit('mptcp:pm:action', {
+      timestampMs: 5,
+      token,
+      action: 'subflow-create',
+      result: 'ok',
+      message: null,
+      local: null,
+      localPort: null,
+      localId: null,
+      remote: null,
+      remotePort: null,
+      errno: null,
+      detail: {},
+    });
+    const ev = await service.invoke('mptcp:history:events', {});
+    expect(ev.ok && (ev.value as { entries: { name: string }[] }).entries.map((e) => e.name)).toContain(
+      'mptcp:pm:action',
+    );
+    await service.close();
+  });
+
+  it('without history, the methods say so', async () => {
+    const service = new EngineService(fakeBackend());
+    const h = await service.invoke('mptcp:history:events', {});
+    expect(h).toMatchObject({ ok: false, error: { code: 'UNSUPPORTED' } });
+  });
+});

@@ -12,11 +12,13 @@ import {
   type HostHandlers,
   type KernelHandlers,
   type MethodName,
+  type ServiceHandlers,
 } from '../../shared/contract';
-import { fail, ok, toApiError, type Result } from '../../shared/result';
+import { ApiFailure, fail, ok, toApiError, type Result } from '../../shared/result';
 import type { ConnectionsSnapshot, MptcpCounters } from '../../shared/types';
 import { ConnectionsFeed, type ConnectionsSink, type FeedOptions } from './connections-feed';
 import { OverviewWatch } from './overview-watch';
+import { HostHistory, isTimelineEvent } from './history';
 
 export interface EngineBackend {
   readonly handlers: KernelHandlers;
@@ -36,6 +38,12 @@ export interface ServiceOptions {
   countersIntervalMs?: number;
   /** Kernel state re-read interval while anyone listens to mptcp:overview:changed. */
   overviewIntervalMs?: number;
+  /**
+   * Keep the last `retentionMs` of every connection's series and of the timeline (hosts that
+   * serve pages: a reload shows what happened). The service then polls and watches kernel events
+   * all the time, not only while a page listens.
+   */
+  history?: { retentionMs: number };
 }
 
 export interface PollStats {
@@ -77,6 +85,20 @@ export class EngineService {
     this.countersIntervalMs = opts.countersIntervalMs ?? 1000;
     this.pollStats.intervalMs = this.pollIntervalMs;
     this.host = opts.host ?? {};
+    this.history = opts.history
+      ? new HostHistory({ retentionMs: opts.history.retentionMs, pollIntervalMs: this.pollIntervalMs })
+      : null;
+    const history = this.history;
+    this.serviceHandlers = {
+      'mptcp:history:connection': ({ token, sinceMs }) =>
+        history
+          ? Promise.resolve(history.connection(token, sinceMs))
+          : Promise.reject(new ApiFailure('UNSUPPORTED', 'this host keeps no history (CLI)')),
+      'mptcp:history:events': ({ sinceMs }) =>
+        history
+          ? Promise.resolve(history.events(sinceMs))
+          : Promise.reject(new ApiFailure('UNSUPPORTED', 'this host keeps no history (CLI)')),
+    };
     this.stopBackendEvents = backend.onEvent?.((event, payload) => this.emit(event, payload)) ?? null;
     this.overviewWatch = new OverviewWatch({
       read: () => this.backend.handlers['mptcp:overview:get']({}),
@@ -87,6 +109,8 @@ export class EngineService {
       },
       intervalMs: opts.overviewIntervalMs ?? 1000,
     });
+    // A host that keeps history polls and watches from the start, not when a page comes.
+    if (this.history) this.updateAll();
   }
 
   /** The live model of the kernel state (interfaces, addresses, endpoints, limits, sysctls). */
@@ -95,8 +119,16 @@ export class EngineService {
   /** The backend's event subscription (released by detach and close). */
   private stopBackendEvents: (() => void) | null;
 
+  /** What the host keeps of the last minutes; null when not asked for (the CLI). */
+  readonly history: HostHistory | null;
+  private readonly serviceHandlers: ServiceHandlers;
+
   private handlerFor(method: MethodName): ((args: unknown) => Promise<unknown>) | undefined {
-    const all: Partial<Record<MethodName, unknown>> = { ...this.backend.handlers, ...this.host };
+    const all: Partial<Record<MethodName, unknown>> = {
+      ...this.backend.handlers,
+      ...this.host,
+      ...this.serviceHandlers,
+    };
     return all[method] as ((args: unknown) => Promise<unknown>) | undefined;
   }
 
@@ -169,6 +201,9 @@ export class EngineService {
     if (event === 'mptcp:kernel:event' || event === 'mptcp:pm:action' || event === 'mptcp:config:pending') {
       this.overviewWatch.nudge();
     }
+    if (this.history && isTimelineEvent(event)) {
+      this.history.recordEvent(event, payload);
+    }
     for (const l of this.listeners.get(event) ?? []) {
       try {
         l(payload);
@@ -181,7 +216,7 @@ export class EngineService {
   /** Kernel event subscriptions run while anyone listens (they hold multicast memberships). */
   private eventsWatched = false;
   private updateWatching(): void {
-    const wanted = (this.listeners.get('mptcp:kernel:event')?.size ?? 0) > 0;
+    const wanted = this.history !== null || (this.listeners.get('mptcp:kernel:event')?.size ?? 0) > 0;
     if (wanted === this.eventsWatched) return;
     this.eventsWatched = wanted;
     void this.backend.handlers['mptcp:events:watch']({ on: wanted }).then(
@@ -201,7 +236,11 @@ export class EngineService {
   }
 
   private wantsPolling(): boolean {
-    return (this.listeners.get('mptcp:connections:snapshot')?.size ?? 0) > 0 || this.feeds.size > 0;
+    return (
+      this.history !== null ||
+      (this.listeners.get('mptcp:connections:snapshot')?.size ?? 0) > 0 ||
+      this.feeds.size > 0
+    );
   }
 
   private updatePolling(): void {
@@ -260,6 +299,7 @@ export class EngineService {
       const snap = await this.backend.handlers['mptcp:connections:list']({});
       if (generation !== this.pollGeneration) return null;
       this.latest = snap;
+      this.history?.recordSnapshot(snap);
       this.emit('mptcp:connections:snapshot', snap);
       let sent = 0;
       for (const feed of [...this.feeds]) {

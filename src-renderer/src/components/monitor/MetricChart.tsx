@@ -464,6 +464,7 @@ export function MetricChart({
       data-testid={testId}
       data-lines={series.length}
       data-points={series[0]?.points.length ?? 0}
+      data-first-ms={series[0]?.points[0]?.tMs ?? ''}
     >
       <h3 className="chart-title">
         {title} <span className="muted">({unit})</span>

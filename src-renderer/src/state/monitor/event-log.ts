@@ -64,6 +64,23 @@ export class EventLog {
     this.notifier.bump();
   }
 
+  /**
+   * Events from before this page started (the host's timeline, mptcp:history:events), put before
+   * everything already logged; those not older than the oldest logged event are skipped (this
+   * page saw them live).
+   */
+  prependOlder(older: TimelineEvent[]): void {
+    const current = this.list().slice().reverse(); // oldest first
+    const firstMs = current[0]?.event.timestampMs ?? Infinity;
+    const keep = older.filter((e) => e.timestampMs < firstMs);
+    if (keep.length === 0) return;
+    this.entries.fill(undefined);
+    this.start = 0;
+    this.count = 0;
+    for (const e of keep) this.push(e);
+    for (const { event } of current) this.push(event);
+  }
+
   get size(): number {
     return this.count;
   }

@@ -7,6 +7,7 @@
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { EVENTS_DROPPED_CODE, type MptcpApi } from '../../../../shared/contract';
+import type { TimelineEvent } from '../../../../shared/pm';
 import type { ConnectionsSnapshot } from '../../../../shared/types';
 import type { ConnectionsStore } from '../connections-store';
 import type { CountersStore } from '../counters-store';
@@ -172,7 +173,10 @@ export function createMonitorStore(deps: MonitorDeps): MonitorStore {
     openedFile: null,
     eventsDroppedNotice: null,
 
-    select: (token) => set({ selectedToken: token }),
+    select: (token) => {
+      set({ selectedToken: token });
+      if (token !== null && get().mode === 'live') void loadConnectionHistory(token);
+    },
     setWindow: (ms) => set({ windowMs: ms }),
     togglePause: () =>
       set((s) =>
@@ -251,6 +255,25 @@ export function createMonitorStore(deps: MonitorDeps): MonitorStore {
   }));
 
   const live = (): boolean => store.getState().mode === 'live';
+
+  /** The host's last minutes of one connection (a host without history says UNSUPPORTED). */
+  const loadConnectionHistory = async (token: number): Promise<void> => {
+    const r = await api.invoke('mptcp:history:connection', { token }).catch(() => null);
+    if (r?.ok && live()) samples.ingestHistory(r.value);
+  };
+  /** The host's timeline from before this page started. */
+  const loadTimeline = async (): Promise<void> => {
+    const r = await api.invoke('mptcp:history:events', {}).catch(() => null);
+    if (!r?.ok || !live()) return;
+    const older: TimelineEvent[] = [];
+    for (const e of r.value.entries) {
+      if (e.name === 'mptcp:kernel:event') older.push(e.payload);
+      else if (e.name === 'mptcp:pm:action')
+        older.push({ source: 'pm', timestampMs: e.payload.timestampMs, action: e.payload });
+    }
+    events.prependOlder(older);
+  };
+  void loadTimeline();
   const offSnapshot = feed.subscribe((snapshot) => {
     if (!live()) return;
     samples.ingestSnapshot(snapshot);

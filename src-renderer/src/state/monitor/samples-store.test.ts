@@ -144,3 +144,69 @@ describe('SamplesStore', () => {
     expect(store.getVersion()).toBe(50);
   });
 });
+
+describe('SamplesStore.ingestHistory', () => {
+  const sf = subflow();
+  const meta = {
+    token: 0xdeadbeef,
+    localAddress: sf.localAddress,
+    localPort: sf.localPort,
+    remoteAddress: sf.remoteAddress,
+    remotePort: sf.remotePort,
+    backup: false,
+  };
+  const hostSamples = (times: number[]) => ({
+    tMs: times,
+    rttUs: times.map(() => 5000),
+    cwndPkts: times.map(() => 10),
+    sendBytesPerSec: times.map((_, i) => (i === 0 ? null : 1000)),
+    recvBytesPerSec: times.map(() => 0),
+    retransPkts: times.map(() => 0),
+  });
+
+  it("puts the host's older samples before the page's own, and keeps the page's", () => {
+    const store = new SamplesStore({ schedule: sync });
+    store.ingestConnection(oneSubflow(1_000_000, 0), T0 + 3000);
+    store.ingestConnection(oneSubflow(1_100_000, 0), T0 + 4000);
+    store.ingestHistory({
+      token: 0xdeadbeef,
+      retentionMs: 900_000,
+      subflows: [
+        {
+          meta,
+          samples: hostSamples([T0, T0 + 1000, T0 + 2000, T0 + 3000]),
+          last: { tMs: T0 + 3000, bytesAcked: 1_000_000, bytesReceived: 0 },
+        },
+      ],
+    });
+    const ring = store.ring(subflowKey(0xdeadbeef, sf));
+    expect([0, 1, 2, 3, 4].map((i) => ring?.at(i)?.tMs)).toEqual([
+      T0,
+      T0 + 1000,
+      T0 + 2000,
+      T0 + 3000,
+      T0 + 4000,
+    ]);
+    expect(ring?.at(4)?.sendBytesPerSec).toBe(100_000); // the page's own reading, untouched
+    expect(ring?.at(0)?.sendBytesPerSec).toBeNaN();
+  });
+
+  it('continues a series it never read from the host last counters, without a spike', () => {
+    const store = new SamplesStore({ schedule: sync });
+    store.ingestHistory({
+      token: 0xdeadbeef,
+      retentionMs: 900_000,
+      subflows: [
+        {
+          meta,
+          samples: hostSamples([T0, T0 + 1000]),
+          last: { tMs: T0 + 1000, bytesAcked: 5_000_000, bytesReceived: 0 },
+        },
+      ],
+    });
+    store.ingestConnection(oneSubflow(5_200_000, 0), T0 + 2000);
+    const ring = store.ring(subflowKey(0xdeadbeef, sf));
+    expect(ring?.size).toBe(3);
+    expect(ring?.at(2)?.sendBytesPerSec).toBe(200_000);
+  });
+});

@@ -8,6 +8,7 @@
 import type { Connection, ConnectionsSnapshot, Subflow } from '../../../../shared/types';
 import { hostPort } from '../../format';
 import { FrameNotifier, type FrameScheduler } from './frame-notifier';
+import type { ConnectionHistory } from '../../../../shared/history';
 import { SampleRing, type Sample } from './ring-buffer';
 
 export interface SeriesMeta {
@@ -182,6 +183,69 @@ export class SamplesStore {
     series.lastTMs = tMs;
     series.lastBytesAcked = s.bytesAcked;
     series.lastBytesReceived = s.bytesReceived;
+  }
+
+  /**
+   * A connection's series as the host kept them (mptcp:history:connection), put before what this
+   * page read itself: a detail view opened late, or a reload, starts with the last minutes.
+   * Samples at or after a series' own oldest sample are this page's and stay as they are.
+   */
+  ingestHistory(history: ConnectionHistory): void {
+    for (const h of history.subflows) {
+      const m = h.meta;
+      const key = subflowKey(m.token, m);
+      const existing = this.series.get(key);
+      const own = existing?.ring;
+      const firstOwnMs = own && own.size > 0 ? own.field('tMs', 0) : Infinity;
+      const older: Sample[] = [];
+      const s = h.samples;
+      for (let i = 0; i < s.tMs.length; i++) {
+        const tMs = s.tMs[i] ?? 0;
+        if (tMs >= firstOwnMs) break;
+        older.push({
+          tMs,
+          rttUs: s.rttUs[i] ?? Number.NaN,
+          cwndPkts: s.cwndPkts[i] ?? Number.NaN,
+          sendBytesPerSec: s.sendBytesPerSec[i] ?? Number.NaN,
+          recvBytesPerSec: s.recvBytesPerSec[i] ?? Number.NaN,
+          retransPkts: s.retransPkts[i] ?? Number.NaN,
+        });
+      }
+      if (older.length === 0) continue;
+      const ownCount = own?.size ?? 0;
+      const ring = new SampleRing(Math.max(own?.capacity ?? this.capacity, older.length + ownCount));
+      for (const sample of older) ring.push(sample);
+      for (let i = 0; i < ownCount; i++) {
+        const sample = own?.at(i);
+        if (sample) ring.push(sample);
+      }
+      const lastOlder = older[older.length - 1];
+      if (existing) {
+        existing.ring = ring;
+        continue;
+      }
+      // A series this page never read: continue it from the host's last counters.
+      this.series.set(key, {
+        meta: {
+          key,
+          token: m.token,
+          localAddress: m.localAddress,
+          localPort: m.localPort,
+          remoteAddress: m.remoteAddress,
+          remotePort: m.remotePort,
+          backup: m.backup,
+          label: `${hostPort(m.localAddress, m.localPort)} → ${hostPort(m.remoteAddress, m.remotePort)}`,
+        },
+        ring,
+        // Without the host's last counters the next rate cannot be derived: start it afresh.
+        lastTMs: h.last?.tMs ?? null,
+        lastBytesAcked: h.last?.bytesAcked ?? 0,
+        lastBytesReceived: h.last?.bytesReceived ?? 0,
+        seenAtMs: lastOlder?.tMs ?? 0,
+      });
+      if (this.series.size > this.maxSeries) this.evictOldest();
+    }
+    this.notifier.bump();
   }
 
   /** The newest reading of a connection (snapshot or fast loop), if still kept. */
