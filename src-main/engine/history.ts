@@ -204,7 +204,8 @@ export class HostHistory {
     this.prune(t);
   }
 
-  recordEvent<E extends TimelineEventName>(name: E, payload: EventPayload<E>, nowMs = Date.now()): void {
+  /** `payload` is the event's, as the service emitted it (typed by EngineService.emit). */
+  recordEvent(name: TimelineEventName, payload: EventPayload<TimelineEventName>, nowMs = Date.now()): void {
     this.timeline.push({ name, payload, atMs: nowMs } as TimelineEntry);
     if (this.timeline.length > this.maxEvents) {
       this.timeline.splice(0, this.timeline.length - this.maxEvents);

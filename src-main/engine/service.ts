@@ -18,7 +18,7 @@ import { ApiFailure, fail, ok, toApiError, type Result } from '../../shared/resu
 import type { ConnectionsSnapshot, MptcpCounters } from '../../shared/types';
 import { ConnectionsFeed, type ConnectionsSink, type FeedOptions } from './connections-feed';
 import { OverviewWatch } from './overview-watch';
-import { HostHistory, isTimelineEvent } from './history';
+import { HostHistory, isTimelineEvent, type TimelineEventName } from './history';
 
 export interface EngineBackend {
   readonly handlers: KernelHandlers;
@@ -202,7 +202,7 @@ export class EngineService {
       this.overviewWatch.nudge();
     }
     if (this.history && isTimelineEvent(event)) {
-      this.history.recordEvent(event, payload);
+      this.history.recordEvent(event, payload as EventPayload<TimelineEventName>);
     }
     for (const l of this.listeners.get(event) ?? []) {
       try {
