@@ -54,5 +54,7 @@ const after = used();
 const st = h.stats();
 console.log(`history of ${N} connections x 2 subflows, ${MINUTES} min at 1 Hz, ${EVENTS} events`);
 console.log(`  subflows kept ${st.subflows}, ring bytes ${MiB(st.ringBytes)} MiB, events ${st.events}`);
-console.log(`  heap + array buffers: +${MiB(after - before)} MiB (${((after - before) / N / 1024).toFixed(1)} KiB per connection)`);
+console.log(
+  `  heap + array buffers: +${MiB(after - before)} MiB (${((after - before) / N / 1024).toFixed(1)} KiB per connection)`,
+);
 console.log(`  record one poll: ${recordMs.toFixed(2)} ms`);
