@@ -10,7 +10,17 @@ export default defineConfig({
     build: {
       outDir: 'out/main',
       rollupOptions: {
-        input: resolve(import.meta.dirname, 'src-main/electron/main.ts'),
+        // The netlink events reader and the sock_diag dump workers run files of their own in
+        // worker threads (worker-entry.ts finds out/main/<name>.js beside main.js).
+        input: {
+          main: resolve(import.meta.dirname, 'src-main/electron/main.ts'),
+          'event-reader-worker': resolve(
+            import.meta.dirname,
+            'src-main/engine/netlink/event-reader-worker.ts',
+          ),
+          // The sock_diag dump workers' program (diag/dump-worker-thread.ts), found the same way.
+          'dump-worker': resolve(import.meta.dirname, 'src-main/engine/diag/dump-worker-thread.ts'),
+        },
         // The native binding stays in node_modules (asarUnpack). ws is not in main's graph: the
         // web host is not imported there (security.test.ts checks).
         external: ['netlink'],

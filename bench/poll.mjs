@@ -1,16 +1,17 @@
 // Poll benchmark: the engine's decoded sock_diag poll against `ss -tinM` and a raw C dump, in a
 // lab client namespace holding N idle MPTCP connections with two subflows each.
 //
-//   npm run bench:poll -- --connections 10000 [--active 0] [--iterations 15] [--rounds 3] [--variants] [--split]
+//   npm run bench:poll -- --connections 10000 [--active 0] [--iterations 15] [--rounds 3] [--variants]
 //
 // --active K: K of the N connections send 20 kB/s each, so that their objects change every poll.
 // The engine reuses the last poll's objects for sockets whose decoded words did not change
 // (decode.ts SnapshotBuilder `prev`, poll-memory.ts); "engine, every object new" is the same poll
-// with that off (ReadConnectionsOptions.fresh), which is what a poll of N all-busy connections
+// with that off (ConnectionPoller's `reuse: false`), which is what a poll of N all-busy connections
 // costs.
 //
-// The engine runs with the agent's V8 flags (AGENT_V8_FLAGS in src-main/engine/agent.ts) and polls
-// through its two sock_diag dump workers (src-main/engine/diag/dump-worker.ts, connections.ts).
+// The engine runs with the agent's V8 flags (AGENT_V8_FLAGS in src-main/engine/agent/client.ts) and
+// polls through its two sock_diag dump workers (src-main/engine/diag/dump-worker.ts, their program
+// out/node/dump-worker.mjs, which `npm run bench:poll` builds first; connections.ts).
 // "Decoded" means the full snapshot the API returns: every Connection and Subflow object built.
 // Each round runs every measure once (ITERS polls after 2 warm-ups); the samples of all rounds are
 // pooled, so that each measure sees the same share of the shared machine's other load.
@@ -18,12 +19,13 @@
 // --variants also times the engine with the four dumps one after the other on one worker, without
 // the flags, polling on its own thread (no worker) with other per-read buffer sizes, and with the
 // MPTCP and TCP dumps split over two sockets of one thread: the choices made in connections.ts.
-// --split also times the engine sending all four dumps (it leaves out the AF_INET6 TCP dump after
-// an empty AF_INET6 MPTCP dump) and with the AF_INET TCP dump cut in two by a port range, one part
-// per worker (connections.ts chooseSplit, off by default): balanced (first part = half of all the
-// poll's sockets), in halves of the AF_INET TCP sockets (the split's default), and 0.85 / 0.15.
-// (Before --split, the variants' MODE reached the probe one argument late: --variants figures
-// taken before then measured the default engine under every name.)
+// (The variants' MODE once reached the probe one argument late: --variants figures taken before
+// the fix measured the default engine under every name.)
+//
+// Removed: --split, which timed the engine sending all four dumps and with the AF_INET TCP dump
+// cut in two by a port range (INET_DIAG_REQ_BYTECODE), one part per worker. It was measured (the
+// figures below), never paid on 2 cores, and was taken out of the engine with its bench option;
+// docs/performance.md says why.
 //
 // The script waits first for orphaned TCP sockets to close (a previous run's lab leaves 20,000
 // for up to net.mptcp.close_timeout, 60 s): every TCP dump walks the kernel's one established hash,
@@ -45,7 +47,7 @@
 //   (fixed costs dominate: thread hand-offs, a socket per worker per poll, the kernel walking its
 //   262,144-bucket established hash for each TCP dump whatever the namespace holds).
 // AF_INET TCP dump split by port range, and the AF_INET6 TCP dump left out (no AF_INET6 MPTCP
-// socket), this script with --split --rounds 5, 10,000 connections, median (p90) ms:
+// socket), this script with its former --split --rounds 5, 10,000 connections, median (p90) ms:
 //     load       engine       raw C   all 4 dumps  split bal.   split 0.5    split 0.85
 //     0.8-2.2    63.4 (84)    47.9    64.6 (100)   63.7 (86)    54.5 (94)    58.0 (85)
 //     0.5-2.2    66.5 (100)   49.5    67.5 (95)    63.5 (105)   57.6 (85)    70.4 (108)
@@ -58,10 +60,10 @@
 //   The split's gain is not reliable on 2 cores and its CPU cost is: a filtered dump walks the
 //   whole established hash again (0.5 split: two AF_INET dumps of 26-30 ms of kernel CPU each
 //   against 35-45 ms for the one dump, raw C probes), while the two workers and the decode already
-//   keep both cores busy. So it stays off (connections.ts SPLIT_DEFAULTS). Leaving out the AF_INET6
+//   keep both cores busy. So it stayed off, and was later removed. Leaving out the AF_INET6
 //   TCP dump saves one such walk: ~1 ms at the quiet times above, 15 ms of CPU per poll (128 -> 113)
 //   with 11,000 orphaned sockets of other namespaces in the hash.
-// 1,000 connections, --split, load 0.5-1.1: engine 11.8, all four dumps 11.6, split balanced 12.3,
+// 1,000 connections, former --split, load 0.5-1.1: engine 11.8, all four dumps 11.6, split balanced 12.3,
 //   split 0.5 10.0, split 0.85 11.4, raw C 4.5 (p90 22-26 for all: noise above any difference).
 // Reuse of the last poll's unchanged objects (decode.ts SnapshotBuilder `prev`), --iterations 40
 // --rounds 4, 10,000 connections, median ms (engine / every object new / raw C / ss):
@@ -82,7 +84,10 @@ const ACTIVE = Math.min(N, Number(arg('active', '0')));
 const ITERS = Number(arg('iterations', '15'));
 const ROUNDS = Number(arg('rounds', '3'));
 const VARIANTS = process.argv.includes('--variants');
-const SPLIT = process.argv.includes('--split');
+if (process.argv.includes('--split')) {
+  console.error('bench:poll: --split is gone with the port-range split it measured (docs/performance.md)');
+  process.exit(2);
+}
 
 // Bundle what we need (the lab and the engine probe).
 await bundleEntry('src-main/lab/lab.ts', 'bench-lab.mjs');
@@ -157,7 +162,7 @@ try {
   console.log(`lab ready: ${N} connections, ${2 * N} subflows in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
   const probe = join(cache, 'diag-probe.mjs');
-  // Keep in step with AGENT_V8_FLAGS in src-main/engine/agent.ts.
+  // Keep in step with AGENT_V8_FLAGS in src-main/engine/agent/client.ts.
   const AGENT_V8_FLAGS = ['--max-semi-space-size=32'];
   // probe-entry.ts: bench ITERS MSGBUF MODE (MSGBUF 0: the default buffer size).
   const engineRun = (mode = 'default', msgBuf = 0, v8Flags = AGENT_V8_FLAGS) => {
@@ -184,15 +189,12 @@ try {
     if (r.subflows !== 2 * N) throw new Error(`engine saw ${r.subflows} subflows, expected ${2 * N}`);
     if (mode !== 'two-sockets' && r.connections !== N)
       throw new Error(`engine saw ${r.connections} connections, expected ${N}`);
-    if (r.splitPolls > 0) splitSeen.set(mode, r.lastSplit);
     // The dump workers' receive path: a worker that fell back to the binding's would mislabel a row.
     const wantPath = mode === 'binding' ? 'binding' : 'direct';
     if (!['thread', 'two-sockets'].includes(mode) && r.receivePaths.some((p) => p !== wantPath))
       throw new Error(`engine mode ${mode} read its dumps on ${r.receivePaths.join(', ')}, not ${wantPath}`);
     return r;
   };
-  /** The AF_INET TCP split each engine mode ended with (null: the unsplit plan). */
-  const splitSeen = new Map();
   // Rounds interleave every measure, so that each sees the same share of the machine's other load
   // (the dev box has 2 cores and is shared); the samples of all rounds are pooled.
   let lastRaw = null;
@@ -240,15 +242,6 @@ try {
       return ss;
     },
   ]);
-  if (SPLIT) {
-    // The four dumps whatever the MPTCP AF_INET6 dump found (the engine leaves out the TCP AF_INET6
-    // dump when it found nothing), and the AF_INET TCP dump's port range split (connections.ts
-    // chooseSplit, off by default): balanced, and other shares for its first part.
-    measures.push(['engine, all four dumps', () => engineRun('all-dumps').ms]);
-    measures.push(['engine, split AF_INET TCP (balanced)', () => engineRun('balanced').ms]);
-    measures.push(['engine, split AF_INET TCP in halves', () => engineRun('min=0').ms]);
-    measures.push(['engine, split, first part 0.85', () => engineRun('share=0.85').ms]);
-  }
   if (VARIANTS) {
     measures.push(['engine, dumps on one worker (seq.)', () => engineRun('seq').ms]);
     measures.push(['engine, no V8 flags', () => engineRun('default', 0, []).ms]);
@@ -312,7 +305,6 @@ try {
   for (const [name, xs] of cpu) console.log(`  ${name.padEnd(34)} ${fmt(median(xs))}`);
   for (const [name, xs] of reused)
     console.log(`${name}: median ${median(xs)} of ${N} connections reused from the poll before`);
-  for (const [mode, split] of splitSeen) console.log(`split (${mode}): ${JSON.stringify(split)}`);
   console.log(`load average at the end: ${load()}`);
 } finally {
   await cleanup();

@@ -24,10 +24,60 @@ export class BtfBuilder {
     return this.types.length;
   }
 
-  int(name: string): number {
+  int(name: string, bytes = 4): number {
     const extra = Buffer.alloc(4);
-    extra.writeUInt32LE(32, 0); // bits
-    return this.add(1, name, 0, 4, extra);
+    extra.writeUInt32LE(bytes * 8, 0); // bits
+    return this.add(1, name, 0, bytes, extra);
+  }
+
+  /** An INT of `bytes` whose encoding holds `bits` bits from bit `offset` (a bitfield without kind_flag). */
+  intBits(name: string, bytes: number, bits: number, offset: number): number {
+    const extra = Buffer.alloc(4);
+    extra.writeUInt32LE(((offset & 0xff) << 16) | (bits & 0xff), 0);
+    return this.add(1, name, 0, bytes, extra);
+  }
+
+  typedef(name: string, to: number): number {
+    return this.add(8, name, 0, to);
+  }
+
+  array(elem: number, count: number, indexType: number): number {
+    const extra = Buffer.alloc(12);
+    extra.writeUInt32LE(elem, 0);
+    extra.writeUInt32LE(indexType, 4);
+    extra.writeUInt32LE(count, 8);
+    return this.add(3, '', 0, 0, extra);
+  }
+
+  /**
+   * A struct laid out as given: member bit offsets, and bitfield widths (kind_flag set when any
+   * member has one, as pahole writes vmlinux BTF: width << 24 | bit offset).
+   */
+  structAt(
+    name: string,
+    size: number,
+    members: { name: string; type: number; bitOffset: number; bitSize?: number }[],
+  ): number {
+    const kflag = members.some((m) => (m.bitSize ?? 0) > 0);
+    const extra = Buffer.alloc(members.length * 12);
+    members.forEach((m, i) => {
+      extra.writeUInt32LE(this.str(m.name), i * 12);
+      extra.writeUInt32LE(m.type, i * 12 + 4);
+      extra.writeUInt32LE(kflag ? (((m.bitSize ?? 0) << 24) | m.bitOffset) >>> 0 : m.bitOffset, i * 12 + 8);
+    });
+    const head = this.add(4, name, members.length, size, extra);
+    if (kflag) this.types[head - 1]!.writeUInt32LE((0x80000000 | (4 << 24) | members.length) >>> 0, 4);
+    return head;
+  }
+
+  /** An unsigned 4-byte enum. */
+  enumType(name: string, values: [string, number][]): number {
+    const extra = Buffer.alloc(values.length * 8);
+    values.forEach(([n, v], i) => {
+      extra.writeUInt32LE(this.str(n), i * 8);
+      extra.writeUInt32LE(v >>> 0, i * 8 + 4);
+    });
+    return this.add(6, name, values.length, 4, extra);
   }
 
   ptr(to: number): number {

@@ -1,7 +1,8 @@
 /**
  * Just enough of BTF (Documentation/bpf/btf.rst, uapi linux/btf.h) to answer two questions
  * without running anything: does this kernel offer what a BPF congestion control needs, and
- * what does a compiled program need? Reading it ourselves avoids spawning `bpftool btf dump` on
+ * what does a compiled program need? (Also, read on demand: a struct's member layout and enum
+ * values, against which engine/diag's uapi tables are tested.) Reading it ourselves avoids spawning `bpftool btf dump` on
  * a 6 MB vmlinux BTF at every list, and the object's own BTF says exactly which kernel
  * functions (kfuncs) it calls, so "missing kfuncs" names real symbols, not a guessed list.
  */
@@ -44,10 +45,18 @@ export interface BtfType {
   sizeOrType: number;
   /** DATASEC: the variables' type ids. */
   members: number[];
+  /** info's kind_flag: STRUCT/UNION members encode bitfield sizes in their offsets. */
+  kflag: boolean;
+  /** Where the kind's data after the 12-byte header starts in the blob (btfMembers, btfEnumerators). */
+  dataAt: number;
 }
 
 export interface ParsedBtf {
   types: BtfType[];
+  /** The blob, for the on-demand readers below. */
+  buf: Buffer;
+  /** The string at a string-section offset. */
+  str: (off: number) => string;
 }
 
 export class BtfError extends Error {}
@@ -81,7 +90,9 @@ export function parseBtf(buf: Buffer): ParsedBtf {
     const sizeOrType = buf.readUInt32LE(p + 8);
     const vlen = info & 0xffff;
     const kind = (info >>> 24) & 0x1f;
+    const kflag = (info & 0x80000000) !== 0;
     p += 12;
+    const dataAt = p;
     const members: number[] = [];
     switch (kind) {
       case KIND.INT:
@@ -118,10 +129,128 @@ export function parseBtf(buf: Buffer): ParsedBtf {
       default:
         throw new BtfError(`unknown BTF kind ${kind} at type ${id}`);
     }
-    types.push({ id, kind, name: str(nameOff), vlen, sizeOrType, members });
+    types.push({ id, kind, name: str(nameOff), vlen, sizeOrType, members, kflag, dataAt });
     id++;
   }
-  return { types };
+  return { types, buf, str };
+}
+
+// --- Struct layouts and enum values, read on demand (engine/diag checks its uapi tables) -------
+
+export interface BtfMember {
+  name: string;
+  type: number;
+  /** From the start of the struct. */
+  bitOffset: number;
+  /** A bitfield's width; 0 for a plain member. */
+  bitSize: number;
+}
+
+/** The type a typedef / const / volatile / restrict / type tag chain ends at. */
+export function btfResolve(btf: ParsedBtf, id: number): BtfType | undefined {
+  let t = btf.types[id - 1];
+  for (let i = 0; t && i < 32; i++) {
+    if (
+      t.kind !== KIND.TYPEDEF &&
+      t.kind !== KIND.CONST &&
+      t.kind !== KIND.VOLATILE &&
+      t.kind !== KIND.RESTRICT &&
+      t.kind !== KIND.TYPE_TAG
+    )
+      return t;
+    t = btf.types[t.sizeOrType - 1];
+  }
+  return undefined;
+}
+
+/** sizeof the type, in bytes; null for a type without a size (void, a function). */
+export function btfSizeOf(btf: ParsedBtf, id: number): number | null {
+  const t = btfResolve(btf, id);
+  if (!t) return null;
+  switch (t.kind) {
+    case KIND.INT:
+    case KIND.STRUCT:
+    case KIND.UNION:
+    case KIND.ENUM:
+    case KIND.ENUM64:
+    case KIND.FLOAT:
+      return t.sizeOrType;
+    case KIND.PTR:
+      return 8;
+    case KIND.ARRAY: {
+      const elem = btfSizeOf(btf, btf.buf.readUInt32LE(t.dataAt));
+      return elem === null ? null : elem * btf.buf.readUInt32LE(t.dataAt + 8);
+    }
+    default:
+      return null;
+  }
+}
+
+/**
+ * The members of a STRUCT or UNION. Bitfields: with kind_flag, the offset word holds the width in
+ * its top byte; without it, an INT member narrower than its type (BTF_INT_BITS) is one, starting
+ * BTF_INT_OFFSET bits into the member (Documentation/bpf/btf.rst).
+ */
+export function btfMembers(btf: ParsedBtf, t: BtfType): BtfMember[] {
+  if (t.kind !== KIND.STRUCT && t.kind !== KIND.UNION) return [];
+  const out: BtfMember[] = [];
+  for (let i = 0; i < t.vlen; i++) {
+    const at = t.dataAt + i * 12;
+    const name = btf.str(btf.buf.readUInt32LE(at));
+    const type = btf.buf.readUInt32LE(at + 4);
+    const off = btf.buf.readUInt32LE(at + 8);
+    if (t.kflag) {
+      out.push({ name, type, bitOffset: off & 0xffffff, bitSize: off >>> 24 });
+      continue;
+    }
+    const r = btfResolve(btf, type);
+    if (r?.kind === KIND.INT) {
+      const enc = btf.buf.readUInt32LE(r.dataAt);
+      const nbits = enc & 0xff;
+      const intOff = (enc >>> 16) & 0xff;
+      if (nbits !== r.sizeOrType * 8 || intOff !== 0) {
+        out.push({ name, type, bitOffset: off + intOff, bitSize: nbits });
+        continue;
+      }
+    }
+    out.push({ name, type, bitOffset: off, bitSize: 0 });
+  }
+  return out;
+}
+
+/** The enumerators of an ENUM or ENUM64 (ENUM64 values exact up to 2^53). */
+export function btfEnumerators(btf: ParsedBtf, t: BtfType): { name: string; value: number }[] {
+  const out: { name: string; value: number }[] = [];
+  if (t.kind === KIND.ENUM) {
+    for (let i = 0; i < t.vlen; i++) {
+      const at = t.dataAt + i * 8;
+      // kind_flag: a signed enum.
+      const v = t.kflag ? btf.buf.readInt32LE(at + 4) : btf.buf.readUInt32LE(at + 4);
+      out.push({ name: btf.str(btf.buf.readUInt32LE(at)), value: v });
+    }
+  } else if (t.kind === KIND.ENUM64) {
+    for (let i = 0; i < t.vlen; i++) {
+      const at = t.dataAt + i * 12;
+      const v = btf.buf.readUInt32LE(at + 4) + btf.buf.readUInt32LE(at + 8) * 2 ** 32;
+      out.push({ name: btf.str(btf.buf.readUInt32LE(at)), value: v });
+    }
+  }
+  return out;
+}
+
+/** The first STRUCT of this name with members (not a forward declaration). */
+export function btfStruct(btf: ParsedBtf, name: string): BtfType | undefined {
+  return btf.types.find((t) => t.kind === KIND.STRUCT && t.name === name && t.vlen > 0);
+}
+
+/** Every enumerator of every ENUM and ENUM64, by name (the first one of a name wins). */
+export function btfEnumValues(btf: ParsedBtf): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const t of btf.types) {
+    if (t.kind !== KIND.ENUM && t.kind !== KIND.ENUM64) continue;
+    for (const e of btfEnumerators(btf, t)) if (!out.has(e.name)) out.set(e.name, e.value);
+  }
+  return out;
 }
 
 /** What the kernel offers, as far as a struct_ops congestion control cares. */

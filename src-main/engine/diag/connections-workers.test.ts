@@ -2,8 +2,8 @@ import { describe, expect, it, vi } from 'vitest';
 import type { NlSocket } from '../netlink/core';
 
 /**
- * getDumpWorkers when the second dump worker cannot start (e.g. thread resource limits): the first
- * must be terminated, not left running for good, and the poll falls back to this thread.
+ * ConnectionPoller's dump workers when the second one cannot start (e.g. thread resource limits):
+ * the first must be terminated, not left running for good, and the poll falls back to this thread.
  */
 const made = vi.hoisted(() => ({ count: 0, terminated: 0 }));
 vi.mock('./dump-worker', () => ({
@@ -21,7 +21,7 @@ vi.mock('./dump-worker', () => ({
 
 describe('dump workers that fail to start', () => {
   it('terminates the worker already started and polls on this thread', async () => {
-    const { readConnections } = await import('./connections');
+    const { ConnectionPoller } = await import('./connections');
     const dumps: number[] = [];
     const diag = {
       dump: (type: number) => {
@@ -29,12 +29,16 @@ describe('dump workers that fail to start', () => {
         return Promise.resolve();
       },
     } as unknown as NlSocket;
-    const snap = await readConnections(diag);
+    const poller = new ConnectionPoller();
+    const snap = await poller.read(diag);
     expect(made.count).toBe(2);
     expect(made.terminated).toBe(1);
     // The dumps ran on `diag`: both MPTCP dumps and the AF_INET TCP dump; no AF_INET6 MPTCP socket,
     // so no AF_INET6 TCP dump.
     expect(dumps).toHaveLength(3);
     expect(snap.connections).toEqual([]);
+    // They are not retried at the next poll.
+    await poller.read(diag);
+    expect(made.count).toBe(2);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NetlinkError } from '../netlink/core';
-import { pollOnWorkers, PollSequencer, WORKER_DUMPS } from './connections';
+import { ConnectionPoller, PollSequencer, WORKER_DUMPS } from './connections';
 import { SnapshotBuilder } from './decode';
 import {
   batch,
@@ -16,7 +16,7 @@ import {
  * the snapshot a sequential poll (MPTCP AF_INET, MPTCP AF_INET6, TCP AF_INET, TCP AF_INET6) gives.
  * Recorded lab messages (decode.test.ts), split by family into the four dumps.
  */
-/** Dump index → its messages, as POLL_REQS orders them. */
+/** Dump index → its messages, as POLL_PLAN orders them. */
 const DUMPS = recordedDumps;
 const batches = dumpBatches;
 
@@ -105,14 +105,51 @@ class FakeDumpWorker {
   }
 }
 
-describe('pollOnWorkers', () => {
+describe('ConnectionPoller.pollOnWorkers', () => {
   const expected = sequential();
 
   it('overlapping polls each get the whole snapshot, never a batch already handed back', async () => {
     // The TCP AF_INET dump (its own worker) is slow: the other worker's TCP AF_INET6 batches wait in
     // the sequencer while that worker already starts the next poll and takes its batches back.
     const workers = WORKER_DUMPS.map((dumps, k) => new FakeDumpWorker(dumps, k === 1 ? 5 : 0));
-    const polls = await Promise.all([0, 1, 2].map(() => pollOnWorkers(workers)));
+    const poller = new ConnectionPoller();
+    const polls = await Promise.all([0, 1, 2].map(() => poller.pollOnWorkers(workers)));
     for (const b of polls) expect(JSON.stringify({ c: b.connections, o: b.orphanSubflows })).toBe(expected);
+  });
+});
+
+describe('ConnectionPoller', () => {
+  const expected = sequential();
+
+  it('keeps its state to itself: two pollers poll on their own workers, each reusing its own last poll', async () => {
+    const made: FakeDumpWorker[][] = [];
+    const poller = (): ConnectionPoller =>
+      new ConnectionPoller({
+        workers: () => (made[made.length] = WORKER_DUMPS.map((dumps) => new FakeDumpWorker(dumps, 0))),
+      });
+    const a = poller();
+    const b = poller();
+    const diag = {} as never;
+    const a1 = await a.read(diag);
+    const b1 = await b.read(diag);
+    const a2 = await a.read(diag);
+    expect(JSON.stringify({ c: a1.connections, o: a1.orphanSubflows })).toBe(expected);
+    // A poller reuses its own last poll's objects, never another poller's.
+    expect(a2.connections[0]).toBe(a1.connections[0]);
+    expect(b1.connections[0]).not.toBe(a1.connections[0]);
+    expect(a.stats.workerPolls).toBe(2);
+    expect(b.stats.workerPolls).toBe(1);
+    expect(a.stats.lastReceivePaths).toEqual([null, null]);
+  });
+
+  it('builds every object anew with reuse off', async () => {
+    const p = new ConnectionPoller({
+      reuse: false,
+      workers: () => WORKER_DUMPS.map((dumps) => new FakeDumpWorker(dumps, 0)),
+    });
+    const first = await p.read({} as never);
+    const second = await p.read({} as never);
+    expect(second.connections[0]).not.toBe(first.connections[0]);
+    expect(second.connections).toEqual(first.connections);
   });
 });

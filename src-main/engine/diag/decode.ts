@@ -1,18 +1,25 @@
 /**
- * Pure decoders for sock_diag replies (uapi: linux/inet_diag.h, linux/tcp.h, linux/mptcp.h) and the
+ * Pure decoders for sock_diag replies (include/uapi/linux/inet_diag.h, tcp.h, mptcp.h) and the
  * snapshot builder that joins MPTCP sockets with their TCP subflows.
  *
+ * Every offset comes from the field tables of uapi-structs.ts (checked against the kernel's BTF by
+ * uapi-structs.int.test.ts): byte offsets for u8 fields, word indices (offset / 4) for u32 and u64
+ * ones, computed once at module load. Each struct has one reader (readTcpInfo, readMptcpInfo) that
+ * loads native u32 words from a Uint32Array view of the received datagram (3x faster than
+ * readUInt32LE per field, bench/poll.mjs). The single-struct Buffer decoders (decodeTcpInfo,
+ * fillTcpInfo, ...) run the same reader on an aligned, zero-filled copy: the kernel structs grow
+ * over releases, and a shorter (older) struct reads as zero-filled past its last whole field, as
+ * ss does.
+ *
  * This is the hot path of a poll: 10,000 connections mean 30,000 messages per tick. The builder
- * reads the received datagram in place (native u32 loads through a Uint32Array view: 3x faster
- * than readUInt32LE per field, bench/poll.mjs), allocates nothing for messages it skips (plain TCP
- * sockets, orphans) and one object per socket it keeps (plus V8's boxes for its u32/u64 fields
- * above 2^30). The exported single-struct decoders use the bounded Buffer readers below. Every
- * read is bounded by the attribute's length: the kernel structs grow over releases and a shorter
- * (older) struct reads as zero-filled, as ss does.
+ * allocates nothing for messages it skips (plain TCP sockets, orphans) and one object per socket
+ * it keeps (plus V8's boxes for its u32/u64 fields above 2^30).
  */
 import type { AddressFamily, Connection, Subflow, SubflowFlags, TcpState } from '../../../shared/types';
 import {
   CONN_WORDS,
+  MPTCP_INFO_READ,
+  MPTCP_INFO_RECORD_LEN,
   MPTCP_INFO_WORDS,
   NO_CONN,
   PollMemory,
@@ -22,77 +29,184 @@ import {
   SUB_TCP_INFO,
   SUB_WORDS,
   subflowKey,
+  TCP_INFO_READ,
+  TCP_INFO_RECORD_LEN,
   TCP_INFO_WORDS,
   TokenIndex,
 } from './poll-memory';
+import { NLA_TYPE_MASK } from '../uapi/netlink';
+import { AF_INET, AF_INET6 } from '../uapi/socket';
+import { INET_DIAG_CONG, INET_DIAG_INFO, INET_DIAG_ULP_INFO } from '../uapi/sock-diag';
+import {
+  INET_DIAG_MSG,
+  INET_ULP_INFO_MPTCP,
+  INET_ULP_INFO_NAME,
+  MPTCP_INFO,
+  MPTCP_INFO_FLAG_FALLBACK,
+  MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED,
+  MPTCP_SUBFLOW_ATTR_FLAGS,
+  MPTCP_SUBFLOW_ATTR_ID_LOC,
+  MPTCP_SUBFLOW_ATTR_ID_REM,
+  MPTCP_SUBFLOW_ATTR_TOKEN_LOC,
+  MPTCP_SUBFLOW_ATTR_TOKEN_REM,
+  MPTCP_SUBFLOW_FLAG_BKUP_LOC,
+  MPTCP_SUBFLOW_FLAG_BKUP_REM,
+  MPTCP_SUBFLOW_FLAG_CONNECTED,
+  MPTCP_SUBFLOW_FLAG_FULLY_ESTABLISHED,
+  MPTCP_SUBFLOW_FLAG_JOIN_LOC,
+  MPTCP_SUBFLOW_FLAG_JOIN_REM,
+  MPTCP_SUBFLOW_FLAG_MAPVALID,
+  MPTCP_SUBFLOW_FLAG_MCAP_LOC,
+  MPTCP_SUBFLOW_FLAG_MCAP_REM,
+  NLATTR,
+  TCP_INFINITE_SSTHRESH,
+  TCP_INFO,
+  TCP_STATE_NAMES,
+  wholeFieldPrefixes,
+  wordIndex,
+  type UapiField,
+  type UapiStruct,
+} from './uapi-structs';
 
 export { PollMemory } from './poll-memory';
 
-export const AF_INET = 2;
-export const AF_INET6 = 10;
-
 /** sizeof(struct inet_diag_msg): attributes start here. */
-export const INET_DIAG_MSG_LEN = 72;
-// INET_DIAG_* reply attributes (uapi: linux/inet_diag.h)
-export const INET_DIAG_INFO = 2;
-export const INET_DIAG_CONG = 4;
-export const INET_DIAG_ULP_INFO = 19;
-// INET_ULP_INFO_* (uapi: linux/inet_diag.h)
-export const INET_ULP_INFO_NAME = 1;
-export const INET_ULP_INFO_MPTCP = 3;
-// MPTCP_SUBFLOW_ATTR_* (uapi: linux/mptcp.h)
-export const MPTCP_SUBFLOW_ATTR_TOKEN_REM = 1;
-export const MPTCP_SUBFLOW_ATTR_TOKEN_LOC = 2;
-export const MPTCP_SUBFLOW_ATTR_FLAGS = 8;
-export const MPTCP_SUBFLOW_ATTR_ID_REM = 9;
-export const MPTCP_SUBFLOW_ATTR_ID_LOC = 10;
+export const INET_DIAG_MSG_LEN = INET_DIAG_MSG.size;
 
-/** TCP_INFINITE_SSTHRESH (include/net/tcp.h). */
-const INFINITE_SSTHRESH = 0x7fffffff;
 const TWO_32 = 4294967296;
-
-/** idiag_state numbers (include/net/tcp_states.h), index = TCP_* value. */
-const TCP_STATES: readonly TcpState[] = [
-  'UNKNOWN',
-  'ESTABLISHED',
-  'SYN_SENT',
-  'SYN_RECV',
-  'FIN_WAIT1',
-  'FIN_WAIT2',
-  'TIME_WAIT',
-  'CLOSE',
-  'CLOSE_WAIT',
-  'LAST_ACK',
-  'LISTEN',
-  'CLOSING',
-  'NEW_SYN_RECV',
-  'BOUND_INACTIVE',
-];
+/** The high word of a u64 above which it passes Number.MAX_SAFE_INTEGER (2^53 - 1). */
+const MAX_SAFE_HI = 0x1fffff;
 
 export function tcpStateName(n: number): TcpState {
-  return TCP_STATES[n] ?? 'UNKNOWN';
+  return TCP_STATE_NAMES[n] ?? 'UNKNOWN';
 }
 
-// --- bounded readers: a field outside the attribute reads as 0 (zero-fill, like ss) -----------
+// --- offsets, from the tables (uapi-structs.ts) -------------------------------------------------
 
-function u8(buf: Buffer, base: number, len: number, off: number): number {
-  return off < len ? buf[base + off]! : 0;
+/** A u8 field's byte offset. */
+function byteOffset(f: UapiField): number {
+  if (f.width !== 'u8') throw new Error(`${f.name} is a ${f.width}, not a u8`);
+  return f.offset;
 }
-function u32(buf: Buffer, base: number, len: number, off: number): number {
-  return off + 4 <= len ? buf.readUInt32LE(base + off) : 0;
+
+/**
+ * The word index of a u32/u64 field the records keep (poll-memory.ts *_INFO_READ): a decoder
+ * that read a field its record does not keep would hand out a stale object when only that field
+ * changed, so such a read fails at module load.
+ */
+function recordedWord(read: readonly UapiField[], f: UapiField): number {
+  if (!read.includes(f)) throw new Error(`${f.name} is read but not kept in the poll records`);
+  return wordIndex(f);
 }
-/** A u64 as a JS number (exact to 2^53). */
-function u64(buf: Buffer, base: number, len: number, off: number): number {
-  return off + 8 <= len ? buf.readUInt32LE(base + off) + buf.readUInt32LE(base + off + 4) * TWO_32 : 0;
+function recordedByte(read: readonly UapiField[], f: UapiField): number {
+  if (!read.includes(f)) throw new Error(`${f.name} is read but not kept in the poll records`);
+  return byteOffset(f);
 }
-/** True when the u64 at off is 2^64-1 (~0UL: "unlimited"). */
-function u64IsMax(buf: Buffer, base: number, len: number, off: number): boolean {
-  return (
-    off + 8 <= len &&
-    buf.readUInt32LE(base + off) === 0xffffffff &&
-    buf.readUInt32LE(base + off + 4) === 0xffffffff
-  );
+
+// struct inet_diag_msg (include/uapi/linux/inet_diag.h): byte offsets in the message.
+const DM = INET_DIAG_MSG.fields;
+const MSG_FAMILY = byteOffset(DM.idiag_family);
+const MSG_STATE = byteOffset(DM.idiag_state);
+/** idiag_sport and idiag_dport (big-endian), one u32 word together. */
+const MSG_PORTS = DM['id.idiag_sport'].offset;
+const MSG_DPORT = DM['id.idiag_dport'].offset;
+const MSG_SRC = DM['id.idiag_src'].offset;
+const MSG_DST = DM['id.idiag_dst'].offset;
+const MSG_IF = DM['id.idiag_if'].offset;
+const MSG_INODE = DM.idiag_inode.offset;
+if (MSG_PORTS % 4 !== 0 || MSG_DPORT !== MSG_PORTS + 2 || MSG_SRC % 4 !== 0 || MSG_DST % 4 !== 0)
+  throw new Error('struct inet_diag_sockid: ports or addresses are not where the word loads expect them');
+// struct nlattr (include/uapi/linux/netlink.h): one word, nla_len in the low half (little-endian).
+if (NLATTR.fields.nla_len.offset !== 0 || NLATTR.fields.nla_type.offset !== 2)
+  throw new Error('struct nlattr: nla_len/nla_type are not where the word loads expect them');
+
+// struct mptcp_info (include/uapi/linux/mptcp.h)
+const MI = MPTCP_INFO.fields;
+const mptcpWord = (f: UapiField): number => recordedWord(MPTCP_INFO_READ, f);
+const mptcpByte = (f: UapiField): number => recordedByte(MPTCP_INFO_READ, f);
+const MI_SUBFLOWS = mptcpByte(MI.mptcpi_subflows);
+const MI_ADD_ADDR_SIGNAL = mptcpByte(MI.mptcpi_add_addr_signal);
+const MI_ADD_ADDR_ACCEPTED = mptcpByte(MI.mptcpi_add_addr_accepted);
+const MI_SUBFLOWS_MAX = mptcpByte(MI.mptcpi_subflows_max);
+const MI_CSUM_ENABLED = mptcpByte(MI.mptcpi_csum_enabled);
+const MI_SUBFLOWS_TOTAL = mptcpByte(MI.mptcpi_subflows_total);
+/** mptcpi_subflows_total came later (6.10): a shorter struct only has the extra subflows' count. */
+const MI_SUBFLOWS_TOTAL_LEN = MI.mptcpi_subflows_total.minLen;
+const MI_FLAGS = mptcpWord(MI.mptcpi_flags);
+const MI_TOKEN = mptcpWord(MI.mptcpi_token);
+const MI_RETRANSMITS = mptcpWord(MI.mptcpi_retransmits);
+const MI_BYTES_RETRANS = mptcpWord(MI.mptcpi_bytes_retrans);
+const MI_BYTES_SENT = mptcpWord(MI.mptcpi_bytes_sent);
+const MI_BYTES_RECEIVED = mptcpWord(MI.mptcpi_bytes_received);
+const MI_BYTES_ACKED = mptcpWord(MI.mptcpi_bytes_acked);
+
+// struct tcp_info (include/uapi/linux/tcp.h)
+const TI = TCP_INFO.fields;
+const tcpWord = (f: UapiField): number => recordedWord(TCP_INFO_READ, f);
+const TI_RTO = tcpWord(TI.tcpi_rto);
+const TI_SND_MSS = tcpWord(TI.tcpi_snd_mss);
+const TI_UNACKED = tcpWord(TI.tcpi_unacked);
+const TI_LOST = tcpWord(TI.tcpi_lost);
+const TI_PMTU = tcpWord(TI.tcpi_pmtu);
+const TI_RTT = tcpWord(TI.tcpi_rtt);
+const TI_RTTVAR = tcpWord(TI.tcpi_rttvar);
+const TI_SND_SSTHRESH = tcpWord(TI.tcpi_snd_ssthresh);
+const TI_SND_CWND = tcpWord(TI.tcpi_snd_cwnd);
+const TI_TOTAL_RETRANS = tcpWord(TI.tcpi_total_retrans);
+const TI_PACING_RATE = tcpWord(TI.tcpi_pacing_rate);
+const TI_BYTES_ACKED = tcpWord(TI.tcpi_bytes_acked);
+const TI_BYTES_RECEIVED = tcpWord(TI.tcpi_bytes_received);
+const TI_MIN_RTT = tcpWord(TI.tcpi_min_rtt);
+const TI_DELIVERY_RATE = tcpWord(TI.tcpi_delivery_rate);
+const TI_BYTES_SENT = tcpWord(TI.tcpi_bytes_sent);
+const TI_BYTES_RETRANS = tcpWord(TI.tcpi_bytes_retrans);
+
+// --- the word readers -----------------------------------------------------------------------------
+
+/**
+ * The one u64 reader: native words w[k] (low half) and w[k + 1] (high half), as a JS number.
+ * Exact up to 2^53 - 1; above (a counter no kernel reaches, so a corrupted message) it is clamped
+ * to Number.MAX_SAFE_INTEGER, which the contract's schema still accepts.
+ */
+function u64(w: Uint32Array, k: number): number {
+  const hi = w[k + 1]!;
+  return hi <= MAX_SAFE_HI ? w[k]! + hi * TWO_32 : Number.MAX_SAFE_INTEGER;
 }
+
+/** A u64 rate where ~0 means "unlimited" (tcpi_pacing_rate): null then. */
+function u64OrNull(w: Uint32Array, k: number): number | null {
+  return w[k] === 0xffffffff && w[k + 1] === 0xffffffff ? null : u64(w, k);
+}
+
+/**
+ * An aligned, zero-filled copy of a struct for the Buffer decoders and for structs shorter than
+ * the records need: the same readers then run on it. One for each struct, reused (decoding is
+ * synchronous).
+ */
+class ZeroFilled {
+  readonly words: Uint32Array;
+  readonly bytes: Buffer;
+  private readonly prefix: Uint16Array;
+
+  constructor(private readonly s: UapiStruct) {
+    this.words = new Uint32Array(Math.ceil(s.size / 4));
+    this.bytes = Buffer.from(this.words.buffer);
+    this.prefix = wholeFieldPrefixes(s);
+  }
+
+  /**
+   * Copies buf[off, off + len) (clamped to the buffer and to the table's struct), up to its last
+   * whole field, and zeroes the rest. Returns the length copied.
+   */
+  load(buf: Buffer, off: number, len: number): number {
+    const n = this.prefix[Math.max(0, Math.min(len, buf.length - off, this.s.size))]!;
+    this.words.fill(0);
+    if (n > 0) buf.copy(this.bytes, 0, off, off + n);
+    return n;
+  }
+}
+const mptcpScratch = new ZeroFilled(MPTCP_INFO);
+const tcpScratch = new ZeroFilled(TCP_INFO);
 
 // --- addresses ---------------------------------------------------------------------------------
 
@@ -170,25 +284,25 @@ export interface InetDiagMsg {
   inode: number;
 }
 
-/** The 72-byte reply header; null when the message is too short to hold it. */
+/** The reply header; null when the message is too short to hold it. */
 export function decodeInetDiagMsg(buf: Buffer, off: number, len: number): InetDiagMsg | null {
   if (len < INET_DIAG_MSG_LEN || off + len > buf.length) return null;
-  const family = buf[off]!;
+  const family = buf[off + MSG_FAMILY]!;
   return {
     family,
-    state: buf[off + 1]!,
-    localPort: buf.readUInt16BE(off + 4),
-    remotePort: buf.readUInt16BE(off + 6),
-    localAddress: formatAddress(buf, off + 8, family),
-    remoteAddress: formatAddress(buf, off + 24, family),
-    ifindex: buf.readUInt32LE(off + 40),
-    inode: buf.readUInt32LE(off + 68),
+    state: buf[off + MSG_STATE]!,
+    localPort: buf.readUInt16BE(off + MSG_PORTS),
+    remotePort: buf.readUInt16BE(off + MSG_DPORT),
+    localAddress: formatAddress(buf, off + MSG_SRC, family),
+    remoteAddress: formatAddress(buf, off + MSG_DST, family),
+    ifindex: buf.readUInt32LE(off + MSG_IF),
+    inode: buf.readUInt32LE(off + MSG_INODE),
   };
 }
 
 const familyName = (f: number): AddressFamily => (f === AF_INET6 ? 'inet6' : 'inet');
 
-// --- struct mptcp_info (96 bytes on 6.18) -----------------------------------------------------
+// --- struct mptcp_info -----------------------------------------------------------------------
 
 export type MptcpInfoFields = Pick<
   Connection,
@@ -207,23 +321,33 @@ export type MptcpInfoFields = Pick<
   | 'bytesRetrans'
 >;
 
+/**
+ * The mptcp_info reader: the struct at byte `base` (a multiple of 4) of `b`, whose native words
+ * are `w`, `len` bytes long; every field must be inside (whole, or zero-filled: see ZeroFilled).
+ */
+function readMptcpInfo(t: MptcpInfoFields, w: Uint32Array, b: Buffer, base: number, len: number): void {
+  const i = base >>> 2;
+  const flags = w[i + MI_FLAGS]!;
+  t.token = w[i + MI_TOKEN]!;
+  // mptcpi_subflows_total counts the initial subflow; older structs only have the extra count.
+  t.subflowsTotal = len >= MI_SUBFLOWS_TOTAL_LEN ? b[base + MI_SUBFLOWS_TOTAL]! : b[base + MI_SUBFLOWS]! + 1;
+  t.fallback = (flags & MPTCP_INFO_FLAG_FALLBACK) !== 0;
+  t.remoteKeyReceived = (flags & MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED) !== 0;
+  t.addAddrSignal = b[base + MI_ADD_ADDR_SIGNAL]!;
+  t.addAddrAccepted = b[base + MI_ADD_ADDR_ACCEPTED]!;
+  t.subflowsMax = b[base + MI_SUBFLOWS_MAX]!;
+  t.checksumEnabled = b[base + MI_CSUM_ENABLED] !== 0;
+  t.retransmits = w[i + MI_RETRANSMITS]!;
+  t.bytesRetrans = u64(w, i + MI_BYTES_RETRANS);
+  t.bytesSent = u64(w, i + MI_BYTES_SENT);
+  t.bytesReceived = u64(w, i + MI_BYTES_RECEIVED);
+  t.bytesAcked = u64(w, i + MI_BYTES_ACKED);
+}
+
 /** Writes the mptcp_info fields at buf[off, off+len) into `t` (zero-filled past len). */
 export function fillMptcpInfo(t: MptcpInfoFields, buf: Buffer, off: number, len: number): void {
-  const flags = u32(buf, off, len, 8);
-  t.token = u32(buf, off, len, 12);
-  // mptcpi_subflows_total (off 80) counts the initial subflow; older structs only have the extra count.
-  t.subflowsTotal = len >= 81 ? buf[off + 80]! : u8(buf, off, len, 0) + 1;
-  t.fallback = (flags & 1) !== 0;
-  t.remoteKeyReceived = (flags & 2) !== 0;
-  t.addAddrSignal = u8(buf, off, len, 1);
-  t.addAddrAccepted = u8(buf, off, len, 2);
-  t.subflowsMax = u8(buf, off, len, 3);
-  t.checksumEnabled = u8(buf, off, len, 42) !== 0;
-  t.retransmits = u32(buf, off, len, 44);
-  t.bytesRetrans = u64(buf, off, len, 48);
-  t.bytesSent = u64(buf, off, len, 56);
-  t.bytesReceived = u64(buf, off, len, 64);
-  t.bytesAcked = u64(buf, off, len, 72);
+  const n = mptcpScratch.load(buf, off, len);
+  readMptcpInfo(t, mptcpScratch.words, mptcpScratch.bytes, 0, n);
 }
 
 export function decodeMptcpInfo(buf: Buffer, off: number, len: number): MptcpInfoFields {
@@ -242,11 +366,11 @@ export function decodeMptcpInfo(buf: Buffer, off: number, len: number): MptcpInf
     bytesAcked: 0,
     bytesRetrans: 0,
   };
-  fillMptcpInfo(t, buf, off, Math.max(0, Math.min(len, buf.length - off)));
+  fillMptcpInfo(t, buf, off, len);
   return t;
 }
 
-// --- struct tcp_info (280 bytes on 6.18) ------------------------------------------------------
+// --- struct tcp_info -------------------------------------------------------------------------
 
 export type TcpInfoFields = Pick<
   Subflow,
@@ -269,54 +393,32 @@ export type TcpInfoFields = Pick<
   | 'pacingRateBytesPerSec'
 >;
 
-/** End of the last field we read (tcpi_bytes_retrans): a struct this long takes the fast path. */
-const TCP_INFO_READ_END = 216;
+/** The tcp_info reader: the struct at word `i` of `w`, every field inside (or zero-filled). */
+function readTcpInfo(t: TcpInfoFields, w: Uint32Array, i: number): void {
+  t.rtoUs = w[i + TI_RTO]!;
+  t.mssBytes = w[i + TI_SND_MSS]!;
+  t.unackedPkts = w[i + TI_UNACKED]!;
+  t.lostPkts = w[i + TI_LOST]!;
+  t.pmtuBytes = w[i + TI_PMTU]!;
+  t.rttUs = w[i + TI_RTT]!;
+  t.rttVarUs = w[i + TI_RTTVAR]!;
+  const ssthresh = w[i + TI_SND_SSTHRESH]!;
+  t.ssthreshPkts = ssthresh >= TCP_INFINITE_SSTHRESH ? null : ssthresh;
+  t.cwndPkts = w[i + TI_SND_CWND]!;
+  t.totalRetransPkts = w[i + TI_TOTAL_RETRANS]!;
+  t.pacingRateBytesPerSec = u64OrNull(w, i + TI_PACING_RATE);
+  t.bytesAcked = u64(w, i + TI_BYTES_ACKED);
+  t.bytesReceived = u64(w, i + TI_BYTES_RECEIVED);
+  t.minRttUs = w[i + TI_MIN_RTT]!;
+  t.deliveryRateBytesPerSec = u64(w, i + TI_DELIVERY_RATE);
+  t.bytesSent = u64(w, i + TI_BYTES_SENT);
+  t.bytesRetrans = u64(w, i + TI_BYTES_RETRANS);
+}
 
 /** Writes the tcp_info fields at buf[off, off+len) into `t`; a field past len reads as 0. */
 export function fillTcpInfo(t: TcpInfoFields, buf: Buffer, off: number, len: number): void {
-  if (len >= TCP_INFO_READ_END && off + TCP_INFO_READ_END <= buf.length) {
-    // Every field is inside the attribute: read without per-field bounds checks (the hot path).
-    t.rtoUs = buf.readUInt32LE(off + 8);
-    t.mssBytes = buf.readUInt32LE(off + 16);
-    t.unackedPkts = buf.readUInt32LE(off + 24);
-    t.lostPkts = buf.readUInt32LE(off + 32);
-    t.pmtuBytes = buf.readUInt32LE(off + 60);
-    t.rttUs = buf.readUInt32LE(off + 68);
-    t.rttVarUs = buf.readUInt32LE(off + 72);
-    const ssthresh = buf.readUInt32LE(off + 76);
-    t.ssthreshPkts = ssthresh >= INFINITE_SSTHRESH ? null : ssthresh;
-    t.cwndPkts = buf.readUInt32LE(off + 80);
-    t.totalRetransPkts = buf.readUInt32LE(off + 100);
-    const pacingLo = buf.readUInt32LE(off + 104);
-    const pacingHi = buf.readUInt32LE(off + 108);
-    t.pacingRateBytesPerSec =
-      pacingLo === 0xffffffff && pacingHi === 0xffffffff ? null : pacingLo + pacingHi * TWO_32;
-    t.bytesAcked = buf.readUInt32LE(off + 120) + buf.readUInt32LE(off + 124) * TWO_32;
-    t.bytesReceived = buf.readUInt32LE(off + 128) + buf.readUInt32LE(off + 132) * TWO_32;
-    t.minRttUs = buf.readUInt32LE(off + 148);
-    t.deliveryRateBytesPerSec = buf.readUInt32LE(off + 160) + buf.readUInt32LE(off + 164) * TWO_32;
-    t.bytesSent = buf.readUInt32LE(off + 200) + buf.readUInt32LE(off + 204) * TWO_32;
-    t.bytesRetrans = buf.readUInt32LE(off + 208) + buf.readUInt32LE(off + 212) * TWO_32;
-    return;
-  }
-  t.rtoUs = u32(buf, off, len, 8);
-  t.mssBytes = u32(buf, off, len, 16);
-  t.unackedPkts = u32(buf, off, len, 24);
-  t.lostPkts = u32(buf, off, len, 32);
-  t.pmtuBytes = u32(buf, off, len, 60);
-  t.rttUs = u32(buf, off, len, 68);
-  t.rttVarUs = u32(buf, off, len, 72);
-  const ssthresh = u32(buf, off, len, 76);
-  t.ssthreshPkts = ssthresh >= INFINITE_SSTHRESH ? null : ssthresh;
-  t.cwndPkts = u32(buf, off, len, 80);
-  t.totalRetransPkts = u32(buf, off, len, 100);
-  t.pacingRateBytesPerSec = u64IsMax(buf, off, len, 104) ? null : u64(buf, off, len, 104);
-  t.bytesAcked = u64(buf, off, len, 120);
-  t.bytesReceived = u64(buf, off, len, 128);
-  t.minRttUs = u32(buf, off, len, 148);
-  t.deliveryRateBytesPerSec = u64(buf, off, len, 160);
-  t.bytesSent = u64(buf, off, len, 200);
-  t.bytesRetrans = u64(buf, off, len, 208);
+  tcpScratch.load(buf, off, len);
+  readTcpInfo(t, tcpScratch.words, 0);
 }
 
 export function decodeTcpInfo(buf: Buffer, off: number, len: number): TcpInfoFields {
@@ -339,7 +441,7 @@ export function decodeTcpInfo(buf: Buffer, off: number, len: number): TcpInfoFie
     deliveryRateBytesPerSec: 0,
     pacingRateBytesPerSec: null,
   };
-  fillTcpInfo(t, buf, off, Math.max(0, Math.min(len, buf.length - off)));
+  fillTcpInfo(t, buf, off, len);
   return t;
 }
 
@@ -347,6 +449,8 @@ export function decodeTcpInfo(buf: Buffer, off: number, len: number): TcpInfoFie
 
 /** MPTCP_SUBFLOW_FLAG_* bits in ss letter order (misc/ss.c): M m J j B b e c v. */
 const FLAG_LETTERS = 'MmJjBbecv';
+/** Either end's backup bit (MP_PRIO / MP_JOIN B bit). */
+const BACKUP_FLAGS = MPTCP_SUBFLOW_FLAG_BKUP_REM | MPTCP_SUBFLOW_FLAG_BKUP_LOC;
 
 /**
  * Flags objects are shared per raw value and frozen: a poll sees a handful of distinct values, and
@@ -365,15 +469,15 @@ export function subflowFlags(raw: number): SubflowFlags {
 
 function decodeSubflowFlags(raw: number): SubflowFlags {
   return {
-    mcapRem: (raw & 0x1) !== 0,
-    mcapLoc: (raw & 0x2) !== 0,
-    joinRem: (raw & 0x4) !== 0,
-    joinLoc: (raw & 0x8) !== 0,
-    backupRem: (raw & 0x10) !== 0,
-    backupLoc: (raw & 0x20) !== 0,
-    fullyEstablished: (raw & 0x40) !== 0,
-    connected: (raw & 0x80) !== 0,
-    mapValid: (raw & 0x100) !== 0,
+    mcapRem: (raw & MPTCP_SUBFLOW_FLAG_MCAP_REM) !== 0,
+    mcapLoc: (raw & MPTCP_SUBFLOW_FLAG_MCAP_LOC) !== 0,
+    joinRem: (raw & MPTCP_SUBFLOW_FLAG_JOIN_REM) !== 0,
+    joinLoc: (raw & MPTCP_SUBFLOW_FLAG_JOIN_LOC) !== 0,
+    backupRem: (raw & MPTCP_SUBFLOW_FLAG_BKUP_REM) !== 0,
+    backupLoc: (raw & MPTCP_SUBFLOW_FLAG_BKUP_LOC) !== 0,
+    fullyEstablished: (raw & MPTCP_SUBFLOW_FLAG_FULLY_ESTABLISHED) !== 0,
+    connected: (raw & MPTCP_SUBFLOW_FLAG_CONNECTED) !== 0,
+    mapValid: (raw & MPTCP_SUBFLOW_FLAG_MAPVALID) !== 0,
   };
 }
 
@@ -427,12 +531,13 @@ function congestionName(buf: Buffer, off: number, len: number): string {
 // --- the snapshot builder ----------------------------------------------------------------------
 
 /**
- * Native-endian 32-bit words of a received buffer. Netlink is host byte order (uapi:
- * linux/netlink.h) and every nlmsghdr, attribute header and the u32/u64 fields of inet_diag_msg,
- * tcp_info and mptcp_info sit at 4-byte offsets (NLMSG_ALIGN, NLA_ALIGN), so one indexed load
- * replaces readUInt32LE's call and bounds check, and an attribute header is one load: nla_len in
- * the low half, nla_type in the high half. Buffers that do not start on a 4-byte boundary (none
- * that the engine receives) are copied first; see SnapshotBuilder.aligned.
+ * Native-endian 32-bit words of a received buffer. Netlink is host byte order
+ * (include/uapi/linux/netlink.h) and every nlmsghdr, attribute header and the u32/u64 fields of
+ * inet_diag_msg, tcp_info and mptcp_info sit at 4-byte offsets (NLMSG_ALIGN, NLA_ALIGN; the
+ * tables' alignment check), so one indexed load replaces readUInt32LE's call and bounds check, and
+ * an attribute header is one load: nla_len in the low half, nla_type in the high half. Buffers
+ * that do not start on a 4-byte boundary (none that the engine receives) are copied first; see
+ * SnapshotBuilder.aligned. Little-endian hosts only: a u64 is read as its low word, then its high.
  */
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
@@ -468,17 +573,18 @@ function isMptcpName(buf: Buffer, off: number, len: number): boolean {
 
 /**
  * The source and destination address words of the inet_diag_msg at byte `msg` of `w` (inet_diag_sockid
- * idiag_src at +8, idiag_dst at +24, 4 words each) into a record at `r[at..at+8)`.
+ * idiag_src and idiag_dst, 4 words each) into a record at `r[at..at+8)`.
  */
 function copyAddresses(r: Uint32Array, at: number, w: Uint32Array, msg: number): void {
-  const src = (msg + 8) >>> 2;
+  const src = (msg + MSG_SRC) >>> 2;
+  const dst = (msg + MSG_DST) >>> 2;
   for (let k = 0; k < 4; k++) r[at + k] = w[src + k]!;
-  for (let k = 0; k < 4; k++) r[at + 4 + k] = w[src + 4 + k]!;
+  for (let k = 0; k < 4; k++) r[at + 4 + k] = w[dst + k]!;
 }
 
 /**
  * Joins the two dumps: subflows are attached to their connection by TOKEN_LOC == mptcpi_token
- * (§3.6) as they stream past. Messages are (buf, offset, len) views as NlSocket.dump hands them
+ * (MPTCP_SUBFLOW_ATTR_TOKEN_LOC, include/uapi/linux/mptcp.h) as they stream past. Messages are (buf, offset, len) views as NlSocket.dump hands them
  * out.
  *
  * By default every MPTCP socket is fed (onMptcp) before the TCP sockets (onTcp), and a subflow
@@ -525,6 +631,7 @@ export class SnapshotBuilder {
   private finished = false;
 
   constructor(opts: { mptcpPending?: boolean; prev?: PollMemory | null; into?: PollMemory | null } = {}) {
+    if (!LITTLE_ENDIAN) throw new Error('sock_diag decoding needs a little-endian host');
     this.mptcpComplete = !opts.mptcpPending;
     this.prev = opts.prev ?? null;
     this.mem = opts.into ?? (this.prev ? new PollMemory() : null);
@@ -617,7 +724,7 @@ export class SnapshotBuilder {
    */
   private view(buf: Buffer): Uint32Array | null {
     if (buf === this.wordsOf) return this.words;
-    if ((buf.byteOffset & 3) !== 0 || !LITTLE_ENDIAN) return null;
+    if ((buf.byteOffset & 3) !== 0) return null;
     this.wordsOf = buf;
     this.words = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
     return this.words;
@@ -645,7 +752,7 @@ export class SnapshotBuilder {
       const hdr = w[a >>> 2]!;
       const alen = hdr & 0xffff;
       if (alen < 4 || a + alen > end) break; // truncated: stop, never read past the message
-      if (((hdr >>> 16) & 0x3fff) === INET_DIAG_INFO) {
+      if (((hdr >>> 16) & NLA_TYPE_MASK) === INET_DIAG_INFO) {
         infoOff = a + 4;
         infoLen = alen - 4;
       }
@@ -653,11 +760,11 @@ export class SnapshotBuilder {
     }
     // A socket without mptcp_info (no INFO ext, or a kernel that failed to fill it) has no token.
     if (infoOff < 0) return;
-    const family = buf[off]!;
-    const state = buf[off + 1]!;
-    // The whole 6.18 struct (96 bytes) is there: word loads without per-field bounds checks. 84:
-    // every word the record keeps (word 20 holds subflows_total at byte 80) is inside it.
-    const full = infoLen >= 84;
+    const family = buf[off + MSG_FAMILY]!;
+    const state = buf[off + MSG_STATE]!;
+    // Every word the record keeps is inside the attribute: word loads without per-field bounds
+    // checks (a 6.18 struct is 96 bytes; the record needs 84).
+    const full = infoLen >= MPTCP_INFO_RECORD_LEN;
     const mem = this.mem;
     if (full && mem !== null) {
       // This socket's record: the words every field of its Connection comes from.
@@ -665,11 +772,11 @@ export class SnapshotBuilder {
       const o = slot * CONN_WORDS;
       const r = mem.connWords;
       const i = infoOff >>> 2;
-      const token = w[i + 3]!;
+      const token = w[i + MI_TOKEN]!;
       r[o] = token;
-      r[o + 1] = w[(off + 4) >>> 2]!;
+      r[o + 1] = w[(off + MSG_PORTS) >>> 2]!;
       r[o + 2] = family | (state << 8);
-      r[o + 3] = w[(off + 68) >>> 2]!;
+      r[o + 3] = w[(off + MSG_INODE) >>> 2]!;
       copyAddresses(r, o + 4, w, off);
       for (let k = 0; k < MPTCP_INFO_WORDS.length; k++) r[o + 12 + k] = w[i + MPTCP_INFO_WORDS[k]!]!;
       mem.connValid[slot] = 1;
@@ -697,15 +804,15 @@ export class SnapshotBuilder {
       state: tcpStateName(state),
       localAddress:
         family === AF_INET
-          ? v4Names.get(buf, off + 8, w[(off + 8) >>> 2]!)
-          : formatAddress(buf, off + 8, family),
-      localPort: (buf[off + 4]! << 8) | buf[off + 5]!,
+          ? v4Names.get(buf, off + MSG_SRC, w[(off + MSG_SRC) >>> 2]!)
+          : formatAddress(buf, off + MSG_SRC, family),
+      localPort: (buf[off + MSG_PORTS]! << 8) | buf[off + MSG_PORTS + 1]!,
       remoteAddress:
         family === AF_INET
-          ? v4Names.get(buf, off + 24, w[(off + 24) >>> 2]!)
-          : formatAddress(buf, off + 24, family),
-      remotePort: (buf[off + 6]! << 8) | buf[off + 7]!,
-      inode: w[(off + 68) >>> 2]!,
+          ? v4Names.get(buf, off + MSG_DST, w[(off + MSG_DST) >>> 2]!)
+          : formatAddress(buf, off + MSG_DST, family),
+      remotePort: (buf[off + MSG_DPORT]! << 8) | buf[off + MSG_DPORT + 1]!,
+      inode: w[(off + MSG_INODE) >>> 2]!,
       subflowsTotal: 0,
       fallback: false,
       remoteKeyReceived: false,
@@ -720,25 +827,8 @@ export class SnapshotBuilder {
       bytesRetrans: 0,
       subflows: [],
     };
-    if (full) {
-      const i = infoOff >>> 2;
-      const flags = w[i + 2]!;
-      c.token = w[i + 3]!;
-      c.subflowsTotal = buf[infoOff + 80]!;
-      c.fallback = (flags & 1) !== 0;
-      c.remoteKeyReceived = (flags & 2) !== 0;
-      c.addAddrSignal = buf[infoOff + 1]!;
-      c.addAddrAccepted = buf[infoOff + 2]!;
-      c.subflowsMax = buf[infoOff + 3]!;
-      c.checksumEnabled = buf[infoOff + 42] !== 0;
-      c.retransmits = w[i + 11]!;
-      c.bytesRetrans = w[i + 12]! + w[i + 13]! * TWO_32;
-      c.bytesSent = w[i + 14]! + w[i + 15]! * TWO_32;
-      c.bytesReceived = w[i + 16]! + w[i + 17]! * TWO_32;
-      c.bytesAcked = w[i + 18]! + w[i + 19]! * TWO_32;
-    } else {
-      fillMptcpInfo(c, buf, infoOff, infoLen);
-    }
+    if (full) readMptcpInfo(c, w, buf, infoOff, infoLen);
+    else fillMptcpInfo(c, buf, infoOff, infoLen);
     this.byToken.set(c.token, this.connections.length);
     this.connections.push(c);
     if (this.prev !== null) {
@@ -767,7 +857,7 @@ export class SnapshotBuilder {
       const hdr = w[a >>> 2]!;
       const alen = hdr & 0xffff;
       if (alen < 4 || a + alen > end) break;
-      const type = (hdr >>> 16) & 0x3fff;
+      const type = (hdr >>> 16) & NLA_TYPE_MASK;
       if (type === INET_DIAG_INFO) {
         infoOff = a + 4;
         infoLen = alen - 4;
@@ -792,7 +882,7 @@ export class SnapshotBuilder {
       const hdr = w[a >>> 2]!;
       const alen = hdr & 0xffff;
       if (alen < 4 || a + alen > ulpEnd) break;
-      const type = (hdr >>> 16) & 0x3fff;
+      const type = (hdr >>> 16) & NLA_TYPE_MASK;
       if (type === INET_ULP_INFO_NAME) isMptcp = isMptcpName(buf, a + 4, alen - 4);
       else if (type === INET_ULP_INFO_MPTCP) {
         mpOff = a + 4;
@@ -812,7 +902,7 @@ export class SnapshotBuilder {
       const hdr = w[a >>> 2]!;
       const alen = hdr & 0xffff;
       if (alen < 4 || a + alen > mpEnd) break;
-      const type = (hdr >>> 16) & 0x3fff;
+      const type = (hdr >>> 16) & NLA_TYPE_MASK;
       if (alen >= 8) {
         if (type === MPTCP_SUBFLOW_ATTR_TOKEN_LOC) tokenLoc = w[(a + 4) >>> 2]!;
         else if (type === MPTCP_SUBFLOW_ATTR_TOKEN_REM) tokenRem = w[(a + 4) >>> 2]!;
@@ -835,23 +925,23 @@ export class SnapshotBuilder {
       return;
     }
 
-    const family = buf[off]!;
-    const state = buf[off + 1]!;
+    const family = buf[off + MSG_FAMILY]!;
+    const state = buf[off + MSG_STATE]!;
     const cong = congOff >= 0 ? congestionId(buf, congOff, congLen) : 0;
-    // Every field we read is inside the attribute: word loads without bounds checks.
-    const full = infoLen >= TCP_INFO_READ_END;
+    // Every word the record keeps is inside the attribute: word loads without bounds checks.
+    const full = infoLen >= TCP_INFO_RECORD_LEN;
     const mem = this.mem;
     let slot = -1;
     if (full && mem !== null) {
       slot = mem.reserveSub(null);
       const o = slot * SUB_WORDS;
       const r = mem.subWords;
-      const ports = w[(off + 4) >>> 2]!;
+      const ports = w[(off + MSG_PORTS) >>> 2]!;
       r[o] = tokenLoc;
       r[o + 1] = tokenRem;
       r[o + 2] = ports;
       r[o + 3] = (family | (state << 8) | (idLoc << 16) | (idRem << 24)) >>> 0;
-      r[o + 4] = w[(off + 40) >>> 2]!;
+      r[o + 4] = w[(off + MSG_IF) >>> 2]!;
       r[o + 5] = rawFlags;
       copyAddresses(r, o + 6, w, off);
       r[o + 14] = cong;
@@ -889,22 +979,22 @@ export class SnapshotBuilder {
       state: tcpStateName(state),
       localAddress:
         family === AF_INET
-          ? v4Names.get(buf, off + 8, w[(off + 8) >>> 2]!)
-          : formatAddress(buf, off + 8, family),
-      localPort: (buf[off + 4]! << 8) | buf[off + 5]!,
+          ? v4Names.get(buf, off + MSG_SRC, w[(off + MSG_SRC) >>> 2]!)
+          : formatAddress(buf, off + MSG_SRC, family),
+      localPort: (buf[off + MSG_PORTS]! << 8) | buf[off + MSG_PORTS + 1]!,
       remoteAddress:
         family === AF_INET
-          ? v4Names.get(buf, off + 24, w[(off + 24) >>> 2]!)
-          : formatAddress(buf, off + 24, family),
-      remotePort: (buf[off + 6]! << 8) | buf[off + 7]!,
-      ifindex: w[(off + 40) >>> 2]!,
+          ? v4Names.get(buf, off + MSG_DST, w[(off + MSG_DST) >>> 2]!)
+          : formatAddress(buf, off + MSG_DST, family),
+      remotePort: (buf[off + MSG_DPORT]! << 8) | buf[off + MSG_DPORT + 1]!,
+      ifindex: w[(off + MSG_IF) >>> 2]!,
       tokenLocal: tokenLoc,
       tokenRemote: tokenRem,
       localId: idLoc,
       remoteId: idRem,
       flags: subflowFlags(rawFlags),
       rawFlags,
-      backup: (rawFlags & 0x30) !== 0,
+      backup: (rawFlags & BACKUP_FLAGS) !== 0,
       // The id found the interned name already; a name past the table is decoded again.
       congestionControl:
         congOff < 0
@@ -930,32 +1020,8 @@ export class SnapshotBuilder {
       deliveryRateBytesPerSec: 0,
       pacingRateBytesPerSec: null,
     };
-    if (full) {
-      const i = infoOff >>> 2;
-      s.rtoUs = w[i + 2]!;
-      s.mssBytes = w[i + 4]!;
-      s.unackedPkts = w[i + 6]!;
-      s.lostPkts = w[i + 8]!;
-      s.pmtuBytes = w[i + 15]!;
-      s.rttUs = w[i + 17]!;
-      s.rttVarUs = w[i + 18]!;
-      const ssthresh = w[i + 19]!;
-      s.ssthreshPkts = ssthresh >= INFINITE_SSTHRESH ? null : ssthresh;
-      s.cwndPkts = w[i + 20]!;
-      s.totalRetransPkts = w[i + 25]!;
-      const pacingLo = w[i + 26]!;
-      const pacingHi = w[i + 27]!;
-      s.pacingRateBytesPerSec =
-        pacingLo === 0xffffffff && pacingHi === 0xffffffff ? null : pacingLo + pacingHi * TWO_32;
-      s.bytesAcked = w[i + 30]! + w[i + 31]! * TWO_32;
-      s.bytesReceived = w[i + 32]! + w[i + 33]! * TWO_32;
-      s.minRttUs = w[i + 37]!;
-      s.deliveryRateBytesPerSec = w[i + 40]! + w[i + 41]! * TWO_32;
-      s.bytesSent = w[i + 50]! + w[i + 51]! * TWO_32;
-      s.bytesRetrans = w[i + 52]! + w[i + 53]! * TWO_32;
-    } else if (infoOff >= 0) {
-      fillTcpInfo(s, buf, infoOff, infoLen);
-    }
+    if (full) readTcpInfo(s, w, infoOff >>> 2);
+    else if (infoOff >= 0) fillTcpInfo(s, buf, infoOff, infoLen);
     if (slot >= 0) mem!.subs[slot] = s;
     // Until the MPTCP dumps have ended, once one subflow waits, the later ones wait behind it: a
     // connection's subflows keep the TCP dump's order.

@@ -269,7 +269,7 @@ describe('SnapshotBuilder with the last poll: edge cases', () => {
       }
       deepFreeze(prev.connections);
       const before = text(prev);
-      // The memory of the poll before last is refilled, as readConnections recycles it.
+      // The memory of the poll before last is refilled, as ConnectionPoller.read recycles it.
       const next = buildEvents(evs, pending, prev.mem, spare ?? new PollMemory());
       expect(text(next), `round ${round}`).toBe(text(buildEvents(evs, pending, null, null)));
       expect(text(prev), `round ${round}: last poll unchanged`).toBe(before);

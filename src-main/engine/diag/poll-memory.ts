@@ -13,6 +13,7 @@
  * change elsewhere in it only costs a reuse, never correctness).
  */
 import type { Connection, Subflow } from '../../../shared/types';
+import { MPTCP_INFO, TCP_INFO, wordsCovering, type UapiField } from './uapi-structs';
 
 /** Open-addressing int32 key → index table (typed arrays: no Map entries, no boxed keys). */
 export class TokenIndex {
@@ -72,21 +73,55 @@ export class TokenIndex {
   }
 }
 
+const MI = MPTCP_INFO.fields;
+const TI = TCP_INFO.fields;
+
 /**
- * The struct mptcp_info words (u32 index, uapi: linux/mptcp.h) the builder decodes: 0 (subflows,
- * add_addr_signal, add_addr_accepted, subflows_max), 2 flags, 3 token, 10 (csum_enabled at byte
- * 42), 11 retransmits, 12-19 bytes_retrans, bytes_sent, bytes_received, bytes_acked, 20
- * (subflows_total at byte 80).
+ * The struct mptcp_info fields (include/uapi/linux/mptcp.h) a Connection holds: the builder reads
+ * these and no others (decode.ts checks each field it reads against this list at load).
  */
-export const MPTCP_INFO_WORDS: readonly number[] = [0, 2, 3, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20];
-/**
- * The struct tcp_info words (u32 index, uapi: linux/tcp.h) the builder decodes: rto, snd_mss,
- * unacked, lost, pmtu, rtt, rttvar, snd_ssthresh, snd_cwnd, total_retrans, pacing_rate (2),
- * bytes_acked (2), bytes_received (2), min_rtt, delivery_rate (2), bytes_sent (2), bytes_retrans (2).
- */
-export const TCP_INFO_WORDS: readonly number[] = [
-  2, 4, 6, 8, 15, 17, 18, 19, 20, 25, 26, 27, 30, 31, 32, 33, 37, 40, 41, 50, 51, 52, 53,
+export const MPTCP_INFO_READ: readonly UapiField[] = [
+  MI.mptcpi_subflows,
+  MI.mptcpi_add_addr_signal,
+  MI.mptcpi_add_addr_accepted,
+  MI.mptcpi_subflows_max,
+  MI.mptcpi_flags,
+  MI.mptcpi_token,
+  MI.mptcpi_csum_enabled,
+  MI.mptcpi_retransmits,
+  MI.mptcpi_bytes_retrans,
+  MI.mptcpi_bytes_sent,
+  MI.mptcpi_bytes_received,
+  MI.mptcpi_bytes_acked,
+  MI.mptcpi_subflows_total,
 ];
+/** The struct tcp_info fields (include/uapi/linux/tcp.h) a Subflow holds; as above. */
+export const TCP_INFO_READ: readonly UapiField[] = [
+  TI.tcpi_rto,
+  TI.tcpi_snd_mss,
+  TI.tcpi_unacked,
+  TI.tcpi_lost,
+  TI.tcpi_pmtu,
+  TI.tcpi_rtt,
+  TI.tcpi_rttvar,
+  TI.tcpi_snd_ssthresh,
+  TI.tcpi_snd_cwnd,
+  TI.tcpi_total_retrans,
+  TI.tcpi_pacing_rate,
+  TI.tcpi_bytes_acked,
+  TI.tcpi_bytes_received,
+  TI.tcpi_min_rtt,
+  TI.tcpi_delivery_rate,
+  TI.tcpi_bytes_sent,
+  TI.tcpi_bytes_retrans,
+];
+/** The u32 words (index = byte offset / 4) a connection record keeps of its mptcp_info. */
+export const MPTCP_INFO_WORDS: readonly number[] = wordsCovering(MPTCP_INFO_READ);
+/** The u32 words a subflow record keeps of its tcp_info. */
+export const TCP_INFO_WORDS: readonly number[] = wordsCovering(TCP_INFO_READ);
+/** The shortest mptcp_info / tcp_info that holds every recorded word: shorter ones get no record. */
+export const MPTCP_INFO_RECORD_LEN = (MPTCP_INFO_WORDS[MPTCP_INFO_WORDS.length - 1]! + 1) * 4;
+export const TCP_INFO_RECORD_LEN = (TCP_INFO_WORDS[TCP_INFO_WORDS.length - 1]! + 1) * 4;
 
 // A connection record: 0 token, 1 ports (inet_diag_sockid sport, dport), 2 family | state << 8,
 // 3 inode, 4-7 source address, 8-11 destination address, 12.. MPTCP_INFO_WORDS.

@@ -194,6 +194,19 @@ describe.skipIf(labUnavailableReason() !== null)('kernel event bursts', () => {
     await probeHasEvents(lab, { connections: 0, subflows: 0 });
     const out = await p.stop();
     const seen = [...UP_KINDS, 'closed'].reduce((a, k) => a + (out.counts[k] ?? 0), 0);
+    // On a loaded machine the overflow can land while the reader waits in the binding's poll
+    // rather than in our read(2): the binding then aborts the reader process ("Error in native
+    // callback", a bug of the `netlink` package; docs/live-data.md), the owner restarts it and
+    // says so, and exact accounting is impossible. That outcome is checked for what it promises
+    // (the loss said, the restart done, the engine alive), the usual one for the exact count.
+    const aborted = out.lost.filter((m) => /events reader exited \(SIGABRT\).*restarted/.test(m));
+    if (aborted.length > 0) {
+      expect(out.readers.mptcp?.restarts).toBeGreaterThanOrEqual(1);
+      expect(seen).toBeLessThanOrEqual(5 * N);
+      const counted = out.lost.filter((m) => !aborted.includes(m));
+      expect(seen + droppedIn(counted)).toBeLessThanOrEqual(5 * N);
+      return;
+    }
     const dropped = droppedIn(out.lost);
     expect(dropped).toBeGreaterThan(0);
     expect(seen + dropped).toBe(5 * N);

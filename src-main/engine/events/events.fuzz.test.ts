@@ -1,6 +1,6 @@
 /**
  * Fuzz: the event decoders on mutated messages, seeded. mptcp_pm events start from the bodies
- * recorded on Linux 6.18 (fixtures/mptcp-events.json), link and address events from the rtnetlink
+ * recorded on Linux 6.18 (mptcp-pm/fixtures/mptcp-events.json), link and address events from the rtnetlink
  * fixture. Whatever the bytes, an event is one the contract's KernelEventSchema accepts (the
  * renderer drops any other), or nothing; no exception, no read outside the message.
  */
@@ -18,9 +18,12 @@ import {
   wellDefined,
 } from '../../testing/netlink-fuzz';
 import { KernelEventWatcher } from './kernel-events';
-import { decodeMptcpEvent, formatMptcpEvent } from './mptcp-events';
+import { decodeMptcpEvent, formatMptcpEvent } from '../mptcp-pm/events';
 
-const events = readFixture<{ client: string[]; server: string[] }>(import.meta.dirname, 'mptcp-events.json');
+const events = readFixture<{ client: string[]; server: string[] }>(
+  `${import.meta.dirname}/../mptcp-pm`,
+  'mptcp-events.json',
+);
 const eventBodies = [...events.client, ...events.server].map(fromHex);
 const route = readFixture<{ links: { body: string }[]; addresses: { body: string }[] }>(
   `${import.meta.dirname}/../rtnl`,

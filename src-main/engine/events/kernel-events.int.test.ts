@@ -1,7 +1,8 @@
 /**
  * Kernel events through the engine (namespace agent, contract event stream) against an independent
  * decoder: iproute2's `ip mptcp monitor` in the same namespace. Its 6.1 version is incomplete for
- * listener events (reference G19), so only connection and subflow events are compared.
+ * listener events (docs/kernel-interfaces.md, "Events"), so only connection and subflow events are
+ * compared.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KernelEvent } from '../../../shared/types';

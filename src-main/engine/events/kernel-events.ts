@@ -8,27 +8,22 @@
  */
 import type { KernelEvent } from '../../../shared/types';
 import { toApiError } from '../../../shared/result';
-import { NETLINK_GENERIC, NETLINK_ROUTE, NlSocket } from '../netlink/core';
-import type { MptcpPmFamily } from '../pm/mptcp-pm';
+import { NlSocket } from '../netlink/core';
+import { NetlinkEventReader, type EventReaderOptions } from '../netlink/event-reader';
+import type { MptcpPmFamily } from '../mptcp-pm/family';
+import { openMptcpEventReader } from '../mptcp-pm/subscribe';
+import { decodeAddress, decodeLink, isUsable } from '../rtnl/interfaces';
+import { IFF_LOWER_UP, IFF_RUNNING, IFF_UP } from '../uapi/if-link';
+import { NETLINK_GENERIC, NETLINK_ROUTE } from '../uapi/netlink';
 import {
-  decodeAddress,
-  decodeLink,
-  IFF_LOWER_UP,
-  IFF_RUNNING,
-  IFF_UP,
-  isUsable,
+  RTM_DELADDR,
+  RTM_DELLINK,
   RTM_NEWADDR,
   RTM_NEWLINK,
-} from '../rtnl/interfaces';
-import { NetlinkEventReader, type EventReaderOptions } from '../netlink/event-reader';
-import { openMptcpEventReader } from './mptcp-events';
-
-/** rtnetlink multicast groups (uapi: linux/rtnetlink.h RTNLGRP_*). */
-const RTNLGRP_LINK = 1;
-const RTNLGRP_IPV4_IFADDR = 5;
-const RTNLGRP_IPV6_IFADDR = 9;
-const RTM_DELLINK = 17;
-const RTM_DELADDR = 21;
+  RTNLGRP_IPV4_IFADDR,
+  RTNLGRP_IPV6_IFADDR,
+  RTNLGRP_LINK,
+} from '../uapi/rtnetlink';
 
 export interface WatchResult {
   mptcp: boolean;

@@ -1,8 +1,10 @@
 import { RawNetlinkSocket } from 'netlink';
 import { describe, expect, it } from 'vitest';
 import { labUnavailableReason } from '../../lab/lab';
-import { buildRtmGetLinkRequest, listInterfaces, RTM_GETLINK, RTM_NEWLINK } from '../rtnl/interfaces';
-import { NETLINK_ROUTE, NLMSG_HDRLEN, NlSocket } from './core';
+import { buildRtmGetLinkRequest, listInterfaces } from '../rtnl/interfaces';
+import { NETLINK_ROUTE, NLMSG_HDRLEN } from '../uapi/netlink';
+import { RTM_GETLINK, RTM_NEWLINK } from '../uapi/rtnetlink';
+import { NlSocket } from './core';
 
 const until = async (what: string, ok: () => boolean, timeoutMs = 5000): Promise<void> => {
   const end = Date.now() + timeoutMs;

@@ -3,7 +3,8 @@
  * datagrams through its private onDatagram, which the binding's 'message' callback calls.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { NETLINK_ROUTE, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NlSocket, type MessageVisitor } from './core';
+import { NETLINK_ROUTE, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN } from '../uapi/netlink';
+import { NlSocket, type MessageVisitor } from './core';
 
 interface Internals {
   onDatagram(buf: Buffer): void;

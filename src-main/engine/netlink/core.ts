@@ -6,34 +6,32 @@
  * caller (buffer, offset, length) views into the received datagram and allocates nothing per
  * message.
  *
- * Wire format (uapi: linux/netlink.h): struct nlmsghdr { u32 len; u16 type; u16 flags; u32 seq;
+ * Wire format (uapi: linux/netlink.h, constants in ../uapi/netlink.ts): struct nlmsghdr { u32 len; u16 type; u16 flags; u32 seq;
  * u32 pid; } followed by the payload, every message padded to 4 bytes.
  */
 import { constants as osConstants } from 'node:os';
 import { RawNetlinkSocket } from 'netlink';
 import { ApiFailure, ErrorCodeSchema, type ErrorCode } from '../../../shared/result';
 
-export const NETLINK_ROUTE = 0;
-export const NETLINK_SOCK_DIAG = 4;
-export const NETLINK_GENERIC = 16;
+import {
+  NLA_F_NESTED,
+  NLA_HDRLEN,
+  NLA_TYPE_MASK,
+  NLM_F_ACK,
+  NLM_F_DUMP,
+  NLM_F_REQUEST,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_HDRLEN,
+  NLMSG_NOOP,
+  NLMSG_OVERRUN,
+} from '../uapi/netlink';
 
-export const NLM_F_REQUEST = 0x1;
-export const NLM_F_MULTI = 0x2;
-export const NLM_F_ACK = 0x4;
-export const NLM_F_ROOT = 0x100;
-export const NLM_F_MATCH = 0x200;
-export const NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH;
-
-export const NLMSG_NOOP = 1;
-export const NLMSG_ERROR = 2;
-export const NLMSG_DONE = 3;
-export const NLMSG_OVERRUN = 4;
-
-export const NLMSG_HDRLEN = 16;
-export const NLA_HDRLEN = 4;
-/** NLA_F_NESTED | NLA_F_NET_BYTEORDER: masked off before comparing attribute types. */
-export const NLA_TYPE_MASK = 0x3fff;
-export const NLA_F_NESTED = 0x8000;
+/**
+ * The control types diag/ reads from here, until it imports ../uapi/netlink itself (the constants
+ * are defined there, once).
+ */
+export { NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP, NLMSG_OVERRUN };
 
 export const align4 = (n: number): number => (n + 3) & ~3;
 
@@ -86,7 +84,10 @@ export function netlinkOverrun(what: string): ApiFailure {
   return new ApiFailure('KERNEL', `${what}: netlink overrun`);
 }
 
-/** Iterate the TLV attributes in buf[start, end). Types are masked with NLA_TYPE_MASK. */
+/**
+ * Iterate the TLV attributes in buf[start, end). Types are masked with NLA_TYPE_MASK (NLA_F_NESTED
+ * and NLA_F_NET_BYTEORDER off).
+ */
 export function forEachAttr(
   buf: Buffer,
   start: number,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eventBatcher, forEachNotification } from './event-reader';
+import { eventBatcher, forEachNotification } from './event-batch';
 
 /** A netlink message of `type` with a 4-byte payload carrying `tag` (16-byte nlmsghdr first). */
 function message(type: number, tag: number): Buffer {

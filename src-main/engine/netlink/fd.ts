@@ -4,8 +4,8 @@
  * can read(2) datagrams itself (no allocation, copy or JS callback per datagram) and count what
  * the kernel dropped.
  *
- * These functions are also injected as source text into eval'd worker threads
- * (dump-worker.ts): they must not reference anything but their parameters and JS globals.
+ * The events reader (event-reader-worker.ts) and the sock_diag dump workers
+ * (diag/dump-worker-thread.ts) import them in their worker threads.
  */
 import type * as Fs from 'node:fs';
 

@@ -2,7 +2,7 @@
  * The netlink framing layer on malformed input: NlSocket's datagram walk (a real socket, fed
  * through its private onDatagram as the binding's 'message' callback does, as in core.test.ts) and
  * the events readers' batch walk (forEachNotification). Unit cases for the known bad shapes, then
- * seeded fuzzing from recorded mptcp_pm event bodies (events/fixtures/mptcp-events.json).
+ * seeded fuzzing from recorded mptcp_pm event bodies (mptcp-pm/fixtures/mptcp-events.json).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiFailure } from '../../../shared/result';
@@ -17,8 +17,9 @@ import {
   randomBytes,
   readFixture,
 } from '../../testing/netlink-fuzz';
-import { NETLINK_ROUTE, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_OVERRUN, NlSocket } from './core';
-import { forEachNotification } from './event-reader';
+import { NETLINK_ROUTE, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_OVERRUN } from '../uapi/netlink';
+import { NlSocket } from './core';
+import { forEachNotification } from './event-batch';
 
 interface Internals {
   onDatagram(buf: Buffer): void;
@@ -41,7 +42,7 @@ const datagram = (parts: Buffer[]): Buffer =>
   Buffer.concat(parts.map((p) => Buffer.concat([p, Buffer.alloc(((p.length + 3) & ~3) - p.length)])));
 
 const events = readFixture<{ client: string[]; server: string[] }>(
-  `${import.meta.dirname}/../events`,
+  `${import.meta.dirname}/../mptcp-pm`,
   'mptcp-events.json',
 );
 const eventBodies = [...events.client, ...events.server].map(fromHex);

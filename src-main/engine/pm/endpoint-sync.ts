@@ -1,7 +1,8 @@
 /**
  * In-kernel fullmesh: keep the in-kernel path manager's endpoints in step with the addresses of
- * the host (reference §1.4: endpoints are not tied to interfaces, they outlive their addresses,
- * so someone has to follow RTM_NEWADDR/DELADDR; mptcpd and NetworkManager do this job elsewhere).
+ * the host (endpoints are not tied to interfaces, they outlive their addresses, so someone has to
+ * follow RTM_NEWADDR/DELADDR: docs/kernel-interfaces.md; mptcpd and NetworkManager do this job
+ * elsewhere).
  *
  * Client: every usable global address on a matching interface becomes a `subflow fullmesh`
  * endpoint (`backup` too on --backup interfaces). Server: a `signal` endpoint (servers never
@@ -32,19 +33,12 @@ import {
 import { endpointSpecOf, expandPolicy, globMatch } from '../../../shared/plan';
 import type { KernelHandlers } from '../../../shared/contract';
 import type { Endpoint, Overview } from '../../../shared/types';
-import { NETLINK_ROUTE, NlSocket } from '../netlink/core';
-import { RTM_NEWADDR, RTM_NEWLINK } from '../rtnl/interfaces';
+import type { Kernel } from '../kernel';
+import { MPTCP_PM_ADDR_MAX } from '../mptcp-pm/endpoints';
 import type { PmLogEntry, PmRole } from './userspace-pm';
 
-// rtnetlink multicast groups (reference §5; uapi linux/rtnetlink.h enum rtnetlink_groups)
-const RTNLGRP_LINK = 1;
-const RTNLGRP_IPV4_IFADDR = 5;
-const RTNLGRP_IPV6_IFADDR = 9;
-const RTM_DELLINK = 17;
-const RTM_DELADDR = 21;
-const RELEVANT = new Set([RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR]);
-/** In-kernel PM capacity (MPTCP_PM_ADDR_MAX, reference §1.4). */
-const MAX_ENDPOINTS = 8;
+/** In-kernel PM capacity: endpoints per namespace. */
+const MAX_ENDPOINTS = MPTCP_PM_ADDR_MAX;
 /** An interface going down or a DHCP renewal sends a burst of notifications: one apply for it. */
 export const SYNC_DEBOUNCE_MS = 100;
 /** The rule EndpointPolicySchema's `match` applies (shared/glob.ts), with the glob named. */
@@ -138,10 +132,14 @@ export function planSync(o: Overview, policy: EndpointPolicy[], owned: ReadonlyS
 /** The engine the sync reads and applies through (the caller's; the sync never closes it). */
 export interface SyncEngine {
   handlers: Pick<KernelHandlers, 'mptcp:overview:get' | 'mptcp:config:apply'>;
+  /** Its kernel, when it has one (LocalEngine): the path manager uses it too. */
+  kernel?: Kernel;
 }
 
 export interface EndpointSyncOptions {
   engine: SyncEngine;
+  /** Where the link and address notifications come from. */
+  kernel: Pick<Kernel, 'watchAddresses'>;
   role: PmRole;
   /** Interface globs; empty = every non-loopback interface. */
   match: string[];
@@ -182,7 +180,7 @@ export async function runEndpointSync(opts: EndpointSyncOptions): Promise<Runnin
   }
   const policy = endpointPolicyFor(opts.role, opts.match, opts.backup);
   const engine = opts.engine;
-  const route = new NlSocket(NETLINK_ROUTE);
+  let unwatch: (() => void) | null = null;
   /** Endpoint keys this process added or managed: still ours once nothing else says so. */
   const owned = new Set<string>();
   const added = new Set<string>();
@@ -201,7 +199,13 @@ export async function runEndpointSync(opts: EndpointSyncOptions): Promise<Runnin
       );
     }
     const config = parsed.data;
-    const report = await engine.handlers['mptcp:config:apply']({ config, confirmWithinS: null });
+    // The path manager follows the host's addresses by design: an endpoint whose address went away
+    // is removed even if subflows from it are still listed (allowDisruption, shared/config-api.ts).
+    const report = await engine.handlers['mptcp:config:apply']({
+      config,
+      confirmWithinS: null,
+      allowDisruption: true,
+    });
     const steps = report.ok ? report.applied.map((r) => r.step) : [];
     const addedNow = steps.flatMap((s) => (s.kind === 'endpoint-add' ? [s.endpoint] : []));
     const removedNow = steps.flatMap((s) => (s.kind === 'endpoint-del' ? [s.endpoint] : []));
@@ -280,19 +284,12 @@ export async function runEndpointSync(opts: EndpointSyncOptions): Promise<Runnin
   };
 
   let debounce: NodeJS.Timeout | null = null;
-  const typeName: Record<number, string> = {
-    [RTM_NEWLINK]: 'link',
-    [RTM_DELLINK]: 'dellink',
-    [RTM_NEWADDR]: 'newaddr',
-    [RTM_DELADDR]: 'deladdr',
-  };
   try {
     // Subscribe before the first sync: a change between the first read and the subscription
     // would otherwise go unnoticed until the next one.
-    for (const g of [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR]) route.addMembership(g);
-    route.onNotification((_buf, type) => {
-      if (stopped || !RELEVANT.has(type)) return;
-      pendingReasons.push(typeName[type] ?? String(type));
+    unwatch = opts.kernel.watchAddresses((change) => {
+      if (stopped) return;
+      pendingReasons.push(change);
       if (debounce) clearTimeout(debounce);
       debounce = setTimeout(() => {
         debounce = null;
@@ -310,7 +307,7 @@ export async function runEndpointSync(opts: EndpointSyncOptions): Promise<Runnin
     await kick();
   } catch (e) {
     stopped = true;
-    route.close();
+    unwatch?.();
     throw e;
   }
 
@@ -320,7 +317,7 @@ export async function runEndpointSync(opts: EndpointSyncOptions): Promise<Runnin
       stopped = true;
       if (debounce) clearTimeout(debounce);
       debounce = null;
-      route.close();
+      unwatch?.();
       await running;
       if (opts.cleanup) {
         try {

@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pmConflicts, PmStartArgsSchema, type PmAction } from '../../../shared/pm';
-import { fakeBackend } from '../../testing/fake-backend';
+import { fakeBackend, sampleStatus } from '../../testing/fake-backend';
+import { FakeKernel } from '../../testing/fake-kernel';
 import { PmController, toAction } from './pm-controller';
 import type { NetnsIdentity } from '../netns-identity';
 
@@ -182,6 +183,63 @@ describe('PmController refusals (nothing changes)', () => {
     expect(s.running).toBe(false);
     expect(actions).toEqual([]);
     expect(pathManager(root)).toBe('kernel');
+  });
+});
+
+describe('PmController and the writer', () => {
+  it('switches path_manager through the kernel writer and puts it back on stop (in-kernel sync)', async () => {
+    const { root, state } = fakeProc();
+    writeFileSync(join(root, 'sys', 'net', 'mptcp', 'path_manager'), 'userspace\n');
+    const kernel = new FakeKernel();
+    const engine = fakeBackend({
+      'mptcp:overview:get': () =>
+        Promise.resolve({
+          status: sampleStatus,
+          limits: { subflows: 2, addAddrAccepted: 0 },
+          endpoints: [],
+          interfaces: [],
+          errors: [],
+        }),
+    });
+    const pm = new PmController({
+      engine,
+      kernel,
+      emit: () => undefined,
+      procRoot: root,
+      netnsDir: join(root, 'netns'),
+      stateDir: state,
+      identity: () => Promise.resolve(identityOf(root)),
+    });
+    const started = await pm.start(args({ mode: 'fullmesh', manager: 'kernel' }));
+    expect(started).toMatchObject({ running: true, previousPathManager: 'userspace' });
+    expect(kernel.state.sysctls.get('net.mptcp.path_manager')).toBe('kernel');
+    expect(kernel.watchers.addresses).toBe(1);
+    await pm.stop();
+    expect(kernel.calls).toEqual(['writeSysctl', 'writeSysctl']);
+    expect(kernel.state.sysctls.get('net.mptcp.path_manager')).toBe('userspace');
+    expect(kernel.watchers.addresses).toBe(0);
+    // Nothing bypassed the writer: the file is as it was.
+    expect(pathManager(root)).toBe('userspace');
+  });
+
+  it('a refused write leaves nothing running and no state file', async () => {
+    const { root, state } = fakeProc();
+    const kernel = new FakeKernel();
+    kernel.failNext('writeSysctl');
+    const pm = new PmController({
+      engine: fakeBackend(),
+      kernel,
+      emit: () => undefined,
+      procRoot: root,
+      netnsDir: join(root, 'netns'),
+      stateDir: state,
+      identity: () => Promise.resolve(identityOf(root)),
+    });
+    await expect(pm.start(args({ mode: 'fullmesh', manager: 'kernel' }))).rejects.toMatchObject({
+      code: 'EINVAL',
+    });
+    expect((await pm.status()).running).toBe(false);
+    expect(existsSync(state)).toBe(false);
   });
 });
 

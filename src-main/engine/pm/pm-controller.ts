@@ -4,14 +4,18 @@
  * endpoint sync (endpoint-sync.ts) inside the engine process of that namespace, and turns their
  * log entries into 'mptcp:pm:action' events.
  *
- * State lives in the kernel, not here (issue #5): on start the userspace loop adopts the
- * connections sock_diag and GET_ADDR(TOKEN) report, the sync adopts the endpoints on matched
- * addresses. The one thing the kernel cannot tell is the path_manager value to put back, so it is
- * kept in a small state file under /run (tmpfs: gone at reboot, like the sysctl itself). A run
- * killed with SIGKILL leaves it behind; the next start in the same namespace finds it, sees its
- * pid is gone and takes the value to restore from it instead of the `userspace` the dead run set.
+ * State lives in the kernel, not here (docs/path-manager.md, "Restarts and crashes"): on start
+ * the userspace loop adopts the connections sock_diag and GET_ADDR(TOKEN) report, the sync adopts
+ * the endpoints on matched addresses. The one thing the kernel cannot tell is the path_manager
+ * value to put back, so it is kept in a small state file under /run (tmpfs: gone at reboot, like
+ * the sysctl itself). A run killed with SIGKILL leaves it behind; the next start in the same
+ * namespace finds it, sees its pid is gone and takes the value to restore from it instead of the
+ * `userspace` the dead run set.
+ *
+ * path_manager (or pm_type) is written through the kernel's writer (config/writer.ts: the
+ * allow-list and a read-back), like any setting a plan changes.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { z } from 'zod';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import {
@@ -28,8 +32,11 @@ import {
   type PmStatus,
 } from '../../../shared/pm';
 import { ApiFailure } from '../../../shared/result';
+import { writeSysctlSync } from '../config/writer';
+import type { Kernel } from '../kernel';
 import { detectManagers } from '../managers';
-import type { MptcpEvent } from '../events/mptcp-events';
+import type { MptcpEvent } from '../mptcp-pm/events';
+import { NetlinkKernel } from '../netlink-kernel';
 import { readPrivileges } from '../sysctl/status';
 import { runEndpointSync, type SyncEngine } from './endpoint-sync';
 import { runUserspacePm } from './userspace-pm-runner';
@@ -43,12 +50,18 @@ import {
 
 /** Actions kept for 'mptcp:pm:status' (a page opened later still sees what happened). */
 const RECENT_ACTIONS = 200;
-const PM_SYSCTL = 'sys/net/mptcp/path_manager';
+const PM_SYSCTL = 'net.mptcp.path_manager';
 /** Before 6.15 only the numeric pm_type exists (0 kernel, 1 userspace). */
-const PM_TYPE_SYSCTL = 'sys/net/mptcp/pm_type';
+const PM_TYPE_SYSCTL = 'net.mptcp.pm_type';
 
 export interface PmControllerOptions {
   engine: SyncEngine;
+  /**
+   * The kernel whose path_manager is switched and whose address notifications the in-kernel sync
+   * follows. Default: the engine's (LocalEngine.kernel), else one of the controller's own over
+   * netlink and procRoot, opened on first start.
+   */
+  kernel?: Kernel;
   emit: (a: PmAction) => void;
   /** Every entry as the loop or the sync logged it, before it becomes an action (the CLI prints them). */
   log?: (e: PmLogEntry) => void;
@@ -98,7 +111,8 @@ interface Running {
   manager: PmManager;
   subflows: number;
   startedAtMs: number;
-  sysctlPath: string;
+  /** The sysctl switched: net.mptcp.path_manager, or pm_type before 6.15. */
+  sysctl: string;
   statePath: string | null;
   previous: string;
   recovered: boolean;
@@ -147,11 +161,26 @@ export class PmController {
   private readonly procRoot: string;
   private readonly netnsDir: string;
   private readonly stateDir: string;
+  /** A kernel the controller opened itself (no engine's to use), closed with it. */
+  private ownKernel: NetlinkKernel | null = null;
 
   constructor(private readonly opts: PmControllerOptions) {
     this.procRoot = opts.procRoot ?? '/proc';
     this.netnsDir = opts.netnsDir ?? '/run/netns';
     this.stateDir = opts.stateDir ?? '/run/mptcp-studio';
+  }
+
+  private kernel(): Kernel {
+    return (
+      this.opts.kernel ??
+      this.opts.engine.kernel ??
+      (this.ownKernel ??= new NetlinkKernel({ procRoot: this.procRoot }))
+    );
+  }
+
+  /** Writes path_manager (or pm_type) through the writer: allow-listed, read back. */
+  private writePathManager(sysctl: string, value: string): Promise<void> {
+    return this.kernel().writer.writeSysctl(sysctl, value);
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -174,11 +203,11 @@ export class PmController {
     this.opts.emit(a);
   }
 
-  private async readPathManager(): Promise<{ path: string; value: string } | null> {
-    for (const rel of [PM_SYSCTL, PM_TYPE_SYSCTL]) {
-      const path = `${this.procRoot}/${rel}`;
+  private async readPathManager(): Promise<{ sysctl: string; value: string } | null> {
+    for (const sysctl of [PM_SYSCTL, PM_TYPE_SYSCTL]) {
+      const path = `${this.procRoot}/sys/${sysctl.replace(/\./g, '/')}`;
       try {
-        return { path, value: (await readFile(path, 'utf8')).trim() };
+        return { sysctl, value: (await readFile(path, 'utf8')).trim() };
       } catch {
         // not on this kernel: try the older name
       }
@@ -189,7 +218,7 @@ export class PmController {
   private async currentPathManager(): Promise<string | null> {
     const pm = await this.readPathManager();
     if (!pm) return null;
-    if (pm.path.endsWith('pm_type'))
+    if (pm.sysctl === PM_TYPE_SYSCTL)
       return pm.value === '0' ? 'kernel' : pm.value === '1' ? 'userspace' : null;
     return pm.value;
   }
@@ -303,7 +332,7 @@ export class PmController {
         'UNSUPPORTED',
         'this kernel has no net.mptcp.path_manager or pm_type: no path manager to run',
       );
-    const numeric = pm.path.endsWith('pm_type');
+    const numeric = pm.sysctl === PM_TYPE_SYSCTL;
     const wanted = args.manager === 'kernel' ? (numeric ? '0' : 'kernel') : numeric ? '1' : 'userspace';
 
     // A run that was killed leaves its state file: restore what it found, not what it set.
@@ -327,7 +356,7 @@ export class PmController {
     this.leftOut = [];
     this.warnings = [];
 
-    await writeFile(pm.path, wanted);
+    await this.writePathManager(pm.sysctl, wanted);
     const statePath = await this.statePath();
     const state: StateFile = {
       pid: process.pid,
@@ -343,7 +372,7 @@ export class PmController {
       await writeFile(statePath, JSON.stringify(state), { mode: 0o644 }).catch(() => undefined);
     }
     const restore = async (): Promise<void> => {
-      await writeFile(pm.path, previous).catch(() => undefined);
+      await this.writePathManager(pm.sysctl, previous).catch(() => undefined);
       if (statePath) await rm(statePath, { force: true }).catch(() => undefined);
     };
 
@@ -354,6 +383,7 @@ export class PmController {
       if (args.manager === 'kernel') {
         const sync = await runEndpointSync({
           engine: this.opts.engine,
+          kernel: this.kernel(),
           role: args.role,
           match: extras.match ?? [],
           backup: extras.backup ?? [],
@@ -406,7 +436,7 @@ export class PmController {
       manager: args.manager,
       subflows,
       startedAtMs,
-      sysctlPath: pm.path,
+      sysctl: pm.sysctl,
       statePath,
       previous,
       recovered,
@@ -470,14 +500,15 @@ export class PmController {
 
   /**
    * Last resort from a process 'exit' handler (synchronous): put path_manager back and drop the
-   * state file if a run is still marked as running. Subflows and endpoints stay as they are.
+   * state file if a run is still marked as running. Subflows and endpoints stay as they are. The
+   * writer's checks, synchronously (config/writer.ts writeSysctlSync), under procRoot.
    */
   restoreSync(): void {
     const r = this.running;
     if (!r) return;
     this.running = null;
     try {
-      writeFileSync(r.sysctlPath, r.previous);
+      writeSysctlSync(r.sysctl, r.previous, this.procRoot);
       if (r.statePath) rmSync(r.statePath, { force: true });
     } catch {
       // nothing more to do while exiting
@@ -493,10 +524,10 @@ export class PmController {
     const o = await this.orphan();
     const pm = await this.readPathManager();
     if (!o || !pm) return;
-    const numeric = pm.path.endsWith('pm_type');
+    const numeric = pm.sysctl === PM_TYPE_SYSCTL;
     const set = o.manager === 'kernel' ? (numeric ? '0' : 'kernel') : numeric ? '1' : 'userspace';
     const path = await this.statePath();
-    if (pm.value === set) await writeFile(pm.path, o.previousPathManager);
+    if (pm.value === set) await this.writePathManager(pm.sysctl, o.previousPathManager);
     if (path) await rm(path, { force: true });
     this.record({
       timeMs: Date.now(),
@@ -515,6 +546,8 @@ export class PmController {
   close(): Promise<void> {
     return this.serial(async () => {
       if (this.running) await this.stopNow();
+      this.ownKernel?.close();
+      this.ownKernel = null;
     });
   }
 }

@@ -1,62 +1,30 @@
 /**
  * Runs the userspace path manager (userspace-pm.ts) against the kernel of the current network
- * namespace: mptcp_pm events in, SUBFLOW_CREATE / DESTROY / ANNOUNCE / REMOVE out, rtnetlink
- * link and address notifications for the usable local addresses. Everything is per netns (G4):
- * the caller runs inside the namespace it manages (`ip netns exec`).
+ * namespace (../kernel.ts): mptcp_pm events in, SUBFLOW_CREATE / DESTROY / ANNOUNCE / REMOVE out,
+ * rtnetlink link and address notifications for the usable local addresses. Everything is per
+ * network namespace: the caller runs inside the namespace it manages (`ip netns exec`).
  *
  * On start it rebuilds its state from the kernel rather than from memory: sock_diag for the
- * connections that already exist, and GET_ADDR with TOKEN for each one's local address ids
- * (§2.2). Connections that use the in-kernel PM answer that dump with EINVAL and are left alone.
+ * connections that already exist, and GET_ADDR with TOKEN for each one's local address ids.
+ * Connections that use the in-kernel PM answer that dump with EINVAL and are left alone.
  */
-import { readConnections } from '../diag/connections';
 import type { ConnectionsSnapshot } from '../../../shared/types';
-import { openMptcpEventReader, type MptcpEvent } from '../events/mptcp-events';
-import type { NetlinkEventReader } from '../netlink/event-reader';
-import { NETLINK_GENERIC, NETLINK_ROUTE, NETLINK_SOCK_DIAG, NetlinkError, NlSocket } from '../netlink/core';
-import {
-  buildRtmGetAddrRequest,
-  buildRtmGetLinkRequest,
-  decodeAddress,
-  decodeLink,
-  IFF_LOOPBACK,
-  isUsable,
-  RTM_GETADDR,
-  RTM_GETLINK,
-  RTM_NEWADDR,
-  RTM_NEWLINK,
-  type DecodedAddress,
-  type DecodedLink,
-} from '../rtnl/interfaces';
-import { resolveMptcpPm, type MptcpPmFamily } from './mptcp-pm';
+import type { Kernel, MptcpEventsWatch } from '../kernel';
+import type { MptcpEvent } from '../mptcp-pm/events';
+import { NetlinkError } from '../netlink/core';
+import { NetlinkKernel } from '../netlink-kernel';
+import { isUsable, type DecodedAddress, type DecodedLink } from '../rtnl/interfaces';
+import { IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_TENTATIVE } from '../uapi/if-addr';
+import { IFF_LOOPBACK } from '../uapi/if-link';
+import { RT_SCOPE_UNIVERSE } from '../uapi/rtnetlink';
 import {
   UserspacePm,
   type AdoptedConnection,
   type LocalAddress,
-  type PmCommands,
   type PmLogEntry,
   type PmMode,
   type PmRole,
 } from './userspace-pm';
-import {
-  buildAnnounceRequest,
-  buildRemoveRequest,
-  buildSubflowCreateRequest,
-  buildSubflowDestroyRequest,
-  listConnectionAddresses,
-} from './userspace-requests';
-
-// rtnetlink multicast groups (uapi: linux/rtnetlink.h enum rtnetlink_groups)
-const RTNLGRP_LINK = 1;
-const RTNLGRP_IPV4_IFADDR = 5;
-const RTNLGRP_IPV6_IFADDR = 9;
-const RTM_DELLINK = 17;
-const RTM_DELADDR = 21;
-/** RT_SCOPE_UNIVERSE: a global address; link-local and host addresses cannot reach a peer elsewhere. */
-const RT_SCOPE_UNIVERSE = 0;
-// IFA_F_* (uapi: linux/if_addr.h): addresses that cannot be a source yet, or any more.
-const IFA_F_TENTATIVE = 0x40;
-const IFA_F_DADFAILED = 0x08;
-const IFA_F_DEPRECATED = 0x20;
 /** Coalesce bursts of link/address notifications (an interface going down sends several). */
 const ADDRESS_DEBOUNCE_MS = 50;
 
@@ -77,6 +45,11 @@ export interface RunPmOptions {
   eventsRecvBufferBytes?: number;
   /** Tests only: EventReaderOptions.stallMsForTests of the events reader, to force a loss. */
   eventsStallMsForTests?: number;
+  /**
+   * The kernel to manage (unit tests: src-main/testing/fake-kernel.ts). Default: a NetlinkKernel
+   * of the run's own (its sockets report listener errors to `log`), closed when the run stops.
+   */
+  kernel?: Kernel;
 }
 
 export interface RunningPm {
@@ -84,7 +57,11 @@ export interface RunningPm {
   stop(): void;
 }
 
-/** Usable local addresses: global scope, not on loopback, on a link that is up, not tentative. */
+/**
+ * Usable local addresses: global scope (RT_SCOPE_UNIVERSE: link-local and host addresses cannot
+ * reach a peer elsewhere), not on loopback, on a link that is up, and neither tentative, failed
+ * duplicate detection nor deprecated (IFA_F_*: not a source yet, or any more).
+ */
 export function usableAddresses(links: DecodedLink[], addrs: DecodedAddress[]): LocalAddress[] {
   const byIndex = new Map(links.map((l) => [l.index, l]));
   return addrs
@@ -97,30 +74,9 @@ export function usableAddresses(links: DecodedLink[], addrs: DecodedAddress[]): 
     .map((a) => ({ address: a.address, family: a.family, ifindex: a.index }));
 }
 
-async function readUsableAddresses(route: NlSocket): Promise<LocalAddress[]> {
-  const links: DecodedLink[] = [];
-  const addrs: DecodedAddress[] = [];
-  await route.dump(RTM_GETLINK, buildRtmGetLinkRequest(), 'list interfaces', (buf, type, off, len) => {
-    const l = type === RTM_NEWLINK ? decodeLink(buf, off, len) : null;
-    if (l) links.push(l);
-  });
-  await route.dump(RTM_GETADDR, buildRtmGetAddrRequest(), 'list addresses', (buf, type, off, len) => {
-    const a = type === RTM_NEWADDR ? decodeAddress(buf, off, len) : null;
-    if (a) addrs.push(a);
-  });
-  return usableAddresses(links, addrs);
-}
-
-function kernelCommands(genl: NlSocket, fam: MptcpPmFamily): PmCommands {
-  const send = async (payload: Buffer, what: string): Promise<void> => {
-    await genl.request(fam.familyId, payload, what);
-  };
-  return {
-    subflowCreate: (s) => send(buildSubflowCreateRequest(s), 'SUBFLOW_CREATE'),
-    subflowDestroy: (s) => send(buildSubflowDestroyRequest(s), 'SUBFLOW_DESTROY'),
-    announce: (s) => send(buildAnnounceRequest(s), 'ANNOUNCE'),
-    remove: (s) => send(buildRemoveRequest(s), 'REMOVE'),
-  };
+async function readUsableAddresses(kernel: Kernel): Promise<LocalAddress[]> {
+  const { links, addresses } = await kernel.reads.linksAndAddresses();
+  return usableAddresses(links, addresses);
 }
 
 export async function runUserspacePm(opts: RunPmOptions): Promise<RunningPm> {
@@ -132,26 +88,25 @@ export async function runUserspacePm(opts: RunPmOptions): Promise<RunningPm> {
       result: 'error',
       message: `${where} threw: ${err instanceof Error ? err.message : String(err)}`,
     });
-  // The events come from a reader thread (netlink/event-reader.ts), opened once the family is
-  // known: it keeps up with bursts (~5 events per new connection: created, established, one
-  // SUB_ESTABLISHED per subflow) and reports what the kernel still drops, resynced below.
-  let events: NetlinkEventReader | null = null;
-  const cmds = new NlSocket(NETLINK_GENERIC, { onListenerError: listenerError });
-  const route = new NlSocket(NETLINK_ROUTE, { onListenerError: listenerError });
-  const diag = new NlSocket(NETLINK_SOCK_DIAG, { onListenerError: listenerError });
+  // The events come from a reader of their own (netlink/event-reader.ts): it keeps up with bursts
+  // (~5 events per new connection: created, established, one SUB_ESTABLISHED per subflow) and
+  // reports what the kernel still drops, resynced below.
+  let events: MptcpEventsWatch | null = null;
+  let stopWatchingAddresses: (() => void) | null = null;
+  const kernel = opts.kernel ?? new NetlinkKernel({ onListenerError: listenerError });
   const timers: NodeJS.Timeout[] = [];
   const closeAll = (): void => {
     for (const t of timers) clearTimeout(t);
     events?.close();
-    for (const s of [cmds, route, diag]) s.close();
+    stopWatchingAddresses?.();
+    if (!opts.kernel) kernel.close();
   };
   try {
-    const fam = await resolveMptcpPm(cmds);
     const pm = new UserspacePm({
       mode: opts.mode,
       role: opts.role,
       subflows: opts.subflows,
-      commands: kernelCommands(cmds, fam),
+      commands: kernel.pm,
       log: opts.log,
       ...(opts.recreate !== undefined ? { recreate: opts.recreate } : {}),
       ...(opts.maxRetries !== undefined ? { maxRetries: opts.maxRetries } : {}),
@@ -160,8 +115,7 @@ export async function runUserspacePm(opts: RunPmOptions): Promise<RunningPm> {
     // Subscribe before reading the kernel's state, and hold events until it is adopted: an event
     // between the two reads is then applied on top instead of lost.
     let queue: MptcpEvent[] | null = [];
-    const reader = await openMptcpEventReader(
-      fam,
+    const reader = await kernel.watchMptcpEvents(
       (ev) => {
         try {
           opts.onEvent?.(ev);
@@ -177,9 +131,8 @@ export async function runUserspacePm(opts: RunPmOptions): Promise<RunningPm> {
       },
     );
     events = reader;
-    for (const g of [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR]) route.addMembership(g);
     const refresh = coalesced(() =>
-      readUsableAddresses(route)
+      readUsableAddresses(kernel)
         .then((a) => pm.setLocalAddresses(a))
         .catch((e: unknown) =>
           opts.log({
@@ -192,14 +145,13 @@ export async function runUserspacePm(opts: RunPmOptions): Promise<RunningPm> {
         ),
     );
     let debounce: NodeJS.Timeout | null = null;
-    route.onNotification((_buf, type) => {
-      if (![RTM_NEWLINK, RTM_DELLINK, RTM_NEWADDR, RTM_DELADDR].includes(type)) return;
+    stopWatchingAddresses = kernel.watchAddresses(() => {
       if (debounce) clearTimeout(debounce);
       debounce = setTimeout(refresh, ADDRESS_DEBOUNCE_MS);
       timers.push(debounce);
     });
-    pm.setLocalAddresses(await readUsableAddresses(route));
-    await adoptExisting(pm, cmds, diag, fam, opts.role, opts.log);
+    pm.setLocalAddresses(await readUsableAddresses(kernel));
+    await adoptExisting(pm, kernel, opts.role, opts.log);
     const held = queue;
     queue = null;
     for (const ev of held) pm.handleEvent(ev);
@@ -211,7 +163,7 @@ export async function runUserspacePm(opts: RunPmOptions): Promise<RunningPm> {
     const resync = coalesced(() => {
       if (stopped) return Promise.resolve();
       const t0 = performance.now();
-      return resyncFromKernel(pm, cmds, diag, fam, opts.role)
+      return resyncFromKernel(pm, kernel, opts.role)
         .then((r) =>
           opts.log({
             timeMs: Date.now(),
@@ -267,9 +219,7 @@ export async function runUserspacePm(opts: RunPmOptions): Promise<RunningPm> {
  */
 async function resyncFromKernel(
   pm: UserspacePm,
-  genl: NlSocket,
-  diag: NlSocket,
-  fam: MptcpPmFamily,
+  kernel: Kernel,
   role: PmRole,
 ): Promise<{ adopted: number; resynced: number; forgotten: number }> {
   const trackedBefore = new Set(pm.tokens());
@@ -278,9 +228,8 @@ async function resyncFromKernel(
     return await resyncWith(
       pm,
       trackedBefore,
-      await readConnections(diag, { inThread: true }),
-      genl,
-      fam,
+      await kernel.reads.connections({ inThread: true }),
+      kernel,
       role,
     );
   } finally {
@@ -292,8 +241,7 @@ async function resyncWith(
   pm: UserspacePm,
   trackedBefore: ReadonlySet<number>,
   snap: ConnectionsSnapshot,
-  genl: NlSocket,
-  fam: MptcpPmFamily,
+  kernel: Kernel,
   role: PmRole,
 ): Promise<{ adopted: number; resynced: number; forgotten: number }> {
   const inKernel = new Set<number>();
@@ -317,7 +265,7 @@ async function resyncWith(
       }));
     established.push({ token: conn.token, subflows });
     if (pm.has(conn.token)) continue;
-    const localIds = await connectionLocalIds(genl, fam, conn.token);
+    const localIds = await connectionLocalIds(kernel, conn.token);
     if (localIds === null) continue; // the in-kernel PM's (or gone)
     if (pm.has(conn.token)) continue; // an event brought it in meanwhile
     pm.adopt({
@@ -352,12 +300,11 @@ async function resyncWith(
 
 /** GET_ADDR with TOKEN; null for a connection under the in-kernel PM (EINVAL) or already gone. */
 async function connectionLocalIds(
-  genl: NlSocket,
-  fam: MptcpPmFamily,
+  kernel: Kernel,
   token: number,
 ): Promise<{ address: string; id: number }[] | null> {
   try {
-    return (await listConnectionAddresses(genl, fam, token)).map((e) => ({ address: e.address, id: e.id }));
+    return (await kernel.reads.connectionAddresses(token)).map((e) => ({ address: e.address, id: e.id }));
   } catch (e) {
     if (e instanceof NetlinkError && (e.code === 'EINVAL' || e.code === 'ENOENT')) return null;
     throw e;
@@ -366,18 +313,16 @@ async function connectionLocalIds(
 
 async function adoptExisting(
   pm: UserspacePm,
-  genl: NlSocket,
-  diag: NlSocket,
-  fam: MptcpPmFamily,
+  kernel: Kernel,
   role: PmRole,
   log: (e: PmLogEntry) => void,
 ): Promise<void> {
-  const snap = await readConnections(diag, { inThread: true });
+  const snap = await kernel.reads.connections({ inThread: true });
   for (const conn of snap.connections) {
     if (conn.state !== 'ESTABLISHED' || conn.fallback) continue;
     let localIds: { address: string; id: number }[];
     try {
-      localIds = (await listConnectionAddresses(genl, fam, conn.token)).map((e) => ({
+      localIds = (await kernel.reads.connectionAddresses(conn.token)).map((e) => ({
         address: e.address,
         id: e.id,
       }));

@@ -73,7 +73,8 @@ describe.skipIf(labUnavailableReason() !== null)('mptcp-studio pm (userspace pat
 
   it('ndiffports N=4: four subflows over one address pair with distinct source ports; stopping restores the sysctl and keeps them', async () => {
     lab = await Lab.create({ paths: 1, mptcp: 'none' });
-    // The server accepts joins beyond its in-kernel limits only under the userspace PM (§2.3).
+    // The server accepts joins beyond its in-kernel limits only under the userspace PM
+    // (docs/kernel-interfaces.md, "The userspace path manager").
     await nsRun(lab.server, 'sysctl', ['-q', '-w', 'net.mptcp.path_manager=userspace']);
     const before = await pathManager(lab.client);
     const pm = await startPm(lab.client, ['--mode', 'ndiffports', '--subflows', '4']);

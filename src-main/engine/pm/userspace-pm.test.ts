@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { emptyEvent, type MptcpEvent } from '../events/mptcp-events';
-import { UserspacePm, type PmCommands, type PmLogEntry, type UserspacePmOptions } from './userspace-pm';
-import type { AnnounceSpec, SubflowCreateSpec, SubflowDestroySpec } from './userspace-requests';
+import { FakeKernel } from '../../testing/fake-kernel';
+import { emptyEvent, type MptcpEvent } from '../mptcp-pm/events';
+import { UserspacePm, type PmLogEntry, type UserspacePmOptions } from './userspace-pm';
 
 const TOKEN = 0x1234;
 
@@ -20,22 +20,14 @@ const established = (p: Partial<MptcpEvent> = {}): MptcpEvent =>
   });
 
 function setup(o: Partial<UserspacePmOptions> = {}) {
-  const creates: SubflowCreateSpec[] = [];
-  const destroys: SubflowDestroySpec[] = [];
-  const announces: AnnounceSpec[] = [];
-  const removes: { token: number; localId: number }[] = [];
+  const kernel = new FakeKernel();
+  const { creates, destroys, announces, removes } = kernel.sent;
   const log: PmLogEntry[] = [];
-  const commands: PmCommands = {
-    subflowCreate: (s) => (creates.push(s), Promise.resolve()),
-    subflowDestroy: (s) => (destroys.push(s), Promise.resolve()),
-    announce: (s) => (announces.push(s), Promise.resolve()),
-    remove: (s) => (removes.push(s), Promise.resolve()),
-  };
   const pm = new UserspacePm({
     mode: 'fullmesh',
     role: 'client',
     subflows: 16,
-    commands,
+    commands: kernel.pm,
     log: (e) => log.push(e),
     ...o,
   });
@@ -43,7 +35,7 @@ function setup(o: Partial<UserspacePmOptions> = {}) {
     { address: '10.0.1.1', family: 'inet', ifindex: 2 },
     { address: '10.0.2.1', family: 'inet', ifindex: 3 },
   ]);
-  return { pm, creates, destroys, announces, removes, log };
+  return { pm, kernel, creates, destroys, announces, removes, log };
 }
 
 describe('UserspacePm ndiffports', () => {

@@ -1,36 +1,23 @@
 /**
- * The engine as MPTCP path manager: a userspace-PM loop for one network namespace (reference §2)
- * that gives upstream Linux the two path managers of the out-of-tree kernel:
+ * The engine as MPTCP path manager: a userspace-PM loop for one network namespace
+ * (docs/path-manager.md) that gives upstream Linux the two path managers of the out-of-tree
+ * kernel, fullmesh and ndiffports. What each mode does is its policy (policy.ts, policies/); this
+ * loop keeps the per-connection state the policies read and carries out what they ask for.
  *
- * - fullmesh: a client opens a subflow from every usable local address to every known remote
- *   address (the initial one and each ADD_ADDR), N×M, up to a per-connection cap, and follows
- *   interfaces going up and down. A server only announces its other addresses (ADD_ADDR,
- *   RFC 8684 §3.4.1); it never opens subflows: the client is often behind a NAT or firewall.
- * - ndiffports: a client opens N subflows over the initial address pair, each with its own
- *   source port (for ECMP in data centres). Not for production use.
- *
- * ndiffports uses ephemeral source ports with no local id (§2.3 step 2): each SUBFLOW_CREATE
- * reuses id 0 of the initial address and the kernel picks the port. Explicit (id, port) pairs
- * would need ports free for every connection to the same peer (the 4-tuple must be unique) and
- * would use up the 255 local ids. Each subflow can still be destroyed individually, since
- * SUBFLOW_DESTROY selects by ports, which SUB_ESTABLISHED reports.
- *
- * The state per connection is rebuilt from events (and, on restart, from the kernel: see adopt),
- * never trusted from memory. The kernel side is injected (PmCommands), so the policy is unit-tested.
+ * The state per connection is rebuilt from events (and, on restart or after lost events, from the
+ * kernel: see adopt and resync), never trusted from memory. The kernel side is injected
+ * (PmCommands, ../kernel.ts), so the loop and the policies are unit-tested.
  */
-import type { MptcpEvent } from '../events/mptcp-events';
-import type { AnnounceSpec, SubflowCreateSpec, SubflowDestroySpec } from './userspace-requests';
+import type { PmCommands } from '../kernel';
+import type { MptcpEvent } from '../mptcp-pm/events';
+import type { SubflowCreateSpec } from '../mptcp-pm/userspace';
+import { policyFor } from './policies/index';
+import type { LocalAddress, PmActions, PmConnection, PmPolicy, WantedPair } from './policy';
+
+export type { LocalAddress } from './policy';
 
 export type PmMode = 'fullmesh' | 'ndiffports';
 export type PmRole = 'client' | 'server';
-
-/** The kernel commands the loop sends (userspace-requests.ts builders + NlSocket.request). */
-export interface PmCommands {
-  subflowCreate(s: SubflowCreateSpec): Promise<void>;
-  subflowDestroy(s: SubflowDestroySpec): Promise<void>;
-  announce(s: AnnounceSpec): Promise<void>;
-  remove(s: { token: number; localId: number }): Promise<void>;
-}
 
 /** One structured log entry: a command and its result, or an event/decision worth showing. */
 export interface PmLogEntry {
@@ -42,17 +29,13 @@ export interface PmLogEntry {
   detail?: Record<string, unknown>;
 }
 
-export interface LocalAddress {
-  address: string;
-  family: 'inet' | 'inet6';
-  ifindex: number;
-}
-
 export interface UserspacePmOptions {
   mode: PmMode;
   role: PmRole;
   /** ndiffports: subflows per connection (initial included); fullmesh: the cap per connection. */
   subflows: number;
+  /** What the mode does; default: policyFor(mode, role, subflows) (policies/index.ts). */
+  policy?: PmPolicy;
   commands: PmCommands;
   log: (e: PmLogEntry) => void;
   /** Recreate a subflow that closed (or failed) while its addresses are still usable. */
@@ -72,7 +55,7 @@ interface SubflowRec {
   remoteId: number | null;
 }
 
-interface ConnState {
+interface ConnState extends PmConnection {
   token: number;
   family: 'inet' | 'inet6';
   serverSide: boolean;
@@ -136,8 +119,15 @@ export interface PmConnectionView {
 
 export class UserspacePm {
   private readonly conns = new Map<number, ConnState>();
+  private readonly policy: PmPolicy;
+  /** What policies may do, bound to this loop (see PmActions). */
+  private readonly actions: PmActions;
   private usable: LocalAddress[] = [];
-  /** Stable local ids per address across connections (§2.5), 1..255; id 0 is each initial address. */
+  /**
+   * Stable local ids per address across connections, 1..255; id 0 is each initial address. A
+   * server's announcements then carry the same id for an address on every connection, which a
+   * resync relies on (see resync).
+   */
   private readonly addrIds = new Map<string, number>();
   private stopped = false;
   /** Between beginResync and endResync (see there). */
@@ -157,6 +147,25 @@ export class UserspacePm {
     this.recreate = opts.recreate ?? true;
     this.maxRetries = opts.maxRetries ?? 3;
     this.retryDelayMs = opts.retryDelayMs ?? 1000;
+    this.policy = opts.policy ?? policyFor(opts.mode, opts.role, opts.subflows);
+    const state = (c: PmConnection): ConnState | null => {
+      const s = this.conns.get(c.token);
+      return s === c ? s : null;
+    };
+    const each = (c: PmConnection, f: (s: ConnState) => void): void => {
+      const s = state(c);
+      if (s) f(s);
+    };
+    this.actions = {
+      usableAddresses: (c) => this.usable.filter((a) => a.family === c.family),
+      reconcile: (c) => each(c, (s) => this.reconcile(s)),
+      createSubflows: (c, wanted) => each(c, (s) => this.createMissing(s, wanted)),
+      announce: (c, addresses) => each(c, (s) => this.announce(s, addresses)),
+      withdrawAnnouncement: (c, address) => each(c, (s) => this.withdrawAnnouncement(s, address)),
+      destroySubflowsFrom: (c, address) => each(c, (s) => this.destroySubflowsFrom(s, address)),
+      retryLater: (c, pair, why) => each(c, (s) => this.retryLater(s, pair, why)),
+      forgetRetries: (c, address) => each(c, (s) => this.forgetRetries(s, address)),
+    };
   }
 
   private log(
@@ -228,9 +237,9 @@ export class UserspacePm {
       case 'announced': {
         const c = this.conns.get(token);
         if (!c || ev.remoteId === null || !ev.remoteAddress) return;
-        // DPORT holds the connection's port when the ADD_ADDR had none (G18): connect there.
+        // DPORT holds the connection's port when the ADD_ADDR had none: connect there.
         c.remotes.set(ev.remoteId, { address: ev.remoteAddress, port: ev.remotePort ?? c.remotePort });
-        this.reconcile(c);
+        this.policy.newAddress(c, ev.remoteId, this.actions);
         return;
       }
       case 'removed': {
@@ -254,9 +263,8 @@ export class UserspacePm {
   }
 
   /**
-   * The usable local addresses changed (rtnetlink: address or link events). Subflows on addresses
-   * that left are destroyed (a down link leaves established subflows hanging otherwise); a server
-   * withdraws its announcements; new addresses get subflows or announcements.
+   * The usable local addresses changed (rtnetlink: address or link events): the policy of each
+   * connection hears which left and which came (fullmesh: destroy or withdraw, create or announce).
    */
   setLocalAddresses(addrs: LocalAddress[]): void {
     const before = new Set(this.usable.map((a) => a.address));
@@ -267,19 +275,9 @@ export class UserspacePm {
     const added = [...after].filter((a) => !before.has(a));
     if (gone.length > 0 || added.length > 0)
       this.log(null, 'local-addresses', 'info', { detail: { gone, added } });
-    if (this.opts.mode !== 'fullmesh') return; // ndiffports does not follow interfaces (seed)
-    for (const c of this.conns.values()) {
-      for (const address of gone) this.withdraw(c, address);
-      for (const address of added) {
-        for (const k of [...c.givenUp, ...c.retries.keys()]) {
-          if (k.startsWith(`${address}|`)) {
-            c.givenUp.delete(k);
-            c.retries.delete(k);
-            c.waiting.delete(k);
-          }
-        }
-      }
-      if (added.length > 0) this.reconcile(c);
+    for (const c of [...this.conns.values()]) {
+      if (gone.length > 0) this.policy.deleteLocalAddresses(c, gone, this.actions);
+      if (added.length > 0) this.policy.newLocalAddresses(c, added, this.actions);
     }
   }
 
@@ -323,7 +321,7 @@ export class UserspacePm {
     // A lost ADD_ADDR cannot be read back (the kernel keeps no list of the peer's announced
     // addresses that userspace can dump), so the peer's other addresses are taken from the other
     // connections to the same peer (same initial address and port), with the ids it gave there: a
-    // server running our PM uses the same id for an address on every connection (§2.5).
+    // server running our PM uses the same id for an address on every connection (addrIds).
     for (const o of this.conns.values()) {
       if (o === c || o.remote !== c.remote || o.remotePort !== c.remotePort) continue;
       for (const [id, r] of o.remotes) {
@@ -503,15 +501,19 @@ export class UserspacePm {
     const wasUp = c.subflows.delete(key);
     c.settledByResync.delete(key);
     if (this.resyncing) c.changedSinceResync.add(key);
-    // A join whose SYN failed never had SUB_ESTABLISHED: it ends one pending create (G9).
+    // A join whose SYN failed never had SUB_ESTABLISHED: it ends one pending create.
     if (!wasUp) this.settlePending(c, pk);
     if (c.destroying.delete(key)) return;
     this.failed(c, pk, ev.error === null ? 'closed' : `closed with error ${ev.error}`);
   }
 
-  /** A subflow on pair pk closed or could not be created: recreate later, or give up. */
+  /** A subflow on pair pk closed or could not be created: the policy decides (retryLater). */
   private failed(c: ConnState, pk: string, why: string): void {
-    if (this.opts.role !== 'client' || c.serverSide) return;
+    this.policy.subflowClosed(c, pk, why, this.actions);
+  }
+
+  /** Recreate pair pk later, with a backoff, or give up once its retries are spent. */
+  private retryLater(c: ConnState, pk: string, why: string): void {
     const used = c.retries.get(pk) ?? 0;
     if (!this.recreate || used >= this.maxRetries) {
       if (!c.givenUp.has(pk)) {
@@ -553,29 +555,25 @@ export class UserspacePm {
     return id;
   }
 
-  private usableOf(c: ConnState): LocalAddress[] {
-    return this.usable.filter((a) => a.family === c.family);
-  }
-
-  /** Bring one connection towards what the mode wants. Idempotent; called after every change. */
+  /** Bring one connection towards what the policy wants. Idempotent; called after every change. */
   private reconcile(c: ConnState): void {
     if (this.stopped || !c.established) return;
-    if (this.opts.role === 'server' || c.serverSide) {
-      if (this.opts.mode === 'fullmesh' && this.opts.role === 'server') this.announceAll(c);
-      return;
-    }
-    const wanted: { local: string; remote: string; remotePort: number; count: number }[] = [];
-    if (this.opts.mode === 'ndiffports') {
-      wanted.push({ local: c.local, remote: c.remote, remotePort: c.remotePort, count: this.opts.subflows });
-    } else {
-      const locals = this.usableOf(c).map((a) => a.address);
-      // The initial address first, so a cap keeps the pairs that carry the connection already.
-      locals.sort((x, y) => (x === c.local ? -1 : y === c.local ? 1 : 0));
-      const remotes = [...c.remotes.entries()].sort(([a], [b]) => a - b).map(([, r]) => r);
-      for (const l of locals) {
-        for (const r of remotes) wanted.push({ local: l, remote: r.address, remotePort: r.port, count: 1 });
+    this.policy.connectionEstablished(c, this.actions);
+  }
+
+  /** `address` came back: forget the retries spent and the pairs given up from it. */
+  private forgetRetries(c: ConnState, address: string): void {
+    for (const k of [...c.givenUp, ...c.retries.keys()]) {
+      if (k.startsWith(`${address}|`)) {
+        c.givenUp.delete(k);
+        c.retries.delete(k);
+        c.waiting.delete(k);
       }
     }
+  }
+
+  /** Creates what `wanted` lacks, up to the cap (PmActions.createSubflows). */
+  private createMissing(c: ConnState, wanted: readonly WantedPair[]): void {
     let total = c.subflows.size + [...c.pending.values()].reduce((a, b) => a + b, 0);
     for (const w of wanted) {
       const pk = pairKey(w.local, w.remote, w.remotePort);
@@ -589,7 +587,7 @@ export class UserspacePm {
   }
 
   private create(c: ConnState, local: string, remote: string, remotePort: number, pk: string): void {
-    // ndiffports and the initial address: no id, no port → id 0 and an ephemeral port (§2.2).
+    // The initial address: no id, no port → the kernel reuses id 0 and picks an ephemeral port.
     const id = local === c.local ? 0 : this.localId(c, local);
     const spec: SubflowCreateSpec = {
       token: c.token,
@@ -619,8 +617,8 @@ export class UserspacePm {
     );
   }
 
-  private announceAll(c: ConnState): void {
-    for (const a of this.usableOf(c)) {
+  private announce(c: ConnState, addresses: readonly LocalAddress[]): void {
+    for (const a of addresses) {
       if (a.address === c.local || c.announced.has(a.address)) continue;
       const id = this.localId(c, a.address);
       c.announced.set(a.address, id);
@@ -632,18 +630,20 @@ export class UserspacePm {
     }
   }
 
-  /** An address left: destroy our subflows on it; a server withdraws the announcement (RM_ADDR). */
-  private withdraw(c: ConnState, address: string): void {
+  /** REMOVE the announcement of an address that left (RM_ADDR to the peer). */
+  private withdrawAnnouncement(c: ConnState, address: string): void {
     const id = c.announced.get(address);
-    if (id !== undefined) {
-      c.announced.delete(address);
-      const detail = { address, localId: id };
-      this.opts.commands.remove({ token: c.token, localId: id }).then(
-        () => this.log(c.token, 'remove', 'ok', { detail }),
-        (e: unknown) => this.log(c.token, 'remove', 'error', { message: errText(e), detail }),
-      );
-    }
-    if (this.opts.role !== 'client' || c.serverSide) return;
+    if (id === undefined) return;
+    c.announced.delete(address);
+    const detail = { address, localId: id };
+    this.opts.commands.remove({ token: c.token, localId: id }).then(
+      () => this.log(c.token, 'remove', 'ok', { detail }),
+      (e: unknown) => this.log(c.token, 'remove', 'error', { message: errText(e), detail }),
+    );
+  }
+
+  /** An address left: destroy our subflows from it, drop the creates in flight from it. */
+  private destroySubflowsFrom(c: ConnState, address: string): void {
     for (const pk of [...c.pending.keys()]) if (pk.startsWith(`${address}|`)) c.pending.delete(pk);
     for (const [key, s] of c.subflows) {
       if (s.local !== address || c.destroying.has(key)) continue;

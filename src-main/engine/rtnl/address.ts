@@ -2,8 +2,7 @@
  * IP address bytes ↔ text, shared by the rtnetlink and mptcp_pm codecs. Addresses travel as raw
  * network-order bytes in both (uapi: IFA_ADDRESS / IFA_LOCAL, MPTCP_PM_ADDR_ATTR_ADDR4 / ADDR6).
  */
-export const AF_INET = 2;
-export const AF_INET6 = 10;
+import { AF_INET6 } from '../uapi/socket';
 
 export function formatIpv4(buf: Buffer, off: number): string {
   return `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;

@@ -10,9 +10,8 @@ import {
   decodeLink,
   isUsable,
   listInterfaces,
-  RTM_GETADDR,
-  RTM_GETLINK,
 } from './interfaces';
+import { RTM_GETADDR, RTM_GETLINK } from '../uapi/rtnetlink';
 
 /**
  * Fixture: RTM_NEWLINK / RTM_NEWADDR bodies recorded from Linux 6.18 in a lab client namespace by

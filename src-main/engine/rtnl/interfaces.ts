@@ -4,46 +4,30 @@
  */
 import type { InterfaceAddress, NetInterface, OperState } from '../../../shared/types';
 import { forEachAttr, nlaU32, readCString, type NlSocket } from '../netlink/core';
-import { AF_INET, AF_INET6, formatAddress } from './address';
-
-export const RTM_NEWLINK = 16;
-export const RTM_GETLINK = 18;
-export const RTM_NEWADDR = 20;
-export const RTM_GETADDR = 22;
-
-/** struct ifinfomsg { u8 family; u8 pad; u16 type; s32 index; u32 flags; u32 change; } */
-export const IFINFOMSG_LEN = 16;
-/** struct ifaddrmsg { u8 family; u8 prefixlen; u8 flags; u8 scope; u32 index; } */
-export const IFADDRMSG_LEN = 8;
-
-export const IFF_UP = 0x1;
-export const IFF_LOOPBACK = 0x8;
-export const IFF_RUNNING = 0x40;
-export const IFF_LOWER_UP = 0x10000;
-
-const IFLA_IFNAME = 3;
-const IFLA_MTU = 4;
-const IFLA_OPERSTATE = 16;
-const IFLA_EXT_MASK = 29;
-const IFLA_MIN_MTU = 50;
-const IFLA_MAX_MTU = 51;
-/** RTEXT_FILTER_SKIP_STATS: leave the per-link counters out of the dump; we never read them. */
-const RTEXT_FILTER_SKIP_STATS = 1 << 3;
-
-const IFA_ADDRESS = 1;
-const IFA_LOCAL = 2;
-const IFA_FLAGS = 8;
-
-/** IF_OPER_* (RFC 2863), indexed by the IFLA_OPERSTATE value. */
-const operStates: readonly OperState[] = [
-  'unknown',
-  'notpresent',
-  'down',
-  'lowerlayerdown',
-  'testing',
-  'dormant',
-  'up',
-];
+import { IFA_ADDRESS, IFA_FLAGS, IFA_LOCAL, IFADDRMSG_LEN } from '../uapi/if-addr';
+import {
+  IF_OPER_NAMES,
+  IFF_LOOPBACK,
+  IFF_LOWER_UP,
+  IFF_RUNNING,
+  IFF_UP,
+  IFLA_EXT_MASK,
+  IFLA_IFNAME,
+  IFLA_MAX_MTU,
+  IFLA_MIN_MTU,
+  IFLA_MTU,
+  IFLA_OPERSTATE,
+} from '../uapi/if-link';
+import {
+  IFINFOMSG_LEN,
+  RTEXT_FILTER_SKIP_STATS,
+  RTM_GETADDR,
+  RTM_GETLINK,
+  RTM_NEWADDR,
+  RTM_NEWLINK,
+} from '../uapi/rtnetlink';
+import { AF_INET, AF_INET6 } from '../uapi/socket';
+import { formatAddress } from './address';
 
 export interface DecodedLink {
   index: number;
@@ -63,8 +47,9 @@ export interface DecodedAddress extends InterfaceAddress {
   flags: number;
 }
 
+/** IF_OPER_* (RFC 2863) by the IFLA_OPERSTATE value. */
 export function operStateName(raw: number): OperState {
-  return operStates[raw] ?? 'unknown';
+  return IF_OPER_NAMES[raw] ?? 'unknown';
 }
 
 /**
@@ -155,10 +140,12 @@ export const buildRtmGetLinkRequest = (): Buffer =>
 /** RTM_GETADDR dump request: AF_UNSPEC returns IPv4 and IPv6 addresses. */
 export const buildRtmGetAddrRequest = (): Buffer => Buffer.alloc(IFADDRMSG_LEN);
 
-/** Every link of this netns with its addresses, sorted by ifindex; addresses in kernel order. */
-export async function listInterfaces(route: NlSocket): Promise<NetInterface[]> {
+/** The link dump and the address dump (both families), decoded, in kernel order. */
+export async function readLinksAndAddresses(
+  route: NlSocket,
+): Promise<{ links: DecodedLink[]; addresses: DecodedAddress[] }> {
   const links: DecodedLink[] = [];
-  const addrs = new Map<number, InterfaceAddress[]>();
+  const addresses: DecodedAddress[] = [];
   await route.dump(RTM_GETLINK, buildRtmGetLinkRequest(), 'list interfaces', (buf, type, off, len) => {
     if (type !== RTM_NEWLINK) return;
     const l = decodeLink(buf, off, len);
@@ -167,10 +154,19 @@ export async function listInterfaces(route: NlSocket): Promise<NetInterface[]> {
   await route.dump(RTM_GETADDR, buildRtmGetAddrRequest(), 'list addresses', (buf, type, off, len) => {
     if (type !== RTM_NEWADDR) return;
     const a = decodeAddress(buf, off, len);
-    if (!a) return;
+    if (a) addresses.push(a);
+  });
+  return { links, addresses };
+}
+
+/** Every link of this netns with its addresses, sorted by ifindex; addresses in kernel order. */
+export async function listInterfaces(route: NlSocket): Promise<NetInterface[]> {
+  const { links, addresses } = await readLinksAndAddresses(route);
+  const addrs = new Map<number, InterfaceAddress[]>();
+  for (const a of addresses) {
     const list = addrs.get(a.index) ?? [];
     list.push({ family: a.family, address: a.address, prefixLen: a.prefixLen, scope: a.scope });
     addrs.set(a.index, list);
-  });
+  }
   return links.sort((x, y) => x.index - y.index).map((l) => toNetInterface(l, addrs.get(l.index) ?? []));
 }

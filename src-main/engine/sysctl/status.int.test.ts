@@ -92,7 +92,7 @@ describe.skipIf(labUnavailableReason() !== null)('kernel status inside a lab nam
     expect(r.status.privileges).toEqual({ netAdmin: false, note: NET_ADMIN_NOTE });
     expect(r.status.mptcpSysctls.length).toBeGreaterThan(0);
     expect(r.status.mptcpSysctls.filter((e) => e.writable)).toEqual([]);
-    // The reads themselves work unprivileged on 6.18 (G3).
+    // The reads themselves work unprivileged on 6.18 (docs/kernel-interfaces.md, "Privileges").
     expect(r.limits).toEqual({ subflows: 2, addAddrAccepted: 0 });
   });
 });

@@ -1,8 +1,8 @@
 /**
  * Kernel status from /proc: the net.mptcp.* sysctls (read at runtime, every entry), the path
  * manager and scheduler, congestion control, TCP buffer sizes and our privileges. Everything here
- * is per network namespace (G4) except the kernel release and core r/wmem_max, which a child netns
- * shows read-only (G16).
+ * is per network namespace except the kernel release and core r/wmem_max, which a child netns
+ * shows read-only (docs/kernel-interfaces.md, "Sysctls").
  *
  * A missing or unreadable file is null / empty, never an exception: the status is what the UI
  * shows first, and a kernel without some knob is a fact to show, not an error.
@@ -12,9 +12,7 @@ import { access, readdir, readFile, stat } from 'node:fs/promises';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import type { BufferTriplet, KernelStatus, Privileges, SysctlEntry } from '../../../shared/types';
-
-/** linux/capability.h */
-export const CAP_NET_ADMIN = 12;
+import { CAP_NET_ADMIN } from '../uapi/capability';
 
 export const NET_ADMIN_NOTE =
   'Read-only: endpoint and limit changes and live kernel events need CAP_NET_ADMIN (run as root or grant the capability)';

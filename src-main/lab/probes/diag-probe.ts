@@ -1,26 +1,20 @@
 /**
  * A tiny command-line probe around the connection reader, for tests and the bench only. It is
  * bundled with esbuild and run under `ip netns exec NS node …` because a netlink socket sees the
- * netns of the process that opens it (G4). Prints one JSON document on stdout.
+ * netns of the process that opens it. Prints one JSON document on stdout.
  *
- *   snapshot                      readConnections()
- *   connection TOKEN              { connection: readConnection(TOKEN), fullDumps }
+ *   snapshot                      a ConnectionPoller's read()
+ *   connection TOKEN              { connection: readOne(TOKEN), fullDumps }
  *   record                        the raw messages of the poll's dumps, hex, with their nlmsghdr
- *   overlap ROUNDS K              ROUNDS times, K readConnections calls at once (as the poller,
+ *   overlap ROUNDS K              ROUNDS times, K reads at once on one poller (as the poller,
  *                                 connections:list and advice:get overlap in the engine); per call
  *                                 its tokens, subflow count and orphans, or its error
- *   bench ITERS [MSGBUF] [MODE]   time readConnections ITERS times. MODE: `thread` polls on this
- *                                 thread (no dump worker), `seq` the four dumps one after the other
- *                                 on one dump worker, `fresh` builds every object anew (no reuse
- *                                 of the last poll's), `two-sockets` MPTCP and TCP dumps on two
- *                                 sockets of this thread, concurrently; `unsplit` never splits the
- *                                 AF_INET TCP dump, `share=X` splits it with a first part of share
- *                                 X, `min=N` splits from N sockets on (SplitOptions);
- *                                 `all-dumps` unsplit and always the AF_INET6 TCP dump (even
- *                                 after an empty AF_INET6 MPTCP dump), `split-all-dumps` that and
- *                                 the default split at any count, `balanced` the split with its
- *                                 first part half of all the poll's sockets; `binding` the dump
- *                                 workers on the binding's receive path (ReceivePath)
+ *   bench ITERS [MSGBUF] [MODE]   time ITERS reads. MODE: `thread` polls on this thread (no dump
+ *                                 worker), `seq` the four dumps one after the other on one dump
+ *                                 worker, `fresh` builds every object anew (no reuse of the last
+ *                                 poll's), `two-sockets` MPTCP and TCP dumps on two sockets of this
+ *                                 thread, concurrently; `binding` the dump workers on the binding's
+ *                                 receive path (ReceivePath)
  *   skipped                       a poll on the dump workers and one on this thread: for each, the
  *                                 connection count and how many dumps were left out
  *   threads ITERS [MODE]          ITERS polls: wall ms each, and per thread its CPU and page faults
@@ -31,12 +25,9 @@
  *                                 find its fd, so falls back): a request the kernel refuses, then
  *                                 the poll's dumps; per worker its path, the errno, and per dump
  *                                 the sockets (cookie and ports)
- *   reuse ROUNDS GAP_MS           ROUNDS readConnections polls GAP_MS apart, each followed by one that
- *                                 builds every object anew (fresh): both snapshots, and which
+ *   reuse ROUNDS GAP_MS           ROUNDS polls GAP_MS apart, each followed by one of a poller that
+ *                                 builds every object anew (reuse: false): both snapshots, and which
  *                                 objects are the previous round's (SnapshotBuilder `prev`)
- *   split-compare MIN             an unsplit poll, then three polls that split from MIN sockets on
- *                                 (the first of them cannot yet: it fills the port histogram): the
- *                                 unsplit and the last two snapshots, and the splits they used
  *   sample SECONDS HZ [json]      the engine's sampler (EngineService + LocalEngine, snapshots every
  *                                 1000/HZ ms) for SECONDS after a 2 s warm-up; `json` also
  *                                 serializes each snapshot as the agent does for its stdio channel.
@@ -47,19 +38,17 @@
 import { spawn } from 'node:child_process';
 import type { ConnectionsSnapshot } from '../../../shared/types';
 import { readdirSync, readFileSync } from 'node:fs';
-import { NETLINK_SOCK_DIAG, NlSocket } from '../../engine/netlink/core';
+import { NlSocket } from '../../engine/netlink/core';
+import { NETLINK_SOCK_DIAG } from '../../engine/uapi/netlink';
 import { LocalEngine } from '../../engine/local-engine';
 import { EngineService } from '../../engine/service';
 import { SnapshotBuilder } from '../../engine/diag/decode';
 import { DiagDumpWorker, type ReceivePath } from '../../engine/diag/dump-worker';
+import { SOCK_DIAG_BY_FAMILY } from '../../engine/uapi/sock-diag';
 import {
+  ConnectionPoller,
   pollRequests,
-  pollSplitStats,
-  readConnection,
-  readConnections,
-  readConnectionStats,
-  setDumpReceivePath,
-  SOCK_DIAG_BY_FAMILY,
+  type PollerOptions,
   type ReadConnectionsOptions,
 } from '../../engine/diag/connections';
 
@@ -103,25 +92,14 @@ async function receivePathsRun(w: DiagDumpWorker): Promise<{
   return { path: w.receivePath, refusedErrno: refused.errno, dumps };
 }
 
-/** The readConnections options of a bench MODE (see the header). */
-function benchOptions(mode: string | undefined): ReadConnectionsOptions {
-  if (mode === 'thread') return { inThread: true };
-  if (mode === 'seq') return { sequentialDumps: true };
-  if (mode === 'fresh') return { fresh: true };
-  if (mode === 'unsplit') return { tcpSplit: false };
-  if (mode === 'all-dumps') return { tcpSplit: false, allDumps: true };
-  if (mode === 'split-all-dumps') return { allDumps: true, tcpSplit: { minSockets: 0 } };
-  if (mode === 'balanced') return { tcpSplit: { minSockets: 0, firstShare: null } };
-  if (mode === 'binding') {
-    setDumpReceivePath('binding');
-    return {};
-  }
-  const share = /^share=([\d.]+)$/.exec(mode ?? '');
-  if (share) return { tcpSplit: { firstShare: Number(share[1]), minSockets: 0 } };
-  const min = /^min=(\d+)$/.exec(mode ?? '');
-  if (min) return { tcpSplit: { minSockets: Number(min[1]) } };
+/** The poller and read options of a bench MODE (see the header). */
+function benchOptions(mode: string | undefined): { poller: PollerOptions; read: ReadConnectionsOptions } {
+  if (mode === 'thread') return { poller: {}, read: { inThread: true } };
+  if (mode === 'seq') return { poller: { sequentialDumps: true }, read: {} };
+  if (mode === 'fresh') return { poller: { reuse: false }, read: {} };
+  if (mode === 'binding') return { poller: { receive: 'binding' }, read: {} };
   if (mode && mode !== 'two-sockets' && mode !== 'default') throw new Error(`unknown bench mode ${mode}`);
-  return {};
+  return { poller: {}, read: {} };
 }
 
 async function record(diag: NlSocket): Promise<{ mptcp: string[]; tcp: string[] }> {
@@ -176,10 +154,11 @@ async function splitPoll(a: NlSocket, b: NlSocket): Promise<number> {
 let lastCounted: readonly object[] = [];
 
 async function countedPoll(
+  poller: ConnectionPoller,
   diag: NlSocket,
   opts: ReadConnectionsOptions,
 ): Promise<{ connections: number; subflows: number; reused: number }> {
-  const snap = await readConnections(diag, opts);
+  const snap = await poller.read(diag, opts);
   let subflows = 0;
   let reused = 0;
   snap.connections.forEach((c, i) => {
@@ -337,30 +316,32 @@ async function main(): Promise<void> {
   }
   const msgBufferBytes = arg2 && mode !== 'overlap' ? Number(arg2) : undefined;
   const diag = new NlSocket(NETLINK_SOCK_DIAG, msgBufferBytes ? { msgBufferBytes } : {});
+  const bench = benchOptions(mode === 'bench' ? arg3 : mode === 'threads' ? arg2 : undefined);
+  const poller = new ConnectionPoller(bench.poller);
   try {
     if (mode === 'snapshot') {
-      process.stdout.write(JSON.stringify(await readConnections(diag)));
+      process.stdout.write(JSON.stringify(await poller.read(diag)));
     } else if (mode === 'skipped') {
       // On the dump workers, then on this thread: the snapshot size and the dumps left out.
       const polls = [];
       for (const inThread of [false, true]) {
-        const snap = await readConnections(diag, { inThread });
+        const snap = await poller.read(diag, { inThread });
         polls.push({
           inThread,
           connections: snap.connections.length,
-          skippedDumps: pollSplitStats.lastSkippedDumps,
-          receivePaths: inThread ? null : pollSplitStats.lastReceivePaths,
+          skippedDumps: poller.stats.lastSkippedDumps,
+          receivePaths: inThread ? null : poller.stats.lastReceivePaths,
         });
       }
       process.stdout.write(JSON.stringify(polls));
     } else if (mode === 'connection') {
-      const connection = await readConnection(diag, Number(arg1));
-      process.stdout.write(JSON.stringify({ connection, fullDumps: readConnectionStats.fullDumps }));
+      const connection = await poller.readOne(diag, Number(arg1));
+      process.stdout.write(JSON.stringify({ connection, fullDumps: poller.stats.connectionFullDumps }));
     } else if (mode === 'overlap') {
       const rounds: ({ tokens: number[]; subflows: number; orphanSubflows: number } | { error: string })[][] =
         [];
       for (let i = 0; i < Number(arg1 ?? 20); i++) {
-        const calls = Array.from({ length: Number(arg2 ?? 3) }, () => readConnections(diag));
+        const calls = Array.from({ length: Number(arg2 ?? 3) }, () => poller.read(diag));
         const settled = await Promise.allSettled(calls);
         rounds.push(
           settled.map((r) =>
@@ -382,13 +363,12 @@ async function main(): Promise<void> {
       // per thread of this process its CPU (user, system) and minor page faults per poll, from
       // /proc/self/task (proc(5) stat fields 10, 14, 15; clock ticks of 10 ms, so use >= 40 polls).
       const iters = Number(arg1 ?? 60);
-      const opts = benchOptions(arg2);
-      for (let i = 0; i < 3; i++) await countedPoll(diag, opts);
+      for (let i = 0; i < 3; i++) await countedPoll(poller, diag, bench.read);
       const before = taskTimes();
       const ms: number[] = [];
       for (let i = 0; i < iters; i++) {
         const t0 = performance.now();
-        await countedPoll(diag, opts);
+        await countedPoll(poller, diag, bench.read);
         ms.push(performance.now() - t0);
       }
       const after = taskTimes();
@@ -439,9 +419,10 @@ async function main(): Promise<void> {
       process.stdout.write(JSON.stringify(out));
     } else if (mode === 'bench') {
       const iters = Number(arg1 ?? 15);
-      const split = arg3 === 'two-sockets';
-      const opts = benchOptions(arg3);
-      const second = split ? new NlSocket(NETLINK_SOCK_DIAG, msgBufferBytes ? { msgBufferBytes } : {}) : null;
+      const second =
+        arg3 === 'two-sockets'
+          ? new NlSocket(NETLINK_SOCK_DIAG, msgBufferBytes ? { msgBufferBytes } : {})
+          : null;
       const ms: number[] = [];
       const workerEndMs: number[][] = [];
       /** CPU time of the whole process (every thread, user + system, kernel dump work included). */
@@ -456,7 +437,7 @@ async function main(): Promise<void> {
         if (second) {
           subflows = await splitPoll(diag, second);
         } else {
-          const r = await countedPoll(diag, opts);
+          const r = await countedPoll(poller, diag, bench.read);
           ({ connections, subflows } = r);
           if (i >= 2) reusedConnections.push(r.reused);
         }
@@ -465,11 +446,10 @@ async function main(): Promise<void> {
         if (i >= 2) {
           ms.push(dt); // two warm-up rounds: JIT and first-touch allocations
           cpuMs.push((c1.user + c1.system) / 1000);
-          workerEndMs.push(pollSplitStats.lastWorkerEndMs);
+          workerEndMs.push(poller.stats.lastWorkerEndMs);
         }
       }
       second?.close();
-      const { splitPolls, lastSplit, lastReceivePaths } = pollSplitStats;
       process.stdout.write(
         JSON.stringify({
           ms,
@@ -478,9 +458,7 @@ async function main(): Promise<void> {
           connections,
           subflows,
           reusedConnections,
-          splitPolls,
-          lastSplit,
-          receivePaths: lastReceivePaths,
+          receivePaths: poller.stats.lastReceivePaths,
         }),
       );
     } else if (mode === 'reuse') {
@@ -494,10 +472,11 @@ async function main(): Promise<void> {
         sharedSubflows: number;
       }[] = [];
       let last: ConnectionsSnapshot | null = null;
+      const anew = new ConnectionPoller({ reuse: false });
       for (let i = 0; i < Number(arg1 ?? 4); i++) {
         if (i > 0) await new Promise((r) => setTimeout(r, Number(arg2 ?? 300)));
-        const reused = await readConnections(diag);
-        const fresh = await readConnections(diag, { fresh: true });
+        const reused = await poller.read(diag);
+        const fresh = await anew.read(diag);
         const before = new Set<object>(
           last ? [...last.connections, ...last.connections.flatMap((c) => c.subflows)] : [],
         );
@@ -509,21 +488,13 @@ async function main(): Promise<void> {
         });
         last = reused;
       }
+      await anew.close();
       process.stdout.write(JSON.stringify(rounds));
-    } else if (mode === 'split-compare') {
-      const tcpSplit = { minSockets: Number(arg1 ?? 0) };
-      const unsplit = await readConnections(diag, { tcpSplit: false });
-      // Unsplit too (no histogram yet): it counts the sockets the next poll splits by.
-      await readConnections(diag, { tcpSplit });
-      const split = await readConnections(diag, { tcpSplit });
-      const firstSplit = pollSplitStats.lastSplit;
-      const again = await readConnections(diag, { tcpSplit });
-      const { splitPolls, lastSplit } = pollSplitStats;
-      process.stdout.write(JSON.stringify({ unsplit, split, again, firstSplit, lastSplit, splitPolls }));
     } else {
       throw new Error(`unknown mode ${mode}`);
     }
   } finally {
+    await poller.close();
     diag.close();
   }
 }

@@ -11,7 +11,7 @@
  * The JSON line also lists link events (name, timestamp), for the timestamp test.
  */
 import { KernelEventWatcher } from '../../engine/events/kernel-events';
-import { resolveMptcpPm } from '../../engine/pm/mptcp-pm';
+import { resolveMptcpPm } from '../../engine/mptcp-pm/family';
 import type { EventReaderOptions } from '../../engine/netlink/event-reader';
 
 const [rcvbuf, stall, procDir, isolation, busy] = process.argv.slice(2);

@@ -1,6 +1,6 @@
 /**
  * Test-only: bundles probe-entry.ts once per run and runs it inside a lab namespace (a netlink
- * socket sees its own process's netns, G4). The per-netns agent will replace this.
+ * socket sees its own process's netns). The per-netns agent will replace this.
  */
 import { join } from 'node:path';
 import type { Endpoint, KernelStatus, Limits, NetInterface } from '../../../shared/types';

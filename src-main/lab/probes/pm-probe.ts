@@ -1,30 +1,25 @@
 /**
  * A tiny probe around the settings readers, for the integration tests and the fixture recorder
  * only (the per-netns agent replaces it). Bundled with esbuild and run under `ip netns exec NS`
- * because a netlink socket sees the netns of the process that opens it (G4). Prints one JSON
+ * because a netlink socket sees the netns of the process that opens it. Prints one JSON
  * document on stdout.
  *
  *   read    { endpoints, limits, interfaces, status, family }
  *   record  the raw reply bodies (hex) of every request the readers make, for unit fixtures
  */
-import { NETLINK_GENERIC, NETLINK_ROUTE, NlSocket } from '../../engine/netlink/core';
+import { NlSocket } from '../../engine/netlink/core';
 import {
   buildGetAddrDumpRequest,
-  buildGetFamilyRequest,
   buildGetLimitsRequest,
-  GENL_ID_CTRL,
   getLimits,
   listEndpoints,
-  MPTCP_PM_NAME,
-  resolveMptcpPm,
-} from '../../engine/pm/mptcp-pm';
-import {
-  buildRtmGetAddrRequest,
-  buildRtmGetLinkRequest,
-  listInterfaces,
-  RTM_GETADDR,
-  RTM_GETLINK,
-} from '../../engine/rtnl/interfaces';
+} from '../../engine/mptcp-pm/endpoints';
+import { buildGetFamilyRequest, resolveMptcpPm } from '../../engine/mptcp-pm/family';
+import { buildRtmGetAddrRequest, buildRtmGetLinkRequest, listInterfaces } from '../../engine/rtnl/interfaces';
+import { GENL_ID_CTRL } from '../../engine/uapi/genetlink';
+import { MPTCP_PM_NAME } from '../../engine/uapi/mptcp-pm';
+import { NETLINK_GENERIC, NETLINK_ROUTE } from '../../engine/uapi/netlink';
+import { RTM_GETADDR, RTM_GETLINK } from '../../engine/uapi/rtnetlink';
 import { readKernelStatus } from '../../engine/sysctl/status';
 
 interface Recorded {

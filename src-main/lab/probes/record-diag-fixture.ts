@@ -3,8 +3,12 @@
  * client namespace of a lab, together with `ss -tinM` as the oracle the expected values were read
  * from. Run as root, rarely (the fixture is checked in):
  *
+ *   npm run build:node && node_modules/.bin/esbuild src-main/lab/probes/diag-probe.ts --bundle \
+ *     --platform=node --format=esm --external:netlink --outfile=.cache/diag-probe.mjs &&
  *   node_modules/.bin/esbuild src-main/lab/probes/record-diag-fixture.ts --bundle --platform=node \
  *     --format=esm --external:netlink --outfile=.cache/record-fixture.mjs && node .cache/record-fixture.mjs
+ *
+ * (build:node makes out/node/dump-worker.mjs, the program of the probe's dump workers.)
  *
  * The lab holds: an IPv4 MPTCP connection with two subflows (mptcp-lab-tool), an MPTCP connection
  * to a plain-TCP server (fallback), and two AF_INET6 MPTCP connections from python3 (one over IPv6

@@ -16,8 +16,10 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Lab, ip } from '../lab';
-import { NETLINK_GENERIC, NlSocket } from '../../engine/netlink/core';
-import { MPTCP_PM_EVENTS_GROUP, resolveMptcpPm } from '../../engine/pm/mptcp-pm';
+import { NlSocket } from '../../engine/netlink/core';
+import { resolveMptcpPm } from '../../engine/mptcp-pm/family';
+import { MPTCP_PM_EV_GRP_NAME } from '../../engine/uapi/mptcp';
+import { NETLINK_GENERIC } from '../../engine/uapi/netlink';
 
 async function listen(): Promise<void> {
   const genl = new NlSocket(NETLINK_GENERIC);
@@ -25,7 +27,7 @@ async function listen(): Promise<void> {
   genl.onNotification((buf, type, off, len) => {
     if (type === fam.familyId) process.stdout.write(`${buf.toString('hex', off, off + len)}\n`);
   });
-  genl.addMembership(fam.groups.get(MPTCP_PM_EVENTS_GROUP) ?? -1);
+  genl.addMembership(fam.groups.get(MPTCP_PM_EV_GRP_NAME) ?? -1);
   process.stdout.write('ready 0\n');
   process.stdin.on('end', () => process.exit(0));
   process.stdin.resume();
@@ -89,7 +91,7 @@ async function main(): Promise<void> {
       server: srv.lines,
     };
     writeFileSync(
-      join(process.cwd(), 'src-main', 'engine', 'events', 'fixtures', 'mptcp-events.json'),
+      join(process.cwd(), 'src-main', 'engine', 'mptcp-pm', 'fixtures', 'mptcp-events.json'),
       `${JSON.stringify(out, null, 2)}\n`,
     );
     process.stdout.write(`recorded ${cli.lines.length} client and ${srv.lines.length} server events\n`);

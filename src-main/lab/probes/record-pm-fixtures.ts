@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     const pick = (...keys: string[]): Record<string, unknown> =>
       Object.fromEntries(keys.map((k) => [k, raw[k]]));
     writeFileSync(
-      join(here, 'pm', 'fixtures', 'mptcp-pm.json'),
+      join(here, 'mptcp-pm', 'fixtures', 'mptcp-pm.json'),
       `${JSON.stringify({ ...meta, oracle: { endpoints: oracle.endpoints, limits: oracle.limits }, ...pick('family', 'endpoints', 'limits') }, null, 1)}\n`,
     );
     writeFileSync(

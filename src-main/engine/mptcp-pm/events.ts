@@ -1,31 +1,53 @@
 /**
- * MPTCP path-manager events: the `mptcp_pm_events` multicast group of the generic netlink family
- * `mptcp_pm` (uapi: linux/mptcp_pm.h; reference §1.5). One message per event: nlmsg_type = family
- * id, genlmsghdr.cmd = event type, then MPTCP_ATTR_* TLVs.
+ * MPTCP path-manager events: the messages of the `mptcp_pm_events` multicast group of the generic
+ * netlink family `mptcp_pm` (uapi: linux/mptcp_pm.h; flags and reset reasons from linux/mptcp.h).
+ * One message per event: nlmsg_type = the family id, genlmsghdr.cmd = the event type, then
+ * MPTCP_ATTR_* attributes. Which attributes arrive with which event on 6.18:
+ * docs/kernel-interfaces.md, "Events".
  *
- * The decoder is pure (bytes → typed object) so it is unit-tested on recorded bytes and shared by
- * the userspace path manager and the live event timeline. Unknown event types and attributes are
- * kept raw (hex), never dropped: a newer kernel's additions stay visible.
+ * The decoder is pure (bytes → typed object), unit-tested on recorded bytes, and shared by the
+ * engine as path manager (pm/) and the live event timeline (events/). Unknown event types and
+ * attributes are kept raw (hex), never dropped: a newer kernel's additions stay visible.
  */
-import { ApiFailure } from '../../../shared/result';
 import type { MptcpEvent as SharedMptcpEvent } from '../../../shared/types';
-import { forEachAttr, NETLINK_GENERIC } from '../netlink/core';
-import { NetlinkEventReader, type EventReaderOptions } from '../netlink/event-reader';
-import { GENL_HDRLEN, MPTCP_PM_EVENTS_GROUP, type MptcpPmFamily } from '../pm/mptcp-pm';
-import { AF_INET, AF_INET6, formatAddress } from '../rtnl/address';
+import { forEachAttr } from '../netlink/core';
+import { formatAddress } from '../rtnl/address';
+import { GENL_HDRLEN } from '../uapi/genetlink';
+import { MPTCP_PM_EV_FLAG_DENY_JOIN_ID0, MPTCP_PM_EV_FLAG_SERVER_SIDE, MPTCP_RST_NAMES } from '../uapi/mptcp';
+import {
+  MPTCP_ATTR_BACKUP,
+  MPTCP_ATTR_DADDR4,
+  MPTCP_ATTR_DADDR6,
+  MPTCP_ATTR_DPORT,
+  MPTCP_ATTR_ERROR,
+  MPTCP_ATTR_FAMILY,
+  MPTCP_ATTR_FLAGS,
+  MPTCP_ATTR_IF_IDX,
+  MPTCP_ATTR_LOC_ID,
+  MPTCP_ATTR_MAX,
+  MPTCP_ATTR_REM_ID,
+  MPTCP_ATTR_RESET_FLAGS,
+  MPTCP_ATTR_RESET_REASON,
+  MPTCP_ATTR_SADDR4,
+  MPTCP_ATTR_SADDR6,
+  MPTCP_ATTR_SERVER_SIDE,
+  MPTCP_ATTR_SPORT,
+  MPTCP_ATTR_TIMEOUT,
+  MPTCP_ATTR_TOKEN,
+  MPTCP_EVENT_ANNOUNCED,
+  MPTCP_EVENT_CLOSED,
+  MPTCP_EVENT_CREATED,
+  MPTCP_EVENT_ESTABLISHED,
+  MPTCP_EVENT_LISTENER_CLOSED,
+  MPTCP_EVENT_LISTENER_CREATED,
+  MPTCP_EVENT_REMOVED,
+  MPTCP_EVENT_SUB_CLOSED,
+  MPTCP_EVENT_SUB_ESTABLISHED,
+  MPTCP_EVENT_SUB_PRIORITY,
+} from '../uapi/mptcp-pm';
+import { AF_INET, AF_INET6 } from '../uapi/socket';
 
-// enum mptcp_event_type
-export const MPTCP_EVENT_CREATED = 1;
-export const MPTCP_EVENT_ESTABLISHED = 2;
-export const MPTCP_EVENT_CLOSED = 3;
-export const MPTCP_EVENT_ANNOUNCED = 6;
-export const MPTCP_EVENT_REMOVED = 7;
-export const MPTCP_EVENT_SUB_ESTABLISHED = 10;
-export const MPTCP_EVENT_SUB_CLOSED = 11;
-export const MPTCP_EVENT_SUB_PRIORITY = 13;
-export const MPTCP_EVENT_LISTENER_CREATED = 15;
-export const MPTCP_EVENT_LISTENER_CLOSED = 16;
-
+/** enum mptcp_event_type → the names the contract uses. */
 export const mptcpEventNames = {
   [MPTCP_EVENT_CREATED]: 'created',
   [MPTCP_EVENT_ESTABLISHED]: 'established',
@@ -40,37 +62,10 @@ export const mptcpEventNames = {
 } as const;
 export type MptcpEventKind = (typeof mptcpEventNames)[keyof typeof mptcpEventNames] | 'unknown';
 
-// enum mptcp_event_attr
-export const MPTCP_ATTR_TOKEN = 1;
-export const MPTCP_ATTR_FAMILY = 2;
-export const MPTCP_ATTR_LOC_ID = 3;
-export const MPTCP_ATTR_REM_ID = 4;
-export const MPTCP_ATTR_SADDR4 = 5;
-export const MPTCP_ATTR_SADDR6 = 6;
-export const MPTCP_ATTR_DADDR4 = 7;
-export const MPTCP_ATTR_DADDR6 = 8;
-export const MPTCP_ATTR_SPORT = 9;
-export const MPTCP_ATTR_DPORT = 10;
-export const MPTCP_ATTR_BACKUP = 11;
-export const MPTCP_ATTR_ERROR = 12;
-export const MPTCP_ATTR_FLAGS = 13;
-export const MPTCP_ATTR_TIMEOUT = 14;
-export const MPTCP_ATTR_IF_IDX = 15;
-export const MPTCP_ATTR_RESET_REASON = 16;
-export const MPTCP_ATTR_RESET_FLAGS = 17;
-export const MPTCP_ATTR_SERVER_SIDE = 18;
-const MPTCP_ATTR_MAX_KNOWN = MPTCP_ATTR_SERVER_SIDE;
-
-/** MPTCP_ATTR_FLAGS bits (MPTCP_PM_EV_FLAG_*). */
-export const MPTCP_PM_EV_FLAG_DENY_JOIN_ID0 = 1 << 0;
-export const MPTCP_PM_EV_FLAG_SERVER_SIDE = 1 << 1;
-
-/** MP_TCPRST reason codes (RFC 8684 §3.6, MPTCP_RST_*). */
-const resetReasons = ['unspecified', 'mptcp', 'resource', 'prohibited', 'wq2big', 'badperf', 'middlebox'];
-
 /**
  * One decoded event. Every field is null when its attribute did not arrive: which ones arrive
- * depends on the event type (reference §1.5 table), and the decoder does not invent defaults.
+ * depends on the event type (docs/kernel-interfaces.md, "Events"), and the decoder does not invent
+ * defaults.
  */
 export type MptcpEvent = Omit<SharedMptcpEvent, 'kind'> & {
   /** genlmsghdr.cmd's name; 'unknown' keeps the raw attributes in rawAttrs. */
@@ -151,7 +146,7 @@ export function decodeMptcpEvent(buf: Buffer, off: number, len: number): MptcpEv
         break;
       }
       case MPTCP_ATTR_SPORT:
-        // Ports here are big-endian, unlike MPTCP_PM_ADDR_ATTR_PORT (G2).
+        // Ports here are big-endian, unlike MPTCP_PM_ADDR_ATTR_PORT (docs/kernel-interfaces.md).
         ev.localPort = alen >= 2 ? buf.readUInt16BE(aoff) : null;
         break;
       case MPTCP_ATTR_DPORT:
@@ -178,7 +173,7 @@ export function decodeMptcpEvent(buf: Buffer, off: number, len: number): MptcpEv
         break;
       case MPTCP_ATTR_RESET_REASON:
         ev.resetReason = u32;
-        ev.resetReasonName = u32 === null ? null : (resetReasons[u32] ?? `reason ${u32}`);
+        ev.resetReasonName = u32 === null ? null : (MPTCP_RST_NAMES[u32] ?? `reason ${u32}`);
         break;
       case MPTCP_ATTR_RESET_FLAGS:
         ev.resetFlags = u32;
@@ -187,64 +182,10 @@ export function decodeMptcpEvent(buf: Buffer, off: number, len: number): MptcpEv
         if (u8 !== null && u8 !== 0) ev.serverSide = true;
         break;
       default:
-        if (t > MPTCP_ATTR_MAX_KNOWN || t === 0) ev.unknownAttrs[String(t)] = hex;
+        if (t > MPTCP_ATTR_MAX || t === 0) ev.unknownAttrs[String(t)] = hex;
     }
   });
   return ev;
-}
-
-/** An event and when the events reader read it (ms since the epoch). */
-export type MptcpEventListener = (ev: MptcpEvent, receivedAtMs: number) => void;
-
-/** The id of the family's events group; UNSUPPORTED when this kernel has none. */
-function eventsGroup(fam: MptcpPmFamily): number {
-  const group = fam.groups.get(MPTCP_PM_EVENTS_GROUP);
-  if (group === undefined) {
-    throw new ApiFailure(
-      'UNSUPPORTED',
-      `This kernel's mptcp_pm family has no "${MPTCP_PM_EVENTS_GROUP}" multicast group: MPTCP events cannot be watched.`,
-    );
-  }
-  return group;
-}
-
-/** A refused membership as the API error users see (EPERM explained), else `e` itself. */
-function membershipError(e: unknown): unknown {
-  const msg = e instanceof Error ? e.message : String(e);
-  const code = (e as NodeJS.ErrnoException).code ?? '';
-  if (code === 'EPERM' || /EPERM|not permitted/i.test(msg)) {
-    return new ApiFailure(
-      'EPERM',
-      'Watching MPTCP events needs CAP_NET_ADMIN: joining the mptcp_pm_events group was refused (run as root or grant the capability).',
-      'EPERM',
-    );
-  }
-  return e;
-}
-
-/**
- * Joins `mptcp_pm_events` on a NetlinkEventReader of its own (a reader thread that keeps up with
- * bursts, netlink/event-reader.ts) in this process's netns (events are per netns), and calls
- * onEvent for each event. The membership ends with reader.close().
- */
-export async function openMptcpEventReader(
-  fam: MptcpPmFamily,
-  onEvent: MptcpEventListener,
-  opts: EventReaderOptions = {},
-): Promise<NetlinkEventReader> {
-  const group = eventsGroup(fam);
-  let reader: NetlinkEventReader;
-  try {
-    reader = await NetlinkEventReader.open(NETLINK_GENERIC, [group], opts);
-  } catch (e) {
-    throw membershipError(e);
-  }
-  reader.onNotification((buf, type, off, len, atMs) => {
-    if (type !== fam.familyId) return;
-    const ev = decodeMptcpEvent(buf, off, len);
-    if (ev) onEvent(ev, atMs);
-  });
-  return reader;
 }
 
 /** Short human-readable line for an event (CLI output, logs). */

@@ -16,7 +16,8 @@ import {
   readFixture,
   wellDefined,
 } from '../../testing/netlink-fuzz';
-import { decodeEndpointMessage, decodeGenlFamily, decodeLimits } from './mptcp-pm';
+import { decodeEndpointMessage, decodeLimits } from './endpoints';
+import { decodeGenlFamily } from './family';
 
 interface Recorded {
   type: number;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nla, nlaU16, nlaU32, nlaU8 } from '../netlink/core';
-import { decodeMptcpEvent, formatMptcpEvent, type MptcpEvent } from './mptcp-events';
+import { decodeMptcpEvent, formatMptcpEvent, type MptcpEvent } from './events';
 
 interface Fixture {
   client: string[];
@@ -23,7 +23,7 @@ describe('decodeMptcpEvent on recorded 6.18 events', () => {
   const client = fixture.client.map(decode);
   const server = fixture.server.map(decode);
 
-  it('decodes the client sequence of the reference (§1.5)', () => {
+  it('decodes the client sequence recorded on 6.18 (docs/kernel-interfaces.md, "Events")', () => {
     expect(client.map((e) => e.kind).slice(0, 7)).toEqual([
       'created',
       'established',
@@ -53,7 +53,7 @@ describe('decodeMptcpEvent on recorded 6.18 events', () => {
     expect(new Set(client.slice(0, 7).map((e) => e.token)).size).toBe(1);
   });
 
-  it('ANNOUNCED carries the remote id and the connection port when the ADD_ADDR had none (G18)', () => {
+  it('ANNOUNCED carries the remote id and the connection port when the ADD_ADDR had none', () => {
     expect(client[2]).toMatchObject({ remoteId: 1, remoteAddress: '10.99.2.2', remotePort: 5201 });
     expect(client[9]).toMatchObject({ remoteId: 1, remoteAddress: '10.99.2.2', remotePort: 5999 });
   });

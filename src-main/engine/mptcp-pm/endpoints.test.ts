@@ -13,23 +13,21 @@ import {
   type MessageVisitor,
   type NlSocket,
 } from '../netlink/core';
+import { GENL_ID_CTRL } from '../uapi/genetlink';
 import {
   buildAddEndpointRequest,
   buildDelEndpointRequest,
   buildFlushEndpointsRequest,
-  buildGetFamilyRequest,
   buildGetLimitsRequest,
   buildSetFlagsRequest,
   buildSetLimitsRequest,
   decodeEndpointMessage,
-  decodeGenlFamily,
   decodeLimits,
-  GENL_ID_CTRL,
   getLimits,
   listEndpoints,
-  resolveMptcpPm,
   type EndpointWrite,
-} from './mptcp-pm';
+} from './endpoints';
+import { buildGetFamilyRequest, decodeGenlFamily, resolveMptcpPm } from './family';
 
 /**
  * Fixture: reply bodies recorded from Linux 6.18 in a lab client namespace by src-main/lab/probes/record-pm-fixtures.ts;

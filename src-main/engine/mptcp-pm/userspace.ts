@@ -1,39 +1,36 @@
 /**
- * Request builders for the userspace path manager's per-connection commands (uapi:
- * linux/mptcp_pm.h; reference §1.2, §2.2): SUBFLOW_CREATE, SUBFLOW_DESTROY, ANNOUNCE, REMOVE and
- * the GET_ADDR dump narrowed to one connection by TOKEN. Validated before anything is sent, with
- * the kernel's own rules, so a mistake reads as a sentence instead of a bare EINVAL (G5).
+ * Request builders for the userspace path manager's per-connection commands of `mptcp_pm` (uapi:
+ * linux/mptcp_pm.h): SUBFLOW_CREATE, SUBFLOW_DESTROY, ANNOUNCE, REMOVE and the GET_ADDR dump
+ * narrowed to one connection by TOKEN. Validated before anything is sent, with the kernel's own
+ * rules, so a mistake reads as a sentence instead of a bare EINVAL; what the kernel does with each
+ * command was verified on 6.18: docs/kernel-interfaces.md, "The userspace path manager".
  */
 import { ApiFailure } from '../../../shared/result';
 import type { Endpoint } from '../../../shared/types';
 import { nla, nlaNested, nlaU16, nlaU32, nlaU8, type NlSocket } from '../netlink/core';
-import { AF_INET, AF_INET6, parseAddress } from '../rtnl/address';
+import { parseAddress } from '../rtnl/address';
+import { MPTCP_PM_ADDR_FLAG_BACKUP, MPTCP_PM_ADDR_FLAG_SIGNAL } from '../uapi/mptcp';
 import {
-  decodeEndpointMessage,
   MPTCP_PM_ADDR_ATTR_ADDR4,
   MPTCP_PM_ADDR_ATTR_ADDR6,
   MPTCP_PM_ADDR_ATTR_FAMILY,
   MPTCP_PM_ADDR_ATTR_FLAGS,
   MPTCP_PM_ADDR_ATTR_ID,
   MPTCP_PM_ADDR_ATTR_PORT,
-  MPTCP_PM_ADDR_FLAG_BACKUP,
-  MPTCP_PM_ADDR_FLAG_SIGNAL,
   MPTCP_PM_ATTR_ADDR,
+  MPTCP_PM_ATTR_ADDR_REMOTE,
+  MPTCP_PM_ATTR_LOC_ID,
+  MPTCP_PM_ATTR_TOKEN,
+  MPTCP_PM_CMD_ANNOUNCE,
   MPTCP_PM_CMD_GET_ADDR,
-  MPTCP_PM_VER,
-  type MptcpPmFamily,
-} from './mptcp-pm';
+  MPTCP_PM_CMD_REMOVE,
+  MPTCP_PM_CMD_SUBFLOW_CREATE,
+  MPTCP_PM_CMD_SUBFLOW_DESTROY,
+} from '../uapi/mptcp-pm';
+import { AF_INET, AF_INET6 } from '../uapi/socket';
+import { decodeEndpointMessage, pmHeader } from './endpoints';
+import type { MptcpPmFamily } from './family';
 
-export const MPTCP_PM_CMD_ANNOUNCE = 8;
-export const MPTCP_PM_CMD_REMOVE = 9;
-export const MPTCP_PM_CMD_SUBFLOW_CREATE = 10;
-export const MPTCP_PM_CMD_SUBFLOW_DESTROY = 11;
-
-export const MPTCP_PM_ATTR_TOKEN = 4;
-export const MPTCP_PM_ATTR_LOC_ID = 5;
-export const MPTCP_PM_ATTR_ADDR_REMOTE = 6;
-
-const genlHeader = (cmd: number): Buffer => Buffer.from([cmd, MPTCP_PM_VER, 0, 0]);
 const invalid = (field: string, rule: string): ApiFailure => new ApiFailure('EINVAL', `${field}: ${rule}`);
 
 function checkInt(field: string, v: number, min: number, max: number): void {
@@ -46,7 +43,10 @@ export interface PmAddress {
   address: string;
   /** 0/absent: none sent (for the local side of SUBFLOW_CREATE: the kernel reuses id 0 if it matches). */
   id?: number;
-  /** 0/absent: none sent (local: ephemeral port; ANNOUNCE: the connection's port, G18). */
+  /**
+   * 0/absent: none sent (local: an ephemeral port; ANNOUNCE: the peer then connects to the
+   * connection's port, which its ANNOUNCED event reports as DPORT).
+   */
   port?: number;
 }
 
@@ -69,7 +69,7 @@ function addrNest(
   const parts = [nlaU16(MPTCP_PM_ADDR_ATTR_FAMILY, v6 ? AF_INET6 : AF_INET)];
   if (id !== 0) parts.push(nlaU8(MPTCP_PM_ADDR_ATTR_ID, id));
   parts.push(nla(v6 ? MPTCP_PM_ADDR_ATTR_ADDR6 : MPTCP_PM_ADDR_ATTR_ADDR4, parsed.bytes));
-  // Endpoint PORT is host order, unlike the event ports (G2).
+  // Endpoint PORT is host order, unlike the event ports (docs/kernel-interfaces.md, "Byte orders").
   if (port !== 0) parts.push(nlaU16(MPTCP_PM_ADDR_ATTR_PORT, port));
   if (flags !== 0) parts.push(nlaU32(MPTCP_PM_ADDR_ATTR_FLAGS, flags));
   return nlaNested(type, parts);
@@ -92,8 +92,8 @@ export interface SubflowCreateSpec {
 }
 
 /**
- * SUBFLOW_CREATE (§2.2). Success only means the SYN left: the outcome arrives as SUB_ESTABLISHED
- * or SUB_CLOSED (G9). Signal is rejected by the kernel ("invalid addr flags"), so only backup can be set.
+ * SUBFLOW_CREATE. Success only means the SYN left: the outcome arrives as SUB_ESTABLISHED or
+ * SUB_CLOSED. Signal is rejected by the kernel ("invalid addr flags"), so only backup can be set.
  */
 export function buildSubflowCreateRequest(s: SubflowCreateSpec): Buffer {
   const token = tokenAttr(s.token);
@@ -106,7 +106,7 @@ export function buildSubflowCreateRequest(s: SubflowCreateSpec): Buffer {
     0,
     familyOf(s.local.address),
   );
-  return Buffer.concat([genlHeader(MPTCP_PM_CMD_SUBFLOW_CREATE), token, local, remote]);
+  return Buffer.concat([pmHeader(MPTCP_PM_CMD_SUBFLOW_CREATE), token, local, remote]);
 }
 
 export interface SubflowDestroySpec {
@@ -121,7 +121,7 @@ export function buildSubflowDestroyRequest(s: SubflowDestroySpec): Buffer {
   checkInt('local.port', s.local.port, 1, 65535);
   checkInt('remote.port', s.remote.port, 1, 65535);
   return Buffer.concat([
-    genlHeader(MPTCP_PM_CMD_SUBFLOW_DESTROY),
+    pmHeader(MPTCP_PM_CMD_SUBFLOW_DESTROY),
     token,
     addrNest(MPTCP_PM_ATTR_ADDR, 'local', s.local, 0),
     addrNest(MPTCP_PM_ATTR_ADDR_REMOTE, 'remote', s.remote, 0, familyOf(s.local.address)),
@@ -135,13 +135,13 @@ export interface AnnounceSpec {
   backup?: boolean;
 }
 
-/** ANNOUNCE: ADD_ADDR to the peer; the kernel requires id ≠ 0 and the signal flag (§2.2). */
+/** ANNOUNCE: ADD_ADDR to the peer; the kernel requires id ≠ 0 and the signal flag. */
 export function buildAnnounceRequest(s: AnnounceSpec): Buffer {
   const token = tokenAttr(s.token);
   checkInt('local.id', s.local.id, 1, 255);
   const flags = MPTCP_PM_ADDR_FLAG_SIGNAL | (s.backup ? MPTCP_PM_ADDR_FLAG_BACKUP : 0);
   return Buffer.concat([
-    genlHeader(MPTCP_PM_CMD_ANNOUNCE),
+    pmHeader(MPTCP_PM_CMD_ANNOUNCE),
     token,
     addrNest(MPTCP_PM_ATTR_ADDR, 'local', s.local, flags),
   ]);
@@ -151,12 +151,12 @@ export function buildAnnounceRequest(s: AnnounceSpec): Buffer {
 export function buildRemoveRequest(s: { token: number; localId: number }): Buffer {
   const token = tokenAttr(s.token);
   checkInt('localId', s.localId, 0, 255);
-  return Buffer.concat([genlHeader(MPTCP_PM_CMD_REMOVE), token, nlaU8(MPTCP_PM_ATTR_LOC_ID, s.localId)]);
+  return Buffer.concat([pmHeader(MPTCP_PM_CMD_REMOVE), token, nlaU8(MPTCP_PM_ATTR_LOC_ID, s.localId)]);
 }
 
-/** GET_ADDR dump with TOKEN: the kernel's per-connection local address list (§2.2). */
+/** GET_ADDR dump with TOKEN: the kernel's per-connection local address list. */
 export const buildGetAddrByTokenRequest = (token: number): Buffer =>
-  Buffer.concat([genlHeader(MPTCP_PM_CMD_GET_ADDR), tokenAttr(token)]);
+  Buffer.concat([pmHeader(MPTCP_PM_CMD_GET_ADDR), tokenAttr(token)]);
 
 /**
  * The local addresses (with their ids) the kernel keeps for one userspace-PM connection. Fails

@@ -6,7 +6,7 @@ import {
   buildRemoveRequest,
   buildSubflowCreateRequest,
   buildSubflowDestroyRequest,
-} from './userspace-requests';
+} from './userspace';
 
 const top = (b: Buffer): Map<number, Buffer> => attrMap(b, 4, b.length);
 const nest = (b: Buffer | undefined): Map<number, Buffer> => {
@@ -30,7 +30,7 @@ describe('userspace PM request builders', () => {
     expect(local.has(2)).toBe(false);
     expect(local.has(5)).toBe(false);
     const remote = nest(a.get(6));
-    expect(remote.get(5)?.readUInt16LE(0)).toBe(5201); // endpoint PORT is host order (G2)
+    expect(remote.get(5)?.readUInt16LE(0)).toBe(5201); // endpoint PORT is host order
     expect([...(remote.get(3) ?? [])]).toEqual([10, 99, 1, 2]);
   });
 

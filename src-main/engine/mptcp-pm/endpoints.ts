@@ -1,76 +1,55 @@
 /**
- * The in-kernel path manager over generic netlink family `mptcp_pm` (uapi: linux/mptcp_pm.h):
- * family resolution, the endpoint and limit reads, and the request builders for the writes.
- *
- * Every genl message is struct genlmsghdr { u8 cmd; u8 version; u16 reserved; } followed by
- * MPTCP_PM_ATTR_* TLVs; the family has no extra header (ctrl HDRSIZE 0). The family id and its
- * multicast group ids are assigned at boot and resolved by name every time (G1).
+ * The in-kernel path manager's endpoints and limits over the generic netlink family `mptcp_pm`
+ * (uapi: linux/mptcp_pm.h, flags from linux/mptcp.h): the GET_ADDR and GET_LIMITS reads and the
+ * request builders for ADD_ADDR, DEL_ADDR, FLUSH_ADDRS, SET_LIMITS and SET_FLAGS. Builders check
+ * what the kernel would refuse before anything is sent, as iproute2 does, so a mistake reads as a
+ * sentence instead of a bare EINVAL (netlink errors carry no message here: docs/kernel-interfaces.md).
  */
 import { ApiFailure } from '../../../shared/result';
 import type { Endpoint, EndpointFlags, Limits } from '../../../shared/types';
 import {
   attrMap,
   forEachAttr,
-  NetlinkError,
   nla,
   nlaNested,
   nlaS32,
-  nlaStr,
   nlaU16,
   nlaU32,
   nlaU8,
-  readCString,
   type NlSocket,
 } from '../netlink/core';
-import { AF_INET, AF_INET6, formatAddress, parseAddress } from '../rtnl/address';
-
-// --- generic netlink controller (uapi: linux/genetlink.h) ---------------------------------------
-
-export const GENL_ID_CTRL = 0x10;
-export const GENL_HDRLEN = 4;
-const CTRL_CMD_GETFAMILY = 3;
-const CTRL_ATTR_FAMILY_ID = 1;
-const CTRL_ATTR_FAMILY_NAME = 2;
-const CTRL_ATTR_VERSION = 3;
-const CTRL_ATTR_MCAST_GROUPS = 7;
-const CTRL_ATTR_MCAST_GRP_NAME = 1;
-const CTRL_ATTR_MCAST_GRP_ID = 2;
-/** The controller's own version; any value works, iproute2 sends 1 as well. */
-const CTRL_VERSION = 1;
-
-// --- mptcp_pm (uapi: linux/mptcp_pm.h) ----------------------------------------------------------
-
-export const MPTCP_PM_NAME = 'mptcp_pm';
-export const MPTCP_PM_EVENTS_GROUP = 'mptcp_pm_events';
-/** MPTCP_PM_VER: goes into genlmsghdr.version of every request. */
-export const MPTCP_PM_VER = 1;
-
-export const MPTCP_PM_CMD_ADD_ADDR = 1;
-export const MPTCP_PM_CMD_DEL_ADDR = 2;
-export const MPTCP_PM_CMD_GET_ADDR = 3;
-export const MPTCP_PM_CMD_FLUSH_ADDRS = 4;
-export const MPTCP_PM_CMD_SET_LIMITS = 5;
-export const MPTCP_PM_CMD_GET_LIMITS = 6;
-export const MPTCP_PM_CMD_SET_FLAGS = 7;
-
-export const MPTCP_PM_ATTR_ADDR = 1;
-export const MPTCP_PM_ATTR_RCV_ADD_ADDRS = 2;
-export const MPTCP_PM_ATTR_SUBFLOWS = 3;
-
-export const MPTCP_PM_ADDR_ATTR_FAMILY = 1;
-export const MPTCP_PM_ADDR_ATTR_ID = 2;
-export const MPTCP_PM_ADDR_ATTR_ADDR4 = 3;
-export const MPTCP_PM_ADDR_ATTR_ADDR6 = 4;
-export const MPTCP_PM_ADDR_ATTR_PORT = 5;
-export const MPTCP_PM_ADDR_ATTR_FLAGS = 6;
-export const MPTCP_PM_ADDR_ATTR_IF_IDX = 7;
-
-export const MPTCP_PM_ADDR_FLAG_SIGNAL = 0x01;
-export const MPTCP_PM_ADDR_FLAG_SUBFLOW = 0x02;
-export const MPTCP_PM_ADDR_FLAG_BACKUP = 0x04;
-export const MPTCP_PM_ADDR_FLAG_FULLMESH = 0x08;
-export const MPTCP_PM_ADDR_FLAG_IMPLICIT = 0x10;
-export const MPTCP_PM_ADDR_FLAG_LAMINAR = 0x20;
+import { formatAddress, parseAddress } from '../rtnl/address';
+import { GENL_HDRLEN } from '../uapi/genetlink';
+import {
+  MPTCP_PM_ADDR_FLAG_BACKUP,
+  MPTCP_PM_ADDR_FLAG_FULLMESH,
+  MPTCP_PM_ADDR_FLAG_IMPLICIT,
+  MPTCP_PM_ADDR_FLAG_LAMINAR,
+  MPTCP_PM_ADDR_FLAG_SIGNAL,
+  MPTCP_PM_ADDR_FLAG_SUBFLOW,
+} from '../uapi/mptcp';
+import {
+  MPTCP_PM_ADDR_ATTR_ADDR4,
+  MPTCP_PM_ADDR_ATTR_ADDR6,
+  MPTCP_PM_ADDR_ATTR_FAMILY,
+  MPTCP_PM_ADDR_ATTR_FLAGS,
+  MPTCP_PM_ADDR_ATTR_ID,
+  MPTCP_PM_ADDR_ATTR_IF_IDX,
+  MPTCP_PM_ADDR_ATTR_PORT,
+  MPTCP_PM_ATTR_ADDR,
+  MPTCP_PM_ATTR_RCV_ADD_ADDRS,
+  MPTCP_PM_ATTR_SUBFLOWS,
+  MPTCP_PM_CMD_ADD_ADDR,
+  MPTCP_PM_CMD_DEL_ADDR,
+  MPTCP_PM_CMD_FLUSH_ADDRS,
+  MPTCP_PM_CMD_GET_ADDR,
+  MPTCP_PM_CMD_GET_LIMITS,
+  MPTCP_PM_CMD_SET_FLAGS,
+  MPTCP_PM_CMD_SET_LIMITS,
+  MPTCP_PM_VER,
+} from '../uapi/mptcp-pm';
+import { AF_INET, AF_INET6 } from '../uapi/socket';
+import { genlHeader, type MptcpPmFamily } from './family';
 
 const flagBits: Record<keyof EndpointFlags, number> = {
   signal: MPTCP_PM_ADDR_FLAG_SIGNAL,
@@ -81,78 +60,14 @@ const flagBits: Record<keyof EndpointFlags, number> = {
   laminar: MPTCP_PM_ADDR_FLAG_LAMINAR,
 };
 
-/** The in-kernel PM's caps on 6.18 (net/mptcp/pm_kernel.c MPTCP_PM_ADDR_MAX). */
-export const MPTCP_PM_LIMIT_MAX = 8;
+/**
+ * The in-kernel PM's cap on limits and on endpoints per namespace: MPTCP_PM_ADDR_MAX, 8 on 6.18
+ * (net/mptcp/pm_kernel.c, not uapi; verified: docs/kernel-interfaces.md, "Limits and endpoints").
+ */
+export const MPTCP_PM_ADDR_MAX = 8;
 
-export interface GenlFamily {
-  familyId: number;
-  version: number;
-  /** Multicast group name → id (both assigned at runtime). */
-  groups: Map<string, number>;
-}
-export type MptcpPmFamily = GenlFamily;
-
-const genlHeader = (cmd: number, version: number): Buffer => Buffer.from([cmd, version, 0, 0]);
-
-// --- family resolution -------------------------------------------------------------------------
-
-export function buildGetFamilyRequest(name: string): Buffer {
-  return Buffer.concat([genlHeader(CTRL_CMD_GETFAMILY, CTRL_VERSION), nlaStr(CTRL_ATTR_FAMILY_NAME, name)]);
-}
-
-/** Decode a CTRL_CMD_NEWFAMILY reply body (genlmsghdr + CTRL_ATTR_*). */
-export function decodeGenlFamily(body: Buffer): GenlFamily & { name: string } {
-  const attrs = attrMap(body, GENL_HDRLEN, body.length);
-  const id = attrs.get(CTRL_ATTR_FAMILY_ID);
-  if (!id || id.length < 2)
-    throw new ApiFailure('KERNEL', 'genl controller reply without CTRL_ATTR_FAMILY_ID');
-  const nameAttr = attrs.get(CTRL_ATTR_FAMILY_NAME);
-  const version = attrs.get(CTRL_ATTR_VERSION);
-  const groups = new Map<string, number>();
-  const mcast = attrs.get(CTRL_ATTR_MCAST_GROUPS);
-  if (mcast) {
-    // CTRL_ATTR_MCAST_GROUPS is an array: one nest per group, indexed 1..n, each with NAME and ID.
-    forEachAttr(mcast, 0, mcast.length, (_index, off, len) => {
-      const g = attrMap(mcast, off, off + len);
-      const gName = g.get(CTRL_ATTR_MCAST_GRP_NAME);
-      const gId = g.get(CTRL_ATTR_MCAST_GRP_ID);
-      if (gName && gId && gId.length >= 4)
-        groups.set(readCString(gName, 0, gName.length), gId.readUInt32LE(0));
-    });
-  }
-  return {
-    name: nameAttr ? readCString(nameAttr, 0, nameAttr.length) : '',
-    familyId: id.readUInt16LE(0),
-    version: version && version.length >= 4 ? version.readUInt32LE(0) : 0,
-    groups,
-  };
-}
-
-/** Resolve a generic netlink family by name; null when the kernel does not have it (ENOENT). */
-export async function resolveGenlFamily(genl: NlSocket, name: string): Promise<GenlFamily | null> {
-  let replies: Buffer[];
-  try {
-    replies = await genl.request(GENL_ID_CTRL, buildGetFamilyRequest(name), `resolve genl family ${name}`);
-  } catch (e) {
-    if (e instanceof NetlinkError && e.errnoNumber === 2 /* ENOENT */) return null;
-    throw e;
-  }
-  const body = replies[0];
-  if (!body) throw new ApiFailure('KERNEL', `resolve genl family ${name}: the controller sent no reply`);
-  const { familyId, version, groups } = decodeGenlFamily(body);
-  return { familyId, version, groups };
-}
-
-export async function resolveMptcpPm(genl: NlSocket): Promise<MptcpPmFamily> {
-  const fam = await resolveGenlFamily(genl, MPTCP_PM_NAME);
-  if (!fam) {
-    throw new ApiFailure(
-      'UNSUPPORTED',
-      'This kernel has no MPTCP path manager: the generic netlink family mptcp_pm does not exist (kernel built without CONFIG_MPTCP?).',
-    );
-  }
-  return fam;
-}
+/** A request's genlmsghdr: every mptcp_pm request carries MPTCP_PM_VER. */
+export const pmHeader = (cmd: number): Buffer => genlHeader(cmd, MPTCP_PM_VER);
 
 // --- reads -------------------------------------------------------------------------------------
 
@@ -182,7 +97,8 @@ export function decodeAddrNest(
   if (familyNum !== AF_INET && familyNum !== AF_INET6) return null;
   const want = familyNum === AF_INET6 ? 16 : 4;
   const id = a.get(MPTCP_PM_ADDR_ATTR_ID);
-  // PORT is u16 in HOST order, unlike every other port on the MPTCP wire (G2); sent only if nonzero.
+  // PORT is u16 in host order, unlike the ports of events and sock_diag (docs/kernel-interfaces.md,
+  // "Byte orders"); sent only when nonzero.
   const port = a.get(MPTCP_PM_ADDR_ATTR_PORT);
   const portNum = port && port.length >= 2 ? port.readUInt16LE(0) : 0;
   const flags = a.get(MPTCP_PM_ADDR_ATTR_FLAGS);
@@ -233,8 +149,8 @@ export function decodeLimits(body: Buffer): Limits {
   return { subflows: sub.readUInt32LE(0), addAddrAccepted: rcv.readUInt32LE(0) };
 }
 
-export const buildGetAddrDumpRequest = (): Buffer => genlHeader(MPTCP_PM_CMD_GET_ADDR, MPTCP_PM_VER);
-export const buildGetLimitsRequest = (): Buffer => genlHeader(MPTCP_PM_CMD_GET_LIMITS, MPTCP_PM_VER);
+export const buildGetAddrDumpRequest = (): Buffer => pmHeader(MPTCP_PM_CMD_GET_ADDR);
+export const buildGetLimitsRequest = (): Buffer => pmHeader(MPTCP_PM_CMD_GET_LIMITS);
 
 /** Every in-kernel PM endpoint of this netns, sorted by id. */
 export async function listEndpoints(
@@ -324,12 +240,9 @@ export function buildAddEndpointRequest(spec: EndpointWrite): Buffer {
   if (id !== 0) parts.push(nlaU8(MPTCP_PM_ADDR_ATTR_ID, id));
   if (rawFlags !== 0) parts.push(nlaU32(MPTCP_PM_ADDR_ATTR_FLAGS, rawFlags));
   if (ifindex !== 0) parts.push(nlaS32(MPTCP_PM_ADDR_ATTR_IF_IDX, ifindex));
-  if (port !== 0) parts.push(nlaU16(MPTCP_PM_ADDR_ATTR_PORT, port)); // host order (G2)
+  if (port !== 0) parts.push(nlaU16(MPTCP_PM_ADDR_ATTR_PORT, port)); // host order
   parts.push(...addr);
-  return Buffer.concat([
-    genlHeader(MPTCP_PM_CMD_ADD_ADDR, MPTCP_PM_VER),
-    nlaNested(MPTCP_PM_ATTR_ADDR, parts),
-  ]);
+  return Buffer.concat([pmHeader(MPTCP_PM_CMD_ADD_ADDR), nlaNested(MPTCP_PM_ATTR_ADDR, parts)]);
 }
 
 /**
@@ -341,37 +254,34 @@ export function buildDelEndpointRequest(sel: { id: number; address?: string }): 
   const parts = [nlaU8(MPTCP_PM_ADDR_ATTR_ID, sel.id)];
   if (sel.address !== undefined) parts.push(...addressAttrs('address', sel.address));
   else if (sel.id === 0) throw invalid('address', 'deleting id 0 needs the address');
-  return Buffer.concat([
-    genlHeader(MPTCP_PM_CMD_DEL_ADDR, MPTCP_PM_VER),
-    nlaNested(MPTCP_PM_ATTR_ADDR, parts),
-  ]);
+  return Buffer.concat([pmHeader(MPTCP_PM_CMD_DEL_ADDR), nlaNested(MPTCP_PM_ATTR_ADDR, parts)]);
 }
 
 /** FLUSH_ADDRS: removes every endpoint of the netns; no attributes needed. */
-export const buildFlushEndpointsRequest = (): Buffer => genlHeader(MPTCP_PM_CMD_FLUSH_ADDRS, MPTCP_PM_VER);
+export const buildFlushEndpointsRequest = (): Buffer => pmHeader(MPTCP_PM_CMD_FLUSH_ADDRS);
 
 /** SET_LIMITS: each limit is optional; the kernel keeps the value of one left out. */
 export function buildSetLimitsRequest(limits: Partial<Limits>): Buffer {
   const parts: Buffer[] = [];
   if (limits.addAddrAccepted !== undefined) {
-    checkInt('addAddrAccepted', limits.addAddrAccepted, 0, MPTCP_PM_LIMIT_MAX);
+    checkInt('addAddrAccepted', limits.addAddrAccepted, 0, MPTCP_PM_ADDR_MAX);
     parts.push(nlaU32(MPTCP_PM_ATTR_RCV_ADD_ADDRS, limits.addAddrAccepted));
   }
   if (limits.subflows !== undefined) {
-    checkInt('subflows', limits.subflows, 0, MPTCP_PM_LIMIT_MAX);
+    checkInt('subflows', limits.subflows, 0, MPTCP_PM_ADDR_MAX);
     parts.push(nlaU32(MPTCP_PM_ATTR_SUBFLOWS, limits.subflows));
   }
   if (parts.length === 0) throw invalid('limits', 'give subflows, addAddrAccepted or both');
-  return Buffer.concat([genlHeader(MPTCP_PM_CMD_SET_LIMITS, MPTCP_PM_VER), ...parts]);
+  return Buffer.concat([pmHeader(MPTCP_PM_CMD_SET_LIMITS), ...parts]);
 }
 
 export interface SetFlagsWrite {
   /** Select the endpoint by id (1..255) ... */
   id?: number;
-  /** ... or by address, whose port must match the endpoint's as well (G12). */
+  /** ... or by address, whose port must match the endpoint's as well (docs/kernel-interfaces.md). */
   address?: string;
   port?: number | null;
-  /** SET_FLAGS changes only these two; a bit left out is cleared (§1.3). */
+  /** SET_FLAGS changes only these two; a bit left out is cleared (docs/kernel-interfaces.md). */
   backup: boolean;
   fullmesh: boolean;
 }
@@ -396,8 +306,5 @@ export function buildSetFlagsRequest(w: SetFlagsWrite): Buffer {
     parts.push(nlaU16(MPTCP_PM_ADDR_ATTR_PORT, port));
   }
   if (w.address !== undefined) parts.push(...addressAttrs('address', w.address));
-  return Buffer.concat([
-    genlHeader(MPTCP_PM_CMD_SET_FLAGS, MPTCP_PM_VER),
-    nlaNested(MPTCP_PM_ATTR_ADDR, parts),
-  ]);
+  return Buffer.concat([pmHeader(MPTCP_PM_CMD_SET_FLAGS), nlaNested(MPTCP_PM_ATTR_ADDR, parts)]);
 }

@@ -1,0 +1,229 @@
+/**
+ * The Kernel (src-main/engine/kernel.ts) in memory, for unit tests: reads answer from `state`,
+ * the writer changes it (with the real allow-list for sysctls, config/writer.ts sysctlPath, and the
+ * kernel's refusals for duplicate or unknown endpoints), userspace-PM commands are recorded, and
+ * tests push address changes, MPTCP events and losses as the kernel would. `failNext` makes the
+ * next call of an operation fail, as the kernel refusing it.
+ */
+import type { EndpointSpec, InPlaceFlags } from '../../shared/plan';
+import { ApiFailure } from '../../shared/result';
+import type {
+  Connection,
+  Endpoint,
+  KernelStatus,
+  Limits,
+  MptcpCounters,
+  NetInterface,
+} from '../../shared/types';
+import { sysctlPath } from '../engine/config/writer';
+import type { AddressChange, Kernel, KernelReads, KernelWriter, PmCommands } from '../engine/kernel';
+import type { MptcpEvent } from '../engine/mptcp-pm/events';
+import type { AnnounceSpec, SubflowCreateSpec, SubflowDestroySpec } from '../engine/mptcp-pm/userspace';
+import { NetlinkError } from '../engine/netlink/core';
+import type { EventsLost } from '../engine/netlink/event-reader';
+import type { NetnsIdentity } from '../engine/netns-identity';
+import type { DecodedAddress, DecodedLink } from '../engine/rtnl/interfaces';
+import { sampleStatus } from './fake-backend';
+
+export interface FakeKernelState {
+  status: KernelStatus;
+  interfaces: NetInterface[];
+  links: DecodedLink[];
+  addresses: DecodedAddress[];
+  endpoints: Endpoint[];
+  limits: Limits;
+  connections: Connection[];
+  /** GET_ADDR by token; a token missing here answers EINVAL (a connection of the in-kernel PM). */
+  connectionAddresses: Map<number, Endpoint[]>;
+  counters: Record<string, number>;
+  sysctls: Map<string, string>;
+  mtu: Map<number, number>;
+  registeredCcs: Set<string>;
+  identity: NetnsIdentity;
+}
+
+/** What the userspace path manager sent, by command. */
+export interface SentPmCommands {
+  creates: SubflowCreateSpec[];
+  destroys: SubflowDestroySpec[];
+  announces: AnnounceSpec[];
+  removes: { token: number; localId: number }[];
+}
+
+type Operation = keyof KernelWriter | keyof PmCommands;
+
+/** The kernel's answer to GET_ADDR by token for a connection of the in-kernel path manager. */
+const EINVAL = 22;
+
+export class FakeKernel implements Kernel {
+  readonly state: FakeKernelState;
+  readonly sent: SentPmCommands = { creates: [], destroys: [], announces: [], removes: [] };
+  /** Every writer and PM operation, in order, by name. */
+  readonly calls: Operation[] = [];
+  readonly reads: KernelReads;
+  readonly writer: KernelWriter;
+  readonly pm: PmCommands;
+  closed = false;
+  private readonly failures = new Map<Operation, Error>();
+  private readonly addressListeners = new Set<(c: AddressChange) => void>();
+  private readonly eventListeners = new Set<(ev: MptcpEvent) => void>();
+  private readonly lostListeners = new Set<(l: EventsLost) => void>();
+
+  constructor(state: Partial<FakeKernelState> = {}) {
+    this.state = {
+      status: sampleStatus,
+      interfaces: [],
+      links: [],
+      addresses: [],
+      endpoints: [],
+      limits: { subflows: 2, addAddrAccepted: 0 },
+      connections: [],
+      connectionAddresses: new Map(),
+      counters: {},
+      sysctls: new Map(),
+      mtu: new Map(),
+      registeredCcs: new Set(),
+      identity: { ino: 4026531840, cookie: '1', bootId: 'boot', key: '4026531840-1' },
+      ...state,
+    };
+    const s = this.state;
+    this.reads = {
+      status: () => Promise.resolve(s.status),
+      interfaces: () => Promise.resolve(s.interfaces),
+      linksAndAddresses: () => Promise.resolve({ links: [...s.links], addresses: [...s.addresses] }),
+      endpoints: () => Promise.resolve([...s.endpoints].sort((x, y) => x.id - y.id)),
+      limits: () => Promise.resolve({ ...s.limits }),
+      connections: () =>
+        Promise.resolve({
+          takenAtMs: Date.now(),
+          pollDurationUs: 1,
+          connections: [...s.connections],
+          orphanSubflows: 0,
+        }),
+      connection: (token) => Promise.resolve(s.connections.find((c) => c.token === token) ?? null),
+      connectionAddresses: (token) => {
+        const list = s.connectionAddresses.get(token);
+        return list
+          ? Promise.resolve([...list])
+          : Promise.reject(new NetlinkError(EINVAL, `list local addresses of connection ${token}`));
+      },
+      counters: (): Promise<MptcpCounters> =>
+        Promise.resolve({ takenAtMs: Date.now(), counters: { ...s.counters } }),
+      identity: () => Promise.resolve(s.identity),
+    };
+    this.writer = {
+      writeSysctl: (name, value) =>
+        this.op('writeSysctl', () => {
+          sysctlPath(name); // the writer's allow-list: EPERM for anything else
+          s.sysctls.set(name, value);
+        }),
+      setLimits: (subflows, addAddrAccepted) =>
+        this.op('setLimits', () => void (s.limits = { subflows, addAddrAccepted })),
+      addEndpoint: (spec: EndpointSpec) => this.op('addEndpoint', () => this.addEndpoint(spec)),
+      delEndpoint: (id) =>
+        this.op('delEndpoint', () => {
+          const i = s.endpoints.findIndex((e) => e.id === id);
+          if (i < 0) throw new ApiFailure('EINVAL', `endpoint id ${id}: address not found`);
+          s.endpoints.splice(i, 1);
+        }),
+      setEndpointFlags: (id, flags: InPlaceFlags) =>
+        this.op('setEndpointFlags', () => {
+          const e = s.endpoints.find((x) => x.id === id);
+          if (!e) throw new ApiFailure('EINVAL', `endpoint id ${id}: address not found`);
+          e.flags = { ...e.flags, backup: flags.backup, fullmesh: flags.fullmesh };
+        }),
+      setMtu: (ifindex, mtuBytes) => this.op('setMtu', () => void s.mtu.set(ifindex, mtuBytes)),
+      registerCc: (name) => this.op('registerCc', () => void s.registeredCcs.add(name)),
+      unregisterCc: (name) => this.op('unregisterCc', () => void s.registeredCcs.delete(name)),
+    };
+    this.pm = {
+      subflowCreate: (spec) => this.op('subflowCreate', () => void this.sent.creates.push(spec)),
+      subflowDestroy: (spec) => this.op('subflowDestroy', () => void this.sent.destroys.push(spec)),
+      announce: (spec) => this.op('announce', () => void this.sent.announces.push(spec)),
+      remove: (spec) => this.op('remove', () => void this.sent.removes.push(spec)),
+    };
+  }
+
+  /** The next call of `op` fails with `error` (default: the kernel answering EINVAL). */
+  failNext(
+    op: Operation,
+    error: Error = new ApiFailure('EINVAL', `${op}: the kernel answered EINVAL`),
+  ): void {
+    this.failures.set(op, error);
+  }
+
+  watchAddresses(onChange: (change: AddressChange) => void): () => void {
+    this.addressListeners.add(onChange);
+    return () => this.addressListeners.delete(onChange);
+  }
+
+  watchMptcpEvents(onEvent: (ev: MptcpEvent) => void): ReturnType<Kernel['watchMptcpEvents']> {
+    this.eventListeners.add(onEvent);
+    const lost = this.lostListeners;
+    return Promise.resolve({
+      onLost: (listener: (l: EventsLost) => void) => {
+        lost.add(listener);
+        return () => lost.delete(listener);
+      },
+      close: () => this.eventListeners.delete(onEvent),
+    });
+  }
+
+  /** An rtnetlink notification, as the kernel sends one after a link or address change. */
+  emitAddressChange(change: AddressChange): void {
+    for (const l of this.addressListeners) l(change);
+  }
+
+  /** An mptcp_pm event. */
+  emitMptcpEvent(ev: MptcpEvent): void {
+    for (const l of this.eventListeners) l(ev);
+  }
+
+  /** Events lost (ENOBUFS). */
+  emitLost(lost: EventsLost): void {
+    for (const l of this.lostListeners) l(lost);
+  }
+
+  /** Subscriptions still open (address watchers, event watchers). */
+  get watchers(): { addresses: number; events: number } {
+    return { addresses: this.addressListeners.size, events: this.eventListeners.size };
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private op<T>(name: Operation, change: () => T): Promise<T> {
+    this.calls.push(name);
+    const failure = this.failures.get(name);
+    if (failure) {
+      this.failures.delete(name);
+      return Promise.reject(failure);
+    }
+    try {
+      return Promise.resolve(change());
+    } catch (e) {
+      return Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  private addEndpoint(spec: EndpointSpec): number {
+    const eps = this.state.endpoints;
+    if (eps.some((e) => e.address === spec.address && e.port === spec.port))
+      throw new ApiFailure('EEXIST', `endpoint ${spec.address} exists`);
+    if (eps.length >= 8) throw new ApiFailure('ERANGE', 'the in-kernel path manager holds 8 endpoints');
+    let id = spec.id;
+    if (id === 0) for (id = 1; eps.some((e) => e.id === id); id++);
+    eps.push({
+      id,
+      family: spec.family,
+      address: spec.address,
+      port: spec.port,
+      ifindex: spec.ifindex,
+      ifname: spec.ifname,
+      flags: { ...spec.flags, implicit: false },
+      rawFlags: 0,
+    });
+    return id;
+  }
+}
