@@ -14,6 +14,7 @@ interface IpEndpoint {
   /** iproute2 prints each flag as a boolean key: `"subflow": true`. */
   subflow?: boolean;
   signal?: boolean;
+  backup?: boolean;
 }
 
 test.describe.configure({ mode: 'serial' });
@@ -105,6 +106,95 @@ test('Configure: confirm-or-revert counts down and "Revert now" restores the sys
   await expect(cfg.report).toHaveAttribute('data-kind', 'revert');
   await expect(cfg.report).toHaveAttribute('data-ok', 'true');
   expect(await sysctl(ns, 'net.mptcp.close_timeout')).toBe(before);
+});
+
+/** The 4-tuples of the MPTCP subflows in `ns`, as `ss -tinM` prints them. */
+async function subflowTuples(ns: string): Promise<string[]> {
+  const lines = (await nsRun(ns, 'ss', ['-tinMH', 'state', 'established'])).stdout.split('\n');
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    // Netid Recv-Q Send-Q Local Peer; the -i line follows.
+    const f = lines[i]!.trim().split(/\s+/);
+    const [local, peer] = f.filter((w) => /:\d+$/.test(w));
+    if (f[0] === 'tcp' && local && peer && (lines[i + 1] ?? '').includes('tcp-ulp-mptcp'))
+      out.push(`${local} ${peer}`);
+  }
+  return out.sort();
+}
+
+test('Configure: a backup toggle keeps the live subflows, and an automatic revert reads as one', async ({
+  page,
+  studio,
+}) => {
+  const ns = studio.lab.client;
+  const cfg = new ConfigurePage(page);
+  await cfg.open(studio.url);
+  const before = await subflowTuples(ns);
+  expect(before.some((t) => t.startsWith('10.99.2.1:'))).toBe(true);
+
+  await (await cfg.endpointRow('10.99.2.1')).getByTestId('endpoint-flag-backup').check();
+  await cfg.review();
+  expect(await cfg.planImpacts()).toEqual([['endpoint-flags', 'live']]);
+  await expect(page.getByTestId('step-impact')).toContainText('become backup');
+  await expect(page.getByTestId('step-impact')).toContainText('all stay open');
+  expect(await cfg.planShell()).toMatch(/^ip mptcp endpoint change id \d+ backup nofullmesh$/);
+  await expect(cfg.disruption).toHaveCount(0);
+
+  await cfg.apply(5);
+  await expect(cfg.pendingBanner).toBeVisible();
+  const eps = JSON.parse((await ip(['-n', ns, '-j', 'mptcp', 'endpoint', 'show'])).stdout) as IpEndpoint[];
+  expect(eps.find((e) => e.address === '10.99.2.1')).toMatchObject({ backup: true });
+  await expect(page.getByTestId('report-pending')).toContainText('Reverts by itself at');
+
+  // Not confirmed: the engine reverts at the deadline, and the page says so in words.
+  await expect(cfg.outcome).toContainText(/Reverted at \d\d:\d\d:\d\d: not confirmed within 5 s/, {
+    timeout: 15_000,
+  });
+  await expect(page.getByTestId('cfg-outcome-kind')).toHaveAttribute('data-reason', 'deadline');
+  await expect(cfg.pendingBanner).toHaveCount(0);
+  await expect(page.getByTestId('report-pending')).toHaveCount(0);
+  await page.screenshot({ path: 'test-results/configure-reverted.png', fullPage: true });
+  const after = JSON.parse((await ip(['-n', ns, '-j', 'mptcp', 'endpoint', 'show'])).stdout) as IpEndpoint[];
+  expect(after.find((e) => e.address === '10.99.2.1')).not.toHaveProperty('backup');
+  // Set in place and put back in place: every subflow is still the one it was.
+  expect(await subflowTuples(ns)).toEqual(before);
+
+  // The Events page lists both, as config events with their steps.
+  await page.getByTestId('nav-events').click();
+  await page.getByTestId('events-filter-kind').selectOption('config');
+  const rows = page.locator('[data-testid="event-row"][data-kind="config"]');
+  await expect(rows).toHaveCount(2);
+  await expect(rows.first()).toContainText('not confirmed within 5 s');
+  await expect(rows.first()).toContainText('in place: backup off');
+  await expect(rows.nth(1)).toContainText('in place: backup on');
+});
+
+test('Configure: a step that closes live subflows needs the consent checkbox', async ({ page, studio }) => {
+  const ns = studio.lab.client;
+  const cfg = new ConfigurePage(page);
+  await cfg.open(studio.url);
+  // subflow → signal: the kernel cannot change that in place, so the endpoint is deleted and added.
+  const row = await cfg.endpointRow('10.99.2.1');
+  await row.getByTestId('endpoint-flag-subflow').uncheck();
+  await row.getByTestId('endpoint-flag-signal').check();
+  await cfg.review();
+  expect(await cfg.planImpacts()).toEqual([
+    ['endpoint-del', 'closes'],
+    ['endpoint-add', 'live'],
+  ]);
+  await expect(cfg.disruption).toContainText(/closes \d+ live subflows? of 1 connection \(10\.99\.2\.1\)/);
+  await expect(cfg.applyButton).toBeDisabled();
+  await page.screenshot({ path: 'test-results/configure-consent.png', fullPage: true });
+  const eps = (await ip(['-n', ns, 'mptcp', 'endpoint', 'show'])).stdout;
+
+  await cfg.allowDisruption.check();
+  await expect(cfg.applyButton).toBeEnabled();
+  await cfg.apply();
+  await expect(cfg.report).toHaveAttribute('data-ok', 'true');
+  const now = JSON.parse((await ip(['-n', ns, '-j', 'mptcp', 'endpoint', 'show'])).stdout) as IpEndpoint[];
+  expect(now.find((e) => e.address === '10.99.2.1')).toMatchObject({ signal: true });
+  expect(now.find((e) => e.address === '10.99.2.1')?.subflow).toBeUndefined();
+  expect((await ip(['-n', ns, 'mptcp', 'endpoint', 'show'])).stdout).not.toBe(eps);
 });
 
 test('Profiles: a bad profile file is refused with its field and rule; the list is unchanged', async ({

@@ -10,6 +10,7 @@ import {
   ENDPOINTS_SCRIPT_PATH,
   ENDPOINTS_UNIT_PATH,
   formatExport,
+  ipv6AsPrinted,
   PERSISTENT_FILENAME,
   shellToken,
   SYSCTL_D_PATH,
@@ -66,13 +67,20 @@ function syntaxCheck(script: string): void {
 
 /**
  * Run a script with fake `ip` and `sysctl` first on PATH: they log their arguments, and `ip`
- * answers `-o addr show` and `mptcp help` from files, so the policy expansion really runs.
+ * answers `-o addr show`, `mptcp help` and `mptcp endpoint show` from files, so the policy
+ * expansion and the endpoint matching really run.
  */
-function runWithFakes(script: string, addrs: string, help = 'FLAG  := [ signal | subflow | laminar ]') {
+function runWithFakes(
+  script: string,
+  addrs: string,
+  help = 'FLAG  := [ signal | subflow | laminar ]',
+  endpoints = '',
+) {
   const bin = mkdtempSync(join(dir, 'bin-'));
   const log = join(bin, 'log');
   writeFileSync(join(bin, 'addrs'), addrs);
   writeFileSync(join(bin, 'help'), help);
+  writeFileSync(join(bin, 'endpoints'), endpoints);
   writeFileSync(
     join(bin, 'ip'),
     [
@@ -80,6 +88,7 @@ function runWithFakes(script: string, addrs: string, help = 'FLAG  := [ signal |
       `if [ "$1" = -o ]; then cat '${bin}/addrs'; exit 0; fi`,
       `if [ "$1 $2" = "mptcp help" ]; then cat '${bin}/help' >&2; exit 255; fi`,
       `echo "ip $*" >> '${log}'`,
+      `if [ "$*" = "mptcp endpoint show" ]; then cat '${bin}/endpoints'; fi`,
     ].join('\n'),
   );
   writeFileSync(join(bin, 'sysctl'), `#!/bin/sh\necho "sysctl $*" >> '${log}'\n`);
@@ -132,39 +141,125 @@ describe('sh export', () => {
       'ip mptcp limits set subflows 4 add_addr_accepted 2',
       'ip link set dev eth0 mtu 1500',
       'ip link set dev wwan0 mtu 1500',
-      'ip mptcp endpoint flush',
-      'ip mptcp endpoint add 10.0.0.2 dev eth0 id 1 subflow fullmesh',
-      'ip mptcp endpoint add 2001:db8::2 port 10000 signal',
-      'ip mptcp endpoint add 192.168.1.5 dev wwan0 subflow backup',
+    ]);
+    // Endpoints are matched against the host's when the script runs: never a flush.
+    expect(text).not.toContain('flush');
+    expect(lines.filter((l) => /^mptcp_studio_(endpoint|finish)( |$)/.test(l))).toEqual([
+      'mptcp_studio_endpoint 10.0.0.2 - 1 eth0 subflow fullmesh',
+      'mptcp_studio_endpoint 2001:db8::2 10000 - - signal',
+      'mptcp_studio_endpoint 192.168.1.5 - - wwan0 subflow backup',
+      'mptcp_studio_finish',
     ]);
     // No laminar here, so no iproute2 feature check.
-    expect(text).not.toContain('laminar');
+    expect(text).not.toContain('grep -qw laminar');
   });
 
-  it('runs: the commands reach ip and sysctl in order', () => {
+  it('runs: the commands reach ip and sysctl in order; MTUs before the endpoints', () => {
     const r = runWithFakes(formatExport(sample, 'sh', meta).text, ipAddrs);
     expect(r.status).toBe(0);
     expect(r.logged[0]).toBe('sysctl -w net.mptcp.enabled=1');
     expect(r.logged).toContain('sysctl -w net.ipv4.tcp_rmem=4096 131072 33554432');
-    expect(r.logged.at(-1)).toBe('ip mptcp endpoint add 192.168.1.5 dev wwan0 subflow backup');
+    expect(r.logged.slice(-6)).toEqual([
+      'ip link set dev eth0 mtu 1500',
+      'ip link set dev wwan0 mtu 1500',
+      'ip mptcp endpoint show',
+      'ip mptcp endpoint add 10.0.0.2 dev eth0 id 1 subflow fullmesh',
+      'ip mptcp endpoint add 2001:db8::2 port 10000 signal',
+      'ip mptcp endpoint add 192.168.1.5 dev wwan0 subflow backup',
+    ]);
+  });
+
+  it('keeps the endpoints that are there: flags changed in place, only the others removed or added', () => {
+    const config: MptcpConfig = {
+      endpoints: [
+        ...sample.endpoints!,
+        { address: '10.0.0.3', flags: flags(['subflow', 'laminar']) },
+        { address: '2001:DB8:0:0::7', flags: flags(['subflow']) },
+      ],
+    };
+    const current = [
+      // The same, exactly: left alone.
+      '10.0.0.2 id 1 subflow fullmesh dev eth0 ',
+      // Only backup differs: changed in place, both flags named (iproute2 clears the one it is not given).
+      '2001:db8::2 port 10000 id 7 signal backup ',
+      // signal instead of subflow: SET_FLAGS cannot change that, so removed and added again.
+      '192.168.1.5 id 3 signal dev wwan0 ',
+      // Not wanted: removed.
+      '10.9.9.9 id 4 subflow ',
+      // The kernel's own: never touched.
+      '10.0.0.9 id 6 implicit ',
+      // iproute2 6.1 prints laminar as rawflags 0x20: the same endpoint.
+      '10.0.0.3 id 8 subflow rawflags 0x20 ',
+      // ip prints IPv6 as inet_ntop does; the profile spelled it otherwise.
+      '2001:db8::7 id 9 subflow ',
+    ].join('\n');
+    const r = runWithFakes(formatExport(config, 'sh', meta).text, ipAddrs, undefined, current);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.logged).toEqual([
+      'ip mptcp endpoint show',
+      'ip mptcp endpoint change id 7 nobackup nofullmesh',
+      'ip mptcp endpoint delete id 3',
+      'ip mptcp endpoint delete id 4',
+      'ip mptcp endpoint add 192.168.1.5 dev wwan0 subflow backup',
+    ]);
+    // Run against the state it leaves: nothing to do.
+    const after = [
+      '10.0.0.2 id 1 subflow fullmesh dev eth0 ',
+      '2001:db8::2 port 10000 id 7 signal ',
+      '10.0.0.9 id 6 implicit ',
+      '10.0.0.3 id 8 subflow rawflags 0x20 ',
+      '2001:db8::7 id 9 subflow ',
+      '192.168.1.5 id 10 subflow backup dev wwan0 ',
+    ].join('\n');
+    const again = runWithFakes(formatExport(config, 'sh', meta).text, ipAddrs, undefined, after);
+    expect(again.logged).toEqual(['ip mptcp endpoint show']);
+  });
+
+  it('writes IPv6 addresses as ip prints them (inet_ntop, RFC 5952)', () => {
+    expect(ipv6AsPrinted('2001:DB8:0:0:0:0:0:1')).toBe('2001:db8::1');
+    expect(ipv6AsPrinted('2001:db8:0:1:0:0:0:1')).toBe('2001:db8:0:1::1');
+    expect(ipv6AsPrinted('2001:db8:0:1:1:1:1:1')).toBe('2001:db8:0:1:1:1:1:1');
+    expect(ipv6AsPrinted('fe80:0:0:0:0:0:0:0')).toBe('fe80::');
+    expect(ipv6AsPrinted('0:0:0:0:0:0:0:1')).toBe('::1');
+    expect(ipv6AsPrinted('2001:0:0:1:0:0:0:1')).toBe('2001:0:0:1::1');
+    expect(ipv6AsPrinted('::1.2.3.4')).toBe('::1.2.3.4');
   });
 
   it('expands an endpoint policy at run time: first rule wins, families and globs respected', () => {
     const { text } = formatExport(policy, 'sh', meta);
     syntaxCheck(text);
-    expect(text).toContain("mptcp_studio_policy 'wwan*' 'inet inet6' subflow backup");
-    expect(text).toContain("mptcp_studio_policy '*' 'inet6' port 10000 signal");
+    expect(text).toContain("mptcp_studio_policy 'wwan*' 'inet inet6' - subflow backup");
+    expect(text).toContain("mptcp_studio_policy '*' 'inet6' 10000 signal");
+    expect(text).not.toContain('flush');
     const r = runWithFakes(text, ipAddrs);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.logged).toEqual([
       'ip mptcp limits set subflows 8 add_addr_accepted 8',
-      'ip mptcp endpoint flush',
+      'ip mptcp endpoint show',
       'ip mptcp endpoint add 100.64.0.9 dev wwan0 subflow backup',
       'ip mptcp endpoint add 2001:db8:1::9 dev wwan0 subflow backup',
       'ip mptcp endpoint add 10.0.0.2 dev eth0 subflow fullmesh',
       'ip mptcp endpoint add 10.1.0.2 dev eth1 subflow fullmesh',
-      'ip mptcp endpoint add 2001:db8::2 dev eth0 port 10000 signal',
+      'ip mptcp endpoint add 2001:db8::2 port 10000 dev eth0 signal',
+    ]);
+    // A policy endpoint that is there with another backup flag: changed in place, the rest kept.
+    const kept = runWithFakes(
+      text,
+      ipAddrs,
+      undefined,
+      [
+        '100.64.0.9 id 1 subflow dev wwan0 ',
+        '2001:db8:1::9 id 2 subflow backup dev wwan0 ',
+        '10.0.0.2 id 3 subflow fullmesh dev eth0 ',
+        '10.1.0.2 id 4 subflow fullmesh dev eth1 ',
+        '2001:db8::2 port 10000 id 5 signal dev eth0 ',
+      ].join('\n'),
+    );
+    expect(kept.logged.slice(1)).toEqual([
+      'ip mptcp endpoint show',
+      'ip mptcp endpoint change id 1 backup nofullmesh',
     ]);
   });
 
@@ -183,7 +278,7 @@ describe('sh export', () => {
     };
     const { text } = formatExport(laminar, 'sh', meta);
     syntaxCheck(text);
-    expect(text).toContain('ip mptcp endpoint add 10.0.0.2 subflow laminar');
+    expect(text).toContain('mptcp_studio_endpoint 10.0.0.2 - - - subflow laminar');
     const old = runWithFakes(text, '', 'FLAG  := [ signal | subflow | backup | fullmesh ]');
     expect(old.status).toBe(1);
     expect(old.stderr).toContain('laminar');
@@ -223,7 +318,7 @@ describe('sh export', () => {
     );
     expect(r.logged).toEqual([
       'ip mptcp limits set subflows 8 add_addr_accepted 8',
-      'ip mptcp endpoint flush',
+      'ip mptcp endpoint show',
     ]);
   });
 
@@ -345,7 +440,8 @@ describe('sysctl.d export', () => {
     syntaxCheck(files.script);
     expect(files.script).not.toContain('sysctl -w'); // those are in the sysctl.d file
     expect(files.script).toContain('ip mptcp limits set subflows 4 add_addr_accepted 2\n');
-    expect(files.script).toContain('ip mptcp endpoint add 10.0.0.2 dev eth0 id 1 subflow fullmesh\n');
+    expect(files.script).toContain('mptcp_studio_endpoint 10.0.0.2 - 1 eth0 subflow fullmesh\n');
+    expect(files.script).not.toContain('flush');
     const unit = files.unit.split('\n');
     expect(unit).toEqual(
       expect.arrayContaining([

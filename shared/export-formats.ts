@@ -9,13 +9,20 @@
  * inside a comment with everything but a small set of plain characters replaced.
  *
  * Target: Linux 6.18 with iproute2 6.1 syntax (`ip mptcp endpoint add ADDR [port P] [dev IF] [id N]
- * FLAGS`). iproute2 6.1 has no keyword for the laminar flag (reference §1.4). We emit the newer
+ * FLAGS`). iproute2 6.1 has no keyword for the laminar flag (iproute2's ip/ipmptcp.c). We emit the newer
  * keyword, and the script checks before it changes anything that the installed `ip` knows it and
  * stops otherwise: silently adding the endpoint without the flag would not reproduce the config,
- * and failing half-way (after the flush) would leave the host with fewer endpoints than before.
+ * and failing half-way (after the removals) would leave the host with fewer endpoints than before.
+ *
+ * Endpoints follow the plan's fewest-disruption rules (shared/plan.ts planConfig), at run time
+ * against the host's endpoints: one that already has the address, port, device, id and
+ * signal/subflow/laminar flags is kept, its backup and fullmesh flags changed in place (`ip mptcp
+ * endpoint change`, live subflows stay); the others are removed; then the missing ones are added.
+ * Never a flush: that closes every subflow of every connection (docs/configuration.md).
  */
 import {
   describeIssues,
+  ipv6Groups,
   MptcpConfigSchema,
   PROFILE_SCHEMA_VERSION,
   ProfileSchema,
@@ -23,7 +30,7 @@ import {
   type MptcpConfig,
 } from './config';
 import type { ExportFormat } from './config-api';
-import { shellForStep, sysctlKeys, type EndpointSpec } from './plan';
+import { shellForStep, sysctlKeys } from './plan';
 import { CcIdSchema } from './cc';
 
 /** The profile's default CC when it is one of the coupled BPF ones (it must be registered first). */
@@ -184,11 +191,12 @@ function sysctlEntries(c: MptcpConfig): [string, string][] {
 const policyFunction = [
   'mptcp_studio_seen=" "',
   'mptcp_studio_count=0',
-  '# Usage: mptcp_studio_policy GLOB "FAMILIES" [ip mptcp endpoint add arguments...]',
+  '# Usage: mptcp_studio_policy GLOB "FAMILIES" PORT|- FLAGS...',
   'mptcp_studio_policy() {',
   '\tmptcp_studio_glob=$1',
   '\tmptcp_studio_families=$2',
-  '\tshift 2',
+  '\tmptcp_studio_port=$3',
+  '\tshift 3',
   '\tmptcp_studio_addrs=$(ip -o addr show up scope global)',
   '\twhile read -r _ dev family addr _; do',
   '\t\tcase $dev in lo) continue ;; $mptcp_studio_glob) ;; *) continue ;; esac',
@@ -201,12 +209,131 @@ const policyFunction = [
   '\t\t\tcontinue',
   '\t\tfi',
   '\t\tmptcp_studio_count=$((mptcp_studio_count + 1))',
-  '\t\tip mptcp endpoint add "$addr" dev "$dev" "$@"',
+  '\t\tmptcp_studio_endpoint "$addr" "$mptcp_studio_port" - "$dev" "$@"',
   '\tdone <<EOF',
   '$mptcp_studio_addrs',
   'EOF',
   '}',
 ];
+
+/**
+ * Match wanted endpoints against the host's (see the file comment). `ip mptcp endpoint show`
+ * prints `ADDRESS [port P] id N FLAGS... [dev IF]`; iproute2 6.1 prints the laminar flag (0x20) as
+ * `rawflags 0x20`. Words from `ip` are split but never globbed (set -f). Here-documents, not pipes,
+ * so the loops run in this shell and `set -e` stops the script if a command fails.
+ */
+const endpointFunctions = [
+  'set -f',
+  'mptcp_studio_now=$(ip mptcp endpoint show)',
+  'mptcp_studio_keep=" "',
+  'mptcp_studio_adds=""',
+  '# One endpoint line into ep_addr ep_port ep_id ep_dev ep_fixed (signal subflow laminar as 0/1),',
+  '# ep_inplace (backup fullmesh), ep_implicit.',
+  'mptcp_studio_parse() {',
+  '\tep_addr=$1',
+  '\tshift',
+  '\tep_port=- ep_id=- ep_dev=- ep_implicit= s=0 u=0 l=0 b=nobackup m=nofullmesh',
+  '\twhile [ $# -gt 0 ]; do',
+  '\t\tcase $1 in',
+  '\t\tport) ep_port=$2 ;;',
+  '\t\tid) ep_id=$2 ;;',
+  '\t\tdev) ep_dev=$2 ;;',
+  '\t\trawflags) [ $(($2 & 32)) -eq 0 ] || l=1 ;;',
+  '\t\tsignal) s=1 ;;',
+  '\t\tsubflow) u=1 ;;',
+  '\t\tlaminar) l=1 ;;',
+  '\t\tbackup) b=backup ;;',
+  '\t\tfullmesh) m=fullmesh ;;',
+  '\t\timplicit) ep_implicit=1 ;;',
+  '\t\tesac',
+  '\t\tcase $1 in port | id | dev | rawflags) [ $# -lt 2 ] || shift ;; esac',
+  '\t\tshift',
+  '\tdone',
+  '\tep_fixed="$s$u$l" ep_inplace="$b $m"',
+  '}',
+  '# Usage: mptcp_studio_endpoint ADDRESS PORT|- ID|- DEV|- FLAGS... (- = any)',
+  'mptcp_studio_endpoint() {',
+  '\tw_addr=$1 w_port=$2 w_id=$3 w_dev=$4',
+  '\tshift 4',
+  '\tw_flags="$*"',
+  '\tmptcp_studio_parse "$w_addr" "$@"',
+  '\tw_fixed=$ep_fixed w_inplace=$ep_inplace',
+  '\twhile read -r line; do',
+  '\t\t[ -n "$line" ] || continue',
+  '\t\tmptcp_studio_parse $line',
+  '\t\t[ -z "$ep_implicit" ] || continue',
+  '\t\tcase $mptcp_studio_keep in *" $ep_id "*) continue ;; esac',
+  '\t\t[ "$ep_addr" = "$w_addr" ] && [ "$ep_port" = "$w_port" ] && [ "$ep_fixed" = "$w_fixed" ] || continue',
+  '\t\t[ "$w_id" = - ] || [ "$ep_id" = "$w_id" ] || continue',
+  '\t\t[ "$w_dev" = - ] || [ "$ep_dev" = "$w_dev" ] || continue',
+  '\t\tmptcp_studio_keep="$mptcp_studio_keep$ep_id "',
+  '\t\t# Both flags named: `change` sends only those it is given, and the kernel sets both.',
+  '\t\t[ "$ep_inplace" = "$w_inplace" ] || ip mptcp endpoint change id "$ep_id" $w_inplace',
+  '\t\treturn 0',
+  '\tdone <<EOF',
+  '$mptcp_studio_now',
+  'EOF',
+  '\tw_add=$w_addr',
+  '\t[ "$w_port" = - ] || w_add="$w_add port $w_port"',
+  '\t[ "$w_dev" = - ] || w_add="$w_add dev $w_dev"',
+  '\t[ "$w_id" = - ] || w_add="$w_add id $w_id"',
+  '\tmptcp_studio_adds="$mptcp_studio_adds$w_add${w_flags:+ $w_flags}',
+  '"',
+  '}',
+  '# Remove the endpoints no wanted one kept, then add the missing ones.',
+  'mptcp_studio_finish() {',
+  '\twhile read -r line; do',
+  '\t\t[ -n "$line" ] || continue',
+  '\t\tmptcp_studio_parse $line',
+  '\t\t[ -z "$ep_implicit" ] || continue',
+  '\t\tcase $mptcp_studio_keep in *" $ep_id "*) continue ;; esac',
+  '\t\tip mptcp endpoint delete id "$ep_id"',
+  '\tdone <<EOF',
+  '$mptcp_studio_now',
+  'EOF',
+  '\twhile read -r line; do',
+  '\t\t[ -z "$line" ] || ip mptcp endpoint add $line',
+  '\tdone <<EOF',
+  '$mptcp_studio_adds',
+  'EOF',
+  '}',
+];
+
+/**
+ * An IPv6 address as `ip` prints it (inet_ntop(3), RFC 5952: lowercase, the longest run of two or
+ * more zero groups as `::`, an IPv4-compatible or -mapped tail as a dotted quad), so that the
+ * script compares it with `ip mptcp endpoint show` as text.
+ */
+export function ipv6AsPrinted(text: string): string {
+  const g = ipv6Groups(text);
+  if (!g) return text;
+  let best = { base: -1, len: 0 };
+  for (let i = 0; i < 8;) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > best.len) best = { base: i, len: j - i };
+    i = j;
+  }
+  if (best.len < 2) best = { base: -1, len: 0 };
+  const quad = (): string => `${g[6]! >>> 8}.${g[6]! & 0xff}.${g[7]! >>> 8}.${g[7]! & 0xff}`;
+  if (best.base === 0 && (best.len === 6 || (best.len === 5 && g[5] === 0xffff)))
+    return best.len === 6 ? `::${quad()}` : `::ffff:${quad()}`;
+  const out: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    if (i === best.base) {
+      out.push(i === 0 ? ':' : '');
+      i += best.len - 1;
+      if (i === 7) out.push('');
+      continue;
+    }
+    out.push(g[i]!.toString(16));
+  }
+  return out.join(':');
+}
 
 function usesLaminar(c: MptcpConfig): boolean {
   return [...(c.endpoints ?? []), ...(c.endpointPolicy ?? [])].some((e) => e.flags.laminar);
@@ -257,35 +384,33 @@ function runtimeLines(c: MptcpConfig): string[] {
       lines.push(shellForStep({ kind: 'mtu', ifname, ifindex: 0, from: n, to: n }));
     }
   }
+  const endpointsHeader = [
+    '# Endpoints: the set becomes exactly these. One that is already here (address, port, device,',
+    '# id, signal/subflow/laminar) is kept, with backup and fullmesh changed in place: its live',
+    '# subflows stay. The others are removed, then the missing ones added. Endpoints are not tied',
+    '# to interfaces: an address that appears later is not picked up by this script.',
+  ];
   if (c.endpoints) {
-    lines.push(
-      '',
-      '# Endpoints: the whole set is replaced. They are not tied to interfaces: an address that',
-      '# appears later is not picked up by this script.',
-      'ip mptcp endpoint flush',
-    );
+    lines.push('', ...endpointsHeader, ...endpointFunctions);
     for (const [i, ep] of c.endpoints.entries()) {
       const what = `endpoints.${i}`;
       const addr = address(ep.address, `${what}.address`);
-      flagWords(ep.flags, what); // checks every flag is a boolean
-      const spec: EndpointSpec = {
-        id: ep.id === undefined ? 0 : Number(int(ep.id, 1, 255, `${what}.id`)),
-        family: addr.includes(':') ? 'inet6' : 'inet',
-        address: addr,
-        port: ep.port == null ? null : Number(int(ep.port, 1, 65535, `${what}.port`)),
-        ifindex: null,
-        ifname: ep.ifname == null ? null : shellToken(ep.ifname, 'ifname', `${what}.ifname`),
-        flags: ep.flags,
-      };
-      lines.push(shellForStep({ kind: 'endpoint-add', endpoint: spec }));
+      const words = flagWords(ep.flags, what); // checks every flag is a boolean
+      const id = ep.id === undefined ? '-' : int(ep.id, 1, 255, `${what}.id`);
+      const port = ep.port == null ? '-' : int(ep.port, 1, 65535, `${what}.port`);
+      const dev = ep.ifname == null ? '-' : shellToken(ep.ifname, 'ifname', `${what}.ifname`);
+      // As `ip` prints it, to compare as text (a checked address stays a safe token).
+      const shown = addr.includes(':') ? shellToken(ipv6AsPrinted(addr), 'ipv6', `${what}.address`) : addr;
+      lines.push(['mptcp_studio_endpoint', shown, port, id, dev, ...words].join(' '));
     }
+    lines.push('mptcp_studio_finish');
   } else if (c.endpointPolicy) {
     lines.push(
       '',
       "# Endpoints from per-interface rules, expanded against this host's addresses when the script",
-      '# runs (first matching rule wins). The whole set is replaced. Addresses that appear later are',
-      '# not picked up by this script.',
-      'ip mptcp endpoint flush',
+      '# runs (first matching rule wins).',
+      ...endpointsHeader,
+      ...endpointFunctions,
       ...policyFunction,
     );
     for (const [i, rule] of c.endpointPolicy.entries()) {
@@ -296,11 +421,12 @@ function runtimeLines(c: MptcpConfig): string[] {
         return f;
       });
       const args = [
-        ...(rule.port == null ? [] : ['port', int(rule.port, 1, 65535, `${what}.port`)]),
+        rule.port == null ? '-' : int(rule.port, 1, 65535, `${what}.port`),
         ...flagWords(rule.flags, what),
       ];
       lines.push(`mptcp_studio_policy '${glob}' '${families.join(' ')}'${args.map((a) => ` ${a}`).join('')}`);
     }
+    lines.push('mptcp_studio_finish');
   }
   return lines;
 }

@@ -15,7 +15,17 @@ import {
 } from './config';
 import { ccRegisterShell, ccUnregisterShell, type CcId, type CcStatus } from './cc';
 import { compileGlob } from './glob';
-import type { Endpoint, EndpointFlags, Limits, NetInterface, Overview } from './types';
+import type { PlanView, StepImpact } from './config-api';
+import type {
+  Connection,
+  ConnectionsSnapshot,
+  Endpoint,
+  EndpointFlags,
+  Limits,
+  NetInterface,
+  Overview,
+  Subflow,
+} from './types';
 
 export interface EndpointSpec {
   /** 0 = let the kernel allocate. */
@@ -33,14 +43,30 @@ export type Step =
   | { kind: 'limits'; from: Limits; to: Limits }
   | { kind: 'endpoint-del'; endpoint: EndpointSpec }
   | { kind: 'endpoint-add'; endpoint: EndpointSpec }
+  /**
+   * MPTCP_PM_CMD_SET_FLAGS on the live endpoint `endpoint` (its flags as they are before the
+   * step): only backup and fullmesh can change in place (docs/configuration.md).
+   */
+  | { kind: 'endpoint-flags'; endpoint: EndpointSpec; to: InPlaceFlags }
   | { kind: 'mtu'; ifname: string; ifindex: number; from: number; to: number }
   /** A coupled CC as BPF struct_ops; objectPath is for people only (the engine uses its own). */
   | { kind: 'cc-register'; name: CcId; kernelName: string; objectPath: string | null }
   | { kind: 'cc-unregister'; name: CcId; kernelName: string; objectPath: string | null };
 
-/** What a plan may know besides the overview: the coupled CCs this engine can register. */
+/** The endpoint flags MPTCP_PM_CMD_SET_FLAGS changes; the kernel ignores the others. */
+export interface InPlaceFlags {
+  backup: boolean;
+  fullmesh: boolean;
+}
+
+/**
+ * What a plan may know besides the overview: the coupled CCs this engine can register, and the
+ * live connections (for each step's impact; absent or null: not known, so a step that may close
+ * subflows is counted as closing them).
+ */
 export interface PlanContext {
   coupledCc?: CcStatus[];
+  connections?: ConnectionsSnapshot | null;
 }
 
 export interface Plan {
@@ -51,7 +77,7 @@ export interface Plan {
   warnings: string[];
 }
 
-/** Config field → the sysctl behind it (reference §6.1). */
+/** Config field → the sysctl behind it (Documentation/networking/mptcp-sysctl.rst). */
 export const sysctlKeys: Record<keyof NonNullable<MptcpConfig['sysctls']>, string> = {
   checksumEnabled: 'net.mptcp.checksum_enabled',
   allowJoinInitialAddrPort: 'net.mptcp.allow_join_initial_addr_port',
@@ -82,6 +108,12 @@ export function invertStep(s: Step): Step | null {
       return { kind: 'endpoint-del', endpoint: s.endpoint };
     case 'endpoint-del':
       return { kind: 'endpoint-add', endpoint: s.endpoint };
+    case 'endpoint-flags':
+      return {
+        kind: 'endpoint-flags',
+        endpoint: { ...s.endpoint, flags: { ...s.endpoint.flags, ...s.to } },
+        to: { backup: s.endpoint.flags.backup, fullmesh: s.endpoint.flags.fullmesh },
+      };
     case 'mtu':
       return { ...s, from: s.to, to: s.from };
     case 'cc-register':
@@ -95,13 +127,29 @@ function flagWords(f: EndpointSpec['flags']): string {
   return flagOrder.filter((k) => f[k]).join(' ');
 }
 
+/** "backup on, fullmesh off": the in-place flags a step changes, only those. */
+function flagChanges(s: Extract<Step, { kind: 'endpoint-flags' }>): string {
+  return (['backup', 'fullmesh'] as const)
+    .filter((k) => s.endpoint.flags[k] !== s.to[k])
+    .map((k) => `${k} ${s.to[k] ? 'on' : 'off'}`)
+    .join(', ');
+}
+
 /** The sentence a person reads in the plan. */
 export function describeStep(s: Step): string {
   switch (s.kind) {
     case 'sysctl':
       return `Set ${s.name} from ${s.from} to ${s.to}`;
-    case 'limits':
-      return `Set path manager limits: subflows ${s.from.subflows} → ${s.to.subflows}, add_addr_accepted ${s.from.addAddrAccepted} → ${s.to.addAddrAccepted}`;
+    case 'limits': {
+      // Only what changes: "subflows 6 → 6" is noise in a plan.
+      const parts: string[] = [];
+      if (s.from.subflows !== s.to.subflows) parts.push(`subflows ${s.from.subflows} → ${s.to.subflows}`);
+      if (s.from.addAddrAccepted !== s.to.addAddrAccepted)
+        parts.push(`add_addr_accepted ${s.from.addAddrAccepted} → ${s.to.addAddrAccepted}`);
+      return `Set path manager limits: ${parts.join(', ') || 'unchanged'}`;
+    }
+    case 'endpoint-flags':
+      return `Change endpoint id ${s.endpoint.id} ${s.endpoint.address}${s.endpoint.port ? ` port ${s.endpoint.port}` : ''} in place: ${flagChanges(s) || 'no change'}`;
     case 'endpoint-add':
       return `Add endpoint ${s.endpoint.address}${s.endpoint.port ? ` port ${s.endpoint.port}` : ''} (${flagWords(s.endpoint.flags) || 'no flags'})${s.endpoint.ifname ? ` on ${s.endpoint.ifname}` : ''}`;
     case 'endpoint-del':
@@ -134,6 +182,10 @@ export function shellForStep(s: Step): string {
     }
     case 'endpoint-del':
       return `ip mptcp endpoint delete id ${s.endpoint.id}`;
+    case 'endpoint-flags':
+      // Both flags, always: iproute2's `change` sends only the flags it is given and the kernel
+      // replaces both (`change id 1 backup` clears fullmesh).
+      return `ip mptcp endpoint change id ${s.endpoint.id} ${s.to.backup ? 'backup' : 'nobackup'} ${s.to.fullmesh ? 'fullmesh' : 'nofullmesh'}`;
     case 'mtu':
       return `ip link set dev ${s.ifname} mtu ${s.to}`;
     case 'cc-register':
@@ -254,34 +306,130 @@ function sameFlags(a: EndpointSpec['flags'], b: EndpointSpec['flags']): boolean 
   return flagOrder.every((k) => a[k] === b[k]);
 }
 
+/** The flags MPTCP_PM_CMD_SET_FLAGS cannot change: a change of one of these is a delete + add. */
+function sameFixedFlags(a: EndpointSpec['flags'], b: EndpointSpec['flags']): boolean {
+  return a.signal === b.signal && a.subflow === b.subflow && a.laminar === b.laminar;
+}
+
 const familyOf = (address: string): 'inet' | 'inet6' => (address.includes(':') ? 'inet6' : 'inet');
+
+/** Same address, whatever its spelling (`2001:DB8::1` is `2001:db8:0::1`). */
+function sameAddress(a: string, b: string): boolean {
+  return a === b || (addressKey(a) !== null && addressKey(a) === addressKey(b));
+}
+
+const sameText = (a: string, b: string): boolean =>
+  a.trim().split(/\s+/).join(' ') === b.trim().split(/\s+/).join(' ');
+
+/** A step that changes nothing: never shown, never applied. */
+export function isNoopStep(s: Step): boolean {
+  switch (s.kind) {
+    case 'sysctl':
+      return sameText(s.from, s.to);
+    case 'limits':
+      return s.from.subflows === s.to.subflows && s.from.addAddrAccepted === s.to.addAddrAccepted;
+    case 'mtu':
+      return s.from === s.to;
+    case 'endpoint-flags':
+      return s.endpoint.flags.backup === s.to.backup && s.endpoint.flags.fullmesh === s.to.fullmesh;
+    case 'endpoint-add':
+    case 'endpoint-del':
+    case 'cc-register':
+    case 'cc-unregister':
+      return false;
+  }
+}
+
+/** Drop no-op steps, and a delete followed by the add of exactly the same endpoint. */
+function withoutNoops(steps: Step[]): Step[] {
+  const kept = steps.filter((s) => !isNoopStep(s));
+  const same = (a: EndpointSpec, b: EndpointSpec): boolean =>
+    a.id !== 0 &&
+    a.id === b.id &&
+    sameAddress(a.address, b.address) &&
+    a.port === b.port &&
+    a.ifindex === b.ifindex &&
+    sameFlags(a.flags, b.flags);
+  const dropped = new Set<Step>();
+  for (const del of kept) {
+    if (del.kind !== 'endpoint-del') continue;
+    const add = kept.find(
+      (s) => s.kind === 'endpoint-add' && !dropped.has(s) && same(s.endpoint, del.endpoint),
+    );
+    if (add) {
+      dropped.add(del);
+      dropped.add(add);
+    }
+  }
+  return kept.filter((s) => !dropped.has(s));
+}
 
 /**
  * Compute the steps from `o` (live) to `desired`. Fields absent from `desired` are left alone.
  * Capability checks use what the running kernel offers, so a profile from another kernel fails
  * here with a reason instead of half-way through an apply.
+ *
+ * Order: MTUs; endpoint removals (they free ids and room under the 8-endpoint cap); global
+ * switches and MPTCP sysctls; limits; endpoint flag changes and additions (which the limits
+ * govern); congestion control and buffers. An endpoint whose backup or fullmesh flag alone differs
+ * is changed in place (MPTCP_PM_CMD_SET_FLAGS); only a different address, port, interface, id or
+ * signal/subflow/laminar flag needs a delete and an add, which closes the subflows it carries.
+ * Steps that change nothing are left out.
  */
 export function planConfig(o: Overview, desired: MptcpConfig, ctx: PlanContext = {}): Plan {
-  const steps: Step[] = [];
+  const mtus: Step[] = [];
+  const removals: Step[] = [];
+  const settings: Step[] = [];
+  const limits: Step[] = [];
+  const inPlace: Step[] = [];
+  const adds: Step[] = [];
+  const last: Step[] = [];
   const errors: string[] = [];
   const warnings: string[] = [];
   const status = o.status;
-  const sysctl = (name: string, to: string): void => {
+  const sysctl = (name: string, to: string, into: Step[] = settings): void => {
     const entry = status.mptcpSysctls.find((s) => s.name === name);
     const from = entry?.value ?? sysctlValueOutside(o, name);
     if (from === null) {
       errors.push(`${name} does not exist on this kernel`);
       return;
     }
-    if (from === to) return;
+    if (sameText(from, to)) return;
     if ((entry && !entry.writable) || status.readOnlySysctls.includes(name)) {
       errors.push(`${name} is read-only here`);
       return;
     }
-    steps.push({ kind: 'sysctl', name, from, to });
+    into.push({ kind: 'sysctl', name, from, to });
   };
 
-  // 1. Endpoint removals first: they free ids and room under the 8-endpoint cap.
+  // MTUs first: an endpoint step then meets the interface as it will be.
+  for (const [name, mtu] of Object.entries(desired.mtu ?? {})) {
+    const ifc = o.interfaces.find((i) => i.name === name);
+    if (!ifc) {
+      errors.push(`interface ${name} does not exist`);
+      continue;
+    }
+    if (ifc.mtuBytes === mtu) continue;
+    if (
+      (ifc.minMtuBytes !== null && mtu < ifc.minMtuBytes) ||
+      (ifc.maxMtuBytes !== null && mtu > ifc.maxMtuBytes)
+    ) {
+      errors.push(
+        `MTU ${mtu} for ${name} is outside what the device accepts (${ifc.minMtuBytes ?? '?'}..${ifc.maxMtuBytes ?? '?'})`,
+      );
+      continue;
+    }
+    // docs/kernel-interfaces.md, Namespaces, addresses and MTUs: below 1280 the kernel removes IPv6 from the interface, endpoints included.
+    if (mtu < 1280 && ifc.addresses.some((a) => a.family === 'inet6')) {
+      errors.push(
+        `MTU ${mtu} for ${name} is below 1280: the kernel would remove its IPv6 addresses (RFC 8200 minimum)`,
+      );
+      continue;
+    }
+    mtus.push({ kind: 'mtu', ifname: name, ifindex: ifc.index, from: ifc.mtuBytes, to: mtu });
+  }
+
+  // Endpoints.
   let wanted: DesiredEndpoint[] | null = desired.endpoints ?? null;
   if (desired.endpointPolicy) {
     wanted = expandPolicy(desired.endpointPolicy, o.interfaces);
@@ -295,7 +443,6 @@ export function planConfig(o: Overview, desired: MptcpConfig, ctx: PlanContext =
       wanted = wanted.slice(0, 8);
     }
   }
-  const adds: Step[] = [];
   if (desired.endpoints && o.interfaces.length > 0) {
     // The kernel takes any address; one no interface holds cannot source a subflow (bind fails
     // with EADDRNOTAVAIL), and an announced one reaches this host only if something forwards it.
@@ -312,6 +459,7 @@ export function planConfig(o: Overview, desired: MptcpConfig, ctx: PlanContext =
     const byName = new Map(o.interfaces.map((i) => [i.name, i]));
     const current = o.endpoints.filter((e) => !e.flags.implicit);
     const keep = new Set<Endpoint>();
+    let added = 0;
     for (const w of wanted) {
       const ifc = w.ifname ? byName.get(w.ifname) : undefined;
       if (w.ifname && !ifc) {
@@ -327,28 +475,43 @@ export function planConfig(o: Overview, desired: MptcpConfig, ctx: PlanContext =
         ifname: w.ifname ?? null,
         flags: w.flags,
       };
-      const match = current.find(
+      // The same endpoint as far as the kernel can tell without deleting it.
+      const candidates = current.filter(
         (e) =>
-          e.address === spec.address &&
+          !keep.has(e) &&
+          sameAddress(e.address, spec.address) &&
           e.port === spec.port &&
           (spec.id === 0 || e.id === spec.id) &&
           (spec.ifname === null || e.ifname === spec.ifname) &&
-          sameFlags(endpointSpecOf(e).flags, spec.flags),
+          sameFixedFlags(endpointSpecOf(e).flags, spec.flags),
       );
-      if (match) keep.add(match);
-      else adds.push({ kind: 'endpoint-add', endpoint: spec });
+      const exact = candidates.find((e) => sameFlags(endpointSpecOf(e).flags, spec.flags));
+      const match = exact ?? candidates[0];
+      if (match) {
+        keep.add(match);
+        if (!exact) {
+          inPlace.push({
+            kind: 'endpoint-flags',
+            endpoint: endpointSpecOf(match),
+            to: { backup: spec.flags.backup, fullmesh: spec.flags.fullmesh },
+          });
+        }
+      } else {
+        adds.push({ kind: 'endpoint-add', endpoint: spec });
+        added++;
+      }
     }
     for (const e of current)
-      if (!keep.has(e)) steps.push({ kind: 'endpoint-del', endpoint: endpointSpecOf(e) });
+      if (!keep.has(e)) removals.push({ kind: 'endpoint-del', endpoint: endpointSpecOf(e) });
     const implicitCount = o.endpoints.length - current.length;
-    if (keep.size + adds.length + implicitCount > 8) {
+    if (keep.size + added + implicitCount > 8) {
       errors.push(
-        `${keep.size + adds.length} endpoints plus ${implicitCount} implicit ones exceed the in-kernel limit of 8`,
+        `${keep.size + added} endpoints plus ${implicitCount} implicit ones exceed the in-kernel limit of 8`,
       );
     }
   }
 
-  // 2. Global switches and MPTCP sysctls.
+  // Global switches and MPTCP sysctls.
   if (desired.enabled !== undefined) sysctl('net.mptcp.enabled', desired.enabled ? '1' : '0');
   if (desired.pathManager !== undefined) {
     if (!status.availablePathManagers.includes(desired.pathManager)) {
@@ -375,19 +538,18 @@ export function planConfig(o: Overview, desired: MptcpConfig, ctx: PlanContext =
     sysctl(sysctlKeys[key], typeof value === 'boolean' ? (value ? '1' : '0') : String(value));
   }
 
-  // 3. Limits, then the endpoint additions that may need them.
+  // Limits, then the endpoint flag changes and additions that may need them.
   if (desired.limits) {
     if (!o.limits) errors.push('the in-kernel path manager limits cannot be read on this kernel');
     else if (
       o.limits.subflows !== desired.limits.subflows ||
       o.limits.addAddrAccepted !== desired.limits.addAddrAccepted
     ) {
-      steps.push({ kind: 'limits', from: o.limits, to: desired.limits });
+      limits.push({ kind: 'limits', from: o.limits, to: desired.limits });
     }
   }
-  steps.push(...adds);
 
-  // 4. Congestion control and buffers.
+  // Congestion control and buffers.
   const coupled = ctx.coupledCc?.find((c) => c.kernelName === desired.congestionControl);
   if (coupled && !coupled.registered && desired.congestionControl !== undefined) {
     // A coupled CC this engine ships: register it first (TCP_CONG_NON_RESTRICTED, so any
@@ -397,7 +559,7 @@ export function planConfig(o: Overview, desired: MptcpConfig, ctx: PlanContext =
         `congestion control "${coupled.kernelName}" cannot be loaded here: ${coupled.reason ?? 'unavailable'}`,
       );
     } else {
-      steps.push({
+      last.push({
         kind: 'cc-register',
         name: coupled.id,
         kernelName: coupled.kernelName,
@@ -411,7 +573,7 @@ export function planConfig(o: Overview, desired: MptcpConfig, ctx: PlanContext =
       else if (status.readOnlySysctls.includes('net.ipv4.tcp_congestion_control'))
         errors.push('net.ipv4.tcp_congestion_control is read-only here');
       else
-        steps.push({ kind: 'sysctl', name: 'net.ipv4.tcp_congestion_control', from, to: coupled.kernelName });
+        last.push({ kind: 'sysctl', name: 'net.ipv4.tcp_congestion_control', from, to: coupled.kernelName });
     }
   } else if (desired.congestionControl !== undefined) {
     if (!status.congestionControl.available.includes(desired.congestionControl)) {
@@ -427,7 +589,7 @@ export function planConfig(o: Overview, desired: MptcpConfig, ctx: PlanContext =
       errors.push(
         `congestion control "${desired.congestionControl}" cannot be this namespace's default: outside the host's namespace the kernel only accepts one of net.ipv4.tcp_allowed_congestion_control (${status.congestionControl.allowed.join(', ')})`,
       );
-    } else sysctl('net.ipv4.tcp_congestion_control', desired.congestionControl);
+    } else sysctl('net.ipv4.tcp_congestion_control', desired.congestionControl, last);
   }
   const buf = desired.buffers ?? {};
   for (const [name, t] of [
@@ -437,38 +599,286 @@ export function planConfig(o: Overview, desired: MptcpConfig, ctx: PlanContext =
     const tiny = tinyBufferFields(t);
     if (tiny) warnings.push(`${name} ${tripletText(t!).replace(/\t/g, ' ')}: ${tiny}`);
   }
-  if (buf.tcpRmem) sysctl('net.ipv4.tcp_rmem', tripletText(buf.tcpRmem));
-  if (buf.tcpWmem) sysctl('net.ipv4.tcp_wmem', tripletText(buf.tcpWmem));
-  if (buf.rmemMaxBytes !== undefined) sysctl('net.core.rmem_max', String(buf.rmemMaxBytes));
-  if (buf.wmemMaxBytes !== undefined) sysctl('net.core.wmem_max', String(buf.wmemMaxBytes));
+  if (buf.tcpRmem) sysctl('net.ipv4.tcp_rmem', tripletText(buf.tcpRmem), last);
+  if (buf.tcpWmem) sysctl('net.ipv4.tcp_wmem', tripletText(buf.tcpWmem), last);
+  if (buf.rmemMaxBytes !== undefined) sysctl('net.core.rmem_max', String(buf.rmemMaxBytes), last);
+  if (buf.wmemMaxBytes !== undefined) sysctl('net.core.wmem_max', String(buf.wmemMaxBytes), last);
 
-  // 5. MTUs.
-  for (const [name, mtu] of Object.entries(desired.mtu ?? {})) {
-    const ifc = o.interfaces.find((i) => i.name === name);
-    if (!ifc) {
-      errors.push(`interface ${name} does not exist`);
-      continue;
-    }
-    if (ifc.mtuBytes === mtu) continue;
-    if (
-      (ifc.minMtuBytes !== null && mtu < ifc.minMtuBytes) ||
-      (ifc.maxMtuBytes !== null && mtu > ifc.maxMtuBytes)
-    ) {
-      errors.push(
-        `MTU ${mtu} for ${name} is outside what the device accepts (${ifc.minMtuBytes ?? '?'}..${ifc.maxMtuBytes ?? '?'})`,
-      );
-      continue;
-    }
-    // Reference G14: below 1280 the kernel removes IPv6 from the interface, endpoints included.
-    if (mtu < 1280 && ifc.addresses.some((a) => a.family === 'inet6')) {
-      errors.push(
-        `MTU ${mtu} for ${name} is below 1280: the kernel would remove its IPv6 addresses (RFC 8200 minimum)`,
-      );
-      continue;
-    }
-    steps.push({ kind: 'mtu', ifname: name, ifindex: ifc.index, from: ifc.mtuBytes, to: mtu });
-  }
+  const steps = withoutNoops([...mtus, ...removals, ...settings, ...limits, ...inPlace, ...adds, ...last]);
   return { steps, errors, warnings };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Impact on live traffic
+
+/** Subflow states that carry (or are about to carry) traffic. */
+const LIVE_STATES: ReadonlySet<Subflow['state']> = new Set([
+  'ESTABLISHED',
+  'SYN_SENT',
+  'SYN_RECV',
+  'CLOSE_WAIT',
+]);
+
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+interface LiveSubflow {
+  conn: Connection;
+  sf: Subflow;
+}
+
+function liveSubflows(live: ConnectionsSnapshot): LiveSubflow[] {
+  return live.connections
+    .filter((c) => !c.fallback)
+    .flatMap((conn) => conn.subflows.filter((sf) => LIVE_STATES.has(sf.state)).map((sf) => ({ conn, sf })));
+}
+
+/** "6 live subflows of 3 connections". */
+function countText(list: LiveSubflow[]): string {
+  const conns = new Set(list.map((l) => l.conn.token)).size;
+  return `${plural(list.length, 'live subflow')} of ${plural(conns, 'connection')}`;
+}
+
+function closesImpact(list: LiveSubflow[] | null, address: string, rest = ''): StepImpact {
+  if (list === null) {
+    return {
+      level: 'closes',
+      text: `closes every live subflow from ${address} (the live connections could not be read)${rest}`,
+      closes: null,
+    };
+  }
+  if (list.length === 0) return { level: 'none', text: `no live subflow uses ${address}`, closes: null };
+  return {
+    level: 'closes',
+    text: `closes ${countText(list)} (${address})${rest}`,
+    closes: {
+      subflows: list.length,
+      connections: new Set(list.map((l) => l.conn.token)).size,
+      address,
+    },
+  };
+}
+
+/**
+ * What `s` does to live traffic, from the live connections (null: unknown). `steps` is the whole
+ * plan (an endpoint deleted to be added again says so). What the kernel does, per step kind, is
+ * described in docs/configuration.md ("What a change does to live traffic").
+ */
+export function stepImpact(
+  s: Step,
+  o: Overview,
+  live: ConnectionsSnapshot | null | undefined,
+  steps: Step[] = [s],
+): StepImpact {
+  const all = live ? liveSubflows(live) : null;
+  const connCount = live ? live.connections.filter((c) => !c.fallback).length : null;
+  const from = (address: string, port: number | null): LiveSubflow[] | null =>
+    all === null
+      ? null
+      : all.filter(
+          (l) => sameAddress(l.sf.localAddress, address) && (port === null || l.sf.localPort === port),
+        );
+  const liveOrNone = (text: string): StepImpact => ({
+    level: connCount === 0 ? 'none' : 'live',
+    text: connCount === 0 ? `${text} (no live connection now)` : text,
+    closes: null,
+  });
+  const newOnly = (text: string): StepImpact => ({ level: 'new', text, closes: null });
+  switch (s.kind) {
+    case 'endpoint-del': {
+      const e = s.endpoint;
+      const readded = steps.find(
+        (t): t is Extract<Step, { kind: 'endpoint-add' }> =>
+          t.kind === 'endpoint-add' && sameAddress(t.endpoint.address, e.address),
+      );
+      // A peer that gets the address announced again may not take it (the in-kernel path manager
+      // counts accepted announcements against add_addr_accepted), so new subflows are not a given.
+      const rest = readded
+        ? readded.endpoint.flags.subflow
+          ? '; the endpoint added again opens new subflows only as the limits allow'
+          : readded.endpoint.flags.signal
+            ? '; the address is announced again, and peers join it only as their limits allow'
+            : '; the endpoint added again opens no subflow by itself'
+        : e.flags.signal
+          ? '; peers are told the address is gone (RM_ADDR)'
+          : '';
+      return closesImpact(from(e.address, e.port), e.address, rest);
+    }
+    case 'endpoint-add': {
+      const e = s.endpoint;
+      if (!e.flags.signal && !e.flags.subflow)
+        return {
+          level: 'none',
+          text: 'no live connection changes (neither signal nor subflow)',
+          closes: null,
+        };
+      const what = e.flags.signal
+        ? `announced to the peers of live connections (ADD_ADDR)`
+        : `live connections may open subflows from ${e.address} as the limits allow`;
+      return liveOrNone(`${what}; no subflow closes`);
+    }
+    case 'endpoint-flags': {
+      const e = s.endpoint;
+      const fullmeshChanges = e.flags.fullmesh !== s.to.fullmesh;
+      const backupChanges = e.flags.backup !== s.to.backup;
+      const list = from(e.address, e.port);
+      // net/mptcp/pm_kernel.c mptcp_pm_nl_set_flags_all: a fullmesh change on a subflow endpoint
+      // removes the subflows from its address and lets the path manager create them again.
+      if (fullmeshChanges && e.flags.subflow) {
+        return closesImpact(
+          list,
+          e.address,
+          '; the path manager opens new ones as fullmesh and the limits allow',
+        );
+      }
+      if (!backupChanges)
+        return {
+          level: 'none',
+          text: 'no live subflow changes (the endpoint has no subflow flag)',
+          closes: null,
+        };
+      if (list === null)
+        return {
+          level: 'live',
+          text: `live subflows from ${e.address} ${s.to.backup ? 'become backup' : 'stop being backup'} (MP_PRIO); all stay open`,
+          closes: null,
+        };
+      if (list.length === 0)
+        return {
+          level: 'none',
+          text: `no live subflow uses ${e.address}; new ones get the flag`,
+          closes: null,
+        };
+      return {
+        level: 'live',
+        text: `${countText(list)} from ${e.address} ${s.to.backup ? 'become backup' : 'stop being backup'} (MP_PRIO, RFC 8684 §3.3.8); all stay open`,
+        closes: null,
+      };
+    }
+    case 'limits': {
+      const parts: string[] = [];
+      if (s.to.subflows > s.from.subflows)
+        parts.push(`live connections may open more subflows (up to ${s.to.subflows})`);
+      if (s.to.subflows < s.from.subflows)
+        parts.push(`live subflows stay; none opens beyond ${s.to.subflows} per connection`);
+      if (s.to.addAddrAccepted !== s.from.addAddrAccepted)
+        parts.push(`announcements are accepted up to ${s.to.addAddrAccepted} per connection from now on`);
+      return liveOrNone(parts.join('; ') || 'no change');
+    }
+    case 'mtu': {
+      const ifc = o.interfaces.find((i) => i.index === s.ifindex);
+      const onIf =
+        all === null
+          ? null
+          : all.filter(
+              (l) =>
+                l.sf.ifindex === s.ifindex ||
+                (ifc?.addresses.some((a) => sameAddress(a.address, l.sf.localAddress)) ?? false),
+            );
+      if (s.to > s.from)
+        return newOnly(
+          `existing subflows on ${s.ifname} keep their MSS (agreed at their handshake); new ones can use the larger MTU`,
+        );
+      if (onIf === null)
+        return {
+          level: 'live',
+          text: `live subflows on ${s.ifname} lower their MSS to fit; none closes`,
+          closes: null,
+        };
+      if (onIf.length === 0) return { level: 'none', text: `no live subflow on ${s.ifname}`, closes: null };
+      return {
+        level: 'live',
+        text: `${countText(onIf)} on ${s.ifname} lower their MSS to fit; none closes`,
+        closes: null,
+      };
+    }
+    case 'sysctl':
+      return sysctlImpact(s, all, connCount);
+    case 'cc-register':
+    case 'cc-unregister':
+      return { level: 'none', text: 'no live connection changes', closes: null };
+  }
+}
+
+function sysctlImpact(
+  s: Extract<Step, { kind: 'sysctl' }>,
+  all: LiveSubflow[] | null,
+  connCount: number | null,
+): StepImpact {
+  const conns = connCount === null || connCount === 0 ? '' : `: ${plural(connCount, 'live connection')}`;
+  const newOnly = (text: string): StepImpact => ({ level: 'new', text, closes: null });
+  switch (s.name) {
+    case 'net.ipv4.tcp_congestion_control': {
+      const stay = all?.filter((l) => l.sf.congestionControl !== s.to) ?? null;
+      return newOnly(
+        stay && stay.length > 0
+          ? `applies to new connections only: ${countText(stay)} stay on ${s.from} (and so do the subflows those connections open later)`
+          : 'applies to new connections only (subflows of live connections stay on the old congestion control)',
+      );
+    }
+    case 'net.mptcp.scheduler':
+      return newOnly(`applies to new connections only${conns}${conns ? ' keep their scheduler' : ''}`);
+    case 'net.mptcp.path_manager':
+    case 'net.mptcp.pm_type':
+      return newOnly(
+        `applies to new connections only${conns}${conns ? ' keep the path manager they started with' : ''}`,
+      );
+    case 'net.mptcp.enabled':
+      return newOnly(
+        s.to === '0'
+          ? `new sockets are plain TCP${conns}${conns ? ' keep running as MPTCP' : ''}`
+          : 'new sockets may use MPTCP; live TCP connections stay TCP',
+      );
+    case 'net.mptcp.checksum_enabled':
+    case 'net.mptcp.allow_join_initial_addr_port':
+      return newOnly('agreed in the handshake: applies to new connections only');
+    case 'net.ipv4.tcp_rmem':
+    case 'net.ipv4.tcp_wmem':
+      return newOnly(
+        'new sockets start with the new sizes; live ones keep theirs and autotune up to the new maximum',
+      );
+    case 'net.core.rmem_max':
+    case 'net.core.wmem_max':
+      return newOnly('caps the buffer sizes sockets ask for from now on; live sockets keep theirs');
+    default:
+      return {
+        level: connCount === 0 ? 'none' : 'live',
+        text: `used by live connections from now on${connCount === 0 ? ' (no live connection now)' : ''}; no subflow closes`,
+        closes: null,
+      };
+  }
+}
+
+/** The plan as the contract carries it: each step with its sentence, shell command and impact. */
+export function planView(o: Overview, desired: MptcpConfig, ctx: PlanContext = {}): PlanView {
+  const p = planConfig(o, desired, ctx);
+  const live = ctx.connections ?? null;
+  return {
+    steps: p.steps.map((step) => ({
+      step,
+      description: describeStep(step),
+      shell: shellForStep(step),
+      impact: stepImpact(step, o, live, p.steps),
+    })),
+    errors: p.errors,
+    warnings: p.warnings,
+    live: live
+      ? {
+          connections: live.connections.length,
+          subflows: live.connections.reduce((n, c) => n + c.subflows.length, 0),
+          takenAtMs: live.takenAtMs,
+        }
+      : null,
+  };
+}
+
+/**
+ * The steps that close live subflows: an apply of them needs consent (ApplyArgs allowDisruption),
+ * said in one sentence each.
+ */
+export function disruptions(view: Pick<PlanView, 'steps'>): string[] {
+  return view.steps
+    .filter((s) => s.impact.level === 'closes')
+    .map((s) => `${s.description}: ${s.impact.text}`);
 }
 
 /**

@@ -47,6 +47,16 @@ export class ConfigurePage {
     }
   }
 
+  /** The endpoint row whose address field holds `address`. */
+  async endpointRow(address: string): Promise<Locator> {
+    const n = await this.endpointRows.count();
+    for (let i = 0; i < n; i++) {
+      const row = this.endpointRows.nth(i);
+      if ((await row.getByTestId('endpoint-address').inputValue()) === address) return row;
+    }
+    throw new Error(`no endpoint row for ${address}`);
+  }
+
   /** An MPTCP sysctl by its /proc name under net.mptcp (`add_addr_timeout`). */
   sysctl(name: string): Locator {
     return this.page.getByTestId(`cfg-sysctl-${name}`);
@@ -76,6 +86,38 @@ export class ConfigurePage {
 
   get planErrors(): Locator {
     return this.page.getByTestId('plan-errors');
+  }
+
+  /** Each step's kind and impact level, in plan order: [['endpoint-flags', 'live'], …]. */
+  async planImpacts(): Promise<[string, string][]> {
+    const items = await this.page.getByTestId('plan-steps').locator('li').all();
+    return Promise.all(
+      items.map(
+        async (li) =>
+          [(await li.getAttribute('data-kind')) ?? '', (await li.getAttribute('data-impact')) ?? ''] as [
+            string,
+            string,
+          ],
+      ),
+    );
+  }
+
+  /** The box listing the steps that close live subflows, and its consent checkbox. */
+  get disruption(): Locator {
+    return this.page.getByTestId('cfg-disruption');
+  }
+
+  get allowDisruption(): Locator {
+    return this.page.getByTestId('cfg-allow-disruption');
+  }
+
+  get applyButton(): Locator {
+    return this.page.getByTestId('cfg-apply');
+  }
+
+  /** How the latest change ended, in words (Reverted at …: not confirmed within 5 s). */
+  get outcome(): Locator {
+    return this.page.getByTestId('cfg-outcome');
   }
 
   /** Apply the reviewed plan, optionally with the confirm-or-revert safeguard. */

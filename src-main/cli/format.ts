@@ -7,7 +7,19 @@ export function formatPlan(plan: PlanView): string {
   for (const e of plan.errors) out.push(`error: ${e}`);
   for (const w of plan.warnings) out.push(`warning: ${w}`);
   if (plan.steps.length === 0 && plan.errors.length === 0) out.push('nothing to change');
-  for (const s of plan.steps) out.push(`- ${s.description}\n    ${s.shell}`);
+  for (const s of plan.steps) {
+    const mark = s.impact.level === 'closes' ? 'DISRUPTS: ' : '';
+    out.push(`- ${s.description}\n    ${s.shell}\n    live traffic: ${mark}${s.impact.text}`);
+  }
+  if (plan.steps.length > 0) {
+    out.push(
+      plan.live
+        ? `(impact computed from ${plan.live.connections} live MPTCP connection${plan.live.connections === 1 ? '' : 's'} with ${plan.live.subflows} subflow${plan.live.subflows === 1 ? '' : 's'})`
+        : '(the live connections could not be read: impact unknown)',
+    );
+  }
+  if (plan.steps.some((s) => s.impact.level === 'closes'))
+    out.push('steps marked DISRUPTS close live subflows: apply them with --allow-disruption');
   return out.join('\n') + '\n';
 }
 

@@ -240,13 +240,15 @@ describe('export', () => {
     const json = await h['mptcp:profiles:export']({ name: mine.name, format: 'json' });
     expect(parseProfile(json.text)).toEqual({ ok: true, profile: mine });
     const sh = await h['mptcp:profiles:export']({ name: mine.name, format: 'sh' });
-    expect(sh.text).toContain('ip mptcp endpoint add 10.0.0.2 dev eth0 id 1 subflow\n');
+    // The script reconciles (keeps, changes in place, adds): no flush (shared/export-formats.ts).
+    expect(sh.text).toContain('mptcp_studio_endpoint 10.0.0.2 - 1 eth0 subflow\n');
+    expect(sh.text).not.toContain('endpoint flush');
     const persistent = await h['mptcp:profiles:export']({
       name: 'server (announce all addresses)',
       format: 'sysctl.d',
     });
     expect(persistent.filename).toBe('mptcp-studio-persistent.txt');
-    expect(persistent.text).toContain("mptcp_studio_policy '*' 'inet inet6' signal\n");
+    expect(persistent.text).toContain("mptcp_studio_policy '*' 'inet inet6' - signal\n");
     expect((await failure(h['mptcp:profiles:export']({ name: 'nope', format: 'json' }))).code).toBe('ENOENT');
   });
 

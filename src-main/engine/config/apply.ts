@@ -4,7 +4,7 @@
  * apply. The report says which step failed, what the kernel said, and whether the rollback
  * restored the prior state exactly.
  */
-import { describeStep, invertStep, type Step } from '../../../shared/plan';
+import { describeStep, invertStep, type InPlaceFlags, type Step } from '../../../shared/plan';
 import { toApiError, type ApiError } from '../../../shared/result';
 import type { CcId } from '../../../shared/cc';
 
@@ -15,6 +15,11 @@ export interface KernelWriter {
   /** Returns the id the endpoint got (the kernel allocates one when spec id is 0). */
   addEndpoint(spec: Extract<Step, { kind: 'endpoint-add' }>['endpoint']): Promise<number>;
   delEndpoint(id: number): Promise<void>;
+  /**
+   * MPTCP_PM_CMD_SET_FLAGS on the endpoint with this id: backup and fullmesh as given (the only
+   * flags the kernel changes in place; it keeps live subflows, docs/configuration.md).
+   */
+  setEndpointFlags(id: number, flags: InPlaceFlags): Promise<void>;
   setMtu(ifindex: number, mtuBytes: number): Promise<void>;
   /** Register / unregister a coupled CC by its enum id (the engine's catalogue names the object). */
   registerCc(name: CcId): Promise<void>;
@@ -65,6 +70,9 @@ async function runStep(w: KernelWriter, s: Step): Promise<Step> {
     }
     case 'endpoint-del':
       await w.delEndpoint(s.endpoint.id);
+      return s;
+    case 'endpoint-flags':
+      await w.setEndpointFlags(s.endpoint.id, s.to);
       return s;
     case 'mtu':
       await w.setMtu(s.ifindex, s.to);

@@ -91,6 +91,7 @@ function setup(): { k: FakeKernel; manager: (inject?: number) => ConfigManager }
     setLimits: () => Promise.reject(new Error('unused')),
     addEndpoint: () => Promise.reject(new Error('unused')),
     delEndpoint: () => Promise.reject(new Error('unused')),
+    setEndpointFlags: () => Promise.reject(new Error('unused')),
     setMtu: () => Promise.reject(new Error('unused')),
     registerCc: (name: CcId) => {
       maybeFail('registerCc');

@@ -14,21 +14,28 @@
  *   confirmed or reverted here, and this engine's timer reverts it at the deadline.
  * Each of these is reported (onRecovery → the mptcp:config:recovered event, and the messages of
  * later confirm/revert calls).
+ *
+ * Live traffic (docs/configuration.md): every planned step says what it does to the live
+ * connections (shared/plan.ts stepImpact), read when the plan is made and again when it is
+ * applied; an apply whose steps close live subflows is refused before anything changes unless it
+ * allows that (`allowDisruption`). Every outcome (applied, failed and rolled back, confirmed,
+ * reverted and why, a revert that failed) is told as it happens (onOutcome → the
+ * mptcp:config:outcome event).
  */
 import type { MptcpConfig } from '../../../shared/config';
-import type { ApplyReport, PlanView } from '../../../shared/config-api';
+import type { ApplyReport, ConfigOutcome, PlanView } from '../../../shared/config-api';
 import {
   describeStep,
+  disruptions,
   exportConfig,
-  planConfig,
-  shellForStep,
+  planView,
   type PlanContext,
   type Step,
 } from '../../../shared/plan';
-import { ApiFailure, toApiError } from '../../../shared/result';
-import type { ConfigRecovery, Overview } from '../../../shared/types';
+import { ApiFailure, toApiError, type ApiError } from '../../../shared/result';
+import type { ConfigRecovery, ConnectionsSnapshot, Overview } from '../../../shared/types';
 import type { CcId, CcStatus } from '../../../shared/cc';
-import { applySteps, type KernelWriter } from './apply';
+import { applySteps, type KernelWriter, type StepResult } from './apply';
 import type { ConfigJournal, JournalEntry, JournalFile } from './journal';
 import { recoveryPlan } from './recovery';
 
@@ -45,6 +52,10 @@ export interface ConfigManagerDeps {
   journal?: ConfigJournal;
   /** What reconcile found and did, as it happens. */
   onRecovery?: (r: ConfigRecovery) => void;
+  /** The live connections, for each step's impact (absent: unknown, see shared/plan.ts). */
+  connections?: () => Promise<ConnectionsSnapshot>;
+  /** What became of each change, as it happens (the mptcp:config:outcome event). */
+  onOutcome?: (o: ConfigOutcome) => void;
   /** Test hook (integration tests only, set through the agent's environment). */
   injectFailureAt?: number;
   /** Test hook: hold each apply step this long, so a test can kill the engine between steps. */
@@ -74,11 +85,20 @@ interface Pending {
   timer: NodeJS.Timeout | null;
   revertAtMs: number | null;
   startedAtMs: number;
+  /** The confirmation window it was applied with, in seconds. */
+  confirmWithinS: number | null;
   /** The engine process that applied it, when this engine adopted it from a dead one. */
   adoptedFrom: number | null;
 }
 
+/** Why a pending change is reverted (ConfigOutcome reason). */
+export type RevertReason = 'user' | 'deadline' | 'shutdown';
+
 const time = (ms: number): string => new Date(ms).toISOString();
+
+const errorText = (e: ApiError | undefined): string | null => (e ? `${e.code}: ${e.message}` : null);
+const stepOutcomes = (list: StepResult[]): ConfigOutcome['steps'] =>
+  list.map((r) => ({ description: r.description, ok: r.ok, error: errorText(r.error) }));
 
 export class ConfigManager {
   private queue: Promise<unknown> = Promise.resolve();
@@ -105,17 +125,25 @@ export class ConfigManager {
     return exportConfig(await this.deps.overview());
   }
 
+  /** The coupled CCs, and the live connections (null when they cannot be read: unknown impact). */
   private async context(): Promise<PlanContext> {
-    return this.deps.ccStatus ? { coupledCc: await this.deps.ccStatus() } : {};
+    const connections = this.deps.connections ? await this.deps.connections().catch(() => null) : undefined;
+    return {
+      ...(this.deps.ccStatus ? { coupledCc: await this.deps.ccStatus() } : {}),
+      ...(connections !== undefined ? { connections } : {}),
+    };
   }
 
   async plan(config: MptcpConfig): Promise<PlanView> {
-    const p = planConfig(await this.deps.overview(), config, await this.context());
-    return {
-      steps: p.steps.map((step) => ({ step, description: describeStep(step), shell: shellForStep(step) })),
-      errors: p.errors,
-      warnings: p.warnings,
-    };
+    return planView(await this.deps.overview(), config, await this.context());
+  }
+
+  private tell(o: Omit<ConfigOutcome, 'atMs'>): void {
+    try {
+      this.deps.onOutcome?.({ ...o, atMs: Date.now() });
+    } catch {
+      // a listener's failure is not the change's
+    }
   }
 
   /**
@@ -339,9 +367,10 @@ export class ConfigManager {
     e: Pick<JournalEntry, 'steps' | 'before' | 'startedAtMs'>,
     revertAtMs: number,
     adoptedFrom: number | null,
+    confirmWithinS: number | null = null,
   ): void {
     const timer = setTimeout(
-      () => void this.revert().catch(() => undefined),
+      () => void this.revert('deadline').catch(() => undefined),
       Math.max(0, revertAtMs - Date.now()),
     );
     timer.unref();
@@ -351,6 +380,8 @@ export class ConfigManager {
       timer,
       revertAtMs,
       startedAtMs: e.startedAtMs,
+      // An adopted change's window is not in its journal: the deadline minus the apply's start.
+      confirmWithinS: confirmWithinS ?? Math.round((revertAtMs - e.startedAtMs) / 1000),
       adoptedFrom,
     };
     this.deps.onPending?.(revertAtMs);
@@ -379,7 +410,11 @@ export class ConfigManager {
     throw new ApiFailure('BAD_REQUEST', `no change is waiting for confirmation${why}`);
   }
 
-  apply(config: MptcpConfig, confirmWithinS: number | null): Promise<ApplyReport> {
+  /**
+   * Apply `config` all or nothing. Refused before anything changes when the plan has errors, or
+   * when steps close live subflows and `allowDisruption` is false (report.needsConsent).
+   */
+  apply(config: MptcpConfig, confirmWithinS: number | null, allowDisruption = false): Promise<ApplyReport> {
     return this.exclusive(async () => {
       await this.reconcile();
       if (this.pending) {
@@ -390,18 +425,30 @@ export class ConfigManager {
             : 'a change is waiting for confirmation: confirm or revert it first',
         );
       }
-      const p = planConfig(await this.deps.overview(), config, await this.context());
-      if (p.errors.length > 0) {
-        return {
-          ok: false,
-          planErrors: p.errors,
-          applied: [],
-          failed: null,
-          rolledBack: [],
-          restored: null,
-          revertAtMs: null,
-        };
+      // Planned again, with the connections as they are now: the review may be minutes old.
+      const view = planView(await this.deps.overview(), config, await this.context());
+      const refused = (planErrors: string[], needsConsent?: boolean): ApplyReport => ({
+        ok: false,
+        planErrors,
+        applied: [],
+        failed: null,
+        rolledBack: [],
+        restored: null,
+        revertAtMs: null,
+        ...(needsConsent ? { needsConsent } : {}),
+      });
+      if (view.errors.length > 0) return refused(view.errors);
+      const closing = disruptions(view);
+      if (closing.length > 0 && !allowDisruption) {
+        return refused(
+          [
+            ...closing,
+            `nothing was changed: ${closing.length === 1 ? 'this step closes' : 'these steps close'} live subflows; apply with the disruption allowed to go ahead (Configure: "Close these live subflows"; CLI: --allow-disruption)`,
+          ],
+          true,
+        );
       }
+      const p = { steps: view.steps.map((s) => s.step) };
       const opts = {
         ...(this.deps.injectFailureAt === undefined ? {} : { injectFailureAt: this.deps.injectFailureAt }),
         ...(this.deps.stepDelayMs ? { stepDelayMs: this.deps.stepDelayMs } : {}),
@@ -422,6 +469,18 @@ export class ConfigManager {
         }
       }
       const report = await applySteps(this.deps.writer, p.steps, this.fingerprint, opts);
+      const outcome = {
+        reason: null,
+        appliedAtMs: startedAtMs,
+        confirmWithinS: null as number | null,
+        revertAtMs: null as number | null,
+        steps: stepOutcomes(report.applied),
+        failed: report.failed
+          ? { description: report.failed.description, ok: false, error: errorText(report.failed.error) }
+          : null,
+        rolledBack: stepOutcomes(report.rolledBack),
+      };
+      if (!report.ok) this.tell({ ...outcome, kind: 'apply-failed', restored: report.restored });
       let revertAtMs: number | null = null;
       if (report.ok && confirmWithinS !== null && report.applied.length > 0) {
         revertAtMs = Date.now() + confirmWithinS * 1000;
@@ -439,9 +498,18 @@ export class ConfigManager {
             );
           }
         }
-        this.holdPending({ steps: applied, before, startedAtMs }, revertAtMs, null);
+        this.holdPending({ steps: applied, before, startedAtMs }, revertAtMs, null, confirmWithinS);
       } else if (journal) {
         await journal.remove().catch(() => undefined);
+      }
+      if (report.ok && report.applied.length > 0) {
+        this.tell({
+          ...outcome,
+          kind: 'applied',
+          confirmWithinS: revertAtMs === null ? null : confirmWithinS,
+          revertAtMs,
+          restored: null,
+        });
       }
       return { ...report, planErrors: [], revertAtMs };
     });
@@ -465,6 +533,17 @@ export class ConfigManager {
       if (pending.timer) clearTimeout(pending.timer);
       this.pending = null;
       this.deps.onPending?.(null);
+      this.tell({
+        kind: 'confirmed',
+        reason: null,
+        appliedAtMs: pending.startedAtMs,
+        confirmWithinS: pending.confirmWithinS,
+        revertAtMs: null,
+        restored: null,
+        steps: pending.applied.map((s) => ({ description: describeStep(s), ok: true, error: null })),
+        failed: null,
+        rolledBack: [],
+      });
       return { revertAtMs: null };
     });
   }
@@ -473,9 +552,9 @@ export class ConfigManager {
    * Undo the pending change: its steps inverted where the kernel shows them, in reverse order, all
    * or nothing again. A revert that fails leaves the change pending (its own rollback put the
    * applied state back), so the user can retry or confirm; `restored` says whether the state
-   * before the apply is back.
+   * before the apply is back. `reason` is what asked for it (told in the outcome).
    */
-  revert(): Promise<ApplyReport> {
+  revert(reason: RevertReason = 'user'): Promise<ApplyReport> {
     return this.exclusive(async () => {
       await this.reconcile();
       const pending = this.pending;
@@ -502,6 +581,19 @@ export class ConfigManager {
       } else {
         await journal?.rewrite({ ...draft, phase: 'pending' }).catch(() => undefined);
       }
+      this.tell({
+        kind: report.ok ? 'reverted' : 'revert-failed',
+        reason,
+        appliedAtMs: pending.startedAtMs,
+        confirmWithinS: pending.confirmWithinS,
+        revertAtMs: report.ok ? null : pending.revertAtMs,
+        restored,
+        steps: stepOutcomes(report.applied),
+        failed: report.failed
+          ? { description: report.failed.description, ok: false, error: errorText(report.failed.error) }
+          : null,
+        rolledBack: stepOutcomes(report.rolledBack),
+      });
       return { ...report, planErrors: [], restored, revertAtMs: report.ok ? null : pending.revertAtMs };
     });
   }
@@ -516,7 +608,7 @@ export class ConfigManager {
     if (this.watchTimer) clearTimeout(this.watchTimer);
     this.watchTimer = null;
     const p = this.pending;
-    if (p && p.adoptedFrom === null) await this.revert().catch(() => undefined);
+    if (p && p.adoptedFrom === null) await this.revert('shutdown').catch(() => undefined);
     else if (p?.timer) clearTimeout(p.timer);
   }
 }

@@ -158,6 +158,12 @@ function writerOf(k: FakeKernel): KernelWriter {
         if (i < 0) throw Object.assign(new Error('no such endpoint'), { code: 'ENOENT' });
         k.endpoints.splice(i, 1);
       }),
+    setEndpointFlags: (id, flags) =>
+      op(() => {
+        const e = k.endpoints.find((x) => x.id === id);
+        if (!e) throw Object.assign(new Error('no such endpoint'), { code: 'ENOENT' });
+        e.flags = { ...e.flags, ...flags };
+      }),
     setMtu: (_ifindex, mtu) => op(() => void (k.mtu = mtu)),
     registerCc: () => op(() => undefined),
     unregisterCc: () => op(() => undefined),
@@ -207,6 +213,9 @@ function engine(
     journal: new ConfigJournal({ dir, identity: () => Promise.resolve(id) }),
     onRecovery: (r) => recovered.push(r),
     onPending: (p) => pending.push(p),
+    // The fake kernel carries no traffic: no step closes a live subflow.
+    connections: () =>
+      Promise.resolve({ takenAtMs: 0, pollDurationUs: 0, connections: [], orphanSubflows: 0 }),
   });
   return { m, recovered, pending };
 }
@@ -243,16 +252,16 @@ describe('recoveryPlan', () => {
   it('undoes any prefix of a plan exactly', async () => {
     const before = overviewOf(kernel());
     const steps = planConfig(before, desired).steps;
+    // MTU first; endpoint 9 keeps its address, interface and subflow flag: changed in place.
     expect(steps.map((s) => s.kind)).toEqual([
-      'endpoint-del',
+      'mtu',
       'endpoint-del',
       'sysctl',
       'sysctl',
       'limits',
-      'endpoint-add',
+      'endpoint-flags',
       'endpoint-add',
       'sysctl',
-      'mtu',
     ]);
     const want = stateFingerprint(before);
     for (let n = 0; n <= steps.length; n++) {
@@ -264,6 +273,7 @@ describe('recoveryPlan', () => {
           else if (s.kind === 'limits') await w.setLimits(s.to.subflows, s.to.addAddrAccepted);
           else if (s.kind === 'endpoint-add') await w.addEndpoint(s.endpoint);
           else if (s.kind === 'endpoint-del') await w.delEndpoint(s.endpoint.id);
+          else if (s.kind === 'endpoint-flags') await w.setEndpointFlags(s.endpoint.id, s.to);
           else if (s.kind === 'mtu') await w.setMtu(s.ifindex, s.to);
         }
       };
@@ -304,6 +314,8 @@ describe('the config journal', () => {
       overview: () => Promise.resolve(overviewOf(k)),
       writer: writerOf(k),
       journal: new ConfigJournal({ dir, identity: () => Promise.resolve(ID) }),
+      connections: () =>
+        Promise.resolve({ takenAtMs: 0, pollDurationUs: 0, connections: [], orphanSubflows: 0 }),
       injectFailureAt: 4,
     });
     const r = await m.apply(desired, null);

@@ -99,6 +99,20 @@ export function recoveryPlan(o: Overview, steps: Step[], ctx: RecoveryContext = 
         if (!present) undo.push({ kind: 'endpoint-add', endpoint: s.endpoint });
         break;
       }
+      case 'endpoint-flags': {
+        // The same endpoint (id and address), with flags other than before the step: set them back.
+        const e = live.find(
+          (x) => !deleting.has(x.id) && x.id === s.endpoint.id && x.address === s.endpoint.address,
+        );
+        const was = s.endpoint.flags;
+        if (e && (e.flags.backup !== was.backup || e.flags.fullmesh !== was.fullmesh))
+          undo.push({
+            kind: 'endpoint-flags',
+            endpoint: endpointSpecOf(e),
+            to: { backup: was.backup, fullmesh: was.fullmesh },
+          });
+        break;
+      }
       case 'mtu': {
         const ifc = o.interfaces.find((i) => i.index === s.ifindex);
         if (ifc && ifc.mtuBytes !== s.from) undo.push({ ...s, from: ifc.mtuBytes, to: s.from });

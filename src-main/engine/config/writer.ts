@@ -3,6 +3,7 @@
  * input is checked again here, even though plans are built from validated configs, because this
  * is the last line before the kernel.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import type { EndpointSpec } from '../../../shared/plan';
 import { ApiFailure } from '../../../shared/result';
@@ -10,21 +11,24 @@ import { nlaU32, type NlSocket } from '../netlink/core';
 import {
   buildAddEndpointRequest,
   buildDelEndpointRequest,
+  buildSetFlagsRequest,
   buildSetLimitsRequest,
   listEndpoints,
-  type MptcpPmFamily,
-} from '../pm/mptcp-pm';
-import { IFINFOMSG_LEN, RTM_NEWLINK } from '../rtnl/interfaces';
+} from '../mptcp-pm/endpoints';
+import type { MptcpPmFamily } from '../mptcp-pm/family';
+import { IFLA_MTU } from '../uapi/if-link';
+import { IFINFOMSG_LEN, RTM_NEWLINK } from '../uapi/rtnetlink';
 import type { KernelWriter } from './apply';
 import { CcIdSchema, type CcId } from '../../../shared/cc';
 
-/** The only sysctls a plan may write (reference §6): MPTCP's own, CC and TCP buffers. */
+/**
+ * The only sysctls a plan (or the path manager) may write: MPTCP's own, CC and TCP buffers
+ * (docs/kernel-interfaces.md, "Sysctls").
+ */
 const SYSCTL_ALLOWED =
   /^net\.mptcp\.[a-z0-9_]{1,40}$|^net\.ipv4\.tcp_(congestion_control|rmem|wmem)$|^net\.core\.[rw]mem_max$/;
 /** One token or a tab/space separated triplet; never a newline (which would write a second value). */
 const SYSCTL_VALUE = /^[A-Za-z0-9_-]{1,32}$|^\d{1,10}[\t ]+\d{1,10}[\t ]+\d{1,10}$/;
-/** IFLA_MTU (uapi: linux/if_link.h). */
-const IFLA_MTU = 4;
 
 export function sysctlPath(name: string, procRoot = '/proc'): string {
   if (!SYSCTL_ALLOWED.test(name))
@@ -33,6 +37,38 @@ export function sysctlPath(name: string, procRoot = '/proc'): string {
 }
 
 const normalise = (v: string): string => v.trim().split(/\s+/).join(' ');
+
+function checkedValue(name: string, value: string): string {
+  if (!SYSCTL_VALUE.test(value)) throw new ApiFailure('EINVAL', `${name}: "${value}" is not a valid value`);
+  return value;
+}
+
+/** Some entries take any string and keep something else (or nothing): the read-back decides. */
+function checkReadBack(name: string, value: string, now: string): void {
+  if (normalise(now) !== normalise(value)) {
+    throw new ApiFailure('EINVAL', `${name}: wrote "${value}" but the kernel kept "${now.trim()}"`);
+  }
+}
+
+/** The writer's sysctl part alone (procfs, no netlink): allow-list, write, read-back. */
+export function sysctlWriter(procRoot = '/proc'): Pick<KernelWriter, 'writeSysctl'> {
+  return {
+    async writeSysctl(name, value) {
+      const line = `${checkedValue(name, value)}\n`;
+      const path = sysctlPath(name, procRoot);
+      await writeFile(path, line);
+      checkReadBack(name, value, await readFile(path, 'utf8'));
+    },
+  };
+}
+
+/** The same, synchronously: for a process 'exit' handler's last resort (pm/pm-controller.ts). */
+export function writeSysctlSync(name: string, value: string, procRoot = '/proc'): void {
+  const line = `${checkedValue(name, value)}\n`;
+  const path = sysctlPath(name, procRoot);
+  writeFileSync(path, line);
+  checkReadBack(name, value, readFileSync(path, 'utf8'));
+}
 
 export interface NetlinkWriterDeps {
   genl: () => NlSocket;
@@ -44,19 +80,8 @@ export interface NetlinkWriterDeps {
 }
 
 export function netlinkWriter(deps: NetlinkWriterDeps): KernelWriter {
-  const procRoot = deps.procRoot ?? '/proc';
   return {
-    async writeSysctl(name, value) {
-      if (!SYSCTL_VALUE.test(value))
-        throw new ApiFailure('EINVAL', `${name}: "${value}" is not a valid value`);
-      const path = sysctlPath(name, procRoot);
-      await writeFile(path, `${value}\n`);
-      // Some entries take any string and keep something else (or nothing): read back to be sure.
-      const now = await readFile(path, 'utf8');
-      if (normalise(now) !== normalise(value)) {
-        throw new ApiFailure('EINVAL', `${name}: wrote "${value}" but the kernel kept "${now.trim()}"`);
-      }
-    },
+    ...sysctlWriter(deps.procRoot),
     async setLimits(subflows, addAddrAccepted) {
       const fam = await deps.family();
       await deps
@@ -76,6 +101,26 @@ export function netlinkWriter(deps: NetlinkWriterDeps): KernelWriter {
     async delEndpoint(id) {
       const fam = await deps.family();
       await deps.genl().request(fam.familyId, buildDelEndpointRequest({ id }), `delete endpoint id ${id}`);
+    },
+    async setEndpointFlags(id, flags) {
+      const fam = await deps.family();
+      await deps
+        .genl()
+        .request(
+          fam.familyId,
+          buildSetFlagsRequest({ id, backup: flags.backup, fullmesh: flags.fullmesh }),
+          `change the flags of endpoint id ${id}`,
+        );
+      // SET_FLAGS answers success for bits it ignores (net/mptcp/pm_kernel.c masks all but backup
+      // and fullmesh): read back to be sure the endpoint has what was asked.
+      const now = (await listEndpoints(deps.genl(), fam)).find((e) => e.id === id);
+      if (!now) throw new ApiFailure('ENOENT', `endpoint id ${id} is gone`);
+      if (now.flags.backup !== flags.backup || now.flags.fullmesh !== flags.fullmesh) {
+        throw new ApiFailure(
+          'KERNEL',
+          `endpoint id ${id}: asked for backup ${flags.backup ? 'on' : 'off'}, fullmesh ${flags.fullmesh ? 'on' : 'off'}, but the kernel kept backup ${now.flags.backup ? 'on' : 'off'}, fullmesh ${now.flags.fullmesh ? 'on' : 'off'}`,
+        );
+      }
     },
     async registerCc(name) {
       if (!deps.cc) throw new ApiFailure('UNSUPPORTED', 'this engine cannot register congestion controls');

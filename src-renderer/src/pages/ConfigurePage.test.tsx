@@ -87,18 +87,23 @@ describe('Configure page', () => {
     change(byTestId('cfg-mtu-eth0'), '9000');
     await click(byTestId('cfg-review'));
     const steps = within(byTestId('plan-steps')).getAllByRole('listitem');
-    expect(steps.map((s) => s.textContent)).toEqual([
-      'Set path manager limits: subflows 2 → 3, add_addr_accepted 2 → 2',
-      'Set net.ipv4.tcp_congestion_control from cubic to reno',
+    // MTUs first; only what changes is named ("add_addr_accepted 2 → 2" is not).
+    expect(steps.map((s) => s.querySelector('.step-text')?.textContent)).toEqual([
       'Set the MTU of eth0 from 1500 to 9000 bytes',
+      'Set path manager limits: subflows 2 → 3',
+      'Set net.ipv4.tcp_congestion_control from cubic to reno',
     ]);
     expect(byTestId('plan-shell').textContent).toBe(
       [
+        'ip link set dev eth0 mtu 9000',
         'ip mptcp limits set subflows 3 add_addr_accepted 2',
         'sysctl -w net.ipv4.tcp_congestion_control=reno',
-        'ip link set dev eth0 mtu 9000',
       ].join('\n'),
     );
+    // Each step says what it does to live traffic; none of these closes a subflow.
+    expect(screen.getAllByTestId('step-impact').map((e) => e.dataset.level)).toEqual(['new', 'live', 'new']);
+    expect(steps[2]!.textContent).toContain('applies to new connections only');
+    expect(screen.queryByTestId('cfg-allow-disruption')).toBeNull();
     expect(screen.queryByTestId('plan-errors')).toBeNull();
     // Below 1280 the planner refuses: eth0 has IPv6 addresses the kernel would drop.
     change(byTestId('cfg-mtu-eth0'), '1000');
@@ -151,6 +156,7 @@ describe('Configure page', () => {
     expect(lastArgs(api, 'mptcp:config:apply')).toEqual({
       config: { limits: { subflows: 3, addAddrAccepted: 2 }, congestionControl: 'reno' },
       confirmWithinS: null,
+      allowDisruption: false,
     });
     const report = byTestId('apply-report');
     expect(report.dataset.ok).toBe('false');
@@ -202,6 +208,184 @@ describe('Configure page', () => {
     await settle();
     expect(screen.queryByTestId('pending-banner')).toBeNull();
     expect(api.calls.filter((c) => c.method === 'mptcp:config:export').length).toBe(exports + 1);
+  });
+
+  it('a backup toggle is changed in place: live subflows stay, no consent asked', async () => {
+    const api = configApi().handle('mptcp:config:apply', { ok: true, value: applyReport() });
+    stores = await renderApp(api, 'configure');
+    const row = screen.getAllByTestId('cfg-endpoint-row')[1]!; // 10.0.2.2, subflow backup
+    fireEvent.click(within(row).getByTestId('endpoint-flag-backup'));
+    await click(byTestId('cfg-review'));
+    const steps = within(byTestId('plan-steps')).getAllByRole('listitem');
+    expect(steps.map((s) => s.dataset.kind)).toEqual(['endpoint-flags']);
+    expect(steps[0]!.textContent).toContain('Change endpoint id 2 10.0.2.2 in place: backup off');
+    expect(byTestId('step-impact').dataset.level).toBe('live');
+    expect(byTestId('step-impact').textContent).toContain(
+      '1 live subflow of 1 connection from 10.0.2.2 stop being backup',
+    );
+    expect(byTestId('plan-shell').textContent).toBe('ip mptcp endpoint change id 2 nobackup nofullmesh');
+    expect(screen.queryByTestId('cfg-disruption')).toBeNull();
+    expect((byTestId('cfg-apply') as HTMLButtonElement).disabled).toBe(false);
+  });
+
+  it('a step that closes live subflows says how many, and Apply waits for the consent checkbox', async () => {
+    const api = configApi().handle('mptcp:config:apply', { ok: true, value: applyReport() });
+    stores = await renderApp(api, 'configure');
+    // 10.0.2.2 from subflow to signal: the kernel cannot change that in place.
+    const row = screen.getAllByTestId('cfg-endpoint-row')[1]!;
+    fireEvent.click(within(row).getByTestId('endpoint-flag-subflow'));
+    fireEvent.click(within(row).getByTestId('endpoint-flag-signal'));
+    await click(byTestId('cfg-review'));
+    const steps = within(byTestId('plan-steps')).getAllByRole('listitem');
+    expect(steps.map((s) => [s.dataset.kind, s.dataset.impact])).toEqual([
+      ['endpoint-del', 'closes'],
+      ['endpoint-add', 'live'],
+    ]);
+    expect(byTestId('cfg-disruption').textContent).toContain(
+      'Remove endpoint id 2 10.0.2.2: closes 1 live subflow of 1 connection (10.0.2.2)',
+    );
+    expect(byTestId('plan-live').textContent).toContain('1 live MPTCP connection (2 subflows)');
+    const apply = byTestId('cfg-apply') as HTMLButtonElement;
+    expect(apply.disabled).toBe(true);
+    fireEvent.click(byTestId('cfg-allow-disruption'));
+    expect(apply.disabled).toBe(false);
+    await click(apply);
+    expect(lastArgs(api, 'mptcp:config:apply')).toMatchObject({ allowDisruption: true });
+  });
+
+  it('an apply refused for lack of consent says so and keeps the review', async () => {
+    const api = configApi().handle('mptcp:config:apply', {
+      ok: true,
+      value: applyReport({
+        ok: false,
+        needsConsent: true,
+        planErrors: ['Remove endpoint id 2 10.0.2.2: closes 4 live subflows of 2 connections (10.0.2.2)'],
+      }),
+    });
+    stores = await renderApp(api, 'configure');
+    change(byTestId('cfg-limit-subflows'), '3');
+    await click(byTestId('cfg-review'));
+    await click(byTestId('cfg-apply'));
+    expect(byTestId('apply-report').textContent).toContain(
+      'Refused: it would close live subflows; nothing was changed',
+    );
+    expect(byTestId('report-plan-errors').textContent).toContain('closes 4 live subflows of 2 connections');
+    expect(byTestId('plan-review')).toBeTruthy();
+  });
+
+  it('an automatic revert is shown as what it was, not as the apply that preceded it', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'Date'] });
+    vi.setSystemTime(new Date(2025, 0, 1, 3, 39, 44));
+    const api = configApi().handle('mptcp:config:apply', ({ confirmWithinS }) => ({
+      ok: true,
+      value: applyReport({
+        applied: [
+          {
+            step: { kind: 'sysctl', name: 'net.ipv4.tcp_congestion_control', from: 'cubic', to: 'reno' },
+            description: 'Set net.ipv4.tcp_congestion_control from cubic to reno',
+            ok: true,
+          },
+        ],
+        revertAtMs: Date.now() + (confirmWithinS ?? 0) * 1000,
+      }),
+    }));
+    stores = await renderApp(api, 'configure');
+    change(byTestId('cfg-cc'), 'reno');
+    await click(byTestId('cfg-review'));
+    fireEvent.click(byTestId('cfg-confirm-toggle'));
+    change(byTestId('cfg-confirm-seconds'), '15');
+    await click(byTestId('cfg-apply'));
+    expect(byTestId('report-pending').textContent).toContain(
+      'Reverts by itself at 03:39:59 unless confirmed',
+    );
+    // The deadline passes: the engine reverts and says so.
+    act(() => {
+      vi.advanceTimersByTime(15_000);
+      api.emit('mptcp:config:outcome', {
+        kind: 'reverted',
+        reason: 'deadline',
+        atMs: Date.now(),
+        appliedAtMs: Date.now() - 15_000,
+        confirmWithinS: 15,
+        revertAtMs: null,
+        restored: true,
+        steps: [
+          { description: 'Set net.ipv4.tcp_congestion_control from reno to cubic', ok: true, error: null },
+        ],
+        failed: null,
+        rolledBack: [],
+      });
+      api.emit('mptcp:config:pending', { revertAtMs: null });
+    });
+    await settle();
+    const notice = byTestId('cfg-outcome');
+    expect(notice.textContent).toContain(
+      'Reverted at 03:39:59: not confirmed within 15 s: the state before the apply is back exactly.',
+    );
+    expect(notice.textContent).toContain('Set net.ipv4.tcp_congestion_control from reno to cubic');
+    expect(byTestId('cfg-outcome-kind').dataset.reason).toBe('deadline');
+    expect(byTestId('cfg-outcome-kind').textContent).toBe('automatic revert');
+    // The report of the apply says how it ended, not only that it was applied.
+    expect(byTestId('apply-report').querySelector('h2')?.textContent).toBe(
+      'Applied: 1 step (reverted at 03:39:59)',
+    );
+    expect(screen.queryByTestId('report-pending')).toBeNull();
+    expect(byTestId('configure-page').textContent).not.toContain('reverts by itself');
+    expect(byTestId('configure-page').textContent).not.toContain('Reverts by itself');
+  });
+
+  it('shows what a crash recovery did, until dismissed', async () => {
+    const api = configApi();
+    stores = await renderApp(api, 'configure');
+    act(() =>
+      api.emit('mptcp:config:recovered', {
+        kind: 'apply-undone',
+        message:
+          'undid 2 step(s) of an apply started at 2025-01-01T03:39:44.000Z by MPTCP Studio pid 4242 that did not finish: the state before it is back exactly',
+        atMs: Date.now(),
+        pid: 4242,
+        appliedAtMs: Date.now() - 1000,
+        revertAtMs: null,
+        restored: true,
+        steps: [{ description: 'Set net.mptcp.add_addr_timeout from 60 to 120', ok: true, error: null }],
+      }),
+    );
+    expect(byTestId('cfg-recovered').textContent).toContain('undid 2 step(s) of an apply');
+    expect(byTestId('cfg-recovered').textContent).toContain('pid 4242');
+    act(() => within(byTestId('cfg-recovered')).getByRole('button', { name: 'Dismiss' }).click());
+    expect(screen.queryByTestId('cfg-recovered')).toBeNull();
+  });
+
+  it('shows a recovery that happened before the page connected, from the host timeline, once', async () => {
+    const recovery = {
+      kind: 'pending-adopted' as const,
+      message:
+        'a change applied at … by MPTCP Studio pid 2579, awaiting confirmation until …, whose engine is gone: this engine holds it now',
+      atMs: Date.UTC(2025, 0, 1, 3, 39, 0),
+      pid: 2579,
+      appliedAtMs: Date.UTC(2025, 0, 1, 3, 38, 50),
+      revertAtMs: Date.UTC(2025, 0, 1, 3, 39, 50),
+      restored: null,
+      steps: [],
+    };
+    const api = configApi().handle('mptcp:history:events', {
+      ok: true,
+      value: {
+        retentionMs: 900_000,
+        truncated: false,
+        entries: [{ name: 'mptcp:config:recovered', atMs: recovery.atMs, payload: recovery }],
+      },
+    });
+    stores = await renderApp(api, 'configure');
+    await settle();
+    expect(byTestId('cfg-recovered').textContent).toContain('this engine holds it now');
+    // The host also replays it to the page that connects: shown once.
+    act(() => api.emit('mptcp:config:recovered', recovery));
+    expect(within(byTestId('cfg-recovered')).getAllByRole('listitem')).toHaveLength(1);
+    // Adopted then, and nothing is pending now: said, so it is not taken for a change still waiting.
+    expect(byTestId('cfg-recovered-settled').textContent).toContain(
+      'No change is waiting for confirmation now',
+    );
   });
 
   it('loads an advisor fix into the form and opens the review without applying', async () => {

@@ -6,6 +6,7 @@ import { BuffersCard, MtuCard } from '../components/config/BuffersCard';
 import { EndpointsCard } from '../components/config/EndpointsCard';
 import type { CardProps } from '../components/config/Field';
 import { GeneralCard, LimitsCard } from '../components/config/GeneralCard';
+import { endOf, OutcomeNotice, RecoveryNotice } from '../components/config/OutcomeNotice';
 import { PlanReview } from '../components/config/PlanReview';
 import { SysctlsCard } from '../components/config/SysctlsCard';
 import { ErrorLine, Notice, ReadErrorsNotice } from '../components/Notice';
@@ -85,6 +86,8 @@ export function ConfigurePage() {
   const report = useConfig((s) => s.report);
   const applyError = useConfig((s) => s.applyError);
   const applying = useConfig((s) => s.applying);
+  const pendingRevertAtMs = useConfig((s) => s.pendingRevertAtMs);
+  const outcome = useConfig((s) => s.outcome);
   const edit = useConfig((s) => s.edit);
   const load = useConfig((s) => s.load);
   const apply = useConfig((s) => s.apply);
@@ -100,6 +103,8 @@ export function ConfigurePage() {
       if (t.advice === null && !t.adviceLoading) await t.loadAdvice();
       const c = stores.cc.getState();
       if (c.list === null && !c.loading) await c.refresh();
+      // Recoveries (and outcomes) from before this page connected, from the host's timeline.
+      await stores.config.getState().loadPast();
     })();
   }, [stores]);
 
@@ -141,6 +146,7 @@ export function ConfigurePage() {
           <ErrorLine code={loadError.code} message={loadError.message} />
         </Notice>
       ) : null}
+      <RecoveryNotice />
       {status && !status.privileges.netAdmin ? (
         <Notice tone="warn" title="Read-only: no CAP_NET_ADMIN in this network namespace">
           {status.privileges.note ?? 'You can plan changes, but applying them needs CAP_NET_ADMIN.'}
@@ -181,12 +187,14 @@ export function ConfigurePage() {
             </div>
           </div>
           <aside className="config-side">
+            {/* How the last change ended comes first: after an automatic revert it is the news. */}
+            <OutcomeNotice />
             <ChangesPanel desired={desired} />
             {review ? (
               <PlanReview
                 review={review}
                 applying={applying}
-                onApply={(s) => void apply(s)}
+                onApply={(s, allowDisruption) => void apply(s, allowDisruption)}
                 onClose={closeReview}
               />
             ) : null}
@@ -200,7 +208,16 @@ export function ConfigurePage() {
                 Applying… each step is checked; a failure rolls back everything done so far.
               </p>
             ) : null}
-            {report ? <ApplyReportView kind={report.kind} report={report.value} /> : null}
+            {report ? (
+              <ApplyReportView
+                kind={report.kind}
+                report={report.value}
+                stillPending={
+                  report.value.revertAtMs !== null && pendingRevertAtMs === report.value.revertAtMs
+                }
+                ended={report.kind === 'apply' ? endOf(outcome, report.value.revertAtMs) : null}
+              />
+            ) : null}
             <AdvicePanel />
           </aside>
         </div>

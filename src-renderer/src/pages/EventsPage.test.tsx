@@ -99,4 +99,77 @@ describe('Events page', () => {
     expect(screen.getByTestId('events-dropped').textContent).toContain('12 kernel events were dropped');
     expect(stores?.connections.getState().engineError).toBeNull();
   });
+
+  it('shows configuration changes and crash recoveries as config events, with their steps', async () => {
+    const api = await open();
+    const step = (description: string) => ({ description, ok: true, error: null });
+    const base = {
+      appliedAtMs: T0,
+      confirmWithinS: 15,
+      revertAtMs: null,
+      restored: null,
+      failed: null,
+      rolledBack: [],
+    };
+    act(() => {
+      api.emit('mptcp:kernel:event', linkEvent(T0, 'up'));
+      api.emit('mptcp:config:outcome', {
+        ...base,
+        kind: 'applied',
+        reason: null,
+        atMs: T0 + 1,
+        revertAtMs: T0 + 15_000,
+        steps: [step('Change endpoint id 2 10.0.2.2 in place: backup on')],
+      });
+      api.emit('mptcp:config:outcome', {
+        ...base,
+        kind: 'reverted',
+        reason: 'deadline',
+        atMs: T0 + 15_000,
+        restored: true,
+        steps: [step('Change endpoint id 2 10.0.2.2 in place: backup off')],
+      });
+      api.emit('mptcp:config:outcome', {
+        ...base,
+        kind: 'apply-failed',
+        reason: null,
+        atMs: T0 + 16_000,
+        restored: true,
+        steps: [step('Set path manager limits: subflows 2 → 3')],
+        failed: {
+          description: 'Set net.ipv4.tcp_congestion_control from cubic to reno',
+          ok: false,
+          error: 'EPERM: no',
+        },
+        rolledBack: [step('Set path manager limits: subflows 3 → 2')],
+      });
+      api.emit('mptcp:config:recovered', {
+        kind: 'pending-reverted',
+        message: 'reverted a change applied at … by MPTCP Studio pid 7, because its deadline passed',
+        atMs: T0 + 17_000,
+        pid: 7,
+        appliedAtMs: T0,
+        revertAtMs: T0 + 1000,
+        restored: true,
+        steps: [step('Set net.mptcp.add_addr_timeout from 60 to 120')],
+      });
+    });
+    expect(kinds()).toEqual(['config', 'config', 'config', 'config', 'link']);
+    const rows = screen.getAllByTestId('event-row');
+    expect(rows.map((r) => r.querySelector('.badge')?.textContent)).toEqual([
+      'config recovered',
+      'config apply failed',
+      'config reverted',
+      'config applied',
+      'link',
+    ]);
+    expect(rows[2]!.textContent).toContain('not confirmed within 15 s');
+    expect(rows[2]!.textContent).toContain('Change endpoint id 2 10.0.2.2 in place: backup off');
+    expect(rows[1]!.textContent).toContain('EPERM: no');
+    expect(rows[1]!.textContent).toContain('undone: Set path manager limits: subflows 3 → 2');
+    expect(rows[0]!.textContent).toContain('Crash recovery: reverted a change');
+    expect(rows[0]!.textContent).toContain('Set net.mptcp.add_addr_timeout from 60 to 120');
+    fireEvent.change(screen.getByTestId('events-filter-kind'), { target: { value: 'config' } });
+    expect(kinds()).toEqual(['config', 'config', 'config', 'config']);
+  });
 });

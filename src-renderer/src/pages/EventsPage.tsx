@@ -1,19 +1,44 @@
 import { useMemo, useState } from 'react';
 import { Badge, type Tone } from '../components/Badge';
-import { describeEvent, eventTokenHex, formatTimeMs, KIND_OPTIONS } from '../components/monitor/event-format';
+import {
+  configLabel,
+  describeEvent,
+  eventTokenHex,
+  formatTimeMs,
+  KIND_OPTIONS,
+} from '../components/monitor/event-format';
 import { MonitorToolbar } from '../components/monitor/MonitorToolbar';
 import { Notice } from '../components/Notice';
-import type { TimelineEvent } from '../../../shared/pm';
-import { eventKind, type LoggedEvent } from '../state/monitor/event-log';
+import { eventKind, type LogEvent, type LoggedEvent } from '../state/monitor/event-log';
 import { useEventsVersion, useMonitor, useOverview, useStores } from '../state/stores';
 
 const INITIAL_ROWS = 500;
 
 const PM_TONES: Record<string, Tone> = { ok: 'ok', error: 'bad', skipped: 'warn', info: 'info' };
 
-/** The badge of a row: path-manager actions by their outcome, kernel events by their kind. */
-function badgeOf(e: TimelineEvent): { tone: Tone; label: string } {
+const CONFIG_TONES: Record<string, Tone> = {
+  applied: 'ok',
+  confirmed: 'ok',
+  reverted: 'warn',
+  'apply-failed': 'bad',
+  'revert-failed': 'bad',
+};
+
+/**
+ * The badge of a row: path-manager actions by their outcome, configuration changes by how they
+ * ended, kernel events by their kind.
+ */
+function badgeOf(e: LogEvent): { tone: Tone; label: string } {
   if (e.source === 'pm') return { tone: PM_TONES[e.action.result] ?? 'info', label: `pm ${e.action.action}` };
+  if (e.source === 'config') {
+    const tone =
+      'recovery' in e
+        ? e.recovery.restored === false || e.recovery.kind === 'not-recovered'
+          ? 'bad'
+          : 'warn'
+        : (CONFIG_TONES[e.outcome.kind] ?? 'info');
+    return { tone, label: configLabel(e) };
+  }
   const kind = eventKind(e);
   return { tone: toneOf(kind), label: kind };
 }
@@ -65,8 +90,8 @@ export function EventsPage() {
       <div className="page-title">
         <h1>Events</h1>
         <span className="muted">
-          kernel MPTCP path-manager events, interface changes and the actions of MPTCP Studio&apos;s own path
-          manager, newest first (last {events.capacity})
+          kernel MPTCP path-manager events, interface changes, configuration changes and the actions of MPTCP
+          Studio&apos;s own path manager, newest first (last {events.capacity})
         </span>
       </div>
       <MonitorToolbar />
@@ -91,7 +116,11 @@ export function EventsPage() {
             <option value="">All types</option>
             {KIND_OPTIONS.map((k) => (
               <option key={k} value={k}>
-                {k === 'pm' ? 'pm (path manager actions)' : k}
+                {k === 'pm'
+                  ? 'pm (path manager actions)'
+                  : k === 'config'
+                    ? 'config (changes, reverts, recoveries)'
+                    : k}
               </option>
             ))}
           </select>

@@ -1,6 +1,8 @@
 /**
  * The Configure page's state: the kernel's export (the base), the form draft, the plan under
- * review, the apply report, a change awaiting confirmation, and the advisor's items.
+ * review, the apply report, a change awaiting confirmation, how the last change ended (the engine's
+ * mptcp:config:outcome events), what a crash recovery did (mptcp:config:recovered), and the
+ * advisor's items.
  *
  * Nothing is applied without a reviewed plan: `startReview()` plans exactly the changed fields, and
  * `apply()` sends the config that was reviewed. After an apply or a revert the export, the overview
@@ -8,9 +10,16 @@
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { MptcpConfig } from '../../../shared/config';
-import type { Advice, ApplyReport, PlanView } from '../../../shared/config-api';
+import type {
+  Advice,
+  ApplyReport,
+  ConfigOutcome,
+  ConfigTimelineEntry,
+  PlanView,
+} from '../../../shared/config-api';
 import type { MethodArgs, MethodName, MethodResult, MptcpApi } from '../../../shared/contract';
 import type { ApiError, Result } from '../../../shared/result';
+import type { ConfigRecovery } from '../../../shared/types';
 import { buildDesired, draftFromConfig, overlayConfig, type ConfigDraft } from './config-draft';
 import type { OverviewStore } from './overview-store';
 
@@ -38,6 +47,10 @@ export interface ConfigState {
   pendingRevertAtMs: number | null;
   pendingBusy: boolean;
   pendingError: ApiError | null;
+  /** How the latest change ended, or where it stands (applied, confirmed, reverted and why). */
+  outcome: ConfigOutcome | null;
+  /** What engines found that a killed engine left, newest last (until dismissed). */
+  recoveries: ConfigRecovery[];
   advice: Advice[] | null;
   adviceError: ApiError | null;
   adviceLoading: boolean;
@@ -48,12 +61,20 @@ export interface ConfigState {
   reset: () => void;
   startReview: () => Promise<void>;
   closeReview: () => void;
-  apply: (confirmWithinS: number | null) => Promise<void>;
+  /** Apply the reviewed plan; `allowDisruption`: the user agreed that steps close live subflows. */
+  apply: (confirmWithinS: number | null, allowDisruption?: boolean) => Promise<void>;
+  dismissRecoveries: () => void;
   confirm: () => Promise<void>;
   revert: () => Promise<void>;
   /** Put `config` into the form as desired changes (a profile, an advisor fix) and plan it. */
   loadDesired: (config: MptcpConfig, source: string) => Promise<void>;
   loadAdvice: () => Promise<void>;
+  /**
+   * The recoveries the host's timeline kept (mptcp:history:events) from before this page
+   * connected: a recovery runs as the engine starts, often before any page is there. Once per
+   * store; a host without history (UNSUPPORTED) just has nothing to add.
+   */
+  loadPast: () => Promise<void>;
 }
 
 export type ConfigStore = StoreApi<ConfigState> & { dispose(): void };
@@ -70,9 +91,20 @@ async function call<M extends MethodName>(
   }
 }
 
+const sameRecovery = (a: ConfigRecovery, b: ConfigRecovery): boolean =>
+  a.atMs === b.atMs && a.kind === b.kind && a.message === b.message;
+
 export function createConfigStore(api: MptcpApi, overview: OverviewStore): ConfigStore {
   let loadSeq = 0;
   let reviewSeq = 0;
+  let pastLoaded = false;
+  /** Add a recovery unless it is there already (the host replays some to each page, history too). */
+  const addRecovery = (r: ConfigRecovery): void => {
+    const list = store.getState().recoveries;
+    if (list.some((x) => sameRecovery(x, r))) return;
+    // Bounded: a host replays the last 20 to each page that connects.
+    store.setState({ recoveries: [...list, r].sort((a, b) => a.atMs - b.atMs).slice(-20) });
+  };
 
   const store = createStore<ConfigState>()((set, get) => {
     /**
@@ -98,6 +130,8 @@ export function createConfigStore(api: MptcpApi, overview: OverviewStore): Confi
       pendingRevertAtMs: null,
       pendingBusy: false,
       pendingError: null,
+      outcome: null,
+      recoveries: [],
       advice: null,
       adviceError: null,
       adviceLoading: false,
@@ -157,11 +191,15 @@ export function createConfigStore(api: MptcpApi, overview: OverviewStore): Confi
         set({ review: null });
       },
 
-      apply: async (confirmWithinS) => {
+      apply: async (confirmWithinS, allowDisruption = false) => {
         const review = get().review;
         if (!review?.plan || get().applying) return;
         set({ applying: true, applyError: null, report: null });
-        const r = await call(api, 'mptcp:config:apply', { config: review.config, confirmWithinS });
+        const r = await call(api, 'mptcp:config:apply', {
+          config: review.config,
+          confirmWithinS,
+          allowDisruption,
+        });
         if (!r.ok) {
           set({ applying: false, applyError: r.error });
           return;
@@ -201,6 +239,8 @@ export function createConfigStore(api: MptcpApi, overview: OverviewStore): Confi
         await reloadAll();
       },
 
+      dismissRecoveries: () => set({ recoveries: [] }),
+
       loadDesired: async (config, source) => {
         if (!get().base) await get().load();
         const draft = get().draft;
@@ -208,6 +248,14 @@ export function createConfigStore(api: MptcpApi, overview: OverviewStore): Confi
         reviewSeq++;
         set({ draft: overlayConfig(draft, config), draftSource: source, review: null, report: null });
         await get().startReview();
+      },
+
+      loadPast: async () => {
+        if (pastLoaded) return;
+        pastLoaded = true;
+        const r = await call(api, 'mptcp:history:events', {});
+        if (!r.ok) return;
+        for (const e of r.value.entries) if (e.name === 'mptcp:config:recovered') addRecovery(e.payload);
       },
 
       loadAdvice: async () => {
@@ -232,5 +280,35 @@ export function createConfigStore(api: MptcpApi, overview: OverviewStore): Confi
     }
   });
 
-  return Object.assign(store, { dispose: offPending });
+  const offOutcome = api.on('mptcp:config:outcome', (outcome) => store.setState({ outcome }));
+  const offRecovered = api.on('mptcp:config:recovered', addRecovery);
+
+  return Object.assign(store, {
+    dispose: () => {
+      offPending();
+      offOutcome();
+      offRecovered();
+    },
+  });
+}
+
+/**
+ * Configuration outcomes and crash recoveries as timeline entries (the Events page, kind
+ * `config`), for as long as `live()` says the timeline is live (not a recording's replay).
+ */
+export function watchConfigTimeline(
+  api: MptcpApi,
+  push: (e: ConfigTimelineEntry) => void,
+  live: () => boolean,
+): () => void {
+  const offOutcome = api.on('mptcp:config:outcome', (outcome) => {
+    if (live()) push({ source: 'config', timestampMs: outcome.atMs, outcome });
+  });
+  const offRecovered = api.on('mptcp:config:recovered', (recovery) => {
+    if (live()) push({ source: 'config', timestampMs: recovery.atMs, recovery });
+  });
+  return () => {
+    offOutcome();
+    offRecovered();
+  };
 }

@@ -2,6 +2,7 @@ import type { Advice } from '../../../../shared/config-api';
 import { useConfig } from '../../state/stores';
 import { Badge } from '../Badge';
 import { ErrorLine } from '../Notice';
+import { TraceThisPathButton } from '../path-doctor/TraceThisPath';
 
 const TONE = { info: 'info', warning: 'warn', error: 'bad' } as const;
 
@@ -26,6 +27,9 @@ function AdviceItem({ advice, onFix, disabled }: { advice: Advice; onFix: () => 
           >
             Fix…
           </button>
+        ) : null}
+        {advice.trace ? (
+          <TraceThisPathButton {...advice.trace} small testId={`advice-trace-${advice.id}`} />
         ) : null}
       </div>
       <p className="advice-detail">{advice.detail}</p>

@@ -1,14 +1,37 @@
-import type { ApplyReport } from '../../../../shared/config-api';
+import type { ApplyReport, ConfigOutcome } from '../../../../shared/config-api';
 import { formatTime } from '../../format';
 import { ErrorLine } from '../Notice';
 
-export function ApplyReportView({ kind, report }: { kind: 'apply' | 'revert'; report: ApplyReport }) {
+/**
+ * The report of this page's last apply or revert. `stillPending`: the change it made still awaits
+ * confirmation (how it ended otherwise is the OutcomeNotice's, never this report's "reverts at").
+ */
+export function ApplyReportView({
+  kind,
+  report,
+  stillPending,
+  ended = null,
+}: {
+  kind: 'apply' | 'revert';
+  report: ApplyReport;
+  stillPending: boolean;
+  /** How the change this report applied ended since (confirmed, reverted), if it has. */
+  ended?: ConfigOutcome | null;
+}) {
   const verb = kind === 'apply' ? 'Applied' : 'Reverted';
+  const since =
+    ended?.kind === 'reverted'
+      ? ` (reverted at ${formatTime(ended.atMs)})`
+      : ended?.kind === 'confirmed'
+        ? ' (confirmed)'
+        : '';
   const title = report.ok
-    ? `${verb}: ${report.applied.length} step${report.applied.length === 1 ? '' : 's'}`
-    : report.planErrors.length > 0
-      ? 'Refused: nothing was changed'
-      : `${kind === 'apply' ? 'Apply' : 'Revert'} failed${report.rolledBack.length > 0 ? ' and was rolled back' : ''}`;
+    ? `${verb}: ${report.applied.length} step${report.applied.length === 1 ? '' : 's'}${since}`
+    : report.needsConsent
+      ? 'Refused: it would close live subflows; nothing was changed'
+      : report.planErrors.length > 0
+        ? 'Refused: nothing was changed'
+        : `${kind === 'apply' ? 'Apply' : 'Revert'} failed${report.rolledBack.length > 0 ? ' and was rolled back' : ''}`;
   return (
     <section
       className={`card report ${report.ok ? 'report-ok' : 'report-bad'}`}
@@ -76,8 +99,10 @@ export function ApplyReportView({ kind, report }: { kind: 'apply' | 'revert'; re
             : 'The state read back differs from the state before: check the Overview.'}
         </p>
       ) : null}
-      {report.revertAtMs !== null ? (
-        <p className="muted">Reverts by itself at {formatTime(report.revertAtMs)} unless confirmed.</p>
+      {report.revertAtMs !== null && stillPending ? (
+        <p className="muted" data-testid="report-pending">
+          Reverts by itself at {formatTime(report.revertAtMs)} unless confirmed.
+        </p>
       ) : null}
     </section>
   );

@@ -11,7 +11,7 @@ import {
 import { Chip } from '../Badge';
 import { FieldErrorList, type CardProps } from './Field';
 
-/** Reference §1.3, in a sentence each. */
+/** The endpoint flags (include/uapi/linux/mptcp.h MPTCP_PM_ADDR_FLAG_*), in a sentence each. */
 const FLAG_HELP: Record<FlagName, string> = {
   signal: 'announce this address to peers (ADD_ADDR)',
   subflow: 'open a subflow from this address to the peer’s initial address',

@@ -1,8 +1,29 @@
 import { useState } from 'react';
+import type { PlanView, StepImpact } from '../../../../shared/config-api';
+import { formatTime } from '../../format';
 import type { Review } from '../../state/config-store';
+import { Badge, type Tone } from '../Badge';
 import { ErrorLine, Notice } from '../Notice';
 
 const DEFAULT_CONFIRM_S = 30;
+
+const IMPACT: Record<StepImpact['level'], { tone: Tone; label: string }> = {
+  none: { tone: 'neutral', label: 'no live effect' },
+  new: { tone: 'info', label: 'new connections' },
+  live: { tone: 'ok', label: 'live, keeps subflows' },
+  closes: { tone: 'bad', label: 'closes live subflows' },
+};
+
+/** Where the impacts come from: the live connections read when the plan was made. */
+function LiveSource({ live }: { live: PlanView['live'] }) {
+  return (
+    <p className="muted impact-source" data-testid="plan-live">
+      {live
+        ? `Impact on live traffic computed from ${live.connections} live MPTCP connection${live.connections === 1 ? '' : 's'} (${live.subflows} subflow${live.subflows === 1 ? '' : 's'}) read at ${formatTime(live.takenAtMs)}; checked again when you apply.`
+        : 'The live connections could not be read: a step that may close subflows is counted as closing them.'}
+    </p>
+  );
+}
 
 export function PlanReview({
   review,
@@ -12,20 +33,23 @@ export function PlanReview({
 }: {
   review: Review;
   applying: boolean;
-  onApply: (confirmWithinS: number | null) => void;
+  onApply: (confirmWithinS: number | null, allowDisruption: boolean) => void;
   onClose: () => void;
 }) {
   const [safeguard, setSafeguard] = useState(false);
   const [seconds, setSeconds] = useState(String(DEFAULT_CONFIRM_S));
+  const [consent, setConsent] = useState(false);
   const plan = review.plan;
   const secondsN = Number(seconds);
   const secondsOk = /^\d+$/.test(seconds) && secondsN >= 5 && secondsN <= 3600;
+  const closing = plan?.steps.filter((s) => s.impact.level === 'closes') ?? [];
   const canApply =
     plan !== null &&
     plan.errors.length === 0 &&
     plan.steps.length > 0 &&
     !applying &&
-    (!safeguard || secondsOk);
+    (!safeguard || secondsOk) &&
+    (closing.length === 0 || consent);
 
   return (
     <section className="card review" data-testid="plan-review" aria-labelledby="plan-heading">
@@ -69,10 +93,15 @@ export function PlanReview({
             <div className="plan-columns">
               <div>
                 <h3>Steps, in order</h3>
+                <LiveSource live={plan.live} />
                 <ol className="plan-steps" data-testid="plan-steps">
                   {plan.steps.map((s, i) => (
-                    <li key={i} data-kind={s.step.kind}>
-                      {s.description}
+                    <li key={i} data-kind={s.step.kind} data-impact={s.impact.level}>
+                      <span className="step-text">{s.description}</span>
+                      <span className="step-impact" data-testid="step-impact" data-level={s.impact.level}>
+                        <Badge tone={IMPACT[s.impact.level].tone}>{IMPACT[s.impact.level].label}</Badge>{' '}
+                        {s.impact.text}
+                      </span>
                     </li>
                   ))}
                 </ol>
@@ -85,6 +114,34 @@ export function PlanReview({
               </div>
             </div>
           )}
+          {closing.length > 0 ? (
+            <div className="consent" data-testid="cfg-disruption">
+              <p>
+                <strong>
+                  {closing.length === 1 ? 'One step closes' : `${closing.length} steps close`} live subflows.
+                </strong>{' '}
+                The connections stay up on their other subflows (if they have any); the closed ones are not
+                guaranteed to come back.
+              </p>
+              <ul className="plain">
+                {closing.map((s, i) => (
+                  <li key={i}>
+                    {s.description}: {s.impact.text}
+                  </li>
+                ))}
+              </ul>
+              <label className="check">
+                <input
+                  type="checkbox"
+                  data-testid="cfg-allow-disruption"
+                  checked={consent}
+                  disabled={applying}
+                  onChange={(e) => setConsent(e.target.checked)}
+                />
+                Close these live subflows
+              </label>
+            </div>
+          ) : null}
           <div className="apply-bar">
             <label className="check">
               <input
@@ -113,7 +170,8 @@ export function PlanReview({
               className="button primary"
               data-testid="cfg-apply"
               disabled={!canApply}
-              onClick={() => onApply(safeguard ? secondsN : null)}
+              title={closing.length > 0 && !consent ? 'Tick “Close these live subflows” first' : undefined}
+              onClick={() => onApply(safeguard ? secondsN : null, closing.length > 0 && consent)}
             >
               {applying
                 ? 'Applying…'

@@ -2,7 +2,7 @@ import { sysctlKeys } from '../../../../shared/plan';
 import { BOOLEAN_SYSCTLS, errorsAt, SYSCTL_KEYS, type SysctlKey } from '../../state/config-draft';
 import { Field, rawSysctl, type CardProps } from './Field';
 
-/** Reference §6.1 (Documentation/networking/mptcp-sysctl.rst), with the ranges the schema accepts. */
+/** Documentation/networking/mptcp-sysctl.rst, with the ranges the schema accepts. */
 const SYSCTL_HELP: Record<SysctlKey, { label: string; explain: string; range?: string }> = {
   checksumEnabled: {
     label: 'DSS checksums',

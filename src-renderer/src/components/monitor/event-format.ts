@@ -1,6 +1,8 @@
 /** Kernel events in words for the timeline; raw attributes are kept for what we cannot decode. */
-import type { PmAction, TimelineEvent } from '../../../../shared/pm';
-import { hostPort, tokenHex } from '../../format';
+import { describeOutcome, type ConfigTimelineEntry } from '../../../../shared/config-api';
+import type { PmAction } from '../../../../shared/pm';
+import { formatTime, hostPort, tokenHex } from '../../format';
+import type { LogEvent } from '../../state/monitor/event-log';
 
 export const MPTCP_KINDS = [
   'created',
@@ -16,8 +18,32 @@ export const MPTCP_KINDS = [
   'unknown',
 ] as const;
 
-/** 'pm': the engine's own path-manager actions (subflow-create, announce, endpoint-sync, …). */
-export const KIND_OPTIONS = ['pm', 'link', 'address', ...MPTCP_KINDS] as const;
+/**
+ * 'pm': the engine's own path-manager actions (subflow-create, announce, endpoint-sync, …);
+ * 'config': configuration changes (applied, confirmed, reverted, rolled back) and crash recoveries.
+ */
+export const KIND_OPTIONS = ['config', 'pm', 'link', 'address', ...MPTCP_KINDS] as const;
+
+/** A configuration outcome or recovery in words, with the steps it ran. */
+export function describeConfigEntry(e: ConfigTimelineEntry): string {
+  if ('recovery' in e) {
+    const r = e.recovery;
+    const steps = r.steps.map((s) => `${s.description}${s.ok ? '' : ` (failed: ${s.error ?? '?'})`}`);
+    return [`Crash recovery: ${r.message}`, ...steps].join(' · ');
+  }
+  const o = e.outcome;
+  const steps = [
+    ...o.steps.map((s) => `${s.description}${s.ok ? '' : ` (failed: ${s.error ?? '?'})`}`),
+    ...o.rolledBack.map((s) => `undone: ${s.description}${s.ok ? '' : ` (failed: ${s.error ?? '?'})`}`),
+  ];
+  return [describeOutcome(o, formatTime), ...steps].join(' · ');
+}
+
+/** The badge label of a configuration row: "config applied", "config reverted", "config recovered". */
+export function configLabel(e: ConfigTimelineEntry): string {
+  if ('recovery' in e) return 'config recovered';
+  return `config ${e.outcome.kind.replace('-', ' ')}`;
+}
 
 function addr(address: string | null, port: number | null): string | null {
   if (address === null) return null;
@@ -51,10 +77,8 @@ export function describePmAction(a: PmAction): string {
 }
 
 /** One line describing the event; `ifname` resolves interface indexes where known. */
-export function describeEvent(
-  e: TimelineEvent,
-  ifname: (index: number) => string | null = () => null,
-): string {
+export function describeEvent(e: LogEvent, ifname: (index: number) => string | null = () => null): string {
+  if (e.source === 'config') return describeConfigEntry(e);
   if (e.source === 'pm') return describePmAction(e.action);
   if (e.source === 'link') {
     const state = e.deleted ? 'removed' : `${e.operState}${e.adminUp ? '' : ' (admin down)'}`;
@@ -85,7 +109,7 @@ export function describeEvent(
   return parts.join(' · ');
 }
 
-export function eventTokenHex(e: TimelineEvent): string | null {
+export function eventTokenHex(e: LogEvent): string | null {
   if (e.source === 'pm') return e.action.token !== null ? tokenHex(e.action.token) : null;
   return e.source === 'mptcp' && e.event.token !== null ? tokenHex(e.event.token) : null;
 }
