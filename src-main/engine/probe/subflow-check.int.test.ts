@@ -1,0 +1,210 @@
+/**
+ * The subflow check against real kernels and real middleboxes (PathDoctorLab), through the
+ * contract and the namespace agent, as the UI runs it. Paths (each client → r1 … r4 → server):
+ *   c0 clean; c1 r2 drops SYNs carrying MP_JOIN; c2 r2 answers them with an RST;
+ *   c3 r2 strips option 30 from data packets (DSS); c4 r2 strips option 30 from every packet.
+ * Every probe stays in the lab: the client namespace has routes to the lab's prefixes only.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ProbeProgress, ProbeRun, SubflowCheckResult } from '../../../shared/path-doctor';
+import type { Result } from '../../../shared/result';
+import { labUnavailableReason, nsRun } from '../../lab/lab';
+import { PathDoctorLab, TARGET_PORTS } from '../../lab/path-doctor-lab';
+import { openEngine, type EngineService } from '../index';
+import { probeHelperPath } from './helper';
+
+const skip = labUnavailableReason();
+
+describe.skipIf(skip !== null)('subflow check in the Path doctor lab', () => {
+  let lab: PathDoctorLab;
+  let engine: EngineService;
+  const progress: ProbeProgress[] = [];
+  let n = 0;
+
+  beforeAll(async () => {
+    execFileSync(process.execPath, ['scripts/build-probe.mjs']);
+    lab = await PathDoctorLab.create({
+      paths: 5,
+      stripPaths: [4],
+      joinDropPaths: [1],
+      joinRefusePaths: [2],
+      dssStripPaths: [3],
+    });
+    await lab.startTargets(probeHelperPath());
+    engine = openEngine({ netns: lab.client });
+    engine.on('mptcp:probe:progress', (p) => progress.push(p));
+  });
+  afterAll(async () => {
+    await engine?.close();
+    await lab?.destroy();
+  });
+
+  /** Start a check, wait for its end, return the run with its result. */
+  async function check(args: Record<string, unknown>): Promise<ProbeRun> {
+    const runId = `it-subflows-${++n}-${Date.now()}`;
+    const started = await engine.invoke('mptcp:probe:subflows', { runId, ...args });
+    if (!started.ok) throw new Error(`${started.error.code}: ${started.error.message}`);
+    const deadline = Date.now() + 45_000;
+    while (!progress.some((p) => p.runId === runId && p.state !== 'running')) {
+      if (Date.now() > deadline) throw new Error('the check did not end');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const got = (await engine.invoke('mptcp:probe:get', { runId })) as Result<ProbeRun | null>;
+    if (!got.ok || !got.value) throw new Error('no run in the history');
+    return got.value;
+  }
+  const resultOf = (run: ProbeRun): SubflowCheckResult => {
+    if (run.result?.kind !== 'subflows') throw new Error(`no check result: ${run.summary}`);
+    return run.result.check;
+  };
+
+  it('per path: joins OK, silently dropped, refused with an RST, broken once data flows; the payload intact', async () => {
+    const target = lab.paths[0]?.serverAddress ?? '';
+    const run = await check({
+      target,
+      port: TARGET_PORTS.mptcp,
+      from: ['c0', 'c1', 'c2', 'c3'],
+      subflowsPerPath: 2,
+      payloadBytes: 1024 * 1024,
+      joinTimeoutMs: 2500,
+    });
+    expect(run.state).toBe('done');
+    const r = resultOf(run);
+    expect(Object.fromEntries(r.paths.map((p) => [p.interface, p.outcome]))).toEqual({
+      c0: 'ok',
+      c1: 'dropped',
+      c2: 'refused',
+      c3: 'fallback',
+    });
+    // Two subflows per path, each with its own source port; c0's first is the initial one.
+    expect(r.subflows.filter((s) => !s.extra)).toHaveLength(8);
+    expect(r.subflows.filter((s) => s.initial).map((s) => s.interface)).toEqual(['c0']);
+    expect(new Set(r.subflows.map((s) => `${s.localAddress}:${s.localPort}`)).size).toBe(8);
+    // Every subflow that joined carried data, both ways.
+    for (const s of r.subflows.filter((x) => x.outcome === 'ok')) {
+      expect(s.bytesSent).toBeGreaterThan(0);
+      expect(s.bytesReceived).toBeGreaterThan(0);
+    }
+    for (const s of r.subflows.filter((x) => x.interface === 'c1'))
+      expect(s.reason).toMatch(/no answer to the SYN \+ MP_JOIN/);
+    for (const s of r.subflows.filter((x) => x.interface === 'c2')) expect(s.error).toBe('ECONNREFUSED');
+    for (const s of r.subflows.filter((x) => x.interface === 'c3'))
+      expect(s.reason).toMatch(/^reset (by this end )?once data flowed.*strips or alters DSS/);
+    expect(r.payload).toMatchObject({ bytes: 1024 * 1024, intact: true, mismatchAt: null });
+    expect(r.connection).toMatchObject({
+      mptcp: true,
+      fallback: null,
+      initialAddress: lab.paths[0]?.clientAddress,
+    });
+    // The namespace's counters agree: 7 SYN + MP_JOIN sent, answered on c0 and c3 only.
+    expect(r.counters.MPJoinSynTx).toBe(7);
+    expect(r.counters.MPJoinSynAckRx).toBe(3);
+    expect(r.verdict).toMatch(
+      /^1 of 4 paths carry MPTCP subflows; joins from c1 \(10\.1\.1\.1\) are dropped silently/,
+    );
+    expect(r.verdict).toContain('the payload (1 MiB) came back intact');
+    // Progress came while it ran, and the run is in the history.
+    const mine = progress.filter((p) => p.runId === run.runId);
+    expect(mine.filter((p) => p.state === 'running').length).toBeGreaterThan(2);
+    expect(mine.at(-1)).toMatchObject({ state: 'done', kind: 'subflows' });
+    const history = (await engine.invoke('mptcp:probe:history', {})) as Result<ProbeRun[]>;
+    expect(history.ok && history.value.find((h) => h.runId === run.runId)).toMatchObject({
+      state: 'done',
+      result: null,
+    });
+  });
+
+  it('creates its socket under the userspace path manager and puts `kernel` back at once, state file gone', async () => {
+    const run = await check({
+      target: lab.paths[0]?.serverAddress ?? '',
+      port: TARGET_PORTS.mptcp,
+      from: ['c0'],
+      payloadBytes: 64 * 1024,
+    });
+    expect(resultOf(run).connection.pathManager).toEqual({ before: 'kernel', switched: true });
+    const { stdout } = await nsRun(lab.client, 'sysctl', ['-n', 'net.mptcp.path_manager']);
+    expect(stdout.trim()).toBe('kernel');
+    const dir = '/run/mptcp-studio';
+    if (existsSync(dir)) expect(readdirSync(dir).filter((f) => f.startsWith('probe-pm-'))).toEqual([]);
+  });
+
+  it('the first interface strips MP_CAPABLE: the check says so and starts from the next one', async () => {
+    const run = await check({
+      target: lab.paths[0]?.serverAddress ?? '',
+      port: TARGET_PORTS.mptcp,
+      from: ['c4', 'c0'],
+      payloadBytes: 256 * 1024,
+    });
+    const r = resultOf(run);
+    expect(Object.fromEntries(r.paths.map((p) => [p.interface, p.outcome]))).toEqual({
+      c4: 'fallback',
+      c0: 'ok',
+    });
+    expect(r.paths.find((p) => p.interface === 'c4')?.verdict).toMatch(/fell back to TCP at the handshake/);
+    expect(r.connection.initialAddress).toBe(lab.paths[0]?.clientAddress);
+    expect(r.payload.intact).toBe(true);
+  });
+
+  it('nothing listens there: refused at the handshake, with how to start the responder', async () => {
+    const run = await check({
+      target: lab.paths[0]?.serverAddress ?? '',
+      port: TARGET_PORTS.closed,
+      from: ['c0'],
+    });
+    const r = resultOf(run);
+    expect(r.paths).toMatchObject([{ interface: 'c0', outcome: 'refused' }]);
+    expect(r.verdict).toContain(`mptcp-studio responder --port ${TARGET_PORTS.closed}`);
+  });
+
+  it('arguments are checked by schema before anything runs', async () => {
+    const bad = async (args: Record<string, unknown>): Promise<string> => {
+      const r = await engine.invoke('mptcp:probe:subflows', {
+        runId: `it-bad-${++n}-${Date.now()}`,
+        target: lab.paths[0]?.serverAddress,
+        port: TARGET_PORTS.mptcp,
+        ...args,
+      });
+      return r.ok ? 'accepted' : `${r.error.code}: ${r.error.message}`;
+    };
+    expect(await bad({ target: '224.0.0.1' })).toMatch(/^BAD_REQUEST: .*multicast/);
+    expect(await bad({ target: '255.255.255.255' })).toMatch(/^BAD_REQUEST: .*broadcast/);
+    expect(await bad({ target: '10.0.0.0/24' })).toMatch(/^BAD_REQUEST: .*not a range/);
+    expect(await bad({ port: 0 })).toMatch(/^BAD_REQUEST: mptcp:probe:subflows: port/);
+    expect(await bad({ subflowsPerPath: 9 })).toMatch(/^BAD_REQUEST/);
+    expect(await bad({ from: ['c9'] })).toMatch(/^EINVAL: interface c9 has no IPv4 address here/);
+  });
+
+  it('refused up front without CAP_NET_ADMIN (an unprivileged CLI in the namespace)', async () => {
+    const out = await new Promise<{ code: number; text: string }>((resolve) => {
+      execFile(
+        'ip',
+        [
+          'netns',
+          'exec',
+          lab.client,
+          'setpriv',
+          '--reuid',
+          '65534',
+          '--regid',
+          '65534',
+          '--clear-groups',
+          '--inh-caps=-all',
+          '--bounding-set=-all',
+          process.execPath,
+          'bin/mptcp-studio.mjs',
+          'subflows',
+          lab.paths[0]?.serverAddress ?? '',
+          '--port',
+          String(TARGET_PORTS.mptcp),
+        ],
+        { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent' } },
+        (err, stdout, stderr) =>
+          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, text: stdout + stderr }),
+      );
+    });
+    expect(out.code).not.toBe(0);
+    expect(out.text).toMatch(/EPERM: the subflow check .* needs CAP_NET_ADMIN/);
+  });
+});
