@@ -6,10 +6,11 @@
  * its `thread` isolation whenever process.versions.electron is set, because the packaged binary has
  * Electron's RunAsNode fuse off (electron-builder.yml) and so cannot start itself as Node.
  */
-import { app, BrowserWindow, dialog, ipcMain, protocol, session } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, protocol, safeStorage, session } from 'electron';
 import { join } from 'node:path';
-import { openEngine } from '../engine/index';
-import { createHostHandlers } from '../host/index';
+import { openEngine, type EngineBackend } from '../engine/index';
+import { createHostHandlers, defaultFleetHostsFile, SwitchableBackend } from '../host/index';
+import { safeStorageCodec } from './fleet-secrets';
 import { APP_URL, registerAppScheme, serveApp } from './app-protocol';
 import { bindIpc, forwardEvents } from './ipc';
 import { lockDownContents, lockDownSession, secureWebPreferences } from './security';
@@ -38,14 +39,23 @@ void app.whenReady().then(() => {
   app.on('web-contents-created', (_e, contents) => lockDownContents(contents));
   serveApp(protocol, join(import.meta.dirname, '../renderer'));
 
+  let switcher: SwitchableBackend | null = null;
   const service = openEngine({
     netns: netnsArg,
     // The last 15 minutes of every connection and of the timeline, for windows opened later.
     history: { retentionMs: 15 * 60_000 },
+    // The Fleet direct mode's host switcher (docs/fleet.md): pages can show a registered remote host.
+    wrapBackend: (b: EngineBackend) => (switcher = new SwitchableBackend(b)),
     host: (backend) =>
       createHostHandlers({
         kernel: backend.handlers,
         profilesDir: join(app.getPath('userData'), 'profiles'),
+        fleet: {
+          prometheusUrl: process.env.MPTCP_STUDIO_PROMETHEUS ?? null,
+          hostsFile: defaultFleetHostsFile(),
+          codec: safeStorageCodec(safeStorage),
+          switcher,
+        },
       }),
   });
   // What a killed engine left in this namespace and what this one did about it (an interrupted

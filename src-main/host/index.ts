@@ -7,11 +7,19 @@ import type { HostHandlers } from '../../shared/contract';
 import type { HostDeps } from './deps';
 import { adviceHandlers } from './advice';
 import { profileHandlers } from './profiles';
+import { defaultFleetHostsFile, fleetHandlers } from './fleet/handlers';
 
 export type { HostDeps } from './deps';
+export { defaultFleetHostsFile } from './fleet/handlers';
+export type { SecretCodec } from './fleet/remote-hosts';
+export { SwitchableBackend } from './fleet/switchable-backend';
 
 export function createHostHandlers(deps: HostDeps): HostHandlers {
-  return { ...profileHandlers(deps), ...adviceHandlers(deps) };
+  return {
+    ...profileHandlers(deps),
+    ...adviceHandlers(deps),
+    ...fleetHandlers(deps.fleet ?? { prometheusUrl: null, hostsFile: defaultFleetHostsFile() }),
+  };
 }
 
 export function defaultProfilesDir(env: NodeJS.ProcessEnv = process.env): string {

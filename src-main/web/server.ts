@@ -6,6 +6,7 @@
  * (DNS rebinding) are refused.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
@@ -55,6 +56,14 @@ export interface WebHostOptions {
    * privileged agent logs them: a web host run as root writes the kernel itself.
    */
   audit?: (entry: Record<string, unknown>) => void;
+  /** Serve HTTPS and WSS with this certificate and key (PEM); plain HTTP without. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * Names this host is reached by besides its bind address (a DNS name in its certificate), that
+   * the Host and Origin checks accept, with the port (`name:port`) or without it for
+   * default-port URLs behind a proxy.
+   */
+  publicNames?: string[];
 }
 
 export interface ClientStats extends SessionStats {
@@ -117,6 +126,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
   const { service } = opts;
   let port = opts.port ?? 7878;
 
+  const scheme = opts.tls ? 'https' : 'http';
   const allowedHosts = (): Set<string> =>
     new Set([
       `127.0.0.1:${port}`,
@@ -124,6 +134,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
       `[::1]:${port}`,
       `${host}:${port}`,
       `[${host}]:${port}`,
+      ...(opts.publicNames ?? []).flatMap((n) => (n.includes(':') ? [n] : [`${n}:${port}`])),
     ]);
 
   /** Who may talk to us: the right Host (no DNS rebinding) and the token, by query or cookie. */
@@ -155,7 +166,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
   };
 
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     securityHeaders(res);
     const auth = authorise(req);
     if (!auth.ok) {
@@ -181,7 +192,11 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
       if (!res.headersSent) res.writeHead(500);
       res.end();
     });
-  });
+  };
+  // With TLS, a plain-HTTP request never gets an answer: the handshake fails and the socket closes.
+  const server: Server = opts.tls
+    ? createTlsServer({ cert: opts.tls.cert, key: opts.tls.key }, handler)
+    : createServer(handler);
   // A socket error (a reset mid-request, a write after the peer left) ends that socket only.
   server.on('clientError', (_err, socket: Duplex) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -208,7 +223,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     const auth = authorise(req);
     const origin = req.headers.origin;
     // Browsers always send Origin on WebSocket upgrades; it must be this very host.
-    const originOk = origin === undefined || origin === `http://${req.headers.host ?? ''}`;
+    const originOk = origin === undefined || origin === `${scheme}://${req.headers.host ?? ''}`;
     if (url?.pathname !== '/api' || !auth.ok || !originOk) {
       const status =
         url?.pathname !== '/api'
@@ -246,7 +261,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     server,
     token,
     port,
-    url: `http://${shownHost}:${port}/?token=${token}`,
+    url: `${scheme}://${shownHost}:${port}/?token=${token}`,
     clientStats: () => [...clients.entries()].filter(([ws]) => ws.readyState === ws.OPEN).map(([, s]) => s()),
     close: () =>
       new Promise<void>((resolve) => {
