@@ -4,6 +4,9 @@
 //   npm run bench:renderer -- [--warmup-s 60] [--measure-s 30] [--updates 36000] [--detail-ms 4]
 //                             [--markers-per-min 0]
 //
+// With --connections N[,N…] it measures every page against a real lab instead (see
+// connectionsBench at the end of this file).
+//
 // The page is the real renderer, built with `vite build --mode bench` (identical to the production
 // bundle except src-renderer/src/bench.ts, which reads ?detailMs= there and nothing in production).
 // This script is its host: it serves the files and speaks the web host's wire protocol over
@@ -44,13 +47,19 @@
 //                                     16.8/16.8 ms, 1 long frame of 1,800
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { extname, join, normalize, sep } from 'node:path';
 import { loadavg } from 'node:os';
 import { WebSocketServer } from 'ws';
-import { arg as argText, bundleSource, cache, launchChromium, root } from './lib.mjs';
+import { arg as argText, bundleEntry, bundleSource, cache, launchChromium, root } from './lib.mjs';
 
 const arg = (name, dflt) => Number(argText(name, dflt));
+if (argText('connections', null) !== null) {
+  await connectionsBench();
+  process.exit(0);
+}
 const WARMUP_S = arg('warmup-s', 60);
 const MEASURE_S = arg('measure-s', 30);
 const UPDATES = arg('updates', 36_000);
@@ -349,4 +358,404 @@ try {
   for (const s of sockets) s.terminate();
   await browser.close();
   server.close();
+}
+
+// --- --connections N: every page against a real lab ----------------------------------------------
+//
+//   npm run bench:renderer -- --connections 1000,5000,10000 [--active 1000] [--measure-s 10]
+//                             [--settle-s 4] [--pages overview,connections,scroll,detail,events]
+//                             [--no-build] [--profile] [--root DIR]
+//
+// A lab (src-main/lab/lab.ts) with N MPTCP connections of two subflows each, --active of them
+// sending 20 kB/s (opened first; the rest idle), and the real web host looking at its client
+// namespace (`node bin/mptcp-studio.mjs serve --netns <client> --port 0`: the production bundle in
+// out/renderer, the namespace agent, the delta feed, polling at its default 1 Hz). With several
+// sizes, the lab grows from one to the next and the page is loaded afresh for each. Debian's
+// Chromium with the e2e flags opens the page; for each page, after --settle-s and a forced GC,
+// rAF intervals are recorded for --measure-s while the JS heap is read once a second (CDP
+// Runtime.getHeapUsage, no forced GC: what the page holds at its peaks, garbage included), then
+// once after a forced GC. "scroll" is the Connections page while the wheel scrolls the list down
+// 400 px every 100 ms; "detail" is one connection's detail view (its 10 Hz loop on top of the
+// 1 Hz feed). Last, the Connections list is scrolled to its end: its last row must be the last
+// connection (rows carry aria-rowindex).
+//
+// Also timed in the page: the app's WebSocket handler per connections event (wire parse, delta
+// applied, every store fed) and the long tasks.
+//
+// Measured on the 2-core dev box shared with other jobs, 10,000 idle connections, before the rows
+// were virtualised (load 3.9-6.0): every page spent 430-590 ms of script per second, the feed's
+// handler 400-535 ms per poll, two thirds of it in the samples store (20,000 subflows against its
+// 2,048 series: each newcomer evicted the oldest by scanning them all, so the store was replaced
+// on every poll); rAF p99 433-600 ms, heap peaks up to 112 MiB. After: handler 6-9 ms, p99
+// 16.8-33.4 ms, heap peaks up to 49 MiB. Every figure: docs/performance.md.
+async function connectionsBench() {
+  const SIZES = argText('connections', '10000')
+    .split(',')
+    .map(Number)
+    .sort((a, b) => a - b);
+  const ACTIVE = Number(argText('active', '0'));
+  const MEASURE_S = Number(argText('measure-s', '10'));
+  const SETTLE_S = Number(argText('settle-s', '4'));
+  const PAGES = argText('pages', 'overview,connections,scroll,detail,events').split(',');
+  const PROFILE = process.argv.includes('--profile');
+  // --root DIR: serve from another tree's bin/, out/node and out/renderer (a copy that nobody
+  // rebuilds during the run, e.g. one with the renderer as it was, for a before/after pair).
+  const HOST_ROOT = argText('root', root);
+  if (HOST_ROOT === root && !process.argv.includes('--no-build')) {
+    // The web host serves out/renderer: the same files `npm run build` puts there.
+    const web = spawnSync(
+      process.execPath,
+      [
+        'node_modules/vite/bin/vite.js',
+        'build',
+        '--config',
+        'vite.renderer.config.ts',
+        '--logLevel',
+        'warn',
+        // --profile: readable function names in the profile.
+        ...(PROFILE ? ['--minify', 'false'] : []),
+      ],
+      { cwd: root, stdio: 'inherit' },
+    );
+    if (web.status !== 0) process.exit(web.status ?? 1);
+    // What is measured is the renderer; a host bundle that does not build right now (a tree being
+    // edited) is replaced by the last one built, when there is one.
+    const node = spawnSync(process.execPath, ['scripts/build-node.mjs'], { cwd: root, stdio: 'pipe' });
+    if (node.status !== 0) {
+      if (!existsSync(join(root, 'out/node/mptcp-studio.mjs'))) {
+        process.stderr.write(node.stderr);
+        process.exit(node.status ?? 1);
+      }
+      console.log('build:node failed; using the host bundle already in out/node');
+    }
+  }
+  await bundleEntry('src-main/lab/lab.ts', 'bench-lab.mjs');
+  const { Lab, nsRun, labUnavailableReason } = await import(join(cache, 'bench-lab.mjs'));
+  const reason = labUnavailableReason();
+  if (reason) {
+    console.error(`bench:renderer --connections needs the lab: ${reason}`);
+    process.exit(2);
+  }
+  let lab = null;
+  let serve = null;
+  let browser = null;
+  let url = '';
+  let cleaning = null;
+  const cleanup = () =>
+    (cleaning ??= (async () => {
+      await browser?.close().catch(() => undefined);
+      if (serve && serve.exitCode === null && serve.signalCode === null) {
+        const exited = new Promise((r) => serve.once('exit', r));
+        serve.kill('SIGTERM');
+        const t = setTimeout(() => serve.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(t);
+      }
+      await lab?.destroy();
+    })());
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(sig, () => {
+      console.error(`\n${sig}: removing the lab`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+  const orphans = () =>
+    Number(/TCP: .*orphan (\d+)/.exec(readFileSync('/proc/net/sockstat', 'utf8'))?.[1] ?? 0);
+  const q = (xs, p) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
+  };
+  const f1 = (x) => x.toFixed(1);
+  const mib = (b) => (b / 1048576).toFixed(1);
+  const rows = [];
+  try {
+    // A previous lab's closed subflows stay orphaned for up to net.mptcp.close_timeout (60 s) and
+    // slow every poll of the host (bench/poll.mjs): wait for them to go.
+    for (let waited = 0; orphans() > 100 && waited < 120; waited++) {
+      if (waited === 0) console.log(`waiting for ${orphans()} orphaned TCP sockets to close`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    lab = await Lab.create({ paths: 2 });
+    await lab.startServer(5201);
+    serve = spawn(process.execPath, ['bin/mptcp-studio.mjs', 'serve', '--netns', lab.client, '--port', '0'], {
+      cwd: HOST_ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    url = await new Promise((resolve, reject) => {
+      createInterface({ input: serve.stdout }).on('line', (l) => {
+        const m = /(http:\/\/\S+\?token=\S+)/.exec(l);
+        if (m) resolve(m[1]);
+      });
+      serve.once('exit', (code) => reject(new Error(`web host exited (${code})`)));
+    });
+    browser = await launchChromium();
+    console.log(`Chromium ${browser.version()}, web host polling at 1 Hz`);
+    const countSubflows = async () => {
+      const { stdout } = await nsRun(lab.client, 'ss', ['-tniH', 'state', 'established', 'dport', '5201'], {
+        timeoutMs: 120_000,
+      });
+      return (stdout.match(/tcp-ulp-mptcp/g) ?? []).length;
+    };
+    let openedActive = 0;
+    let openedIdle = 0;
+    for (const N of SIZES) {
+      const t0 = Date.now();
+      const active = Math.min(ACTIVE, N);
+      if (active > openedActive) {
+        await lab.openConnections(active - openedActive, { rateBytesPerSec: 20_000 });
+        openedActive = active;
+      }
+      if (N - active > openedIdle) {
+        await lab.openConnections(N - active - openedIdle, { rateBytesPerSec: 0 });
+        openedIdle = N - active;
+      }
+      await lab.waitFor(`${2 * N} subflows`, countSubflows, (n) => n >= 2 * N, 300_000);
+      console.log(
+        `\nlab ready: ${N} connections (${active} sending 20 kB/s), ${2 * N} subflows in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+      );
+      rows.push(...(await measurePages(N, active)));
+    }
+    console.log(
+      `\n| connections | page | rAF p50 / p95 / p99 / max ms | frames (> 25 ms, > 50 ms) | heap max / after GC MiB | main thread ms/s |`,
+    );
+    console.log('|---|---|---|---|---|---|');
+    for (const r of rows)
+      console.log(
+        `| ${r.n.toLocaleString('en')}${r.active ? `, ${r.active.toLocaleString('en')} sending` : ', idle'} | ${r.page} | ${f1(r.p50)} / ${f1(r.p95)} / ${f1(r.p99)} / ${f1(r.max)} | ${r.frames} (${r.long}, ${r.over50}) | ${mib(r.heapMax)} / ${mib(r.afterGc)} | ${f1(r.task)} |`,
+      );
+  } finally {
+    await cleanup();
+  }
+
+  /** Loads the page afresh and measures every page of PAGES with N connections in the lab. */
+  async function measurePages(N, active) {
+    const out = [];
+    const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    try {
+      const page = await context.newPage();
+      page.setDefaultTimeout(120_000);
+      await page.addInitScript(() => {
+        // What the feed costs the page: the app's WebSocket message handler (JSON and zod parse,
+        // the delta applied, every store fed) timed per connections event, and the long tasks.
+        window.__bench = { feed: [], full: 0, long: [] };
+        const add = WebSocket.prototype.addEventListener;
+        WebSocket.prototype.addEventListener = function (type, f, opts) {
+          if (type !== 'message') return add.call(this, type, f, opts);
+          const timed = function (ev) {
+            const t0 = performance.now();
+            f.call(this, ev);
+            const ms = performance.now() - t0;
+            const data = typeof ev.data === 'string' ? ev.data : '';
+            if (data.startsWith('{"t":"event","name":"mptcp:connections:delta"')) {
+              window.__bench.feed.push(ms);
+              if (data.includes('"kind":"full"')) window.__bench.full++;
+            }
+          };
+          return add.call(this, type, timed, opts);
+        };
+        new PerformanceObserver((list) => {
+          for (const e of list.getEntries()) window.__bench.long.push(e.duration);
+        }).observe({ type: 'longtask' });
+      });
+      const errors = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Performance.enable');
+      const metrics = async () =>
+        Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+      const heapUsed = async () => (await cdp.send('Runtime.getHeapUsage')).usedSize;
+      const gc = async () => {
+        await cdp.send('HeapProfiler.collectGarbage');
+        await cdp.send('HeapProfiler.collectGarbage');
+      };
+
+      const tLoad = Date.now();
+      await page.goto(url);
+      // The Overview's connections card says how many connections the page holds.
+      await page.waitForFunction(
+        (n) =>
+          Number(
+            /(\d+) connections?/.exec(
+              document.querySelector('[data-testid="snapshot-info"]')?.textContent ?? '',
+            )?.[1],
+          ) >= n,
+        N,
+        { timeout: 120_000, polling: 250 },
+      );
+      console.log(`page holds ${N} connections ${((Date.now() - tLoad) / 1000).toFixed(1)} s after load`);
+
+      // Clicks go through the DOM rather than Playwright's actionability checks, which time out
+      // on a page that is busy for seconds (as it was at 10,000 connections before virtualisation).
+      const LONG = { timeout: 120_000 };
+      const click = (selector) =>
+        page.waitForFunction(
+          (sel) => {
+            const el = document.querySelector(sel);
+            el?.click();
+            return el !== null;
+          },
+          selector,
+          { ...LONG, polling: 250 },
+        );
+      const go = async (name) => {
+        switch (name) {
+          case 'overview':
+            await click('[data-testid="nav-overview"]');
+            await page.getByTestId('snapshot-info').waitFor(LONG);
+            return;
+          case 'connections':
+          case 'scroll':
+            await click('[data-testid="nav-connections"]');
+            if (await page.getByTestId('detail-back').isVisible()) await click('[data-testid="detail-back"]');
+            await page.locator('[data-testid^="conn-row-"]').first().waitFor(LONG);
+            if (name === 'scroll') await page.locator('[data-testid^="conn-row-"]').first().hover(LONG);
+            return;
+          case 'detail':
+            await click('[data-testid="nav-connections"]');
+            await click('[data-testid^="conn-row-"]');
+            await page.getByTestId('conn-detail').waitFor(LONG);
+            return;
+          case 'events':
+            await click('[data-testid="nav-events"]');
+            return;
+          default:
+            throw new Error(`unknown page ${name}`);
+        }
+      };
+
+      for (const name of PAGES) {
+        await go(name);
+        await page.waitForTimeout(SETTLE_S * 1000);
+        await gc();
+        const load0 = loadavg()[0];
+        if (PROFILE) {
+          await cdp.send('Profiler.enable');
+          await cdp.send('Profiler.setSamplingInterval', { interval: 500 });
+          await cdp.send('Profiler.start');
+        }
+        await page.evaluate(() => {
+          window.__bench.feed = [];
+          window.__bench.full = 0;
+          window.__bench.long = [];
+        });
+        const m0 = await metrics();
+        const heap = [];
+        let measuring = true;
+        const sampler = (async () => {
+          while (measuring) {
+            heap.push(await heapUsed());
+            await new Promise((r) => setTimeout(r, 1000));
+          }
+        })();
+        const scroller =
+          name === 'scroll'
+            ? (async () => {
+                while (measuring) {
+                  await page.mouse.wheel(0, 400);
+                  await new Promise((r) => setTimeout(r, 100));
+                }
+              })()
+            : null;
+        const frames = await page.evaluate(async (ms) => {
+          const intervals = [];
+          let last = performance.now();
+          const end = last + ms;
+          await new Promise((resolve) => {
+            const step = (t) => {
+              intervals.push(t - last);
+              last = t;
+              if (t < end) requestAnimationFrame(step);
+              else resolve();
+            };
+            requestAnimationFrame(step);
+          });
+          return intervals.slice(1);
+        }, MEASURE_S * 1000);
+        measuring = false;
+        await sampler;
+        await scroller;
+        const m1 = await metrics();
+        const feedCost = await page.evaluate(() => window.__bench);
+        if (PROFILE) {
+          // --profile: where the page's script time goes, by function self time.
+          const { profile } = await cdp.send('Profiler.stop');
+          const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+          const self = new Map();
+          for (const id of profile.samples) {
+            const n = byId.get(id);
+            const k = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.split('/').pop()}:${n.callFrame.lineNumber}`;
+            self.set(k, (self.get(k) ?? 0) + 1);
+          }
+          const total = profile.samples.length;
+          console.log(`  ${name}: profile (self % of samples)`);
+          for (const [k, c] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 20))
+            console.log(`    ${((100 * c) / total).toFixed(1).padStart(5)}  ${k}`);
+        }
+        await gc();
+        const afterGc = await heapUsed();
+        const perSec = (k) => (((m1[k] ?? 0) - (m0[k] ?? 0)) * 1000) / MEASURE_S;
+        const domRows = await page.evaluate(
+          () =>
+            document.querySelectorAll('[data-testid^="conn-row-"], [data-testid^="connection-row-"]').length,
+        );
+        const row = {
+          n: N,
+          active,
+          page: name,
+          p50: q(frames, 0.5),
+          p95: q(frames, 0.95),
+          p99: q(frames, 0.99),
+          max: Math.max(...frames),
+          frames: frames.length,
+          long: frames.filter((x) => x > 25).length,
+          over50: frames.filter((x) => x > 50).length,
+          heapMax: Math.max(...heap, afterGc),
+          afterGc,
+          task: perSec('TaskDuration'),
+          script: perSec('ScriptDuration'),
+          domRows,
+          load: `${load0.toFixed(1)} -> ${loadavg()[0].toFixed(1)}`,
+          feedP50: q(feedCost.feed, 0.5),
+          feedMax: Math.max(0, ...feedCost.feed),
+          feedN: feedCost.feed.length,
+          fullN: feedCost.full,
+          longN: feedCost.long.length,
+          longMax: Math.max(0, ...feedCost.long),
+        };
+        out.push(row);
+        console.log(
+          `  ${name.padEnd(12)} rAF ms p50 ${f1(row.p50)}  p95 ${f1(row.p95)}  p99 ${f1(row.p99)}  max ${f1(row.max)}  ` +
+            `(${row.frames} frames; > 25 ms: ${row.long}, > 50 ms: ${row.over50})  heap max ${mib(row.heapMax)} MiB, ` +
+            `after GC ${mib(row.afterGc)} MiB  main thread ${f1(row.task)} ms/s (script ${f1(row.script)})  ` +
+            `${domRows} table rows in the DOM  load ${row.load}\n` +
+            `               feed events ${row.feedN} (${row.fullN} full): handler p50 ${f1(row.feedP50)} max ${f1(row.feedMax)} ms; ` +
+            `long tasks ${row.longN}, longest ${f1(row.longMax)} ms`,
+        );
+      }
+
+      // The whole list is reachable: scroll the Connections list to its end and find its last row.
+      if (PAGES.includes('connections') || PAGES.includes('scroll')) {
+        await go('connections');
+        const reach = await page.evaluate(async () => {
+          const list = document.querySelector('[data-testid="conn-list"]');
+          const scroller = list ?? document.scrollingElement;
+          scroller.scrollTop = scroller.scrollHeight;
+          await new Promise((r) => setTimeout(r, 500));
+          const inDom = [...document.querySelectorAll('[data-testid^="conn-row-"]')];
+          return {
+            shown: document.querySelector('[data-testid="conn-count"]')?.textContent ?? null,
+            lastIndex: Number(inDom.at(-1)?.getAttribute('aria-rowindex') ?? NaN),
+            inDom: inDom.length,
+          };
+        });
+        console.log(
+          `  reach: scrolled to the end, the last row in the DOM is row ${reach.lastIndex} of the table (header = row 1; ${reach.inDom} rows in the DOM; ${reach.shown ?? '?'} connections listed)`,
+        );
+      }
+      if (errors.length) console.log(`  page errors: ${errors.join(' | ')}`);
+    } finally {
+      await context.close();
+    }
+    return out;
+  }
 }

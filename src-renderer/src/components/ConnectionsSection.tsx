@@ -1,4 +1,4 @@
-import { useState } from 'react';
+import { memo, useCallback, useRef, useState } from 'react';
 import type { Connection, Subflow } from '../../../shared/types';
 import {
   formatBytes,
@@ -11,13 +11,18 @@ import {
 } from '../format';
 import { useConnection, useConnections } from '../state/stores';
 import { Badge } from './Badge';
+import { connectionKey, spacers, useRowVirtualizer } from './monitor/virtual-rows';
 import { ErrorLine, Notice } from './Notice';
 
-/** Rendering 10k rows every second would stall the page; more are one click away. */
-const INITIAL_ROWS = 200;
 const CONNECTION_COLUMNS = 7;
+const NONE: readonly Connection[] = [];
+/** First guesses of heights in px (rows are measured once rendered): a connection's row, the
+ * subflow table's header and padding, one subflow. */
+const CONNECTION_PX = 37;
+const SUBFLOWS_TABLE_PX = 40;
+const SUBFLOW_PX = 30;
 
-function SubflowRow({ subflow: s }: { subflow: Subflow }) {
+const SubflowRow = memo(function SubflowRow({ subflow: s }: { subflow: Subflow }) {
   const local = hostPort(s.localAddress, s.localPort);
   const remote = hostPort(s.remoteAddress, s.remotePort);
   return (
@@ -58,20 +63,28 @@ function SubflowRow({ subflow: s }: { subflow: Subflow }) {
       <td className="mono">{s.congestionControl ?? '—'}</td>
     </tr>
   );
-}
+});
 
-function ConnectionRows({
+/**
+ * One connection and, expanded, its subflows. Memoised: an idle connection keeps its object from
+ * poll to poll (docs/live-data.md), so a poll re-renders only the connections that changed.
+ */
+const ConnectionRows = memo(function ConnectionRows({
   connection: c,
+  index,
   expanded,
   onToggle,
+  measure,
 }: {
   connection: Connection;
+  index: number;
   expanded: boolean;
-  onToggle: () => void;
+  onToggle: (token: number) => void;
+  measure: (el: Element | null) => void;
 }) {
   const hex = tokenHex(c.token);
   return (
-    <tbody className="connection">
+    <tbody className="connection" ref={measure} data-index={index}>
       <tr data-testid={`connection-row-${hex}`} data-token={hex} className="connection-row">
         <td>
           <button
@@ -79,7 +92,7 @@ function ConnectionRows({
             className="toggle"
             aria-expanded={expanded}
             aria-label={expanded ? 'Hide subflows' : 'Show subflows'}
-            onClick={onToggle}
+            onClick={() => onToggle(c.token)}
           >
             {expanded ? '▾' : '▸'}
           </button>
@@ -164,27 +177,46 @@ function ConnectionRows({
       ) : null}
     </tbody>
   );
-}
+});
 
+/** Every connection of the latest snapshot with its subflows; only those in view are rendered. */
 export function ConnectionsSection() {
   const snapshot = useConnections((s) => s.snapshot);
   const engineError = useConnections((s) => s.engineError);
   const loadError = useConnections((s) => s.loadError);
   const linkState = useConnection((s) => s.state);
   const [collapsed, setCollapsed] = useState<ReadonlySet<number>>(() => new Set());
-  const [showAll, setShowAll] = useState(false);
+  const scrollRef = useRef<HTMLDivElement>(null);
 
-  const toggle = (token: number): void =>
-    setCollapsed((prev) => {
-      const next = new Set(prev);
-      if (next.has(token)) next.delete(token);
-      else next.add(token);
-      return next;
-    });
+  const toggle = useCallback(
+    (token: number): void =>
+      setCollapsed((prev) => {
+        const next = new Set(prev);
+        if (next.has(token)) next.delete(token);
+        else next.add(token);
+        return next;
+      }),
+    [],
+  );
 
-  const connections = snapshot?.connections ?? [];
-  const shown = showAll ? connections : connections.slice(0, INITIAL_ROWS);
+  const connections = snapshot?.connections ?? NONE;
   const stale = linkState !== 'open' && snapshot !== null;
+  const estimateSize = (i: number): number => {
+    const c = connections[i];
+    if (!c || collapsed.has(c.token)) return CONNECTION_PX;
+    return CONNECTION_PX + SUBFLOWS_TABLE_PX + SUBFLOW_PX * Math.max(1, c.subflows.length);
+  };
+  // Stable until the next snapshot: a new getItemKey makes the virtualiser lay out every row
+  // again, which scrolling would otherwise do on each wheel step.
+  const getItemKey = useCallback(
+    (i: number) => {
+      const c = connections[i];
+      return c ? connectionKey(c) : -1 - i;
+    },
+    [connections],
+  );
+  const virtualizer = useRowVirtualizer({ count: connections.length, scrollRef, estimateSize, getItemKey });
+  const pad = spacers(virtualizer);
 
   return (
     <section className="card" aria-labelledby="connections-heading">
@@ -226,8 +258,17 @@ export function ConnectionsSection() {
           No MPTCP connections
         </p>
       ) : (
-        <>
+        <div className="virtual-scroll" ref={scrollRef} data-testid="connections-list">
           <table className="table connections" data-testid="connections-table">
+            <colgroup>
+              <col className="col-conn-token" />
+              <col className="col-conn-path" />
+              <col className="col-conn-state" />
+              <col className="col-count" />
+              <col className="col-bytes" />
+              <col className="col-bytes" />
+              <col className="col-bytes" />
+            </colgroup>
             <thead>
               <tr>
                 <th scope="col">Token</th>
@@ -247,21 +288,36 @@ export function ConnectionsSection() {
                 </th>
               </tr>
             </thead>
-            {shown.map((c) => (
-              <ConnectionRows
-                key={`${c.token}-${c.inode}`}
-                connection={c}
-                expanded={!collapsed.has(c.token)}
-                onToggle={() => toggle(c.token)}
-              />
-            ))}
+            {pad.top > 0 ? (
+              <tbody aria-hidden="true">
+                <tr className="virtual-spacer" style={{ height: pad.top }}>
+                  <td colSpan={CONNECTION_COLUMNS} />
+                </tr>
+              </tbody>
+            ) : null}
+            {virtualizer.getVirtualItems().map((v) => {
+              const c = connections[v.index];
+              if (!c) return null;
+              return (
+                <ConnectionRows
+                  key={v.key}
+                  connection={c}
+                  index={v.index}
+                  expanded={!collapsed.has(c.token)}
+                  onToggle={toggle}
+                  measure={virtualizer.measureElement}
+                />
+              );
+            })}
+            {pad.bottom > 0 ? (
+              <tbody aria-hidden="true">
+                <tr className="virtual-spacer" style={{ height: pad.bottom }}>
+                  <td colSpan={CONNECTION_COLUMNS} />
+                </tr>
+              </tbody>
+            ) : null}
           </table>
-          {shown.length < connections.length ? (
-            <button type="button" className="button" onClick={() => setShowAll(true)}>
-              Show all {connections.length} connections
-            </button>
-          ) : null}
-        </>
+        </div>
       )}
     </section>
   );

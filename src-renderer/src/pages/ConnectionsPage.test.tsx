@@ -125,4 +125,47 @@ describe('Connections page', () => {
     act(() => screen.getByTestId('pause-toggle').click());
     expect(rows()).toHaveLength(0);
   });
+
+  it('renders only the rows in view of thousands, scrolls to the last, and rates rows from the last two polls', async () => {
+    // jsdom lays nothing out: give every row a height, as a browser would.
+    const offsetHeight = Object.getOwnPropertyDescriptor(HTMLElement.prototype, 'offsetHeight');
+    Object.defineProperty(HTMLElement.prototype, 'offsetHeight', { configurable: true, get: () => 37 });
+    try {
+      const a = api();
+      await open(a);
+      const t0 = Date.now() + 1000;
+      const conns = Array.from({ length: 5000 }, (_, i) =>
+        connection({ token: i + 1, subflows: [subflow({ tokenLocal: i + 1, bytesAcked: 1000 })] }),
+      );
+      act(() => a.emit('mptcp:connections:snapshot', snapshot({ takenAtMs: t0, connections: conns })));
+      // Connection 0x1000 sends 250 kB in the next second; every other one is the same object.
+      const moved = connection({
+        token: 0x1000,
+        subflows: [subflow({ tokenLocal: 0x1000, bytesAcked: 251_000 })],
+      });
+      const next = conns.map((c) => (c.token === 0x1000 ? moved : c));
+      act(() => a.emit('mptcp:connections:snapshot', snapshot({ takenAtMs: t0 + 1000, connections: next })));
+      const rows = () => [...document.querySelectorAll('[data-testid^="conn-row-"]')];
+      expect(rows().length).toBeGreaterThan(10);
+      expect(rows().length).toBeLessThan(60);
+      expect(screen.getByTestId('conn-count').textContent).toContain('5000 of 5000');
+      // Sorted by send rate: the sender first, then by token.
+      expect(rows()[0]?.getAttribute('data-testid')).toBe('conn-row-1000');
+      expect(rows()[0]?.getAttribute('data-send-bytes-per-sec')).toBe('250000');
+      expect(rows()[1]?.getAttribute('data-testid')).toBe('conn-row-1');
+
+      const list = screen.getByTestId('conn-list');
+      await act(async () => {
+        list.scrollTop = 5000 * 37;
+        list.dispatchEvent(new Event('scroll'));
+        await new Promise((r) => setTimeout(r, 50));
+      });
+      const last = rows().at(-1);
+      expect(last?.getAttribute('data-testid')).toBe(`conn-row-${(5000).toString(16)}`);
+      expect(last?.getAttribute('aria-rowindex')).toBe('5001');
+      expect(rows().length).toBeLessThan(60);
+    } finally {
+      if (offsetHeight) Object.defineProperty(HTMLElement.prototype, 'offsetHeight', offsetHeight);
+    }
+  });
 });

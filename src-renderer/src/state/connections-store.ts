@@ -8,6 +8,7 @@ import { EVENTS_DROPPED_CODE, type EventPayload, type MptcpApi } from '../../../
 import type { ApiError } from '../../../shared/result';
 import type { ConnectionsSnapshot } from '../../../shared/types';
 import type { ConnectionsFeedClient } from './connections-feed';
+import { RateTracker, type Rates } from './connections-index';
 
 export type EngineError = EventPayload<'mptcp:engine:error'> & { atMs: number };
 
@@ -27,7 +28,14 @@ export type ConnectionsStore = StoreApi<ConnectionsState> & {
   replace(snapshot: ConnectionsSnapshot | null): void;
   /** Read the live list again (back from a replay). */
   reload(): void;
+  /**
+   * Each connection's throughput over the interval that ended with `snapshot` (one this store
+   * held; a paused table keeps asking for its frozen one). Connections absent moved no bytes.
+   */
+  ratesOf(snapshot: ConnectionsSnapshot | null): ReadonlyMap<number, Rates>;
 };
+
+const NO_MOVES: ReadonlyMap<number, Rates> = new Map();
 
 /**
  * `isLive` gates the host's pushes: while it returns false (replaying a recording) they are
@@ -46,10 +54,19 @@ export function createConnectionsStore(
     loadError: null,
   }));
 
+  // Rates are worked out once per snapshot from what changed (connections-index.ts), not per
+  // render; kept by snapshot so that a paused table shows the rates it was paused with.
+  const rates = new RateTracker();
+  const ratesBySnapshot = new WeakMap<ConnectionsSnapshot, ReadonlyMap<number, Rates>>();
+  const track = (snapshot: ConnectionsSnapshot): void => {
+    if (!ratesBySnapshot.has(snapshot)) ratesBySnapshot.set(snapshot, rates.next(snapshot));
+  };
+
   const accept = (snapshot: ConnectionsSnapshot): void => {
     if (!isLive()) return;
     const current = store.getState();
     if (current.snapshot && snapshot.takenAtMs < current.snapshot.takenAtMs) return; // out of order
+    track(snapshot);
     const engineError = current.engineError?.source === 'connections' ? null : current.engineError;
     store.setState({ snapshot, receivedAtMs: now(), engineError, loadError: null });
   };
@@ -81,8 +98,13 @@ export function createConnectionsStore(
       offError();
     },
     replace(snapshot: ConnectionsSnapshot | null) {
+      if (snapshot) track(snapshot);
+      else rates.reset();
       store.setState({ snapshot, receivedAtMs: snapshot ? now() : null, engineError: null, loadError: null });
     },
     reload,
+    ratesOf(snapshot: ConnectionsSnapshot | null) {
+      return (snapshot && ratesBySnapshot.get(snapshot)) ?? NO_MOVES;
+    },
   });
 }

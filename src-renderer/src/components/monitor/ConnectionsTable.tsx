@@ -1,14 +1,21 @@
-import { useMemo, useState } from 'react';
+import { memo, useCallback, useMemo, useRef, useState } from 'react';
 import type { Connection } from '../../../../shared/types';
-import { formatRate, hostPort, tokenHex } from '../../format';
-import type { Rates } from '../../state/monitor/samples-store';
-import { useConnections, useMonitor, useSamplesVersion, useStores } from '../../state/stores';
+import { formatRate, tokenHex } from '../../format';
+import {
+  ConnectionsIndex,
+  connectionPath,
+  NO_RATES,
+  type Sort,
+  type SortKey,
+} from '../../state/connections-index';
+import { useConnections, useMonitor, useStores } from '../../state/stores';
 import { Badge } from '../Badge';
 import { ErrorLine, Notice } from '../Notice';
+import { connectionKey, spacers, useRowVirtualizer } from './virtual-rows';
 
-type SortKey = 'token' | 'path' | 'state' | 'subflows' | 'send' | 'recv';
-const INITIAL_ROWS = 200;
-const NO_RATES: Rates = { sendBytesPerSec: 0, recvBytesPerSec: 0 };
+/** A row's height before it is measured (one line of text plus the cell padding). */
+const ROW_PX = 37;
+const estimateSize = (): number => ROW_PX;
 
 const COLUMNS: { key: SortKey; label: string; num?: boolean }[] = [
   { key: 'token', label: 'Token' },
@@ -19,69 +26,94 @@ const COLUMNS: { key: SortKey; label: string; num?: boolean }[] = [
   { key: 'recv', label: 'Receive', num: true },
 ];
 
-function path(c: Connection): string {
-  return `${hostPort(c.localAddress, c.localPort)} → ${hostPort(c.remoteAddress, c.remotePort)}`;
-}
-
-function compare(a: Connection, b: Connection, key: SortKey, rates: Map<number, Rates>): number {
-  switch (key) {
-    case 'token':
-      return a.token - b.token;
-    case 'path':
-      return path(a).localeCompare(path(b));
-    case 'state':
-      return a.state.localeCompare(b.state);
-    case 'subflows':
-      return a.subflowsTotal - b.subflowsTotal;
-    case 'send':
-      return (
-        (rates.get(a.token) ?? NO_RATES).sendBytesPerSec - (rates.get(b.token) ?? NO_RATES).sendBytesPerSec
-      );
-    case 'recv':
-      return (
-        (rates.get(a.token) ?? NO_RATES).recvBytesPerSec - (rates.get(b.token) ?? NO_RATES).recvBytesPerSec
-      );
-  }
-}
-
-function matches(c: Connection, filter: string): boolean {
-  if (!filter) return true;
-  const f = filter.toLowerCase();
+/**
+ * One connection. Memoised on the connection object and its two rates: an idle connection keeps
+ * its object from poll to poll (docs/live-data.md), so a poll re-renders only rows that moved.
+ */
+const ConnectionRow = memo(function ConnectionRow({
+  c,
+  index,
+  send,
+  recv,
+  onSelect,
+  measure,
+}: {
+  c: Connection;
+  index: number;
+  send: number;
+  recv: number;
+  onSelect: (token: number) => void;
+  measure: (el: Element | null) => void;
+}) {
+  const hex = tokenHex(c.token);
   return (
-    tokenHex(c.token).includes(f) ||
-    path(c).toLowerCase().includes(f) ||
-    c.state.toLowerCase().includes(f) ||
-    c.subflows.some((s) => s.localAddress.includes(f) || s.remoteAddress.includes(f))
+    <tr
+      ref={measure}
+      data-index={index}
+      aria-rowindex={index + 2}
+      className="clickable"
+      data-testid={`conn-row-${hex}`}
+      data-send-bytes-per-sec={Math.round(send)}
+      tabIndex={0}
+      onClick={() => onSelect(c.token)}
+      onKeyDown={(e) => {
+        if (e.key === 'Enter' || e.key === ' ') onSelect(c.token);
+      }}
+    >
+      <td className="mono strong">{hex}</td>
+      <td className="mono">{connectionPath(c)}</td>
+      <td>
+        <span className="state">{c.state}</span>
+        {c.fallback ? (
+          <Badge tone="warn" title="MPTCP_INFO_FLAG_FALLBACK: fell back to plain TCP">
+            fallback
+          </Badge>
+        ) : null}
+      </td>
+      <td className="num">{c.subflowsTotal}</td>
+      <td className="num">{formatRate(send)}</td>
+      <td className="num">{formatRate(recv)}</td>
+    </tr>
   );
-}
+});
 
-/** Every connection with its throughput (from the samples), sortable and filterable. */
+/**
+ * Every connection with its throughput, sortable and filterable. The order is kept by a
+ * ConnectionsIndex (updated from what changed, not re-sorted per poll) and only the rows in view
+ * are rendered (virtual-rows.ts); the whole list scrolls.
+ */
 export function ConnectionsTable() {
-  const { samples } = useStores();
-  const version = useSamplesVersion();
+  const stores = useStores();
   const live = useConnections((s) => s.snapshot);
   const loadError = useConnections((s) => s.loadError);
   const engineError = useConnections((s) => s.engineError);
   const paused = useMonitor((s) => s.paused);
   const frozen = useMonitor((s) => s.frozenSnapshot);
-  const pausedAtMs = useMonitor((s) => s.pausedAtMs);
   const select = useMonitor((s) => s.select);
-  const [sort, setSort] = useState<{ key: SortKey; desc: boolean }>({ key: 'send', desc: true });
+  const [sort, setSort] = useState<Sort>({ key: 'send', desc: true });
   const [filter, setFilter] = useState('');
-  const [showAll, setShowAll] = useState(false);
+  const [index] = useState(() => new ConnectionsIndex());
+  const scrollRef = useRef<HTMLDivElement>(null);
 
   const snapshot = paused ? frozen : live;
-  const rates = useMemo(
-    () => samples.ratesByToken(paused && pausedAtMs !== null ? pausedAtMs : Infinity),
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- version stands for the samples' contents
-    [samples, paused, pausedAtMs, version],
+  const rates = stores.connections.ratesOf(snapshot);
+  const rows = useMemo(
+    () => index.update(snapshot?.connections ?? [], rates, sort, filter),
+    [index, snapshot, rates, sort, filter],
   );
-  const rows = useMemo(() => {
-    const list = (snapshot?.connections ?? []).filter((c) => matches(c, filter.trim()));
-    list.sort((a, b) => (sort.desc ? -1 : 1) * compare(a, b, sort.key, rates) || a.token - b.token);
-    return list;
-  }, [snapshot, filter, sort, rates]);
-  const shown = showAll ? rows : rows.slice(0, INITIAL_ROWS);
+
+  // Stable between polls that keep the order: a new getItemKey makes the virtualiser lay out
+  // every row again, which scrolling would otherwise do on each wheel step.
+  const getItemKey = useCallback(
+    (i: number) => {
+      const c = rows[i];
+      return c ? connectionKey(c) : -1 - i;
+    },
+    [rows],
+  );
+  const virtualizer = useRowVirtualizer({ count: rows.length, scrollRef, estimateSize, getItemKey });
+  const items = virtualizer.getVirtualItems();
+  const pad = spacers(virtualizer);
 
   const onSort = (key: SortKey): void =>
     setSort((s) =>
@@ -92,7 +124,7 @@ export function ConnectionsTable() {
     <section className="card" aria-labelledby="conn-table-heading">
       <header className="card-header">
         <h2 id="conn-table-heading">Connections</h2>
-        <span className="muted">
+        <span className="muted" data-testid="conn-count">
           {snapshot ? `${rows.length} of ${snapshot.connections.length}` : ''}
           {paused ? ' · paused' : ''}
         </span>
@@ -121,73 +153,73 @@ export function ConnectionsTable() {
           <p className="muted">Waiting for the first snapshot…</p>
         )
       ) : (
-        <table className="table conn-table" data-testid="conn-table">
-          <thead>
-            <tr>
-              {COLUMNS.map((col) => (
-                <th
-                  key={col.key}
-                  scope="col"
-                  className={col.num ? 'num' : undefined}
-                  aria-sort={sort.key === col.key ? (sort.desc ? 'descending' : 'ascending') : 'none'}
-                >
-                  <button type="button" className="sort-button" onClick={() => onSort(col.key)}>
-                    {col.label}
-                    {sort.key === col.key ? (sort.desc ? ' ▾' : ' ▴') : ''}
-                  </button>
-                </th>
-              ))}
-            </tr>
-          </thead>
-          <tbody>
-            {shown.map((c) => {
-              const hex = tokenHex(c.token);
-              const r = rates.get(c.token) ?? NO_RATES;
-              return (
-                <tr
-                  key={`${c.token}-${c.inode}`}
-                  className="clickable"
-                  data-testid={`conn-row-${hex}`}
-                  data-send-bytes-per-sec={Math.round(r.sendBytesPerSec)}
-                  tabIndex={0}
-                  onClick={() => select(c.token)}
-                  onKeyDown={(e) => {
-                    if (e.key === 'Enter' || e.key === ' ') select(c.token);
-                  }}
-                >
-                  <td className="mono strong">{hex}</td>
-                  <td className="mono">{path(c)}</td>
-                  <td>
-                    <span className="state">{c.state}</span>
-                    {c.fallback ? (
-                      <Badge tone="warn" title="MPTCP_INFO_FLAG_FALLBACK: fell back to plain TCP">
-                        fallback
-                      </Badge>
-                    ) : null}
-                  </td>
-                  <td className="num">{c.subflowsTotal}</td>
-                  <td className="num">{formatRate(r.sendBytesPerSec)}</td>
-                  <td className="num">{formatRate(r.recvBytesPerSec)}</td>
-                </tr>
-              );
-            })}
-            {rows.length === 0 ? (
-              <tr>
-                <td colSpan={COLUMNS.length} className="empty">
-                  {snapshot.connections.length === 0
-                    ? 'No MPTCP connections'
-                    : 'No connection matches the filter'}
-                </td>
+        <div className="virtual-scroll" ref={scrollRef} data-testid="conn-list">
+          <table className="table conn-table" data-testid="conn-table" aria-rowcount={rows.length + 1}>
+            <colgroup>
+              <col className="col-token" />
+              <col className="col-conn-path" />
+              <col className="col-conn-state" />
+              <col className="col-count" />
+              <col className="col-rate" />
+              <col className="col-rate" />
+            </colgroup>
+            <thead>
+              <tr aria-rowindex={1}>
+                {COLUMNS.map((col) => (
+                  <th
+                    key={col.key}
+                    scope="col"
+                    className={col.num ? 'num' : undefined}
+                    aria-sort={sort.key === col.key ? (sort.desc ? 'descending' : 'ascending') : 'none'}
+                  >
+                    <button type="button" className="sort-button" onClick={() => onSort(col.key)}>
+                      {col.label}
+                      {sort.key === col.key ? (sort.desc ? ' ▾' : ' ▴') : ''}
+                    </button>
+                  </th>
+                ))}
               </tr>
-            ) : null}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {pad.top > 0 ? (
+                <tr className="virtual-spacer" aria-hidden="true" style={{ height: pad.top }}>
+                  <td colSpan={COLUMNS.length} />
+                </tr>
+              ) : null}
+              {items.map((v) => {
+                const c = rows[v.index];
+                if (!c) return null;
+                const r = rates.get(c.token) ?? NO_RATES;
+                return (
+                  <ConnectionRow
+                    key={v.key}
+                    c={c}
+                    index={v.index}
+                    send={r.sendBytesPerSec}
+                    recv={r.recvBytesPerSec}
+                    onSelect={select}
+                    measure={virtualizer.measureElement}
+                  />
+                );
+              })}
+              {pad.bottom > 0 ? (
+                <tr className="virtual-spacer" aria-hidden="true" style={{ height: pad.bottom }}>
+                  <td colSpan={COLUMNS.length} />
+                </tr>
+              ) : null}
+              {rows.length === 0 ? (
+                <tr>
+                  <td colSpan={COLUMNS.length} className="empty">
+                    {snapshot.connections.length === 0
+                      ? 'No MPTCP connections'
+                      : 'No connection matches the filter'}
+                  </td>
+                </tr>
+              ) : null}
+            </tbody>
+          </table>
+        </div>
       )}
-      {shown.length < rows.length ? (
-        <button type="button" className="button" onClick={() => setShowAll(true)}>
-          Show all {rows.length} connections
-        </button>
-      ) : null}
     </section>
   );
 }

@@ -112,6 +112,27 @@ describe('SamplesStore', () => {
     expect(store.allocatedBytes).toBeLessThanOrEqual(50 * 100 * 6 * 8);
   });
 
+  it('keeps the series it has when a snapshot holds more subflows than its bound', () => {
+    const store = new SamplesStore({ schedule: sync, maxSeries: 10 });
+    const conns = (n: number, first = 1) =>
+      Array.from({ length: n }, (_, i) => oneSubflow(i * 1000, 0, first + i));
+    for (let i = 0; i < 5; i++)
+      store.ingestSnapshot(snapshot({ takenAtMs: T0 + i * 1000, connections: conns(30) }));
+    // The first 10 kept their series and every sample; the other 20 wait for room.
+    expect(store.seriesCount).toBe(10);
+    for (let token = 1; token <= 10; token++) expect(store.ring(subflowKey(token, subflow()))?.size).toBe(5);
+    expect(store.ring(subflowKey(11, subflow()))).toBeNull();
+    // Connections 1-3 close: three of the waiting ones take their places.
+    store.ingestSnapshot(snapshot({ takenAtMs: T0 + 5000, connections: conns(27, 4) }));
+    expect(store.seriesCount).toBe(10);
+    expect(store.ring(subflowKey(1, subflow()))).toBeNull();
+    expect(store.ring(subflowKey(4, subflow()))?.size).toBe(6);
+    expect(store.seriesOf(13)).toHaveLength(1);
+    expect(store.seriesOf(14)).toHaveLength(0);
+    // Every connection's latest reading is kept whether or not it has a series.
+    expect(store.latest(30)?.token).toBe(30);
+  });
+
   it('gives subflows read by the fast loop a larger ring (5 min at 10 Hz)', () => {
     const store = new SamplesStore({ schedule: sync });
     store.ingestSnapshot(snapshot());

@@ -3,7 +3,8 @@
  * connection snapshots and by the detail view's fast `mptcp:connection:get` loop. Throughput is
  * derived here from consecutive samples' byte counters. Memory is bounded three ways: samples per
  * subflow (ring capacity), subflows not seen for `retentionMs` are dropped, and at most `maxSeries`
- * subflows are kept (the longest unseen go first).
+ * subflows are kept (the longest unseen go first; a snapshot with more subflows than that leaves
+ * the newest without history rather than evict ones it still holds).
  */
 import type { Connection, ConnectionsSnapshot, Subflow } from '../../../../shared/types';
 import { hostPort } from '../../format';
@@ -52,6 +53,14 @@ interface Series {
   seenAtMs: number;
 }
 
+interface Latest {
+  connection: Connection;
+  tMs: number;
+  /** subflowKey of each of `keysOf`'s subflows, kept while the feed keeps that array. */
+  keysOf: readonly Subflow[] | null;
+  keys: string[];
+}
+
 export interface SamplesOptions {
   /** Samples per subflow fed by snapshots: 600 = 10 minutes at 1 Hz. */
   capacity?: number;
@@ -92,7 +101,7 @@ export class SamplesStore {
   /** Tokens a fast loop is sampling: snapshots skip them so two clocks do not interleave. */
   readonly fastTokens = new Set<number>();
   /** Each connection's latest reading, for the detail view's subflow table. */
-  private readonly latestByToken = new Map<number, { connection: Connection; tMs: number }>();
+  private readonly latestByToken = new Map<number, Latest>();
   /** The newest sample time seen: "now" for chart windows (live and replay alike). */
   clockMs = 0;
 
@@ -112,6 +121,16 @@ export class SamplesStore {
 
   ingestSnapshot(snapshot: ConnectionsSnapshot): void {
     const t = snapshot.takenAtMs;
+    // Subflows without a series wait until every known one has been marked seen: a newcomer may
+    // only take the place of a series this snapshot no longer has. Evicting the oldest for each
+    // newcomer instead, 20,000 subflows against 2,048 series replaced the whole store on every
+    // poll, a scan of it per subflow (2/3 of the page's script time at 10,000 connections,
+    // bench/renderer.mjs --connections). Beyond the bound, newcomers go without history until
+    // others leave (a detail view's fast loop always gets its series: ingestConnection).
+    const newTokens: number[] = [];
+    const newKeys: string[] = [];
+    const newSubflows: Subflow[] = [];
+    let seenNow = 0;
     for (const c of snapshot.connections) {
       if (this.fastTokens.has(c.token)) {
         for (const s of c.subflows) {
@@ -120,7 +139,44 @@ export class SamplesStore {
         }
         continue;
       }
-      this.addConnection(c, t);
+      const keys = this.noteLatest(c, t);
+      for (let i = 0; i < c.subflows.length; i++) {
+        const s = c.subflows[i] as Subflow;
+        const key = keys[i] as string;
+        const series = this.series.get(key);
+        if (series) {
+          if (series.seenAtMs < t) seenNow++;
+          this.pushSample(series, s, t);
+        } else {
+          newTokens.push(c.token);
+          newKeys.push(key);
+          newSubflows.push(s);
+        }
+      }
+    }
+    // Full, and every series was in this snapshot: no room for anyone (the usual poll beyond the
+    // bound, found without a look at the newcomers).
+    const full = this.series.size >= this.maxSeries && seenNow >= this.series.size;
+    let evictable: Series[] | null = null;
+    let next = 0;
+    for (let n = 0; n < newKeys.length && !full; n++) {
+      if (this.series.size >= this.maxSeries) {
+        evictable ??= [...this.series.values()]
+          .filter((x) => x.seenAtMs < t)
+          .sort((a, b) => a.seenAtMs - b.seenAtMs);
+        let victim: Series | undefined;
+        while (!victim && next < evictable.length) {
+          const x = evictable[next++];
+          if (x && x.seenAtMs < t && this.series.get(x.meta.key) === x) victim = x;
+        }
+        if (!victim) break;
+        this.series.delete(victim.meta.key);
+      }
+      const key = newKeys[n] as string;
+      const s = newSubflows[n] as Subflow;
+      const series = this.newSeries(key, newTokens[n] as number, s, t);
+      this.series.set(key, series);
+      this.pushSample(series, s, t);
     }
     this.clockMs = Math.max(this.clockMs, t);
     this.prune(t);
@@ -137,35 +193,65 @@ export class SamplesStore {
   }
 
   private addConnection(c: Connection, tMs: number): void {
-    const prev = this.latestByToken.get(c.token);
-    if (!prev || prev.tMs <= tMs) this.latestByToken.set(c.token, { connection: c, tMs });
+    this.noteLatest(c, tMs);
     for (const s of c.subflows) this.addSubflow(c.token, s, tMs);
+  }
+
+  /**
+   * Records c as its token's latest reading (unless an earlier one) and returns its subflows'
+   * keys. The keys are built again only when the subflow list is a new array: the feed keeps an
+   * unchanged connection's (docs/live-data.md), and 20,000 keys built per poll were most of this
+   * store's time at 10,000 connections.
+   */
+  private noteLatest(c: Connection, tMs: number): readonly string[] {
+    let l = this.latestByToken.get(c.token);
+    if (!l) {
+      l = { connection: c, tMs, keysOf: null, keys: [] };
+      this.latestByToken.set(c.token, l);
+    } else if (l.tMs <= tMs) {
+      // In place: 10,000 connections a second would otherwise be 10,000 new objects.
+      l.connection = c;
+      l.tMs = tMs;
+    }
+    if (l.keysOf === c.subflows) return l.keys;
+    const keys = c.subflows.map((s) => subflowKey(c.token, s));
+    l.keysOf = c.subflows;
+    l.keys = keys;
+    return keys;
+  }
+
+  private newSeries(key: string, token: number, s: Subflow, tMs: number): Series {
+    return {
+      meta: {
+        key,
+        token,
+        localAddress: s.localAddress,
+        localPort: s.localPort,
+        remoteAddress: s.remoteAddress,
+        remotePort: s.remotePort,
+        backup: s.backup,
+        label: `${hostPort(s.localAddress, s.localPort)} → ${hostPort(s.remoteAddress, s.remotePort)}`,
+      },
+      ring: new SampleRing(this.capacity),
+      lastTMs: null,
+      lastBytesAcked: 0,
+      lastBytesReceived: 0,
+      seenAtMs: tMs,
+    };
   }
 
   private addSubflow(token: number, s: Subflow, tMs: number): void {
     const key = subflowKey(token, s);
     let series = this.series.get(key);
     if (!series) {
-      series = {
-        meta: {
-          key,
-          token,
-          localAddress: s.localAddress,
-          localPort: s.localPort,
-          remoteAddress: s.remoteAddress,
-          remotePort: s.remotePort,
-          backup: s.backup,
-          label: `${hostPort(s.localAddress, s.localPort)} → ${hostPort(s.remoteAddress, s.remotePort)}`,
-        },
-        ring: new SampleRing(this.capacity),
-        lastTMs: null,
-        lastBytesAcked: 0,
-        lastBytesReceived: 0,
-        seenAtMs: tMs,
-      };
+      series = this.newSeries(key, token, s, tMs);
       this.series.set(key, series);
       if (this.series.size > this.maxSeries) this.evictOldest();
     }
+    this.pushSample(series, s, tMs);
+  }
+
+  private pushSample(series: Series, s: Subflow, tMs: number): void {
     series.meta.backup = s.backup;
     series.seenAtMs = Math.max(series.seenAtMs, tMs);
     const prevT = series.lastTMs;
