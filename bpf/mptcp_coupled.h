@@ -8,8 +8,8 @@
  * ----------------------
  * Each MPTCP subflow is an ordinary TCP socket whose CC callbacks run under that subflow's own
  * socket lock, possibly on another CPU than its siblings. The subflows of one MPTCP connection
- * share an entry of `coupled_conns`, a hash map keyed by the connection's MPTCP token (RFC 8684
- * §3.2). The token is reached from the subflow by a read-only walk the verifier accepts:
+ * share an entry of `coupled_conns`, a hash map keyed by the connection's MPTCP token
+ * (RFC 8684 §3.2). The token is reached from the subflow by a read-only walk the verifier accepts:
  *   inet_csk(sk)->icsk_ulp_data -> struct mptcp_subflow_context -> conn -> struct mptcp_sock
  * (bpf_skc_to_mptcp_sock() is refused in struct_ops programs, bpf_rdonly_cast() is not).
  * The entry holds MAX_SUBFLOWS slots; a subflow claims one with an atomic compare-and-swap of the

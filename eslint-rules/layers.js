@@ -7,7 +7,8 @@
  * The map (README "Architecture map"):
  *   shared/             pure TypeScript: shared/ and zod only
  *   src-main/engine/    shared/, the engine itself, Node, netlink
- *   src-main/host/      shared/ and the engine's front door (src-main/engine/index.ts)
+ *   src-main/host/      shared/ and the engine's front door (src-main/engine/index.ts); `ws` for the
+ *                       Fleet direct mode's client of remote web hosts
  *   src-main/session/   shared/ and the engine's front door
  *   src-main/web|cli|electron/  the engine's front door, host/, session/ (and their own folder);
  *   src-main/exporter/  the Prometheus /metrics host: the engine's front door; the CLI and the
@@ -61,7 +62,7 @@ const PACKAGES = {
   shared: { node: false, allow: ['zod'] },
   engine: { node: true, allow: ['netlink', 'zod'] },
   'engine-door': { node: true, allow: [] },
-  host: { node: true, allow: ['zod'] },
+  host: { node: true, allow: ['zod', 'ws'] },
   session: { node: false, allow: [] },
   web: { node: true, allow: ['ws', 'zod'] },
   cli: { node: true, allow: ['zod'] },
@@ -69,7 +70,16 @@ const PACKAGES = {
   electron: { node: true, allow: ['electron'] },
   renderer: {
     node: false,
-    allow: ['react', 'react-dom', 'react-dom/client', 'recharts', 'zustand', 'zod', 'react/jsx-runtime'],
+    allow: [
+      'react',
+      'react-dom',
+      'react-dom/client',
+      'recharts',
+      'zustand',
+      'zod',
+      'react/jsx-runtime',
+      '@tanstack/react-virtual',
+    ],
   },
 };
 

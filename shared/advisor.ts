@@ -39,11 +39,11 @@ export interface AdvisorInput {
   managers: { mptcpd: boolean; networkManager: boolean; studioPm?: boolean };
 }
 
-/** The in-kernel PM caps limits and endpoints at 8 (MPTCP_PM_ADDR_MAX; reference §1.4, G11). */
+/** The in-kernel PM caps limits and endpoints at 8 (MPTCP_PM_ADDR_MAX; docs/kernel-interfaces.md, Limits and endpoints). */
 export const KERNEL_PM_MAX = 8;
 /** Highest buffer maximum the advisor proposes: 1 GiB, far above any real path's BDP. */
 export const BUFFER_CAP_BYTES = 2 ** 30;
-/** IPv6's minimum link MTU (RFC 8200 §5); below it the kernel removes IPv6 (reference G14). */
+/** IPv6's minimum link MTU (RFC 8200 §5); below it the kernel removes IPv6 (docs/kernel-interfaces.md, Namespaces, addresses and MTUs). */
 export const IPV6_MIN_MTU_BYTES = 1280;
 /**
  * Subflow MSS differences up to this are TCP options (a timestamp option is 12 bytes), not paths
@@ -82,6 +82,7 @@ export function advise(input: AdvisorInput): Advice[] {
     otherManagers(input.managers),
     userspacePmWithoutDaemon(overview, input.managers),
     ndiffportsStyle(live),
+    fallbackTrace(input.connections),
   ];
   const seen = new Set<string>();
   const out: Advice[] = [];
@@ -98,7 +99,7 @@ export function advise(input: AdvisorInput): Advice[] {
 // ---------------------------------------------------------------------------------------------
 // Rules
 
-/** (a) net.mptcp.enabled = 0: socket(IPPROTO_MPTCP) fails with ENOPROTOOPT (reference §6.1). */
+/** (a) net.mptcp.enabled = 0: socket(IPPROTO_MPTCP) fails with ENOPROTOOPT (Documentation/networking/mptcp-sysctl.rst). */
 function mptcpDisabled(o: Overview): Advice | null {
   if (o.status.enabled) return null;
   return {
@@ -115,10 +116,10 @@ function mptcpDisabled(o: Overview): Advice | null {
  * (b) fullmesh opens a subflow from every fullmesh endpoint to every peer address: "if the client
  * has N addresses and the server M addresses, this path manager will establish N x M subflows"
  * (seed). The in-kernel PM stops at limits.subflows extra subflows and never goes past 8
- * (reference §1.4, G11), so a large product is either silently cut or needs the userspace PM.
+ * (docs/kernel-interfaces.md, Limits and endpoints), so a large product is either silently cut or needs the userspace PM.
  */
 function fullmeshExplosion(o: Overview, live: Connection[]): Advice | null {
-  if (isUserspacePm(o)) return null; // endpoints and limits do not apply (reference §2.1)
+  if (isUserspacePm(o)) return null; // endpoints and limits do not apply (docs/kernel-interfaces.md, The userspace path manager)
   const fullmesh = o.endpoints.filter((e) => e.flags.fullmesh);
   if (fullmesh.length === 0) return null;
   let remotes: number;
@@ -161,7 +162,7 @@ function fullmeshExplosion(o: Overview, live: Connection[]): Advice | null {
 
 /**
  * (c) Each subflow (or fullmesh) endpoint asks for one extra subflow, but the in-kernel PM opens at
- * most limits.subflows of them (reference §1.4): the rest are ignored without a word.
+ * most limits.subflows of them (docs/kernel-interfaces.md, Limits and endpoints): the rest are ignored without a word.
  */
 function subflowEndpointNeed(o: Overview): { wanting: Endpoint[]; subflows: number } | null {
   if (!o.limits || isUserspacePm(o)) return null;
@@ -301,8 +302,8 @@ function mtuMismatch(o: Overview, live: Connection[]): Advice | null {
  * paths with different delays" (seed). Rule of thumb (RFC 6182 / RFC 8684 receiver
  * considerations): buffer ≈ 2 x sum of the subflows' bandwidths x the largest subflow RTT, so the
  * fast path keeps going while the slow one is retransmitted or reordered. Autotuning stops at
- * tcp_rmem[2] / tcp_wmem[2], which are per netns, so those are what we raise (reference §6.2,
- * G16: core rmem_max is read-only in a child netns).
+ * tcp_rmem[2] / tcp_wmem[2], which are per netns, so those are what we raise (docs/kernel-interfaces.md,
+ * Sysctls: core rmem_max is read-only in a child netns).
  *
  * tcp_info has no receive rate, so the measured delivery rates (what this side's subflows carry)
  * stand for the paths in both directions: checked against tcp_rmem on every connection, and
@@ -453,7 +454,7 @@ function eventsBufferCap(o: Overview, snap: ConnectionsSnapshot | null): Advice 
   };
 }
 
-/** (f) Both manage MPTCP endpoints from interface events (reference §1.4): two owners fight. */
+/** (f) Both manage MPTCP endpoints from interface events (docs/kernel-interfaces.md, Limits and endpoints): two owners fight. */
 function otherManagers(m: AdvisorInput['managers']): Advice | null {
   const names = [m.mptcpd ? 'mptcpd' : null, m.networkManager ? 'NetworkManager' : null].filter(
     (n): n is string => n !== null,
@@ -468,7 +469,7 @@ function otherManagers(m: AdvisorInput['managers']): Advice | null {
   };
 }
 
-/** (g) Under the userspace PM the kernel creates no subflows itself (reference §2.1). */
+/** (g) Under the userspace PM the kernel creates no subflows itself (docs/kernel-interfaces.md, The userspace path manager). */
 function userspacePmWithoutDaemon(o: Overview, m: AdvisorInput['managers']): Advice | null {
   if (!isUserspacePm(o) || m.mptcpd || m.studioPm) return null;
   return {
@@ -482,7 +483,7 @@ function userspacePmWithoutDaemon(o: Overview, m: AdvisorInput['managers']): Adv
 }
 
 /**
- * (h) Several subflows over the same address pair is the ndiffports pattern (reference §2.3):
+ * (h) Several subflows over the same address pair is the ndiffports pattern (docs/path-manager.md):
  * "The ndiffports path manager should not be used in production" (seed); it was written for ECMP
  * inside a datacenter.
  */
@@ -514,6 +515,34 @@ function ndiffportsStyle(live: Connection[]): Advice | null {
   };
 }
 
+/**
+ * Connections this host opened that run as plain TCP now (mptcpi_flags FALLBACK): the server does
+ * not speak MPTCP, or a box on the path strips or blocks its options. The Path doctor's trace
+ * tells which (docs/path-doctor.md); the advice carries the path to trace.
+ */
+function fallbackTrace(snap: ConnectionsSnapshot | null): Advice | null {
+  const fell = (snap?.connections ?? []).filter(
+    (c) => c.fallback && c.state === 'ESTABLISHED' && isClientSide(c),
+  );
+  if (fell.length === 0) return null;
+  const byPeer = new Map<string, Connection[]>();
+  for (const c of fell) {
+    const k = hostPort(c.remoteAddress, c.remotePort);
+    byPeer.set(k, [...(byPeer.get(k) ?? []), c]);
+  }
+  const [peer, list] = [...byPeer.entries()].sort((a, b) => b[1].length - a[1].length)[0] ?? ['', []];
+  const c = list[0];
+  if (!c) return null;
+  return {
+    id: 'fallback-trace',
+    severity: 'warning',
+    title: `${fell.length} connection${fell.length === 1 ? '' : 's'} fell back to plain TCP`,
+    detail: `${fell.length} MPTCP connection${fell.length === 1 ? '' : 's'} this host opened now run${fell.length === 1 ? 's' : ''} as plain TCP, ${list.length === fell.length ? 'all to' : `${list.length} of them to`} ${peer} (${describeConn(c)}). Either that server does not speak MPTCP, or a box on the path strips or blocks MPTCP options: trace the path to see which hop.`,
+    fix: null,
+    trace: { target: plainAddress(c.remoteAddress), port: c.remotePort, from: plainAddress(c.localAddress) },
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
@@ -526,7 +555,7 @@ function liveConnections(s: ConnectionsSnapshot | null): Connection[] {
   return (s?.connections ?? []).filter((c) => c.state === 'ESTABLISHED' && !c.fallback);
 }
 
-/** Dual-stack sockets report v4-mapped addresses (reference G8). */
+/** Dual-stack sockets report v4-mapped addresses (docs/kernel-interfaces.md, Namespaces, addresses and MTUs). */
 function plainAddress(a: string): string {
   return a.toLowerCase().startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
 }
@@ -587,7 +616,7 @@ function uniqueInterfaces(list: Array<NetInterface | undefined>): NetInterface[]
 
 /**
  * MTU per interface to reach `targetBytes`, never below 1280 on an interface with IPv6 (reference
- * G14: a smaller MTU deletes its IPv6 addresses) nor below the driver's minimum.
+ * docs/kernel-interfaces.md: a smaller MTU deletes its IPv6 addresses) nor below the driver's minimum.
  */
 function equaliseMtu(ifcs: NetInterface[], targetBytes: number): { fix: MptcpConfig | null; notes: string } {
   const mtu: Record<string, number> = {};

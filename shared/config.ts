@@ -4,7 +4,7 @@
  * config has every field the kernel exposes, so applying it elsewhere reproduces the state.
  *
  * Ranges are the kernel's own where it enforces them, and ours where it does not (the kernel
- * accepts negative add_addr_timeout and close_timeout, reference G15): a value outside a range
+ * accepts negative add_addr_timeout and close_timeout, docs/kernel-interfaces.md, Sysctls): a value outside a range
  * here is refused before anything is sent.
  */
 import { z } from 'zod';
@@ -130,7 +130,7 @@ export function isConfigurableIfname(name: string): boolean {
   return ifnameRe.test(name) && name !== '__proto__';
 }
 
-/** Endpoint flags a user may set (implicit is the kernel's own; reference §1.3). */
+/** Endpoint flags a user may set (implicit is the kernel's own; docs/kernel-interfaces.md, Limits and endpoints). */
 export const EndpointFlagsInputSchema = z
   .object({
     signal: z.boolean().default(false),

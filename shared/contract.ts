@@ -12,6 +12,7 @@ import {
   AdviceSchema,
   ApplyArgsSchema,
   ApplyReportSchema,
+  ConfigOutcomeSchema,
   ExportFormatSchema,
   ExportedTextSchema,
   PendingConfirmationSchema,
@@ -36,6 +37,22 @@ import { CcActionArgsSchema, CcActionResultSchema, CcListSchema } from './cc';
 import { ConnectionsFeedEventSchema } from './delta';
 import { PmActionSchema, PmStartArgsSchema, PmStatusSchema } from './pm';
 import { ConnectionHistorySchema, TimelineHistorySchema } from './history';
+import {
+  FleetAddHostArgsSchema,
+  FleetHostNameSchema,
+  FleetOverviewSchema,
+  FleetRangeSchema,
+  FleetRemoteHostSchema,
+} from './fleet';
+import {
+  ProbeRunIdSchema,
+  ProbeRunSchema,
+  ProbeProgressSchema,
+  ProbeScanArgsSchema,
+  ProbeStartedSchema,
+  ProbeSubflowsArgsSchema,
+  ProbeTraceArgsSchema,
+} from './path-doctor';
 
 const NoArgs = z.object({}).strict();
 
@@ -194,6 +211,63 @@ export const methods = {
 
   /** Plain-language warnings computed from the live state. */
   'mptcp:advice:get': { args: NoArgs, result: z.array(AdviceSchema), writes: false },
+
+  /**
+   * Fleet (shared/fleet.ts, docs/fleet.md): every host a Prometheus server scrapes, now and over
+   * the range, queried by this host (`serve --prometheus URL`); the renderer never reaches
+   * Prometheus itself.
+   */
+  'mptcp:fleet:overview': {
+    args: z.object({ range: FleetRangeSchema }).strict(),
+    result: FleetOverviewSchema,
+    writes: false,
+  },
+  /** The direct mode's remote web hosts, each probed now (up, refused, and why). */
+  'mptcp:fleet:hosts:list': { args: NoArgs, result: z.array(FleetRemoteHostSchema), writes: false },
+  /** Register a remote `mptcp-studio serve` (its token is stored 0600 in the config directory). */
+  'mptcp:fleet:hosts:add': { args: FleetAddHostArgsSchema, result: FleetRemoteHostSchema, writes: true },
+  'mptcp:fleet:hosts:remove': {
+    args: z.object({ name: FleetHostNameSchema }).strict(),
+    result: z.object({}),
+    writes: true,
+  },
+  /**
+   * The header's host switcher: every page then works against this registered host (null: this
+   * host itself), through this host. For the whole host process, not one page.
+   */
+  'mptcp:fleet:hosts:select': {
+    args: z.object({ name: FleetHostNameSchema.nullable() }).strict(),
+    result: z.object({ selected: FleetHostNameSchema.nullable() }),
+    writes: false,
+  },
+
+  /**
+   * The Path doctor (shared/path-doctor.ts, docs/path-doctor.md): a trace, a scan or a subflow
+   * check from the engine's namespace, through the probe helper. Each starts a run and answers at
+   * once with its id (the client's): the run reports on mptcp:probe:progress and ends in the
+   * history. They send packets to other hosts but change no state here (`writes: false`); the
+   * privileged agent still audits them (auditedMethodNames, docs/security.md). The arguments are
+   * bounded by their schemas: no multicast or broadcast target, the helper's rate ceiling, ports
+   * 1..65535.
+   */
+  'mptcp:probe:trace': { args: ProbeTraceArgsSchema, result: ProbeStartedSchema, writes: false },
+  'mptcp:probe:scan': { args: ProbeScanArgsSchema, result: ProbeStartedSchema, writes: false },
+  /** Needs CAP_NET_ADMIN (the privileged agent, or root): the engine adds the subflows. */
+  'mptcp:probe:subflows': { args: ProbeSubflowsArgsSchema, result: ProbeStartedSchema, writes: false },
+  /** Stop a run: it ends as `cancelled` with what it found so far. */
+  'mptcp:probe:cancel': {
+    args: z.object({ runId: ProbeRunIdSchema }).strict(),
+    result: z.object({ cancelled: z.boolean() }),
+    writes: false,
+  },
+  /** The last runs (PROBE_HISTORY_MAX), newest first, without their results. */
+  'mptcp:probe:history': { args: NoArgs, result: z.array(ProbeRunSchema), writes: false },
+  /** One run with its result (null once it left the history). */
+  'mptcp:probe:get': {
+    args: z.object({ runId: ProbeRunIdSchema }).strict(),
+    result: ProbeRunSchema.nullable(),
+    writes: false,
+  },
 } as const satisfies Record<string, MethodSpec>;
 
 /**
@@ -241,6 +315,14 @@ export const events = {
    * when the engine starts, before it answers anything, and before config calls.
    */
   'mptcp:config:recovered': ConfigRecoverySchema,
+  /**
+   * What became of a configuration change, as it happens: applied, failed and rolled back,
+   * confirmed, reverted (on request, at the confirmation deadline, or because the engine holding it
+   * shut down), or a revert that failed (shared/config-api.ts ConfigOutcomeSchema). Every client.
+   */
+  'mptcp:config:outcome': ConfigOutcomeSchema,
+  /** A probe run's state (mptcp:probe:*), a few times a second while it runs, and once at its end. */
+  'mptcp:probe:progress': ProbeProgressSchema,
 } as const;
 
 export type Methods = typeof methods;
@@ -257,6 +339,20 @@ export const eventNames = Object.keys(events) as EventName[];
 
 /** Methods that change state (see `writes` in methods): the set every audit log is checked with. */
 export const writeMethodNames = methodNames.filter((m) => methods[m].writes);
+
+/**
+ * Methods that write nothing here but make this host send packets to others: the Path doctor's
+ * runs. Audited like writes (who probed what, at what rate: docs/security.md).
+ */
+export const probeMethodNames = [
+  'mptcp:probe:trace',
+  'mptcp:probe:scan',
+  'mptcp:probe:subflows',
+  'mptcp:probe:cancel',
+] as const satisfies readonly MethodName[];
+
+/** Every method an audit log records: the writes and the probes. */
+export const auditedMethodNames: MethodName[] = [...writeMethodNames, ...probeMethodNames];
 
 export function isMethodName(name: unknown): name is MethodName {
   return typeof name === 'string' && Object.prototype.hasOwnProperty.call(methods, name);
@@ -292,6 +388,11 @@ export const hostMethodNames = [
   'mptcp:profiles:import',
   'mptcp:profiles:export',
   'mptcp:advice:get',
+  'mptcp:fleet:overview',
+  'mptcp:fleet:hosts:list',
+  'mptcp:fleet:hosts:add',
+  'mptcp:fleet:hosts:remove',
+  'mptcp:fleet:hosts:select',
 ] as const satisfies readonly MethodName[];
 export type HostMethodName = (typeof hostMethodNames)[number];
 /** Methods about one subscriber's event stream, answered by the transport host that carries it. */

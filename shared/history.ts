@@ -3,6 +3,7 @@
  * the timeline, so that a reload or a late-opened view starts with what happened.
  */
 import { z } from 'zod';
+import { ConfigOutcomeSchema } from './config-api';
 import { PmActionSchema } from './pm';
 import { ConfigRecoverySchema, KernelEventSchema } from './types';
 
@@ -49,6 +50,7 @@ export const TimelineEntrySchema = z.discriminatedUnion('name', [
   z.object({ name: z.literal('mptcp:kernel:event'), atMs: z.number(), payload: KernelEventSchema }),
   z.object({ name: z.literal('mptcp:pm:action'), atMs: z.number(), payload: PmActionSchema }),
   z.object({ name: z.literal('mptcp:config:recovered'), atMs: z.number(), payload: ConfigRecoverySchema }),
+  z.object({ name: z.literal('mptcp:config:outcome'), atMs: z.number(), payload: ConfigOutcomeSchema }),
 ]);
 export type TimelineEntry = z.infer<typeof TimelineEntrySchema>;
 

@@ -2,7 +2,7 @@
  * The engine as path manager, in the contract: what `mptcp:pm:start` accepts, what
  * `mptcp:pm:status` reports and what each `mptcp:pm:action` event says. The path manager runs
  * where the engine runs (in-process for the local namespace, inside the per-namespace agent
- * otherwise), because netlink sockets are per network namespace (reference G4).
+ * otherwise), because netlink sockets are per network namespace (network_namespaces(7)).
  */
 import { z } from 'zod';
 import { KernelEventSchema } from './types';
@@ -14,8 +14,9 @@ export const PmRoleSchema = z.enum(['client', 'server']);
 export type PmRole = z.infer<typeof PmRoleSchema>;
 /**
  * userspace: net.mptcp.path_manager=userspace and the engine sends SUBFLOW_CREATE / ANNOUNCE per
- * connection (reference §2). kernel: the in-kernel PM creates the subflows; the engine keeps its
- * endpoints in step with the interfaces' addresses (fullmesh only, at most 8 endpoints, §1.4).
+ * connection (docs/path-manager.md). kernel: the in-kernel PM creates the subflows; the engine
+ * keeps its endpoints in step with the interfaces' addresses (fullmesh only, at most 8
+ * endpoints: docs/kernel-interfaces.md).
  */
 export const PmManagerSchema = z.enum(['userspace', 'kernel']);
 export type PmManager = z.infer<typeof PmManagerSchema>;
@@ -74,8 +75,9 @@ export type PmDetectedManagers = z.infer<typeof PmDetectedManagersSchema>;
  * The detected managers a start would fight with (a start refuses unless forced): mptcpd always,
  * as it is a path manager itself (under the userspace PM it drives the same connections, under
  * the in-kernel one it owns the endpoints); NetworkManager only for the in-kernel manager, whose
- * endpoints it adds and removes. Connections under the userspace PM ignore endpoints (reference
- * §2.1), so NetworkManager's endpoints and a userspace run do not collide.
+ * endpoints it adds and removes. Connections under the userspace PM ignore endpoints
+ * (docs/kernel-interfaces.md, The userspace path manager), so NetworkManager's endpoints and a
+ * userspace run do not collide.
  */
 export function pmConflicts(d: PmDetectedManagers, manager: PmManager): string[] {
   const out: string[] = [];

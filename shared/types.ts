@@ -76,7 +76,7 @@ export const KernelStatusSchema = z.object({
   }),
   /**
    * Settings outside net.mptcp that a plan may change (CC default, TCP and core buffers) but that
-   * are read-only here, e.g. net.core.rmem_max in a child network namespace (reference G16).
+   * are read-only here, e.g. net.core.rmem_max in a child network namespace (docs/kernel-interfaces.md, Sysctls).
    */
   readOnlySysctls: z.array(z.string()),
   /** Every entry under /proc/sys/net/mptcp, read at runtime (never a fixed list). */

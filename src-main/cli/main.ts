@@ -13,10 +13,29 @@ import type { MethodArgs, MethodName, MethodResult } from '../../shared/contract
 import { parseProfile } from '../../shared/config';
 import { ExportFormatSchema } from '../../shared/config-api';
 import { formatExport } from '../../shared/export-formats';
-import { LocalEngine, openEngine, serveAgent, serveAgentSocket, type EngineService } from '../engine/index';
+import {
+  EngineService,
+  LocalEngine,
+  openEngine,
+  serveAgent,
+  serveAgentSocket,
+  type EngineBackend,
+} from '../engine/index';
 import { startWebHost } from '../web/server';
-import { createHostHandlers, defaultProfilesDir } from '../host/index';
+import {
+  createHostHandlers,
+  defaultFleetHostsFile,
+  defaultProfilesDir,
+  SwitchableBackend,
+} from '../host/index';
 import { runPmCommand } from './pm-command';
+import { runScanCommand } from './scan-command';
+import { runTraceCommand } from './trace-command';
+import { runResponderCommand } from './responder-command';
+import { runSubflowsCommand } from './subflows-command';
+import { runExporterCommand } from './exporter-command';
+import { startMetricsEndpoint } from '../exporter/http';
+import { REMOTE_SERVE_USAGE, remoteServeSecurity, type RemoteServeOptions } from './serve-remote';
 import { runCcCommand } from './cc-command';
 import { formatConnections, formatEndpoints, formatPlan, formatReport, formatStatus } from './format';
 
@@ -34,8 +53,18 @@ commands:
                 not; register or unregister mptcp_lia / mptcp_olia / mptcp_balia (root or
                 CAP_BPF + CAP_PERFMON to load, CAP_SYS_ADMIN to unload; or through
                 --agent-socket)
+  exporter [--listen ADDR:PORT] [--per-connection]
+                Prometheus metrics of MPTCP at /metrics (see: exporter --help)
   pm --mode fullmesh|ndiffports
                 run the engine as the namespace's MPTCP path manager (see: pm --help)
+  scan TARGET…  which hosts speak MPTCP v1/v0, and what answers instead (see: scan --help)
+  trace HOST    where on the path MP_CAPABLE is stripped or changed (see: trace --help)
+  responder --port P
+                an MPTCP echo server: the cooperating end of a subflow check
+  subflows HOST --port P
+                the subflow check: a subflow from every interface to a responder, a known
+                payload over them; per path: joins OK, refused, dropped, or broken by data
+                (see: subflows --help)
   agent --socket PATH [--socket-group GROUP]
                 run the privileged agent (root or CAP_NET_ADMIN) on a Unix socket; every
                 change is logged to stderr as one JSON line
@@ -51,10 +80,18 @@ options:
   --history-minutes N
                 serve: how much of every connection's series and of the event timeline the
                 host keeps for pages that open later (default 15, 0 = none)
+  --metrics-listen ADDR:PORT
+                serve, agent: also serve Prometheus metrics at http://ADDR:PORT/metrics
+${REMOTE_SERVE_USAGE}  --prometheus URL
+                serve: the Prometheus (or federating) server the Fleet page queries
   --dry-run     apply: print what would change, change nothing
   --confirm-within S
                 apply: revert automatically unless confirmed within S seconds
                 (the command waits, asks on the terminal, and reverts on Ctrl-C)
+  --allow-disruption
+                apply: go ahead although steps close live subflows (without it such
+                an apply is refused before anything changes; --dry-run shows each
+                step's impact on the live connections)
   --format F    export: json (a profile), sh (a script), sysctl.d (persistent config)
 `;
 
@@ -83,6 +120,12 @@ function staticDir(): string {
 export async function main(argv: string[]): Promise<number> {
   // `pm` has its own options (a strict parse here would reject them): see pm-command.ts.
   if (argv[0] === 'pm') return await runPmCommand(argv.slice(1));
+  // The Path doctor's commands parse their own options (docs/path-doctor.md).
+  if (argv[0] === 'scan') return await runScanCommand(argv.slice(1));
+  if (argv[0] === 'trace') return await runTraceCommand(argv.slice(1));
+  if (argv[0] === 'responder') return await runResponderCommand(argv.slice(1));
+  if (argv[0] === 'subflows') return await runSubflowsCommand(argv.slice(1));
+  if (argv[0] === 'exporter') return await runExporterCommand(argv.slice(1));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -96,10 +139,18 @@ export async function main(argv: string[]): Promise<number> {
       label: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
       'confirm-within': { type: 'string' },
+      'allow-disruption': { type: 'boolean', default: false },
       format: { type: 'string', default: 'json' },
       socket: { type: 'string' },
       'socket-group': { type: 'string' },
       'agent-socket': { type: 'string' },
+      'metrics-listen': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'insecure-http': { type: 'boolean', default: false },
+      'public-name': { type: 'string', multiple: true },
+      prometheus: { type: 'string' },
+      'token-file': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -110,7 +161,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   if (cmd === 'agent' && values.socket !== undefined) {
-    return await runSocketAgent(values.socket, values['socket-group'], values.label ?? null);
+    return await runSocketAgent(
+      values.socket,
+      values['socket-group'],
+      values.label ?? null,
+      values['metrics-listen'],
+    );
   }
   if (cmd === 'agent') {
     // MPTCP_STUDIO_TEST_FAIL_STEP: integration tests make apply step k fail to prove the rollback.
@@ -132,13 +188,21 @@ export async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(historyMinutes) || historyMinutes < 0 || historyMinutes > 24 * 60) {
     throw new CliError('--history-minutes must be an integer from 0 to 1440');
   }
+  let switcher: SwitchableBackend | null = null;
   const engine = openEngine({
     netns: values.netns ?? null,
     agentSocket: values['agent-socket'] ?? null,
     pollIntervalMs,
     // Only the web host keeps history: a one-shot command has nobody to show it to.
     ...(cmd === 'serve' && historyMinutes > 0 ? { history: { retentionMs: historyMinutes * 60_000 } } : {}),
-    host: (backend) => createHostHandlers({ kernel: backend.handlers, profilesDir: defaultProfilesDir() }),
+    // The web host can show a registered remote host instead of its own (the Fleet direct mode).
+    ...(cmd === 'serve' ? { wrapBackend: (b: EngineBackend) => (switcher = new SwitchableBackend(b)) } : {}),
+    host: (backend) =>
+      createHostHandlers({
+        kernel: backend.handlers,
+        profilesDir: defaultProfilesDir(),
+        fleet: { prometheusUrl: values.prometheus ?? null, hostsFile: defaultFleetHostsFile(), switcher },
+      }),
   });
   // What a killed engine left in the namespace and what this one did about it (an interrupted
   // apply undone, a change awaiting confirmation reverted or adopted: engine/config/journal.ts).
@@ -172,6 +236,7 @@ export async function main(argv: string[]): Promise<number> {
           values['dry-run'] ?? false,
           values['confirm-within'],
           values.json ?? false,
+          values['allow-disruption'] ?? false,
         );
       case 'export': {
         const format = ExportFormatSchema.safeParse(values.format);
@@ -184,7 +249,13 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'serve':
-        return await serve(engine, values.host, values.port);
+        return await serve(engine, values.host, values.port, values['metrics-listen'], {
+          tlsCert: values['tls-cert'],
+          tlsKey: values['tls-key'],
+          insecureHttp: values['insecure-http'],
+          publicNames: values['public-name'],
+          tokenFile: values['token-file'],
+        });
       case 'cc':
         return await runCcCommand(engine, positionals.slice(1), values.json ?? false, (s) =>
           process.stdout.write(s),
@@ -203,6 +274,7 @@ async function applyFile(
   dryRun: boolean,
   confirmWithin: string | undefined,
   json: boolean,
+  allowDisruption: boolean,
 ): Promise<number> {
   if (!file) throw new CliError('apply needs a profile file (mptcp-studio apply FILE)');
   const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
@@ -224,7 +296,7 @@ async function applyFile(
       throw new CliError('--confirm-within must be 5..3600 seconds');
     }
   }
-  const report = await call(engine, 'mptcp:config:apply', { config, confirmWithinS });
+  const report = await call(engine, 'mptcp:config:apply', { config, confirmWithinS, allowDisruption });
   if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(formatReport(report));
   if (!report.ok) return 1;
@@ -275,6 +347,7 @@ async function runSocketAgent(
   path: string,
   group: string | undefined,
   label: string | null,
+  metricsListen?: string,
 ): Promise<number> {
   const engine = new LocalEngine({ netnsLabel: label });
   // A socket left by a previous run that died: remove it, but only if nobody answers on it.
@@ -307,10 +380,16 @@ async function runSocketAgent(
     ...(group !== undefined ? { gid: await resolveGroup(group) } : {}),
   });
   log({ time: new Date().toISOString(), event: 'listening', path });
+  // Prometheus metrics of this namespace, read through the agent's own engine (docs/fleet.md).
+  const metricsService = metricsListen !== undefined ? new EngineService(engine) : null;
+  const metrics = metricsService ? await startMetricsEndpoint(metricsService, metricsListen!) : null;
+  if (metrics) log({ time: new Date().toISOString(), event: 'metrics', url: metrics.url });
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  await metrics?.close();
+  metricsService?.detach();
   server.close();
   await engine.close(); // reverts a change still waiting for confirmation
   await unlink(path).catch(() => undefined);
@@ -321,10 +400,17 @@ async function serve(
   engine: EngineService,
   hostOpt: string | undefined,
   portOpt: string | undefined,
+  metricsListen?: string,
+  remote: RemoteServeOptions = {},
 ): Promise<number> {
   const port = portOpt === undefined ? 7878 : Number(portOpt);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CliError('--port must be 0..65535');
   const host = hostOpt ?? '127.0.0.1';
+  // TLS, public names, and no plain HTTP off loopback unless asked for (serve-remote.ts).
+  const security = await remoteServeSecurity(host, remote).catch(async (e: Error) => {
+    await engine.close(); // main() leaves closing to serve: an open agent would keep the process alive
+    throw new CliError(e.message);
+  });
   // Fail early, with the reason, if the namespace or the kernel cannot be read.
   await call(engine, 'mptcp:status:get');
   const web = await startWebHost({
@@ -334,6 +420,7 @@ async function serve(
     port,
     // Every change made through this host, one JSON line each (as the privileged agent logs them).
     audit: (entry) => process.stderr.write(`${JSON.stringify(entry)}\n`),
+    ...security,
   });
   if (host !== '127.0.0.1' && host !== '::1' && host !== 'localhost') {
     process.stderr.write(
@@ -342,11 +429,15 @@ async function serve(
     );
   }
   process.stdout.write(`MPTCP Studio web host: ${web.url}\n`);
+  // Prometheus metrics from the same engine, on their own read-only port (docs/fleet.md).
+  const metrics = metricsListen !== undefined ? await startMetricsEndpoint(engine, metricsListen) : null;
+  if (metrics) process.stdout.write(`MPTCP Studio exporter: ${metrics.url}\n`);
   await new Promise<void>((resolve) => {
     const stop = (): void => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  await metrics?.close();
   await web.close();
   await engine.close();
   return 0;

@@ -1,6 +1,6 @@
 /**
  * `mptcp-studio pm`: run the engine as the namespace's MPTCP path manager (userspace PM, reference
- * §2) until SIGINT/SIGTERM.
+ * docs/path-manager.md) until SIGINT/SIGTERM.
  *
  *   mptcp-studio pm --mode fullmesh|ndiffports [--subflows N] [--role client|server]
  *                   [--netns NS] [--json] [--force] [--no-recreate] [--max-retries N]
@@ -11,10 +11,10 @@
  * (engine/pm/endpoint-sync.ts); it switches path_manager to `kernel` while it runs, likewise.
  *
  * With --netns it re-executes itself under `ip netns exec NS` (a process cannot open netlink
- * sockets in another namespace, G4), as the engine's agent does. It switches the namespace's
+ * sockets in another namespace: network_namespaces(7)), as the engine's agent does. It switches the namespace's
  * net.mptcp.path_manager to `userspace` while it runs and puts the previous value back when it
  * stops, on errors too (engine/pm/pm-controller.ts, shared with the app). Connections opened
- * meanwhile keep the userspace PM and their subflows (the PM is chosen per socket at creation, §2.1).
+ * meanwhile keep the userspace PM and their subflows (the PM is chosen per socket at creation: docs/kernel-interfaces.md).
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';

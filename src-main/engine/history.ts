@@ -137,7 +137,12 @@ class SubflowRing {
 }
 
 /** Timeline events the host keeps (the Events page's sources). */
-export const TIMELINE_EVENTS = ['mptcp:kernel:event', 'mptcp:pm:action', 'mptcp:config:recovered'] as const;
+export const TIMELINE_EVENTS = [
+  'mptcp:kernel:event',
+  'mptcp:pm:action',
+  'mptcp:config:recovered',
+  'mptcp:config:outcome',
+] as const;
 export type TimelineEventName = (typeof TIMELINE_EVENTS)[number];
 
 export class HostHistory {

@@ -8,15 +8,18 @@ import { LocalEngine } from './local-engine';
 import { EngineService, type EngineBackend, type ServiceOptions } from './service';
 
 export { EngineService } from './service';
+export type { EngineBackend } from './service';
+export * as probe from './probe/index';
 export { checkNetnsName, serveAgent, serveAgentSocket } from './agent/index';
-export { auditArgs, auditResult, isWriteMethod } from './audit';
+export { auditArgs, auditResult, isAuditedMethod, isWriteMethod } from './audit';
 export { detectManagers } from './managers';
 export { LocalEngine } from './local-engine';
-export { formatMptcpEvent } from './events/mptcp-events';
+export { formatMptcpEvent } from './mptcp-pm/events';
 export { checkGlob } from './pm/endpoint-sync';
 export { PmController } from './pm/pm-controller';
 export type { PmLogEntry } from './pm/userspace-pm';
 export type { ConnectionsFeed, FeedStats } from './connections-feed';
+export { DEFAULT_PER_CONNECTION_LIMIT, MetricsCollector, type MetricsReading } from './metrics/collector';
 
 /** Where the bundled CLI is: ourselves when running from the bundle, else out/node/ in the repo. */
 export function defaultAgentEntry(): string {
@@ -54,9 +57,15 @@ export function openBackend(opts: OpenOptions): EngineBackend {
 }
 
 export function openEngine(
-  opts: OpenOptions & ServiceOptions & { host?: (backend: EngineBackend) => Partial<HostHandlers> } = {},
+  opts: OpenOptions &
+    ServiceOptions & {
+      host?: (backend: EngineBackend) => Partial<HostHandlers>;
+      /** Wraps the backend before the service uses it (the Fleet direct mode's host switcher). */
+      wrapBackend?: (backend: EngineBackend) => EngineBackend;
+    } = {},
 ): EngineService {
-  const backend = openBackend(opts);
-  const { host, ...rest } = opts;
+  const opened = openBackend(opts);
+  const backend = opts.wrapBackend ? opts.wrapBackend(opened) : opened;
+  const { host, wrapBackend: _wrap, ...rest } = opts;
   return new EngineService(backend, { ...rest, ...(host ? { host: host(backend) } : {}) });
 }

@@ -11,20 +11,16 @@ import {
 } from '../../shared/contract';
 import type { Overview } from '../../shared/types';
 import { toApiError } from '../../shared/result';
-import { NETLINK_GENERIC, NETLINK_ROUTE, NETLINK_SOCK_DIAG, NlSocket } from './netlink/core';
-import { readConnection, readConnections } from './diag/connections';
-import { getLimits, listEndpoints, resolveMptcpPm, type MptcpPmFamily } from './pm/mptcp-pm';
-import { listInterfaces } from './rtnl/interfaces';
-import { readKernelStatus } from './sysctl/status';
-import { readMptcpCounters } from './sysctl/netstat';
+import { resolveMptcpPm } from './mptcp-pm/family';
 import { ConfigManager } from './config/config-manager';
 import { KernelEventWatcher } from './events/kernel-events';
-import { netlinkWriter } from './config/writer';
+import { NetlinkKernel } from './netlink-kernel';
 import { CcManager } from './cc/cc-manager';
 import { ccOptionsFromEnv, createCatalog, type CcCatalogOptions } from './cc/catalog';
 import { PmController } from './pm/pm-controller';
 import { ConfigJournal } from './config/journal';
-import { readNetnsIdentity, type NetnsIdentity } from './netns-identity';
+import { ProbeService } from './probe/service';
+import type { NetnsIdentity } from './netns-identity';
 import type { ConfigRecovery } from '../../shared/types';
 
 export interface LocalEngineOptions {
@@ -58,36 +54,34 @@ function stepDelayFromEnv(): number | undefined {
 }
 
 export class LocalEngine {
-  private route: NlSocket | null = null;
-  private genl: NlSocket | null = null;
-  private diag: NlSocket | null = null;
-  private pmFamily: Promise<MptcpPmFamily> | null = null;
-  private readonly netnsLabel: string | null;
+  /** Every read and write goes through it (kernel.ts); the path manager's dedicated sockets aside. */
+  readonly kernel: NetlinkKernel;
   private readonly listeners = new Set<EventListener>();
   private readonly config: ConfigManager;
   private readonly watcher: KernelEventWatcher;
   private readonly cc: CcManager;
   private readonly pm: PmController;
+  /** The Path doctor's runs (mptcp:probe:*), through the probe helper. */
+  private readonly probe: ProbeService;
   private identityLookup: Promise<NetnsIdentity> | null = null;
 
   constructor(opts: LocalEngineOptions = {}) {
-    this.netnsLabel = opts.netnsLabel ?? null;
     const stepDelayMs = opts.stepDelayMs ?? stepDelayFromEnv();
+    this.kernel = new NetlinkKernel({
+      netnsLabel: opts.netnsLabel ?? null,
+      // Plans register coupled CCs through the CC manager, created just below.
+      cc: { load: (id) => this.cc.load(id), unload: (id) => this.cc.unload(id) },
+    });
     this.cc = new CcManager({
       catalog: createCatalog(opts.cc ?? ccOptionsFromEnv()),
       subflowCongestion: async () =>
-        (await readConnections(this.diagSock())).connections.flatMap((c) =>
+        (await this.kernel.reads.connections()).connections.flatMap((c) =>
           c.subflows.map((sf) => sf.congestionControl),
         ),
     });
     this.config = new ConfigManager({
       overview: () => this.overview(),
-      writer: netlinkWriter({
-        genl: () => this.genlSock(),
-        route: () => this.routeSock(),
-        family: () => this.family(),
-        cc: this.cc,
-      }),
+      writer: this.kernel.writer,
       ccStatus: () => this.cc.list(),
       onPending: (revertAtMs) => this.emit('mptcp:config:pending', { revertAtMs }),
       journal: new ConfigJournal({
@@ -95,6 +89,9 @@ export class LocalEngine {
         ...(opts.stateDir ? { dir: opts.stateDir } : {}),
       }),
       onRecovery: (r) => this.emit('mptcp:config:recovered', r),
+      // Each step's impact on live traffic is computed from these (shared/plan.ts stepImpact).
+      connections: () => this.kernel.reads.connections(),
+      onOutcome: (o) => this.emit('mptcp:config:outcome', o),
       ...(opts.injectFailureAt === undefined ? {} : { injectFailureAt: opts.injectFailureAt }),
       ...(stepDelayMs ? { stepDelayMs } : {}),
     });
@@ -105,7 +102,14 @@ export class LocalEngine {
     );
     this.pm = new PmController({
       engine: this,
+      kernel: this.kernel,
       emit: (a) => this.emit('mptcp:pm:action', a),
+      identity: () => this.identity(),
+      ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
+    });
+    this.probe = new ProbeService({
+      kernel: this.kernel,
+      emit: (p) => this.emit('mptcp:probe:progress', p),
       identity: () => this.identity(),
       ...(opts.stateDir ? { stateDir: opts.stateDir } : {}),
     });
@@ -129,7 +133,7 @@ export class LocalEngine {
    */
   identity(): Promise<NetnsIdentity> {
     if (this.identityLookup) return this.identityLookup;
-    const lookup = readNetnsIdentity({ diag: this.diagSock() });
+    const lookup = this.kernel.reads.identity();
     this.identityLookup = lookup;
     lookup.catch(() => {
       if (this.identityLookup === lookup) this.identityLookup = null;
@@ -164,57 +168,42 @@ export class LocalEngine {
     return this.watcher.stop();
   }
 
-  private routeSock(): NlSocket {
-    return (this.route ??= new NlSocket(NETLINK_ROUTE));
-  }
-  private genlSock(): NlSocket {
-    return (this.genl ??= new NlSocket(NETLINK_GENERIC));
-  }
-  private diagSock(): NlSocket {
-    return (this.diag ??= new NlSocket(NETLINK_SOCK_DIAG));
-  }
-
-  /** The family id is assigned at boot (G1): resolve it once per engine, by name. */
-  private family(): Promise<MptcpPmFamily> {
-    if (this.pmFamily) return this.pmFamily;
-    const lookup = resolveMptcpPm(this.genlSock());
-    this.pmFamily = lookup;
-    // A failed lookup (no MPTCP) is retried on the next call rather than cached forever.
-    lookup.catch(() => {
-      if (this.pmFamily === lookup) this.pmFamily = null;
-    });
-    return lookup;
-  }
-
   private async ifnames(): Promise<Map<number, string>> {
-    const ifs = await listInterfaces(this.routeSock());
+    const ifs = await this.kernel.reads.interfaces();
     return new Map(ifs.map((i) => [i.index, i.name]));
   }
 
   readonly handlers: KernelHandlers;
 
   private readonly ungated: KernelHandlers = {
-    'mptcp:status:get': () => readKernelStatus({ netns: this.netnsLabel }),
-    'mptcp:endpoints:list': async () =>
-      listEndpoints(this.genlSock(), await this.family(), await this.ifnames()),
-    'mptcp:limits:get': async () => getLimits(this.genlSock(), await this.family()),
-    'mptcp:interfaces:list': () => listInterfaces(this.routeSock()),
-    'mptcp:connections:list': () => readConnections(this.diagSock()),
+    'mptcp:status:get': () => this.kernel.reads.status(),
+    'mptcp:endpoints:list': async () => this.kernel.reads.endpoints(await this.ifnames()),
+    'mptcp:limits:get': () => this.kernel.reads.limits(),
+    'mptcp:interfaces:list': () => this.kernel.reads.interfaces(),
+    'mptcp:connections:list': () => this.kernel.reads.connections(),
     'mptcp:overview:get': () => this.overview(),
-    'mptcp:counters:get': () => readMptcpCounters(),
+    'mptcp:counters:get': () => this.kernel.reads.counters(),
     'mptcp:events:watch': ({ on }) => this.watch(on),
-    'mptcp:connection:get': ({ token }) => readConnection(this.diagSock(), token),
+    'mptcp:connection:get': ({ token }) => this.kernel.reads.connection(token),
     'mptcp:config:export': () => this.config.exportConfig(),
     'mptcp:config:plan': ({ config }) => this.config.plan(config),
-    'mptcp:config:apply': ({ config, confirmWithinS }) => this.config.apply(config, confirmWithinS),
+    'mptcp:config:apply': ({ config, confirmWithinS, allowDisruption }) =>
+      this.config.apply(config, confirmWithinS, allowDisruption),
     'mptcp:config:confirm': () => this.config.confirm(),
-    'mptcp:config:revert': () => this.config.revert(),
+    'mptcp:config:revert': () => this.config.revert('user'),
     'mptcp:cc:list': () => this.cc.list(),
     'mptcp:cc:load': ({ name }) => this.cc.load(name),
     'mptcp:cc:unload': ({ name }) => this.cc.unload(name),
     'mptcp:pm:status': () => this.pm.status(),
     'mptcp:pm:start': (args) => this.pm.start(args),
     'mptcp:pm:stop': () => this.pm.stop(),
+    // Field initialisers run before the constructor: reach the probe service when called.
+    'mptcp:probe:trace': (a) => this.probe.handlers['mptcp:probe:trace'](a),
+    'mptcp:probe:scan': (a) => this.probe.handlers['mptcp:probe:scan'](a),
+    'mptcp:probe:subflows': (a) => this.probe.handlers['mptcp:probe:subflows'](a),
+    'mptcp:probe:cancel': (a) => this.probe.handlers['mptcp:probe:cancel'](a),
+    'mptcp:probe:history': (a) => this.probe.handlers['mptcp:probe:history'](a),
+    'mptcp:probe:get': (a) => this.probe.handlers['mptcp:probe:get'](a),
   };
 
   private async overview(): Promise<Overview> {
@@ -224,28 +213,28 @@ export class LocalEngine {
       errors.push({ source, code: e.code, message: e.message });
       return null;
     };
+    const reads = this.kernel.reads;
     const [status, interfaces] = await Promise.all([
-      readKernelStatus({ netns: this.netnsLabel }),
-      listInterfaces(this.routeSock()).catch(note('interfaces')),
+      reads.status(),
+      reads.interfaces().catch(note('interfaces')),
     ]);
     const names = new Map((interfaces ?? []).map((i) => [i.index, i.name]));
-    const fam = await this.family().catch(note('mptcp_pm'));
+    const fam = await this.kernel.family().catch(note('mptcp_pm'));
     const [endpoints, limits] = fam
       ? await Promise.all([
-          listEndpoints(this.genlSock(), fam, names).catch(note('endpoints')),
-          getLimits(this.genlSock(), fam).catch(note('limits')),
+          reads.endpoints(names).catch(note('endpoints')),
+          reads.limits().catch(note('limits')),
         ])
       : [null, null];
     return { status, limits, endpoints: endpoints ?? [], interfaces: interfaces ?? [], errors };
   }
 
   async close(): Promise<void> {
+    this.probe.close();
     // First: the in-kernel sync applies through this engine's config manager.
     await this.pm.close();
     await this.config.close();
     this.watcher.stop();
-    for (const s of [this.route, this.genl, this.diag]) s?.close();
-    this.route = this.genl = this.diag = null;
-    this.pmFamily = null;
+    this.kernel.close();
   }
 }

@@ -32,20 +32,10 @@
  */
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { ApiFailure } from '../../shared/result';
-import { NETLINK_ROUTE, NETLINK_SOCK_DIAG, NlSocket } from './netlink/core';
-
-/** AF_NETLINK (uapi: linux/socket.h via bits/socket.h). */
-const AF_NETLINK = 16;
-/** SOCK_DIAG_BY_FAMILY (uapi: linux/sock_diag.h). */
-const SOCK_DIAG_BY_FAMILY = 20;
-/** struct netlink_diag_req { u8 family; u8 protocol; u16 pad; u32 ino; u32 show; u32 cookie[2]; } */
-const NETLINK_DIAG_REQ_LEN = 20;
-/**
- * struct netlink_diag_msg { u8 family, type, protocol, state; u32 portid, dst_portid, dst_group,
- * ino; u32 cookie[2]; } (uapi: linux/netlink_diag.h); cookie[0] holds the low 32 bits
- * (net/core/sock_diag.c sock_diag_save_cookie).
- */
-const NETLINK_DIAG_MSG_LEN = 28;
+import { NlSocket } from './netlink/core';
+import { NETLINK_ROUTE, NETLINK_SOCK_DIAG } from './uapi/netlink';
+import { NETLINK_DIAG_MSG_LEN, NETLINK_DIAG_REQ_LEN, SOCK_DIAG_BY_FAMILY } from './uapi/sock-diag';
+import { AF_NETLINK } from './uapi/socket';
 
 export interface NetnsIdentity {
   /** The nsfs inode of the namespace (stat /proc/self/ns/net): unique only among live namespaces. */
@@ -66,7 +56,12 @@ export function buildNetlinkDiagRequest(protocol: number): Buffer {
   return req;
 }
 
-/** The cookie of the kernel's socket (portid 0) in one netlink_diag reply payload, or null. */
+/**
+ * The cookie of the kernel's socket (portid 0) in one netlink_diag reply payload, or null. struct
+ * netlink_diag_msg { u8 family, type, protocol, state; u32 portid, dst_portid, dst_group, ino;
+ * u32 cookie[2]; } (uapi: linux/netlink_diag.h); cookie[0] holds the low 32 bits
+ * (net/core/sock_diag.c sock_diag_save_cookie).
+ */
 export function kernelSocketCookie(buf: Buffer, off: number, len: number, protocol: number): string | null {
   if (len < NETLINK_DIAG_MSG_LEN) return null;
   if (buf.readUInt8(off) !== AF_NETLINK || buf.readUInt8(off + 2) !== protocol) return null;

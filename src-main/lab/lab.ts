@@ -169,7 +169,7 @@ export async function waitNetlinkDrained(
 /**
  * Bundles a TypeScript entry (relative to the repository root) into .cache/`outName` with esbuild,
  * `netlink` left external, for probes the tests run under `ip netns exec` (a netlink socket sees
- * its own process's netns, G4). Returns the bundle's path.
+ * its own process's netns). Returns the bundle's path.
  */
 export async function bundleProbe(entry: string, outName: string): Promise<string> {
   const root = repoRoot();

@@ -21,7 +21,7 @@ import { fail, ok, type Result } from '../../shared/result';
 import {
   auditArgs,
   auditResult,
-  isWriteMethod,
+  isAuditedMethod,
   type ConnectionsFeed,
   type EngineService,
   type FeedStats,
@@ -149,7 +149,7 @@ export class Session {
       return ok({});
     }
     const result = await this.service.invoke(method, args);
-    if (this.opts.audit && isMethodName(method) && isWriteMethod(method)) {
+    if (this.opts.audit && isMethodName(method) && isAuditedMethod(method)) {
       try {
         this.opts.audit({
           time: new Date().toISOString(),

@@ -89,7 +89,7 @@ export function fakeBackend(
     'mptcp:events:watch': ({ on }) => Promise.resolve({ mptcp: on, interfaces: on, note: null }),
     'mptcp:counters:get': () => Promise.resolve({ takenAtMs: 1, counters: { MPJoinRejected: 0 } }),
     'mptcp:config:export': () => Promise.resolve({ enabled: true }),
-    'mptcp:config:plan': () => Promise.resolve({ steps: [], errors: [], warnings: [] }),
+    'mptcp:config:plan': () => Promise.resolve({ steps: [], errors: [], warnings: [], live: null }),
     'mptcp:config:apply': () =>
       Promise.resolve({
         ok: true,
@@ -125,6 +125,12 @@ export function fakeBackend(
         previousPathManager: 'kernel',
       }),
     'mptcp:pm:stop': () => Promise.resolve(stoppedPmStatus),
+    'mptcp:probe:trace': ({ runId }) => Promise.resolve({ runId, startedAtMs: 1 }),
+    'mptcp:probe:scan': ({ runId }) => Promise.resolve({ runId, startedAtMs: 1 }),
+    'mptcp:probe:subflows': ({ runId }) => Promise.resolve({ runId, startedAtMs: 1 }),
+    'mptcp:probe:cancel': () => Promise.resolve({ cancelled: false }),
+    'mptcp:probe:history': () => Promise.resolve([]),
+    'mptcp:probe:get': () => Promise.resolve(null),
   };
   const handlers: KernelHandlers = { ...base, ...overrides };
   const counted = Object.fromEntries(

@@ -195,6 +195,35 @@ describe('Overview page', () => {
     expect(byTestId('connections-empty').textContent).toBe('No MPTCP connections');
   });
 
+  it('renders the connections in view of thousands and reaches the last by scrolling', async () => {
+    // jsdom lays nothing out: give every element a height, as a browser would.
+    const offsetHeight = Object.getOwnPropertyDescriptor(HTMLElement.prototype, 'offsetHeight');
+    Object.defineProperty(HTMLElement.prototype, 'offsetHeight', { configurable: true, get: () => 100 });
+    try {
+      const api = new FakeApi().handle('mptcp:overview:get', { ok: true, value: overview() });
+      await renderApp(api);
+      const connections = Array.from({ length: 3000 }, (_, i) =>
+        connection({ token: i + 1, inode: i + 1, subflows: [subflow({ tokenLocal: i + 1 })] }),
+      );
+      act(() => api.emit('mptcp:connections:snapshot', snapshot({ connections })));
+      const rows = () => [...document.querySelectorAll('[data-testid^="connection-row-"]')];
+      expect(rows().length).toBeGreaterThan(3);
+      expect(rows().length).toBeLessThan(40);
+      expect(rows()[0]?.getAttribute('data-testid')).toBe('connection-row-1');
+      expect(byTestId('snapshot-info').textContent).toContain('3000 connections');
+      const list = byTestId('connections-list');
+      await act(async () => {
+        list.scrollTop = 10_000_000; // past the end, which a browser clamps to it
+        list.dispatchEvent(new Event('scroll'));
+        await new Promise((r) => setTimeout(r, 50));
+      });
+      expect(rows().at(-1)?.getAttribute('data-testid')).toBe(`connection-row-${(3000).toString(16)}`);
+      expect(rows().length).toBeLessThan(40);
+    } finally {
+      if (offsetHeight) Object.defineProperty(HTMLElement.prototype, 'offsetHeight', offsetHeight);
+    }
+  });
+
   it('shows an engine error from the poller', async () => {
     const api = new FakeApi().handle('mptcp:overview:get', { ok: true, value: overview() });
     await renderApp(api);

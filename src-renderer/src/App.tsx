@@ -6,7 +6,9 @@ import { Notice } from './components/Notice';
 import { ConfigurePage } from './pages/ConfigurePage';
 import { ConnectionsPage } from './pages/ConnectionsPage';
 import { EventsPage } from './pages/EventsPage';
+import { FleetPage } from './pages/FleetPage';
 import { OverviewPage } from './pages/OverviewPage';
+import { PathDoctorPage } from './pages/PathDoctorPage';
 import { PmPage } from './pages/PmPage';
 import { ProfilesPage } from './pages/ProfilesPage';
 import { StoresContext, useConfig, useConnection, useUi, type Stores } from './state/stores';
@@ -53,8 +55,10 @@ const PAGES: { name: PageName; label: string }[] = [
   { name: 'connections', label: 'Connections' },
   { name: 'events', label: 'Events' },
   { name: 'pm', label: 'Path manager' },
+  { name: 'path-doctor', label: 'Path doctor' },
   { name: 'configure', label: 'Configure' },
   { name: 'profiles', label: 'Profiles' },
+  { name: 'fleet', label: 'Fleet' },
 ];
 
 function Nav() {
@@ -96,6 +100,10 @@ function CurrentPage({ page }: { page: PageName }) {
       return <ProfilesPage />;
     case 'overview':
       return <OverviewPage />;
+    case 'fleet':
+      return <FleetPage />;
+    case 'path-doctor':
+      return <PathDoctorPage />;
   }
 }
 

@@ -28,7 +28,13 @@ function pair(
       h.onLine(l);
     });
     current = { toAgent, close: () => h.onClose('agent exited') };
-    return { write: (line) => toAgent.write(rewrite(line)), close: () => Promise.resolve() };
+    return {
+      write: (line, done) => {
+        toAgent.write(rewrite(line));
+        done(null);
+      },
+      close: () => Promise.resolve(),
+    };
   });
   return {
     host,
@@ -173,5 +179,40 @@ describe('agent stdio protocol', () => {
       stop();
       expect(old.feedStats).toEqual({ full: 0, deltas: 0, resyncs: 0, plain: 2 });
     });
+  });
+});
+
+describe('a call to an agent that is gone', () => {
+  it('goes to a new agent when the dead one never took it (the write failed), and fails when it was written', async () => {
+    let opened = 0;
+    const agents: { fail: boolean; close: () => void }[] = [];
+    const backend = fakeBackend();
+    const host = new LineBackend((h) => {
+      opened++;
+      const toAgent = new PassThrough();
+      const fromAgent = new PassThrough();
+      void serveAgent(backend, toAgent, fromAgent, { closeBackend: false });
+      createInterface({ input: fromAgent }).on('line', h.onLine);
+      const agent = { fail: false, close: () => h.onClose('agent exited (SIGKILL)') };
+      agents.push(agent);
+      return {
+        // A dead agent's pipe: the write fails (EPIPE), asynchronously, as Node reports it.
+        write: (line, done) => {
+          if (agent.fail) setImmediate(() => done(new Error('write EPIPE')));
+          else {
+            toAgent.write(line);
+            done(null);
+          }
+        },
+        close: () => Promise.resolve(),
+      };
+    });
+    expect(await host.handlers['mptcp:status:get']({})).toEqual(sampleStatus);
+    // The agent dies; a call is made before its end is seen, then the end arrives.
+    agents[0]!.fail = true;
+    const call = host.handlers['mptcp:limits:get']({});
+    agents[0]!.close();
+    expect(await call).toEqual({ subflows: 2, addAddrAccepted: 0 });
+    expect(opened).toBe(2);
   });
 });

@@ -45,15 +45,27 @@ interface PendingCall {
   method: MethodName;
   /** The channel the call went out on: only its closing fails the call. */
   channel: AgentChannel;
+  /** The request line, to send again on a new channel if this one never took it. */
+  line: string;
+  /** Settles when the write finished: null when written, the error when it was not (EPIPE). */
+  written: Promise<Error | null>;
+  /** Sent once more already: a second failure is final. */
+  retried: boolean;
+  /** Why the first channel failed it: the reason given if the second try fails too. */
+  firstFailure?: string;
   /** What a successful result must parse as (the method's result schema, or the feed's). */
   schema: z.ZodTypeAny;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
 }
 
+/** How long a closed channel's unfinished write may take to report its outcome. */
+const WRITE_SETTLE_MS = 2000;
+
 /** A line-oriented duplex connection to an agent: a child's stdio or a Unix socket. */
 export interface AgentChannel {
-  write(line: string): void;
+  /** `done` is called once the line is written, with the error when it could not be. */
+  write(line: string, done: (err: Error | null) => void): void;
   close(): Promise<void>;
 }
 
@@ -159,22 +171,45 @@ export class LineBackend implements EngineBackend {
 
   private ensureChannel(): AgentChannel {
     if (this.channel) return this.channel;
+    let closed = false;
     const channel: AgentChannel = this.open({
       onLine: (line) => this.onLine(line),
       onClose: (why) => {
         // A socket reports 'error' and then 'close', possibly after a new channel replaced it:
-        // only this channel's calls fail, and only its end resets the feed.
-        for (const [id, p] of this.pending) {
-          if (p.channel !== channel) continue;
-          this.pending.delete(id);
-          p.reject(new ApiFailure('INTERNAL', why));
+        // the first report of this channel says why; only this channel's calls are affected,
+        // and only its end resets the feed.
+        if (closed) return;
+        closed = true;
+        const mine = [...this.pending].filter(([, p]) => p.channel === channel);
+        if (this.channel === channel) {
+          this.channel = null;
+          // The next agent (a new process, or the privileged agent restarted with another build)
+          // knows nothing of this feed, and may support it when this one did not.
+          this.feedBase = null;
+          this.feedSupported = true;
         }
-        if (this.channel !== channel) return;
-        this.channel = null;
-        // The next agent (a new process, or the privileged agent restarted with another build)
-        // knows nothing of this feed, and may support it when this one did not.
-        this.feedBase = null;
-        this.feedSupported = true;
+        for (const [id, p] of mine) {
+          // A call the dead agent never received (its write failed: EPIPE once the agent was
+          // gone) goes to a new agent: a user who confirms a change right after its agent died
+          // would otherwise be told it failed. A call that was written may have been acted on:
+          // it fails with the reason, never runs twice.
+          // A write whose callback never comes (a stream that drops it) counts as written.
+          const settled = Promise.race([
+            p.written,
+            new Promise<null>((r) => setTimeout(() => r(null), WRITE_SETTLE_MS).unref()),
+          ]);
+          void settled.then((err) => {
+            if (this.pending.get(id) !== p || p.channel !== channel) return;
+            if (err !== null && !p.retried) {
+              p.retried = true;
+              p.firstFailure = why;
+              this.send(id, p);
+              return;
+            }
+            this.pending.delete(id);
+            p.reject(new ApiFailure('INTERNAL', p.firstFailure ?? why));
+          });
+        }
       },
     });
     this.channel = channel;
@@ -217,11 +252,34 @@ export class LineBackend implements EngineBackend {
     schema: z.ZodTypeAny = methods[method].result,
   ): Promise<T> {
     return new Promise((resolve, reject) => {
-      const channel = this.ensureChannel();
       const id = this.nextId++;
-      this.pending.set(id, { method, channel, schema, resolve: resolve as (v: unknown) => void, reject });
-      channel.write(`${JSON.stringify({ t: 'call', id, method, args })}\n`);
+      const p: PendingCall = {
+        method,
+        channel: null as unknown as AgentChannel, // set by send()
+        line: `${JSON.stringify({ t: 'call', id, method, args })}\n`,
+        written: Promise.resolve(null),
+        retried: false,
+        schema,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+      };
+      this.pending.set(id, p);
+      this.send(id, p);
     });
+  }
+
+  /** Writes a pending call on the current channel (opening one if needed). */
+  private send(id: number, p: PendingCall): void {
+    let channel: AgentChannel;
+    try {
+      channel = this.ensureChannel();
+    } catch (e) {
+      this.pending.delete(id);
+      p.reject(e instanceof Error ? e : new Error(String(e)));
+      return;
+    }
+    p.channel = channel;
+    p.written = new Promise((settle) => channel.write(p.line, settle));
   }
 
   close(): Promise<void> {
@@ -291,7 +349,9 @@ export class AgentBackend extends LineBackend {
       // (seen when bench/events.mjs tore its namespace down under a live web host).
       child.stdin.on('error', () => undefined);
       return {
-        write: (line) => child.stdin.write(line),
+        write: (line, done) => {
+          child.stdin.write(line, (err) => done(err ?? null));
+        },
         close: () =>
           new Promise<void>((resolve) => {
             if (child.exitCode !== null || child.signalCode !== null) return resolve();
@@ -326,7 +386,9 @@ export class SocketBackend extends LineBackend {
         onOversize: () => sock.destroy(new Error('the agent sent a line over the size limit')),
       });
       return {
-        write: (line) => sock.write(line),
+        write: (line, done) => {
+          sock.write(line, (err) => done(err ?? null));
+        },
         close: () =>
           new Promise<void>((resolve) => {
             sock.end(() => resolve());

@@ -19,23 +19,24 @@
 import { fstatSync } from 'node:fs';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import type { Socket } from 'node:net';
-import { attrMap, NETLINK_SOCK_DIAG, NlSocket } from '../netlink/core';
+import { attrMap, NlSocket } from '../netlink/core';
+import { NETLINK_SOCK_DIAG } from '../uapi/netlink';
+import {
+  SOCK_DIAG_BY_FAMILY,
+  UDIAG_SHOW_PEER,
+  UDIAG_SHOW_UID,
+  UNIX_DIAG_MSG_LEN,
+  UNIX_DIAG_PEER,
+  UNIX_DIAG_REQ_LEN,
+  UNIX_DIAG_UID,
+} from '../uapi/sock-diag';
+import { AF_UNIX } from '../uapi/socket';
 
 export interface PeerCredentials {
   uid: number | null;
   gid: number | null;
   pid: number | null;
 }
-
-const AF_UNIX = 1;
-/** linux/sock_diag.h */
-const SOCK_DIAG_BY_FAMILY = 20;
-/** linux/unix_diag.h */
-const UDIAG_SHOW_PEER = 0x04;
-const UDIAG_SHOW_UID = 0x40;
-const UNIX_DIAG_PEER = 2;
-const UNIX_DIAG_UID = 7;
-const UNIX_DIAG_MSG_BYTES = 16;
 
 /** The fd under a net.Socket (a libuv pipe handle); Node does not type it. */
 function socketFd(sock: Socket): number | null {
@@ -45,7 +46,7 @@ function socketFd(sock: Socket): number | null {
 
 /** struct unix_diag_req for one socket by inode; cookie ~0 = "any" (INET_DIAG_NOCOOKIE). */
 function unixDiagRequest(ino: number, show: number): Buffer {
-  const req = Buffer.alloc(24);
+  const req = Buffer.alloc(UNIX_DIAG_REQ_LEN);
   req.writeUInt8(AF_UNIX, 0);
   req.writeUInt32LE(0xffffffff, 4); // every state
   req.writeUInt32LE(ino, 8);
@@ -58,8 +59,8 @@ function unixDiagRequest(ino: number, show: number): Buffer {
 async function unixDiagAttr(diag: NlSocket, ino: number, show: number, attr: number): Promise<number | null> {
   const replies = await diag.get(SOCK_DIAG_BY_FAMILY, unixDiagRequest(ino, show), `unix_diag ino ${ino}`);
   const msg = replies[0];
-  if (!msg || msg.length < UNIX_DIAG_MSG_BYTES) return null;
-  const value = attrMap(msg, UNIX_DIAG_MSG_BYTES, msg.length).get(attr);
+  if (!msg || msg.length < UNIX_DIAG_MSG_LEN) return null;
+  const value = attrMap(msg, UNIX_DIAG_MSG_LEN, msg.length).get(attr);
   return value && value.length >= 4 ? value.readUInt32LE(0) : null;
 }
 

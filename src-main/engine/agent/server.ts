@@ -3,8 +3,8 @@
  * the privileged agent on a Unix socket. Every line is untrusted input: it is bounded in length,
  * parsed with the contract's schemas, always answered (a malformed line gets a BAD_REQUEST, by
  * its id when one can be read), and no single line can end the process. Every call of a method
- * the contract marks `writes` leaves one audit line with the peer's credentials, the validated
- * arguments and the outcome.
+ * the contract marks `writes`, and every probe (auditedMethodNames), leaves one audit line with
+ * the peer's credentials, the validated arguments and the outcome.
  */
 import { mkdir, chmod, chown, stat } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
@@ -13,7 +13,7 @@ import { isMethodName, type EventName, type EventPayload, type MethodName } from
 import type { Result } from '../../../shared/result';
 import { AgentFeedArgsSchema, MAX_CALL_BYTES, WireCallSchema } from '../../../shared/wire';
 import { EngineService, type EngineBackend } from '../service';
-import { auditArgs, auditResult, isWriteMethod } from '../audit';
+import { auditArgs, auditResult, isAuditedMethod } from '../audit';
 import { AgentFeed } from './feed';
 import { readLines } from './lines';
 import { peerCredentials, type PeerCredentials } from './peer';
@@ -227,7 +227,7 @@ export function serveAgent(
         error: { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) },
       }))
       .then((result) => {
-        if (isWriteMethod(method))
+        if (isAuditedMethod(method))
           log({ method, args: auditArgs(method, args), result: auditResult(result) });
         write({ t: 'result', id, result });
       })

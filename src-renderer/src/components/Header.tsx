@@ -1,5 +1,6 @@
 import type { ConnectionInfo } from '../api/connection';
 import { useConnection, useOverview } from '../state/stores';
+import { HostSwitcher } from './HostSwitcher';
 
 const LABELS: Record<ConnectionInfo['state'], string> = {
   connecting: 'Connecting…',
@@ -37,6 +38,7 @@ export function Header() {
           </span>
         ) : null}
       </div>
+      <HostSwitcher />
       <ConnectionStatus />
     </header>
   );

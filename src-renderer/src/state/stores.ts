@@ -6,7 +6,7 @@ import { createContext, useContext, useSyncExternalStore } from 'react';
 import { useStore } from 'zustand';
 import type { MptcpApi } from '../../../shared/contract';
 import { staticConnection, type ConnectionInfo, type ConnectionSource } from '../api/connection';
-import { createConfigStore, type ConfigState, type ConfigStore } from './config-store';
+import { createConfigStore, watchConfigTimeline, type ConfigState, type ConfigStore } from './config-store';
 import { createCcStore, type CcState, type CcStore } from './cc-store';
 import { createConnectionStore, type ConnectionStore } from './connection-store';
 import { createConnectionsStore, type ConnectionsState, type ConnectionsStore } from './connections-store';
@@ -14,6 +14,7 @@ import { ConnectionsFeedClient } from './connections-feed';
 import { createCountersStore, type CountersStore } from './counters-store';
 import { createOverviewStore, type OverviewState, type OverviewStore } from './overview-store';
 import { createPmStore, type PmState, type PmStore } from './pm-store';
+import { createPathDoctorStore, type PathDoctorState, type PathDoctorStore } from './path-doctor-store';
 import { createProfilesStore, type ProfilesState, type ProfilesStore } from './profiles-store';
 import { EventLog } from './monitor/event-log';
 import type { FrameScheduler } from './monitor/frame-notifier';
@@ -37,6 +38,8 @@ export interface Stores {
   profiles: ProfilesStore;
   /** The engine's path manager (status, start/stop, its actions). */
   pm: PmStore;
+  /** The Path doctor's form, runs and history (mptcp:probe:*). */
+  pathDoctor: PathDoctorStore;
   ui: UiStore;
   /** Per-subflow chart history (outside React state). */
   samples: SamplesStore;
@@ -82,9 +85,12 @@ export function createStores(
   feed.resync();
   const connection = createConnectionStore(source);
   const config = createConfigStore(api, overview);
+  // Configuration outcomes and crash recoveries join the timeline (Events, kind `config`).
+  const offConfigTimeline = watchConfigTimeline(api, (e) => events.push(e), live);
   const cc = createCcStore(api, overview);
   const profiles = createProfilesStore(api);
   const pm = createPmStore(api);
+  const pathDoctor = createPathDoctorStore(api);
   const ui = createUiStore();
 
   if (connection.getState().state === 'open') void overview.getState().refresh();
@@ -103,6 +109,7 @@ export function createStores(
     cc,
     profiles,
     pm,
+    pathDoctor,
     ui,
     samples,
     events,
@@ -111,7 +118,9 @@ export function createStores(
       offOpen();
       monitor.dispose();
       pm.dispose();
+      pathDoctor.dispose();
       config.dispose();
+      offConfigTimeline();
       connections.dispose();
       feed.dispose();
       counters.dispose();
@@ -150,6 +159,10 @@ export function useCc<T>(selector: (s: CcState) => T): T {
 
 export function useProfiles<T>(selector: (s: ProfilesState) => T): T {
   return useStore(useStores().profiles, selector);
+}
+
+export function usePathDoctor<T>(selector: (s: PathDoctorState) => T): T {
+  return useStore(useStores().pathDoctor, selector);
 }
 
 export function usePm<T>(selector: (s: PmState) => T): T {

@@ -1,7 +1,8 @@
 /** Which page is shown. Overview is the default; other pages can send the user elsewhere. */
 import { createStore, type StoreApi } from 'zustand/vanilla';
 
-export type PageName = 'overview' | 'connections' | 'events' | 'pm' | 'configure' | 'profiles';
+export type PageName =
+  'overview' | 'connections' | 'events' | 'pm' | 'path-doctor' | 'configure' | 'profiles' | 'fleet';
 
 export interface UiState {
   page: PageName;

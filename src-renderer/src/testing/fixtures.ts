@@ -1,7 +1,7 @@
 /** Realistic contract values for tests (a two-path client on 6.18). Every builder takes overrides. */
 import type { MptcpConfig } from '../../../shared/config';
 import type { Advice, ApplyReport, PlanView } from '../../../shared/config-api';
-import { describeStep, planConfig, shellForStep } from '../../../shared/plan';
+import { planView as sharedPlanView } from '../../../shared/plan';
 import type { CcStatus } from '../../../shared/cc';
 import type {
   Connection,
@@ -300,13 +300,14 @@ export function linkEvent(timestampMs: number, operState: 'up' | 'down', name = 
 // ---------------------------------------------------------------------------------------------
 // Configuration: plans, reports and advice computed with the shared (engine) functions.
 
-export function planView(o: Overview, config: MptcpConfig, coupledCc?: CcStatus[]): PlanView {
-  const plan = planConfig(o, config, coupledCc ? { coupledCc } : {});
-  return {
-    steps: plan.steps.map((step) => ({ step, description: describeStep(step), shell: shellForStep(step) })),
-    errors: plan.errors,
-    warnings: plan.warnings,
-  };
+/** The plan the engine would send, impacts computed from `connections` (null: not readable). */
+export function planView(
+  o: Overview,
+  config: MptcpConfig,
+  coupledCc?: CcStatus[],
+  connections: ConnectionsSnapshot | null = snapshot(),
+): PlanView {
+  return sharedPlanView(o, config, { ...(coupledCc ? { coupledCc } : {}), connections });
 }
 
 export function applyReport(overrides: Partial<ApplyReport> = {}): ApplyReport {

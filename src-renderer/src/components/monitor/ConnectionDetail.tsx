@@ -6,6 +6,7 @@ import { WINDOWS_MS } from '../../state/monitor/monitor-store';
 import { useMonitor, useSamplesVersion, useStores } from '../../state/stores';
 import { downloadText } from '../../download';
 import { Badge } from '../Badge';
+import { TraceThisPathButton } from '../path-doctor/TraceThisPath';
 import { ErrorLine, Notice } from '../Notice';
 import { chartsPng, downloadBlob, samplesCsv, type ChartImage } from './chart-export';
 import { MetricChart, subflowColor, type MetricKey } from './MetricChart';
@@ -136,6 +137,13 @@ export function ConnectionDetail({ token }: { token: number }) {
           </span>
         ) : null}
         {connection?.fallback ? <Badge tone="warn">fallback</Badge> : null}
+        {connection?.fallback ? (
+          <TraceThisPathButton
+            target={connection.remoteAddress}
+            port={connection.remotePort}
+            from={connection.localAddress}
+          />
+        ) : null}
         <span className="spacer" />
         <div className="segmented" role="group" aria-label="Time window">
           {WINDOWS_MS.map((ms) => (

@@ -1,24 +1,31 @@
 /**
- * The event timeline: the newest `capacity` events (MPTCP, link, address, and the engine's own
- * path-manager actions), kept outside React state like the samples and published once per
- * animation frame.
+ * The event timeline: the newest `capacity` events (MPTCP, link, address, the engine's own
+ * path-manager actions, and configuration outcomes and recoveries), kept outside React state like
+ * the samples and published once per animation frame.
  */
+import type { ConfigTimelineEntry } from '../../../../shared/config-api';
 import type { TimelineEvent } from '../../../../shared/pm';
 import type { KernelEvent } from '../../../../shared/types';
 import { FrameNotifier, type FrameScheduler } from './frame-notifier';
 
+/** A timeline row: a kernel event, a path-manager action, or a configuration outcome/recovery. */
+export type LogEvent = TimelineEvent | ConfigTimelineEntry;
+
 export interface LoggedEvent {
   /** Arrival order, for React keys. */
   seq: number;
-  event: TimelineEvent;
+  event: LogEvent;
 }
 
-/** 'link', 'address', 'pm' (a path-manager action), or the MPTCP event kind (created, …, unknown). */
-export function eventKind(e: TimelineEvent): string {
+/**
+ * 'link', 'address', 'pm' (a path-manager action), 'config' (a configuration change's outcome or
+ * a crash recovery), or the MPTCP event kind (created, …, unknown).
+ */
+export function eventKind(e: LogEvent): string {
   return e.source === 'mptcp' ? e.event.kind : e.source;
 }
 
-export function eventToken(e: TimelineEvent): number | null {
+export function eventToken(e: LogEvent): number | null {
   if (e.source === 'mptcp') return e.event.token;
   if (e.source === 'pm') return e.action.token;
   return null;
@@ -52,7 +59,7 @@ export class EventLog {
   readonly subscribe = (listener: () => void): (() => void) => this.notifier.subscribe(listener);
   readonly getVersion = (): number => this.notifier.getVersion();
 
-  push(event: TimelineEvent): void {
+  push(event: LogEvent): void {
     const entry = { seq: ++this.seq, event };
     if (this.count < this.capacity) {
       this.entries[(this.start + this.count) % this.capacity] = entry;
@@ -69,7 +76,7 @@ export class EventLog {
    * everything already logged; those not older than the oldest logged event are skipped (this
    * page saw them live).
    */
-  prependOlder(older: TimelineEvent[]): void {
+  prependOlder(older: LogEvent[]): void {
     const current = this.list().slice().reverse(); // oldest first
     const firstMs = current[0]?.event.timestampMs ?? Infinity;
     const keep = older.filter((e) => e.timestampMs < firstMs);

@@ -7,12 +7,11 @@
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { EVENTS_DROPPED_CODE, type MptcpApi } from '../../../../shared/contract';
-import type { TimelineEvent } from '../../../../shared/pm';
 import type { ConnectionsSnapshot } from '../../../../shared/types';
 import type { ConnectionsStore } from '../connections-store';
 import type { CountersStore } from '../counters-store';
 import type { ConnectionsFeedClient } from '../connections-feed';
-import type { EventLog } from './event-log';
+import type { EventLog, LogEvent } from './event-log';
 import { parseRecording, Recorder, SnapshotReplayer, type LineError, type RecordedEntry } from './recording';
 import type { SamplesStore } from './samples-store';
 
@@ -265,11 +264,14 @@ export function createMonitorStore(deps: MonitorDeps): MonitorStore {
   const loadTimeline = async (): Promise<void> => {
     const r = await api.invoke('mptcp:history:events', {}).catch(() => null);
     if (!r?.ok || !live()) return;
-    const older: TimelineEvent[] = [];
+    const older: LogEvent[] = [];
     for (const e of r.value.entries) {
       if (e.name === 'mptcp:kernel:event') older.push(e.payload);
       else if (e.name === 'mptcp:pm:action')
         older.push({ source: 'pm', timestampMs: e.payload.timestampMs, action: e.payload });
+      else if (e.name === 'mptcp:config:outcome')
+        older.push({ source: 'config', timestampMs: e.payload.atMs, outcome: e.payload });
+      else older.push({ source: 'config', timestampMs: e.payload.atMs, recovery: e.payload });
     }
     events.prependOlder(older);
   };
