@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import type { MethodArgs, MethodName, MethodResult } from '../../shared/contract';
 import { parseProfile } from '../../shared/config';
 import { ExportFormatSchema } from '../../shared/config-api';
+import type { Result } from '../../shared/result';
 import { formatExport } from '../../shared/export-formats';
 import {
   EngineService,
@@ -323,13 +324,32 @@ async function askToConfirm(engine: EngineService, revertAtMs: number): Promise<
   });
   rl.close();
   if (answer === 'y' || answer === 'yes') {
-    await call(engine, 'mptcp:config:confirm');
+    const kept = await onLiveAgent(engine, 'mptcp:config:confirm');
+    if (!kept.ok) throw new CliError(`${kept.error.code}: ${kept.error.message}`);
     process.stderr.write('kept.\n');
     return 0;
   }
-  const undo = await engine.invoke('mptcp:config:revert', {});
+  const undo = await onLiveAgent(engine, 'mptcp:config:revert');
   process.stderr.write(undo.ok ? 'reverted.\n' : `revert: ${undo.error.message}\n`);
   return 1;
+}
+
+/**
+ * Confirm or revert, once more if the namespace agent that held the change died meanwhile: the
+ * next agent adopts the change from its journal before it answers (src-main/engine/config/
+ * journal.ts), so the user's answer still reaches it. Should the dead agent have acted on the
+ * call before dying, the second one finds no pending change and says so: nothing runs twice.
+ */
+async function onLiveAgent(
+  engine: EngineService,
+  method: 'mptcp:config:confirm' | 'mptcp:config:revert',
+): Promise<Result<unknown>> {
+  const first = await engine.invoke(method, {});
+  const agentGone =
+    !first.ok &&
+    first.error.code === 'INTERNAL' &&
+    /agent .*(exited|closed the connection)/.test(first.error.message);
+  return agentGone ? engine.invoke(method, {}) : first;
 }
 
 /** Numeric gid, or a name looked up in /etc/group (no NSS: the agent runs early at boot). */

@@ -92,7 +92,10 @@ describe.skipIf(skip !== null)('subflow check in the Path doctor lab', () => {
     for (const s of r.subflows.filter((x) => x.interface === 'c2')) expect(s.error).toBe('ECONNREFUSED');
     for (const s of r.subflows.filter((x) => x.interface === 'c3'))
       expect(s.reason).toMatch(/^reset (by this end )?once data flowed.*strips or alters DSS/);
-    expect(r.payload).toMatchObject({ bytes: 1024 * 1024, intact: true, mismatchAt: null });
+    // At least the payload asked for: the check sends up to 3 more chunks while a live subflow has
+    // carried nothing yet (subflow-check.ts), which depends on how fast the joins came.
+    expect(r.payload).toMatchObject({ intact: true, mismatchAt: null });
+    expect(r.payload.bytes).toBeGreaterThanOrEqual(1024 * 1024);
     expect(r.connection).toMatchObject({
       mptcp: true,
       fallback: null,
