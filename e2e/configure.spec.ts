@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { nsRun, ip } from '../src-main/lab/lab';
+import type { Page } from '@playwright/test';
 import { expect, test } from './fixtures';
 import { ConfigurePage } from './pages/configure-page';
 
@@ -171,10 +172,29 @@ test('Configure: a backup toggle keeps the live subflows, and an automatic rever
   await expect(rows.nth(1)).toContainText('in place: backup on');
 });
 
+/** Established subflows of the lab's traffic connection (to the server's port 5201). */
+async function liveSubflows(ns: string): Promise<number> {
+  const { stdout } = await nsRun(ns, 'ss', ['-tnH', 'state', 'established', 'dport', '5201']);
+  return stdout.split('\n').filter(Boolean).length;
+}
+
 test('Configure: a step that closes live subflows needs the consent checkbox', async ({ page, studio }) => {
   const ns = studio.lab.client;
+  try {
+    await consentTest(page, studio.url, ns);
+  } finally {
+    // The apply closed a live subflow, and the kernel re-creates none; the worker's lab is shared
+    // with the next specs, which expect one connection with 2 subflows: endpoints back to none,
+    // and a new traffic connection in place of the old one.
+    await ip(['-n', ns, 'mptcp', 'endpoint', 'flush']);
+    await studio.resetTraffic();
+    await expect.poll(() => liveSubflows(ns), { timeout: 15_000 }).toBe(2);
+  }
+});
+
+async function consentTest(page: Page, url: string, ns: string): Promise<void> {
   const cfg = new ConfigurePage(page);
-  await cfg.open(studio.url);
+  await cfg.open(url);
   // subflow → signal: the kernel cannot change that in place, so the endpoint is deleted and added.
   const row = await cfg.endpointRow('10.99.2.1');
   await row.getByTestId('endpoint-flag-subflow').uncheck();
@@ -197,7 +217,7 @@ test('Configure: a step that closes live subflows needs the consent checkbox', a
   expect(now.find((e) => e.address === '10.99.2.1')).toMatchObject({ signal: true });
   expect(now.find((e) => e.address === '10.99.2.1')?.subflow).toBeUndefined();
   expect((await ip(['-n', ns, 'mptcp', 'endpoint', 'show'])).stdout).not.toBe(eps);
-});
+}
 
 test('Profiles: a bad profile file is refused with its field and rule; the list is unchanged', async ({
   page,

@@ -15,6 +15,11 @@ export interface Studio {
   url: string;
   /** The same origin without the token. */
   origin: string;
+  /**
+   * Replaces the lab's traffic connection with a new one (2 subflows again): for a test that
+   * closed subflows for good (the kernel re-creates none), since the lab is the worker's.
+   */
+  resetTraffic: () => Promise<void>;
 }
 
 export const test = base.extend<object, { studio: Studio }>({
@@ -28,10 +33,14 @@ export const test = base.extend<object, { studio: Studio }>({
       let serve: ChildProcess | null = null;
       try {
         await lab.startServer(5201);
-        await lab.openConnections(1, { rateBytesPerSec: 200_000 });
+        let traffic = await lab.openConnections(1, { rateBytesPerSec: 200_000 });
         const started = await startServe(lab.client);
         serve = started.child;
-        await use({ lab, url: started.url, origin: new URL(started.url).origin });
+        const resetTraffic = async (): Promise<void> => {
+          await traffic.stop();
+          traffic = await lab.openConnections(1, { rateBytesPerSec: 200_000 });
+        };
+        await use({ lab, url: started.url, origin: new URL(started.url).origin, resetTraffic });
       } finally {
         await stopServe(serve);
         await lab.destroy();

@@ -124,6 +124,13 @@ test('the open Overview follows the kernel within 2 s: link down/up, an endpoint
     pm.kill('SIGTERM');
     await exited;
   }
+  // The run restores path_manager as it stops; the page shows it within 2 s of the kernel.
+  await waitFor(
+    'the stopped run to restore path_manager',
+    async () => (await nsRun(ns, 'sysctl', ['-n', 'net.mptcp.path_manager'])).stdout.trim(),
+    (v) => v === 'kernel',
+    20_000,
+  );
   await expect(pathManager).toHaveAttribute('data-value', 'kernel', { timeout: 2000 });
   await page.screenshot({ path: 'test-results/overview-live.png', fullPage: true });
 });
