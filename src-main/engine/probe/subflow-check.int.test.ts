@@ -90,8 +90,12 @@ describe.skipIf(skip !== null)('subflow check in the Path doctor lab', () => {
     for (const s of r.subflows.filter((x) => x.interface === 'c1'))
       expect(s.reason).toMatch(/no answer to the SYN \+ MP_JOIN/);
     for (const s of r.subflows.filter((x) => x.interface === 'c2')) expect(s.error).toBe('ECONNREFUSED');
+    // Broken by data: reset once the DSS mapping is found stripped, or, when the kernel got there
+    // first on a loaded machine, closed with EBADMSG (74) before carrying any.
     for (const s of r.subflows.filter((x) => x.interface === 'c3'))
-      expect(s.reason).toMatch(/^reset (by this end )?once data flowed.*strips or alters DSS/);
+      expect(s.reason).toMatch(
+        /^(reset (by this end )?once data flowed.*strips or alters DSS|closed once data flowed \(errno 74\))/,
+      );
     // At least the payload asked for: the check sends up to 3 more chunks while a live subflow has
     // carried nothing yet (subflow-check.ts), which depends on how fast the joins came.
     expect(r.payload).toMatchObject({ intact: true, mismatchAt: null });
