@@ -23,9 +23,9 @@ const m = await import(
   await bundleSource(
     `export { PathDoctorLab, SCALE_PREFIX } from './src-main/lab/path-doctor-lab';
      export { nsRun } from './src-main/lab/lab';
-     export { rawScan } from './src-main/engine/probe/scanner';
-     export { RawProbeHelper, probeHelperPath } from './src-main/engine/probe/helper';
-     export { expandTargets } from './src-main/engine/probe/targets';`,
+     export { rawScan } from './src-main/engine/pathdoctor/scanner';
+     export { RawProbeHelper, probeHelperPath } from './src-main/engine/pathdoctor/helper';
+     export { expandTargets } from './src-main/engine/pathdoctor/targets';`,
     'bench-scan.mjs',
     { external: [] },
   )

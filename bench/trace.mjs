@@ -12,7 +12,7 @@ execFileSync(process.execPath, [join(root, 'scripts/build-probe.mjs')], { stdio:
 const m = await import(
   await bundleSource(
     `export { PathDoctorLab, TARGET_PORTS } from './src-main/lab/path-doctor-lab';
-     export { probeHelperPath } from './src-main/engine/probe/helper';`,
+     export { probeHelperPath } from './src-main/engine/pathdoctor/helper';`,
     'bench-trace-lab.mjs',
     { external: [] },
   )
@@ -21,9 +21,9 @@ const m = await import(
 // the namespace, find the source, trace, print the text. (Bundled from the engine's probe modules
 // directly, so the bench does not depend on the rest of the CLI bundle.)
 const cli = await bundleSource(
-  `import { expandTargets } from './src-main/engine/probe/targets';
-   import { RawProbeHelper } from './src-main/engine/probe/helper';
-   import { runTrace } from './src-main/engine/probe/trace';
+  `import { expandTargets } from './src-main/engine/pathdoctor/targets';
+   import { RawProbeHelper } from './src-main/engine/pathdoctor/helper';
+   import { runTrace } from './src-main/engine/pathdoctor/trace';
    import { formatTraceText } from './shared/path-doctor-format';
    const [dst, port, netns] = process.argv.slice(2);
    const [target] = await expandTargets([dst]);

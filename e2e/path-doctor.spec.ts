@@ -13,7 +13,7 @@ import { expect, test as base } from '@playwright/test';
 import { labUnavailableReason } from '../src-main/lab/lab';
 import { PathDoctorLab, TARGET_PORTS } from '../src-main/lab/path-doctor-lab';
 import { startServe, stopServe } from '../src-main/lab/serve';
-import { probeHelperPath } from '../src-main/engine/probe/helper';
+import { probeHelperPath } from '../src-main/engine/pathdoctor/helper';
 import { PathDoctorPage } from './pages/path-doctor-page';
 
 interface Doctor {

@@ -9,7 +9,7 @@ import { EngineService, type EngineBackend, type ServiceOptions } from './servic
 
 export { EngineService } from './service';
 export type { EngineBackend } from './service';
-export * as probe from './probe/index';
+export * as probe from './pathdoctor/index';
 export { checkNetnsName, serveAgent, serveAgentSocket } from './agent/index';
 export { auditArgs, auditResult, isAuditedMethod, isWriteMethod } from './audit';
 export { detectManagers } from './managers';

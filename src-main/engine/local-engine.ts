@@ -19,7 +19,7 @@ import { CcManager } from './cc/cc-manager';
 import { ccOptionsFromEnv, createCatalog, type CcCatalogOptions } from './cc/catalog';
 import { PmController } from './pm/pm-controller';
 import { ConfigJournal } from './config/journal';
-import { ProbeService } from './probe/service';
+import { ProbeService } from './pathdoctor/service';
 import type { NetnsIdentity } from './netns-identity';
 import type { ConfigRecovery } from '../../shared/types';
 

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { probeHelperPath } from '../engine/probe/helper';
+import { probeHelperPath } from '../engine/pathdoctor/helper';
 import { runIdsDemo } from './ids-demo';
 import { labUnavailableReason } from './lab';
 import { PathDoctorLab } from './path-doctor-lab';

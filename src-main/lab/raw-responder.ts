@@ -14,7 +14,7 @@ import {
   MPC_FLAG_CHECKSUM,
   MPC_V0_FLAG_HMAC_SHA1,
 } from '../../shared/packet/tcp-options';
-import { RawProbeHelper } from '../engine/probe/helper';
+import { RawProbeHelper } from '../engine/pathdoctor/helper';
 
 export interface RawResponders {
   /** SYNs answered, per port. */

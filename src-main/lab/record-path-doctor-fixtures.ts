@@ -14,7 +14,7 @@ import { parseIp } from '../../shared/packet/addr';
 import { buildTcpPacket, TCP_SYN } from '../../shared/packet/packet';
 import { encodeTcpOptions, linuxSynOptions, mpCapableV1Syn, toHex } from '../../shared/packet/tcp-options';
 import { parsePacket } from '../../shared/packet/parse';
-import { probeHelperPath, RawProbeHelper } from '../engine/probe/helper';
+import { probeHelperPath, RawProbeHelper } from '../engine/pathdoctor/helper';
 import { ip } from './lab';
 import { PathDoctorLab, TARGET_PORTS } from './path-doctor-lab';
 

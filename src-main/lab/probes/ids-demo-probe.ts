@@ -13,8 +13,8 @@
  * argv[2]: JSON {mode: control|split, target, port, cleanAddress, idsAddress, signature,
  * helperPath}. Prints one JSON line: what the run sent and got back.
  */
-import { CheckHelper } from '../../engine/probe/check-helper';
-import { PmSwitch } from '../../engine/probe/pm-switch';
+import { CheckHelper } from '../../engine/pathdoctor/check-helper';
+import { PmSwitch } from '../../engine/pathdoctor/pm-switch';
 import { NetlinkKernel } from '../../engine/netlink-kernel';
 import type { Connection } from '../../../shared/types';
 

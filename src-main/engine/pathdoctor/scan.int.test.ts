@@ -12,7 +12,7 @@ import { PathDoctorLab, TARGET_PORTS } from '../../lab/path-doctor-lab';
 import { startRawResponders, type RawResponders } from '../../lab/raw-responder';
 import { connectScan } from './connect-scan';
 import { probeHelperPath, RawProbeHelper } from './helper';
-import { buildSyn } from './probes';
+import { buildSyn } from './syn-packets';
 import { rawScan } from './scanner';
 import { expandTargets } from './targets';
 

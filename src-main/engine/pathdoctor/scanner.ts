@@ -14,7 +14,7 @@ import type { ScanRecord, ScanResult } from '../../../shared/path-doctor';
 import { classify, type Evidence, type ProbeKind, type Reply } from './classify';
 import { CookieJar, KIND_INDEX, type ProbeCookie } from './cookie';
 import type { RawProbeHelper, ReceivedPacket } from './helper';
-import { buildSyn } from './probes';
+import { buildSyn } from './syn-packets';
 import type { Target } from './targets';
 
 /** A polite default: 100 probes/s in all, 10/s to any one address (docs/path-doctor.md). */

@@ -14,7 +14,7 @@ import { findOption } from '../../../shared/packet/tcp-options';
 import type { Hop, ScanClass, TraceResult } from '../../../shared/path-doctor';
 import type { RawProbeHelper, ReceivedPacket } from './helper';
 import type { PcapPacket } from './pcap';
-import { buildSyn } from './probes';
+import { buildSyn } from './syn-packets';
 import type { Target } from './targets';
 import { traceVerdict } from './verdict';
 
