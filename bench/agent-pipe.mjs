@@ -1,5 +1,5 @@
 // Host <-> namespace-agent pipe benchmark: what a `mptcp:connections:list` costs the host when the
-// engine looks at another network namespace (src-main/engine/agent.ts), with the agent's
+// engine looks at another network namespace (src-main/engine/agent/client.ts), with the agent's
 // connections feed (one full snapshot, then deltas: shared/wire.ts AgentFeedArgsSchema) against
 // whole snapshots (what an agent without the feed sends), at N connections in a lab namespace.
 //
@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { arg, bundleSource, root } from './lib.mjs';
+import { arg, bundleSource, cleanupOnSignals, importBundle, median, root } from './lib.mjs';
 
 const N = Number(arg('connections', '10000'));
 const ACTIVE = Math.min(N, Number(arg('active', '100')));
@@ -26,10 +26,18 @@ if (!existsSync(entry)) {
   process.exit(2);
 }
 
-const m = await import(
-  await bundleSource(
-    "export * from './src-main/lab/lab.ts'; export { AgentBackend } from './src-main/engine/agent.ts'; export { diffSnapshots } from './shared/delta.ts';",
-    'bench-agent-pipe.mjs',
+/**
+ * What the bundle exports: the modules it was built from.
+ * @typedef {typeof import('../src-main/lab/lab')
+ *   & Pick<typeof import('../src-main/engine/agent/client'), 'AgentBackend'>
+ *   & Pick<typeof import('../shared/delta'), 'diffSnapshots'>} Bundled
+ */
+const m = /** @type {Bundled} */ (
+  await importBundle(
+    await bundleSource(
+      "export * from './src-main/lab/lab.ts'; export { AgentBackend } from './src-main/engine/agent/client.ts'; export { diffSnapshots } from './shared/delta.ts';",
+      'bench-agent-pipe.mjs',
+    ),
   )
 );
 const reason = m.labUnavailableReason();
@@ -38,23 +46,15 @@ if (reason) {
   process.exit(2);
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const k = s.length >> 1;
-  return s.length % 2 ? s[k] : (s[k - 1] + s[k]) / 2;
-};
-
+/** @type {import('../src-main/lab/lab').Lab | null} */
 let lab = null;
+/** @type {import('../src-main/engine/agent/client').AgentBackend[]} */
 const agents = [];
+/** @type {Promise<void> | null} */
 let cleaning = null;
 const cleanup = () =>
   (cleaning ??= Promise.allSettled(agents.map((a) => a.close())).then(() => lab?.destroy()));
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    console.error(`\n${sig}: removing the lab`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+cleanupOnSignals(cleanup);
 
 try {
   lab = await m.Lab.create({ paths: 2 });
@@ -74,14 +74,17 @@ try {
     (n) => n >= 2 * N,
     300_000,
   );
+  /** @typedef {{ ms: number[], agentMs: number[], bytes: number[] }} Run */
+  /** @type {{ feed: Run, plain: Run }} */
   const runs = { feed: { ms: [], agentMs: [], bytes: [] }, plain: { ms: [], agentMs: [], bytes: [] } };
+  /** @type {import('../shared/types').ConnectionsSnapshot | null} */
   let prev = null;
   let seq = 0;
   for (let i = 0; i < ITERS + 2; i++) {
-    for (const [name, agent] of [
+    for (const [name, agent] of /** @type {const} */ ([
       ['feed', feedAgent],
       ['plain', plainAgent],
-    ]) {
+    ])) {
       const t0 = performance.now();
       const snap = await agent.handlers['mptcp:connections:list']({});
       const ms = performance.now() - t0;
@@ -93,7 +96,7 @@ try {
       r.ms.push(ms);
       r.agentMs.push(snap.pollDurationUs / 1000);
       if (name === 'plain') r.bytes.push(Buffer.byteLength(JSON.stringify(snap)));
-      else {
+      else if (prev) {
         r.bytes.push(Buffer.byteLength(JSON.stringify(m.diffSnapshots(prev, snap, seq + 1, seq))));
         seq++;
         prev = snap;
@@ -103,12 +106,14 @@ try {
   // The feed must rebuild what a whole snapshot says (same connections and subflows).
   const a = await feedAgent.handlers['mptcp:connections:list']({});
   const b = await plainAgent.handlers['mptcp:connections:list']({});
+  /** @param {import('../shared/types').ConnectionsSnapshot} s */
   const shape = (s) =>
     s.connections.map((c) => [c.token, c.subflows.map((f) => `${f.localPort}>${f.remotePort}`)]).sort();
   if (!isDeepStrictEqual(shape(a), shape(b))) throw new Error('the feed and the whole snapshot differ');
   if (feedAgent.feedStats.deltas < ITERS)
     throw new Error(`feed sent only ${feedAgent.feedStats.deltas} deltas`);
 
+  /** @param {number} x */
   const kib = (x) => `${(x / 1024).toFixed(1)} KiB`;
   console.log(
     `\nconnections:list through a namespace agent, ${N} connections (${ACTIVE} active) / ${2 * N} subflows, ${ITERS} polls each, median`,
@@ -116,10 +121,10 @@ try {
   console.log(
     `${'pipe'.padEnd(22)}${'host ms'.padStart(10)}${'agent poll ms'.padStart(15)}${'result size'.padStart(14)}`,
   );
-  for (const [name, label] of [
+  for (const [name, label] of /** @type {const} */ ([
     ['plain', 'whole snapshots'],
     ['feed', 'feed (deltas)'],
-  ]) {
+  ])) {
     const r = runs[name];
     console.log(
       `${label.padEnd(22)}${median(r.ms).toFixed(1).padStart(10)}${median(r.agentMs).toFixed(1).padStart(15)}${kib(median(r.bytes)).padStart(14)}`,

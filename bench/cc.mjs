@@ -11,18 +11,19 @@
 // 3. anomaly check: max subflow cwnd over all the runs above plus short extra shared-bottleneck
 //    runs, --anomaly-runs runs per CC in total.
 // Prints a markdown table.
-import { arg, bundleEntry } from './lib.mjs';
+import { arg, bundleEntry, importBundle } from './lib.mjs';
 
 const RUNS = Number(arg('runs', '5'));
 const ANOMALY_RUNS = Number(arg('anomaly-runs', '20'));
 const SECONDS = Number(arg('seconds', '8'));
 const WARMUP = Number(arg('warmup', '2'));
+/** @type {import('../src-main/lab/bpf-cc').CoupledAlgo[]} */
 const COUPLED = ['lia', 'olia', 'balia'];
 // --only none: nothing of ours, only the CC named by --cc.
 const ONLY = arg('only', ['reno', ...COUPLED].join(','))
   .split(',')
   .filter((a) => a !== 'none');
-const unknown = ONLY.filter((a) => a !== 'reno' && !COUPLED.includes(a));
+const unknown = ONLY.filter((a) => a !== 'reno' && !COUPLED.some((c) => c === a));
 if (unknown.length) {
   console.error(`bench:cc: --only takes reno, ${COUPLED.join(', ')} (not ${unknown.join(', ')})`);
   process.exit(2);
@@ -32,7 +33,9 @@ const QUEUE_MS = arg('queue-ms', undefined);
 // the absurd-cwnd anomaly exists without them.
 const NO_CLAMP = process.argv.includes('--no-clamp');
 
-const m = await import(await bundleEntry('src-main/lab/cc-bench-entry.ts', 'bench-cc.mjs', { external: [] }));
+const m = /** @type {typeof import('../src-main/lab/cc-bench-entry')} */ (
+  await importBundle(await bundleEntry('src-main/lab/cc-bench-entry.ts', 'bench-cc.mjs', { external: [] }))
+);
 
 const reason = m.labUnavailableReason() ?? m.bpfCcUnavailableReason();
 if (reason) {
@@ -40,6 +43,7 @@ if (reason) {
   process.exit(1);
 }
 
+/** @type {Awaited<ReturnType<typeof m.registerUniqueCc>>[]} */
 const ccs = [];
 const cleanup = async (waitMs = 90_000) => {
   for (const c of ccs) {
@@ -50,8 +54,9 @@ const cleanup = async (waitMs = 90_000) => {
 // On a signal: unregister without waiting for the kernel to free the copies (their lab's sockets
 // still use them), then exit, which removes the labs synchronously (lab.ts exit hook); the copies
 // are freed once those sockets are gone. SIGTERM/SIGHUP too, or a killed bench leaves its labs.
+/** @type {Promise<void> | null} */
 let stopping = null;
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
+for (const sig of /** @type {const} */ (['SIGINT', 'SIGTERM', 'SIGHUP']))
   process.on(sig, () => {
     stopping ??= cleanup(0).finally(() => process.exit(130));
   });
@@ -62,10 +67,10 @@ try {
   // --cc NAME: also measure a CC registered by other means (e.g. an older build, for comparison).
   const external = arg('cc', undefined);
   const variants = [
-    ONLY.includes('reno') && { label: 'reno (uncoupled)', cc: 'reno' },
-    external && { label: external, cc: external },
+    ...(ONLY.includes('reno') ? [{ label: 'reno (uncoupled)', cc: 'reno' }] : []),
+    ...(external ? [{ label: external, cc: external }] : []),
     ...ccs.map((c) => ({ label: NO_CLAMP ? `${c.algo} (no clamp)` : c.algo, cc: c.name })),
-  ].filter(Boolean);
+  ];
 
   const rows = [];
   for (const v of variants) {

@@ -4,7 +4,7 @@
 //
 //   npm run bench:delta -- [--connections 1000] [--seconds 30] [--lab]
 //
-// Synthetic (always): seeded snapshots from shared/synthetic.ts, 2 subflows per connection; each
+// Synthetic (always): seeded snapshots from shared/testing/synthetic.ts, 2 subflows per connection; each
 // 1 s poll every subflow's byte counters, RTT, cwnd, delivery/pacing rate move, and 0.2% of the
 // connections are replaced. Sizes are the exact WebSocket frames the web host would send.
 //
@@ -16,30 +16,55 @@
 // Measured on the 2-core dev box (`npm run bench:delta -- --lab --seconds 30`):
 //   synthetic, 1,000 x 2 subflows: full 1,973 KiB/s, deltas 266 KiB/s (13.5%, 7.4x less); idle 152 B/poll
 //   lab, 1,000 real connections:   full 1,851 KiB/s, deltas 193 KiB/s (10.4%, 9.6x less)
-import { spawn, spawnSync } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { spawnSync } from 'node:child_process';
 import { isDeepStrictEqual } from 'node:util';
-import { arg, bundleSource, root } from './lib.mjs';
+import {
+  arg,
+  bundleSource,
+  importBundle,
+  median,
+  parseJson,
+  root,
+  startWebHost,
+  stopChild,
+  wsText,
+} from './lib.mjs';
 import WebSocket from 'ws';
 
 const N = Number(arg('connections', '1000'));
 const SECONDS = Number(arg('seconds', '30'));
 const LAB = process.argv.includes('--lab');
 
-const lib = await import(
-  await bundleSource(
-    "export * from './shared/delta.ts'; export * from './shared/synthetic.ts'; export * from './src-main/lab/lab.ts';",
-    'bench-delta.mjs',
+/**
+ * What the bundle exports: the modules it was built from.
+ * @typedef {typeof import('../shared/delta')
+ *   & typeof import('../shared/testing/synthetic')
+ *   & typeof import('../src-main/lab/lab')} Bundled
+ */
+const lib = /** @type {Bundled} */ (
+  await importBundle(
+    await bundleSource(
+      "export * from './shared/delta.ts'; export * from './shared/testing/synthetic.ts'; export * from './src-main/lab/lab.ts';",
+      'bench-delta.mjs',
+    ),
   )
 );
 
+/**
+ * The size of the WebSocket frame that carries this event.
+ * @param {string} name
+ * @param {unknown} payload
+ */
 const frame = (name, payload) => Buffer.byteLength(JSON.stringify({ t: 'event', name, payload }));
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[s.length >> 1] : NaN;
-};
+/** @param {number} b */
 const kb = (b) => `${(b / 1024).toFixed(1)} KiB`;
 
+/**
+ * @param {string} title
+ * @param {number[]} fullBytes
+ * @param {number[]} deltaBytes
+ * @param {number} seconds
+ */
 function report(title, fullBytes, deltaBytes, seconds, extra = '') {
   const f = fullBytes.reduce((a, b) => a + b, 0) / seconds;
   const d = deltaBytes.reduce((a, b) => a + b, 0) / seconds;
@@ -56,8 +81,11 @@ function report(title, fullBytes, deltaBytes, seconds, extra = '') {
 {
   const r = lib.prng(1);
   let prev = lib.syntheticSnapshot(r, N, 1_700_000_000_000, 2);
+  /** @type {number[]} */
   const fullBytes = [];
+  /** @type {number[]} */
   const deltaBytes = [];
+  /** @type {number[]} */
   const diffMs = [];
   let held = prev;
   for (let s = 0; s < SECONDS; s++) {
@@ -94,57 +122,47 @@ if (LAB) {
     process.exit(2);
   }
   spawnSync(process.execPath, ['scripts/build-node.mjs'], { cwd: root, stdio: 'inherit' });
+  /** @type {import('../src-main/lab/lab').Lab | null} */
   let lab = null;
+  /** @type {import('./lib.mjs').WebHostChild | null} */
   let serve = null;
   const cleanup = async () => {
-    if (serve && serve.exitCode === null) {
-      const exited = new Promise((r) => serve.once('exit', r));
-      serve.kill('SIGTERM');
-      const timer = setTimeout(() => serve.kill('SIGKILL'), 3000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await stopChild(serve, 3000);
     await lab?.destroy();
   };
   process.on('SIGINT', () => void cleanup().finally(() => process.exit(130)));
   try {
-    lab = await lib.Lab.create({ paths: 2 });
-    await lab.startServer(5201);
-    await lab.openConnections(N, { rateBytesPerSec: 20_000 });
+    const l = await lib.Lab.create({ paths: 2 });
+    lab = l;
+    await l.startServer(5201);
+    await l.openConnections(N, { rateBytesPerSec: 20_000 });
     const subflows = async () => {
-      const { stdout } = await lib.nsRun(
-        lab.client,
-        'ss',
-        ['-tniH', 'state', 'established', 'dport', '5201'],
-        {
-          timeoutMs: 120_000,
-        },
-      );
+      const { stdout } = await lib.nsRun(l.client, 'ss', ['-tniH', 'state', 'established', 'dport', '5201'], {
+        timeoutMs: 120_000,
+      });
       return (stdout.match(/tcp-ulp-mptcp/g) ?? []).length;
     };
-    await lab.waitFor(`${2 * N} subflows`, subflows, (n) => n >= 2 * N, 180_000);
-    serve = spawn(
-      process.execPath,
-      ['bin/mptcp-studio.mjs', 'serve', '--netns', lab.client, '--port', '0', '--poll-ms', '1000'],
-      { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    const url = await new Promise((resolve, reject) => {
-      createInterface({ input: serve.stdout }).on('line', (l) => {
-        const m = /(http:\/\/\S+)\/\?token=(\S+)/.exec(l);
-        if (m) resolve({ base: m[1], token: m[2] });
-      });
-      serve.once('exit', () => reject(new Error('web host exited')));
-    });
+    await l.waitFor(`${2 * N} subflows`, subflows, (n) => n >= 2 * N, 180_000);
+    const host = startWebHost(l.client, { args: ['--poll-ms', '1000'] });
+    serve = host.child;
+    const url = await host.ready;
     const ws = new WebSocket(`${url.base.replace('http', 'ws')}/api?token=${url.token}`, {
       origin: url.base,
     });
+    /** @type {number[]} */
     const fullBytes = [];
+    /** @type {number[]} */
     const deltaBytes = [];
+    /** @type {{ seq: number, snap: import('../shared/types').ConnectionsSnapshot } | null} */
     let held = null;
     let counting = false;
     let connections = 0;
     ws.on('message', (data) => {
-      const m = JSON.parse(String(data));
+      const text = wsText(data);
+      const m =
+        /** @type {{ t?: string, name?: string, payload: import('../shared/delta').ConnectionsFeedEvent }} */ (
+          parseJson(text)
+        );
       if (m.t !== 'event' || m.name !== 'mptcp:connections:delta') return;
       const e = m.payload;
       if (e.kind === 'full') held = { seq: e.seq, snap: e.snapshot };
@@ -152,7 +170,7 @@ if (LAB) {
       else throw new Error(`gap: held ${held?.seq}, delta on ${e.baseSeq}`);
       connections = held.snap.connections.length;
       if (!counting) return;
-      deltaBytes.push(Buffer.byteLength(String(data)));
+      deltaBytes.push(Buffer.byteLength(text));
       fullBytes.push(frame('mptcp:connections:snapshot', held.snap));
     });
     await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));

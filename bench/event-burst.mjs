@@ -12,17 +12,15 @@
 // the README.
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { join } from 'node:path';
-import { arg, bundleEntry, cache } from './lib.mjs';
+import { arg, bundleEntry, cleanupOnSignals, importLab } from './lib.mjs';
 
 const N = Number(arg('connections', '10000'));
 const ROUNDS = Number(arg('rounds', '2'));
 const RCVBUF = arg('rcvbuf', '0');
 const ISOLATION = arg('isolation', 'process');
 
-await bundleEntry('src-main/lab/lab.ts', 'bench-lab.mjs');
+const { Lab, labUnavailableReason } = await importLab();
 const probe = await bundleEntry('src-main/lab/probes/events-probe.ts', 'events-probe.mjs');
-const { Lab, labUnavailableReason } = await import(join(cache, 'bench-lab.mjs'));
 const reason = labUnavailableReason();
 if (reason) {
   console.error(`bench needs the lab: ${reason}`);
@@ -30,6 +28,7 @@ if (reason) {
 }
 
 const KINDS = ['created', 'established', 'announced', 'sub_established', 'closed'];
+/** `ip mptcp monitor`'s names of the kinds. @type {Record<string, string>} */
 const MONITOR = {
   CREATED: 'created',
   ESTABLISHED: 'established',
@@ -37,9 +36,12 @@ const MONITOR = {
   SF_ESTABLISHED: 'sub_established',
   CLOSED: 'closed',
 };
+/** @param {number} ms @returns {Promise<void>} */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** @type {import('../src-main/lab/lab').Lab | null} */
 let lab = null;
+/** @type {Set<import('node:child_process').ChildProcess>} */
 const children = new Set();
 const cleanup = async () => {
   for (const c of children) c.kill('SIGKILL');
@@ -47,16 +49,23 @@ const cleanup = async () => {
   lab = null;
   await l?.destroy();
 };
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
-  process.on(sig, () => void cleanup().finally(() => process.exit(130)));
+cleanupOnSignals(cleanup);
 
-function start(cmd, args) {
+/**
+ * Starts `cmd` in the lab's client namespace and collects its stdout lines.
+ * @param {import('../src-main/lab/lab').Lab} lab
+ * @param {string} cmd
+ * @param {string[]} args
+ */
+function start(lab, cmd, args) {
   const child = spawn('ip', ['netns', 'exec', lab.client, cmd, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
+  /** @type {Promise<NodeJS.Signals | number | null>} */
   const exited = new Promise((res) => child.once('exit', (code, signal) => res(signal ?? code)));
   void exited.then(() => children.delete(child));
+  /** @type {string[]} */
   const lines = [];
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
@@ -65,21 +74,22 @@ function start(cmd, args) {
 }
 
 try {
-  lab = await Lab.create({ paths: 2 });
-  await lab.startServer(5201);
+  const l = await Lab.create({ paths: 2 });
+  lab = l;
+  await l.startServer(5201);
   console.log(`${N} MPTCP connections opened at once, then reset; events received per kind (of ${N}):`);
   console.log(
     `${'round / listener'.padEnd(28)}${KINDS.map((k) => k.padStart(16)).join('')}   lost (reported)`,
   );
   for (let r = 0; r < ROUNDS; r++) {
-    const engine = start(process.execPath, [probe, RCVBUF, '0', '', ISOLATION]);
-    const monitor = start('ip', ['mptcp', 'monitor']);
+    const engine = start(l, process.execPath, [probe, RCVBUF, '0', '', ISOLATION]);
+    const monitor = start(l, 'ip', ['mptcp', 'monitor']);
     while (!engine.lines.some((l) => l.startsWith('ready '))) {
       if (engine.child.exitCode !== null) throw new Error(`events probe: ${engine.stderr()}`);
       await sleep(20);
     }
     await sleep(300); // ip mptcp monitor has no ready signal
-    const conns = await lab.openConnections(N, { rateBytesPerSec: 0, abortOnStop: true });
+    const conns = await l.openConnections(N, { rateBytesPerSec: 0, abortOnStop: true });
     await sleep(3000);
     await conns.stop();
     await sleep(3000);
@@ -89,20 +99,28 @@ try {
     const last = engine.lines.find((l) => l.startsWith('{'));
     // The netlink binding aborts the process when its poll sees the socket's error flag
     // (EPOLLERR), i.e. an overflow while the reader thread waited in its event loop.
+    /** @typedef {{ counts: Record<string, number>, lost: string[], readers?: Record<string, { restarts?: number }> }} ProbeReport */
+    /** @type {ProbeReport} */
     const out = last
-      ? JSON.parse(last)
+      ? /** @type {ProbeReport} */ (JSON.parse(last))
       : {
           counts: {},
           lost: [`engine process died: ${engine.stderr().trim().split('\n').slice(-2).join(' ')}`],
         };
+    /** @type {Record<string, number>} */
     const mon = Object.fromEntries(KINDS.map((k) => [k, 0]));
     for (const l of monitor.lines) {
       const k = MONITOR[/^\[\s*([A-Z_]+)\]/.exec(l)?.[1] ?? ''];
-      if (k) mon[k]++;
+      if (k) mon[k] = (mon[k] ?? 0) + 1;
     }
     const dropped = last
-      ? out.lost.reduce((n, m) => n + Number(/dropped ([\d,]+)/.exec(m)?.[1].replace(/,/g, '') ?? 0), 0)
+      ? out.lost.reduce((n, m) => n + Number(/dropped ([\d,]+)/.exec(m)?.[1]?.replace(/,/g, '') ?? 0), 0)
       : out.lost[0];
+    /**
+     * @param {string} name
+     * @param {Record<string, number>} counts
+     * @param {string | number | undefined} lost
+     */
     const row = (name, counts, lost) =>
       console.log(
         `${name.padEnd(28)}${KINDS.map((k) => String(counts[k] ?? 0).padStart(16)).join('')}   ${lost}`,

@@ -12,19 +12,21 @@
 // the zod parse and the events store's push (synchronous); (b) reader read → a plain WebSocket
 // client; (c) the `ip link set` command's start → (b)'s receipt, an upper bound that includes
 // spawning `ip` (~3 ms). Not asserted anywhere: the figures go in the README.
-import { spawn, execFileSync, spawnSync } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
-import { launchChromium } from './lib.mjs';
+import { launchChromium, parseJson, startWebHost, wsText } from './lib.mjs';
 
 const count = Number(process.argv[process.argv.indexOf('--count') + 1] || 200) || 200;
 const ns = `mpst-${process.pid}-${randomBytes(3).toString('hex')}-ev`;
+/** @param {string[]} args */
 const sh = (args) => execFileSync('ip', args, { stdio: 'ignore' });
 
 spawnSync(process.execPath, ['scripts/build-node.mjs'], { stdio: 'inherit' });
 sh(['netns', 'add', ns]);
+/** @type {import('./lib.mjs').WebHostChild | undefined} */
 let serve;
+/** @type {import('@playwright/test').Browser | undefined} */
 let browser;
 const cleanup = () => {
   serve?.kill('SIGTERM');
@@ -36,50 +38,72 @@ process.on('SIGINT', () => {
 });
 try {
   sh(['-n', ns, 'link', 'add', 'bench0', 'type', 'veth', 'peer', 'name', 'bench1']); // no dummy module here
-  serve = spawn(process.execPath, ['bin/mptcp-studio.mjs', 'serve', '--netns', ns, '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise((resolve, reject) => {
-    createInterface({ input: serve.stdout }).on('line', (l) => {
-      const m = /(http:\/\/\S+)\/\?token=(\S+)/.exec(l);
-      if (m) resolve({ base: m[1], token: m[2] });
-    });
-    serve.once('exit', () => reject(new Error('web host exited')));
-  });
+  const host = startWebHost(ns);
+  serve = host.child;
+  const url = await host.ready;
   browser = await launchChromium();
   const page = await browser.newPage();
   await page.addInitScript(() => {
     // Each of the app's message handlers is wrapped: the time is taken when it has returned.
+    // The page's WebSocket (globalThis: this module's `WebSocket` is the ws package's).
+    const PageWebSocket = globalThis.WebSocket;
     window.__benchStore = [];
-    const add = WebSocket.prototype.addEventListener;
-    WebSocket.prototype.addEventListener = function (type, f, opts) {
-      if (type !== 'message') return add.call(this, type, f, opts);
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with .call(this), on the socket
+    const add = PageWebSocket.prototype.addEventListener;
+    /**
+     * JSON.parse, typed as what it is (this function runs in the page: no imports).
+     * @param {string} text
+     * @returns {unknown}
+     */
+    const parse = (text) => JSON.parse(text);
+    /**
+     * @this {WebSocket}
+     * @param {string} type
+     * @param {EventListenerOrEventListenerObject} f
+     * @param {boolean | AddEventListenerOptions} [opts]
+     */
+    const addEventListener = function (type, f, opts) {
+      if (type !== 'message' || typeof f !== 'function') return add.call(this, type, f, opts);
+      /**
+       * @this {WebSocket}
+       * @param {MessageEvent<string>} ev
+       */
       const wrapped = function (ev) {
         f.call(this, ev);
         const now = Date.now();
         try {
-          const m = JSON.parse(ev.data);
-          if (m.t === 'event' && m.name === 'mptcp:kernel:event' && m.payload.name === 'bench0')
+          const m =
+            /** @type {{ t?: string, name?: string, payload?: { name?: string, timestampMs: number } }} */ (
+              parse(ev.data)
+            );
+          if (m.t === 'event' && m.name === 'mptcp:kernel:event' && m.payload?.name === 'bench0')
             window.__benchStore.push([m.payload.timestampMs, now]);
         } catch {
           // not JSON: not ours
         }
       };
-      return add.call(this, type, wrapped, opts);
+      return add.call(this, type, /** @type {EventListener} */ (wrapped), opts);
     };
+    PageWebSocket.prototype.addEventListener = /** @type {WebSocket['addEventListener']} */ (
+      addEventListener
+    );
   });
   await page.goto(`${url.base}/?token=${url.token}`);
   await page.getByTestId('nav-events').click();
   const ws = new WebSocket(`${url.base.replace('http', 'ws')}/api?token=${url.token}`, { origin: url.base });
   await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
+  /** @type {((got: { now: number, engineMs: number }) => void) | null} */
   let waiting = null;
   ws.on('message', (data) => {
     const now = Date.now();
-    const m = JSON.parse(String(data));
+    const m =
+      /** @type {{ t?: string, name?: string, payload?: { source?: string, name?: string, timestampMs: number } }} */ (
+        parseJson(wsText(data))
+      );
     if (
       m.t === 'event' &&
       m.name === 'mptcp:kernel:event' &&
-      m.payload.source === 'link' &&
+      m.payload?.source === 'link' &&
       m.payload.name === 'bench0'
     ) {
       waiting?.({ now, engineMs: m.payload.timestampMs });
@@ -87,16 +111,22 @@ try {
   });
   // The host starts the kernel watch when the client subscribes; give it a moment, then warm up.
   await new Promise((r) => setTimeout(r, 1000));
+  /** @type {number[]} */
   const engineToClient = [];
+  /** @type {number[]} */
   const commandToClient = [];
+  /** @type {Set<number>} */
   const sampled = new Set();
   for (let i = 0; i < count + 10; i++) {
+    /** @type {Promise<{ now: number, engineMs: number }>} */
     const got = new Promise((r) => (waiting = r));
     const t0 = Date.now();
     sh(['-n', ns, 'link', 'set', 'bench0', i % 2 ? 'down' : 'up']);
     const { now, engineMs } = await Promise.race([
       got,
-      new Promise((_, j) => setTimeout(() => j(new Error('no event in 2 s')), 2000)),
+      /** @type {Promise<never>} */ (
+        new Promise((_, j) => setTimeout(() => j(new Error('no event in 2 s')), 2000))
+      ),
     ]);
     // Several RTM_NEWLINK may arrive per toggle; the first one closes this sample.
     waiting = null;
@@ -109,6 +139,7 @@ try {
   }
   ws.close();
   // The page's first arrival of each sampled toggle's first event (matched by its timestamp).
+  /** @type {number[]} */
   const toStore = [];
   for (const [ts, at] of await page.evaluate(() => window.__benchStore)) {
     if (!sampled.has(ts)) continue;
@@ -116,14 +147,19 @@ try {
     toStore.push(at - ts);
   }
   if (toStore.length === 0) throw new Error('the page got none of the sampled events');
+  /**
+   * The p-quantile of xs (the sample at rank floor(p * n)).
+   * @param {number[]} xs
+   * @param {number} p
+   */
   const q = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
   console.log(`kernel event latency over ${count} link events (ms; Date.now() resolution is 1 ms)`);
   console.log('measure                                   n    p50    p99    max');
-  for (const [name, xs] of [
+  for (const [name, xs] of /** @type {const} */ ([
     ['reader read -> renderer store (Chromium)', toStore],
     ['reader read -> WebSocket client', engineToClient],
     ['ip link set start -> client (bound)', commandToClient],
-  ]) {
+  ])) {
     console.log(
       `${name.padEnd(40)} ${String(xs.length).padStart(3)} ${String(q(xs, 0.5)).padStart(5)} ${String(q(xs, 0.99)).padStart(6)} ${String(Math.max(...xs)).padStart(6)}`,
     );

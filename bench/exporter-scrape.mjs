@@ -4,7 +4,8 @@
 //
 //   node bench/exporter-scrape.mjs N WAIT_MS URL...
 const [n, waitMs, ...urls] = process.argv.slice(2);
-const out = Object.fromEntries(urls.map((u) => [u, { ms: [], bytes: 0, series: 0 }]));
+/** @type {Map<string, { ms: number[], bytes: number, series: number }>} */
+const out = new Map(urls.map((u) => [u, { ms: [], bytes: 0, series: 0 }]));
 for (let i = 0; i < Number(n); i++) {
   for (const u of urls) {
     const t0 = performance.now();
@@ -12,10 +13,12 @@ for (let i = 0; i < Number(n); i++) {
     const text = await res.text();
     const ms = performance.now() - t0;
     if (!res.ok) throw new Error(`${u}: HTTP ${res.status}`);
-    out[u].ms.push(ms);
-    out[u].bytes = text.length;
-    out[u].series = text.split('\n').filter((l) => l && !l.startsWith('#')).length;
+    const row = out.get(u);
+    if (!row) continue;
+    row.ms.push(ms);
+    row.bytes = text.length;
+    row.series = text.split('\n').filter((l) => l && !l.startsWith('#')).length;
   }
   await new Promise((r) => setTimeout(r, Number(waitMs)));
 }
-process.stdout.write(`${JSON.stringify(out)}\n`);
+process.stdout.write(`${JSON.stringify(Object.fromEntries(out))}\n`);

@@ -5,51 +5,64 @@
 // is an absolute cost, printed per connection.
 //
 //   npm run bench:history -- [--connections 1000] [--minutes 15] [--events 50000]
-import { arg, bundleSource } from './lib.mjs';
+import { arg, bundleSource, importBundle } from './lib.mjs';
 
 const N = Number(arg('connections', '1000'));
 const MINUTES = Number(arg('minutes', '15'));
 const EVENTS = Number(arg('events', '50000'));
 
-if (typeof globalThis.gc !== 'function') {
+const gc = globalThis.gc;
+if (typeof gc !== 'function') {
   console.error('run with node --expose-gc (npm run bench:history does)');
   process.exit(2);
 }
-const lib = await import(
-  await bundleSource(
-    "export * from './src-main/engine/history.ts'; export * from './shared/synthetic.ts';",
-    'bench-history.mjs',
+/**
+ * What the bundle exports: the modules it was built from.
+ * @typedef {typeof import('../src-main/engine/history')
+ *   & typeof import('../shared/testing/synthetic')
+ *   & Pick<typeof import('../src-renderer/src/testing/fixtures'), 'mptcpEvent'>} Bundled
+ */
+const lib = /** @type {Bundled} */ (
+  await importBundle(
+    await bundleSource(
+      "export * from './src-main/engine/history.ts'; export * from './shared/testing/synthetic.ts'; export { mptcpEvent } from './src-renderer/src/testing/fixtures.ts';",
+      'bench-history.mjs',
+    ),
   )
 );
 
 const used = () => {
-  globalThis.gc();
+  gc();
   const m = process.memoryUsage();
   return m.heapUsed + m.arrayBuffers;
 };
+/** @param {number} b */
 const MiB = (b) => (b / 1048576).toFixed(1);
 
 const r = lib.prng(7);
-let snap = lib.syntheticSnapshot(r, N, Date.now() - MINUTES * 60_000, 2);
-// Each poll's snapshot is dropped after it is recorded, as the engine's are; 0.2% of the
-// connections are replaced per poll, so subflows that closed stay in the history too.
 const polls = MINUTES * 60;
-const before = used();
-const h = new lib.HostHistory({ retentionMs: MINUTES * 60_000, pollIntervalMs: 1000 });
-const start = performance.now();
-for (let i = 0; i < polls; i++) {
-  h.recordSnapshot(snap);
-  snap = lib.steadyTick(r, snap, 1000, 0.002);
+/**
+ * Fills a history with `polls` polls. Each poll's snapshot is dropped after it is recorded, as
+ * the engine's are (none is reachable once this returns); 0.2% of the connections are replaced
+ * per poll, so subflows that closed stay in the history too. `before`: the heap with the first
+ * snapshot and no history.
+ */
+function fill() {
+  let snap = lib.syntheticSnapshot(r, N, Date.now() - MINUTES * 60_000, 2);
+  const before = used();
+  const h = new lib.HostHistory({ retentionMs: MINUTES * 60_000, pollIntervalMs: 1000 });
+  const start = performance.now();
+  for (let i = 0; i < polls; i++) {
+    h.recordSnapshot(snap);
+    snap = lib.steadyTick(r, snap, 1000, 0.002);
+  }
+  return { h, before, recordMs: (performance.now() - start) / polls };
 }
-const recordMs = (performance.now() - start) / polls;
+const { h, before, recordMs } = fill();
 for (let i = 0; i < EVENTS; i++) {
-  h.recordEvent('mptcp:kernel:event', {
-    source: 'mptcp',
-    timestampMs: Date.now(),
-    event: { kind: 'sub_established', token: i, raw: {} },
-  });
+  // A whole event as the engine records it (every field of MptcpEvent), not a stub.
+  h.recordEvent('mptcp:kernel:event', lib.mptcpEvent('sub_established', { token: i }, Date.now()));
 }
-snap = null;
 const after = used();
 const st = h.stats();
 console.log(`history of ${N} connections x 2 subflows, ${MINUTES} min at 1 Hz, ${EVENTS} events`);

@@ -14,13 +14,16 @@
 // then ran clean 4 of 4 (mesh 1.2-1.6 s, adoption of 1000 connections 412-497 ms, 0 duplicates).
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { bundleEntry } from './lib.mjs';
+import { importLab, parseJson } from './lib.mjs';
 
 const N = Number(process.argv[2] ?? 200);
-// The lab helper is TypeScript: bundle it once into .cache/ (not tracked).
-await bundleEntry('src-main/lab/lab.ts', 'bench-lab.mjs');
-const { Lab, nsRun } = await import('../.cache/bench-lab.mjs');
+const { Lab, nsRun } = await importLab();
 
+/**
+ * An engine agent in the namespace, spoken to over its stdio line protocol (shared/wire.ts).
+ * @param {string} ns
+ * @param {string} name for its stderr lines
+ */
 function agent(ns, name) {
   const child = spawn(
     'ip',
@@ -29,28 +32,44 @@ function agent(ns, name) {
   );
   child.stderr.on('data', (d) => process.stderr.write(`[${name} stderr] ${d}`));
   child.stdin.on('error', () => undefined);
+  /** @type {Map<number, (r: import('../shared/result').Result<unknown>) => void>} */
   const pending = new Map();
+  /** @type {import('../shared/contract').EventPayload<'mptcp:pm:action'>[]} */
   const actions = [];
   createInterface({ input: child.stdout }).on('line', (l) => {
+    /** @type {import('../shared/wire').ServerMessage} */
     let m;
     try {
-      m = JSON.parse(l);
+      m = /** @type {import('../shared/wire').ServerMessage} */ (parseJson(l));
     } catch {
       return; // a line cut short by kill -9
     }
-    if (m.t === 'event' && m.name === 'mptcp:pm:action') actions.push(m.payload);
-    if (m.t === 'result') pending.get(m.id)?.(m.result);
+    if (m.t === 'event' && m.name === 'mptcp:pm:action')
+      actions.push(/** @type {import('../shared/contract').EventPayload<'mptcp:pm:action'>} */ (m.payload));
+    if (m.t === 'result')
+      pending.get(m.id)?.(/** @type {import('../shared/result').Result<unknown>} */ (m.result));
   });
   let id = 1;
+  /**
+   * @template {import('../shared/contract').MethodName} M
+   * @param {M} method
+   * @param {import('../shared/contract').MethodArgs<M>} args
+   * @returns {Promise<import('../shared/contract').MethodResult<M>>}
+   */
   const call = (method, args) =>
     new Promise((resolve, reject) => {
       const i = id++;
-      pending.set(i, (r) => (r.ok ? resolve(r.value) : reject(new Error(r.error.message))));
+      pending.set(i, (r) =>
+        r.ok
+          ? resolve(/** @type {import('../shared/contract').MethodResult<M>} */ (r.value))
+          : reject(new Error(r.error.message)),
+      );
       child.stdin.write(`${JSON.stringify({ t: 'call', id: i, method, args })}\n`);
     });
   return { child, call, actions };
 }
 
+/** @param {ReturnType<typeof agent>} a */
 const meshed = async (a) =>
   (await a.call('mptcp:connections:list', {})).connections.filter(
     (c) => c.subflows.filter((s) => s.state === 'ESTABLISHED').length === 4,
@@ -64,11 +83,14 @@ const server = spawn(
 );
 server.stderr.on('data', (d) => process.stderr.write(`[server pm stderr] ${d}`));
 try {
-  await new Promise((resolve) =>
+  /** @type {Promise<void>} */
+  const started = new Promise((resolve) =>
     createInterface({ input: server.stdout }).on('line', (l) => {
-      if (JSON.parse(l).what === 'started') resolve();
+      const line = /** @type {{ what?: string }} */ (parseJson(l));
+      if (line.what === 'started') resolve();
     }),
   );
+  await started;
   const first = agent(lab.client, 'first agent');
   await first.call('mptcp:pm:start', { mode: 'fullmesh', role: 'client', manager: 'userspace' });
   await lab.startServer(5201);
@@ -101,7 +123,9 @@ try {
   console.log(`2 s later: ${creates} SUBFLOW_CREATE sent, ${await meshed(second)} of ${N} still 2x2`);
   const stopped = await second.call('mptcp:pm:stop', {});
   second.child.stdin.end();
-  const code = await new Promise((r) => second.child.once('exit', (c, sig) => r(sig ?? c)));
+  /** @type {Promise<NodeJS.Signals | number | null>} */
+  const exited = new Promise((r) => second.child.once('exit', (c, sig) => r(sig ?? c)));
+  const code = await exited;
   const { stdout: pmNow } = await nsRun(lab.client, 'sysctl', ['-n', 'net.mptcp.path_manager']);
   console.log(
     `stop: path_manager ${pmNow.trim()} (status said ${stopped.pathManager}); engine exited with ${code}`,

@@ -13,59 +13,83 @@
 //    `--floor-only` skips part 1.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { arg, bundleEntry, cache, root } from './lib.mjs';
+import {
+  arg,
+  bundleEntry,
+  cache,
+  cleanupOnSignals,
+  importLab,
+  mean,
+  median,
+  parseJson,
+  root,
+} from './lib.mjs';
 
 const N = Number(arg('connections', '10000'));
 const ITERS = Number(arg('iterations', '60'));
 const ROUNDS = Number(arg('rounds', '6'));
 const FLOOR_ONLY = process.argv.includes('--floor-only');
 
-await bundleEntry('src-main/lab/lab.ts', 'bench-lab.mjs');
+const { Lab, labUnavailableReason } = await importLab();
 const probe = await bundleEntry('src-main/lab/probes/diag-probe.ts', 'diag-probe.mjs');
 const raw = join(cache, 'raw-diag-dump');
 execFileSync('cc', ['-O2', '-Wall', '-o', raw, join(root, 'bench', 'raw-diag-dump.c')], { stdio: 'inherit' });
-const { Lab, labUnavailableReason } = await import(join(cache, 'bench-lab.mjs'));
 const reason = labUnavailableReason();
 if (reason) {
   console.error(`bench needs the lab: ${reason}`);
   process.exit(2);
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/**
+ * What the probe's `threads` and `worker-floor` modes print (src-main/lab/probes/diag-probe.ts),
+ * and the raw C program (bench/raw-diag-dump.c): ms per poll, per thread CPU.
+ * @typedef {{ tid: number, name: string, userMs: number, sysMs: number, minorFaults: number }} ThreadCpu
+ * @typedef {{ ms: number[], threads: ThreadCpu[], path?: string }} ProbeOut
+ */
+
+/**
+ * Runs `cmd` in the namespace and parses the JSON it prints.
+ * @param {string} ns
+ * @param {string} cmd
+ * @param {string[]} args
+ * @returns {ProbeOut}
+ */
 const inNs = (ns, cmd, args) => {
   const r = spawnSync('ip', ['netns', 'exec', ns, cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
-  return JSON.parse(r.stdout);
+  return /** @type {ProbeOut} */ (parseJson(r.stdout));
 };
 
+/** @type {import('../src-main/lab/lab').Lab | null} */
 let lab = null;
 const cleanup = async () => {
   const l = lab;
   lab = null;
   await l?.destroy();
 };
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
-  process.on(sig, () => void cleanup().finally(() => process.exit(130)));
+cleanupOnSignals(cleanup);
 
 try {
-  lab = await Lab.create({ paths: 2 });
-  await lab.startServer(5201);
-  await lab.openConnections(N, { rateBytesPerSec: 0 });
+  const l = await Lab.create({ paths: 2 });
+  lab = l;
+  await l.startServer(5201);
+  await l.openConnections(N, { rateBytesPerSec: 0 });
   // Let the connections settle (subflows joined, first RTT samples in).
   await new Promise((r) => setTimeout(r, 5000));
-  const ns = lab.client;
+  const ns = l.client;
 
-  const modes = FLOOR_ONLY ? {} : { reuse: 'default', 'every object new': 'fresh' };
-  const rows = Object.fromEntries(
-    Object.keys(modes).map((k) => [k, { wall: [], cpu: [], faults: [], top: [] }]),
-  );
+  /** @type {[string, string][]} name, probe mode */
+  const modes = FLOOR_ONLY
+    ? []
+    : [
+        ['reuse', 'default'],
+        ['every object new', 'fresh'],
+      ];
+  /** @typedef {{ wall: number[], cpu: number[], faults: number[], top: ThreadCpu[] }} Row */
+  /** @type {Map<string, Row>} */
+  const rows = new Map(modes.map(([k]) => [k, { wall: [], cpu: [], faults: [], top: [] }]));
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [name, mode] of Object.entries(modes)) {
+    for (const [name, mode] of modes) {
       const out = inNs(ns, process.execPath, [
         '--max-semi-space-size=32',
         probe,
@@ -73,7 +97,8 @@ try {
         String(ITERS),
         mode,
       ]);
-      const row = rows[name];
+      const row = rows.get(name);
+      if (!row) continue;
       row.wall.push(median(out.ms));
       row.cpu.push(out.threads.reduce((a, t) => a + t.userMs + t.sysMs, 0));
       row.faults.push(out.threads.reduce((a, t) => a + t.minorFaults, 0));
@@ -84,12 +109,12 @@ try {
     console.log(`\n${N} idle connections, ${ROUNDS} alternating processes x ${ITERS} polls, per poll:`);
   if (!FLOOR_ONLY)
     console.log('mode                  wall ms (mean of medians)  CPU ms (mean)  minor faults (mean)');
-  for (const [name, row] of Object.entries(rows)) {
+  for (const [name, row] of rows) {
     console.log(
       `${name.padEnd(22)}${mean(row.wall).toFixed(1).padStart(10)}${mean(row.cpu).toFixed(1).padStart(22)}${mean(row.faults).toFixed(0).padStart(18)}`,
     );
   }
-  for (const [name, row] of Object.entries(rows)) {
+  for (const [name, row] of rows) {
     console.log(`  ${name}, last process, threads with >= 0.5 ms CPU per poll (user/sys ms, faults):`);
     for (const t of row.top)
       console.log(
@@ -97,9 +122,10 @@ try {
       );
   }
 
+  /** @type {{ direct: number[], binding: number[], raw: number[] }} */
   const floor = { direct: [], binding: [], raw: [] };
   for (let r = 0; r < ROUNDS; r++) {
-    for (const path of ['direct', 'binding']) {
+    for (const path of /** @type {const} */ (['direct', 'binding'])) {
       const out = inNs(ns, process.execPath, [probe, 'worker-floor', '40', path]);
       if (out.path !== path) throw new Error(`worker-floor ${path}: the worker used ${out.path}`);
       floor[path].push(median(out.ms));

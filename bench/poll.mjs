@@ -1,7 +1,10 @@
 // Poll benchmark: the engine's decoded sock_diag poll against `ss -tinM` and a raw C dump, in a
 // lab client namespace holding N idle MPTCP connections with two subflows each.
 //
-//   npm run bench:poll -- --connections 10000 [--active 0] [--iterations 15] [--rounds 3] [--variants]
+//   npm run bench:poll -- --connections 10000 [--active 0] [--iterations 15] [--rounds 3] [--variants] [--paths]
+//
+// --paths also times the engine without resolving each new subflow's interface (Subflow.ifname,
+// src-main/engine/rtnl/subflow-paths.ts), with and without reuse: what the resolution costs.
 //
 // --active K: K of the N connections send 20 kB/s each, so that their objects change every poll.
 // The engine reuses the last poll's objects for sockets whose decoded words did not change
@@ -77,27 +80,37 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { arg, bundleEntry, cache, root } from './lib.mjs';
+import {
+  arg,
+  bundleEntry,
+  cache,
+  cleanupOnSignals,
+  importLab,
+  median,
+  p90,
+  parseJson,
+  root,
+} from './lib.mjs';
 
 const N = Number(arg('connections', '1000'));
 const ACTIVE = Math.min(N, Number(arg('active', '0')));
 const ITERS = Number(arg('iterations', '15'));
 const ROUNDS = Number(arg('rounds', '3'));
 const VARIANTS = process.argv.includes('--variants');
+const PATHS = process.argv.includes('--paths');
 if (process.argv.includes('--split')) {
   console.error('bench:poll: --split is gone with the port-range split it measured (docs/performance.md)');
   process.exit(2);
 }
 
 // Bundle what we need (the lab and the engine probe).
-await bundleEntry('src-main/lab/lab.ts', 'bench-lab.mjs');
+const { Lab, nsRun, labUnavailableReason } = await importLab();
 await bundleEntry('src-main/lab/probes/diag-probe.ts', 'diag-probe.mjs');
 execFileSync(
   'cc',
   ['-O2', '-Wall', '-o', join(cache, 'raw-diag-dump'), join(root, 'bench', 'raw-diag-dump.c')],
   { stdio: 'inherit' },
 );
-const { Lab, nsRun, labUnavailableReason } = await import(join(cache, 'bench-lab.mjs'));
 
 const reason = labUnavailableReason();
 if (reason) {
@@ -105,17 +118,20 @@ if (reason) {
   process.exit(2);
 }
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const p90 = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(0.9 * s.length) - 1)];
-};
+/**
+ * What the probe's `bench` mode prints (src-main/lab/probes/diag-probe.ts), and the raw C
+ * program (bench/raw-diag-dump.c): per iteration, wall and process CPU time, ms.
+ * @typedef {{ ms: number[], cpuMs: number[], reusedConnections?: number[] }} Timed
+ * @typedef {Timed & { subflows: number, connections: number, receivePaths: string[] }} EngineRun
+ * @typedef {Timed & { messages: number, bytes: number }} RawRun
+ */
 
-/** Wall time of `ip netns exec NS cmd…` with stdout to /dev/null, ms. */
+/**
+ * Wall time of `ip netns exec NS cmd…` with stdout to /dev/null, ms.
+ * @param {string} ns
+ * @param {string} cmd
+ * @param {string[]} args
+ */
 function wallMs(ns, cmd, args) {
   const t0 = process.hrtime.bigint();
   const r = spawnSync('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -123,15 +139,12 @@ function wallMs(ns, cmd, args) {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
+/** @type {import('../src-main/lab/lab').Lab | null} */
 let lab = null;
+/** @type {Promise<void> | null} */
 let cleaning = null;
 const cleanup = () => (cleaning ??= lab ? lab.destroy() : Promise.resolve());
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    console.error(`\n${sig}: removing the lab`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+cleanupOnSignals(cleanup);
 
 /** Orphaned TCP sockets system-wide (/proc/net/sockstat: the counter is global, not per netns). */
 const orphans = () =>
@@ -148,30 +161,32 @@ try {
   const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   console.log(`load average at the start: ${load()}`);
   const t0 = Date.now();
-  lab = await Lab.create({ paths: 2 });
-  await lab.startServer(5201);
-  await lab.openConnections(N - ACTIVE, { rateBytesPerSec: 0 });
-  if (ACTIVE > 0) await lab.openConnections(ACTIVE, { rateBytesPerSec: 20_000 });
+  const l = await Lab.create({ paths: 2 });
+  lab = l;
+  await l.startServer(5201);
+  await l.openConnections(N - ACTIVE, { rateBytesPerSec: 0 });
+  if (ACTIVE > 0) await l.openConnections(ACTIVE, { rateBytesPerSec: 20_000 });
   const countSubflows = async () => {
-    const { stdout } = await nsRun(lab.client, 'ss', ['-tniH', 'state', 'established', 'dport', '5201'], {
+    const { stdout } = await nsRun(l.client, 'ss', ['-tniH', 'state', 'established', 'dport', '5201'], {
       timeoutMs: 120_000,
     });
     return (stdout.match(/tcp-ulp-mptcp/g) ?? []).length;
   };
-  await lab.waitFor(`${2 * N} subflows`, countSubflows, (n) => n >= 2 * N, 180_000);
+  await l.waitFor(`${2 * N} subflows`, countSubflows, (n) => n >= 2 * N, 180_000);
   console.log(`lab ready: ${N} connections, ${2 * N} subflows in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
   const probe = join(cache, 'diag-probe.mjs');
   // Keep in step with AGENT_V8_FLAGS in src-main/engine/agent/client.ts.
   const AGENT_V8_FLAGS = ['--max-semi-space-size=32'];
   // probe-entry.ts: bench ITERS MSGBUF MODE (MSGBUF 0: the default buffer size).
+  /** @returns {EngineRun} */
   const engineRun = (mode = 'default', msgBuf = 0, v8Flags = AGENT_V8_FLAGS) => {
     const { stdout } = spawnSync(
       'ip',
       [
         'netns',
         'exec',
-        lab.client,
+        l.client,
         process.execPath,
         ...v8Flags,
         probe,
@@ -185,7 +200,7 @@ try {
         maxBuffer: 64 * 1024 * 1024,
       },
     );
-    const r = JSON.parse(stdout);
+    const r = /** @type {EngineRun} */ (parseJson(stdout));
     if (r.subflows !== 2 * N) throw new Error(`engine saw ${r.subflows} subflows, expected ${2 * N}`);
     if (mode !== 'two-sockets' && r.connections !== N)
       throw new Error(`engine saw ${r.connections} connections, expected ${N}`);
@@ -197,17 +212,22 @@ try {
   };
   // Rounds interleave every measure, so that each sees the same share of the machine's other load
   // (the dev box has 2 cores and is shared); the samples of all rounds are pooled.
+  /** @type {RawRun | null} */
   let lastRaw = null;
-  /** Process CPU per poll (all threads, user + system: the kernel's dump work included). */
+  /** Process CPU per poll (all threads, user + system: the kernel's dump work included). @type {Map<string, number[]>} */
   const cpu = new Map();
-  /** Per engine measure: connections per poll that were the last poll's very objects. */
+  /** Per engine measure: connections per poll that were the last poll's very objects. @type {Map<string, number[]>} */
   const reused = new Map();
+  /**
+   * @param {string} name
+   * @param {Timed} r
+   */
   const withCpu = (name, r) => {
-    if (!cpu.has(name)) cpu.set(name, []);
-    cpu.get(name).push(...r.cpuMs);
+    cpu.set(name, [...(cpu.get(name) ?? []), ...r.cpuMs]);
     if (r.reusedConnections) reused.set(name, [...(reused.get(name) ?? []), ...r.reusedConnections]);
     return r.ms;
   };
+  /** @type {[string, () => number[]][]} */
   const measures = [['engine readConnections (decoded)', () => withCpu('engine', engineRun())]];
   measures.push(['engine, every object new', () => withCpu('engine, every object new', engineRun('fresh'))]);
   // The dump workers on the netlink binding's receive path (recvmsg callback per datagram) instead
@@ -221,27 +241,42 @@ try {
     () =>
       withCpu(
         'raw C',
-        (lastRaw = JSON.parse(
-          execFileSync('ip', ['netns', 'exec', lab.client, join(cache, 'raw-diag-dump'), String(ITERS)], {
-            encoding: 'utf8',
-          }),
+        (lastRaw = /** @type {RawRun} */ (
+          parseJson(
+            execFileSync('ip', ['netns', 'exec', l.client, join(cache, 'raw-diag-dump'), String(ITERS)], {
+              encoding: 'utf8',
+            }),
+          )
         )),
       ),
   ]);
   // ss and the exec overhead, interleaved so both see the same machine state.
+  /** @type {number[]} */
   const execMs = [];
   measures.push([
     'ss -tinM (minus exec overhead)',
     () => {
+      /** @type {number[]} */
       const ss = [];
-      wallMs(lab.client, 'ss', ['-tinM']);
+      wallMs(l.client, 'ss', ['-tinM']);
       for (let i = 0; i < ITERS; i++) {
-        execMs.push(wallMs(lab.client, 'true', []));
-        ss.push(wallMs(lab.client, 'ss', ['-tinM']));
+        execMs.push(wallMs(l.client, 'true', []));
+        ss.push(wallMs(l.client, 'ss', ['-tinM']));
       }
       return ss;
     },
   ]);
+  if (PATHS) {
+    // The same polls without resolving each new subflow's interface (rtnl/subflow-paths.ts).
+    measures.push([
+      'engine, no interface resolution',
+      () => withCpu('engine, no paths', engineRun('no-paths')),
+    ]);
+    measures.push([
+      'engine, every object new, no interface resolution',
+      () => withCpu('every object new, no paths', engineRun('fresh-no-paths')),
+    ]);
+  }
   if (VARIANTS) {
     measures.push(['engine, dumps on one worker (seq.)', () => engineRun('seq').ms]);
     measures.push(['engine, no V8 flags', () => engineRun('default', 0, []).ms]);
@@ -250,14 +285,18 @@ try {
       measures.push([`one thread, msgBufferBytes ${bufBytes}`, () => engineRun('thread', bufBytes).ms]);
     measures.push(['one thread, MPTCP+TCP on 2 sockets', () => engineRun('two-sockets').ms]);
   }
+  /** @type {Map<string, number[]>} */
   const samples = new Map(measures.map(([name]) => [name, []]));
-  /** Per round, each measure's median: the ratio within a round compares runs seconds apart. */
+  /** @param {string} name */
+  const samplesOf = (name) => samples.get(name) ?? [];
+  /** Per round, each measure's median: the ratio within a round compares runs seconds apart. @type {Map<string, number>[]} */
   const roundMedians = [];
   for (let r = 0; r < ROUNDS; r++) {
+    /** @type {Map<string, number>} */
     const row = new Map();
     for (const [name, run] of measures) {
       const xs = run();
-      samples.get(name).push(...xs);
+      samples.set(name, [...samplesOf(name), ...xs]);
       row.set(name, median(xs));
     }
     roundMedians.push(row);
@@ -266,17 +305,21 @@ try {
   const ssName = 'ss -tinM (minus exec overhead)';
   samples.set(
     ssName,
-    samples.get(ssName).map((x) => Math.max(0, x - execMed)),
+    samplesOf(ssName).map((x) => Math.max(0, x - execMed)),
   );
   const rows = [...samples];
   rows.splice(5, 0, ['ip netns exec true (overhead)', execMs]);
+  // Set by the raw C measure's closure, which the compiler's flow analysis does not follow.
+  const rawRun = /** @type {RawRun | null} */ (lastRaw);
+  if (!rawRun) throw new Error('the raw C dump did not run');
   const raw = {
-    messages: lastRaw.messages,
-    bytes: lastRaw.bytes,
-    ms: samples.get('raw C sock_diag dump (no decode)'),
+    messages: rawRun.messages,
+    bytes: rawRun.bytes,
+    ms: samplesOf('raw C sock_diag dump (no decode)'),
   };
-  const engine = { ms: samples.get('engine readConnections (decoded)') };
-  const ssNet = samples.get(ssName);
+  const engine = { ms: samplesOf('engine readConnections (decoded)') };
+  const ssNet = samplesOf(ssName);
+  /** @param {number} x */
   const fmt = (x) => x.toFixed(1).padStart(9);
   console.log(
     `\npoll of ${N} MPTCP connections (${ACTIVE} sending) / ${2 * N} subflows, ${ROUNDS} rounds x ${ITERS} iterations (${raw.messages} messages, ${(raw.bytes / 1e6).toFixed(1)} MB per poll)`,
@@ -285,11 +328,12 @@ try {
   for (const [name, xs] of rows) console.log(`${name.padEnd(36)} ${fmt(median(xs))} ${fmt(p90(xs))}`);
   const e = median(engine.ms);
   console.log(`\nengine / raw C : ${(e / median(raw.ms)).toFixed(2)}x`);
-  const eFresh = median(samples.get('engine, every object new'));
+  const eFresh = median(samplesOf('engine, every object new'));
   console.log(`engine, every object new / raw C : ${(eFresh / median(raw.ms)).toFixed(2)}x`);
   console.log(`ss / engine    : ${(median(ssNet) / e).toFixed(2)}x`);
+  /** @param {string} name */
   const perRound = (name) =>
-    roundMedians.map((row) => row.get(name) / row.get('raw C sock_diag dump (no decode)'));
+    roundMedians.map((row) => (row.get(name) ?? NaN) / (row.get('raw C sock_diag dump (no decode)') ?? NaN));
   for (const name of [
     'engine readConnections (decoded)',
     'engine, every object new',

@@ -23,16 +23,15 @@
 // the whole 262,144-bucket TCP established hash for each family whatever the namespace holds.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { arg, bundleEntry, cache } from './lib.mjs';
+import { arg, bundleEntry, cache, cleanupOnSignals, importLab, median, parseJson } from './lib.mjs';
 
 const N = Number(arg('connections', '1000'));
 const SECONDS = Number(arg('seconds', '30'));
 const HZ = Number(arg('hz', '10'));
 const ROUNDS = Number(arg('rounds', '1'));
 
-await bundleEntry('src-main/lab/lab.ts', 'bench-lab.mjs');
+const { Lab, nsRun, labUnavailableReason } = await importLab();
 await bundleEntry('src-main/lab/probes/diag-probe.ts', 'diag-probe.mjs');
-const { Lab, nsRun, labUnavailableReason } = await import(join(cache, 'bench-lab.mjs'));
 
 const reason = labUnavailableReason();
 if (reason) {
@@ -40,53 +39,57 @@ if (reason) {
   process.exit(2);
 }
 
+/** @type {import('../src-main/lab/lab').Lab | null} */
 let lab = null;
+/** @type {Promise<void> | null} */
 let cleaning = null;
 const cleanup = () => (cleaning ??= lab ? lab.destroy() : Promise.resolve());
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(sig, () => {
-    console.error(`\n${sig}: removing the lab`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+cleanupOnSignals(cleanup);
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
+/**
+ * What the probe's `sample` and `ss-sample` modes print (src-main/lab/probes/diag-probe.ts).
+ * @typedef {{ cpuPercent: number, procCpuPercent: number, ticks: number, connections: number,
+ *   subflows: number, pollMsMedian: number, ssMsMedian: number }} SampleOut
+ */
 
 try {
-  lab = await Lab.create({ paths: 2 });
-  await lab.startServer(5201);
-  await lab.openConnections(N, { rateBytesPerSec: 0 });
+  const l = await Lab.create({ paths: 2 });
+  lab = l;
+  await l.startServer(5201);
+  await l.openConnections(N, { rateBytesPerSec: 0 });
   const countSubflows = async () => {
-    const { stdout } = await nsRun(lab.client, 'ss', ['-tniH', 'state', 'established', 'dport', '5201'], {
+    const { stdout } = await nsRun(l.client, 'ss', ['-tniH', 'state', 'established', 'dport', '5201'], {
       timeoutMs: 120_000,
     });
     return (stdout.match(/tcp-ulp-mptcp/g) ?? []).length;
   };
-  await lab.waitFor(`${2 * N} subflows`, countSubflows, (n) => n >= 2 * N, 180_000);
+  await l.waitFor(`${2 * N} subflows`, countSubflows, (n) => n >= 2 * N, 180_000);
   console.log(`lab ready: ${N} connections, ${2 * N} subflows; ${SECONDS} s at ${HZ} Hz per measure`);
 
   const probe = join(cache, 'diag-probe.mjs');
-  // Keep in step with AGENT_V8_FLAGS in src-main/engine/agent.ts.
+  // Keep in step with AGENT_V8_FLAGS in src-main/engine/agent/client.ts.
   const AGENT_V8_FLAGS = ['--max-semi-space-size=32'];
+  /**
+   * @param {string[]} args
+   * @returns {SampleOut}
+   */
   const runProbe = (args) => {
     const r = spawnSync(
       'ip',
-      ['netns', 'exec', lab.client, process.execPath, ...AGENT_V8_FLAGS, probe, ...args],
+      ['netns', 'exec', l.client, process.execPath, ...AGENT_V8_FLAGS, probe, ...args],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
     );
     if (r.status !== 0) throw new Error(`probe ${args.join(' ')} failed (${r.status})`);
-    return JSON.parse(r.stdout);
+    return /** @type {SampleOut} */ (parseJson(r.stdout));
   };
 
+  /** @type {Record<'engine sampler' | 'engine + JSON (agent)' | 'ss -tinM', number[]>} */
   const measures = {
     'engine sampler': [],
     'engine + JSON (agent)': [],
     'ss -tinM': [],
   };
+  /** @type {{ polls: number[], ssMs: number[], ticks: Record<string, number> }} */
   const extra = { polls: [], ssMs: [], ticks: {} };
   // Interleaved rounds, so that every measure sees the same share of the machine's other load.
   for (let r = 0; r < ROUNDS; r++) {

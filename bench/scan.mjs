@@ -10,7 +10,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { arg, bundleSource, cache, root } from './lib.mjs';
+import { arg, bundleSource, cache, importBundle, median, parseJson, root } from './lib.mjs';
 
 const rate = Number(arg('rate', '20000'));
 const loss = Number(arg('loss', '0.01'));
@@ -19,20 +19,36 @@ const PREFIX = '10.200.0.0/16';
 const PORT = 80;
 
 execFileSync(process.execPath, [join(root, 'scripts/build-probe.mjs')], { stdio: 'inherit' });
-const m = await import(
-  await bundleSource(
-    `export { PathDoctorLab, SCALE_PREFIX } from './src-main/lab/path-doctor-lab';
+/**
+ * What the bundle exports: the modules it was built from.
+ * @typedef {Pick<typeof import('../src-main/lab/path-doctor-lab'), 'PathDoctorLab' | 'SCALE_PREFIX'>
+ *   & Pick<typeof import('../src-main/lab/lab'), 'nsRun'>
+ *   & Pick<typeof import('../src-main/engine/pathdoctor/scanner'), 'rawScan'>
+ *   & Pick<typeof import('../src-main/engine/pathdoctor/helper'), 'RawProbeHelper' | 'probeHelperPath'>
+ *   & Pick<typeof import('../src-main/engine/pathdoctor/targets'), 'expandTargets'>} Bundled
+ */
+const m = /** @type {Bundled} */ (
+  await importBundle(
+    await bundleSource(
+      `export { PathDoctorLab, SCALE_PREFIX } from './src-main/lab/path-doctor-lab';
      export { nsRun } from './src-main/lab/lab';
      export { rawScan } from './src-main/engine/pathdoctor/scanner';
      export { RawProbeHelper, probeHelperPath } from './src-main/engine/pathdoctor/helper';
      export { expandTargets } from './src-main/engine/pathdoctor/targets';`,
-    'bench-scan.mjs',
-    { external: [] },
+      'bench-scan.mjs',
+      { external: [] },
+    ),
   )
 );
 
+/** @param {string} cmd */
 const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const lab = await m.PathDoctorLab.create({ paths: 1, scale: true });
+/**
+ * @typedef {{ tool: string, skipped: string }} Skipped
+ * @typedef {{ tool: string, seconds: number, synsArrived: number, probesPerS: number, found: number, note: string }} Measured
+ */
+/** @type {(Skipped | Measured)[]} */
 const results = [];
 try {
   await lab.start(lab.scale, m.probeHelperPath(), ['echo', String(PORT)]);
@@ -71,8 +87,13 @@ try {
   const targets = await m.expandTargets([PREFIX]);
   const blocklist = join(cache, 'zmap-empty-blocklist');
   writeFileSync(blocklist, '');
-  const gwMac = JSON.parse((await m.nsRun(lab.scale, 'ip', ['-j', 'link', 'show', 'bc'])).stdout)[0].address;
+  const links = /** @type {{ address?: string }[]} */ (
+    parseJson((await m.nsRun(lab.scale, 'ip', ['-j', 'link', 'show', 'bc'])).stdout)
+  );
+  const gwMac = links[0]?.address;
+  if (!gwMac) throw new Error("no MAC address on the scale namespace's bc link");
 
+  /** @type {Record<string, (() => Promise<{ found: number, note: string }>) | null>} */
   const tools = {
     'mptcp-studio scan (raw)': async () => {
       const helper = await m.RawProbeHelper.open({ ratePps: rate, netns: lab.client });
@@ -173,14 +194,14 @@ try {
   await lab.destroy();
 }
 
-const ours = results.filter((x) => x.tool.startsWith('mptcp-studio') && x.seconds);
-const med = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const oursS = med(ours.map((x) => x.seconds));
+const oursS = median(
+  results.flatMap((x) => ('seconds' in x && x.tool.startsWith('mptcp-studio') ? [x.seconds] : [])),
+);
 console.log(`\nScan of ${PREFIX} (65534 targets), port ${PORT}, rate ${rate}/s, loss ${loss * 100}%:\n`);
 console.log('| tool | time (s) | SYNs arrived | probes/s | targets found | our time ÷ theirs |');
 console.log('|---|---|---|---|---|---|');
 for (const x of results) {
-  if (x.skipped) console.log(`| ${x.tool} | — | — | — | — | ${x.skipped} |`);
+  if ('skipped' in x) console.log(`| ${x.tool} | — | — | — | — | ${x.skipped} |`);
   else
     console.log(
       `| ${x.tool} | ${x.seconds.toFixed(2)} | ${x.synsArrived} | ${Math.round(x.probesPerS)} | ${x.found} (${x.note}) | ${(oursS / x.seconds).toFixed(2)} |`,

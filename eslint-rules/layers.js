@@ -15,9 +15,10 @@
  *                       web host may start it
  *                       only electron/ imports `electron`; electron/ never imports web/
  *   src-renderer/       shared/ and the renderer itself; no Node, no host packages
- *   no product file imports src-main/lab, src-main/testing, shared/testing or a test file.
- * Tests (*.test.ts[x]), src-main/lab, src-main/testing, shared/testing, e2e/ and bench/ are
- * harness: they may reach into product folders.
+ *   no product file imports src-main/lab, a testing/ folder (src-main/testing, shared/testing,
+ *   src-renderer/src/testing, or any other) or a test file.
+ * Tests (*.test.ts[x]), src-main/lab, testing/ folders, e2e/, bench/ and scripts/ are harness:
+ * they may reach into product folders.
  */
 import { builtinModules } from 'node:module';
 import { dirname, join, normalize, relative, sep } from 'node:path';
@@ -28,16 +29,16 @@ const BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 /** The layer of a repository-relative path (posix separators). */
 export function layerOf(rel) {
   if (/\.(test|int\.test|fuzz\.test)\.tsx?$/.test(rel)) return 'test';
-  if (rel.startsWith('shared/testing/')) return 'harness';
+  // Test support lives in testing/ folders, wherever they are (shared/testing, src-main/testing,
+  // src-renderer/src/testing).
+  if (/(^|\/)testing\//.test(rel)) return 'harness';
   if (rel.startsWith('shared/')) return 'shared';
   if (rel === 'src-main/engine/index.ts') return 'engine-door';
   if (rel.startsWith('src-main/engine/')) return 'engine';
   for (const l of ['host', 'session', 'web', 'cli', 'electron', 'exporter']) {
     if (rel.startsWith(`src-main/${l}/`)) return l;
   }
-  if (rel.startsWith('src-main/lab/') || rel.startsWith('src-main/testing/')) return 'harness';
-  if (rel.startsWith('src-renderer/src/testing/') || rel === 'src-renderer/src/api/fake-api.ts')
-    return 'harness';
+  if (rel.startsWith('src-main/lab/')) return 'harness';
   if (rel.startsWith('src-renderer/')) return 'renderer';
   if (rel.startsWith('e2e/') || rel.startsWith('bench/') || rel.startsWith('scripts/')) return 'harness';
   return 'other';

@@ -57,7 +57,14 @@ const FORBIDDEN: [string, string, RegExp][] = [
   ],
   ['src-renderer/src/x.ts', "import { WebSocket } from 'ws';", /package ws/],
   ['src-renderer/src/x.ts', "import { createHash } from 'crypto';", /Node builtin crypto/],
-  ['src-renderer/src/x.ts', "import { fakeApi } from './api/fake-api';", /test harness/],
+  ['src-renderer/src/x.ts', "import { FakeApi } from './testing/fake-api';", /test harness/],
+  ['src-renderer/src/pages/X.tsx', "import { overview } from '../testing/fixtures';", /test harness/],
+  [
+    'src-renderer/src/x.ts',
+    "import { syntheticSnapshot } from '../../shared/testing/synthetic';",
+    /test harness/,
+  ],
+  ['shared/x.ts', "import { kernelStatus } from './testing/status-fixtures';", /test harness/],
   ['src-main/engine/x.ts', "export * from '../web/server';", /may not import layer web/],
   ['src-main/engine/x.ts', "const m = await import('../web/server');", /may not import layer web/],
 ];
@@ -90,6 +97,8 @@ const ALLOWED: [string, string][] = [
     "import { Lab } from '../lab/lab';\nimport { startWebHost } from '../web/server';",
   ],
   ['src-main/lab/x.ts', "import { SnapshotBuilder } from '../engine/diag/decode';"],
+  ['src-renderer/src/testing/x.ts', "import { FakeApi } from './fake-api';"],
+  ['shared/testing/x.ts', "import { applyDelta } from '../delta';"],
 ];
 
 describe('layering lint rule', () => {

@@ -24,7 +24,19 @@ const CC_NAME_RE = /^[a-z][a-z0-9_]{0,14}$/;
 
 export const DEFAULT_CC_NAMES = { lia: 'mptcp_lia', olia: 'mptcp_olia', balia: 'mptcp_balia' };
 
-async function which(cmd) {
+/** @typedef {keyof typeof DEFAULT_CC_NAMES} Algo */
+
+/**
+ * @param {string} algo
+ * @returns {algo is Algo}
+ */
+const isAlgo = (algo) => Object.hasOwn(DEFAULT_CC_NAMES, algo);
+
+/**
+ * @param {string} cmd
+ * @returns {string | null}
+ */
+function which(cmd) {
   for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':').concat(['/usr/sbin', '/sbin'])) {
     const p = join(dir, cmd);
     if (existsSync(p)) return p;
@@ -33,9 +45,9 @@ async function which(cmd) {
 }
 
 /** Resolve clang and bpftool or throw one clear sentence. */
-export async function bpfToolchain() {
-  const clang = (await which('clang')) ?? (await which('clang-14'));
-  const bpftool = await which('bpftool');
+export function bpfToolchain() {
+  const clang = which('clang') ?? which('clang-14');
+  const bpftool = which('bpftool');
   if (!clang || !bpftool) {
     const missing = [!clang && 'clang', !bpftool && 'bpftool'].filter(Boolean).join(' and ');
     throw new Error(
@@ -55,9 +67,14 @@ export async function bpfToolchain() {
   return { clang, bpftool };
 }
 
+/** @type {Promise<string> | null} */
 let vmlinuxPromise = null;
 
-/** Generate .cache/bpf/vmlinux.h from the running kernel's BTF (once per process, if stale). */
+/**
+ * Generate .cache/bpf/vmlinux.h from the running kernel's BTF (once per process, if stale).
+ * @param {string} bpftool
+ * @returns {Promise<string>} the folder that holds it
+ */
 function vmlinuxHeader(bpftool) {
   vmlinuxPromise ??= (async () => {
     const dir = join(root, '.cache', 'bpf');
@@ -80,9 +97,13 @@ function vmlinuxHeader(bpftool) {
  * Compile one coupled CC. ccName becomes both the struct_ops map name (what
  * `bpftool struct_ops unregister name` takes) and tcp_congestion_ops.name (what
  * TCP_CONGESTION / net.ipv4.tcp_congestion_control take).
+ * @param {{ algo: string, ccName?: string | undefined, outFile?: string | undefined, noClamp?: boolean }} options
+ *   algo: lia, olia or balia; ccName: the default name of the algo when absent; outFile:
+ *   out/bpf/<default name>.bpf.o when absent
+ * @returns {Promise<string>} the object file written
  */
 export async function buildBpfCc({ algo, ccName, outFile, noClamp = false }) {
-  if (!Object.hasOwn(DEFAULT_CC_NAMES, algo)) {
+  if (!isAlgo(algo)) {
     throw new Error(`unknown algorithm "${algo}" (${Object.keys(DEFAULT_CC_NAMES).join(', ')})`);
   }
   const name = ccName ?? DEFAULT_CC_NAMES[algo];
@@ -90,14 +111,14 @@ export async function buildBpfCc({ algo, ccName, outFile, noClamp = false }) {
     throw new Error(`invalid CC name "${name}": 1-15 characters of a-z, 0-9, _ starting with a letter`);
   }
   const out = outFile ?? join(root, 'out', 'bpf', `${DEFAULT_CC_NAMES[algo]}.bpf.o`);
-  const { clang, bpftool } = await bpfToolchain();
+  const { clang, bpftool } = bpfToolchain();
   const inc = await vmlinuxHeader(bpftool);
   mkdirSync(dirname(out), { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
   // __TARGET_ARCH_*: bpf_tracing.h wants it defined; the CCs use no pt_regs, so only the name matters.
-  const arch = { x64: 'x86', arm64: 'arm64', arm: 'arm', s390x: 's390', ppc64: 'powerpc', riscv64: 'riscv' }[
-    process.arch
-  ];
+  /** @type {Partial<Record<NodeJS.Architecture, string>>} */
+  const archs = { x64: 'x86', arm64: 'arm64', arm: 'arm', s390x: 's390', ppc64: 'powerpc', riscv64: 'riscv' };
+  const arch = archs[process.arch];
   // -mcpu=v3: 32-bit atomics (slot claim by compare-and-swap) need the v3 ISA (Linux >= 5.12).
   await run(clang, [
     '-O2',
@@ -128,6 +149,7 @@ export async function buildBpfCc({ algo, ccName, outFile, noClamp = false }) {
 const isMain = process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isMain) {
   // Optional: --algo lia|olia|balia --name CC_NAME --out FILE builds one (uniquely named) copy.
+  /** @param {string} name */
   const arg = (name) => {
     const i = process.argv.indexOf(`--${name}`);
     return i >= 0 ? process.argv[i + 1] : undefined;

@@ -41,3 +41,38 @@ await build({
   sourcemap: true,
   logLevel: 'warning',
 });
+
+// `trace` alone (src-main/cli/trace-main.ts; bin/mptcp-studio.mjs runs it for `trace`): only the
+// modules a trace uses. Our sources are marked free of side effects for this bundle, so that
+// esbuild drops every module the trace does not use (the engine front door imports the whole
+// engine); the external packages keep their own markings.
+await build({
+  entryPoints: ['src-main/cli/trace-main.ts'],
+  outfile: 'out/node/trace.mjs',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: true,
+  logLevel: 'warning',
+  plugins: [
+    {
+      name: 'sources-without-side-effects',
+      setup(b) {
+        b.onResolve({ filter: /^\.\.?\// }, async (args) => {
+          // Our own second resolve (below) comes back here marked: let esbuild resolve it.
+          const data = /** @type {unknown} */ (args.pluginData);
+          if (typeof data === 'object' && data !== null && 'inner' in data) return undefined;
+          const r = await b.resolve(args.path, {
+            resolveDir: args.resolveDir,
+            kind: args.kind,
+            importer: args.importer,
+            pluginData: { inner: true },
+          });
+          return r.errors.length > 0 ? r : { ...r, sideEffects: false };
+        });
+      },
+    },
+  ],
+});

@@ -8,9 +8,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const sources = ['native/mptcp-probe.c', 'native/mptcp-probe-connect.h', 'native/mptcp-probe-check.h'].map(
-  (s) => join(root, s),
-);
+const main = join(root, 'native/mptcp-probe.c');
+const sources = [
+  main,
+  ...['native/mptcp-probe-connect.h', 'native/mptcp-probe-check.h'].map((s) => join(root, s)),
+];
 const out = join(root, 'out', 'probe', 'mptcp-probe');
 
 export function buildProbe() {
@@ -18,7 +20,7 @@ export function buildProbe() {
   if (existsSync(out) && statSync(out).mtimeMs >= newest) return out;
   mkdirSync(dirname(out), { recursive: true });
   const tmp = `${out}.${process.pid}.tmp`;
-  execFileSync(process.env.CC || 'cc', ['-O2', '-Wall', '-Wextra', '-o', tmp, sources[0]], {
+  execFileSync(process.env.CC || 'cc', ['-O2', '-Wall', '-Wextra', '-o', tmp, main], {
     stdio: 'inherit',
   });
   renameSync(tmp, out);

@@ -25,6 +25,7 @@ const RULES = [
   { re: /\bissue #\d+/i, why: 'an issue number: say what it was about instead' },
 ];
 
+/** @type {string[]} */
 const problems = [];
 for (const f of files) {
   const lines = readFileSync(join(root, f), 'utf8').split('\n');

@@ -12,12 +12,12 @@
 // lint must not depend on the network.
 //
 // Usage: node scripts/electronegativity.mjs [DIR...]   (default: src-main)
+import run from '@doyensec/electronegativity';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const root = new URL('..', import.meta.url).pathname;
-const require = createRequire(import.meta.url);
 
 /** Findings reviewed and accepted: check id and the file (relative to the repository). */
 const REVIEWED = [
@@ -30,23 +30,42 @@ const REVIEWED = [
 const BLOCKING = new Set(['HIGH', 'MEDIUM']);
 const SKIPPED_CHECKS = ['AvailableSecurityFixesGlobalCheck'];
 
+/**
+ * The `version` of a package.json.
+ * @param {string} file
+ * @returns {string}
+ */
+function packageVersion(file) {
+  /** @type {unknown} */
+  const pkg = JSON.parse(readFileSync(file, 'utf8'));
+  if (typeof pkg !== 'object' || pkg === null || !('version' in pkg) || typeof pkg.version !== 'string')
+    throw new Error(`${file}: no version`);
+  return pkg.version;
+}
+
 function electronVersion() {
   const pkg = join(root, 'node_modules', 'electron', 'package.json');
   if (!existsSync(pkg)) {
     console.error('electronegativity: the electron package is not installed (npm ci first)');
     process.exit(2);
   }
-  return JSON.parse(readFileSync(pkg, 'utf8')).version;
+  return packageVersion(pkg);
 }
 
+/**
+ * @param {string} dir
+ * @returns {string[]}
+ */
 function sourceFiles(dir) {
   return readdirSync(dir, { recursive: true })
     .map((f) => join(dir, String(f)))
     .filter((f) => /\.(m?[jt]sx?|html?)$/.test(f) && !f.includes('node_modules') && statSync(f).isFile());
 }
 
-const run = require('@doyensec/electronegativity');
 const version = electronVersion();
+const scannerVersion = packageVersion(
+  fileURLToPath(import.meta.resolve('@doyensec/electronegativity/package.json')),
+);
 const targets = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['src-main'];
 let failed = false;
 
@@ -62,7 +81,7 @@ for (const target of targets) {
     parserPlugins: [],
   });
   console.log(
-    `electronegativity ${require('@doyensec/electronegativity/package.json').version} on ${target} ` +
+    `electronegativity ${scannerVersion} on ${target} ` +
       `(Electron ${version}): ${result.globalChecks + result.atomicChecks} checks, ${result.issues.length} finding(s)`,
   );
 

@@ -2,48 +2,25 @@ import { describe, expect, it } from 'vitest';
 import type { CcStatus } from './cc';
 import { formatExport } from './export-formats';
 import { describeStep, invertStep, planConfig, shellForStep } from './plan';
+import { kernelStatus, oliaStatus, unreadBuffers } from './testing/status-fixtures';
 import type { Overview } from './types';
 
 const overview = (inInitNetns: boolean, available = ['reno', 'cubic']): Overview => ({
-  status: {
+  status: kernelStatus({
     netns: inInitNetns ? null : 'lab',
-    kernelRelease: '6.18.0',
     inInitNetns,
-    mptcpSupported: true,
-    enabled: true,
-    pathManager: 'kernel',
-    availablePathManagers: ['kernel'],
-    scheduler: 'default',
-    availableSchedulers: ['default'],
     congestionControl: { default: 'cubic', available, allowed: ['reno', 'cubic'] },
-    buffers: { tcpRmem: null, tcpWmem: null, rmemMaxBytes: null, wmemMaxBytes: null },
-    readOnlySysctls: [],
-    mptcpSysctls: [],
-    privileges: { netAdmin: true, note: null },
-  },
+    buffers: unreadBuffers,
+  }),
   limits: null,
   endpoints: [],
   interfaces: [],
   errors: [],
 });
 
-const olia = (over: Partial<CcStatus> = {}): CcStatus => ({
-  id: 'mptcp_olia',
-  kernelName: 'mptcp_olia',
-  title: 'OLIA',
-  reference: 'x',
-  available: true,
-  registered: false,
-  bpfRegistered: false,
-  blocker: null,
-  reason: null,
-  isNamespaceDefault: false,
-  inUseBySubflows: 0,
-  unloadBlockedReason: null,
-  objectPath: '/opt/MPTCP Studio/resources/bpf/mptcp_olia.bpf.o',
-  missingKfuncs: [],
-  ...over,
-});
+/** Installed under a path with a space, which the shell equivalent must quote. */
+const olia = (over: Partial<CcStatus> = {}): CcStatus =>
+  oliaStatus({ objectPath: '/opt/MPTCP Studio/resources/bpf/mptcp_olia.bpf.o', ...over });
 
 describe('plans with a coupled congestion control', () => {
   it('registers a loadable one first, then makes it the default (outside the host namespace too)', () => {

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_MTU_ENTRIES, MptcpConfigSchema } from './config';
 import { exportConfig, planConfig } from './plan';
+import { kernelStatus } from './testing/status-fixtures';
 import type { Endpoint, NetInterface, Overview } from './types';
 
 function ifc(index: number, name: string, addresses: string[], mtuBytes = 1500): NetInterface {
@@ -43,27 +44,7 @@ function endpoint(id: number, address: string): Endpoint {
 }
 
 const overview = (over: Partial<Overview> = {}): Overview => ({
-  status: {
-    netns: null,
-    kernelRelease: '6.18.0',
-    inInitNetns: true,
-    mptcpSupported: true,
-    enabled: true,
-    pathManager: 'kernel',
-    availablePathManagers: ['kernel'],
-    scheduler: 'default',
-    availableSchedulers: ['default'],
-    congestionControl: { default: 'cubic', available: ['cubic'], allowed: ['cubic'] },
-    buffers: {
-      tcpRmem: { minBytes: 4096, defaultBytes: 131072, maxBytes: 6291456 },
-      tcpWmem: { minBytes: 4096, defaultBytes: 16384, maxBytes: 4194304 },
-      rmemMaxBytes: 212992,
-      wmemMaxBytes: 212992,
-    },
-    readOnlySysctls: [],
-    mptcpSysctls: [],
-    privileges: { netAdmin: true, note: null },
-  },
+  status: kernelStatus(),
   limits: { subflows: 2, addAddrAccepted: 0 },
   endpoints: [],
   interfaces: [ifc(2, 'eth0', ['10.0.0.2', '2001:db8::2']), ifc(3, 'wlan0', ['10.0.1.2'])],

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseProfile, ProfileSchema } from './config';
 import { formatExport } from './export-formats';
-import { planConfig, type Step } from './plan';
+import { planConfig, shellForStep, type Step } from './plan';
 import { findPreset, presets } from './presets';
+import { kernelStatus, unreadBuffers } from './testing/status-fixtures';
 import type { NetInterface, Overview } from './types';
 
 const ifc = (index: number, name: string, addresses: [string, number][], loopback = false): NetInterface => ({
@@ -27,19 +28,8 @@ const ifc = (index: number, name: string, addresses: [string, number][], loopbac
 
 /** A laptop on 6.18: Ethernet, Wi-Fi and an LTE modem, with every net.mptcp sysctl writable. */
 const overview: Overview = {
-  status: {
-    netns: null,
-    kernelRelease: '6.18.0',
-    inInitNetns: true,
-    mptcpSupported: true,
-    enabled: true,
-    pathManager: 'kernel',
-    availablePathManagers: ['kernel', 'userspace'],
-    scheduler: 'default',
-    availableSchedulers: ['default'],
-    congestionControl: { default: 'cubic', available: ['reno', 'cubic'], allowed: ['reno', 'cubic'] },
-    buffers: { tcpRmem: null, tcpWmem: null, rmemMaxBytes: null, wmemMaxBytes: null },
-    readOnlySysctls: [],
+  status: kernelStatus({
+    buffers: unreadBuffers,
     mptcpSysctls: [
       ['enabled', '1'],
       ['path_manager', 'kernel'],
@@ -47,8 +37,7 @@ const overview: Overview = {
       ['scheduler', 'default'],
       ['add_addr_timeout', '120'],
     ].map(([n, value]) => ({ name: `net.mptcp.${n}`, value: value ?? '', writable: true })),
-    privileges: { netAdmin: true, note: null },
-  },
+  }),
   limits: { subflows: 2, addAddrAccepted: 0 },
   endpoints: [],
   interfaces: [
@@ -69,6 +58,30 @@ const overview: Overview = {
     ifc(3, 'wlan0', [['198.51.100.7', 0]]),
     ifc(4, 'wwan0', [['100.64.1.2', 0]]),
   ],
+  // A default route per uplink in the main table (different metrics), as NetworkManager sets them.
+  routing: {
+    rules: [],
+    routes: [
+      ['192.0.2.1', 2, 'eth0', 100],
+      ['2001:db8::1', 2, 'eth0', 100],
+      ['198.51.100.1', 3, 'wlan0', 600],
+      ['100.64.1.1', 4, 'wwan0', 700],
+    ].map(([gateway, ifindex, ifname, metric]) => ({
+      family: String(gateway).includes(':') ? ('inet6' as const) : ('inet' as const),
+      table: 254,
+      dst: null,
+      dstLen: 0,
+      gateway: String(gateway),
+      ifindex: Number(ifindex),
+      ifname: String(ifname),
+      prefsrc: null,
+      protocol: 16,
+      scope: 0,
+      type: 1,
+      metric: Number(metric),
+    })),
+    rpFilter: { all: 0, byIfname: { lo: 0, eth0: 1, wlan0: 1, wwan0: 1 }, writable: true },
+  },
   errors: [],
 };
 
@@ -133,6 +146,21 @@ describe('built-in presets', () => {
       from: { subflows: 2, addAddrAccepted: 0 },
       to: { subflows: 8, addAddrAccepted: 8 },
     });
+    // Each address gets its own table through its interface's gateway, and rp_filter goes loose.
+    expect(
+      plan.steps.filter((s) => s.kind === 'rule-add' || s.kind === 'sysctl').map((s) => shellForStep(s)),
+    ).toEqual([
+      'ip rule add from 192.0.2.10 lookup 10000 priority 10000 protocol 77',
+      'ip -6 rule add from 2001:db8::10 lookup 10001 priority 10001 protocol 77',
+      'ip rule add from 198.51.100.7 lookup 10002 priority 10002 protocol 77',
+      'ip rule add from 100.64.1.2 lookup 10003 priority 10003 protocol 77',
+      'sysctl -w net.ipv4.conf.eth0.rp_filter=2',
+      'sysctl -w net.ipv4.conf.wlan0.rp_filter=2',
+      'sysctl -w net.ipv4.conf.wwan0.rp_filter=2',
+    ]);
+    expect(plan.steps.map((s) => shellForStep(s))).toContain(
+      'ip route add default via 198.51.100.1 dev wlan0 table 10002 proto 77',
+    );
   });
 
   it('server: signal only, never subflow, and accepts no announcements', () => {

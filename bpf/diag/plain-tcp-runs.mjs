@@ -5,7 +5,7 @@
 // its .bss): does the anomaly need MPTCP subflows?
 //   node bpf/diag/plain-tcp-runs.mjs CC_NAME RUNS
 import { execFileSync } from 'node:child_process';
-import { bundleSource } from '../../bench/lib.mjs';
+import { bundleSource, importBundle } from '../../bench/lib.mjs';
 
 const [cc, runsArg] = process.argv.slice(2);
 if (!cc || !runsArg) {
@@ -16,14 +16,19 @@ const out = await bundleSource(
   "export { Lab } from './src-main/lab/lab.ts'; export { sharedBottleneckRun, BOTTLENECK_MBIT, BOTTLENECK_LATENCY_MS } from './src-main/lab/cc-experiments.ts';",
   'plain-tcp-runs.mjs',
 );
-const m = await import(out);
+/**
+ * What the bundle exports: the modules it was built from.
+ * @typedef {Pick<typeof import('../../src-main/lab/lab'), 'Lab'>
+ *   & Pick<typeof import('../../src-main/lab/cc-experiments'), 'sharedBottleneckRun' | 'BOTTLENECK_MBIT' | 'BOTTLENECK_LATENCY_MS'>} Bundled
+ */
+const m = /** @type {Bundled} */ (await importBundle(out));
 const lab = await m.Lab.create({
   topology: 'shared-bottleneck',
   bottleneckMbit: m.BOTTLENECK_MBIT,
   bottleneckLatencyMs: m.BOTTLENECK_LATENCY_MS,
 });
 let stop = false;
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => (stop = true));
+for (const sig of /** @type {const} */ (['SIGINT', 'SIGTERM'])) process.on(sig, () => (stop = true));
 try {
   for (let i = 0; i < Number(runsArg) && !stop; i++) {
     await m.sharedBottleneckRun(lab, { mptcpCc: 'reno', tcpCc: cc, warmupMs: 500, measureMs: 1500 });

@@ -64,7 +64,13 @@ export function formatIpv4(b: Uint8Array, at = 0): string {
   return `${b[at] ?? 0}.${b[at + 1] ?? 0}.${b[at + 2] ?? 0}.${b[at + 3] ?? 0}`;
 }
 
-/** RFC 5952 text: lower case, the longest run (of two or more) of zero groups as "::". */
+/**
+ * IPv6 text exactly as glibc's inet_ntop(3) prints it, which is what `ip` and `ss` show (RFC 5952:
+ * lower case, the first longest run of two or more zero groups as "::"), including its dotted
+ * tails: `::ffff:a.b.c.d` for an IPv4-mapped address and `::a.b.c.d` for an IPv4-compatible one
+ * (all but `::` and `::1`). The one IPv6 formatter of the repository: the rtnetlink and mptcp_pm
+ * codecs, the packet codecs and the exported scripts all print through it, so their text compares.
+ */
 export function formatIpv6(b: Uint8Array, at = 0): string {
   const g: number[] = [];
   for (let i = 0; i < 8; i++) g.push(((b[at + 2 * i] ?? 0) << 8) | (b[at + 2 * i + 1] ?? 0));
@@ -83,8 +89,14 @@ export function formatIpv6(b: Uint8Array, at = 0): string {
     }
     i = j;
   }
+  if (bestLen < 2) bestStart = -1;
+  const quad = (): string => formatIpv4(b, at + 12);
+  if (bestStart === 0) {
+    if (bestLen === 6 || (bestLen === 7 && g[7] !== 1)) return `::${quad()}`;
+    if (bestLen === 5 && g[5] === 0xffff) return `::ffff:${quad()}`;
+  }
   const hexes = g.map((x) => x.toString(16));
-  if (bestLen < 2) return hexes.join(':');
+  if (bestStart < 0) return hexes.join(':');
   return `${hexes.slice(0, bestStart).join(':')}::${hexes.slice(bestStart + bestLen).join(':')}`;
 }
 

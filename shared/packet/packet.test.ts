@@ -253,7 +253,11 @@ describe('options and addresses', () => {
 
   it('formats and parses IPv6 per RFC 5952', () => {
     expect(formatIpv6(parseIpv6('fd00:0:1:0:0:0:0:1') as Uint8Array)).toBe('fd00:0:1::1');
-    expect(formatIpv6(parseIpv6('::ffff:10.0.0.1') as Uint8Array)).toBe('::ffff:a00:1');
+    expect(formatIpv6(parseIpv6('::ffff:10.0.0.1') as Uint8Array)).toBe('::ffff:10.0.0.1');
+    expect(formatIpv6(parseIpv6('::1.2.3.4') as Uint8Array)).toBe('::1.2.3.4');
+    expect(formatIpv6(parseIpv6('::2') as Uint8Array)).toBe('::0.0.0.2');
+    expect(formatIpv6(parseIpv6('::1') as Uint8Array)).toBe('::1');
+    expect(formatIpv6(parseIpv6('::') as Uint8Array)).toBe('::');
     expect(parseIpv6('1::2::3')).toBeNull();
     expect(parseIpv6('1:2:3:4:5:6:7:8:9')).toBeNull();
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { applyDelta, type ConnectionsFeedEvent } from '../../shared/delta';
-import { prng, steadyTick, syntheticSnapshot } from '../../shared/synthetic';
+import { prng, steadyTick, syntheticSnapshot } from '../../shared/testing/synthetic';
 import type { ConnectionsSnapshot } from '../../shared/types';
 import { methodNames } from '../../shared/contract';
 import { EngineService } from '../engine/service';

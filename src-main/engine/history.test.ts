@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { prng, steadyTick, syntheticSnapshot } from '../../shared/synthetic';
+import { prng, steadyTick, syntheticSnapshot } from '../../shared/testing/synthetic';
 import type { ConnectionsSnapshot, KernelEvent } from '../../shared/types';
 import { HostHistory } from './history';
 
@@ -17,6 +17,24 @@ const link = (t: number): KernelEvent => ({
 });
 
 describe('host history', () => {
+  it("keeps each poll's health (shared/health.ts), so a stall shows as one after a reload", () => {
+    const h = new HostHistory({ retentionMs: 60_000, pollIntervalMs: 1000 });
+    const t0 = Date.now();
+    const snap = syntheticSnapshot(prng(2), 1, t0, 1);
+    const at = (i: number, backoffCount: number): ConnectionsSnapshot => ({
+      ...snap,
+      takenAtMs: t0 + i * 1000,
+      connections: snap.connections.map((c) => ({
+        ...c,
+        subflows: c.subflows.map((s) => ({ ...s, backoffCount, deliveryRateAppLimited: false })),
+      })),
+    });
+    [0, 0, 3, 4, 0].forEach((backoff, i) => h.recordSnapshot(at(i, backoff)));
+    const samples = h.connection(snap.connections[0]!.token).subflows[0]!.samples;
+    // healthCode: 0 stalled … 3 active.
+    expect(samples.health).toEqual([3, 3, 0, 0, 3]);
+  });
+
   it('keeps each subflow series with rates derived from its byte counters', () => {
     const h = new HostHistory({ retentionMs: 60_000, pollIntervalMs: 1000 });
     const r = prng(1);
@@ -56,7 +74,7 @@ describe('host history', () => {
       snap = steadyTick(r, snap, 1000, 0);
     }
     expect(h.connection(token).subflows[0]!.samples.tMs).toHaveLength(10);
-    expect(h.stats().ringBytes).toBeLessThanOrEqual(h.stats().subflows * 10 * 24);
+    expect(h.stats().ringBytes).toBeLessThanOrEqual(h.stats().subflows * 10 * 25);
     h.recordSnapshot({ ...snap, takenAtMs: snap.takenAtMs + 20_000, connections: [] });
     expect(h.stats().subflows).toBe(0);
   });

@@ -3,7 +3,7 @@ import { ApiFailure } from '../../shared/result';
 import { EngineService } from './service';
 import { emptySnapshot, fakeBackend, sampleStatus } from '../testing/fake-backend';
 import { applyDelta, type ConnectionsFeedEvent } from '../../shared/delta';
-import { prng, steadyTick, syntheticSnapshot } from '../../shared/synthetic';
+import { prng, steadyTick, syntheticSnapshot } from '../../shared/testing/synthetic';
 import type { ConnectionsSnapshot, Overview } from '../../shared/types';
 
 /** A backend whose every poll returns the next snapshot of steady synthetic traffic. */
@@ -379,6 +379,43 @@ describe('a service that keeps history', () => {
     const ev = await service.invoke('mptcp:history:events', {});
     expect(ev.ok && (ev.value as { entries: { name: string }[] }).entries.map((e) => e.name)).toContain(
       'mptcp:pm:action',
+    );
+    await service.close();
+  });
+
+  it('derives failover events from its polls and keeps them in the timeline', async () => {
+    const r = prng(3);
+    const base = syntheticSnapshot(r, 1, Date.now(), 2);
+    let polls = 0;
+    let reads = 0;
+    const service = new EngineService(
+      fakeBackend({
+        'mptcp:connections:list': () => {
+          polls++;
+          const c = base.connections[0]!;
+          // From the third poll on, the first subflow's RTO has backed off (tcpi_backoff).
+          const subflows = c.subflows.map((s, i) => ({ ...s, backoffCount: i === 0 && polls >= 3 ? 3 : 0 }));
+          return Promise.resolve({ ...base, takenAtMs: Date.now(), connections: [{ ...c, subflows }] });
+        },
+        'mptcp:counters:get': () => {
+          reads++;
+          return Promise.resolve({ takenAtMs: Date.now(), counters: { SubflowStale: reads > 1 ? 1 : 0 } });
+        },
+      }),
+      { pollIntervalMs: 20, history: { retentionMs: 60_000 } },
+    );
+    const pushed: string[] = [];
+    service.on('mptcp:failover:event', (e) => pushed.push(e.kind));
+    await vi.waitFor(() => expect(pushed).toEqual(expect.arrayContaining(['stalled', 'kernel-stale'])), {
+      timeout: 3000,
+    });
+    expect(pushed.filter((k) => k === 'stalled')).toHaveLength(1);
+    const ev = await service.invoke('mptcp:history:events', {});
+    const kept = ev.ok
+      ? (ev.value as { entries: { name: string; payload: { kind?: string } }[] }).entries
+      : [];
+    expect(kept.filter((e) => e.name === 'mptcp:failover:event').map((e) => e.payload.kind)).toEqual(
+      expect.arrayContaining(['stalled', 'kernel-stale']),
     );
     await service.close();
   });

@@ -1,9 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { prng, syntheticSnapshot } from '../../shared/synthetic';
+import { prng, syntheticSnapshot } from '../../shared/testing/synthetic';
+import type { KernelHandlers } from '../../shared/contract';
 import type { Endpoint, KernelEvent } from '../../shared/types';
 import { EngineService } from '../engine/service';
 import { MetricsCollector } from '../engine/metrics/collector';
 import { fakeBackend, sampleStatus } from '../testing/fake-backend';
+import { promtoolCheckMetrics } from '../lab/exporter-process';
 import { createExporterRegistry } from './registry';
 
 const endpoint = (id: number, flags: Partial<Endpoint['flags']>): Endpoint => ({
@@ -45,9 +47,14 @@ afterEach(async () => {
 const emptySnap = syntheticSnapshot(prng(1), 0);
 
 /** An engine whose every poll returns `snap`; resolves once the collector has folded one. */
-async function setup(snap = emptySnap, perConnectionLimit: number | null = null) {
+async function setup(
+  snap = emptySnap,
+  perConnectionLimit: number | null = null,
+  overrides: Partial<KernelHandlers> = {},
+) {
   service = new EngineService(
     fakeBackend({
+      ...overrides,
       'mptcp:connections:list': () => Promise.resolve(snap),
       'mptcp:endpoints:list': () =>
         Promise.resolve([endpoint(1, { signal: true }), endpoint(2, { subflow: true, backup: true })]),
@@ -92,7 +99,15 @@ describe('exporter registry', () => {
     const sent = snap.connections.flatMap((c) => c.subflows).reduce((a, f) => a + f.bytesSent, 0);
     expect(s.get('mptcp_subflow_sent_bytes_total{interface="unknown"}')).toBe(sent);
     const backups = snap.connections.flatMap((c) => c.subflows).filter((f) => f.backup).length;
-    expect(s.get('mptcp_subflows{interface="unknown",backup="true"}') ?? 0).toBe(backups);
+    // Synthetic backups carry an app-limited delivery-rate sample and no activity times (not idle,
+    // not stalled): their health is app-limited (shared/health.ts).
+    expect(s.get('mptcp_subflows{interface="unknown",backup="true",health="app-limited"}') ?? 0).toBe(
+      backups,
+    );
+    const total = [...s.entries()]
+      .filter(([k]) => k.startsWith('mptcp_subflows{'))
+      .reduce((a, [, v]) => a + v, 0);
+    expect(total).toBe(snap.connections.flatMap((c) => c.subflows).length);
     expect(s.get('mptcp_exporter_read_success{source="connections"}')).toBe(1);
     // Without --per-connection there is no per-connection series at all.
     expect([...s.keys()].some((k) => k.startsWith('mptcp_conn_'))).toBe(false);
@@ -135,5 +150,36 @@ describe('exporter registry', () => {
     expect(new Set(tokens)).toEqual(new Set(busiest));
     expect(s.get('mptcp_exporter_per_connection_omitted')).toBe(35);
     expect([...s.keys()].filter((k) => k.startsWith('mptcp_conn_subflow_rtt_seconds{'))).toHaveLength(10);
+  });
+
+  it("reports the coupled CCs' repair counts, and nothing when bpftool cannot read them", async () => {
+    const { reg } = await setup(emptySnap, null, {
+      'mptcp:cc:repairs': () =>
+        Promise.resolve({
+          error: null,
+          counts: [
+            { id: 'mptcp_lia', kernelName: 'mptcp_lia', repairs: 19 },
+            { id: 'mptcp_balia', kernelName: 'mptcp_balia', repairs: 0 },
+          ],
+        }),
+    });
+    const text = await reg.render();
+    expect(text).toContain('# TYPE mptcp_cc_repairs_total counter');
+    const s = samples(text);
+    expect(s.get('mptcp_cc_repairs_total{congestion_control="mptcp_lia"}')).toBe(19);
+    expect(s.get('mptcp_cc_repairs_total{congestion_control="mptcp_balia"}')).toBe(0);
+    expect(s.get('mptcp_exporter_read_success{source="cc_repairs"}')).toBe(1);
+    // The name, type and help as Prometheus's own linter reads them (Debian's promtool).
+    const lint = await promtoolCheckMetrics(text);
+    expect(lint, lint.output).toEqual({ code: 0, output: '' });
+    await service?.close();
+
+    const denied = await setup(emptySnap, null, {
+      'mptcp:cc:repairs': () =>
+        Promise.resolve({ error: 'bpftool cannot list the struct_ops maps here', counts: [] }),
+    });
+    const t = await denied.reg.render();
+    expect(t).not.toContain('mptcp_cc_repairs_total');
+    expect(samples(t).get('mptcp_exporter_read_success{source="cc_repairs"}')).toBe(0);
   });
 });

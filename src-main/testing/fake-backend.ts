@@ -8,45 +8,12 @@ import type { PmStatus } from '../../shared/pm';
 import type { ConnectionsSnapshot, KernelStatus } from '../../shared/types';
 import type { EngineBackend } from '../engine/service';
 import type { CcStatus } from '../../shared/cc';
+import { ccStatus, kernelStatus, pmStatus } from '../../shared/testing/status-fixtures';
 
-export const sampleStatus: KernelStatus = {
-  netns: 'lab',
-  kernelRelease: '6.18.0-test',
-  inInitNetns: false,
-  mptcpSupported: true,
-  enabled: true,
-  pathManager: 'kernel',
-  availablePathManagers: ['kernel', 'userspace'],
-  scheduler: 'default',
-  availableSchedulers: ['default'],
-  congestionControl: { default: 'cubic', available: ['reno', 'cubic'], allowed: ['reno', 'cubic'] },
-  buffers: {
-    tcpRmem: { minBytes: 4096, defaultBytes: 131072, maxBytes: 33554432 },
-    tcpWmem: { minBytes: 4096, defaultBytes: 16384, maxBytes: 4194304 },
-    rmemMaxBytes: 4194304,
-    wmemMaxBytes: 4194304,
-  },
-  readOnlySysctls: [],
-  mptcpSysctls: [{ name: 'net.mptcp.enabled', value: '1', writable: true }],
-  privileges: { netAdmin: true, note: null },
-};
+/** The fake engine looks at a lab namespace (not the host's). */
+export const sampleStatus: KernelStatus = kernelStatus({ netns: 'lab', inInitNetns: false });
 
-export const sampleCcStatus: CcStatus = {
-  id: 'mptcp_lia',
-  kernelName: 'mptcp_lia',
-  title: 'LIA: Linked Increases Algorithm',
-  reference: 'RFC 6356',
-  available: true,
-  registered: false,
-  bpfRegistered: false,
-  blocker: null,
-  reason: null,
-  isNamespaceDefault: false,
-  inUseBySubflows: 0,
-  unloadBlockedReason: null,
-  objectPath: '/opt/mptcp-studio/bpf/mptcp_lia.bpf.o',
-  missingKfuncs: [],
-};
+export const sampleCcStatus: CcStatus = ccStatus();
 
 export const emptySnapshot: ConnectionsSnapshot = {
   takenAtMs: 1,
@@ -55,23 +22,7 @@ export const emptySnapshot: ConnectionsSnapshot = {
   orphanSubflows: 0,
 };
 
-export const stoppedPmStatus: PmStatus = {
-  running: false,
-  mode: null,
-  role: null,
-  manager: null,
-  subflows: null,
-  startedAtMs: null,
-  pathManager: 'kernel',
-  previousPathManager: null,
-  recovered: false,
-  connections: 0,
-  leftOut: [],
-  warnings: [],
-  detected: { mptcpd: false, networkManager: false },
-  orphan: null,
-  recentActions: [],
-};
+export const stoppedPmStatus: PmStatus = pmStatus();
 
 export function fakeBackend(
   overrides: Partial<KernelHandlers> = {},
@@ -103,6 +54,7 @@ export function fakeBackend(
     'mptcp:config:confirm': () => Promise.resolve({ revertAtMs: null }),
     'mptcp:config:revert': () => Promise.reject(new Error('nothing to revert')),
     'mptcp:cc:list': () => Promise.resolve([sampleCcStatus]),
+    'mptcp:cc:repairs': () => Promise.resolve({ error: null, counts: [] }),
     'mptcp:cc:load': () =>
       Promise.resolve({
         changed: true,

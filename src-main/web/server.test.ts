@@ -11,7 +11,7 @@ import { fillRequest, frame, HTTP_ATTACKS, rawHttp, WS_ATTACKS, wsAttack } from 
 import { MAX_CALL_BYTES } from '../../shared/wire';
 import { DROPPED_NOTICE_SOURCE, FEED_MAX_BUFFERED_BYTES, startWebHost, type WebHost } from './server';
 import { ConnectionsFeedEventSchema, applyDelta } from '../../shared/delta';
-import { prng, steadyTick, syntheticSnapshot } from '../../shared/synthetic';
+import { prng, steadyTick, syntheticSnapshot } from '../../shared/testing/synthetic';
 import type { ConnectionsSnapshot, KernelEvent } from '../../shared/types';
 
 function get(

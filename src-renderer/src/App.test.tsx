@@ -1,11 +1,12 @@
 // @vitest-environment jsdom
 import { act, cleanup, render, screen, within } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeApi } from './api/fake-api';
+import { FakeApi } from './testing/fake-api';
 import type { ConnectionInfo, ConnectionSource } from './api/connection';
 import { App } from './App';
 import { createStores, type Stores } from './state/stores';
-import { connection, kernelStatus, overview, snapshot, subflow } from './testing/fixtures';
+import { kernelStatus } from '../../shared/testing/status-fixtures';
+import { connection, overview, snapshot, subflow } from './testing/fixtures';
 
 let stores: Stores | null = null;
 

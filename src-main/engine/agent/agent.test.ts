@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import { describe, expect, it, vi } from 'vitest';
 import { checkNetnsName, LineBackend, serveAgent } from '.';
 import { fakeBackend, sampleStatus } from '../../testing/fake-backend';
-import { prng, steadyTick, syntheticSnapshot } from '../../../shared/synthetic';
+import { prng, steadyTick, syntheticSnapshot } from '../../../shared/testing/synthetic';
 import type { ConnectionsSnapshot } from '../../../shared/types';
 import type { EngineBackend } from '../service';
 

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CcId, CcStatus } from '../../../shared/cc';
 import { ApiFailure } from '../../../shared/result';
+import { kernelStatus, oliaStatus, unreadBuffers } from '../../../shared/testing/status-fixtures';
 import type { Overview } from '../../../shared/types';
 import type { KernelWriter } from './apply';
 import { ConfigManager } from './config-manager';
@@ -21,26 +22,16 @@ interface FakeKernel {
 
 function overviewOf(k: FakeKernel): Overview {
   return {
-    status: {
+    status: kernelStatus({
       netns: 'lab',
-      kernelRelease: '6.18.0',
       inInitNetns: false,
-      mptcpSupported: true,
-      enabled: true,
-      pathManager: 'kernel',
-      availablePathManagers: ['kernel'],
-      scheduler: 'default',
-      availableSchedulers: ['default'],
       congestionControl: {
         default: k.defaultCc,
         available: ['reno', 'cubic', ...k.registered],
         allowed: ['reno', 'cubic', ...k.registered],
       },
-      buffers: { tcpRmem: null, tcpWmem: null, rmemMaxBytes: k.rmemMax, wmemMaxBytes: null },
-      readOnlySysctls: [],
-      mptcpSysctls: [],
-      privileges: { netAdmin: true, note: null },
-    },
+      buffers: { ...unreadBuffers, rmemMaxBytes: k.rmemMax },
+    }),
     limits: null,
     endpoints: [],
     interfaces: [],
@@ -48,23 +39,14 @@ function overviewOf(k: FakeKernel): Overview {
   };
 }
 
-function oliaStatus(k: FakeKernel): CcStatus {
-  return {
-    id: 'mptcp_olia',
-    kernelName: 'mptcp_olia',
-    title: 'OLIA',
-    reference: 'x',
-    available: true,
+/** OLIA as the shipped agent reports it: it may register but not unregister. */
+function oliaOf(k: FakeKernel): CcStatus {
+  return oliaStatus({
     registered: k.registered.has('mptcp_olia'),
     bpfRegistered: null,
-    blocker: null,
-    reason: null,
     isNamespaceDefault: k.defaultCc === 'mptcp_olia',
-    inUseBySubflows: 0,
     unloadBlockedReason: 'unloading needs CAP_SYS_ADMIN',
-    objectPath: '/usr/lib/mptcp-studio/bpf/mptcp_olia.bpf.o',
-    missingKfuncs: [],
-  };
+  });
 }
 
 function setup(): { k: FakeKernel; manager: (inject?: number) => ConfigManager } {
@@ -93,6 +75,10 @@ function setup(): { k: FakeKernel; manager: (inject?: number) => ConfigManager }
     delEndpoint: () => Promise.reject(new Error('unused')),
     setEndpointFlags: () => Promise.reject(new Error('unused')),
     setMtu: () => Promise.reject(new Error('unused')),
+    addRule: () => Promise.reject(new Error('unused')),
+    delRule: () => Promise.reject(new Error('unused')),
+    addRoute: () => Promise.reject(new Error('unused')),
+    delRoute: () => Promise.reject(new Error('unused')),
     registerCc: (name: CcId) => {
       maybeFail('registerCc');
       k.registered.add(name);
@@ -109,7 +95,7 @@ function setup(): { k: FakeKernel; manager: (inject?: number) => ConfigManager }
     manager: (inject) =>
       new ConfigManager({
         overview: () => Promise.resolve(overviewOf(k)),
-        ccStatus: () => Promise.resolve([oliaStatus(k)]),
+        ccStatus: () => Promise.resolve([oliaOf(k)]),
         writer,
         ...(inject === undefined ? {} : { injectFailureAt: inject }),
       }),

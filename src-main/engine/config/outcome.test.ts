@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ConfigOutcome } from '../../../shared/config-api';
 import type { EndpointSpec, InPlaceFlags } from '../../../shared/plan';
 import { ApiFailure } from '../../../shared/result';
+import { kernelStatus, unreadBuffers } from '../../../shared/testing/status-fixtures';
 import type { ConnectionsSnapshot, Endpoint, Overview, Subflow } from '../../../shared/types';
 import type { KernelWriter } from './apply';
 import { ConfigManager } from './config-manager';
@@ -48,22 +49,12 @@ function kernel(): FakeKernel {
 
 function overviewOf(k: FakeKernel): Overview {
   return {
-    status: {
+    status: kernelStatus({
       netns: 'lab',
-      kernelRelease: '6.18.0',
       inInitNetns: false,
-      mptcpSupported: true,
-      enabled: true,
-      pathManager: 'kernel',
-      availablePathManagers: ['kernel'],
-      scheduler: 'default',
-      availableSchedulers: ['default'],
-      congestionControl: { default: 'cubic', available: ['cubic'], allowed: ['cubic'] },
-      buffers: { tcpRmem: null, tcpWmem: null, rmemMaxBytes: null, wmemMaxBytes: null },
-      readOnlySysctls: [],
+      buffers: unreadBuffers,
       mptcpSysctls: [{ name: 'net.mptcp.add_addr_timeout', value: k.addAddrTimeout, writable: true }],
-      privileges: { netAdmin: true, note: null },
-    },
+    }),
     limits: { subflows: 2, addAddrAccepted: 2 },
     endpoints: k.endpoints.map((e) => ({ ...e, flags: { ...e.flags } })),
     interfaces: [
@@ -96,6 +87,10 @@ function writerOf(k: FakeKernel): KernelWriter {
       return Promise.resolve();
     },
     setLimits: unused,
+    addRule: unused,
+    delRule: unused,
+    addRoute: unused,
+    delRoute: unused,
     addEndpoint: (spec: EndpointSpec) => {
       k.calls.push(`add ${spec.address}`);
       const id = spec.id || 7;

@@ -1,34 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { prng, syntheticConnection } from '../../../shared/synthetic';
-import type { Connection, ConnectionsSnapshot, NetInterface } from '../../../shared/types';
-import {
-  InterfaceByteCounters,
-  interfaceByAddress,
-  normalizeAddress,
-  UNKNOWN_INTERFACE,
-} from './interface-bytes';
+import { prng, syntheticConnection } from '../../../shared/testing/synthetic';
+import type { Connection, ConnectionsSnapshot } from '../../../shared/types';
+import { InterfaceByteCounters, UNKNOWN_INTERFACE } from './interface-bytes';
 
-const itf = (index: number, name: string, ...addresses: string[]): NetInterface => ({
-  index,
-  name,
-  operState: 'up',
-  operStateRaw: 6,
-  adminUp: true,
-  running: true,
-  usable: true,
-  loopback: false,
-  mtuBytes: 1500,
-  minMtuBytes: null,
-  maxMtuBytes: null,
-  addresses: addresses.map((address) => ({
-    family: address.includes(':') ? ('inet6' as const) : ('inet' as const),
-    address,
-    prefixLen: 24,
-    scope: 0,
-  })),
-});
-
-const byAddress = interfaceByAddress([itf(2, 'c0', '10.99.1.1'), itf(3, 'c1', '10.99.2.1', 'fd99:2::1')]);
+/** The interface the engine resolved for each local address (Subflow.ifname); others: none. */
+const resolved = new Map<string, string>([
+  ['10.99.1.1', 'c0'],
+  ['::ffff:10.99.1.1', 'c0'],
+  ['10.99.2.1', 'c1'],
+  ['fd99:2::1', 'c1'],
+]);
 
 /** A connection with one subflow per local address, each with the given byte counters. */
 function conn(
@@ -43,6 +24,7 @@ function conn(
       return {
         ...s,
         localAddress: local,
+        ifname: resolved.get(local) ?? null,
         localPort: 40000 + i,
         remotePort: 5201,
         tokenLocal: token,
@@ -62,7 +44,7 @@ const snap = (...connections: Connection[]): ConnectionsSnapshot => ({
 });
 
 describe('InterfaceByteCounters', () => {
-  it('adds each subflow’s growth to the interface holding its local address', () => {
+  it('adds each subflow’s growth to the interface the engine resolved for it', () => {
     const acc = new InterfaceByteCounters();
     acc.update(
       snap(
@@ -71,7 +53,6 @@ describe('InterfaceByteCounters', () => {
           ['10.99.2.1', 200, 20, 2],
         ]),
       ),
-      byAddress,
     );
     acc.update(
       snap(
@@ -80,7 +61,6 @@ describe('InterfaceByteCounters', () => {
           ['10.99.2.1', 260, 30, 5],
         ]),
       ),
-      byAddress,
     );
     expect(acc.snapshot().get('c0')).toEqual({ sentBytes: 150, receivedBytes: 15, retransmittedBytes: 1 });
     expect(acc.snapshot().get('c1')).toEqual({ sentBytes: 260, receivedBytes: 30, retransmittedBytes: 5 });
@@ -89,27 +69,25 @@ describe('InterfaceByteCounters', () => {
 
   it('stays monotonic when a connection closes, and counts a new one from zero', () => {
     const acc = new InterfaceByteCounters();
-    acc.update(snap(conn(1, [['10.99.1.1', 1000, 0, 0]]), conn(2, [['10.99.1.1', 500, 0, 0]])), byAddress);
+    acc.update(snap(conn(1, [['10.99.1.1', 1000, 0, 0]]), conn(2, [['10.99.1.1', 500, 0, 0]])));
     expect(acc.snapshot().get('c0')?.sentBytes).toBe(1500);
     // Connection 1 closed; connection 2 grew by 100.
-    acc.update(snap(conn(2, [['10.99.1.1', 600, 0, 0]])), byAddress);
+    acc.update(snap(conn(2, [['10.99.1.1', 600, 0, 0]])));
     expect(acc.snapshot().get('c0')?.sentBytes).toBe(1600);
     expect(acc.trackedSubflows).toBe(1);
     // A later connection reusing connection 1's 4-tuple (other token): its bytes are new.
-    acc.update(snap(conn(2, [['10.99.1.1', 600, 0, 0]]), conn(3, [['10.99.1.1', 40, 0, 0]])), byAddress);
+    acc.update(snap(conn(2, [['10.99.1.1', 600, 0, 0]]), conn(3, [['10.99.1.1', 40, 0, 0]])));
     expect(acc.snapshot().get('c0')?.sentBytes).toBe(1640);
   });
 
   it('treats a counter that went down as a new subflow instead of subtracting', () => {
     const acc = new InterfaceByteCounters();
-    acc.update(snap(conn(7, [['10.99.2.1', 900, 0, 0]])), byAddress);
-    acc.update(snap(conn(7, [['10.99.2.1', 30, 0, 0]])), byAddress);
+    acc.update(snap(conn(7, [['10.99.2.1', 900, 0, 0]])));
+    acc.update(snap(conn(7, [['10.99.2.1', 30, 0, 0]])));
     expect(acc.snapshot().get('c1')?.sentBytes).toBe(930);
   });
 
-  it('attributes IPv4-mapped and unknown addresses', () => {
-    expect(normalizeAddress('::FFFF:10.99.1.1')).toBe('10.99.1.1');
-    expect(normalizeAddress('fd99:2::1')).toBe('fd99:2::1');
+  it('counts an unresolved subflow (no route) as unknown', () => {
     const acc = new InterfaceByteCounters();
     acc.update(
       snap(
@@ -119,7 +97,6 @@ describe('InterfaceByteCounters', () => {
           ['fd99:2::1', 11, 0, 0],
         ]),
       ),
-      byAddress,
     );
     const t = acc.snapshot();
     expect(t.get('c0')?.sentBytes).toBe(5);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { nla, nlaU16, nlaU32, nlaU8 } from '../netlink/core';
-import { decodeMptcpEvent, formatMptcpEvent, type MptcpEvent } from './events';
+import { decodeMptcpEvent, formatMptcpEvent, type PmEvent } from './events';
 
 interface Fixture {
   client: string[];
@@ -12,7 +12,7 @@ const fixture = JSON.parse(
   readFileSync(join(import.meta.dirname, 'fixtures', 'mptcp-events.json'), 'utf8'),
 ) as Fixture;
 
-const decode = (hex: string): MptcpEvent => {
+const decode = (hex: string): PmEvent => {
   const b = Buffer.from(hex, 'hex');
   const ev = decodeMptcpEvent(b, 0, b.length);
   if (!ev) throw new Error('not decoded');
@@ -100,7 +100,7 @@ describe('decodeMptcpEvent on built messages', () => {
     expect(ev).toMatchObject({ type: 42, kind: 'unknown', token: 0x01020304 });
     expect(ev?.rawAttrs).toEqual({ '1': '04030201', '99': 'abcd' });
     expect(ev?.unknownAttrs).toEqual({ '99': 'abcd' });
-    expect(formatMptcpEvent(ev as MptcpEvent)).toContain('event 42');
+    expect(formatMptcpEvent(ev as PmEvent)).toContain('event 42');
   });
 
   it('decodes IPv6, error, reset reason, ifindex and the listener-closed event', () => {

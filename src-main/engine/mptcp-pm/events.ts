@@ -60,21 +60,22 @@ export const mptcpEventNames = {
   [MPTCP_EVENT_LISTENER_CREATED]: 'listener_created',
   [MPTCP_EVENT_LISTENER_CLOSED]: 'listener_closed',
 } as const;
-export type MptcpEventKind = (typeof mptcpEventNames)[keyof typeof mptcpEventNames] | 'unknown';
+export type PmEventKind = (typeof mptcpEventNames)[keyof typeof mptcpEventNames] | 'unknown';
 
 /**
- * One decoded event. Every field is null when its attribute did not arrive: which ones arrive
- * depends on the event type (docs/kernel-interfaces.md, "Events"), and the decoder does not invent
- * defaults.
+ * One decoded mptcp_pm event, as the engine's path manager sees it (kind narrowed to the names
+ * above); the timeline carries it as shared/types.ts MptcpEvent. Every field is null when its
+ * attribute did not arrive: which ones arrive depend on the event type (docs/kernel-interfaces.md,
+ * "Events"), and the decoder does not invent defaults.
  */
-export type MptcpEvent = Omit<SharedMptcpEvent, 'kind'> & {
+export type PmEvent = Omit<SharedMptcpEvent, 'kind'> & {
   /** genlmsghdr.cmd's name; 'unknown' keeps the raw attributes in rawAttrs. */
-  kind: MptcpEventKind;
+  kind: PmEventKind;
 };
 
 /** An event with no attributes yet (tests build their events from it too). */
-export function emptyEvent(type: number): MptcpEvent {
-  const name = (mptcpEventNames as Record<number, MptcpEventKind | undefined>)[type];
+export function emptyEvent(type: number): PmEvent {
+  const name = (mptcpEventNames as Record<number, PmEventKind | undefined>)[type];
   return {
     type,
     kind: name ?? 'unknown',
@@ -105,7 +106,7 @@ export function emptyEvent(type: number): MptcpEvent {
  * Decode one event message body, buf[off, off+len) = genlmsghdr + MPTCP_ATTR_*. Null only when
  * the body is too short to hold a genlmsghdr.
  */
-export function decodeMptcpEvent(buf: Buffer, off: number, len: number): MptcpEvent | null {
+export function decodeMptcpEvent(buf: Buffer, off: number, len: number): PmEvent | null {
   if (len < GENL_HDRLEN) return null;
   const ev = emptyEvent(buf.readUInt8(off));
   const keepRaw = ev.kind === 'unknown';
@@ -189,7 +190,7 @@ export function decodeMptcpEvent(buf: Buffer, off: number, len: number): MptcpEv
 }
 
 /** Short human-readable line for an event (CLI output, logs). */
-export function formatMptcpEvent(ev: MptcpEvent): string {
+export function formatMptcpEvent(ev: PmEvent): string {
   const parts: string[] = [ev.kind === 'unknown' ? `event ${ev.type}` : ev.kind];
   if (ev.token !== null) parts.push(`token ${ev.token.toString(16).padStart(8, '0')}`);
   const ep = (a: string | null, p: number | null): string =>

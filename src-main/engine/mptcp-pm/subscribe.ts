@@ -7,11 +7,11 @@ import { ApiFailure } from '../../../shared/result';
 import { NetlinkEventReader, type EventReaderOptions } from '../netlink/event-reader';
 import { MPTCP_PM_EV_GRP_NAME } from '../uapi/mptcp';
 import { NETLINK_GENERIC } from '../uapi/netlink';
-import { decodeMptcpEvent, type MptcpEvent } from './events';
+import { decodeMptcpEvent, type PmEvent } from './events';
 import type { MptcpPmFamily } from './family';
 
 /** An event and when the events reader read it (ms since the epoch). */
-export type MptcpEventListener = (ev: MptcpEvent, receivedAtMs: number) => void;
+export type PmEventListener = (ev: PmEvent, receivedAtMs: number) => void;
 
 /** The id of the family's events group; UNSUPPORTED when this kernel has none. */
 function eventsGroup(fam: MptcpPmFamily): number {
@@ -46,7 +46,7 @@ function membershipError(e: unknown): unknown {
  */
 export async function openMptcpEventReader(
   fam: MptcpPmFamily,
-  onEvent: MptcpEventListener,
+  onEvent: PmEventListener,
   opts: EventReaderOptions = {},
 ): Promise<NetlinkEventReader> {
   const group = eventsGroup(fam);

@@ -5,10 +5,10 @@
  * userspace-pm.int.test.ts.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { prng, syntheticConnection, syntheticSubflow } from '../../../shared/synthetic';
+import { prng, syntheticConnection, syntheticSubflow } from '../../../shared/testing/synthetic';
 import type { Connection, Endpoint } from '../../../shared/types';
 import { FakeKernel } from '../../testing/fake-kernel';
-import { emptyEvent, type MptcpEvent } from '../mptcp-pm/events';
+import { emptyEvent, type PmEvent } from '../mptcp-pm/events';
 import type { DecodedAddress, DecodedLink } from '../rtnl/interfaces';
 import { IFF_LOOPBACK, IFF_RUNNING, IFF_UP } from '../uapi/if-link';
 import { runUserspacePm, type RunningPm } from './userspace-pm-runner';
@@ -119,7 +119,7 @@ describe('runUserspacePm on the fake kernel', () => {
     vi.useFakeTimers();
     const k = kernelWithTwoAddresses();
     const r = await start(k);
-    const ev = (kind: MptcpEvent['kind'], p: Partial<MptcpEvent>): MptcpEvent => ({
+    const ev = (kind: PmEvent['kind'], p: Partial<PmEvent>): PmEvent => ({
       ...emptyEvent(0),
       kind,
       token: 9,

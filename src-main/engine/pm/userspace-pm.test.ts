@@ -1,14 +1,20 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { FakeKernel } from '../../testing/fake-kernel';
-import { emptyEvent, type MptcpEvent } from '../mptcp-pm/events';
-import { UserspacePm, type PmLogEntry, type UserspacePmOptions } from './userspace-pm';
+import { emptyEvent, type PmEvent } from '../mptcp-pm/events';
+import {
+  RECREATE_DEFAULTS,
+  retryDelayFor,
+  UserspacePm,
+  type PmLogEntry,
+  type UserspacePmOptions,
+} from './userspace-pm';
 
 const TOKEN = 0x1234;
 
-function ev(kind: MptcpEvent['kind'], p: Partial<MptcpEvent> = {}): MptcpEvent {
+function ev(kind: PmEvent['kind'], p: Partial<PmEvent> = {}): PmEvent {
   return { ...emptyEvent(0), kind, token: TOKEN, family: 'inet', ...p };
 }
-const established = (p: Partial<MptcpEvent> = {}): MptcpEvent =>
+const established = (p: Partial<PmEvent> = {}): PmEvent =>
   ev('established', {
     localAddress: '10.0.1.1',
     localPort: 40000,
@@ -249,7 +255,7 @@ describe('UserspacePm resync after lost events (ENOBUFS)', () => {
     remoteId: 0,
   };
   const second = { ...initial, local: '10.0.2.1', localPort: 40100, localId: 1 };
-  const secondEvent: Partial<MptcpEvent> = {
+  const secondEvent: Partial<PmEvent> = {
     localAddress: second.local,
     localPort: second.localPort,
     remoteAddress: second.remote,
@@ -434,6 +440,176 @@ describe('UserspacePm resync: peer addresses of a lost ADD_ADDR', () => {
       id: 1,
       address: '10.0.2.2',
       port: 5201,
+    });
+  });
+});
+
+describe('self-healing: recreating subflows that closed on an error', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  const second = { localAddress: '10.0.2.1', localPort: 41000, remoteAddress: '10.0.1.2', remotePort: 5201 };
+  /** fullmesh over 10.0.1.1 and 10.0.2.1 to one peer address, both subflows up. */
+  async function meshed(o: Partial<UserspacePmOptions> = {}) {
+    const t = setup({ retryDelayMs: 1000, maxRetryDelayMs: 8000, maxRetries: 6, ...o });
+    t.pm.handleEvent(established());
+    expect(t.creates).toHaveLength(1);
+    await Promise.resolve();
+    t.pm.handleEvent(ev('sub_established', { ...second, localId: 1, remoteId: 0 }));
+    return t;
+  }
+  const closeSecond = (t: ReturnType<typeof setup>, p: Partial<PmEvent> = {}): void =>
+    t.pm.handleEvent(ev('sub_closed', { ...second, error: 110, ...p }));
+  const joinFails = (t: ReturnType<typeof setup>): void =>
+    t.pm.handleEvent(ev('sub_closed', { ...second, localPort: 42000 + t.creates.length, error: 110 }));
+
+  it('the back-off doubles from the first delay up to the cap', () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 8].map((a) => retryDelayFor(a, 1000, 30_000))).toEqual([
+      1000, 2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000,
+    ]);
+    expect(RECREATE_DEFAULTS).toEqual({ maxRetries: 8, retryDelayMs: 1000, maxRetryDelayMs: 30_000 });
+  });
+
+  it('a subflow that timed out is recreated on that schedule, each attempt a visible action, until one holds', async () => {
+    const t = await meshed();
+    closeSecond(t); // ETIMEDOUT: the path stopped answering
+    const scheduled = () => t.log.filter((e) => e.what === 'retry-scheduled');
+    expect(scheduled()[0]).toMatchObject({
+      message: 'closed with ETIMEDOUT; recreate attempt 1 of 6 in 1.0 s',
+      detail: { local: '10.0.2.1', remote: '10.0.1.2', attempt: 1, delayMs: 1000 },
+    });
+    // Attempts at +1, +2, +4, +8 and +8 s (capped): each join fails in turn.
+    const delays = [1000, 2000, 4000, 8000, 8000];
+    for (const [i, d] of delays.entries()) {
+      await vi.advanceTimersByTimeAsync(d - 1);
+      expect(t.creates).toHaveLength(1 + i);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(t.creates).toHaveLength(2 + i);
+      expect(t.creates.at(-1)).toEqual({
+        token: TOKEN,
+        local: { address: '10.0.2.1', id: 1 },
+        remote: { address: '10.0.1.2', port: 5201 },
+      });
+      if (i < delays.length - 1) joinFails(t);
+    }
+    const attempts = t.log.filter((e) => e.what === 'subflow-recreate');
+    expect(attempts.map((e) => e.detail?.attempt)).toEqual([1, 2, 3, 4, 5]);
+    expect(attempts[0]?.message).toBe('attempt 1: closed with ETIMEDOUT');
+    expect(attempts[1]?.message).toBe('attempt 2: join failed with ETIMEDOUT');
+    expect(scheduled().map((e) => e.detail?.delayMs)).toEqual(delays);
+    // The fifth attempt holds: the pair has its subflow back, and its next loss starts afresh.
+    t.pm.handleEvent(ev('sub_established', { ...second, localPort: 43000, localId: 1, remoteId: 0 }));
+    expect(t.log.at(-1)).toMatchObject({
+      what: 'subflow-recreated',
+      result: 'ok',
+      message: 'subflow back (join failed with ETIMEDOUT; after 5 attempts)',
+    });
+    // Lost again at once: the backoff goes on (a peer that accepts and resets gets no storm).
+    closeSecond(t, { localPort: 43000, error: 104 });
+    expect(scheduled().at(-1)).toMatchObject({
+      message: 'closed with ECONNRESET; recreate attempt 6 of 6 in 8.0 s',
+    });
+    await vi.advanceTimersByTimeAsync(8000);
+    t.pm.handleEvent(ev('sub_established', { ...second, localPort: 43001, localId: 1, remoteId: 0 }));
+    // Up for as long as the longest wait (8 s here): its next loss starts afresh.
+    await vi.advanceTimersByTimeAsync(8000);
+    closeSecond(t, { localPort: 43001, error: 104 });
+    expect(scheduled().at(-1)).toMatchObject({
+      message: 'closed with ECONNRESET; recreate attempt 1 of 6 in 1.0 s',
+    });
+  });
+
+  it('gives up after maxRetries, once', async () => {
+    const t = await meshed({ maxRetries: 2 });
+    closeSecond(t);
+    await vi.advanceTimersByTimeAsync(1000);
+    joinFails(t);
+    await vi.advanceTimersByTimeAsync(2000);
+    joinFails(t);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(t.creates).toHaveLength(3);
+    expect(t.log.filter((e) => e.what === 'give-up')).toHaveLength(1);
+  });
+
+  it('a subflow the peer closed without an error is not recreated', async () => {
+    const t = await meshed();
+    closeSecond(t, { error: null });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(t.creates).toHaveLength(1);
+    expect(t.log.at(-1)).toMatchObject({ what: 'subflow-closed', result: 'info' });
+    // A reset with a reason (MP_TCPRST) is a failure, even without sk_err.
+    const u = await meshed();
+    closeSecond(u, { error: null, resetReason: 1, resetReasonName: 'MPTCP_RST_EMPTCP' });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(u.creates).toHaveLength(2);
+  });
+
+  it('stops when the connection closes or the address goes away; retries at once when it comes back', async () => {
+    const t = await meshed();
+    closeSecond(t);
+    t.pm.handleEvent(ev('closed'));
+    expect(t.log.at(-1)).toMatchObject({ what: 'retry-cancelled', message: 'the connection closed' });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(t.creates).toHaveLength(1);
+
+    const u = await meshed();
+    closeSecond(u);
+    u.pm.setLocalAddresses([{ address: '10.0.1.1', family: 'inet', ifindex: 2 }]); // 10.0.2.1 left
+    expect(u.log.find((e) => e.what === 'retry-cancelled')).toMatchObject({
+      message: '10.0.2.1 went away',
+      detail: { local: '10.0.2.1', attempt: 1 },
+    });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(u.creates).toHaveLength(1);
+    // Back (the link is up again): recreated at once, shown as a recreate.
+    u.pm.setLocalAddresses([
+      { address: '10.0.1.1', family: 'inet', ifindex: 2 },
+      { address: '10.0.2.1', family: 'inet', ifindex: 3 },
+    ]);
+    expect(u.creates).toHaveLength(2);
+    await Promise.resolve();
+    expect(u.log.at(-1)).toMatchObject({
+      what: 'subflow-recreate',
+      result: 'ok',
+      message: '10.0.2.1 is back',
+      detail: { attempt: 0 },
+    });
+  });
+
+  it('an interface coming up runs the retries waiting on other addresses at once (their route may be back)', async () => {
+    const t = await meshed();
+    closeSecond(t); // a retry waits 1 s
+    t.pm.setLocalAddresses([
+      { address: '10.0.1.1', family: 'inet', ifindex: 2 },
+      { address: '10.0.2.1', family: 'inet', ifindex: 3 },
+      { address: '10.0.3.1', family: 'inet', ifindex: 4 },
+    ]);
+    // 10.0.3.1's new pair, and the waiting 10.0.2.1 pair without waiting for its timer.
+    expect(t.creates.slice(1).map((c) => c.local.address)).toEqual(['10.0.2.1', '10.0.3.1']);
+    await Promise.resolve();
+    expect(t.log.find((e) => e.what === 'subflow-recreate')).toMatchObject({ detail: { attempt: 1 } });
+    await vi.advanceTimersByTimeAsync(60_000); // the cancelled timer creates nothing more
+    expect(t.creates).toHaveLength(3);
+  });
+
+  it('a link flap: the path manager destroys the subflow of the address that left and recreates it when it is back', async () => {
+    const t = await meshed();
+    t.pm.setLocalAddresses([{ address: '10.0.1.1', family: 'inet', ifindex: 2 }]);
+    expect(t.destroys).toHaveLength(1);
+    closeSecond(t, { error: null }); // our own destroy: no retry
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(t.creates).toHaveLength(1);
+    t.pm.setLocalAddresses([
+      { address: '10.0.1.1', family: 'inet', ifindex: 2 },
+      { address: '10.0.2.1', family: 'inet', ifindex: 3 },
+    ]);
+    expect(t.creates).toHaveLength(2);
+    await Promise.resolve();
+    expect(t.log.at(-1)).toMatchObject({ what: 'subflow-recreate', message: '10.0.2.1 is back' });
+    t.pm.handleEvent(ev('sub_established', { ...second, localPort: 44000, localId: 1, remoteId: 0 }));
+    expect(t.log.at(-1)).toMatchObject({
+      what: 'subflow-recreated',
+      message: 'subflow back (10.0.2.1 is back)',
     });
   });
 });

@@ -20,6 +20,9 @@ describe('IPv6 text as iproute2 prints it', () => {
     ['2001:db8:0:0:1:0:0:0', '2001:db8:0:0:1::'],
     ['::ffff:10.99.1.2', '::ffff:10.99.1.2'],
     ['1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8'],
+    // glibc's IPv4-compatible tail (iproute2 prints ::1.2.3.4), except for :: and ::1.
+    ['::1.2.3.4', '::1.2.3.4'],
+    ['::2', '::0.0.0.2'],
   ])('%s → %s', (input, out) => {
     expect(v6(input)).toBe(out);
   });

@@ -2,41 +2,16 @@
  * IP address bytes ↔ text, shared by the rtnetlink and mptcp_pm codecs. Addresses travel as raw
  * network-order bytes in both (uapi: IFA_ADDRESS / IFA_LOCAL, MPTCP_PM_ADDR_ATTR_ADDR4 / ADDR6).
  */
+import { formatIpv6 as formatIpv6Bytes } from '../../../shared/packet/addr';
 import { AF_INET6 } from '../uapi/socket';
 
 export function formatIpv4(buf: Buffer, off: number): string {
   return `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`;
 }
 
-/**
- * IPv6 text as iproute2 prints it (glibc inet_ntop): lowercase hex, the longest run of two or
- * more zero groups (the first one on a tie) shortened to `::`, and `::ffff:a.b.c.d` for
- * v4-mapped addresses.
- */
+/** IPv6 text as iproute2 prints it (glibc inet_ntop): shared/packet/addr.ts formatIpv6. */
 export function formatIpv6(buf: Buffer, off: number): string {
-  const groups: number[] = [];
-  for (let i = 0; i < 8; i++) groups.push(buf.readUInt16BE(off + i * 2));
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return `::ffff:${formatIpv4(buf, off + 12)}`;
-  }
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (gs: number[]): string => gs.map((g) => g.toString(16)).join(':');
-  if (bestStart < 0) return hex(groups);
-  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLen))}`;
+  return formatIpv6Bytes(buf, off);
 }
 
 export function formatAddress(family: number, buf: Buffer, off: number): string {

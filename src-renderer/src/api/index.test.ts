@@ -1,6 +1,6 @@
 // @vitest-environment jsdom
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeApi } from './fake-api';
+import { FakeApi } from '../testing/fake-api';
 import { selectApi } from './index';
 import { WsClient } from './ws-client';
 

@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { act, cleanup, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeApi } from '../api/fake-api';
+import { FakeApi } from '../testing/fake-api';
 import { renderApp } from '../testing/render';
 import { linkEvent, overview } from '../testing/fixtures';
 import { headerLine } from '../state/monitor/recording';
@@ -84,6 +84,48 @@ describe('MPTCP counters on the Overview', () => {
       });
     const stores = await renderApp(api);
     expect(screen.getByTestId('overview-counters').textContent).toContain('cannot read /proc/net/netstat');
+    stores.dispose();
+  });
+});
+
+describe('stale subflows on the Overview', () => {
+  it('charts the rates of SubflowStale and SubflowRecover from the host samples', async () => {
+    const api = new FakeApi()
+      .handle('mptcp:overview:get', { ok: true, value: overview() })
+      .handle('mptcp:counters:get', {
+        ok: true,
+        value: { takenAtMs: 1000, counters: { SubflowStale: 2, SubflowRecover: 2, MPJoinSynRx: 1 } },
+      });
+    const stores = await renderApp(api);
+    expect(screen.queryByTestId('stale-recover-chart')).toBeNull(); // one reading: no rate yet
+    act(() => {
+      // A link goes down: 3 subflows marked stale in one second; up again: 2 recover.
+      api.emit('mptcp:counters:sample', {
+        takenAtMs: 2000,
+        prevTakenAtMs: 1000,
+        changed: { SubflowStale: 5 },
+      });
+      api.emit('mptcp:counters:sample', {
+        takenAtMs: 3000,
+        prevTakenAtMs: 2000,
+        changed: { MPJoinSynRx: 2 },
+      });
+      api.emit('mptcp:counters:sample', {
+        takenAtMs: 4000,
+        prevTakenAtMs: 3000,
+        changed: { SubflowRecover: 4 },
+      });
+    });
+    const chart = screen.getByTestId('stale-recover-chart');
+    expect(chart.getAttribute('data-points')).toBe('3');
+    expect(chart.getAttribute('data-stale-samples')).toBe('1');
+    expect(chart.getAttribute('data-recover-samples')).toBe('1');
+    expect(chart.textContent).toContain('SubflowStale / SubflowRecover per second');
+    expect(stores.counters.getState().history.map((p) => [p.stalePerSec, p.recoverPerSec])).toEqual([
+      [3, 0],
+      [0, 0],
+      [0, 2],
+    ]);
     stores.dispose();
   });
 });

@@ -2,7 +2,7 @@
 import { cleanup, fireEvent, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FleetRemoteHost } from '../../../shared/fleet';
-import { FakeApi } from '../api/fake-api';
+import { FakeApi } from '../testing/fake-api';
 import { createStores, StoresContext, type Stores } from '../state/stores';
 import { settle } from '../testing/render';
 import { HostSwitcher } from './HostSwitcher';

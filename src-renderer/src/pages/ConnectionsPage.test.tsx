@@ -1,7 +1,7 @@
 // @vitest-environment jsdom
 import { act, cleanup, fireEvent, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeApi } from '../api/fake-api';
+import { FakeApi } from '../testing/fake-api';
 import { App } from '../App';
 import { createStores, type Stores } from '../state/stores';
 import { connection, mptcpEvent, overview, snapshot, subflow } from '../testing/fixtures';

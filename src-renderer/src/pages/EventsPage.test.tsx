@@ -3,7 +3,7 @@ import { act, cleanup, fireEvent, render, screen } from '@testing-library/react'
 import { afterEach, describe, expect, it } from 'vitest';
 import { EVENTS_DROPPED_CODE } from '../../../shared/contract';
 import type { KernelEvent } from '../../../shared/types';
-import { FakeApi } from '../api/fake-api';
+import { FakeApi } from '../testing/fake-api';
 import { App } from '../App';
 import { createStores, type Stores } from '../state/stores';
 import { linkEvent, mptcpEvent, overview } from '../testing/fixtures';
@@ -171,5 +171,129 @@ describe('Events page', () => {
     expect(rows[0]!.textContent).toContain('Set net.mptcp.add_addr_timeout from 60 to 120');
     fireEvent.change(screen.getByTestId('events-filter-kind'), { target: { value: 'config' } });
     expect(kinds()).toEqual(['config', 'config', 'config', 'config']);
+  });
+  it('shows failover in words: a stall with its backoff, traffic moving to the backup, the kernel marking stale', async () => {
+    const api = await open();
+    const sub = (local: string, port: number, backup: boolean, ifname: string | null) => ({
+      localAddress: local,
+      localPort: port,
+      remoteAddress: '10.0.2.1',
+      remotePort: 5201,
+      backup,
+      ifname,
+    });
+    const base = {
+      token: 0xabcd1234,
+      subflow: null,
+      from: null,
+      fromState: null,
+      back: false,
+      backoff: null,
+      noAckMs: null,
+      stalledForMs: null,
+      share: null,
+      count: null,
+    };
+    const primary = sub('10.0.1.1', 40000, false, 'eth0');
+    const backup = sub('10.0.3.1', 40001, true, 'wlan0');
+    act(() => {
+      api.emit('mptcp:failover:event', {
+        ...base,
+        timestampMs: T0,
+        kind: 'stalled',
+        subflow: primary,
+        backoff: 4,
+        noAckMs: 3200,
+      });
+      api.emit('mptcp:failover:event', {
+        ...base,
+        timestampMs: T0 + 1,
+        kind: 'traffic-moved',
+        subflow: backup,
+        from: primary,
+        fromState: 'stalled',
+        share: 0.97,
+      });
+      api.emit('mptcp:failover:event', {
+        ...base,
+        timestampMs: T0 + 2,
+        token: null,
+        kind: 'kernel-stale',
+        count: 1,
+      });
+      api.emit('mptcp:failover:event', {
+        ...base,
+        timestampMs: T0 + 3,
+        kind: 'recovered',
+        subflow: primary,
+        stalledForMs: 5400,
+      });
+      api.emit('mptcp:kernel:event', linkEvent(T0 + 4, 'up'));
+    });
+    expect(kinds()).toEqual(['link', 'failover', 'failover', 'failover', 'failover']);
+    const rows = screen.getAllByTestId('event-row');
+    expect(rows.map((r) => r.getAttribute('data-action'))).toEqual([
+      null,
+      'recovered',
+      'kernel-stale',
+      'traffic-moved',
+      'stalled',
+    ]);
+    expect(rows[4]!.textContent).toContain(
+      'subflow 10.0.1.1:40000 → 10.0.2.1:5201 (eth0) stalled (backoff 4, no ACK for 3.2 s)',
+    );
+    expect(rows[3]!.textContent).toContain(
+      'traffic moved to backup subflow 10.0.3.1:40001 → 10.0.2.1:5201 (wlan0) (97% of the traffic) from subflow 10.0.1.1:40000 → 10.0.2.1:5201 (eth0), stalled',
+    );
+    expect(rows[2]!.textContent).toContain('the kernel marked 1 subflow stale (MPTcpExt SubflowStale)');
+    expect(rows[1]!.textContent).toContain(
+      'subflow 10.0.1.1:40000 → 10.0.2.1:5201 (eth0) recovered after 5.4 s',
+    );
+    expect(rows[3]!.getAttribute('data-token')).toBe('abcd1234');
+    fireEvent.change(screen.getByTestId('events-filter-kind'), { target: { value: 'failover' } });
+    expect(kinds()).toEqual(['failover', 'failover', 'failover', 'failover']);
+    fireEvent.change(screen.getByTestId('events-filter-token'), { target: { value: 'abcd' } });
+    expect(kinds()).toEqual(['failover', 'failover', 'failover']);
+  });
+
+  it('starts with the failover events the host kept from before the page opened', async () => {
+    const api = new FakeApi()
+      .handle('mptcp:overview:get', { ok: true, value: overview() })
+      .handle('mptcp:history:events', {
+        ok: true,
+        value: {
+          retentionMs: 900_000,
+          truncated: false,
+          entries: [
+            {
+              name: 'mptcp:failover:event',
+              atMs: T0,
+              payload: {
+                timestampMs: T0,
+                kind: 'kernel-recover',
+                token: null,
+                subflow: null,
+                from: null,
+                fromState: null,
+                back: false,
+                backoff: null,
+                noAckMs: null,
+                stalledForMs: null,
+                share: null,
+                count: 2,
+              },
+            },
+          ],
+        },
+      });
+    stores = createStores(api, undefined, { schedule: (cb) => cb() });
+    render(<App stores={stores} />);
+    await settle();
+    act(() => screen.getByTestId('nav-events').click());
+    await settle();
+    expect(kinds()).toEqual(['failover']);
+    expect(screen.getByTestId('event-row').textContent).toContain(
+      '2 stale subflows recovered (MPTcpExt SubflowRecover)',
+    );
   });
 });

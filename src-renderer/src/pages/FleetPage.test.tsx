@@ -2,7 +2,7 @@
 import { act, cleanup, fireEvent, render, screen } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FleetHost, FleetOverview, FleetRange } from '../../../shared/fleet';
-import { FakeApi } from '../api/fake-api';
+import { FakeApi } from '../testing/fake-api';
 import { App } from '../App';
 import { createStores, type Stores } from '../state/stores';
 import { overview } from '../testing/fixtures';

@@ -2,7 +2,8 @@
 import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PmAction, PmStartArgs, PmStatus } from '../../../shared/pm';
-import { FakeApi } from '../api/fake-api';
+import { pmStatus } from '../../../shared/testing/status-fixtures';
+import { FakeApi } from '../testing/fake-api';
 import { App } from '../App';
 import { createStores, type Stores } from '../state/stores';
 import { connection, overview, snapshot, subflow } from '../testing/fixtures';
@@ -17,23 +18,7 @@ afterEach(() => {
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
 
-const stopped: PmStatus = {
-  running: false,
-  mode: null,
-  role: null,
-  manager: null,
-  subflows: null,
-  startedAtMs: null,
-  pathManager: 'kernel',
-  previousPathManager: null,
-  recovered: false,
-  connections: 0,
-  leftOut: [],
-  warnings: [],
-  detected: { mptcpd: false, networkManager: false },
-  orphan: null,
-  recentActions: [],
-};
+const stopped: PmStatus = pmStatus();
 
 function action(overrides: Partial<PmAction> = {}): PmAction {
   return {
@@ -251,5 +236,52 @@ describe('Events page: path manager actions', () => {
     fireEvent.change(screen.getByTestId('events-filter-token'), { target: { value: '1234' } });
     expect(rows()).toHaveLength(1);
     expect(rows()[0]?.getAttribute('data-token')).toBe('1234');
+  });
+  it('says plainly whether subflows that close are recreated, and shows each recreate attempt', async () => {
+    let status = stopped;
+    const api = new FakeApi().handle('mptcp:pm:status', () => ({ ok: true, value: status }));
+    await open(api);
+    // The in-kernel path manager never recreates a closed subflow.
+    expect(screen.getByTestId('pm-recreate').textContent).toMatch(
+      /^not re-created: the in-kernel path manager never re-creates a subflow that closed \(link flap, reset, timeout\)/,
+    );
+    stores?.dispose();
+    cleanup();
+    status = runningFor({ mode: 'fullmesh', role: 'client', manager: 'userspace', force: false });
+    await open(api);
+    expect(screen.getByTestId('pm-recreate').textContent).toBe(
+      're-created when they close on an error (link flap, reset, timeout): after 1 s, doubling up to 30 s, at most 8 attempts, and at once when their interface comes back; each attempt is a path-manager action',
+    );
+    act(() => {
+      api.emit(
+        'mptcp:pm:action',
+        action({
+          action: 'retry-scheduled',
+          result: 'info',
+          localId: null,
+          message: 'closed with ECONNRESET; recreate attempt 1 of 8 in 1.0 s',
+          detail: { attempt: '1', delayMs: '1000' },
+        }),
+      );
+      api.emit(
+        'mptcp:pm:action',
+        action({
+          action: 'subflow-recreate',
+          message: 'attempt 1: closed with ECONNRESET',
+          detail: { attempt: '1' },
+        }),
+      );
+    });
+    const rows = screen.getAllByTestId('pm-action-row');
+    expect(rows.map((r) => r.getAttribute('data-action'))).toEqual(['subflow-recreate', 'retry-scheduled']);
+    expect(rows[0]!.textContent).toContain('attempt 1: closed with ECONNRESET');
+    expect(rows[1]!.textContent).toContain('recreate attempt 1 of 8 in 1.0 s');
+    stores?.dispose();
+    cleanup();
+    status = runningFor({ mode: 'fullmesh', role: 'client', manager: 'kernel', force: false });
+    await open(api);
+    expect(screen.getByTestId('pm-recreate').textContent).toMatch(
+      /^not re-created: the in-kernel path manager/,
+    );
   });
 });

@@ -17,11 +17,12 @@ import type {
   ConfigTimelineEntry,
   PlanView,
 } from '../../../shared/config-api';
-import type { MethodArgs, MethodName, MethodResult, MptcpApi } from '../../../shared/contract';
-import type { ApiError, Result } from '../../../shared/result';
+import type { MptcpApi } from '../../../shared/contract';
+import type { ApiError } from '../../../shared/result';
 import type { ConfigRecovery } from '../../../shared/types';
 import { buildDesired, draftFromConfig, overlayConfig, type ConfigDraft } from './config-draft';
 import type { OverviewStore } from './overview-store';
+import { invokeSettled } from '../api/settle';
 
 export interface Review {
   /** The changed fields that were planned (and that Apply sends). */
@@ -79,18 +80,6 @@ export interface ConfigState {
 
 export type ConfigStore = StoreApi<ConfigState> & { dispose(): void };
 
-async function call<M extends MethodName>(
-  api: MptcpApi,
-  method: M,
-  args: MethodArgs<M>,
-): Promise<Result<MethodResult<M>>> {
-  try {
-    return await api.invoke(method, args);
-  } catch (err) {
-    return { ok: false, error: { code: 'INTERNAL', message: String(err) } };
-  }
-}
-
 const sameRecovery = (a: ConfigRecovery, b: ConfigRecovery): boolean =>
   a.atMs === b.atMs && a.kind === b.kind && a.message === b.message;
 
@@ -139,7 +128,7 @@ export function createConfigStore(api: MptcpApi, overview: OverviewStore): Confi
       load: async (opts = {}) => {
         const mine = ++loadSeq;
         set({ loading: true });
-        const r = await call(api, 'mptcp:config:export', {});
+        const r = await invokeSettled(api, 'mptcp:config:export', {});
         if (mine !== loadSeq) return;
         if (!r.ok) {
           set({ loading: false, loadError: r.error });
@@ -174,7 +163,7 @@ export function createConfigStore(api: MptcpApi, overview: OverviewStore): Confi
         if (desired.errorCount > 0 || !desired.changed) return;
         const mine = ++reviewSeq;
         set({ review: { config: desired.config, plan: null, error: null, loading: true }, report: null });
-        const r = await call(api, 'mptcp:config:plan', { config: desired.config });
+        const r = await invokeSettled(api, 'mptcp:config:plan', { config: desired.config });
         if (mine !== reviewSeq) return;
         set({
           review: {
@@ -195,7 +184,7 @@ export function createConfigStore(api: MptcpApi, overview: OverviewStore): Confi
         const review = get().review;
         if (!review?.plan || get().applying) return;
         set({ applying: true, applyError: null, report: null });
-        const r = await call(api, 'mptcp:config:apply', {
+        const r = await invokeSettled(api, 'mptcp:config:apply', {
           config: review.config,
           confirmWithinS,
           allowDisruption,
@@ -218,14 +207,14 @@ export function createConfigStore(api: MptcpApi, overview: OverviewStore): Confi
 
       confirm: async () => {
         set({ pendingBusy: true, pendingError: null });
-        const r = await call(api, 'mptcp:config:confirm', {});
+        const r = await invokeSettled(api, 'mptcp:config:confirm', {});
         if (r.ok) set({ pendingBusy: false, pendingRevertAtMs: r.value.revertAtMs });
         else set({ pendingBusy: false, pendingError: r.error });
       },
 
       revert: async () => {
         set({ pendingBusy: true, pendingError: null });
-        const r = await call(api, 'mptcp:config:revert', {});
+        const r = await invokeSettled(api, 'mptcp:config:revert', {});
         if (!r.ok) {
           set({ pendingBusy: false, pendingError: r.error });
           return;
@@ -253,14 +242,14 @@ export function createConfigStore(api: MptcpApi, overview: OverviewStore): Confi
       loadPast: async () => {
         if (pastLoaded) return;
         pastLoaded = true;
-        const r = await call(api, 'mptcp:history:events', {});
+        const r = await invokeSettled(api, 'mptcp:history:events', {});
         if (!r.ok) return;
         for (const e of r.value.entries) if (e.name === 'mptcp:config:recovered') addRecovery(e.payload);
       },
 
       loadAdvice: async () => {
         set({ adviceLoading: true });
-        const r = await call(api, 'mptcp:advice:get', {});
+        const r = await invokeSettled(api, 'mptcp:advice:get', {});
         if (r.ok) set({ advice: r.value, adviceError: null, adviceLoading: false });
         else set({ adviceError: r.error, adviceLoading: false });
       },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MptcpApi } from '../../../shared/contract';
-import { FakeApi } from '../api/fake-api';
+import { FakeApi } from '../testing/fake-api';
 import { createCountersStore } from './counters-store';
 
 const flush = () => new Promise<void>((r) => setTimeout(r, 0));

@@ -16,7 +16,8 @@ import {
   type ProbeRun,
   type ScanRecord,
 } from '../../../shared/path-doctor';
-import type { ApiError, Result } from '../../../shared/result';
+import type { ApiError } from '../../../shared/result';
+import { settle } from '../api/settle';
 
 export interface PathDoctorForm {
   tool: ProbeKind;
@@ -34,6 +35,10 @@ export interface PathDoctorForm {
   maxTtl: string;
   subflowsPerPath: string;
   payloadKiB: string;
+  /** Subflow check: more addresses of the far host to join to, separated by spaces or commas. */
+  remotes: string;
+  /** Subflow check: the user accepts the brief path manager switch (docs/path-doctor.md). */
+  allowPmSwitch: boolean;
 }
 
 export interface RunningProbe {
@@ -80,6 +85,8 @@ export const DEFAULT_FORM: PathDoctorForm = {
   maxTtl: '30',
   subflowsPerPath: '1',
   payloadKiB: '1024',
+  remotes: '',
+  allowPmSwitch: false,
 };
 
 /** Run ids the host accepts (ProbeRunIdSchema); random enough that two pages never collide. */
@@ -134,16 +141,10 @@ export function formToCall(form: PathDoctorForm, runId: string): StartArgs | { p
     from: form.from,
     subflowsPerPath: num(form.subflowsPerPath),
     payloadBytes: Math.round(num(form.payloadKiB) * 1024),
+    remotes: form.remotes.split(/[\s,]+/).filter((x) => x !== ''),
+    allowPmSwitch: form.allowPmSwitch,
   });
   return p.success ? { method: 'mptcp:probe:subflows', args: p.data } : { problem: issue(p.error) };
-}
-
-async function call<T>(p: () => Promise<Result<T>>): Promise<Result<T>> {
-  try {
-    return await p();
-  } catch (err) {
-    return { ok: false, error: { code: 'INTERNAL', message: String(err) } };
-  }
 }
 
 /** Scan records kept while a scan runs (the host keeps them all; the final result has them). */
@@ -152,7 +153,7 @@ const LIVE_RECORDS_MAX = 20_000;
 export function createPathDoctorStore(api: MptcpApi): PathDoctorStore {
   // The end of a run: its result from the history, then the history itself.
   const finish = async (runId: string, error: string | null): Promise<void> => {
-    const r = await call(() => api.invoke('mptcp:probe:get', { runId }));
+    const r = await settle(() => api.invoke('mptcp:probe:get', { runId }));
     if (store.getState().running?.runId !== runId) return;
     store.setState({ running: null, cancelling: false, liveRecords: [] });
     if (r.ok && r.value) store.setState({ shown: r.value });
@@ -198,7 +199,7 @@ export function createPathDoctorStore(api: MptcpApi): PathDoctorStore {
           error: null,
           cancelling: false,
         });
-        const r = await call(() =>
+        const r = await settle(() =>
           c.method === 'mptcp:probe:trace'
             ? api.invoke(c.method, c.args)
             : c.method === 'mptcp:probe:scan'
@@ -218,11 +219,11 @@ export function createPathDoctorStore(api: MptcpApi): PathDoctorStore {
         const running = get().running;
         if (!running) return;
         set({ cancelling: true });
-        const r = await call(() => api.invoke('mptcp:probe:cancel', { runId: running.runId }));
+        const r = await settle(() => api.invoke('mptcp:probe:cancel', { runId: running.runId }));
         if (!r.ok) set({ error: r.error, cancelling: false });
       },
       refreshHistory: async () => {
-        const r = await call(() => api.invoke('mptcp:probe:history', {}));
+        const r = await settle(() => api.invoke('mptcp:probe:history', {}));
         if (!r.ok) {
           set({ error: r.error });
           return;
@@ -242,7 +243,7 @@ export function createPathDoctorStore(api: MptcpApi): PathDoctorStore {
         }
       },
       open: async (runId) => {
-        const r = await call(() => api.invoke('mptcp:probe:get', { runId }));
+        const r = await settle(() => api.invoke('mptcp:probe:get', { runId }));
         if (!r.ok) set({ error: r.error });
         else if (r.value) set({ shown: r.value, error: null });
         else set({ error: { code: 'ENOENT', message: 'that run has left the history' } });

@@ -7,6 +7,7 @@ import { createStore, type StoreApi } from 'zustand/vanilla';
 import type { MptcpApi } from '../../../shared/contract';
 import type { PmAction, PmStartArgs, PmStatus } from '../../../shared/pm';
 import type { ApiError, Result } from '../../../shared/result';
+import { settle } from '../api/settle';
 
 /** Actions kept for the page (the Events timeline keeps its own, longer history). */
 export const PM_ACTIONS_SHOWN = 200;
@@ -37,15 +38,6 @@ function merge(current: PmAction[], fromStatus: PmAction[]): PmAction[] {
   return all.sort((x, y) => y.timestampMs - x.timestampMs).slice(0, PM_ACTIONS_SHOWN);
 }
 
-async function call<T>(p: () => Promise<Result<T>>): Promise<Result<T>> {
-  try {
-    return await p();
-  } catch (err) {
-    // The contract says results, not throws; a host that throws anyway is shown, not fatal.
-    return { ok: false, error: { code: 'INTERNAL', message: String(err) } };
-  }
-}
-
 export function createPmStore(api: MptcpApi): PmStore {
   let seq = 0;
   const store = createStore<PmState>()((set, get) => {
@@ -56,7 +48,7 @@ export function createPmStore(api: MptcpApi): PmStore {
     };
     const command = async (run: () => Promise<Result<PmStatus>>): Promise<boolean> => {
       set({ busy: true });
-      const r = await call(run);
+      const r = await settle(run);
       const mine = ++seq;
       if (r.ok) set({ commandError: null });
       else set({ commandError: r.error });
@@ -73,7 +65,7 @@ export function createPmStore(api: MptcpApi): PmStore {
       busy: false,
       refresh: async () => {
         const mine = ++seq;
-        accept(mine, await call(() => api.invoke('mptcp:pm:status', {})));
+        accept(mine, await settle(() => api.invoke('mptcp:pm:status', {})));
       },
       start: (args) => command(() => api.invoke('mptcp:pm:start', args)),
       stop: () => command(() => api.invoke('mptcp:pm:stop', {})),

@@ -6,7 +6,8 @@
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { parseProfile, PROFILE_SCHEMA_VERSION, type Profile } from '../../../shared/config';
 import type { ExportFormat, ProfileSummary } from '../../../shared/config-api';
-import type { MethodArgs, MethodName, MethodResult, MptcpApi } from '../../../shared/contract';
+import type { MptcpApi } from '../../../shared/contract';
+import { invokeSettled } from '../api/settle';
 import type { ApiError, Result } from '../../../shared/result';
 
 export interface ExportedFile {
@@ -38,18 +39,6 @@ export interface ProfilesState {
 }
 
 export type ProfilesStore = StoreApi<ProfilesState>;
-
-async function call<M extends MethodName>(
-  api: MptcpApi,
-  method: M,
-  args: MethodArgs<M>,
-): Promise<Result<MethodResult<M>>> {
-  try {
-    return await api.invoke(method, args);
-  } catch (err) {
-    return { ok: false, error: { code: 'INTERNAL', message: String(err) } };
-  }
-}
 
 /**
  * The engine refuses a profile with its parser's sentences joined by "; ". The same parser runs
@@ -91,7 +80,7 @@ export function createProfilesStore(api: MptcpApi): ProfilesStore {
 
       refresh: async () => {
         set({ loading: true });
-        const r = await call(api, 'mptcp:profiles:list', {});
+        const r = await invokeSettled(api, 'mptcp:profiles:list', {});
         if (r.ok) set({ list: r.value, listError: null, loading: false });
         else set({ listError: r.error, loading: false });
       },
@@ -102,7 +91,7 @@ export function createProfilesStore(api: MptcpApi): ProfilesStore {
           return;
         }
         set({ viewing: { name, profile: null, error: null } });
-        const r = await call(api, 'mptcp:profiles:get', { name });
+        const r = await invokeSettled(api, 'mptcp:profiles:get', { name });
         if (get().viewing?.name !== name) return;
         set({ viewing: { name, profile: r.ok ? r.value : null, error: r.ok ? null : r.error } });
       },
@@ -111,11 +100,11 @@ export function createProfilesStore(api: MptcpApi): ProfilesStore {
         const saved = await act(
           'save',
           async () => {
-            const exported = await call(api, 'mptcp:config:export', {});
+            const exported = await invokeSettled(api, 'mptcp:config:export', {});
             if (!exported.ok) return exported;
             const profile: Profile = { schemaVersion: PROFILE_SCHEMA_VERSION, name, config: exported.value };
             if (description.trim() !== '') profile.description = description.trim();
-            return call(api, 'mptcp:profiles:save', { profile });
+            return invokeSettled(api, 'mptcp:profiles:save', { profile });
           },
           (s) => `Saved the current state as "${s.name}"`,
         );
@@ -126,7 +115,7 @@ export function createProfilesStore(api: MptcpApi): ProfilesStore {
       rename: async (from, to) => {
         const renamed = await act(
           `rename:${from}`,
-          () => call(api, 'mptcp:profiles:rename', { from, to }),
+          () => invokeSettled(api, 'mptcp:profiles:rename', { from, to }),
           (s) => `Renamed "${from}" to "${s.name}"`,
         );
         if (renamed) {
@@ -139,7 +128,7 @@ export function createProfilesStore(api: MptcpApi): ProfilesStore {
       remove: async (name) => {
         const removed = await act(
           `delete:${name}`,
-          () => call(api, 'mptcp:profiles:delete', { name }),
+          () => invokeSettled(api, 'mptcp:profiles:delete', { name }),
           () => `Deleted "${name}"`,
         );
         if (removed) {
@@ -151,7 +140,7 @@ export function createProfilesStore(api: MptcpApi): ProfilesStore {
 
       importText: async (text, fileName) => {
         set({ busy: 'import', actionError: null, message: null, importErrors: null });
-        const r = await call(api, 'mptcp:profiles:import', { text });
+        const r = await invokeSettled(api, 'mptcp:profiles:import', { text });
         if (!r.ok) {
           const invalid = r.error.code === 'EINVAL' || r.error.code === 'BAD_REQUEST';
           set({
@@ -169,12 +158,12 @@ export function createProfilesStore(api: MptcpApi): ProfilesStore {
       exportFile: (name, format) =>
         act(
           `export:${name ?? ''}`,
-          () => call(api, 'mptcp:profiles:export', { name, format }),
+          () => invokeSettled(api, 'mptcp:profiles:export', { name, format }),
           (f) => `Exported ${f.filename}`,
         ),
 
       get: async (name) => {
-        const r = await call(api, 'mptcp:profiles:get', { name });
+        const r = await invokeSettled(api, 'mptcp:profiles:get', { name });
         if (!r.ok) {
           set({ actionError: r.error });
           return null;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectionsSnapshotSchema, OverviewSchema } from '../../../shared/types';
-import { FakeApi } from '../api/fake-api';
+import { FakeApi } from '../testing/fake-api';
 import { overview, snapshot } from '../testing/fixtures';
 import { ConnectionsFeedClient } from './connections-feed';
 import { createConnectionsStore } from './connections-store';

@@ -3,46 +3,17 @@ import type { MptcpConfig } from '../../../shared/config';
 import type { Advice, ApplyReport, PlanView } from '../../../shared/config-api';
 import { planView as sharedPlanView } from '../../../shared/plan';
 import type { CcStatus } from '../../../shared/cc';
+import { kernelStatus } from '../../../shared/testing/status-fixtures';
 import type {
   Connection,
   ConnectionsSnapshot,
   Endpoint,
   KernelEvent,
-  KernelStatus,
   NetInterface,
   MptcpEvent,
   Overview,
   Subflow,
 } from '../../../shared/types';
-
-export function kernelStatus(overrides: Partial<KernelStatus> = {}): KernelStatus {
-  return {
-    netns: null,
-    kernelRelease: '6.18.2-mptcp',
-    mptcpSupported: true,
-    enabled: true,
-    pathManager: 'kernel',
-    availablePathManagers: ['kernel', 'userspace'],
-    scheduler: 'default',
-    availableSchedulers: ['default', 'bpf_burst'],
-    congestionControl: { default: 'cubic', available: ['reno', 'cubic', 'bbr'], allowed: ['reno', 'cubic'] },
-    buffers: {
-      tcpRmem: { minBytes: 4096, defaultBytes: 131072, maxBytes: 6291456 },
-      tcpWmem: { minBytes: 4096, defaultBytes: 16384, maxBytes: 4194304 },
-      rmemMaxBytes: 212992,
-      wmemMaxBytes: 212992,
-    },
-    readOnlySysctls: [],
-    inInitNetns: true,
-    mptcpSysctls: [
-      { name: 'net.mptcp.enabled', value: '1', writable: true },
-      { name: 'net.mptcp.scheduler', value: 'default', writable: true },
-      { name: 'net.mptcp.available_schedulers', value: 'default bpf_burst', writable: false },
-    ],
-    privileges: { netAdmin: true, note: null },
-    ...overrides,
-  };
-}
 
 const noFlags = {
   signal: false,
@@ -190,6 +161,13 @@ export function subflow(overrides: Partial<Subflow> = {}): Subflow {
     bytesRetrans: 0,
     deliveryRateBytesPerSec: 12_500_000,
     pacingRateBytesPerSec: null,
+    ifname: null,
+    backoffCount: 0,
+    probesCount: 0,
+    deliveryRateAppLimited: false,
+    lastDataSentAtMs: null,
+    lastDataRecvAtMs: null,
+    lastAckRecvAtMs: null,
     ...overrides,
   };
 }
@@ -331,49 +309,4 @@ export function advice(overrides: Partial<Advice> & Pick<Advice, 'id'>): Advice 
     fix: null,
     ...overrides,
   };
-}
-
-/** A coupled CC entry as the engine lists it (LIA, loadable, not registered, unless overridden). */
-export function ccStatus(overrides: Partial<CcStatus> = {}): CcStatus {
-  return {
-    id: 'mptcp_lia',
-    kernelName: 'mptcp_lia',
-    title: 'LIA: Linked Increases Algorithm',
-    reference: 'RFC 6356',
-    available: true,
-    registered: false,
-    bpfRegistered: false,
-    blocker: null,
-    reason: null,
-    isNamespaceDefault: false,
-    inUseBySubflows: 0,
-    unloadBlockedReason: null,
-    objectPath: '/usr/lib/mptcp-studio/bpf/mptcp_lia.bpf.o',
-    missingKfuncs: [],
-    ...overrides,
-  };
-}
-
-/** LIA and Balia loadable, OLIA blocked by a missing kfunc. */
-export function ccList(): CcStatus[] {
-  return [
-    ccStatus(),
-    ccStatus({
-      id: 'mptcp_olia',
-      kernelName: 'mptcp_olia',
-      title: 'OLIA: Opportunistic Linked Increases Algorithm',
-      reference: 'draft-khalili-mptcp-congestion-control, IEEE/ACM ToN 2013',
-      available: false,
-      blocker: 'missing-kfuncs',
-      reason: 'this kernel lacks kernel functions the program calls: bpf_rdonly_cast',
-      missingKfuncs: ['bpf_rdonly_cast'],
-    }),
-    ccStatus({
-      id: 'mptcp_balia',
-      kernelName: 'mptcp_balia',
-      title: 'Balia: Balanced Linked Adaptation',
-      reference: 'draft-walid-mptcp-congestion-control, IEEE/ACM ToN 2016',
-      objectPath: '/usr/lib/mptcp-studio/bpf/mptcp_balia.bpf.o',
-    }),
-  ];
 }

@@ -3,10 +3,11 @@ import { act, render, screen } from '@testing-library/react';
 import { MptcpConfigSchema } from '../../../shared/config';
 import { exportConfig } from '../../../shared/plan';
 import type { Overview } from '../../../shared/types';
-import { FakeApi } from '../api/fake-api';
+import { FakeApi } from './fake-api';
 import { App } from '../App';
 import { createStores, type Stores } from '../state/stores';
-import { ccList, overview, planView } from './fixtures';
+import { ccList } from '../../../shared/testing/status-fixtures';
+import { overview, planView } from './fixtures';
 import type { CcStatus } from '../../../shared/cc';
 
 /** An API answering the reads the Configure page makes, planning with the shared planner. */

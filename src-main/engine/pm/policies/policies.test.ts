@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FakeKernel } from '../../../testing/fake-kernel';
-import { emptyEvent, type MptcpEvent } from '../../mptcp-pm/events';
+import { emptyEvent, type PmEvent } from '../../mptcp-pm/events';
 import type { PmPolicy } from '../policy';
 import { UserspacePm } from '../userspace-pm';
 import { policyFor } from './index';
@@ -38,7 +38,7 @@ describe('the loop calls the policy', () => {
       commands: kernel.pm,
       log: () => undefined,
     });
-    const ev = (kind: MptcpEvent['kind'], p: Partial<MptcpEvent> = {}): MptcpEvent => ({
+    const ev = (kind: PmEvent['kind'], p: Partial<PmEvent> = {}): PmEvent => ({
       ...emptyEvent(0),
       kind,
       token: 5,
@@ -58,7 +58,7 @@ describe('the loop calls the policy', () => {
     expect(calls).toEqual([
       'established 5',
       'new-address 5 1',
-      'subflow-closed 10.0.1.1|10.0.1.2|5201 closed with error 111',
+      'subflow-closed 10.0.1.1|10.0.1.2|5201 join failed with ECONNREFUSED',
       'delete-local 10.0.1.1',
       'new-local 10.0.3.1',
     ]);

@@ -3,7 +3,8 @@ import { act, cleanup, fireEvent, screen, within } from '@testing-library/react'
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CcStatus } from '../../../../shared/cc';
 import type { Stores } from '../../state/stores';
-import { ccList, ccStatus, overview } from '../../testing/fixtures';
+import { ccList, ccStatus } from '../../../../shared/testing/status-fixtures';
+import { overview } from '../../testing/fixtures';
 import { configApi, renderApp, settle } from '../../testing/render';
 
 let stores: Stores | null = null;

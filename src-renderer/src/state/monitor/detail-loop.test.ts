@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FakeApi } from '../../api/fake-api';
+import { FakeApi } from '../../testing/fake-api';
 import { connection } from '../../testing/fixtures';
 import { startDetailLoop, type Visibility } from './detail-loop';
 

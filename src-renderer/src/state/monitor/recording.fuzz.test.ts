@@ -5,7 +5,7 @@
  * and numbered errors, and replaying them never throws.
  */
 import { describe, expect, it } from 'vitest';
-import { prng, steadyTick, syntheticSnapshot } from '../../../../shared/synthetic';
+import { prng, steadyTick, syntheticSnapshot } from '../../../../shared/testing/synthetic';
 import { below, fuzzLoop, mulberry32, mutateText, pick } from '../../../../shared/testing/fuzz';
 import type { KernelEvent } from '../../../../shared/types';
 import { linkEvent, mptcpEvent } from '../../testing/fixtures';

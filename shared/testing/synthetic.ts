@@ -4,23 +4,13 @@
  * app to show anything. `steadyTick` models steady traffic: every subflow's counters and tcp_info
  * move a little each poll, a few connections come and go.
  */
-import type { Connection, ConnectionsSnapshot, Subflow } from './types';
+import type { Connection, ConnectionsSnapshot, Subflow } from '../types';
+import { mulberry32, pick, type Rand } from './fuzz';
 
-/** mulberry32: small, fast, good enough for test data; the same seed gives the same stream. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export type Rand = () => number;
+export type { Rand };
+/** The seeded PRNG of the fuzz tests (mulberry32): the same seed gives the same snapshots. */
+export const prng = mulberry32;
 export const randInt = (r: Rand, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
-const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
 
 export function syntheticSubflow(r: Rand, token: number, i: number, remotePort: number): Subflow {
   const backup = r() < 0.2;
@@ -68,6 +58,14 @@ export function syntheticSubflow(r: Rand, token: number, i: number, remotePort: 
     bytesRetrans: randInt(r, 0, 2 ** 30),
     deliveryRateBytesPerSec: randInt(r, 0, 2 ** 30),
     pacingRateBytesPerSec: r() < 0.1 ? null : randInt(r, 0, 2 ** 32),
+    ifname: null,
+    // Not drawn from r: the seeded sequences that tests and benches rely on stay as they were.
+    backoffCount: 0,
+    probesCount: 0,
+    deliveryRateAppLimited: backup,
+    lastDataSentAtMs: null,
+    lastDataRecvAtMs: null,
+    lastAckRecvAtMs: null,
   };
 }
 
@@ -146,6 +144,8 @@ export function steadyTick(
         bytesReceived: sf.bytesReceived + Math.round(bytes / 20),
         deliveryRateBytesPerSec: randInt(r, 50_000, 150_000),
         pacingRateBytesPerSec: sf.pacingRateBytesPerSec === null ? null : randInt(r, 100_000, 300_000),
+        lastDataSentAtMs: s.takenAtMs + dtMs,
+        lastAckRecvAtMs: s.takenAtMs + dtMs,
       };
     });
     return {
