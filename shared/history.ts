@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ConfigOutcomeSchema } from './config-api';
 import { PmActionSchema } from './pm';
+import { FailoverEventSchema } from './failover';
 import { ConfigRecoverySchema, KernelEventSchema } from './types';
 
 const u32 = z.number().int().min(0).max(0xffffffff);
@@ -17,6 +18,11 @@ export const HistorySamplesSchema = z.object({
   sendBytesPerSec: z.array(z.number().nullable()),
   recvBytesPerSec: z.array(z.number().nullable()),
   retransPkts: z.array(z.number()),
+  /**
+   * The subflow's health at each poll (shared/health.ts healthCode), so that a stall shows as one
+   * after a reload too; null: unknown. Absent from a host that predates it.
+   */
+  health: z.array(z.number().int().min(0).max(3).nullable()).optional(),
 });
 export type HistorySamples = z.infer<typeof HistorySamplesSchema>;
 
@@ -51,6 +57,7 @@ export const TimelineEntrySchema = z.discriminatedUnion('name', [
   z.object({ name: z.literal('mptcp:pm:action'), atMs: z.number(), payload: PmActionSchema }),
   z.object({ name: z.literal('mptcp:config:recovered'), atMs: z.number(), payload: ConfigRecoverySchema }),
   z.object({ name: z.literal('mptcp:config:outcome'), atMs: z.number(), payload: ConfigOutcomeSchema }),
+  z.object({ name: z.literal('mptcp:failover:event'), atMs: z.number(), payload: FailoverEventSchema }),
 ]);
 export type TimelineEntry = z.infer<typeof TimelineEntrySchema>;
 

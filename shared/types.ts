@@ -6,6 +6,7 @@
  * Kernel sources are cited as "(uapi: <header> <field>)" so a reader can check a value's origin.
  */
 import { z } from 'zod';
+import { RoutingStateSchema } from './routing';
 
 export const AddressFamilySchema = z.enum(['inet', 'inet6']);
 export type AddressFamily = z.infer<typeof AddressFamilySchema>;
@@ -242,6 +243,29 @@ export const SubflowSchema = z.object({
   deliveryRateBytesPerSec: counter,
   /** tcpi_pacing_rate; ~0 (unlimited) is reported as null. */
   pacingRateBytesPerSec: counter.nullable(),
+  /**
+   * The interface the subflow leaves by: the bound device (ifindex), else the kernel's output
+   * route for its source and destination (RTM_GETROUTE; docs/live-data.md, Interfaces of
+   * subflows). Null: no route, or not resolved (recordings made before this field).
+   */
+  ifname: z.string().nullable().default(null),
+  // Health inputs (uapi: linux/tcp.h; shared/health.ts, docs/live-data.md). Defaults let a
+  // recording made before these fields load.
+  /** tcpi_backoff: RTO exponential backoffs since the last valid RTT sample. */
+  backoffCount: u32.default(0),
+  /** tcpi_probes: zero-window or keepalive probes sent and not yet answered. */
+  probesCount: u32.default(0),
+  /** tcpi_delivery_rate_app_limited: the delivery-rate sample was limited by the sender's data. */
+  deliveryRateAppLimited: z.boolean().default(false),
+  /**
+   * When the last data segment was sent, data received, ACK received: engine wall clock in ms since
+   * the epoch (the clock of takenAtMs), the dump time minus tcpi_last_data_sent,
+   * tcpi_last_data_recv, tcpi_last_ack_recv. Times rather than ages, so that an idle subflow is
+   * the same value from poll to poll. Null: unknown.
+   */
+  lastDataSentAtMs: z.number().nullable().default(null),
+  lastDataRecvAtMs: z.number().nullable().default(null),
+  lastAckRecvAtMs: z.number().nullable().default(null),
 });
 export type Subflow = z.infer<typeof SubflowSchema>;
 
@@ -372,6 +396,8 @@ export const OverviewSchema = z.object({
   limits: LimitsSchema.nullable(),
   endpoints: z.array(EndpointSchema),
   interfaces: z.array(NetInterfaceSchema),
+  /** Policy routing and rp_filter (shared/routing.ts); absent when not read. */
+  routing: RoutingStateSchema.optional(),
   /** A read that failed (e.g. mptcp_pm family missing) is reported here instead of faked. */
   errors: z.array(z.object({ source: z.string(), code: z.string(), message: z.string() })),
 });

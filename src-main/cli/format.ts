@@ -1,6 +1,16 @@
 /** Human-readable CLI output. JSON output (--json) is the contract's types, unformatted. */
 import type { ApplyReport, PlanView } from '../../shared/config-api';
-import type { Connection, Endpoint, KernelStatus, Limits } from '../../shared/types';
+import { backupLabel, classifySubflow, describeHealth, type SubflowHealth } from '../../shared/health';
+import { summarizePaths, type PathSummary } from '../../shared/paths';
+import { formatBytes, formatPercent, retransPercent } from '../../shared/units';
+import type {
+  Connection,
+  ConnectionsSnapshot,
+  Endpoint,
+  KernelStatus,
+  Limits,
+  Subflow,
+} from '../../shared/types';
 
 export function formatPlan(plan: PlanView): string {
   const out: string[] = [];
@@ -81,21 +91,81 @@ export function formatStatus(s: KernelStatus, limits: Limits | null): string {
 const hostPort = (addr: string, port: number): string =>
   addr.includes(':') ? `[${addr}]:${port}` : `${addr}:${port}`;
 
-export function formatConnections(conns: Connection[]): string {
+/** A rate in bits per second, as `ss` and the UI show it. */
+function bitRate(bytesPerSec: number): string {
+  const bps = bytesPerSec * 8;
+  if (bps >= 1e9) return `${(bps / 1e9).toFixed(2)} Gbit/s`;
+  if (bps >= 1e6) return `${(bps / 1e6).toFixed(1)} Mbit/s`;
+  if (bps >= 1e3) return `${(bps / 1e3).toFixed(1)} kbit/s`;
+  return `${bps} bit/s`;
+}
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+/**
+ * A subflow's health words (shared/health.ts, docs/live-data.md): the state, why when stalled,
+ * the backoff and RTO behind a stall, the delivery rate marked when it is not a current rate, and
+ * whose backup flag is set.
+ */
+function healthText(sf: Subflow, h: SubflowHealth): string {
+  const parts = [`health ${describeHealth(h)}`];
+  if (sf.backoffCount > 0) parts.push(`backoff ${sf.backoffCount}  rto ${Math.round(sf.rtoUs / 1000)} ms`);
+  if (h.state === 'stalled' && h.lastAckRecvAgoMs !== null)
+    parts.push(`last ack ${seconds(h.lastAckRecvAgoMs)} ago`);
+  const rate = `delivery ${bitRate(sf.deliveryRateBytesPerSec)}`;
+  parts.push(h.deliveryRate === 'current' ? rate : `${rate} (${h.deliveryRate})`);
+  const backup = backupLabel(h);
+  if (backup !== '') parts.push(backup);
+  return parts.join('  ');
+}
+
+/**
+ * `connections --json`: the snapshot as the contract has it, each subflow with its `health`
+ * (classifySubflow at the snapshot's takenAtMs).
+ */
+export function connectionsJson(snap: ConnectionsSnapshot): unknown {
+  return {
+    ...snap,
+    connections: snap.connections.map((c) => ({
+      ...c,
+      subflows: c.subflows.map((sf) => ({ ...sf, health: classifySubflow(sf, snap.takenAtMs) })),
+    })),
+    // Per interface (shared/paths.ts), as the text output and the Overview show it.
+    paths: summarizePaths(snap.connections),
+  };
+}
+
+/** `nowMs`: the snapshot's takenAtMs, which the subflows' health is judged at. */
+export function formatConnections(conns: Connection[], nowMs: number): string {
   if (conns.length === 0) return 'no MPTCP connections\n';
   const out: string[] = [];
   for (const c of conns) {
     out.push(
       `${hostPort(c.localAddress, c.localPort)} -> ${hostPort(c.remoteAddress, c.remotePort)}  token ${c.token.toString(16)}  ` +
-        `subflows ${c.subflowsTotal}${c.fallback ? '  FALLBACK' : ''}  sent ${c.bytesSent} B  received ${c.bytesReceived} B`,
+        `subflows ${c.subflowsTotal}${c.fallback ? '  FALLBACK' : ''}  sent ${formatBytes(c.bytesSent)}  ` +
+        `received ${formatBytes(c.bytesReceived)}  mptcp retrans ${formatBytes(c.bytesRetrans)}`,
     );
     for (const sf of c.subflows) {
       out.push(
         `    ${hostPort(sf.localAddress, sf.localPort)} -> ${hostPort(sf.remoteAddress, sf.remotePort)}  ` +
-          `id ${sf.localId}/${sf.remoteId}  rtt ${(sf.rttUs / 1000).toFixed(2)} ms  cwnd ${sf.cwndPkts}  ` +
-          `mss ${sf.mssBytes}${sf.backup ? '  backup' : ''}`,
+          `dev ${sf.ifname ?? '?'}  id ${sf.localId}/${sf.remoteId}  rtt ${(sf.rttUs / 1000).toFixed(2)} ms  cwnd ${sf.cwndPkts}  ` +
+          `mss ${sf.mssBytes}  retrans ${retransPercent(sf) ?? '-'}  ${healthText(sf, classifySubflow(sf, nowMs))}`,
       );
     }
   }
+  out.push('', ...formatPaths(summarizePaths(conns)));
   return out.join('\n') + '\n';
+}
+
+/** Per interface (shared/paths.ts): what the live subflows carried over their lifetime. */
+export function formatPaths(paths: readonly PathSummary[]): string[] {
+  if (paths.length === 0) return [];
+  return [
+    'paths (interface: live subflows, their lifetime bytes):',
+    ...paths.map(
+      (p) =>
+        `  ${p.ifname}  subflows ${p.subflows}${p.backupSubflows ? ` (${p.backupSubflows} backup)` : ''}  connections ${p.connections}  ` +
+        `sent ${formatBytes(p.bytesSent)}  received ${formatBytes(p.bytesReceived)}  retrans ${p.retransPct === null ? '-' : formatPercent(p.retransPct, 100)}`,
+    ),
+  ];
 }

@@ -1,16 +1,17 @@
 /**
  * What the host remembers so that a reload, a second window or a detail view opened late shows
  * what happened: per subflow the charted series (RTT, cwnd, send/receive throughput, TCP
- * retransmissions) at the poll rate, and the timeline (kernel events, path-manager actions,
+ * retransmissions) at the poll rate, and the timeline (kernel events, path-manager actions, failover,
  * configuration outcomes), each for the last `retentionMs`.
  *
- * Memory is bounded by construction: a subflow's samples live in typed-array rings (24 bytes a
+ * Memory is bounded by construction: a subflow's samples live in typed-array rings (25 bytes a
  * sample, grown by doubling up to retentionMs / pollIntervalMs), subflows not seen for
  * retentionMs are dropped, at most maxSubflows are kept, and the timeline holds at most
  * maxEvents entries. `npm run bench:history` measures it (docs/performance.md).
  */
 import type { EventName, EventPayload } from '../../shared/contract';
 import type { ConnectionHistory, HistorySamples, TimelineEntry, TimelineHistory } from '../../shared/history';
+import { healthCode, subflowHealthState } from '../../shared/health';
 import type { ConnectionsSnapshot } from '../../shared/types';
 
 export interface HistoryOptions {
@@ -26,6 +27,9 @@ function rate(prev: number, now: number, dtMs: number): number {
   return dtMs > 0 && now >= prev ? ((now - prev) * 1000) / dtMs : Number.NaN;
 }
 
+/** A health code no state has (shared/health.ts healthCode gives 0..3). */
+const UNKNOWN_HEALTH = 255;
+
 /** One subflow's samples: parallel typed-array rings. */
 class SubflowRing {
   /** Sample times as ms after `baseMs` (u32: 49 days). */
@@ -35,6 +39,8 @@ class SubflowRing {
   private send: Float32Array;
   private recv: Float32Array;
   private retrans: Float32Array;
+  /** shared/health.ts healthCode at each poll; UNKNOWN_HEALTH when not known. */
+  private health: Uint8Array;
   private start = 0;
   private length = 0;
   lastTMs: number | null = null;
@@ -55,6 +61,7 @@ class SubflowRing {
     this.send = new Float32Array(initial);
     this.recv = new Float32Array(initial);
     this.retrans = new Float32Array(initial);
+    this.health = new Uint8Array(initial);
     this.seenAtMs = nowMs;
   }
 
@@ -64,12 +71,12 @@ class SubflowRing {
 
   /** Bytes held by the rings. */
   get bytes(): number {
-    return this.capacity * 24;
+    return this.capacity * 25;
   }
 
   private grow(): void {
     const next = Math.min(this.maxCapacity, this.capacity * 2);
-    const copy = <T extends Uint32Array | Float32Array>(a: T, make: (n: number) => T): T => {
+    const copy = <T extends Uint32Array | Float32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
       const b = make(next);
       for (let i = 0; i < this.length; i++) b[i] = a[(this.start + i) % a.length] ?? 0;
       return b;
@@ -80,6 +87,7 @@ class SubflowRing {
     this.send = copy(this.send, (n) => new Float32Array(n));
     this.recv = copy(this.recv, (n) => new Float32Array(n));
     this.retrans = copy(this.retrans, (n) => new Float32Array(n));
+    this.health = copy(this.health, (n) => new Uint8Array(n));
     this.start = 0;
   }
 
@@ -90,6 +98,7 @@ class SubflowRing {
     sendBps: number,
     recvBps: number,
     retransPkts: number,
+    health: number,
   ): void {
     if (this.length === this.capacity && this.capacity < this.maxCapacity) this.grow();
     const cap = this.capacity;
@@ -107,6 +116,7 @@ class SubflowRing {
     this.send[i] = sendBps;
     this.recv[i] = recvBps;
     this.retrans[i] = retransPkts;
+    this.health[i] = health;
   }
 
   samples(sinceMs: number): HistorySamples {
@@ -117,7 +127,9 @@ class SubflowRing {
       sendBytesPerSec: [],
       recvBytesPerSec: [],
       retransPkts: [],
+      health: [],
     };
+    const health = out.health!;
     const cap = this.capacity;
     // JSON has no NaN: a rate that cannot be derived (first sample, counter reset) is null.
     const num = (v: number | undefined): number | null => (v === undefined || Number.isNaN(v) ? null : v);
@@ -131,6 +143,8 @@ class SubflowRing {
       out.sendBytesPerSec.push(num(this.send[i]));
       out.recvBytesPerSec.push(num(this.recv[i]));
       out.retransPkts.push(this.retrans[i] ?? 0);
+      const h = this.health[i] ?? UNKNOWN_HEALTH;
+      health.push(h === UNKNOWN_HEALTH ? null : h);
     }
     return out;
   }
@@ -142,6 +156,7 @@ export const TIMELINE_EVENTS = [
   'mptcp:pm:action',
   'mptcp:config:recovered',
   'mptcp:config:outcome',
+  'mptcp:failover:event',
 ] as const;
 export type TimelineEventName = (typeof TIMELINE_EVENTS)[number];
 
@@ -200,6 +215,7 @@ export class HostHistory {
           prevT === null ? Number.NaN : rate(ring.lastBytesAcked, s.bytesAcked, dt),
           prevT === null ? Number.NaN : rate(ring.lastBytesReceived, s.bytesReceived, dt),
           s.totalRetransPkts,
+          healthCode(subflowHealthState(s, t)),
         );
         ring.lastTMs = t;
         ring.lastBytesAcked = s.bytesAcked;

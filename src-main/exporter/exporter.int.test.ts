@@ -88,6 +88,10 @@ describe.skipIf(labUnavailableReason() !== null)('exporter against a lab namespa
       expect(n, p.clientIf).toBe(subs.filter((x) => x.localAddress === p.clientAddress).length);
       expect(n).toBe(CONNECTIONS);
     }
+    // Every subflow series carries its health (shared/health.ts; docs/fleet.md).
+    const healths = s.filter((x) => x.name === 'mptcp_subflows').map((x) => x.labels.health);
+    expect(healths.length).toBeGreaterThan(0);
+    for (const h of healths) expect(['active', 'idle', 'app-limited', 'stalled']).toContain(h);
     expect(sampleValue(s, 'mptcp_connections_fallback')).toBe(0);
   });
 

@@ -65,8 +65,8 @@ export const METRICS = {
   ],
   mptcp_subflows: [
     'gauge',
-    'MPTCP subflows by interface (resolved from the local address) and backup flag.',
-    ['interface', 'backup'],
+    "MPTCP subflows by interface (resolved from the local address), backup flag (either side's) and health (active, idle, app-limited, stalled: docs/live-data.md).",
+    ['interface', 'backup', 'health'],
   ],
   mptcp_subflows_unmatched: [
     'gauge',
@@ -108,6 +108,11 @@ export const METRICS = {
     'counter',
     'Kernel events the kernel dropped before the exporter read them (its netlink socket overflowed).',
     [],
+  ],
+  mptcp_cc_repairs_total: [
+    'counter',
+    'Repairs of an out-of-bound ssthresh or cwnd made by a coupled congestion control since it was registered (cc_repairs in its BPF object; needs bpftool and CAP_SYS_ADMIN).',
+    ['congestion_control'],
   ],
   mptcp_pm_actions_total: [
     'counter',
@@ -257,7 +262,7 @@ export function renderReading(r: MetricsReading, opts: RegistryOptions = {}): Pr
     put('mptcp_connections_fallback', {}, c.fallback);
     metric('mptcp_subflows');
     for (const s of c.subflows)
-      put('mptcp_subflows', { interface: s.interface, backup: flag(s.backup) }, s.count);
+      put('mptcp_subflows', { interface: s.interface, backup: flag(s.backup), health: s.health }, s.count);
     put('mptcp_subflows_unmatched', {}, c.orphanSubflows);
     put('mptcp_exporter_poll_duration_seconds', {}, c.pollDurationUs / 1e6);
     put('mptcp_exporter_last_poll_timestamp_seconds', {}, c.takenAtMs / 1000);
@@ -277,6 +282,11 @@ export function renderReading(r: MetricsReading, opts: RegistryOptions = {}): Pr
     put('mptcp_kernel_events_total', { source, type }, n);
   }
   put('mptcp_kernel_events_lost_total', {}, r.kernelEventsLost);
+  if (r.ccRepairs) {
+    metric('mptcp_cc_repairs_total');
+    for (const c of r.ccRepairs)
+      put('mptcp_cc_repairs_total', { congestion_control: c.kernelName }, c.repairs);
+  }
   for (const [key, n] of r.pmActions) {
     const [action = '', result = ''] = key.split('|');
     put('mptcp_pm_actions_total', { action, result }, n);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { NetlinkError } from '../netlink/core';
 import { ConnectionPoller, PollSequencer, WORKER_DUMPS } from './connections';
 import { SnapshotBuilder } from './decode';
@@ -19,6 +19,11 @@ import {
 /** Dump index → its messages, as POLL_PLAN orders them. */
 const DUMPS = recordedDumps;
 const batches = dumpBatches;
+
+// tcp_info's ages become times against the dump's clock (SnapshotBuilder `nowMs`, Date.now() by
+// default): one clock for every build here, so that two builds of the same bytes are equal.
+// (At load, not in beforeEach: the expected snapshots are built while the tests are collected.)
+vi.spyOn(Date, 'now').mockReturnValue(1_800_000_000_000);
 
 function sequential(): string {
   const b = new SnapshotBuilder();

@@ -17,7 +17,7 @@
  * The poll's state (its workers, the last poll's memory, the figures of the last poll) belongs to
  * a ConnectionPoller, which the engine owns (LocalEngine): nothing here is process-wide.
  */
-import type { Connection, ConnectionsSnapshot } from '../../../shared/types';
+import type { Connection, ConnectionsSnapshot, Subflow } from '../../../shared/types';
 import {
   align4,
   malformedNlmsgerr,
@@ -41,6 +41,7 @@ import {
   TCPF_NEW_SYN_RECV,
   TCPF_TIME_WAIT,
 } from '../uapi/sock-diag';
+import type { SubflowPathResolver } from '../rtnl/subflow-paths';
 import { PollMemory, SnapshotBuilder } from './decode';
 import { DiagDumpWorker, type ReceivePath } from './dump-worker';
 import { INET_DIAG_BC_OP, INET_DIAG_REQ_V2, NLATTR } from './uapi-structs';
@@ -312,6 +313,11 @@ export interface PollerOptions {
   reuse?: boolean;
   /** Stand-ins for the dump worker threads (unit tests); null: poll on the caller's socket. */
   workers?: () => readonly DumpRunner[] | null;
+  /**
+   * Resolves each new subflow's interface (Subflow.ifname) before a snapshot is handed out; when
+   * its generation moves (routes changed), the next poll reuses no object of the last.
+   */
+  paths?: SubflowPathResolver | null;
 }
 
 export interface ReadConnectionsOptions {
@@ -336,7 +342,10 @@ export class ConnectionPoller {
     connectionReads: 0,
     connectionFullDumps: 0,
   };
-  private readonly opts: Required<Omit<PollerOptions, 'workers'>> & Pick<PollerOptions, 'workers'>;
+  private readonly opts: Required<Omit<PollerOptions, 'workers' | 'paths'>> & Pick<PollerOptions, 'workers'>;
+  private readonly paths: SubflowPathResolver | null;
+  /** The resolver's generation when the last poll started: its objects' ifnames are of that one. */
+  private pathsGeneration = 0;
   /** The dump workers: started on first use; null once one proved unusable (or after close). */
   private dumpWorkers: DiagDumpWorker[] | null | undefined;
   /** The end of the last poll queued on the dump workers (see pollOnWorkers). */
@@ -357,6 +366,7 @@ export class ConnectionPoller {
       reuse: opts.reuse ?? true,
       workers: opts.workers,
     };
+    this.paths = opts.paths ?? null;
   }
 
   /** Every MPTCP connection (listeners excluded) in the socket's netns, with its subflows. */
@@ -365,7 +375,10 @@ export class ConnectionPoller {
     let b: SnapshotBuilder;
     let connections: Connection[];
     const reuse = this.opts.reuse;
-    const prev = reuse ? this.lastPoll : null;
+    const generation = this.paths?.generation ?? 0;
+    // Routes changed since the last poll: its objects may name the wrong interface.
+    const prev = reuse && generation === this.pathsGeneration ? this.lastPoll : null;
+    this.pathsGeneration = generation;
     const into = reuse ? this.takeMemory() : null;
     if (prev) prev.readers++;
     try {
@@ -392,6 +405,7 @@ export class ConnectionPoller {
         if (prev === this.sparePoll && prev.readers === 0) prev.reset();
       }
     }
+    if (this.paths && b.fresh.length > 0) await this.paths.resolve(b.fresh);
     if (into) {
       const old = this.lastPoll;
       this.lastPoll = into;
@@ -419,6 +433,7 @@ export class ConnectionPoller {
     this.stats.connectionReads++;
     const r = await readConnection(diag, token);
     if (r.fullDump) this.stats.connectionFullDumps++;
+    if (this.paths && r.fresh.length > 0) await this.paths.resolve(r.fresh);
     return r.connection;
   }
 
@@ -554,7 +569,7 @@ function portFilter(localPort: number, remotePort: number): Buffer {
 async function readConnection(
   diag: NlSocket,
   token: number,
-): Promise<{ connection: Connection | null; fullDump: boolean }> {
+): Promise<{ connection: Connection | null; fullDump: boolean; fresh: readonly Subflow[] }> {
   const b = new SnapshotBuilder();
   try {
     const replies = await diag.get(
@@ -564,18 +579,21 @@ async function readConnection(
     );
     for (const r of replies) b.onMptcp(r, 0, r.length);
   } catch (e) {
-    if (e instanceof NetlinkError && e.code === 'ENOENT') return { connection: null, fullDump: false };
+    if (e instanceof NetlinkError && e.code === 'ENOENT')
+      return { connection: null, fullDump: false, fresh: [] };
     throw e;
   }
   const conn = b.connections[0];
-  if (!conn || conn.token !== token) return { connection: null, fullDump: false };
+  if (!conn || conn.token !== token) return { connection: null, fullDump: false, fresh: [] };
   const filter = portFilter(conn.localPort, conn.remotePort);
   const narrowed = TCP_DUMP_REQS.map((r) => Buffer.concat([r, filter]));
   const onTcp = (buf: Buffer, _type: number, off: number, len: number): void => b.onTcp(buf, off, len);
   for (const req of narrowed)
     await diag.dump(SOCK_DIAG_BY_FAMILY, req, 'sock_diag TCP dump (filtered)', onTcp);
-  if (conn.subflows.length >= conn.subflowsTotal) return { connection: conn, fullDump: false };
+  if (conn.subflows.length >= conn.subflowsTotal)
+    return { connection: conn, fullDump: false, fresh: b.fresh };
   conn.subflows.length = 0;
+  b.fresh.length = 0;
   for (const req of TCP_DUMP_REQS) await diag.dump(SOCK_DIAG_BY_FAMILY, req, 'sock_diag TCP dump', onTcp);
-  return { connection: conn, fullDump: true };
+  return { connection: conn, fullDump: true, fresh: b.fresh };
 }

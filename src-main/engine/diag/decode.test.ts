@@ -211,6 +211,38 @@ describe('recorded poll (lab, 6.18)', () => {
     expect(n).toBe(7);
   });
 
+  it('reads the health inputs as ss shows them: lastsnd/lastrcv/lastack, app_limited, backoff', () => {
+    // The ages become times against the dump's clock (nowMs); ss ran right after the dump, so its
+    // ages are the same or a few ms older.
+    const nowMs = 1_800_000_000_000;
+    const built = new SnapshotBuilder({ nowMs });
+    for (const m of msgs(fixture.mptcp)) built.onMptcp(m, NLMSG_HDRLEN, m.length - NLMSG_HDRLEN);
+    for (const m of msgs(fixture.tcp)) built.onTcp(m, NLMSG_HDRLEN, m.length - NLMSG_HDRLEN);
+    const all = built.connections.flatMap((c) => c.subflows);
+    const re = /^tcp\s+\S+\s+\d+\s+\d+\s+\[?([^\s\]]+?)\]?:(\d+)\s+\S+\n([^\n]*)/gm;
+    let n = 0;
+    let appLimited = 0;
+    for (const [, addr, port, info] of fixture.ss.matchAll(re)) {
+      const s = all.find((x) => x.localAddress === addr && x.localPort === Number(port))!;
+      const num = (k: string): number => Number(new RegExp(`\\b${k}:(\\d+)`).exec(info!)?.[1] ?? 0);
+      const near = (atMs: number | null, ssAgeMs: number, what: string): void => {
+        const age = nowMs - atMs!;
+        expect(age, `${addr}:${port} ${what}`).toBeLessThanOrEqual(ssAgeMs);
+        expect(age, `${addr}:${port} ${what}`).toBeGreaterThanOrEqual(ssAgeMs - 20);
+      };
+      near(s.lastDataSentAtMs, num('lastsnd'), 'lastsnd');
+      near(s.lastDataRecvAtMs, num('lastrcv'), 'lastrcv');
+      near(s.lastAckRecvAtMs, num('lastack'), 'lastack');
+      expect(s.deliveryRateAppLimited, `${addr}:${port} app_limited`).toBe(/\bapp_limited\b/.test(info!));
+      expect(s.backoffCount).toBe(num('backoff'));
+      expect(s.probesCount).toBe(0);
+      if (s.deliveryRateAppLimited) appLimited++;
+      n++;
+    }
+    expect(n).toBe(7);
+    expect(appLimited).toBe(4); // the test checks both values of the bit
+  });
+
   it('counts subflows whose connection is missing as orphans', () => {
     const only = new SnapshotBuilder();
     for (const m of msgs(fixture.tcp)) only.onTcp(m, NLMSG_HDRLEN, m.length - NLMSG_HDRLEN);

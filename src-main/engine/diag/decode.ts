@@ -16,7 +16,9 @@
  * it keeps (plus V8's boxes for its u32/u64 fields above 2^30).
  */
 import type { AddressFamily, Connection, Subflow, SubflowFlags, TcpState } from '../../../shared/types';
+import { formatIpv6 } from '../../../shared/packet/addr';
 import {
+  AGE_TOLERANCE_MS,
   CONN_WORDS,
   MPTCP_INFO_READ,
   MPTCP_INFO_RECORD_LEN,
@@ -30,6 +32,7 @@ import {
   SUB_WORDS,
   subflowKey,
   TCP_INFO_READ,
+  TCP_INFO_AGES,
   TCP_INFO_RECORD_LEN,
   TCP_INFO_WORDS,
   TokenIndex,
@@ -38,17 +41,8 @@ import { NLA_TYPE_MASK } from '../uapi/netlink';
 import { AF_INET, AF_INET6 } from '../uapi/socket';
 import { INET_DIAG_CONG, INET_DIAG_INFO, INET_DIAG_ULP_INFO } from '../uapi/sock-diag';
 import {
-  INET_DIAG_MSG,
-  INET_ULP_INFO_MPTCP,
-  INET_ULP_INFO_NAME,
-  MPTCP_INFO,
   MPTCP_INFO_FLAG_FALLBACK,
   MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED,
-  MPTCP_SUBFLOW_ATTR_FLAGS,
-  MPTCP_SUBFLOW_ATTR_ID_LOC,
-  MPTCP_SUBFLOW_ATTR_ID_REM,
-  MPTCP_SUBFLOW_ATTR_TOKEN_LOC,
-  MPTCP_SUBFLOW_ATTR_TOKEN_REM,
   MPTCP_SUBFLOW_FLAG_BKUP_LOC,
   MPTCP_SUBFLOW_FLAG_BKUP_REM,
   MPTCP_SUBFLOW_FLAG_CONNECTED,
@@ -58,6 +52,17 @@ import {
   MPTCP_SUBFLOW_FLAG_MAPVALID,
   MPTCP_SUBFLOW_FLAG_MCAP_LOC,
   MPTCP_SUBFLOW_FLAG_MCAP_REM,
+} from '../uapi/mptcp';
+import {
+  INET_DIAG_MSG,
+  INET_ULP_INFO_MPTCP,
+  INET_ULP_INFO_NAME,
+  MPTCP_INFO,
+  MPTCP_SUBFLOW_ATTR_FLAGS,
+  MPTCP_SUBFLOW_ATTR_ID_LOC,
+  MPTCP_SUBFLOW_ATTR_ID_REM,
+  MPTCP_SUBFLOW_ATTR_TOKEN_LOC,
+  MPTCP_SUBFLOW_ATTR_TOKEN_REM,
   NLATTR,
   TCP_INFINITE_SSTHRESH,
   TCP_INFO,
@@ -101,6 +106,17 @@ function recordedWord(read: readonly UapiField[], f: UapiField): number {
 function recordedByte(read: readonly UapiField[], f: UapiField): number {
   if (!read.includes(f)) throw new Error(`${f.name} is read but not kept in the poll records`);
   return byteOffset(f);
+}
+/**
+ * Where a u8 or one-bit field of a recorded struct sits in its u32 word: [word index, shift]. The
+ * tcp_info reader takes bytes and bits from the words it loads anyway (little-endian only, as the
+ * builder).
+ */
+function recordedBitsOf(read: readonly UapiField[], f: UapiField): [number, number] {
+  if (!read.includes(f)) throw new Error(`${f.name} is read but not kept in the poll records`);
+  if (f.width === 'u8') return [f.offset >>> 2, (f.offset & 3) * 8];
+  if (f.width === 'bits' && f.bitSize === 1) return [f.bitOffset >>> 5, f.bitOffset & 31];
+  throw new Error(`${f.name} is a ${f.width}, not a u8 or a one-bit field`);
 }
 
 // struct inet_diag_msg (include/uapi/linux/inet_diag.h): byte offsets in the message.
@@ -160,6 +176,25 @@ const TI_MIN_RTT = tcpWord(TI.tcpi_min_rtt);
 const TI_DELIVERY_RATE = tcpWord(TI.tcpi_delivery_rate);
 const TI_BYTES_SENT = tcpWord(TI.tcpi_bytes_sent);
 const TI_BYTES_RETRANS = tcpWord(TI.tcpi_bytes_retrans);
+const [TI_PROBES, TI_PROBES_SHIFT] = recordedBitsOf(TCP_INFO_READ, TI.tcpi_probes);
+const [TI_BACKOFF, TI_BACKOFF_SHIFT] = recordedBitsOf(TCP_INFO_READ, TI.tcpi_backoff);
+const [TI_APP_LIMITED, TI_APP_LIMITED_SHIFT] = recordedBitsOf(
+  TCP_INFO_READ,
+  TI.tcpi_delivery_rate_app_limited,
+);
+/** The ages (ms), kept in the records as times: see TCP_INFO_AGES. */
+const tcpAge = (f: UapiField): number => {
+  if (!TCP_INFO_AGES.includes(f)) throw new Error(`${f.name} is not one of the recorded ages`);
+  return wordIndex(f);
+};
+const TI_LAST_DATA_SENT = tcpAge(TI.tcpi_last_data_sent);
+const TI_LAST_DATA_RECV = tcpAge(TI.tcpi_last_data_recv);
+const TI_LAST_ACK_RECV = tcpAge(TI.tcpi_last_ack_recv);
+/** TCP_INFO_AGES in the record's order, as word indices. */
+const TI_AGES = TCP_INFO_AGES.map(wordIndex);
+if (TI_AGES.join() !== [TI_LAST_DATA_SENT, TI_LAST_DATA_RECV, TI_LAST_ACK_RECV].join())
+  throw new Error('TCP_INFO_AGES: not in the order the subflow record keeps them');
+const AGES = TI_AGES.length;
 
 // --- the word readers -----------------------------------------------------------------------------
 
@@ -224,51 +259,11 @@ function formatV4(buf: Buffer, off: number): string {
   return s;
 }
 
-/**
- * IPv6 text as glibc inet_ntop (and therefore ss) prints it: lowercase, the longest run of two or
- * more zero groups (the first on a tie) as `::`, and an embedded IPv4 for ::ffff:a.b.c.d and
- * ::a.b.c.d.
- */
-function formatV6(buf: Buffer, off: number): string {
-  const w: number[] = [];
-  for (let i = 0; i < 8; i++) w.push(buf.readUInt16BE(off + i * 2));
-  let bestBase = -1;
-  let bestLen = 0;
-  let curBase = -1;
-  let curLen = 0;
-  for (let i = 0; i < 8; i++) {
-    if (w[i] === 0) {
-      if (curBase < 0) {
-        curBase = i;
-        curLen = 1;
-      } else curLen++;
-      if (curLen > bestLen) {
-        bestBase = curBase;
-        bestLen = curLen;
-      }
-    } else curBase = -1;
-  }
-  if (bestLen < 2) bestBase = -1;
-  let out = '';
-  for (let i = 0; i < 8; i++) {
-    if (bestBase >= 0 && i >= bestBase && i < bestBase + bestLen) {
-      if (i === bestBase) out += ':';
-      continue;
-    }
-    if (i !== 0) out += ':';
-    if (i === 6 && bestBase === 0 && (bestLen === 6 || (bestLen === 5 && w[5] === 0xffff))) {
-      return out + formatV4(buf, off + 12);
-    }
-    out += w[i]!.toString(16);
-  }
-  if (bestBase >= 0 && bestBase + bestLen === 8) out += ':';
-  return out;
-}
-
 /** Text form of an inet_diag_sockid address (16 bytes at off; IPv4 uses the first 4). */
 export function formatAddress(buf: Buffer, off: number, family: number): string {
   if (family === AF_INET) return off + 4 <= buf.length ? formatV4(buf, off) : '';
-  return off + 16 <= buf.length ? formatV6(buf, off) : '';
+  // As glibc inet_ntop (and therefore ss) prints it: shared/packet/addr.ts.
+  return off + 16 <= buf.length ? formatIpv6(buf, off) : '';
 }
 
 // --- struct inet_diag_msg ----------------------------------------------------------------------
@@ -391,10 +386,25 @@ export type TcpInfoFields = Pick<
   | 'bytesRetrans'
   | 'deliveryRateBytesPerSec'
   | 'pacingRateBytesPerSec'
+  | 'backoffCount'
+  | 'probesCount'
+  | 'deliveryRateAppLimited'
+  | 'lastDataSentAtMs'
+  | 'lastDataRecvAtMs'
+  | 'lastAckRecvAtMs'
 >;
 
-/** The tcp_info reader: the struct at word `i` of `w`, every field inside (or zero-filled). */
-function readTcpInfo(t: TcpInfoFields, w: Uint32Array, i: number): void {
+/**
+ * The tcp_info reader: the struct at word `i` of `w`, every field inside (or zero-filled); the
+ * ages become times against `nowMs`, the engine's clock at the dump.
+ */
+function readTcpInfo(t: TcpInfoFields, w: Uint32Array, i: number, nowMs: number): void {
+  t.probesCount = (w[i + TI_PROBES]! >>> TI_PROBES_SHIFT) & 0xff;
+  t.backoffCount = (w[i + TI_BACKOFF]! >>> TI_BACKOFF_SHIFT) & 0xff;
+  t.deliveryRateAppLimited = ((w[i + TI_APP_LIMITED]! >>> TI_APP_LIMITED_SHIFT) & 1) === 1;
+  t.lastDataSentAtMs = nowMs - w[i + TI_LAST_DATA_SENT]!;
+  t.lastDataRecvAtMs = nowMs - w[i + TI_LAST_DATA_RECV]!;
+  t.lastAckRecvAtMs = nowMs - w[i + TI_LAST_ACK_RECV]!;
   t.rtoUs = w[i + TI_RTO]!;
   t.mssBytes = w[i + TI_SND_MSS]!;
   t.unackedPkts = w[i + TI_UNACKED]!;
@@ -415,13 +425,16 @@ function readTcpInfo(t: TcpInfoFields, w: Uint32Array, i: number): void {
   t.bytesRetrans = u64(w, i + TI_BYTES_RETRANS);
 }
 
-/** Writes the tcp_info fields at buf[off, off+len) into `t`; a field past len reads as 0. */
-export function fillTcpInfo(t: TcpInfoFields, buf: Buffer, off: number, len: number): void {
+/**
+ * Writes the tcp_info fields at buf[off, off+len) into `t`; a field past len reads as 0. `nowMs`:
+ * when the kernel filled it (the ages' reference).
+ */
+export function fillTcpInfo(t: TcpInfoFields, buf: Buffer, off: number, len: number, nowMs: number): void {
   tcpScratch.load(buf, off, len);
-  readTcpInfo(t, tcpScratch.words, 0);
+  readTcpInfo(t, tcpScratch.words, 0, nowMs);
 }
 
-export function decodeTcpInfo(buf: Buffer, off: number, len: number): TcpInfoFields {
+export function decodeTcpInfo(buf: Buffer, off: number, len: number, nowMs = Date.now()): TcpInfoFields {
   const t: TcpInfoFields = {
     rttUs: 0,
     rttVarUs: 0,
@@ -440,8 +453,14 @@ export function decodeTcpInfo(buf: Buffer, off: number, len: number): TcpInfoFie
     bytesRetrans: 0,
     deliveryRateBytesPerSec: 0,
     pacingRateBytesPerSec: null,
+    backoffCount: 0,
+    probesCount: 0,
+    deliveryRateAppLimited: false,
+    lastDataSentAtMs: null,
+    lastDataRecvAtMs: null,
+    lastAckRecvAtMs: null,
   };
-  fillTcpInfo(t, buf, off, len);
+  fillTcpInfo(t, buf, off, len, nowMs);
   return t;
 }
 
@@ -582,6 +601,12 @@ function copyAddresses(r: Uint32Array, at: number, w: Uint32Array, msg: number):
   for (let k = 0; k < 4; k++) r[at + 4 + k] = w[dst + k]!;
 }
 
+/** True when the AGES times at a[ao..] and b[bo..] are each within AGE_TOLERANCE_MS. */
+function closeTimes(a: Float64Array, ao: number, b: Float64Array, bo: number): boolean {
+  for (let k = 0; k < AGES; k++) if (Math.abs(a[ao + k]! - b[bo + k]!) > AGE_TOLERANCE_MS) return false;
+  return true;
+}
+
 /**
  * Joins the two dumps: subflows are attached to their connection by TOKEN_LOC == mptcpi_token
  * (MPTCP_SUBFLOW_ATTR_TOKEN_LOC, include/uapi/linux/mptcp.h) as they stream past. Messages are (buf, offset, len) views as NlSocket.dump hands them
@@ -604,6 +629,12 @@ function copyAddresses(r: Uint32Array, at: number, w: Uint32Array, msg: number):
 
 export class SnapshotBuilder {
   readonly connections: Connection[] = [];
+  /**
+   * Subflows built anew by this poll whose interface is not known yet (ifname null): the caller
+   * resolves them before it hands the snapshot out (rtnl/subflow-paths.ts). A rebuilt object of a
+   * socket whose addresses and bound device did not change takes last poll's ifname instead.
+   */
+  readonly fresh: Subflow[] = [];
   orphanSubflows = 0;
   private readonly byToken: TokenIndex;
   private mptcpComplete: boolean;
@@ -629,9 +660,20 @@ export class SnapshotBuilder {
   private readonly matched: number[] = [];
   private readonly prevSlot: number[] = [];
   private finished = false;
+  /** The engine's clock when the dump began: tcp_info's ages count back from it (opts.nowMs). */
+  private readonly nowMs: number;
 
-  constructor(opts: { mptcpPending?: boolean; prev?: PollMemory | null; into?: PollMemory | null } = {}) {
+  constructor(
+    opts: {
+      mptcpPending?: boolean;
+      prev?: PollMemory | null;
+      into?: PollMemory | null;
+      /** Wall clock (ms since the epoch) of the dump; default: now. */
+      nowMs?: number;
+    } = {},
+  ) {
     if (!LITTLE_ENDIAN) throw new Error('sock_diag decoding needs a little-endian host');
+    this.nowMs = opts.nowMs ?? Date.now();
     this.mptcpComplete = !opts.mptcpPending;
     this.prev = opts.prev ?? null;
     this.mem = opts.into ?? (this.prev ? new PollMemory() : null);
@@ -932,6 +974,8 @@ export class SnapshotBuilder {
     const full = infoLen >= TCP_INFO_RECORD_LEN;
     const mem = this.mem;
     let slot = -1;
+    /** Last poll's ifname for this socket, when its addresses and device are the same. */
+    let ifname: string | null | undefined;
     if (full && mem !== null) {
       slot = mem.reserveSub(null);
       const o = slot * SUB_WORDS;
@@ -949,6 +993,10 @@ export class SnapshotBuilder {
       r[o + SUB_POS] = 0;
       const i = infoOff >>> 2;
       for (let k = 0; k < TCP_INFO_WORDS.length; k++) r[o + SUB_TCP_INFO + k] = w[i + TCP_INFO_WORDS[k]!]!;
+      // The ages as times, as readTcpInfo computes them.
+      const at = mem.subAtMs;
+      const ao = slot * AGES;
+      for (let k = 0; k < AGES; k++) at[ao + k] = this.nowMs - w[i + TI_AGES[k]!]!;
       // A name past the intern table's size has no id: such a record never matches.
       if (cong !== NO_CONG_ID) {
         mem.subValid[slot] = 1;
@@ -961,8 +1009,12 @@ export class SnapshotBuilder {
         if (
           j >= 0 &&
           sameWords(r, o, prev.subWords, po, 0, SUB_CONN) &&
-          sameWords(r, o, prev.subWords, po, SUB_TCP_INFO, SUB_WORDS)
+          sameWords(r, o, prev.subWords, po, SUB_TCP_INFO, SUB_WORDS) &&
+          closeTimes(mem.subAtMs, slot * AGES, prev.subAtMs, j * AGES)
         ) {
+          // Last poll's object holds last poll's times: the record keeps those, so that a time
+          // is compared with the one the object shows and never drifts by tolerances adding up.
+          for (let k = 0; k < AGES; k++) mem.subAtMs[slot * AGES + k] = prev.subAtMs[j * AGES + k]!;
           this.prevSubCursor = j + 1;
           const p = prev.subs[j]!;
           mem.subs[slot] = p;
@@ -970,6 +1022,9 @@ export class SnapshotBuilder {
           else this.addSubflow(conn, p, slot, j);
           return;
         }
+        // Same socket, same addresses (words 6-13) and bound device (word 4): same route.
+        if (j >= 0 && r[o + 4] === prev.subWords[po + 4] && sameWords(r, o, prev.subWords, po, 6, 14))
+          ifname = prev.subs[j]!.ifname;
       }
     }
     // Built as one literal (not from decodeTcpInfo's object plus a spread) so every subflow gets
@@ -1019,10 +1074,18 @@ export class SnapshotBuilder {
       bytesRetrans: 0,
       deliveryRateBytesPerSec: 0,
       pacingRateBytesPerSec: null,
+      ifname: ifname ?? null,
+      backoffCount: 0,
+      probesCount: 0,
+      deliveryRateAppLimited: false,
+      lastDataSentAtMs: null,
+      lastDataRecvAtMs: null,
+      lastAckRecvAtMs: null,
     };
-    if (full) readTcpInfo(s, w, infoOff >>> 2);
-    else if (infoOff >= 0) fillTcpInfo(s, buf, infoOff, infoLen);
+    if (full) readTcpInfo(s, w, infoOff >>> 2, this.nowMs);
+    else if (infoOff >= 0) fillTcpInfo(s, buf, infoOff, infoLen, this.nowMs);
     if (slot >= 0) mem!.subs[slot] = s;
+    if (ifname === undefined) this.fresh.push(s);
     // Until the MPTCP dumps have ended, once one subflow waits, the later ones wait behind it: a
     // connection's subflows keep the TCP dump's order.
     // A new object: it matched no record of the last poll (-1).

@@ -97,6 +97,9 @@ export const MPTCP_INFO_READ: readonly UapiField[] = [
 ];
 /** The struct tcp_info fields (include/uapi/linux/tcp.h) a Subflow holds; as above. */
 export const TCP_INFO_READ: readonly UapiField[] = [
+  TI.tcpi_probes,
+  TI.tcpi_backoff,
+  TI.tcpi_delivery_rate_app_limited,
   TI.tcpi_rto,
   TI.tcpi_snd_mss,
   TI.tcpi_unacked,
@@ -115,6 +118,26 @@ export const TCP_INFO_READ: readonly UapiField[] = [
   TI.tcpi_bytes_sent,
   TI.tcpi_bytes_retrans,
 ];
+/**
+ * The tcp_info ages (ms since the last data sent, data received, ACK received) a Subflow holds as
+ * times (dump time minus the age). They grow on every poll while nothing happens, so their words
+ * are not compared as the others are: a record keeps the times (subAtMs), and a time within
+ * AGE_TOLERANCE_MS of last poll's counts as unchanged.
+ */
+export const TCP_INFO_AGES: readonly UapiField[] = [
+  TI.tcpi_last_data_sent,
+  TI.tcpi_last_data_recv,
+  TI.tcpi_last_ack_recv,
+];
+/**
+ * How far a recomputed time may move and still be last poll's. The kernel counts the ages in
+ * jiffies (4 ms at HZ=250) from its own clock at the dump, the engine subtracts them from one
+ * wall-clock reading per poll, so the same event lands a few ms (up to a slow dump's length)
+ * apart from poll to poll. Anything that sends or receives data also moves a compared counter
+ * (tcpi_bytes_sent, tcpi_bytes_received, tcpi_bytes_acked), so only an ACK that acknowledges
+ * nothing new can be held back, by at most this long.
+ */
+export const AGE_TOLERANCE_MS = 500;
 /** The u32 words (index = byte offset / 4) a connection record keeps of its mptcp_info. */
 export const MPTCP_INFO_WORDS: readonly number[] = wordsCovering(MPTCP_INFO_READ);
 /** The u32 words a subflow record keeps of its tcp_info. */
@@ -122,6 +145,9 @@ export const TCP_INFO_WORDS: readonly number[] = wordsCovering(TCP_INFO_READ);
 /** The shortest mptcp_info / tcp_info that holds every recorded word: shorter ones get no record. */
 export const MPTCP_INFO_RECORD_LEN = (MPTCP_INFO_WORDS[MPTCP_INFO_WORDS.length - 1]! + 1) * 4;
 export const TCP_INFO_RECORD_LEN = (TCP_INFO_WORDS[TCP_INFO_WORDS.length - 1]! + 1) * 4;
+// The builder reads the ages with the recorded words, without a bounds check of its own.
+for (const f of TCP_INFO_AGES)
+  if (f.minLen > TCP_INFO_RECORD_LEN) throw new Error(`${f.name} lies past the recorded tcp_info words`);
 
 // A connection record: 0 token, 1 ports (inet_diag_sockid sport, dport), 2 family | state << 8,
 // 3 inode, 4-7 source address, 8-11 destination address, 12.. MPTCP_INFO_WORDS.
@@ -153,6 +179,8 @@ export class PollMemory {
   readonly byToken = new TokenIndex();
 
   subWords = new Uint32Array(2048 * SUB_WORDS);
+  /** Per subflow record, the TCP_INFO_AGES as times (ms since the epoch), in that order. */
+  subAtMs = new Float64Array(2048 * TCP_INFO_AGES.length);
   subValid = new Uint8Array(2048);
   readonly subs: Subflow[] = [];
   subCount = 0;
@@ -191,6 +219,7 @@ export class PollMemory {
     if (slot >= this.subValid.length) {
       const n = this.subValid.length * 2;
       this.subWords = grown(this.subWords, n * SUB_WORDS);
+      this.subAtMs = grown(this.subAtMs, n * TCP_INFO_AGES.length);
       this.subValid = grown(this.subValid, n);
     }
     this.subValid[slot] = 0;
@@ -220,7 +249,7 @@ export class PollMemory {
   }
 }
 
-function grown<T extends Uint32Array | Uint8Array | Int32Array>(a: T, n: number): T {
+function grown<T extends Uint32Array | Uint8Array | Int32Array | Float64Array>(a: T, n: number): T {
   const b = new (a.constructor as new (n: number) => T)(n);
   b.set(a);
   return b;

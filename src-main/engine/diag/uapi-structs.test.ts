@@ -10,7 +10,7 @@ import { parseBtf } from '../cc/btf';
 import { BtfBuilder } from '../../testing/btf-builder';
 import { uapiEnumMismatches, uapiStructMismatches } from '../../testing/uapi-layout';
 import { decodeMptcpInfo, decodeTcpInfo, SnapshotBuilder } from './decode';
-import { MPTCP_INFO_READ, TCP_INFO_READ } from './poll-memory';
+import { MPTCP_INFO_READ, TCP_INFO_AGES, TCP_INFO_READ } from './poll-memory';
 import {
   MPTCP_INFO,
   TCP_INFO,
@@ -164,9 +164,12 @@ describe('the BTF check of the uapi tables', () => {
 describe('what the decoders derive from the tables', () => {
   it('word indices (offset / 4) of the fields a record keeps, and whole-field prefixes', () => {
     expect(wordsCovering([TCP_INFO.fields.tcpi_pacing_rate, TCP_INFO.fields.tcpi_rtt])).toEqual([17, 26, 27]);
+    // Words 0 and 1: tcpi_probes, tcpi_backoff and the tcpi_delivery_rate_app_limited bit.
     expect(wordsCovering(TCP_INFO_READ)).toEqual([
-      2, 4, 6, 8, 15, 17, 18, 19, 20, 25, 26, 27, 30, 31, 32, 33, 37, 40, 41, 50, 51, 52, 53,
+      0, 1, 2, 4, 6, 8, 15, 17, 18, 19, 20, 25, 26, 27, 30, 31, 32, 33, 37, 40, 41, 50, 51, 52, 53,
     ]);
+    // The ages are kept as times, not as words (poll-memory.ts TCP_INFO_AGES): words 11, 13, 14.
+    expect(wordsCovering(TCP_INFO_AGES)).toEqual([11, 13, 14]);
     expect(wordsCovering(MPTCP_INFO_READ)).toEqual([0, 2, 3, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
     const prefixes = wholeFieldPrefixes(MPTCP_INFO);
     // A 60-byte mptcp_info holds whole fields up to bytes_retrans's end (56), not half of bytes_sent.
@@ -196,6 +199,13 @@ const TCP_FIELDS: [keyof ReturnType<typeof decodeTcpInfo>, string][] = [
   ['bytesRetrans', 'tcpi_bytes_retrans'],
 ];
 
+/** The u8 and bitfield members a Subflow holds (read from the words that hold them). */
+const TCP_SMALL_FIELDS: [keyof ReturnType<typeof decodeTcpInfo>, string][] = [
+  ['probesCount', 'tcpi_probes'],
+  ['backoffCount', 'tcpi_backoff'],
+  ['deliveryRateAppLimited', 'tcpi_delivery_rate_app_limited'],
+];
+
 describe('the decoders read where the tables say', () => {
   it('tcp_info: each Subflow field from its tcpi_ field, and the record keeps exactly those', () => {
     const info = Buffer.alloc(TCP_INFO.size);
@@ -209,7 +219,58 @@ describe('the decoders read where the tables say', () => {
       const f = TCP_INFO.fields[name as keyof typeof TCP_INFO.fields];
       expect(t[key], key).toBe(f.width === 'u64' ? 1000 + k + 2 ** 40 : 1000 + k);
     });
-    expect(TCP_INFO_READ.map((f) => f.name).sort()).toEqual(TCP_FIELDS.map(([, n]) => n).sort());
+    expect(TCP_INFO_READ.map((f) => f.name).sort()).toEqual(
+      [...TCP_FIELDS.map(([, n]) => n), ...TCP_SMALL_FIELDS.map(([, n]) => n)].sort(),
+    );
+  });
+
+  it('tcp_info: the u8 and one-bit fields and the ages (ms before the dump) from their tcpi_ fields', () => {
+    const T = TCP_INFO.fields;
+    const info = Buffer.alloc(TCP_INFO.size);
+    info[T.tcpi_probes.offset] = 3;
+    info[T.tcpi_backoff.offset] = 6;
+    // Neighbours that must not leak in: tcpi_retransmits, tcpi_options, tcpi_rcv_wscale and the
+    // fastopen bits around the app-limited bit.
+    info[T.tcpi_retransmits.offset] = 0xff;
+    info[T.tcpi_options.offset] = 0xff;
+    info[T.tcpi_delivery_rate_app_limited.offset] = 0xfe; // every bit of the byte but this one
+    info.writeUInt32LE(1500, T.tcpi_last_data_sent.offset);
+    info.writeUInt32LE(25_000, T.tcpi_last_data_recv.offset);
+    info.writeUInt32LE(13_312, T.tcpi_last_ack_recv.offset);
+    const now = 1_800_000_000_000;
+    expect(decodeTcpInfo(info, 0, info.length, now)).toMatchObject({
+      probesCount: 3,
+      backoffCount: 6,
+      deliveryRateAppLimited: false,
+      lastDataSentAtMs: now - 1500,
+      lastDataRecvAtMs: now - 25_000,
+      lastAckRecvAtMs: now - 13_312,
+    });
+    info[T.tcpi_delivery_rate_app_limited.offset] = 0x01;
+    info[T.tcpi_probes.offset] = 0;
+    expect(decodeTcpInfo(info, 0, info.length, now)).toMatchObject({
+      probesCount: 0,
+      backoffCount: 6,
+      deliveryRateAppLimited: true,
+    });
+    // The word path (SnapshotBuilder) reads them the same way.
+    const M = MPTCP_INFO.fields;
+    const mi = Buffer.alloc(MPTCP_INFO.size);
+    mi.writeUInt32LE(7, M.mptcpi_token.offset);
+    const b = new SnapshotBuilder({ nowMs: now });
+    const conn = message([attr(2, mi)]);
+    b.onMptcp(conn, 0, conn.length);
+    const ulp = attr(19, Buffer.concat([attr(1, Buffer.from('mptcp\0')), attr(3, attr(2, u32(7)))]));
+    const sub = message([attr(2, info), ulp]);
+    b.onTcp(sub, 0, sub.length);
+    expect(b.connections[0]!.subflows[0]).toMatchObject({
+      probesCount: 0,
+      backoffCount: 6,
+      deliveryRateAppLimited: true,
+      lastDataSentAtMs: now - 1500,
+      lastDataRecvAtMs: now - 25_000,
+      lastAckRecvAtMs: now - 13_312,
+    });
   });
 
   it('mptcp_info: token, flags, counters and subflows_total from their mptcpi_ fields', () => {

@@ -16,6 +16,7 @@
  * Constants shared beyond engine/diag (AF_*, IPPROTO_*, SOCK_DIAG_BY_FAMILY, INET_DIAG_*, NLMSG_*)
  * are defined once in ../uapi/; this file adds the ones only engine/diag reads.
  */
+import type { TcpState } from '../../../shared/types';
 import { IPPROTO_MPTCP, IPPROTO_TCP } from '../uapi/socket';
 import {
   INET_DIAG_BC_D_EQ,
@@ -378,7 +379,8 @@ export const MPTCP_SUBFLOW_ATTR_ID_LOC = 10;
 
 /**
  * idiag_state / tcpi_state names by their TCP_* value (include/net/tcp_states.h; the index is the
- * value). Names match the contract's TcpState; the BTF check compares `TCP_${name}` with the index.
+ * value). Names are the contract's TcpState (checked here); the BTF check compares `TCP_${name}`
+ * with the index.
  */
 export const TCP_STATE_NAMES = [
   'UNKNOWN',
@@ -395,7 +397,7 @@ export const TCP_STATE_NAMES = [
   'CLOSING',
   'NEW_SYN_RECV',
   'BOUND_INACTIVE',
-] as const;
+] as const satisfies readonly TcpState[];
 
 /**
  * Enum constants engine/diag uses, here and from ../uapi/, by their uapi name: the BTF check
@@ -431,18 +433,7 @@ export const UAPI_STATE_MASKS: Readonly<Record<string, number>> = {
 
 // --- #define constants (not in BTF) -------------------------------------------------------------
 
-/** MPTCP_INFO_FLAG_* bits of mptcpi_flags (include/uapi/linux/mptcp.h). */
-export const MPTCP_INFO_FLAG_FALLBACK = 1 << 0;
-export const MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED = 1 << 1;
-/** MPTCP_SUBFLOW_FLAG_* bits of MPTCP_SUBFLOW_ATTR_FLAGS (include/uapi/linux/mptcp.h). */
-export const MPTCP_SUBFLOW_FLAG_MCAP_REM = 1 << 0;
-export const MPTCP_SUBFLOW_FLAG_MCAP_LOC = 1 << 1;
-export const MPTCP_SUBFLOW_FLAG_JOIN_REM = 1 << 2;
-export const MPTCP_SUBFLOW_FLAG_JOIN_LOC = 1 << 3;
-export const MPTCP_SUBFLOW_FLAG_BKUP_REM = 1 << 4;
-export const MPTCP_SUBFLOW_FLAG_BKUP_LOC = 1 << 5;
-export const MPTCP_SUBFLOW_FLAG_FULLY_ESTABLISHED = 1 << 6;
-export const MPTCP_SUBFLOW_FLAG_CONNECTED = 1 << 7;
-export const MPTCP_SUBFLOW_FLAG_MAPVALID = 1 << 8;
+// MPTCP_INFO_FLAG_* (mptcpi_flags) and MPTCP_SUBFLOW_FLAG_* (MPTCP_SUBFLOW_ATTR_FLAGS) are in
+// ../uapi/mptcp.ts, with the rest of uapi: linux/mptcp.h.
 /** TCP_INFINITE_SSTHRESH (include/net/tcp.h): tcpi_snd_ssthresh when there is none. */
 export const TCP_INFINITE_SSTHRESH = 0x7fffffff;

@@ -14,13 +14,16 @@
  * - The kernel status (net.mptcp.enabled, path manager, scheduler, default CC) is a few dozen
  *   sysctl reads, 3 ms, the costliest read of a scrape; those settings change only when an
  *   administrator changes them, so it is read in the background, at most every
- *   STATUS_MAX_AGE_MS, after a poll (bench/exporter.mjs measured the difference).
+ *   STATUS_MAX_AGE_MS, after a poll (bench/exporter.mjs measured the difference). The coupled
+ *   CCs' repair counts (a few bpftool runs) are read with it.
  *
  * Kernel events and the path manager's actions are counted from the service's event streams
  * while the collector runs (mptcp_pm events need CAP_NET_ADMIN; without it only interface events
  * are counted and `eventsNote` says why).
  */
+import type { CcRepairs } from '../../../shared/cc';
 import { EVENTS_DROPPED_CODE, type EventPayload } from '../../../shared/contract';
+import { subflowHealthState, type SubflowHealthState } from '../../../shared/health';
 import type {
   Connection,
   ConnectionsSnapshot,
@@ -28,15 +31,9 @@ import type {
   KernelStatus,
   Limits,
   MptcpCounters,
-  NetInterface,
 } from '../../../shared/types';
 import type { EngineService } from '../service';
-import {
-  InterfaceByteCounters,
-  interfaceByAddress,
-  subflowInterface,
-  type InterfaceBytes,
-} from './interface-bytes';
+import { InterfaceByteCounters, subflowInterface, type InterfaceBytes } from './interface-bytes';
 
 /** How old the reported kernel status may be (it is re-read after the first poll past this). */
 export const STATUS_MAX_AGE_MS = 10_000;
@@ -52,6 +49,8 @@ export interface CollectorOptions {
 export interface SubflowCount {
   interface: string;
   backup: boolean;
+  /** shared/health.ts subflowHealthState at the poll's takenAtMs. */
+  health: SubflowHealthState;
   count: number;
 }
 
@@ -89,7 +88,7 @@ export interface PerConnection {
   subflows: PerConnectionSubflow[];
 }
 
-export type ReadSource = 'status' | 'limits' | 'endpoints' | 'counters' | 'connections';
+export type ReadSource = 'status' | 'limits' | 'endpoints' | 'counters' | 'connections' | 'cc_repairs';
 
 export interface MetricsReading {
   status: KernelStatus | null;
@@ -111,6 +110,11 @@ export interface MetricsReading {
   success: Map<ReadSource, boolean>;
   /** How long this reading took, seconds. */
   readDurationSeconds: number;
+  /**
+   * The coupled CCs' repair counts (mptcp:cc:repairs), read with the status in the background;
+   * null when they cannot be read here (no bpftool, not permitted).
+   */
+  ccRepairs: CcRepairs['counts'] | null;
   perConnection: { limit: number; connections: PerConnection[]; omitted: number } | null;
 }
 
@@ -119,7 +123,6 @@ const hostPort = (address: string, port: number): string =>
 
 export class MetricsCollector {
   private readonly bytes = new InterfaceByteCounters();
-  private byAddress = new Map<string, string>();
   private latest: ConnectionsSummary | null = null;
   private latestSnapshot: ConnectionsSnapshot | null = null;
   private readonly kernelEvents = new Map<string, number>();
@@ -133,6 +136,7 @@ export class MetricsCollector {
   private readonly unsubscribe: (() => void)[] = [];
   private readonly perConnectionLimit: number | null;
   private status: { ok: boolean; value: KernelStatus | null; readAtMs: number } | null = null;
+  private ccRepairs: CcRepairs['counts'] | null = null;
   /** Why MPTCP events are not counted (no CAP_NET_ADMIN), once the engine said so. */
   eventsNote: string | null = null;
 
@@ -195,9 +199,6 @@ export class MetricsCollector {
       while (this.pending) {
         const snap = this.pending;
         this.pending = null;
-        // Addresses move rarely but do move (DHCP, a link flap): read them with every poll.
-        const itfs = await this.service.invoke('mptcp:interfaces:list', {});
-        if (itfs.ok) this.byAddress = interfaceByAddress(itfs.value as NetInterface[]);
         this.fold(snap);
         if (!this.status || Date.now() - this.status.readAtMs >= STATUS_MAX_AGE_MS) await this.readStatus();
       }
@@ -209,11 +210,12 @@ export class MetricsCollector {
   private fold(snap: ConnectionsSnapshot): void {
     this.polls++;
     const subflows = new Map<string, SubflowCount>();
-    this.bytes.update(snap, this.byAddress, (itf, s) => {
-      const key = s.backup ? `${itf}|b` : itf;
+    this.bytes.update(snap, (itf, s) => {
+      const health = subflowHealthState(s, snap.takenAtMs);
+      const key = `${itf}|${s.backup ? 'b' : ''}|${health}`;
       const entry = subflows.get(key);
       if (entry) entry.count++;
-      else subflows.set(key, { interface: itf, backup: s.backup, count: 1 });
+      else subflows.set(key, { interface: itf, backup: s.backup, health, count: 1 });
     });
     const byState = new Map<string, number>();
     let fallback = 0;
@@ -236,6 +238,11 @@ export class MetricsCollector {
     const r = await this.service.invoke('mptcp:status:get', {});
     // A failed read keeps the last good value out of the scrape (read_success says why).
     this.status = { ok: r.ok, value: r.ok ? (r.value as KernelStatus) : null, readAtMs: Date.now() };
+    // The repair counts change rarely (about one repair in 100 runs, docs/coupled-cc-anomaly.md)
+    // and cost a few bpftool runs: read at the status's rhythm, not in the scrape.
+    const cc = await this.service.invoke('mptcp:cc:repairs', {});
+    const repairs = cc.ok ? (cc.value as CcRepairs) : null;
+    this.ccRepairs = repairs && repairs.error === null ? repairs.counts : null;
   }
 
   /** One scrape's reading: fresh cheap reads plus the newest poll's summary. */
@@ -254,6 +261,7 @@ export class MetricsCollector {
       ['endpoints', endpoints.ok],
       ['counters', counters.ok],
       ['connections', this.latest !== null],
+      ['cc_repairs', this.ccRepairs !== null],
     ]);
     return {
       status: status.value,
@@ -270,6 +278,7 @@ export class MetricsCollector {
       trackedSubflows: this.bytes.trackedSubflows,
       success,
       readDurationSeconds: (performance.now() - started) / 1000,
+      ccRepairs: this.ccRepairs,
       perConnection: this.perConnection(),
     };
   }
@@ -308,7 +317,7 @@ export class MetricsCollector {
       receivedBytes: c.bytesReceived,
       retransmittedBytes: c.bytesRetrans,
       subflows: c.subflows.map((s) => ({
-        interface: subflowInterface(s, this.byAddress),
+        interface: subflowInterface(s),
         local: hostPort(s.localAddress, s.localPort),
         remote: hostPort(s.remoteAddress, s.remotePort),
         backup: s.backup,

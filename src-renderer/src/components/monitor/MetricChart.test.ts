@@ -8,6 +8,7 @@ const point = (tMs: number, rttMs: number | null): ChartPoint => ({
   cwndPkts: null,
   sendMbitPerSec: null,
   recvMbitPerSec: null,
+  health: null,
 });
 
 describe('MetricChart drawing', () => {

@@ -298,9 +298,14 @@ interface EventMarkersProps {
 function EventMarkers({ markers, fromMs, toMs, yTop, clipId }: EventMarkersProps) {
   const { area, maps } = useChartGeometry(fromMs, toMs, yTop);
   if (!maps || !area) return null;
+  // Link events of the subflows' own interfaces read "eth1 down", "eth1 up" (ConnectionDetail).
   const placed = placeMarkerLabels(
-    markers.flatMap((e) =>
-      e.source === 'mptcp' ? [{ x: maps.x(e.timestampMs), e, kind: e.event.kind }] : [],
+    markers.flatMap((e): { x: number; e: KernelEvent; kind: string }[] =>
+      e.source === 'mptcp'
+        ? [{ x: maps.x(e.timestampMs), e, kind: e.event.kind }]
+        : e.source === 'link'
+          ? [{ x: maps.x(e.timestampMs), e, kind: `${e.name} ${e.usable ? 'up' : 'down'}` }]
+          : [],
     ),
   );
   return (
@@ -312,13 +317,24 @@ function EventMarkers({ markers, fromMs, toMs, yTop, clipId }: EventMarkersProps
       </defs>
       <g clipPath={`url(#${clipId})`}>
         {placed.map(({ x, e, kind, row }, i) => (
-          <g key={`${e.timestampMs}-${i}`} className="event-marker" data-kind={kind}>
+          <g
+            key={`${e.timestampMs}-${i}`}
+            className="event-marker"
+            data-kind={e.source === 'link' ? 'link' : kind}
+            data-label={kind}
+          >
             <line
               x1={x}
               x2={x}
               y1={area.y}
               y2={area.y + area.height}
-              stroke={MARKER_COLORS[kind] ?? '#868e96'}
+              stroke={
+                e.source === 'link'
+                  ? e.usable
+                    ? MARKER_COLORS.sub_established
+                    : MARKER_COLORS.sub_closed
+                  : (MARKER_COLORS[kind] ?? '#868e96')
+              }
               strokeDasharray="2 3"
             />
             <text x={x + 3} y={area.y + 10 + row * MARKER_ROW_PX} fontSize={10} fill="#667085">
@@ -327,6 +343,94 @@ function EventMarkers({ markers, fromMs, toMs, yTop, clipId }: EventMarkersProps
           </g>
         ))}
       </g>
+    </g>
+  );
+}
+
+/** A stalled run of points: its first and last sample times. */
+export interface StallSpan {
+  fromMs: number;
+  toMs: number;
+}
+
+/**
+ * The runs of stalled points of one series (ChartPoint health, shared/health.ts): the chart marks
+ * them, and their values are left out (samples-store window), so a stall shows as a marked gap
+ * and never as the subflow's last values carried on as a flat line.
+ */
+export function stallSpans(points: readonly ChartPoint[]): StallSpan[] {
+  const out: StallSpan[] = [];
+  let open: StallSpan | null = null;
+  for (const p of points) {
+    if (p.health === 'stalled') {
+      if (open) open.toMs = p.tMs;
+      else {
+        open = { fromMs: p.tMs, toMs: p.tMs };
+        out.push(open);
+      }
+    } else open = null;
+  }
+  return out;
+}
+
+/** Narrowest a stall is drawn, px: a single stalled sample must still show. */
+const STALL_MIN_PX = 4;
+const STALL_BAR_PX = 5;
+const STALL_COLOR = '#c92a2a';
+
+/**
+ * Stalls as SVG at recharts' scales: a shaded band in the subflow's colour over the plot's
+ * height, with a red bar along the bottom; the legend names the stalled subflows.
+ */
+function StallMarkers({
+  series,
+  fromMs,
+  toMs,
+  yTop,
+}: {
+  series: ChartSeries[];
+  fromMs: number;
+  toMs: number;
+  yTop: number;
+}) {
+  const { area, maps } = useChartGeometry(fromMs, toMs, yTop);
+  if (!maps || !area) return null;
+  const left = area.x;
+  const right = area.x + area.width;
+  return (
+    <g className="stall-markers">
+      {series.flatMap((s, i) =>
+        stallSpans(s.points).map((span) => {
+          const x0 = Math.max(left, maps.x(span.fromMs) - STALL_MIN_PX / 2);
+          const x1 = Math.min(right, Math.max(maps.x(span.toMs) + STALL_MIN_PX / 2, x0 + STALL_MIN_PX));
+          if (x1 <= left || x0 >= right) return null;
+          return (
+            <g
+              key={`${s.meta.key}-${span.fromMs}`}
+              className="stall-marker"
+              data-testid="stall-marker"
+              data-subflow={s.meta.label}
+            >
+              <title>{`${s.meta.label} stalled (no values while stalled)`}</title>
+              <rect
+                x={x0}
+                y={area.y}
+                width={x1 - x0}
+                height={area.height}
+                fill={subflowColor(i)}
+                fillOpacity={0.12}
+              />
+              <rect
+                x={x0}
+                y={area.y + area.height - STALL_BAR_PX}
+                width={x1 - x0}
+                height={STALL_BAR_PX}
+                fill={STALL_COLOR}
+              />
+            </g>
+          );
+        }),
+      )}
     </g>
   );
 }
@@ -486,6 +590,7 @@ export function MetricChart({
         >
           {frame}
           <EventMarkers markers={markers} fromMs={fromMs} toMs={toMs} yTop={yTop} clipId={`${testId}-clip`} />
+          <StallMarkers series={series} fromMs={fromMs} toMs={toMs} yTop={yTop} />
           <CanvasSeries
             canvas={canvasEl}
             series={series}
@@ -547,7 +652,13 @@ export function MetricChart({
               />
             </svg>
             <span className="mono">{s.meta.label}</span>
-            {s.meta.backup ? <span className="muted"> backup</span> : null}
+            {s.meta.backup ? <span className="muted"> {s.meta.backupLabel || 'backup'}</span> : null}
+            {s.points[s.points.length - 1]?.health === 'stalled' ? (
+              <span className="stall-note" data-testid="legend-stalled">
+                {' '}
+                stalled
+              </span>
+            ) : null}
           </li>
         ))}
       </ul>

@@ -14,6 +14,8 @@ export interface Sample {
   recvBytesPerSec: number;
   /** tcpi_total_retrans, cumulative. */
   retransPkts: number;
+  /** The subflow's health then (shared/health.ts healthCode); NaN when unknown (host history). */
+  health: number;
 }
 
 export const SAMPLE_FIELDS = [
@@ -23,6 +25,7 @@ export const SAMPLE_FIELDS = [
   'sendBytesPerSec',
   'recvBytesPerSec',
   'retransPkts',
+  'health',
 ] as const satisfies readonly (keyof Sample)[];
 export type SampleField = (typeof SAMPLE_FIELDS)[number];
 
@@ -38,6 +41,7 @@ export class SampleRing {
   private sendBytesPerSec: Float64Array;
   private recvBytesPerSec: Float64Array;
   private retransPkts: Float64Array;
+  private health: Float64Array;
 
   constructor(private cap: number) {
     const capacity = cap;
@@ -49,6 +53,7 @@ export class SampleRing {
     this.sendBytesPerSec = new Float64Array(this.slots);
     this.recvBytesPerSec = new Float64Array(this.slots);
     this.retransPkts = new Float64Array(this.slots);
+    this.health = new Float64Array(this.slots);
   }
 
   get capacity(): number {
@@ -85,6 +90,7 @@ export class SampleRing {
     this.sendBytesPerSec[index] = s.sendBytesPerSec;
     this.recvBytesPerSec[index] = s.recvBytesPerSec;
     this.retransPkts[index] = s.retransPkts;
+    this.health[index] = s.health;
   }
 
   private grow(): void {
@@ -100,6 +106,7 @@ export class SampleRing {
     this.sendBytesPerSec = copy(this.sendBytesPerSec);
     this.recvBytesPerSec = copy(this.recvBytesPerSec);
     this.retransPkts = copy(this.retransPkts);
+    this.health = copy(this.health);
     this.start = 0;
     this.slots = slots;
   }
@@ -124,6 +131,7 @@ export class SampleRing {
       sendBytesPerSec: this.sendBytesPerSec[k] ?? Number.NaN,
       recvBytesPerSec: this.recvBytesPerSec[k] ?? Number.NaN,
       retransPkts: this.retransPkts[k] ?? Number.NaN,
+      health: this.health[k] ?? Number.NaN,
     };
   }
 

@@ -6,6 +6,14 @@
  * subflows are kept (the longest unseen go first; a snapshot with more subflows than that leaves
  * the newest without history rather than evict ones it still holds).
  */
+import {
+  backupLabel,
+  healthCode,
+  healthOfCode,
+  SUBFLOW_HEALTH_STATES,
+  subflowHealthState,
+  type SubflowHealthState,
+} from '../../../../shared/health';
 import type { Connection, ConnectionsSnapshot, Subflow } from '../../../../shared/types';
 import { hostPort } from '../../format';
 import { FrameNotifier, type FrameScheduler } from './frame-notifier';
@@ -19,8 +27,10 @@ export interface SeriesMeta {
   localPort: number;
   remoteAddress: string;
   remotePort: number;
-  /** Latest backup flag seen. */
+  /** Latest backup flag seen (either side's). */
   backup: boolean;
+  /** Whose (shared/health.ts backupLabel): "backup (ours)", "backup (peer's)", …; "" for none. */
+  backupLabel: string;
   /** "10.0.0.1:4000 → 10.0.0.2:80" */
   label: string;
 }
@@ -31,6 +41,12 @@ export interface ChartPoint {
   cwndPkts: number | null;
   sendMbitPerSec: number | null;
   recvMbitPerSec: number | null;
+  /**
+   * The worst health among the point's samples (shared/health.ts), null when unknown. A stalled
+   * point has no values: the line breaks there and the chart marks the stall, rather than carry
+   * the last values on as a flat, healthy-looking line.
+   */
+  health: SubflowHealthState | null;
 }
 
 export interface ChartSeries {
@@ -56,6 +72,8 @@ interface Series {
 interface Latest {
   connection: Connection;
   tMs: number;
+  /** tMs on the engine's clock, which the subflows' times are on (healthNowMs). */
+  engineMs: number;
   /** subflowKey of each of `keysOf`'s subflows, kept while the feed keeps that array. */
   keysOf: readonly Subflow[] | null;
   keys: string[];
@@ -70,6 +88,8 @@ export interface SamplesOptions {
   retentionMs?: number;
   maxSeries?: number;
   schedule?: FrameScheduler;
+  /** This page's clock (the fast loop's readings are stamped with it); default Date.now. */
+  now?: () => number;
 }
 
 export function subflowKey(
@@ -104,6 +124,13 @@ export class SamplesStore {
   private readonly latestByToken = new Map<number, Latest>();
   /** The newest sample time seen: "now" for chart windows (live and replay alike). */
   clockMs = 0;
+  /**
+   * The engine's clock minus this page's, from the newest snapshot (its takenAtMs against now):
+   * a subflow's times (lastAckRecvAtMs, …) are on the engine's clock, the fast loop's readings
+   * are stamped with this page's, and a remote host's clock may differ.
+   */
+  private engineSkewMs = 0;
+  private readonly now: () => number;
 
   constructor(opts: SamplesOptions = {}) {
     this.capacity = opts.capacity ?? 600;
@@ -111,6 +138,7 @@ export class SamplesStore {
     this.retentionMs = opts.retentionMs ?? 120_000;
     this.maxSeries = opts.maxSeries ?? 2048;
     this.notifier = new FrameNotifier(opts.schedule);
+    this.now = opts.now ?? Date.now;
   }
 
   readonly subscribe = (listener: () => void): (() => void) => this.notifier.subscribe(listener);
@@ -121,6 +149,7 @@ export class SamplesStore {
 
   ingestSnapshot(snapshot: ConnectionsSnapshot): void {
     const t = snapshot.takenAtMs;
+    this.engineSkewMs = t - this.now();
     // Subflows without a series wait until every known one has been marked seen: a newcomer may
     // only take the place of a series this snapshot no longer has. Evicting the oldest for each
     // newcomer instead, 20,000 subflows against 2,048 series replaced the whole store on every
@@ -139,14 +168,14 @@ export class SamplesStore {
         }
         continue;
       }
-      const keys = this.noteLatest(c, t);
+      const keys = this.noteLatest(c, t, t);
       for (let i = 0; i < c.subflows.length; i++) {
         const s = c.subflows[i] as Subflow;
         const key = keys[i] as string;
         const series = this.series.get(key);
         if (series) {
           if (series.seenAtMs < t) seenNow++;
-          this.pushSample(series, s, t);
+          this.pushSample(series, s, t, t);
         } else {
           newTokens.push(c.token);
           newKeys.push(key);
@@ -176,7 +205,7 @@ export class SamplesStore {
       const s = newSubflows[n] as Subflow;
       const series = this.newSeries(key, newTokens[n] as number, s, t);
       this.series.set(key, series);
-      this.pushSample(series, s, t);
+      this.pushSample(series, s, t, t);
     }
     this.clockMs = Math.max(this.clockMs, t);
     this.prune(t);
@@ -193,8 +222,9 @@ export class SamplesStore {
   }
 
   private addConnection(c: Connection, tMs: number): void {
-    this.noteLatest(c, tMs);
-    for (const s of c.subflows) this.addSubflow(c.token, s, tMs);
+    const engineMs = tMs + this.engineSkewMs;
+    this.noteLatest(c, tMs, engineMs);
+    for (const s of c.subflows) this.addSubflow(c.token, s, tMs, engineMs);
   }
 
   /**
@@ -203,15 +233,16 @@ export class SamplesStore {
    * unchanged connection's (docs/live-data.md), and 20,000 keys built per poll were most of this
    * store's time at 10,000 connections.
    */
-  private noteLatest(c: Connection, tMs: number): readonly string[] {
+  private noteLatest(c: Connection, tMs: number, engineMs: number): readonly string[] {
     let l = this.latestByToken.get(c.token);
     if (!l) {
-      l = { connection: c, tMs, keysOf: null, keys: [] };
+      l = { connection: c, tMs, engineMs, keysOf: null, keys: [] };
       this.latestByToken.set(c.token, l);
     } else if (l.tMs <= tMs) {
       // In place: 10,000 connections a second would otherwise be 10,000 new objects.
       l.connection = c;
       l.tMs = tMs;
+      l.engineMs = engineMs;
     }
     if (l.keysOf === c.subflows) return l.keys;
     const keys = c.subflows.map((s) => subflowKey(c.token, s));
@@ -230,6 +261,7 @@ export class SamplesStore {
         remoteAddress: s.remoteAddress,
         remotePort: s.remotePort,
         backup: s.backup,
+        backupLabel: backupLabel(s.flags),
         label: `${hostPort(s.localAddress, s.localPort)} → ${hostPort(s.remoteAddress, s.remotePort)}`,
       },
       ring: new SampleRing(this.capacity),
@@ -240,7 +272,7 @@ export class SamplesStore {
     };
   }
 
-  private addSubflow(token: number, s: Subflow, tMs: number): void {
+  private addSubflow(token: number, s: Subflow, tMs: number, engineMs: number): void {
     const key = subflowKey(token, s);
     let series = this.series.get(key);
     if (!series) {
@@ -248,11 +280,13 @@ export class SamplesStore {
       this.series.set(key, series);
       if (this.series.size > this.maxSeries) this.evictOldest();
     }
-    this.pushSample(series, s, tMs);
+    this.pushSample(series, s, tMs, engineMs);
   }
 
-  private pushSample(series: Series, s: Subflow, tMs: number): void {
+  /** `engineMs`: tMs on the engine's clock, where the subflow's health is judged. */
+  private pushSample(series: Series, s: Subflow, tMs: number, engineMs: number): void {
     series.meta.backup = s.backup;
+    series.meta.backupLabel = backupLabel(s.flags);
     series.seenAtMs = Math.max(series.seenAtMs, tMs);
     const prevT = series.lastTMs;
     if (prevT !== null && tMs <= prevT) return; // a duplicate or an older reading: Δt would be ≤ 0
@@ -265,6 +299,7 @@ export class SamplesStore {
       recvBytesPerSec:
         prevT === null ? Number.NaN : deriveRate(series.lastBytesReceived, s.bytesReceived, dtMs),
       retransPkts: s.totalRetransPkts,
+      health: healthCode(subflowHealthState(s, engineMs)),
     });
     series.lastTMs = tMs;
     series.lastBytesAcked = s.bytesAcked;
@@ -295,6 +330,7 @@ export class SamplesStore {
           sendBytesPerSec: s.sendBytesPerSec[i] ?? Number.NaN,
           recvBytesPerSec: s.recvBytesPerSec[i] ?? Number.NaN,
           retransPkts: s.retransPkts[i] ?? Number.NaN,
+          health: s.health?.[i] ?? Number.NaN,
         });
       }
       if (older.length === 0) continue;
@@ -320,6 +356,8 @@ export class SamplesStore {
           remoteAddress: m.remoteAddress,
           remotePort: m.remotePort,
           backup: m.backup,
+          // The host's history keeps one backup bit, not whose.
+          backupLabel: m.backup ? 'backup' : '',
           label: `${hostPort(m.localAddress, m.localPort)} → ${hostPort(m.remoteAddress, m.remotePort)}`,
         },
         ring,
@@ -337,6 +375,11 @@ export class SamplesStore {
   /** The newest reading of a connection (snapshot or fast loop), if still kept. */
   latest(token: number): Connection | null {
     return this.latestByToken.get(token)?.connection ?? null;
+  }
+
+  /** When latest(token) was read, on the engine's clock: the time its subflows' health is judged at. */
+  latestAtEngineMs(token: number): number | null {
+    return this.latestByToken.get(token)?.engineMs ?? null;
   }
 
   private prune(nowMs: number): void {
@@ -391,6 +434,8 @@ export class SamplesStore {
         let t = 0;
         const sums = [0, 0, 0, 0];
         const counts = [0, 0, 0, 0];
+        // The worst health in the bucket: the lowest code (SUBFLOW_HEALTH_STATES, worst first).
+        let worst: number = SUBFLOW_HEALTH_STATES.length;
         const add = (i: number, v: number): void => {
           if (Number.isFinite(v)) {
             sums[i] = (sums[i] ?? 0) + v;
@@ -403,13 +448,18 @@ export class SamplesStore {
           add(1, ring.field('cwndPkts', i));
           add(2, ring.field('sendBytesPerSec', i) / MBIT);
           add(3, ring.field('recvBytesPerSec', i) / MBIT);
+          const h = ring.field('health', i);
+          if (h < worst) worst = h;
         }
+        const health = healthOfCode(worst);
+        const stalled = health === 'stalled';
         points.push({
           tMs: t / (stop - b),
-          rttMs: mean(sums[0] ?? 0, counts[0] ?? 0),
-          cwndPkts: mean(sums[1] ?? 0, counts[1] ?? 0),
-          sendMbitPerSec: mean(sums[2] ?? 0, counts[2] ?? 0),
-          recvMbitPerSec: mean(sums[3] ?? 0, counts[3] ?? 0),
+          rttMs: stalled ? null : mean(sums[0] ?? 0, counts[0] ?? 0),
+          cwndPkts: stalled ? null : mean(sums[1] ?? 0, counts[1] ?? 0),
+          sendMbitPerSec: stalled ? null : mean(sums[2] ?? 0, counts[2] ?? 0),
+          recvMbitPerSec: stalled ? null : mean(sums[3] ?? 0, counts[3] ?? 0),
+          health,
         });
       }
       out.push({ meta, points });
