@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { advise, nextPowerOfTwo, type AdvisorInput } from './advisor';
 import { MptcpConfigSchema } from './config';
 import type { Advice } from './config-api';
+import { kernelStatus } from './testing/status-fixtures';
+import type { RouteEntry, RouteRule, RoutingState } from './routing';
 import type {
   Connection,
   ConnectionsSnapshot,
@@ -16,17 +18,8 @@ import type {
 // ---------------------------------------------------------------------------------------------
 // Builders: a healthy dual-homed client (eth0 + wlan0, both MTU 1500) with nothing to say.
 
-const status: KernelStatus = {
-  netns: null,
-  kernelRelease: '6.18.0',
-  inInitNetns: true,
-  mptcpSupported: true,
-  enabled: true,
-  pathManager: 'kernel',
-  availablePathManagers: ['kernel', 'userspace'],
-  scheduler: 'default',
-  availableSchedulers: ['default'],
-  congestionControl: { default: 'cubic', available: ['reno', 'cubic'], allowed: ['reno', 'cubic'] },
+/** TCP buffers large enough for the healthy case; net.core.*mem_max cannot be written here. */
+const status: KernelStatus = kernelStatus({
   buffers: {
     tcpRmem: { minBytes: 4096, defaultBytes: 131072, maxBytes: 33554432 },
     tcpWmem: { minBytes: 4096, defaultBytes: 16384, maxBytes: 4194304 },
@@ -34,9 +27,7 @@ const status: KernelStatus = {
     wmemMaxBytes: 4194304,
   },
   readOnlySysctls: ['net.core.rmem_max', 'net.core.wmem_max'],
-  mptcpSysctls: [{ name: 'net.mptcp.enabled', value: '1', writable: true }],
-  privileges: { netAdmin: true, note: null },
-};
+});
 
 function iface(index: number, name: string, mtuBytes: number, addrs: string[]): NetInterface {
   return {
@@ -140,6 +131,13 @@ function subflow(over: Partial<Subflow> = {}): Subflow {
     bytesRetrans: 0,
     deliveryRateBytesPerSec: mbit(20),
     pacingRateBytesPerSec: null,
+    ifname: null,
+    backoffCount: 0,
+    probesCount: 0,
+    deliveryRateAppLimited: false,
+    lastDataSentAtMs: null,
+    lastDataRecvAtMs: null,
+    lastAckRecvAtMs: null,
     ...over,
   };
 }
@@ -284,8 +282,8 @@ describe('(b) fullmesh N x M subflow explosion', () => {
     );
     expect(a?.severity).toBe('warning');
     expect(a?.title).toContain('9 subflows');
-    expect(a?.detail).toContain('3 local fullmesh endpoint(s)');
-    expect(a?.detail).toContain('x 3 remote address(es)');
+    expect(a?.detail).toContain('3 local fullmesh endpoints');
+    expect(a?.detail).toContain('x 3 remote addresses');
     expect(a?.detail).toContain('hard cap of 8');
     expect(a?.fix).toBeNull();
   });
@@ -348,7 +346,7 @@ describe('(c) limits lower than the endpoints need', () => {
       'limits-subflows-too-low',
     );
     expect(a?.severity).toBe('warning');
-    expect(a?.detail).toContain('3 endpoint(s)');
+    expect(a?.detail).toContain('3 endpoints ask');
     expect(a?.detail).toContain('limits.subflows is 1');
     expect(a?.fix).toEqual({ limits: { subflows: 3, addAddrAccepted: 2 } });
     expectValidFix(a);
@@ -698,5 +696,164 @@ describe('values the kernel accepts without a word', () => {
     const a = byId(advise(input({ overview: blind })), 'endpoint-address-not-local');
     expect(a?.title).toBe('An endpoint has an address this host does not hold');
     expect(a?.detail).toContain('endpoint 2: 0.0.0.0');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Paths (advisor-paths.ts): subflows' interfaces, source routing, rp_filter
+
+describe('advise: paths', () => {
+  const rule = (src: string, table: number, over: Partial<RouteRule> = {}): RouteRule => ({
+    family: 'inet',
+    priority: table,
+    src,
+    srcLen: 32,
+    dst: null,
+    dstLen: 0,
+    table,
+    action: 1,
+    protocol: 0,
+    iifname: null,
+    oifname: null,
+    fwmark: null,
+    ...over,
+  });
+  const route = (table: number, ifname: string, over: Partial<RouteEntry> = {}): RouteEntry => ({
+    family: 'inet',
+    table,
+    dst: null,
+    dstLen: 0,
+    gateway: ifname === 'eth0' ? '10.0.0.1' : '10.0.1.1',
+    ifindex: ifname === 'eth0' ? 2 : 3,
+    ifname,
+    prefsrc: null,
+    protocol: 0,
+    scope: 0,
+    type: 1,
+    metric: null,
+    ...over,
+  });
+  /** eth0 carries the main default route; no rule routes by source. */
+  const routing = (over: Partial<RoutingState> = {}): RoutingState => ({
+    rules: [],
+    routes: [route(254, 'eth0')],
+    rpFilter: { all: 0, byIfname: { eth0: 0, wlan0: 0 }, writable: true },
+    ...over,
+  });
+
+  it('(a) two subflows on eth0 while wlan0 carries none: the misrouted address and its source-rule fix', () => {
+    const conn = twoPaths([{ ifname: 'eth0' }, { ifname: 'eth0' }]);
+    const withRouting = overview({ routing: routing() });
+    const a = byId(
+      advise(input({ overview: withRouting, connections: snapshot([conn]) })),
+      'subflows-share-interface',
+    );
+    expect(a?.title).toBe('Subflows of one connection share eth0 while wlan0 carries none');
+    expect(a?.detail).toContain('10.0.1.2 belongs to wlan0, yet its subflow leaves by eth0');
+    expectValidFix(a);
+    expect(a?.fix).toEqual({ routing: { sourceRules: [{ address: '10.0.1.2', ifname: 'wlan0' }] } });
+    // Without the routing state: the same finding, the fix in words.
+    const text = byId(advise(input({ connections: snapshot([conn]) })), 'subflows-share-interface');
+    expect(text?.fix).toBeNull();
+    expect(text?.detail).toContain('ip rule add from ADDR table T');
+  });
+
+  it('(a) is quiet when the subflows are spread, and names a missing endpoint when none starts on wlan0', () => {
+    const spread = twoPaths([{ ifname: 'eth0' }, { ifname: 'wlan0' }]);
+    expect(
+      byId(advise(input({ connections: snapshot([spread]) })), 'subflows-share-interface'),
+    ).toBeUndefined();
+    const sameAddress = twoPaths([{ ifname: 'eth0' }, { ifname: 'eth0', localAddress: '10.0.0.2' }]);
+    const a = byId(advise(input({ connections: snapshot([sameAddress]) })), 'subflows-share-interface');
+    expect(a?.detail).toContain('No subflow starts from an address of wlan0');
+    expect(a?.fix).toBeNull();
+  });
+
+  it('(b) a subflow endpoint on wlan0 without a source rule, on a host whose default route is eth0', () => {
+    const o = overview({ routing: routing() });
+    const b = byId(advise(input({ overview: o })), 'no-source-routing');
+    expect(b?.title).toBe('No source-based routing for endpoint 10.0.1.2');
+    expect(b?.detail).toContain('Missing for 10.0.1.2 (wlan0)');
+    expectValidFix(b);
+    expect(b?.fix).toEqual({ routing: { sourceRules: [{ address: '10.0.1.2', ifname: 'wlan0' }] } });
+  });
+
+  it('(b) is quiet with a rule whose table routes out of wlan0, and fires when it routes out of eth0', () => {
+    const ok = routing({ rules: [rule('10.0.1.2', 100)], routes: [route(254, 'eth0'), route(100, 'wlan0')] });
+    expect(byId(advise(input({ overview: overview({ routing: ok }) })), 'no-source-routing')).toBeUndefined();
+    const wrong = routing({
+      rules: [rule('10.0.1.2', 100)],
+      routes: [route(254, 'eth0'), route(100, 'eth0')],
+    });
+    expect(
+      byId(advise(input({ overview: overview({ routing: wrong }) })), 'no-source-routing'),
+    ).toBeDefined();
+    // A prefix rule (from 10.0.1.0/24) covers the address too.
+    const prefix = routing({
+      rules: [rule('10.0.1.0', 100, { srcLen: 24 })],
+      routes: [route(254, 'eth0'), route(100, 'wlan0')],
+    });
+    expect(
+      byId(advise(input({ overview: overview({ routing: prefix }) })), 'no-source-routing'),
+    ).toBeUndefined();
+  });
+
+  it('(b) a live subflow from the address leaving by another interface is proof, whatever the rules', () => {
+    const ok = routing({ rules: [rule('10.0.1.2', 100)], routes: [route(254, 'eth0'), route(100, 'wlan0')] });
+    const conn = twoPaths([{ ifname: 'eth0' }, { ifname: 'eth0' }]);
+    const b = byId(
+      advise(input({ overview: overview({ routing: ok }), connections: snapshot([conn]) })),
+      'no-source-routing',
+    );
+    expect(b?.detail).toContain('10.0.1.2 (wlan0): its subflow to 192.0.2.1 leaves by eth0');
+  });
+
+  it('(b) keeps the source rules MPTCP Studio already owns in its fix', () => {
+    const owned = routing({
+      rules: [rule('10.0.0.2', 10000, { protocol: 77 })],
+      routes: [route(254, 'eth0'), route(10000, 'eth0', { protocol: 77 })],
+    });
+    const b = byId(advise(input({ overview: overview({ routing: owned }) })), 'no-source-routing');
+    expectValidFix(b);
+    expect(b?.fix?.routing?.sourceRules).toEqual([
+      { address: '10.0.0.2', ifname: 'eth0', table: 10000, gateway: '10.0.0.1' },
+      { address: '10.0.1.2', ifname: 'wlan0' },
+    ]);
+  });
+
+  it('(b) needs two interfaces with global addresses', () => {
+    const single = overview({
+      routing: routing(),
+      interfaces: [iface(3, 'wlan0', 1500, ['10.0.1.2'])],
+    });
+    expect(byId(advise(input({ overview: single })), 'no-source-routing')).toBeUndefined();
+  });
+
+  it('(c) rp_filter = 1 on an MPTCP interface, from conf.IF or conf.all: set it to 2 (loose)', () => {
+    const strictIf = routing({ rpFilter: { all: 0, byIfname: { eth0: 0, wlan0: 1 }, writable: true } });
+    const c = byId(advise(input({ overview: overview({ routing: strictIf }) })), 'rp-filter-strict');
+    expect(c?.title).toBe('Strict reverse-path filtering on wlan0');
+    expectValidFix(c);
+    expect(c?.fix).toEqual({ routing: { rpFilter: { wlan0: 2 } } });
+    // conf.all = 1 makes every interface strict (max(all, IF)); eth0 carries subflows.
+    const strictAll = routing({ rpFilter: { all: 1, byIfname: { eth0: 0, wlan0: 0 }, writable: true } });
+    const conn = twoPaths([{ ifname: 'eth0' }, { ifname: 'wlan0' }]);
+    const all = byId(
+      advise(input({ overview: overview({ routing: strictAll }), connections: snapshot([conn]) })),
+      'rp-filter-strict',
+    );
+    expect(all?.fix).toEqual({ routing: { rpFilter: { eth0: 2, wlan0: 2 } } });
+    expect(all?.detail).toContain('net.ipv4.conf.all.rp_filter = 1');
+  });
+
+  it('(c) is quiet at 0 or 2, and offers no fix where the sysctls are read-only', () => {
+    const loose = routing({ rpFilter: { all: 2, byIfname: { wlan0: 1 }, writable: true } });
+    expect(
+      byId(advise(input({ overview: overview({ routing: loose }) })), 'rp-filter-strict'),
+    ).toBeUndefined();
+    const ro = routing({ rpFilter: { all: 0, byIfname: { wlan0: 1 }, writable: false } });
+    const c = byId(advise(input({ overview: overview({ routing: ro }) })), 'rp-filter-strict');
+    expect(c?.fix).toBeNull();
+    expect(c?.detail).toContain('read-only here');
   });
 });

@@ -16,8 +16,10 @@ import {
   TCP_BUFFER_FLOOR_BYTES,
   type MptcpConfig,
 } from './config';
+import { pathAdvice } from './advisor-paths';
 import type { Advice } from './config-api';
 import { tinyBufferFields } from './plan';
+import { countOf } from './units';
 import type {
   BufferTriplet,
   Connection,
@@ -83,6 +85,7 @@ export function advise(input: AdvisorInput): Advice[] {
     userspacePmWithoutDaemon(overview, input.managers),
     ndiffportsStyle(live),
     fallbackTrace(input.connections),
+    ...pathAdvice(overview, live),
   ];
   const seen = new Set<string>();
   const out: Advice[] = [];
@@ -143,7 +146,7 @@ function fullmeshExplosion(o: Overview, live: Connection[]): Advice | null {
   const capNotes: string[] = [];
   if (overLimit && o.limits) {
     capNotes.push(
-      `limits.subflows = ${o.limits.subflows} allows only ${allowed} subflows per connection (the initial one plus ${o.limits.subflows}), so the kernel silently skips the rest`,
+      `limits.subflows = ${o.limits.subflows} allows only ${countOf(allowed ?? 0, 'subflow')} per connection (the initial one plus ${o.limits.subflows}), so the kernel silently skips the rest`,
     );
   }
   if (overMax) {
@@ -155,7 +158,7 @@ function fullmeshExplosion(o: Overview, live: Connection[]): Advice | null {
     id: 'fullmesh-subflow-explosion',
     severity: 'warning',
     title: `fullmesh wants ${pairs} subflows per connection`,
-    detail: `fullmesh opens one subflow from each fullmesh endpoint to each peer address (N x M): ${fullmesh.length} local fullmesh endpoint(s) (${fullmesh.map((e) => e.address).join(', ')}) x ${remotes} remote address(es) (${remotesWhy}) = ${pairs} subflows; ${capNotes.join('; ')}. Drop fullmesh from endpoints that add little, or keep N x M within the limit.`,
+    detail: `fullmesh opens one subflow from each fullmesh endpoint to each peer address (N x M): ${countOf(fullmesh.length, 'local fullmesh endpoint')} (${fullmesh.map((e) => e.address).join(', ')}) x ${countOf(remotes, 'remote address', 'remote addresses')} (${remotesWhy}) = ${pairs} subflows; ${capNotes.join('; ')}. Drop fullmesh from endpoints that add little, or keep N x M within the limit.`,
     fix: null,
   };
 }
@@ -185,7 +188,7 @@ function addAddrNeed(o: Overview, live: Connection[]): { accept: number; why: st
     const c = announced.find((x) => x.addAddrAccepted === most);
     return {
       accept: Math.min(KERNEL_PM_MAX, most),
-      why: `${announced.length} live connection(s) show the peer announced addresses (up to ${most}, e.g. ${describeConn(c)}), accepted while the limit was higher; new connections will ignore them.`,
+      why: `${countOf(announced.length, 'live connection')} ${announced.length === 1 ? 'shows' : 'show'} the peer announced addresses (up to ${most}, e.g. ${describeConn(c)}), accepted while the limit was higher; new connections will ignore them.`,
     };
   }
   const hasSubflowEndpoints = o.endpoints.some((e) => e.flags.subflow || e.flags.fullmesh);
@@ -193,7 +196,7 @@ function addAddrNeed(o: Overview, live: Connection[]): { accept: number; why: st
   if (!hasSubflowEndpoints && clients.length > 0) {
     return {
       accept: 1,
-      why: `This host opened ${clients.length} MPTCP connection(s) as a client (e.g. ${describeConn(clients[0])}) and has no subflow endpoints, so the peer's announced addresses are its only way to a second path.`,
+      why: `This host opened ${countOf(clients.length, 'MPTCP connection')} as a client (e.g. ${describeConn(clients[0])}) and has no subflow endpoints, so the peer's announced addresses are its only way to a second path.`,
     };
   }
   return null;
@@ -227,7 +230,7 @@ function limitsAdvice(o: Overview, live: Connection[]): Array<Advice | null> {
       id: 'limits-subflows-too-low',
       severity: 'warning',
       title: 'The subflow limit is lower than your endpoints need',
-      detail: `${sub.wanting.length} endpoint(s) ask for their own subflow (${sub.wanting.map((e) => e.address).join(', ')}), but limits.subflows is ${current.subflows}, so ${sub.wanting.length - current.subflows} of them are never used. Raise it to ${sub.subflows}${sub.wanting.length > KERNEL_PM_MAX ? ` (the kernel's maximum)` : ''}.`,
+      detail: `${countOf(sub.wanting.length, 'endpoint')} ${sub.wanting.length === 1 ? 'asks for its' : 'ask for their'} own subflow (${sub.wanting.map((e) => e.address).join(', ')}), but limits.subflows is ${current.subflows}, so ${sub.wanting.length - current.subflows} of them are never used. Raise it to ${sub.subflows}${sub.wanting.length > KERNEL_PM_MAX ? ` (the kernel's maximum)` : ''}.`,
       fix: { limits },
     },
     add && {
@@ -510,7 +513,7 @@ function ndiffportsStyle(live: Connection[]): Advice | null {
     id: 'ndiffports-style-subflows',
     severity: 'info',
     title: 'Several subflows share one address pair (ndiffports style)',
-    detail: `${affected} connection(s) run more than one subflow over the same addresses, e.g. ${worst.count} subflows on ${worst.pair} (${describeConn(worst.c)}). This spreads one path over ECMP routes by port, as the ndiffports path manager did; it helps only inside a datacenter and was never meant for production.`,
+    detail: `${countOf(affected, 'connection')} ${affected === 1 ? 'runs' : 'run'} more than one subflow over the same addresses, e.g. ${worst.count} subflows on ${worst.pair} (${describeConn(worst.c)}). This spreads one path over ECMP routes by port, as the ndiffports path manager did; it helps only inside a datacenter and was never meant for production.`,
     fix: null,
   };
 }
@@ -601,6 +604,11 @@ function endpointInterface(o: Overview, ep: Endpoint): NetInterface | undefined 
 }
 
 function subflowInterface(o: Overview, s: Subflow): NetInterface | undefined {
+  // The interface the engine resolved (bound device or route: docs/live-data.md).
+  if (s.ifname !== null) {
+    const byName = o.interfaces.find((i) => i.name === s.ifname);
+    if (byName) return byName;
+  }
   if (s.ifindex > 0) {
     const byIndex = o.interfaces.find((i) => i.index === s.ifindex);
     if (byIndex) return byIndex;

@@ -23,6 +23,26 @@ const EndpointSpecSchema = z.object({
   }),
 });
 
+const RuleSpecSchema = z.object({
+  family: z.enum(['inet', 'inet6']),
+  priority: z.number().int().min(0),
+  src: z.string(),
+  srcLen: z.number().int().min(0).max(128),
+  table: z.number().int().min(0),
+});
+
+const RouteSpecSchema = z.object({
+  family: z.enum(['inet', 'inet6']),
+  table: z.number().int().min(0),
+  dst: z.string().nullable(),
+  dstLen: z.number().int().min(0).max(128),
+  gateway: z.string().nullable(),
+  ifindex: z.number().int(),
+  ifname: z.string(),
+  prefsrc: z.string().nullable(),
+  scope: z.number().int().min(0).max(255),
+});
+
 export const StepSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('sysctl'), name: z.string(), from: z.string(), to: z.string() }),
   z.object({ kind: z.literal('limits'), from: LimitsSchema, to: LimitsSchema }),
@@ -56,6 +76,11 @@ export const StepSchema = z.discriminatedUnion('kind', [
     kernelName: z.string(),
     objectPath: z.string().nullable(),
   }),
+  /** Source routing (shared/plan-routing.ts): only rules and routes MPTCP Studio marks as its own. */
+  z.object({ kind: z.literal('rule-add'), rule: RuleSpecSchema }),
+  z.object({ kind: z.literal('rule-del'), rule: RuleSpecSchema }),
+  z.object({ kind: z.literal('route-add'), route: RouteSpecSchema }),
+  z.object({ kind: z.literal('route-del'), route: RouteSpecSchema }),
 ]);
 
 /**

@@ -265,6 +265,134 @@ export const MptcpSysctlsSchema = z
   .strict();
 export type MptcpSysctls = z.infer<typeof MptcpSysctlsSchema>;
 
+/**
+ * Source routing (docs/configuration.md, "Source routing"). The tables MPTCP Studio creates its
+ * source routes in, and the marker on everything it creates: rules with priority = table in this
+ * range and FRA_PROTOCOL STUDIO_RTPROT (uapi: linux/fib_rules.h), routes in these tables with
+ * rtm_protocol STUDIO_RTPROT (uapi: linux/rtnetlink.h; 77 is not among the RTPROT_* it assigns).
+ * Only rules and routes with the marker are ever changed or deleted.
+ */
+export const SOURCE_TABLE_MIN = 10000;
+export const SOURCE_TABLE_MAX = 10999;
+export const STUDIO_RTPROT = 77;
+/** Source rules a config may hold: one per local address, far more than a host has. */
+export const MAX_SOURCE_RULES = 64;
+
+export const SourceRuleSchema = z
+  .object({
+    /** A local address: `ip rule add from ADDR lookup T`. */
+    address: EndpointAddressSchema,
+    /** The interface its traffic leaves by (`dev IF` of the routes in table T). */
+    ifname: z.string().regex(ifnameRe, 'must be an interface name'),
+    /** Omitted: the plan picks one that is free. */
+    table: z
+      .number()
+      .int()
+      .min(SOURCE_TABLE_MIN, `must be in ${SOURCE_TABLE_MIN}..${SOURCE_TABLE_MAX} (MPTCP Studio's tables)`)
+      .max(SOURCE_TABLE_MAX, `must be in ${SOURCE_TABLE_MIN}..${SOURCE_TABLE_MAX} (MPTCP Studio's tables)`)
+      .optional(),
+    /** Next hop on ifname; omitted: the main table's default gateway via ifname, if there is one. */
+    gateway: IpAddressSchema.optional(),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.gateway !== undefined && r.gateway.includes(':') !== r.address.includes(':'))
+      ctx.addIssue({ code: 'custom', path: ['gateway'], message: 'must be of the same family as address' });
+  });
+export type SourceRule = z.infer<typeof SourceRuleSchema>;
+
+/** Per-interface source rules, expanded against the live addresses like endpointPolicy. */
+export const SourcePolicySchema = z
+  .object({
+    match: z.string().superRefine((g, ctx) => {
+      const problem = globProblem(g);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+    families: z
+      .array(z.enum(['inet', 'inet6']))
+      .min(1)
+      .max(2, 'lists inet and inet6 at most once each')
+      .refine((f) => new Set(f).size === f.length, 'lists inet and inet6 at most once each')
+      .default(['inet', 'inet6']),
+  })
+  .strict();
+export type SourcePolicy = z.infer<typeof SourcePolicySchema>;
+
+/**
+ * net.ipv4.conf.<IF>.rp_filter by interface name or glob: 0 off, 1 strict, 2 loose (RFC 3704,
+ * Documentation/networking/ip-sysctl.rst). `all` and `default` are refused: they are global.
+ */
+const RpFilterSchema = z
+  .custom<Record<string, number>>()
+  .superRefine((v, ctx) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return; // the record says so
+    const keys = Object.keys(v);
+    if (keys.length > MAX_MTU_ENTRIES)
+      ctx.addIssue({
+        code: 'custom',
+        message: `holds at most ${MAX_MTU_ENTRIES} interfaces (got ${keys.length})`,
+      });
+    for (const k of keys) {
+      if (k === 'all' || k === 'default' || k === '__proto__')
+        ctx.addIssue({
+          code: 'custom',
+          path: [k],
+          message:
+            k === '__proto__'
+              ? 'an interface named "__proto__" cannot be configured'
+              : `net.ipv4.conf.${k}.rp_filter is global: MPTCP Studio sets rp_filter per interface only`,
+        });
+      else {
+        const problem = globProblem(k);
+        if (problem) ctx.addIssue({ code: 'custom', path: [k], message: problem });
+      }
+    }
+  })
+  .pipe(z.record(z.string(), z.union([z.literal(0), z.literal(1), z.literal(2)])));
+
+export const RoutingConfigSchema = z
+  .object({
+    /** The exact set of source rules MPTCP Studio owns (replaces them; [] removes them all). */
+    sourceRules: z.array(SourceRuleSchema).max(MAX_SOURCE_RULES, `holds at most ${MAX_SOURCE_RULES} rules`),
+    /** Alternative to sourceRules: a source rule for every global address of matching interfaces. */
+    sourcePolicy: z
+      .array(SourcePolicySchema)
+      .max(MAX_POLICY_RULES, `holds at most ${MAX_POLICY_RULES} rules`),
+    rpFilter: RpFilterSchema,
+  })
+  .partial()
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.sourceRules && r.sourcePolicy)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sourcePolicy'],
+        message: 'give either sourceRules or sourcePolicy, not both',
+      });
+    const addrs = new Set<string>();
+    const tables = new Set<number>();
+    for (const [i, rule] of (r.sourceRules ?? []).entries()) {
+      const key = addressKey(rule.address) ?? rule.address;
+      if (addrs.has(key))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sourceRules', i, 'address'],
+          message: `duplicate source rule for ${rule.address}`,
+        });
+      addrs.add(key);
+      if (rule.table !== undefined) {
+        if (tables.has(rule.table))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['sourceRules', i, 'table'],
+            message: `table ${rule.table} is given to two source rules`,
+          });
+        tables.add(rule.table);
+      }
+    }
+  });
+export type RoutingConfig = z.infer<typeof RoutingConfigSchema>;
+
 export const MptcpConfigSchema = z
   .object({
     enabled: z.boolean(),
@@ -302,6 +430,8 @@ export const MptcpConfigSchema = z
       .strict(),
     /** MTU per interface name; 68 is IPv4's minimum (RFC 791), 1280 IPv6's (RFC 8200). */
     mtu: MtuSchema,
+    /** Source-based routing and rp_filter (docs/configuration.md, "Source routing"). */
+    routing: RoutingConfigSchema,
   })
   .partial()
   .strict()

@@ -26,11 +26,15 @@ import {
   MptcpConfigSchema,
   PROFILE_SCHEMA_VERSION,
   ProfileSchema,
+  SOURCE_TABLE_MAX,
+  SOURCE_TABLE_MIN,
   type EndpointFlagsInput,
   type MptcpConfig,
 } from './config';
 import type { ExportFormat } from './config-api';
+import { formatIpv6 } from './packet/addr';
 import { shellForStep, sysctlKeys } from './plan';
+import { rpFilterSysctl } from './plan-routing';
 import { CcIdSchema } from './cc';
 
 /** The profile's default CC when it is one of the coupled BPF ones (it must be registered first). */
@@ -307,32 +311,12 @@ const endpointFunctions = [
 export function ipv6AsPrinted(text: string): string {
   const g = ipv6Groups(text);
   if (!g) return text;
-  let best = { base: -1, len: 0 };
-  for (let i = 0; i < 8;) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > best.len) best = { base: i, len: j - i };
-    i = j;
-  }
-  if (best.len < 2) best = { base: -1, len: 0 };
-  const quad = (): string => `${g[6]! >>> 8}.${g[6]! & 0xff}.${g[7]! >>> 8}.${g[7]! & 0xff}`;
-  if (best.base === 0 && (best.len === 6 || (best.len === 5 && g[5] === 0xffff)))
-    return best.len === 6 ? `::${quad()}` : `::ffff:${quad()}`;
-  const out: string[] = [];
-  for (let i = 0; i < 8; i++) {
-    if (i === best.base) {
-      out.push(i === 0 ? ':' : '');
-      i += best.len - 1;
-      if (i === 7) out.push('');
-      continue;
-    }
-    out.push(g[i]!.toString(16));
-  }
-  return out.join(':');
+  const bytes = new Uint8Array(16);
+  g.forEach((x, i) => {
+    bytes[2 * i] = x >>> 8;
+    bytes[2 * i + 1] = x & 0xff;
+  });
+  return formatIpv6(bytes);
 }
 
 function usesLaminar(c: MptcpConfig): boolean {
@@ -360,8 +344,182 @@ function preflightLines(c: MptcpConfig, needsIp: boolean): string[] {
   return lines;
 }
 
-/** Limits, MTUs and endpoints: the part that is not sysctls and needs `ip`. */
-function runtimeLines(c: MptcpConfig): string[] {
+/**
+ * Source routing when the script runs (shared/plan-routing.ts): for each wanted address, the
+ * connected route and the default route in its table (`ip route replace`: idempotent, live
+ * subflows stay), then the rule unless it is there; finally MPTCP Studio's own rules (priority =
+ * table in 10000..10999, protocol 77) that nobody asked for go, with their routes. Rules and routes
+ * without the marker are never touched. Here-documents, not pipes, so `set -e` holds.
+ */
+const sourceFunctions = [
+  'mptcp_studio_want=" "',
+  '# An IPv4 address with its host bits cleared: the kernel refuses a route to 10.1.2.3/24.',
+  'mptcp_studio_net4() {',
+  '\tIFS=. read -r o1 o2 o3 o4 <<EOF',
+  '$1',
+  'EOF',
+  '\tn=$(( ((o1 << 24) | (o2 << 16) | (o3 << 8) | o4) & ((0xffffffff << (32 - $2)) & 0xffffffff) ))',
+  '\techo "$((n >> 24 & 255)).$((n >> 16 & 255)).$((n >> 8 & 255)).$((n & 255))"',
+  '}',
+  '# Is table/priority T used by any rule or route? (then a rule without a table skips it)',
+  'mptcp_studio_used() {',
+  '\tcase $mptcp_studio_want in *" $1 "*) return 0 ;; esac',
+  '\tip -4 rule show | grep -Eq "^$1:|lookup $1( |$)" && return 0',
+  '\tip -6 rule show | grep -Eq "^$1:|lookup $1( |$)" && return 0',
+  '\t[ -n "$(ip -4 route show table "$1" 2>/dev/null)$(ip -6 route show table "$1" 2>/dev/null)" ]',
+  '}',
+  '# Does table T hold a route, or does a rule look it up, that MPTCP Studio did not create? Then',
+  '# routes added to it would change where that traffic goes (`ip route replace` would even replace one).',
+  'mptcp_studio_foreign() {',
+  '\tip -4 route show table "$1" 2>/dev/null | grep -Evq " proto 77( |$)" && return 0',
+  '\tip -6 route show table "$1" 2>/dev/null | grep -Evq " proto 77( |$)" && return 0',
+  '\tfor s_ff in -4 -6; do',
+  '\t\tip $s_ff rule show | grep -E "lookup $1( |$)" | grep -Evq "^$1:[[:space:]]+from [^ ]+ lookup $1 proto 77 *$" && return 0',
+  '\tdone',
+  '\treturn 1',
+  '}',
+  "# Usage: mptcp_studio_source ADDRESS IFNAME TABLE|- GATEWAY|- (- = choose / the main table's)",
+  'mptcp_studio_source() {',
+  '\ts_f=-4',
+  '\tcase $1 in *:*) s_f=-6 ;; esac',
+  '\ts_len=',
+  '\twhile read -r _ _ _ s_a _; do',
+  '\t\t[ "${s_a%/*}" != "$1" ] || s_len=${s_a#*/}',
+  '\tdone <<EOF',
+  '$(ip -o $s_f addr show dev "$2")',
+  'EOF',
+  '\tif [ -z "$s_len" ]; then',
+  '\t\techo "mptcp-studio: $2 does not have the address $1: no source rule for it" >&2',
+  '\t\texit 1',
+  '\tfi',
+  '\ts_t=$3',
+  '\tif [ "$s_t" = - ]; then',
+  '\t\ts_t=$(ip $s_f rule show | while read -r p f a l t x n _; do',
+  '\t\t\t[ "$f $a $l $x $n" = "from $1 lookup proto 77" ] && [ "${p%:}" = "$t" ] && echo "$t" && break',
+  '\t\tdone || :)',
+  '\t\tif [ -z "$s_t" ]; then',
+  '\t\t\ts_t=10000',
+  '\t\t\twhile mptcp_studio_used "$s_t"; do s_t=$((s_t + 1)); done',
+  '\t\t\t[ "$s_t" -le 10999 ] || { echo "mptcp-studio: no table is free in 10000..10999" >&2; exit 1; }',
+  '\t\tfi',
+  '\tfi',
+  '\tif mptcp_studio_foreign "$s_t"; then',
+  '\t\techo "mptcp-studio: table $s_t holds a route or is looked up by a rule MPTCP Studio did not create: give another table" >&2',
+  '\t\texit 1',
+  '\tfi',
+  '\ts_gw=$4',
+  '\t[ "$s_gw" != - ] || s_gw=$(ip $s_f route show table main default dev "$2" | while read -r d v g _; do',
+  '\t\t[ "$d $v" = "default via" ] && echo "$g" && break',
+  '\tdone || :)',
+  '\tif [ $s_f = -4 ]; then',
+  '\t\t[ "$s_len" -ge 32 ] || ip -4 route replace "$(mptcp_studio_net4 "$1" "$s_len")/$s_len" dev "$2" src "$1" scope link table "$s_t" proto 77',
+  '\telse',
+  '\t\t# IPv6 takes the address with its prefix length and keeps the network.',
+  '\t\t[ "$s_len" -ge 128 ] || ip -6 route replace "$1/$s_len" dev "$2" src "$1" table "$s_t" proto 77',
+  '\tfi',
+  '\tif [ -n "$s_gw" ]; then',
+  '\t\tip $s_f route replace default via "$s_gw" dev "$2" table "$s_t" proto 77',
+  '\telse',
+  '\t\techo "mptcp-studio: no default gateway through $2: table $s_t reaches only its own network" >&2',
+  '\tfi',
+  '\tip $s_f rule show priority "$s_t" | grep -Fq "from $1 lookup $s_t proto 77" ||',
+  '\t\tip $s_f rule add from "$1" lookup "$s_t" priority "$s_t" protocol 77',
+  '\tmptcp_studio_want="$mptcp_studio_want$s_t "',
+  '}',
+  '# Usage: mptcp_studio_source_policy GLOB "FAMILIES": a source rule per global address of matching interfaces.',
+  'mptcp_studio_source_policy() {',
+  '\ts_addrs=$(ip -o addr show up scope global)',
+  '\twhile read -r _ dev family addr _; do',
+  '\t\tcase $dev in lo) continue ;; $1) ;; *) continue ;; esac',
+  '\t\tcase " $2 " in *" $family "*) ;; *) continue ;; esac',
+  '\t\tmptcp_studio_source "${addr%/*}" "$dev" - -',
+  '\tdone <<EOF',
+  '$s_addrs',
+  'EOF',
+  '}',
+  "# Remove MPTCP Studio's rules (and their routes) that nobody asked for.",
+  'mptcp_studio_source_finish() {',
+  '\tfor s_f in -4 -6; do',
+  '\t\ts_rules=$(ip $s_f rule show)',
+  '\t\twhile read -r p f a l t x n _; do',
+  '\t\t\t[ "$f $l $x $n" = "from lookup proto 77" ] && [ "${p%:}" = "$t" ] || continue',
+  '\t\t\t[ "$t" -ge 10000 ] && [ "$t" -le 10999 ] || continue',
+  '\t\t\tcase $mptcp_studio_want in *" $t "*) continue ;; esac',
+  '\t\t\tip $s_f rule del from "$a" lookup "$t" priority "$t" protocol 77',
+  '\t\t\tip $s_f route flush table "$t" proto 77 2>/dev/null || true',
+  '\t\tdone <<EOF',
+  '$s_rules',
+  'EOF',
+  '\tdone',
+  '}',
+];
+
+/** rp_filter of one interface or, for a glob, of every matching one but lo, all and default. */
+function rpFilterLines(c: MptcpConfig): string[] {
+  const entries = Object.entries(c.routing?.rpFilter ?? {});
+  if (entries.length === 0) return [];
+  const lines = [
+    '',
+    '# Reverse-path filter per interface (0 off, 1 strict, 2 loose; RFC 3704): strict drops a',
+    '# subflow whose replies arrive on another interface than its route leaves by.',
+  ];
+  for (const [key, value] of entries) {
+    const v = int(value, 0, 2, `routing.rpFilter.${key}`);
+    if (/[*?[]/.test(key)) {
+      const glob = shellToken(key, 'glob', 'routing.rpFilter interface glob');
+      lines.push(
+        `for f in /proc/sys/net/ipv4/conf/${glob}/rp_filter; do`,
+        '\tcase $f in */conf/all/* | */conf/default/* | */conf/lo/*) continue ;; esac',
+        `\t[ ! -e "$f" ] || echo ${v} >"$f"`,
+        'done',
+      );
+    } else {
+      const ifname = shellToken(key, 'ifname', 'routing.rpFilter interface');
+      lines.push(shellForStep({ kind: 'sysctl', name: rpFilterSysctl(ifname), from: v, to: v }));
+    }
+  }
+  return lines;
+}
+
+function sourceLines(c: MptcpConfig): string[] {
+  const r = c.routing;
+  if (!r || (!r.sourceRules && !r.sourcePolicy)) return [];
+  const lines = [
+    '',
+    "# Source routing: each address's traffic leaves by its own interface (table T, rule priority T,",
+    '# protocol 77 marks what MPTCP Studio owns; other rules and routes are left alone). The kernel',
+    '# removes the routes when a link goes down: run this again after, or let systemd-networkd',
+    '# ([RoutingPolicyRule] From= Table=, [Route] Table=) or NetworkManager (ipv4.routing-rules) keep them.',
+    ...sourceFunctions,
+  ];
+  if (r.sourceRules) {
+    for (const [i, rule] of r.sourceRules.entries()) {
+      const what = `routing.sourceRules.${i}`;
+      const addr = address(rule.address, `${what}.address`);
+      const shown = addr.includes(':') ? shellToken(ipv6AsPrinted(addr), 'ipv6', `${what}.address`) : addr;
+      const dev = shellToken(rule.ifname, 'ifname', `${what}.ifname`);
+      const table =
+        rule.table === undefined ? '-' : int(rule.table, SOURCE_TABLE_MIN, SOURCE_TABLE_MAX, `${what}.table`);
+      const gw = rule.gateway === undefined ? '-' : address(rule.gateway, `${what}.gateway`);
+      lines.push(`mptcp_studio_source ${shown} ${dev} ${table} ${gw}`);
+    }
+  } else {
+    for (const [i, rule] of (r.sourcePolicy ?? []).entries()) {
+      const what = `routing.sourcePolicy.${i}`;
+      const glob = shellToken(rule.match, 'glob', `${what}.match`);
+      const families = rule.families.map((f) => {
+        if (f !== 'inet' && f !== 'inet6') throw new Error(`refusing to export: ${what}.families`);
+        return f;
+      });
+      lines.push(`mptcp_studio_source_policy '${glob}' '${families.join(' ')}'`);
+    }
+  }
+  lines.push('mptcp_studio_source_finish');
+  return lines;
+}
+
+/** Limits, MTUs, source routing and endpoints: the part that is not sysctls and needs `ip`. */
+function runtimeLines(c: MptcpConfig, rpInRuntime = true): string[] {
   const lines: string[] = [];
   if (c.limits) {
     const to = {
@@ -383,6 +541,16 @@ function runtimeLines(c: MptcpConfig): string[] {
       const n = Number(int(mtu, 68, 65535, `mtu.${ifname}`));
       lines.push(shellForStep({ kind: 'mtu', ifname, ifindex: 0, from: n, to: n }));
     }
+  }
+  // After the MTUs and before the endpoints, as planned: a subflow an endpoint opens finds its route.
+  lines.push(...sourceLines(c));
+  if (rpInRuntime) lines.push(...rpFilterLines(c));
+  else {
+    // The sysctl.d file holds the names; globs need the interfaces to exist, so they are set here.
+    const globs = Object.fromEntries(
+      Object.entries(c.routing?.rpFilter ?? {}).filter(([k]) => /[*?[]/.test(k)),
+    );
+    lines.push(...rpFilterLines({ routing: { rpFilter: globs } }));
   }
   const endpointsHeader = [
     '# Endpoints: the set becomes exactly these. One that is already here (address, port, device,',
@@ -482,7 +650,17 @@ const end = (path: string): string => `# ----- END ${path} -----`;
 
 function persistentText(c: MptcpConfig, meta: ExportMeta): string {
   const sysctls = sysctlEntries(c);
-  const runtime = runtimeLines(c);
+  // rp_filter of named interfaces is a sysctl (the slash form for a name with a dot, as sysctl.d(5)
+  // reads it); globs are set by the boot script, once the interfaces exist.
+  for (const [key, value] of Object.entries(c.routing?.rpFilter ?? {})) {
+    if (/[*?[]/.test(key)) continue;
+    const ifname = shellToken(key, 'ifname', 'routing.rpFilter interface');
+    sysctls.push([
+      ifname.includes('.') ? `net/ipv4/conf/${ifname}/rp_filter` : rpFilterSysctl(ifname),
+      int(value, 0, 2, `routing.rpFilter.${key}`),
+    ]);
+  }
+  const runtime = runtimeLines(c, false);
   const name = commentText(meta.name);
   const when = commentText(meta.generatedAt, 40);
   const out: string[] = [
@@ -490,8 +668,10 @@ function persistentText(c: MptcpConfig, meta: ExportMeta): string {
     '#',
     '# This text holds three files. Each one is the lines between its BEGIN and END marker:',
     `#   1. ${SYSCTL_D_PATH}: the sysctls, applied at every boot by systemd-sysctl.`,
-    `#   2. ${ENDPOINTS_SCRIPT_PATH}: path manager limits, MTUs and endpoints. These are`,
-    '#      not sysctls: they are set with `ip` once the network is up.',
+    `#   2. ${ENDPOINTS_SCRIPT_PATH}: path manager limits, MTUs, source routing and endpoints.`,
+    '#      These are not sysctls: they are set with `ip` once the network is up. Source rules',
+    '#      need their routes, which the kernel removes when a link goes down: on hosts whose links',
+    '#      come and go, keep them with systemd-networkd or NetworkManager instead (see file 2).',
     `#   3. ${ENDPOINTS_UNIT_PATH}: a oneshot unit that runs file 2 at boot.`,
     '# To install, as root, in the directory holding this file:',
     `#   awk '/^# ----- END /{f=""} f{print > f} /^# ----- BEGIN /{f=$4}' ${PERSISTENT_FILENAME}`,

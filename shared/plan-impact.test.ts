@@ -14,6 +14,7 @@ import {
   shellForStep,
   type Step,
 } from './plan';
+import { kernelStatus } from './testing/status-fixtures';
 import type { Connection, ConnectionsSnapshot, Endpoint, NetInterface, Overview, Subflow } from './types';
 
 function ifc(index: number, name: string, addresses: string[], mtuBytes = 1500): NetInterface {
@@ -67,31 +68,13 @@ function endpoint(
 
 /** The host of the report: 10.91.2.1 on eth1 is a subflow endpoint (id 2). */
 const overview = (over: Partial<Overview> = {}): Overview => ({
-  status: {
-    netns: null,
-    kernelRelease: '6.18.0',
-    inInitNetns: true,
-    mptcpSupported: true,
-    enabled: true,
-    pathManager: 'kernel',
-    availablePathManagers: ['kernel', 'userspace'],
-    scheduler: 'default',
-    availableSchedulers: ['default'],
-    congestionControl: { default: 'cubic', available: ['cubic', 'reno'], allowed: ['cubic', 'reno'] },
-    buffers: {
-      tcpRmem: { minBytes: 4096, defaultBytes: 131072, maxBytes: 6291456 },
-      tcpWmem: { minBytes: 4096, defaultBytes: 16384, maxBytes: 4194304 },
-      rmemMaxBytes: 212992,
-      wmemMaxBytes: 212992,
-    },
-    readOnlySysctls: [],
+  status: kernelStatus({
     mptcpSysctls: [
       { name: 'net.mptcp.enabled', value: '1', writable: true },
       { name: 'net.mptcp.add_addr_timeout', value: '120', writable: true },
       { name: 'net.mptcp.path_manager', value: 'kernel', writable: true },
     ],
-    privileges: { netAdmin: true, note: null },
-  },
+  }),
   limits: { subflows: 6, addAddrAccepted: 2 },
   endpoints: [endpoint(2, '10.91.2.1', { subflow: true }, 'eth1')],
   interfaces: [ifc(2, 'eth0', ['10.91.1.1']), ifc(3, 'eth1', ['10.91.2.1'])],
@@ -143,6 +126,13 @@ function subflow(localAddress: string, localPort: number, token: number): Subflo
     bytesRetrans: 0,
     deliveryRateBytesPerSec: 0,
     pacingRateBytesPerSec: null,
+    ifname: null,
+    backoffCount: 0,
+    probesCount: 0,
+    deliveryRateAppLimited: false,
+    lastDataSentAtMs: null,
+    lastDataRecvAtMs: null,
+    lastAckRecvAtMs: null,
   };
 }
 

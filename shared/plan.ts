@@ -13,6 +13,18 @@ import {
   type EndpointPolicy,
   type MptcpConfig,
 } from './config';
+import {
+  exportRouting,
+  invertRoutingStep,
+  isNoopRoutingStep,
+  planRouting,
+  routingStepImpact,
+  rpFilterImpact,
+  rpFilterOf,
+  describeRoutingStep,
+  shellForRoutingStep,
+  type RoutingStep,
+} from './plan-routing';
 import { ccRegisterShell, ccUnregisterShell, type CcId, type CcStatus } from './cc';
 import { compileGlob } from './glob';
 import type { PlanView, StepImpact } from './config-api';
@@ -51,7 +63,9 @@ export type Step =
   | { kind: 'mtu'; ifname: string; ifindex: number; from: number; to: number }
   /** A coupled CC as BPF struct_ops; objectPath is for people only (the engine uses its own). */
   | { kind: 'cc-register'; name: CcId; kernelName: string; objectPath: string | null }
-  | { kind: 'cc-unregister'; name: CcId; kernelName: string; objectPath: string | null };
+  | { kind: 'cc-unregister'; name: CcId; kernelName: string; objectPath: string | null }
+  /** Source routing (shared/plan-routing.ts): rules and routes MPTCP Studio owns. */
+  | RoutingStep;
 
 /** The endpoint flags MPTCP_PM_CMD_SET_FLAGS changes; the kernel ignores the others. */
 export interface InPlaceFlags {
@@ -120,6 +134,11 @@ export function invertStep(s: Step): Step | null {
       return null;
     case 'cc-unregister':
       return { ...s, kind: 'cc-register' };
+    case 'rule-add':
+    case 'rule-del':
+    case 'route-add':
+    case 'route-del':
+      return invertRoutingStep(s);
   }
 }
 
@@ -160,14 +179,24 @@ export function describeStep(s: Step): string {
       return `Register BPF congestion control ${s.kernelName}`;
     case 'cc-unregister':
       return `Unregister BPF congestion control ${s.kernelName}`;
+    case 'rule-add':
+    case 'rule-del':
+    case 'route-add':
+    case 'route-del':
+      return describeRoutingStep(s);
   }
 }
 
 /** The same change as a shell command (for review, and for `export --format sh`). */
 export function shellForStep(s: Step): string {
   switch (s.kind) {
-    case 'sysctl':
-      return `sysctl -w ${s.name}=${/\s/.test(s.to) ? `'${s.to}'` : s.to}`;
+    case 'sysctl': {
+      // sysctl(8) splits names at dots: an interface name with one (a VLAN, `eth0.100`) is given
+      // in the slash form instead.
+      const rp = rpFilterOf(s.name);
+      const name = rp !== null && rp.includes('.') ? `net/ipv4/conf/${rp}/rp_filter` : s.name;
+      return `sysctl -w ${name}=${/\s/.test(s.to) ? `'${s.to}'` : s.to}`;
+    }
     case 'limits':
       return `ip mptcp limits set subflows ${s.to.subflows} add_addr_accepted ${s.to.addAddrAccepted}`;
     case 'endpoint-add': {
@@ -192,6 +221,11 @@ export function shellForStep(s: Step): string {
       return ccRegisterShell(s);
     case 'cc-unregister':
       return ccUnregisterShell(s.kernelName);
+    case 'rule-add':
+    case 'rule-del':
+    case 'route-add':
+    case 'route-del':
+      return shellForRoutingStep(s);
   }
 }
 
@@ -274,6 +308,8 @@ export function exportConfig(o: Overview): MptcpConfig {
   if (o.status.scheduler) cfg.scheduler = o.status.scheduler;
   if (o.status.congestionControl.default) cfg.congestionControl = o.status.congestionControl.default;
   if (o.limits) cfg.limits = o.limits;
+  const routing = exportRouting(o);
+  if (routing) cfg.routing = routing;
   return cfg;
 }
 
@@ -314,7 +350,7 @@ function sameFixedFlags(a: EndpointSpec['flags'], b: EndpointSpec['flags']): boo
 const familyOf = (address: string): 'inet' | 'inet6' => (address.includes(':') ? 'inet6' : 'inet');
 
 /** Same address, whatever its spelling (`2001:DB8::1` is `2001:db8:0::1`). */
-function sameAddress(a: string, b: string): boolean {
+export function sameAddress(a: string, b: string): boolean {
   return a === b || (addressKey(a) !== null && addressKey(a) === addressKey(b));
 }
 
@@ -337,6 +373,11 @@ export function isNoopStep(s: Step): boolean {
     case 'cc-register':
     case 'cc-unregister':
       return false;
+    case 'rule-add':
+    case 'rule-del':
+    case 'route-add':
+    case 'route-del':
+      return isNoopRoutingStep(s);
   }
 }
 
@@ -511,6 +552,10 @@ export function planConfig(o: Overview, desired: MptcpConfig, ctx: PlanContext =
     }
   }
 
+  // Source routing and rp_filter: before the endpoints, so that a subflow an endpoint step opens
+  // already finds its route (plan-routing.ts).
+  const routing = planRouting(o, desired.routing, errors, warnings);
+
   // Global switches and MPTCP sysctls.
   if (desired.enabled !== undefined) sysctl('net.mptcp.enabled', desired.enabled ? '1' : '0');
   if (desired.pathManager !== undefined) {
@@ -604,7 +649,16 @@ export function planConfig(o: Overview, desired: MptcpConfig, ctx: PlanContext =
   if (buf.rmemMaxBytes !== undefined) sysctl('net.core.rmem_max', String(buf.rmemMaxBytes), last);
   if (buf.wmemMaxBytes !== undefined) sysctl('net.core.wmem_max', String(buf.wmemMaxBytes), last);
 
-  const steps = withoutNoops([...mtus, ...removals, ...settings, ...limits, ...inPlace, ...adds, ...last]);
+  const steps = withoutNoops([
+    ...mtus,
+    ...routing,
+    ...removals,
+    ...settings,
+    ...limits,
+    ...inPlace,
+    ...adds,
+    ...last,
+  ]);
   return { steps, errors, warnings };
 }
 
@@ -621,7 +675,7 @@ const LIVE_STATES: ReadonlySet<Subflow['state']> = new Set([
 
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
-interface LiveSubflow {
+export interface LiveSubflow {
   conn: Connection;
   sf: Subflow;
 }
@@ -633,7 +687,7 @@ function liveSubflows(live: ConnectionsSnapshot): LiveSubflow[] {
 }
 
 /** "6 live subflows of 3 connections". */
-function countText(list: LiveSubflow[]): string {
+export function countText(list: LiveSubflow[]): string {
   const conns = new Set(list.map((l) => l.conn.token)).size;
   return `${plural(list.length, 'live subflow')} of ${plural(conns, 'connection')}`;
 }
@@ -791,8 +845,15 @@ export function stepImpact(
         closes: null,
       };
     }
-    case 'sysctl':
-      return sysctlImpact(s, all, connCount);
+    case 'sysctl': {
+      const rp = rpFilterOf(s.name);
+      return rp !== null ? rpFilterImpact(s, rp, o, all) : sysctlImpact(s, all, connCount);
+    }
+    case 'rule-add':
+    case 'rule-del':
+    case 'route-add':
+    case 'route-del':
+      return routingStepImpact(s, o, all, steps);
     case 'cc-register':
     case 'cc-unregister':
       return { level: 'none', text: 'no live connection changes', closes: null };
@@ -920,7 +981,10 @@ function sysctlValueOutside(o: Overview, name: string): string | null {
       return s.buffers.rmemMaxBytes === null ? null : String(s.buffers.rmemMaxBytes);
     case 'net.core.wmem_max':
       return s.buffers.wmemMaxBytes === null ? null : String(s.buffers.wmemMaxBytes);
-    default:
-      return null;
+    default: {
+      const rp = rpFilterOf(name);
+      const v = rp === null ? undefined : o.routing?.rpFilter.byIfname[rp];
+      return v === undefined ? null : String(v);
+    }
   }
 }

@@ -44,12 +44,15 @@ const dualHomedClient: Preset = {
       pathManager: 'kernel',
       limits: { subflows: 8, addAddrAccepted: 8 },
       endpointPolicy: [rule('*', { subflow: true, fullmesh: true })],
+      // Each address's subflows leave by its own interface (docs/configuration.md, "Source routing").
+      routing: { sourcePolicy: [{ match: '*', families: ['inet', 'inet6'] }], rpFilter: { '*': 2 } },
     },
   },
   explanation: [
     'The typical Multipath TCP deployment: a multi-homed client (a laptop or phone with two networks) connected to a single- or multi-homed server.',
     'Every global address of every interface that is up becomes an endpoint with the subflow and fullmesh flags. "subflow" opens an extra subflow from that address once a connection is established; "fullmesh" opens one from that address to every address the server announces as well. With N local addresses and M server addresses that is N × M subflows, which is what the old fullmesh path manager did, and is not always what you want: with many addresses, narrow the rule to the interfaces that matter (e.g. "wlan*" and "eth0") instead of "*".',
     'Limits: subflows 8 lets each connection open up to 8 extra subflows (the kernel maximum), and add_addr_accepted 8 makes the client use up to 8 addresses the server announces. Limits are ceilings, not targets: the endpoints and the announcements decide how many subflows are actually made. The in-kernel path manager also holds at most 8 endpoints; addresses beyond that are left out, with a warning in the plan.',
+    'Source routing: a subflow from the second address is only useful if its packets leave by the second interface, but the main routing table has one default route, so without help they leave by the first (and a strict reverse-path filter there, or the provider, drops them). The preset gives every global address a rule of its own (`ip rule add from ADDR lookup T`) with a table holding the route to its network and the default route through its interface\'s gateway (from the main table), and sets rp_filter to 2 (loose) on the interfaces, so that replies arriving on the "other" interface are not dropped. Only rules and routes MPTCP Studio created are ever changed.',
     'Upstream differences: endpoints are not tied to interfaces, and the app expands the rule when you apply it, so an address that appears later (a new DHCP lease) needs the profile applied again. Congestion control is per subflow and uncoupled (upstream has no LIA/OLIA). Multipath TCP uses more buffer space than TCP because the paths have different delays: raise the maximum of net.ipv4.tcp_rmem/tcp_wmem if throughput stalls. Equal MTUs on all interfaces avoid a known slowdown with different segment sizes.',
   ].join('\n\n'),
 };
@@ -80,7 +83,7 @@ const datacenterEcmp: Preset = {
     schemaVersion: PROFILE_SCHEMA_VERSION,
     name: 'datacenter ECMP (ndiffports, not for production)',
     description:
-      'NOT FOR PRODUCTION. Several subflows over one address pair, to spread a connection over equal-cost paths in a datacenter. Sets limits only: the subflows themselves need the engine path manager (a later feature).',
+      'NOT FOR PRODUCTION. Several subflows over one address pair, to spread a connection over equal-cost paths in a datacenter. Sets limits only: the subflows of the client come from the ndiffports path manager of the engine (the Path manager page, or mptcp-studio pm --mode ndiffports).',
     config: {
       enabled: true,
       pathManager: 'kernel',
@@ -89,8 +92,8 @@ const datacenterEcmp: Preset = {
   },
   explanation: [
     'Not for production. The old ndiffports path manager opened several subflows between the same two addresses, each with its own source port, so that ECMP hashing in a datacenter fabric spreads them over different paths. It was an experiment and an example of how to write a path manager, and it did not learn addresses or react to interface changes.',
-    'Upstream Linux has no ndiffports path manager, and the in-kernel one cannot do it: it opens at most one subflow per local endpoint, and an endpoint cannot be the same address again with another port. The same behaviour is possible with the userspace path manager, by asking for N−1 extra subflows on the same address pair when a connection is established. MPTCP Studio will run that loop in its engine (`mptcp-studio pm --mode ndiffports`, a later feature).',
-    'What this preset sets today is what both ends need for that: subflows 8, so an in-kernel path manager accepts up to 8 joins per connection (the kernel maximum; the server side needs this), and add_addr_accepted 0, because the hosts are single-homed. The endpoints are left as they are, and the path manager stays "kernel": switching the client to "userspace" now, with nothing running the loop, would leave its connections with a single subflow.',
+    'Upstream Linux has no ndiffports path manager, and the in-kernel one cannot do it: it opens at most one subflow per local endpoint, and an endpoint cannot be the same address again with another port. The same behaviour is possible with the userspace path manager, by asking for N−1 extra subflows on the same address pair when a connection is established. MPTCP Studio runs that loop in its engine: start ndiffports on the client from the Path manager page, or with `mptcp-studio pm --mode ndiffports --subflows N` (docs/path-manager.md).',
+    'What this preset sets today is what both ends need for that: subflows 8, so an in-kernel path manager accepts up to 8 joins per connection (the kernel maximum; the server side needs this), and add_addr_accepted 0, because the hosts are single-homed. The endpoints are left as they are, and the path manager stays "kernel": the engine switches the client to "userspace" itself while ndiffports runs and restores it on stop; switching by hand with nothing running the loop would leave its connections with a single subflow.',
   ].join('\n\n'),
 };
 

@@ -104,8 +104,72 @@ describe.skipIf(labUnavailableReason() !== null)(
         for (const sf of c.subflows) {
           expect(sf.tokenLocal).toBe(c.token);
           expect(ss).toContain(`${sf.localAddress}:${sf.localPort}`);
+          // Its health (shared/health.ts), judged at the snapshot's time.
+          const health = (sf as typeof sf & { health?: { state: string } }).health;
+          expect(['active', 'idle', 'app-limited', 'stalled']).toContain(health?.state);
+          // Its interface: the bound device, else the device of `ip route get DST from SRC`.
+          const oracle =
+            sf.ifindex > 0
+              ? (await ip(['-n', lab.client, '-o', 'link', 'show'])).stdout.match(
+                  new RegExp(`^${sf.ifindex}: ([^:@]+)`, 'm'),
+                )?.[1]
+              : / dev (\S+)/.exec(
+                  (await ip(['-n', lab.client, 'route', 'get', sf.remoteAddress, 'from', sf.localAddress]))
+                    .stdout,
+                )?.[1];
+          expect(sf.ifname).toBe(oracle);
         }
       }
+      const text = (await cli(['connections', '--netns', lab.client])).stdout;
+      expect(text).toMatch(/ dev c\d+ /);
+      expect(text).toMatch(/^ {2}c0 {2}subflows \d+/m);
+    });
+
+    it('prints byte counts for people (JSON keeps the numbers) and every counter with its meaning', async () => {
+      const snap = await lab.waitFor(
+        'two connections past 1 KiB sent',
+        () => cliJson<ConnectionsSnapshot>(['connections', '--netns', lab.client]),
+        (s) => s.connections.length === 2 && s.connections.every((c) => c.bytesSent > 2048),
+      );
+      expect(Number.isInteger(snap.connections[0]!.bytesSent)).toBe(true);
+      const text = (await cli(['connections', '--netns', lab.client])).stdout;
+      const heads = text.split('\n').filter((l) => / token [0-9a-f]+ /.test(l));
+      expect(heads).toHaveLength(2);
+      for (const h of heads) {
+        expect(h).toMatch(
+          / sent \d+(\.\d+)? (KiB|MiB|GiB) {2}received \d+(\.\d+)? (B|KiB|MiB|GiB) {2}mptcp retrans /,
+        );
+        expect(h).not.toMatch(/\d{4,} B\b/);
+      }
+      expect(text).toMatch(/ retrans (\d+(\.\d+)? %|<0\.01 %|-) /);
+
+      const counters = (await cli(['counters', '--all', '--netns', lab.client])).stdout.trim().split('\n');
+      const nstat = (await nsRun(lab.client, 'nstat', ['-asz'])).stdout;
+      const names = [...nstat.matchAll(/^MPTcpExt(\w+)\s/gm)].map((m) => m[1]);
+      expect(counters).toHaveLength(names.length);
+      const syn = counters.find((l) => l.startsWith('MPCapableSYNTX '));
+      expect(syn).toMatch(
+        /^MPCapableSYNTX +2 +SYNs sent with MP_CAPABLE: outgoing MPTCP connection attempts$/,
+      );
+      for (const l of counters) expect(l, l).not.toContain('not described');
+    });
+
+    it('has --help for every command, and names an option a command does not take', async () => {
+      for (const cmd of ['status', 'connections', 'counters', 'serve', 'pm', 'scan', 'trace', 'exporter']) {
+        const r = await cli([cmd, '--help']);
+        expect(r.code, cmd).toBe(0);
+        expect(r.stdout.split('\n')[0]).toMatch(new RegExp(`^usage: mptcp-studio ${cmd}\\b`));
+        expect(r.stdout).toMatch(/\nexamples?:\n/);
+      }
+      const unknown = await cli(['connections', '--fast']);
+      expect(unknown.code).not.toBe(0);
+      expect(unknown.stderr).toBe(
+        'mptcp-studio: unknown option --fast for "connections" (see: mptcp-studio connections --help)\n',
+      );
+      const misplaced = await cli(['status', '--port', '80']);
+      expect(misplaced.stderr).toBe(
+        'mptcp-studio: status does not take --port (see: mptcp-studio status --help)\n',
+      );
     });
 
     it('fails with one line and a non-zero exit for a namespace that does not exist', async () => {

@@ -16,12 +16,14 @@ import type {
   MptcpCounters,
   NetInterface,
 } from '../../shared/types';
+import type { RoutingState } from '../../shared/routing';
 import type { KernelWriter } from './config/apply';
-import type { MptcpEvent } from './mptcp-pm/events';
+import type { PmEvent } from './mptcp-pm/events';
 import type { AnnounceSpec, SubflowCreateSpec, SubflowDestroySpec } from './mptcp-pm/userspace';
 import type { EventReaderOptions, EventsLost } from './netlink/event-reader';
 import type { NetnsIdentity } from './netns-identity';
 import type { DecodedAddress, DecodedLink } from './rtnl/interfaces';
+import type { DecodedRoute, RouteQuery } from './rtnl/route';
 
 export type { KernelWriter } from './config/apply';
 
@@ -45,10 +47,18 @@ export interface KernelReads {
    * NetlinkError EINVAL for a connection under the in-kernel path manager.
    */
   connectionAddresses(token: number): Promise<Endpoint[]>;
+  /** Policy-routing rules, the routes source routing uses, rp_filter (rtnl/rules.ts). */
+  routing(ifnames?: ReadonlyMap<number, string>): Promise<RoutingState>;
   /** MPTcpExt counters (/proc/net/netstat). */
   counters(): Promise<MptcpCounters>;
   /** This network namespace's never-reused name (netns-identity.ts). */
   identity(): Promise<NetnsIdentity>;
+  /**
+   * The kernel's output route from `src` to `dst` (RTM_GETROUTE, `ip route get DST from SRC`,
+   * rtnl/route.ts); null when the addresses cannot be asked about; rejects with ENETUNREACH when
+   * there is no route.
+   */
+  route(q: RouteQuery): Promise<DecodedRoute | null>;
 }
 
 /** The userspace path manager's commands (mptcp-pm/userspace.ts builds them). */
@@ -76,6 +86,6 @@ export interface Kernel {
   /** Link and address notifications (rtnetlink groups), on a socket of their own until closed. */
   watchAddresses(onChange: (change: AddressChange) => void): () => void;
   /** mptcp_pm events of this namespace, read off-thread; joining needs CAP_NET_ADMIN. */
-  watchMptcpEvents(onEvent: (ev: MptcpEvent) => void, opts?: EventReaderOptions): Promise<MptcpEventsWatch>;
+  watchMptcpEvents(onEvent: (ev: PmEvent) => void, opts?: EventReaderOptions): Promise<MptcpEventsWatch>;
   close(): void;
 }

@@ -192,6 +192,7 @@ export class LocalEngine {
     'mptcp:config:confirm': () => this.config.confirm(),
     'mptcp:config:revert': () => this.config.revert('user'),
     'mptcp:cc:list': () => this.cc.list(),
+    'mptcp:cc:repairs': () => this.cc.repairs(),
     'mptcp:cc:load': ({ name }) => this.cc.load(name),
     'mptcp:cc:unload': ({ name }) => this.cc.unload(name),
     'mptcp:pm:status': () => this.pm.status(),
@@ -226,7 +227,16 @@ export class LocalEngine {
           reads.limits().catch(note('limits')),
         ])
       : [null, null];
-    return { status, limits, endpoints: endpoints ?? [], interfaces: interfaces ?? [], errors };
+    // Source routing and rp_filter (rtnl/rules.ts): plans, exports and the advisor read them here.
+    const routing = await reads.routing(names).catch(note('routing'));
+    return {
+      status,
+      limits,
+      endpoints: endpoints ?? [],
+      interfaces: interfaces ?? [],
+      ...(routing ? { routing } : {}),
+      errors,
+    };
   }
 
   async close(): Promise<void> {

@@ -16,7 +16,7 @@ import type {
   PmCommands,
 } from './kernel';
 import { getLimits, listEndpoints } from './mptcp-pm/endpoints';
-import type { MptcpEvent } from './mptcp-pm/events';
+import type { PmEvent } from './mptcp-pm/events';
 import { resolveMptcpPm, type MptcpPmFamily } from './mptcp-pm/family';
 import { openMptcpEventReader } from './mptcp-pm/subscribe';
 import {
@@ -29,6 +29,9 @@ import {
 import type { EventReaderOptions } from './netlink/event-reader';
 import { readNetnsIdentity } from './netns-identity';
 import { listInterfaces, readLinksAndAddresses } from './rtnl/interfaces';
+import { readRoutingState } from './rtnl/rules';
+import { getRoute } from './rtnl/route';
+import { SubflowPathResolver } from './rtnl/subflow-paths';
 import { readMptcpCounters } from './sysctl/netstat';
 import { readKernelStatus } from './sysctl/status';
 import { NETLINK_GENERIC, NETLINK_ROUTE, NETLINK_SOCK_DIAG } from './uapi/netlink';
@@ -39,8 +42,23 @@ import {
   RTM_NEWLINK,
   RTNLGRP_IPV4_IFADDR,
   RTNLGRP_IPV6_IFADDR,
+  RTNLGRP_IPV4_ROUTE,
+  RTNLGRP_IPV4_RULE,
+  RTNLGRP_IPV6_ROUTE,
+  RTNLGRP_IPV6_RULE,
   RTNLGRP_LINK,
 } from './uapi/rtnetlink';
+
+/** What can move a subflow's route: links, addresses, routes and rules of both families. */
+const ROUTE_GROUPS = [
+  RTNLGRP_LINK,
+  RTNLGRP_IPV4_IFADDR,
+  RTNLGRP_IPV6_IFADDR,
+  RTNLGRP_IPV4_ROUTE,
+  RTNLGRP_IPV6_ROUTE,
+  RTNLGRP_IPV4_RULE,
+  RTNLGRP_IPV6_RULE,
+];
 
 const addressChanges: ReadonlyMap<number, AddressChange> = new Map([
   [RTM_NEWLINK, 'link'],
@@ -66,8 +84,10 @@ export class NetlinkKernel implements Kernel {
   private diag: NlSocket | null = null;
   private pmFamily: Promise<MptcpPmFamily> | null = null;
   private readonly socketOptions: NlSocketOptions;
+  /** Each new subflow's interface, cached per address pair (rtnl/subflow-paths.ts). */
+  readonly paths: SubflowPathResolver;
   /** The connections poll: its dump workers and the last poll's objects (diag/connections.ts). */
-  private readonly poller = new ConnectionPoller();
+  private readonly poller: ConnectionPoller;
   readonly reads: KernelReads;
   readonly writer: KernelWriter;
   readonly pm: PmCommands;
@@ -75,6 +95,13 @@ export class NetlinkKernel implements Kernel {
   constructor(opts: NetlinkKernelOptions = {}) {
     const procRoot = opts.procRoot;
     this.socketOptions = opts.onListenerError ? { onListenerError: opts.onListenerError } : {};
+    this.paths = new SubflowPathResolver({
+      route: (q) => getRoute(this.routeSock(), q),
+      linkNames: async () =>
+        new Map((await readLinksAndAddresses(this.routeSock())).links.map((l) => [l.index, l.name])),
+      watch: (onChange) => this.watchRoutes(onChange),
+    });
+    this.poller = new ConnectionPoller({ paths: this.paths });
     this.writer = netlinkWriter({
       genl: () => this.genlSock(),
       route: () => this.routeSock(),
@@ -93,8 +120,10 @@ export class NetlinkKernel implements Kernel {
       connection: (token) => this.poller.readOne(this.diagSock(), token),
       connectionAddresses: async (token) =>
         listConnectionAddresses(this.genlSock(), await this.family(), token),
+      routing: (ifnames) => readRoutingState(this.routeSock(), ifnames ?? new Map(), procRoot),
       counters: () => readMptcpCounters(procRoot),
       identity: () => readNetnsIdentity({ diag: this.diagSock() }),
+      route: (q) => getRoute(this.routeSock(), q),
     };
     const send = async (payload: () => Buffer, what: string): Promise<void> => {
       const fam = await this.family();
@@ -134,8 +163,26 @@ export class NetlinkKernel implements Kernel {
     return () => sock.close();
   }
 
+  /**
+   * Route, rule, link and address notifications (rtnetlink groups), on a socket of their own until
+   * closed: what can change the interface a subflow's route leaves by. A socket error (ENOBUFS:
+   * notifications were dropped) counts as a change.
+   */
+  watchRoutes(onChange: () => void): () => void {
+    const sock = new NlSocket(NETLINK_ROUTE, this.socketOptions);
+    try {
+      for (const g of ROUTE_GROUPS) sock.addMembership(g);
+    } catch (e) {
+      sock.close();
+      throw e;
+    }
+    sock.onNotification(() => onChange());
+    sock.onError(() => onChange());
+    return () => sock.close();
+  }
+
   async watchMptcpEvents(
-    onEvent: (ev: MptcpEvent) => void,
+    onEvent: (ev: PmEvent) => void,
     opts: EventReaderOptions = {},
   ): Promise<MptcpEventsWatch> {
     const reader = await openMptcpEventReader(await this.family(), (ev) => onEvent(ev), opts);
@@ -143,6 +190,7 @@ export class NetlinkKernel implements Kernel {
   }
 
   close(): void {
+    this.paths.close();
     void this.poller.close();
     for (const s of [this.route, this.genl, this.diag]) s?.close();
     this.route = this.genl = this.diag = null;

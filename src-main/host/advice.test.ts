@@ -98,6 +98,13 @@ function busySnapshot(): ConnectionsSnapshot {
     bytesRetrans: 0,
     deliveryRateBytesPerSec: mbit(20),
     pacingRateBytesPerSec: null,
+    ifname: null,
+    backoffCount: 0,
+    probesCount: 0,
+    deliveryRateAppLimited: false,
+    lastDataSentAtMs: null,
+    lastDataRecvAtMs: null,
+    lastAckRecvAtMs: null,
   };
   return {
     ...emptySnapshot,

@@ -20,6 +20,11 @@ const mine: Profile = {
     limits: { subflows: 4, addAddrAccepted: 2 },
     endpoints: [{ address: '10.0.0.2', id: 1, ifname: 'eth0', flags }],
     mtu: { eth0: 1500 },
+    // Source routing travels with the profile (docs/configuration.md, "Source routing").
+    routing: {
+      sourceRules: [{ address: '10.0.1.2', ifname: 'wlan0', gateway: '10.0.1.1' }],
+      rpFilter: { wlan0: 2 },
+    },
   },
 };
 
@@ -243,6 +248,10 @@ describe('export', () => {
     // The script reconciles (keeps, changes in place, adds): no flush (shared/export-formats.ts).
     expect(sh.text).toContain('mptcp_studio_endpoint 10.0.0.2 - 1 eth0 subflow\n');
     expect(sh.text).not.toContain('endpoint flush');
+    expect(sh.text).toContain('mptcp_studio_source 10.0.1.2 wlan0 - 10.0.1.1\n');
+    expect(sh.text).toContain('sysctl -w net.ipv4.conf.wlan0.rp_filter=2\n');
+    const client = await h['mptcp:profiles:export']({ name: 'dual-homed client (fullmesh)', format: 'sh' });
+    expect(client.text).toContain("mptcp_studio_source_policy '*' 'inet inet6'\n");
     const persistent = await h['mptcp:profiles:export']({
       name: 'server (announce all addresses)',
       format: 'sysctl.d',

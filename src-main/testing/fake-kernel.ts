@@ -6,6 +6,9 @@
  * next call of an operation fail, as the kernel refusing it.
  */
 import type { EndpointSpec, InPlaceFlags } from '../../shared/plan';
+import { STUDIO_RTPROT } from '../../shared/config';
+import { routeMatches, rpFilterOf, ruleMatches } from '../../shared/plan-routing';
+import { FR_ACT_TO_TBL, type RoutingState } from '../../shared/routing';
 import { ApiFailure } from '../../shared/result';
 import type {
   Connection,
@@ -17,12 +20,13 @@ import type {
 } from '../../shared/types';
 import { sysctlPath } from '../engine/config/writer';
 import type { AddressChange, Kernel, KernelReads, KernelWriter, PmCommands } from '../engine/kernel';
-import type { MptcpEvent } from '../engine/mptcp-pm/events';
+import type { PmEvent } from '../engine/mptcp-pm/events';
 import type { AnnounceSpec, SubflowCreateSpec, SubflowDestroySpec } from '../engine/mptcp-pm/userspace';
 import { NetlinkError } from '../engine/netlink/core';
 import type { EventsLost } from '../engine/netlink/event-reader';
 import type { NetnsIdentity } from '../engine/netns-identity';
 import type { DecodedAddress, DecodedLink } from '../engine/rtnl/interfaces';
+import type { DecodedRoute } from '../engine/rtnl/route';
 import { sampleStatus } from './fake-backend';
 
 export interface FakeKernelState {
@@ -40,6 +44,10 @@ export interface FakeKernelState {
   mtu: Map<number, number>;
   registeredCcs: Set<string>;
   identity: NetnsIdentity;
+  /** Answers of route lookups (`ip route get DST from SRC`) by `${src}|${dst}`; others: ENETUNREACH. */
+  routes: Map<string, DecodedRoute>;
+  /** Rules, the plan's routes and rp_filter (reads.routing); the writer's rule/route steps change it. */
+  routing: RoutingState;
 }
 
 /** What the userspace path manager sent, by command. */
@@ -54,6 +62,8 @@ type Operation = keyof KernelWriter | keyof PmCommands;
 
 /** The kernel's answer to GET_ADDR by token for a connection of the in-kernel path manager. */
 const EINVAL = 22;
+/** The kernel's answer to a route lookup without a route. */
+const ENETUNREACH = 101;
 
 export class FakeKernel implements Kernel {
   readonly state: FakeKernelState;
@@ -66,7 +76,7 @@ export class FakeKernel implements Kernel {
   closed = false;
   private readonly failures = new Map<Operation, Error>();
   private readonly addressListeners = new Set<(c: AddressChange) => void>();
-  private readonly eventListeners = new Set<(ev: MptcpEvent) => void>();
+  private readonly eventListeners = new Set<(ev: PmEvent) => void>();
   private readonly lostListeners = new Set<(l: EventsLost) => void>();
 
   constructor(state: Partial<FakeKernelState> = {}) {
@@ -84,6 +94,8 @@ export class FakeKernel implements Kernel {
       mtu: new Map(),
       registeredCcs: new Set(),
       identity: { ino: 4026531840, cookie: '1', bootId: 'boot', key: '4026531840-1' },
+      routes: new Map(),
+      routing: { rules: [], routes: [], rpFilter: { all: 0, byIfname: {}, writable: true } },
       ...state,
     };
     const s = this.state;
@@ -110,12 +122,21 @@ export class FakeKernel implements Kernel {
       counters: (): Promise<MptcpCounters> =>
         Promise.resolve({ takenAtMs: Date.now(), counters: { ...s.counters } }),
       identity: () => Promise.resolve(s.identity),
+      routing: () => Promise.resolve(structuredClone(s.routing)),
+      route: (q) => {
+        const r = s.routes.get(`${q.src}|${q.dst}`);
+        return r
+          ? Promise.resolve({ ...r })
+          : Promise.reject(new NetlinkError(ENETUNREACH, `route lookup ${q.dst}`));
+      },
     };
     this.writer = {
       writeSysctl: (name, value) =>
         this.op('writeSysctl', () => {
           sysctlPath(name); // the writer's allow-list: EPERM for anything else
           s.sysctls.set(name, value);
+          const rp = rpFilterOf(name);
+          if (rp !== null) s.routing.rpFilter.byIfname[rp] = Number(value);
         }),
       setLimits: (subflows, addAddrAccepted) =>
         this.op('setLimits', () => void (s.limits = { subflows, addAddrAccepted })),
@@ -135,6 +156,40 @@ export class FakeKernel implements Kernel {
       setMtu: (ifindex, mtuBytes) => this.op('setMtu', () => void s.mtu.set(ifindex, mtuBytes)),
       registerCc: (name) => this.op('registerCc', () => void s.registeredCcs.add(name)),
       unregisterCc: (name) => this.op('unregisterCc', () => void s.registeredCcs.delete(name)),
+      // As the kernel: EEXIST for a duplicate, ENOENT for a delete that matches nothing.
+      addRule: (spec) =>
+        this.op('addRule', () => {
+          if (s.routing.rules.some((r) => r.protocol === STUDIO_RTPROT && ruleMatches(spec, r)))
+            throw new ApiFailure('EEXIST', 'rule exists');
+          s.routing.rules.push({
+            ...spec,
+            dst: null,
+            dstLen: 0,
+            action: FR_ACT_TO_TBL,
+            protocol: STUDIO_RTPROT,
+            iifname: null,
+            oifname: null,
+            fwmark: null,
+          });
+        }),
+      delRule: (spec) =>
+        this.op('delRule', () => {
+          const i = s.routing.rules.findIndex((r) => r.protocol === STUDIO_RTPROT && ruleMatches(spec, r));
+          if (i < 0) throw new ApiFailure('ENOENT', 'no such rule');
+          s.routing.rules.splice(i, 1);
+        }),
+      addRoute: (spec) =>
+        this.op('addRoute', () => {
+          if (s.routing.routes.some((r) => r.protocol === STUDIO_RTPROT && routeMatches(spec, r)))
+            throw new ApiFailure('EEXIST', 'route exists');
+          s.routing.routes.push({ ...spec, protocol: STUDIO_RTPROT, type: 1, metric: null });
+        }),
+      delRoute: (spec) =>
+        this.op('delRoute', () => {
+          const i = s.routing.routes.findIndex((r) => r.protocol === STUDIO_RTPROT && routeMatches(spec, r));
+          if (i < 0) throw new ApiFailure('ENOENT', 'no such route');
+          s.routing.routes.splice(i, 1);
+        }),
     };
     this.pm = {
       subflowCreate: (spec) => this.op('subflowCreate', () => void this.sent.creates.push(spec)),
@@ -157,7 +212,7 @@ export class FakeKernel implements Kernel {
     return () => this.addressListeners.delete(onChange);
   }
 
-  watchMptcpEvents(onEvent: (ev: MptcpEvent) => void): ReturnType<Kernel['watchMptcpEvents']> {
+  watchMptcpEvents(onEvent: (ev: PmEvent) => void): ReturnType<Kernel['watchMptcpEvents']> {
     this.eventListeners.add(onEvent);
     const lost = this.lostListeners;
     return Promise.resolve({
@@ -175,7 +230,7 @@ export class FakeKernel implements Kernel {
   }
 
   /** An mptcp_pm event. */
-  emitMptcpEvent(ev: MptcpEvent): void {
+  emitMptcpEvent(ev: PmEvent): void {
     for (const l of this.eventListeners) l(ev);
   }
 

@@ -6,6 +6,7 @@
  */
 import { describeStep, invertStep, type InPlaceFlags, type Step } from '../../../shared/plan';
 import { toApiError, type ApiError } from '../../../shared/result';
+import type { RouteSpec, RuleSpec } from '../../../shared/plan-routing';
 import type { CcId } from '../../../shared/cc';
 
 /** The kernel operations a plan needs: one narrow table (cf. mptcpd's kcmd_ops). */
@@ -24,6 +25,15 @@ export interface KernelWriter {
   /** Register / unregister a coupled CC by its enum id (the engine's catalogue names the object). */
   registerCc(name: CcId): Promise<void>;
   unregisterCc(name: CcId): Promise<void>;
+  /**
+   * Source routing (shared/plan-routing.ts): RTM_NEWRULE / RTM_DELRULE / RTM_NEWROUTE /
+   * RTM_DELROUTE with MPTCP Studio's marker, each read back. A delete names the marker, so the
+   * kernel deletes only a rule or route MPTCP Studio created.
+   */
+  addRule(spec: RuleSpec): Promise<void>;
+  delRule(spec: RuleSpec): Promise<void>;
+  addRoute(spec: RouteSpec): Promise<void>;
+  delRoute(spec: RouteSpec): Promise<void>;
 }
 
 export interface StepResult {
@@ -82,6 +92,18 @@ async function runStep(w: KernelWriter, s: Step): Promise<Step> {
       return s;
     case 'cc-unregister':
       await w.unregisterCc(s.name);
+      return s;
+    case 'rule-add':
+      await w.addRule(s.rule);
+      return s;
+    case 'rule-del':
+      await w.delRule(s.rule);
+      return s;
+    case 'route-add':
+      await w.addRoute(s.route);
+      return s;
+    case 'route-del':
+      await w.delRoute(s.route);
       return s;
   }
 }

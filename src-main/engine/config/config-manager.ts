@@ -34,7 +34,9 @@ import {
 } from '../../../shared/plan';
 import { ApiFailure, toApiError, type ApiError } from '../../../shared/result';
 import type { ConfigRecovery, ConnectionsSnapshot, Overview } from '../../../shared/types';
+import { countOf } from '../../../shared/units';
 import type { CcId, CcStatus } from '../../../shared/cc';
+import { inSourceRange } from '../../../shared/plan-routing';
 import { applySteps, type KernelWriter, type StepResult } from './apply';
 import type { ConfigJournal, JournalEntry, JournalFile } from './journal';
 import { recoveryPlan } from './recovery';
@@ -75,6 +77,18 @@ export function stateFingerprint(o: Overview): string {
     limits: o.limits,
     endpoints: o.endpoints,
     mtu: o.interfaces.map((i) => [i.name, i.mtuBytes]),
+    // Every rule, the routes of MPTCP Studio's tables, rp_filter: sorted, since a rule put back
+    // lands after others of its priority (a revert restores the set, not the dump order).
+    routing: o.routing
+      ? {
+          rules: o.routing.rules.map((r) => JSON.stringify(r)).sort(),
+          routes: o.routing.routes
+            .filter((r) => inSourceRange(r.table))
+            .map((r) => JSON.stringify(r))
+            .sort(),
+          rpFilter: Object.entries(o.routing.rpFilter.byIfname).sort(([a], [b]) => (a < b ? -1 : 1)),
+        }
+      : null,
   });
 }
 
@@ -356,7 +370,7 @@ export class ConfigManager {
           : 'pending-reverted';
     const did =
       kind === 'apply-undone'
-        ? `undid ${steps.length} step(s) of ${what}`
+        ? `undid ${countOf(steps.length, 'step')} of ${what}`
         : kind === 'revert-finished'
           ? `finished ${what}`
           : `reverted ${what}, because its deadline passed with no engine holding it`;

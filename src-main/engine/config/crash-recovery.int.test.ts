@@ -226,7 +226,7 @@ describe.skipIf(labUnavailableReason() !== null)(
         if (afterKill !== oldState && afterKill !== newState) t.mixed++;
         expect(after, `recovered state (the engine said: ${said})`).toBe(oldState);
         expect(said).toMatch(
-          /undid \d+ step\(s\) of an apply .* that did not finish: the state before it is back exactly/,
+          /undid \d+ steps? of an apply .* that did not finish: the state before it is back exactly/,
         );
         t.restoredExactly++;
       } else {

@@ -167,6 +167,10 @@ function writerOf(k: FakeKernel): KernelWriter {
     setMtu: (_ifindex, mtu) => op(() => void (k.mtu = mtu)),
     registerCc: () => op(() => undefined),
     unregisterCc: () => op(() => undefined),
+    addRule: () => op(() => undefined),
+    delRule: () => op(() => undefined),
+    addRoute: () => op(() => undefined),
+    delRoute: () => op(() => undefined),
   };
 }
 
@@ -341,7 +345,7 @@ describe('the config journal', () => {
         ).toEqual(['apply-undone']);
         expect(out[0]).toMatchObject({ restored: true, pid: DEAD_PID });
         expect(out[0]!.message).toMatch(
-          /^undid \d+ step\(s\) of an apply started at .* by MPTCP Studio pid \d+ that did not finish: the state before it is back exactly$/,
+          /^undid \d+ steps? of an apply started at .* by MPTCP Studio pid \d+ that did not finish: the state before it is back exactly$/,
         );
         expect(stateFingerprint(overviewOf(k)), `op ${op} ${applied}`).toBe(want);
         expect(readdirSync(dir)).toEqual([]);

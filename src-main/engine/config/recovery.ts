@@ -10,6 +10,13 @@
  */
 import type { CcId } from '../../../shared/cc';
 import { endpointSpecOf, type EndpointSpec, type Step } from '../../../shared/plan';
+import {
+  isOwnedRoute,
+  isOwnedRule,
+  routeMatches,
+  rpFilterOf,
+  ruleMatches,
+} from '../../../shared/plan-routing';
 import type { Endpoint, Overview } from '../../../shared/types';
 
 const tripletText = (t: { minBytes: number; defaultBytes: number; maxBytes: number }): string =>
@@ -31,8 +38,11 @@ export function liveSysctl(o: Overview, name: string): string | null {
       return s.buffers.rmemMaxBytes === null ? null : String(s.buffers.rmemMaxBytes);
     case 'net.core.wmem_max':
       return s.buffers.wmemMaxBytes === null ? null : String(s.buffers.wmemMaxBytes);
-    default:
-      return null;
+    default: {
+      const rp = rpFilterOf(name);
+      const v = rp === null ? undefined : o.routing?.rpFilter.byIfname[rp];
+      return v === undefined ? null : String(v);
+    }
   }
 }
 
@@ -122,6 +132,25 @@ export function recoveryPlan(o: Overview, steps: Step[], ctx: RecoveryContext = 
         break;
       case 'cc-unregister':
         if (!ctx.registeredCc?.has(s.name)) undo.push({ ...s, kind: 'cc-register' });
+        break;
+      // Rules and routes: only MPTCP Studio's own (the marker), added or deleted by what the
+      // kernel shows now. Walking the plan backwards deletes a rule before its routes and adds
+      // routes before their rule, as planned.
+      case 'rule-add':
+        if (o.routing?.rules.some((r) => isOwnedRule(r) && ruleMatches(s.rule, r)))
+          undo.push({ kind: 'rule-del', rule: s.rule });
+        break;
+      case 'rule-del':
+        if (o.routing && !o.routing.rules.some((r) => isOwnedRule(r) && ruleMatches(s.rule, r)))
+          undo.push({ kind: 'rule-add', rule: s.rule });
+        break;
+      case 'route-add':
+        if (o.routing?.routes.some((r) => isOwnedRoute(r) && routeMatches(s.route, r)))
+          undo.push({ kind: 'route-del', route: s.route });
+        break;
+      case 'route-del':
+        if (o.routing && !o.routing.routes.some((r) => isOwnedRoute(r) && routeMatches(s.route, r)))
+          undo.push({ kind: 'route-add', route: s.route });
         break;
     }
   }

@@ -19,11 +19,13 @@ import type { MptcpPmFamily } from '../mptcp-pm/family';
 import { IFLA_MTU } from '../uapi/if-link';
 import { IFINFOMSG_LEN, RTM_NEWLINK } from '../uapi/rtnetlink';
 import type { KernelWriter } from './apply';
+import { rpFilterOf } from '../../../shared/plan-routing';
+import { routingWriter } from '../rtnl/rules';
 import { CcIdSchema, type CcId } from '../../../shared/cc';
 
 /**
- * The only sysctls a plan (or the path manager) may write: MPTCP's own, CC and TCP buffers
- * (docs/kernel-interfaces.md, "Sysctls").
+ * The only sysctls a plan (or the path manager) may write: MPTCP's own, CC and TCP buffers, and
+ * rp_filter of one interface (docs/kernel-interfaces.md, "Sysctls"; never `all` or `default`).
  */
 const SYSCTL_ALLOWED =
   /^net\.mptcp\.[a-z0-9_]{1,40}$|^net\.ipv4\.tcp_(congestion_control|rmem|wmem)$|^net\.core\.[rw]mem_max$/;
@@ -31,6 +33,9 @@ const SYSCTL_ALLOWED =
 const SYSCTL_VALUE = /^[A-Za-z0-9_-]{1,32}$|^\d{1,10}[\t ]+\d{1,10}[\t ]+\d{1,10}$/;
 
 export function sysctlPath(name: string, procRoot = '/proc'): string {
+  // An interface name may hold dots (`eth0.100`): its directory is the name as it is.
+  const rp = rpFilterOf(name);
+  if (rp !== null && !rp.includes('/')) return `${procRoot}/sys/net/ipv4/conf/${rp}/rp_filter`;
   if (!SYSCTL_ALLOWED.test(name))
     throw new ApiFailure('EPERM', `${name} is not a setting MPTCP Studio may change`);
   return `${procRoot}/sys/${name.replace(/\./g, '/')}`;
@@ -82,6 +87,7 @@ export interface NetlinkWriterDeps {
 export function netlinkWriter(deps: NetlinkWriterDeps): KernelWriter {
   return {
     ...sysctlWriter(deps.procRoot),
+    ...routingWriter(deps.route),
     async setLimits(subflows, addAddrAccepted) {
       const fam = await deps.family();
       await deps

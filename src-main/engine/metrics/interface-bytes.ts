@@ -6,20 +6,21 @@
  * per-interface total drop whenever a connection closes. Instead every poll adds, per subflow, what
  * its counters grew since the previous poll to the total of the interface the subflow uses now.
  *
- * Which interface: the snapshot does not carry it (inet_diag's idiag_if is 0 unless the socket is
- * bound to a device), so it is resolved from the subflow's local address to the interface holding
- * that address (mptcp:interfaces:list). That is the interface a subflow sends from when routing
- * follows the source address, as the in-kernel path manager's per-endpoint subflows do; a later
- * change may resolve it by route instead. Addresses held by no interface count as "unknown".
+ * Which interface: the one the engine resolved for the subflow (Subflow.ifname: its bound device,
+ * else the kernel's route for its source and destination; docs/live-data.md, Interfaces of
+ * subflows), counted as shared/paths.ts counts it everywhere else. A subflow the engine could not
+ * resolve (no route) counts as "unknown". A subflow whose route moves to another interface counts
+ * what it carries from then on there.
  *
  * What is not counted: the bytes a subflow carries between its last poll and its close, and
  * connections that open and close between two polls (the poll interval bounds both). Totals live
  * in the exporter process: a restart starts them at zero, which Prometheus treats as a counter
  * reset (rate() and increase() account for it).
  */
-import type { ConnectionsSnapshot, NetInterface, Subflow } from '../../../shared/types';
+import { subflowPath, UNKNOWN_PATH } from '../../../shared/paths';
+import type { ConnectionsSnapshot, Subflow } from '../../../shared/types';
 
-export const UNKNOWN_INTERFACE = 'unknown';
+export const UNKNOWN_INTERFACE = UNKNOWN_PATH;
 
 export interface InterfaceBytes {
   sentBytes: number;
@@ -27,26 +28,8 @@ export interface InterfaceBytes {
   retransmittedBytes: number;
 }
 
-/** `::ffff:a.b.c.d` (an IPv4 subflow of a dual-stack socket) is the IPv4 address a.b.c.d. */
-export function normalizeAddress(address: string): string {
-  const a = address.toLowerCase();
-  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
-}
-
-/** Address → name of the interface that holds it. */
-export function interfaceByAddress(interfaces: readonly NetInterface[]): Map<string, string> {
-  const byAddress = new Map<string, string>();
-  for (const itf of interfaces) {
-    for (const a of itf.addresses) byAddress.set(normalizeAddress(a.address), itf.name);
-  }
-  return byAddress;
-}
-
-export function subflowInterface(s: Pick<Subflow, 'localAddress'>, byAddress: Map<string, string>): string {
-  return (
-    byAddress.get(s.localAddress) ?? byAddress.get(normalizeAddress(s.localAddress)) ?? UNKNOWN_INTERFACE
-  );
-}
+/** The interface a subflow's bytes are counted under. */
+export const subflowInterface = (s: Pick<Subflow, 'ifname'>): string => subflowPath(s);
 
 /** A subflow's counters at the previous poll, with its 4-tuple (its identity inside the connection). */
 interface SeenSubflow {
@@ -74,14 +57,8 @@ export class InterfaceByteCounters {
    * Adds what every subflow of `snapshot` carried since the previous call; `visit` sees each
    * subflow with its interface (the caller's counts, without resolving the interface again).
    */
-  update(
-    snapshot: ConnectionsSnapshot,
-    byAddress: Map<string, string>,
-    visit?: (itf: string, s: Subflow) => void,
-  ): void {
+  update(snapshot: ConnectionsSnapshot, visit?: (itf: string, s: Subflow) => void): void {
     const next = new Map<number, SeenSubflow[]>();
-    // Few distinct local addresses, many subflows: resolve each address once per poll.
-    const resolved = new Map<string, string>();
     let tracked = 0;
     let lastItf = '';
     let t: InterfaceBytes | undefined;
@@ -105,11 +82,7 @@ export class InterfaceByteCounters {
           receivedBytes: s.bytesReceived,
           retransmittedBytes: s.bytesRetrans,
         });
-        let itf = resolved.get(s.localAddress);
-        if (itf === undefined) {
-          itf = subflowInterface(s, byAddress);
-          resolved.set(s.localAddress, itf);
-        }
+        const itf = subflowPath(s);
         visit?.(itf, s);
         if (itf !== lastItf || !t) {
           t = this.totals.get(itf);

@@ -16,6 +16,9 @@ export const NLM_F_ACK = 0x4;
 export const NLM_F_ROOT = 0x100;
 export const NLM_F_MATCH = 0x200;
 export const NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH;
+/** Flags of a NEW request: NLM_F_EXCL fails with EEXIST instead of replacing, NLM_F_CREATE creates. */
+export const NLM_F_EXCL = 0x200;
+export const NLM_F_CREATE = 0x400;
 
 /** Control message types (nlmsghdr.nlmsg_type below NLMSG_MIN_TYPE). */
 export const NLMSG_NOOP = 1;

@@ -39,7 +39,10 @@ import { spawn } from 'node:child_process';
 import type { ConnectionsSnapshot } from '../../../shared/types';
 import { readdirSync, readFileSync } from 'node:fs';
 import { NlSocket } from '../../engine/netlink/core';
-import { NETLINK_SOCK_DIAG } from '../../engine/uapi/netlink';
+import { NETLINK_ROUTE, NETLINK_SOCK_DIAG } from '../../engine/uapi/netlink';
+import { readLinksAndAddresses } from '../../engine/rtnl/interfaces';
+import { getRoute } from '../../engine/rtnl/route';
+import { SubflowPathResolver } from '../../engine/rtnl/subflow-paths';
 import { LocalEngine } from '../../engine/local-engine';
 import { EngineService } from '../../engine/service';
 import { SnapshotBuilder } from '../../engine/diag/decode';
@@ -93,7 +96,14 @@ async function receivePathsRun(w: DiagDumpWorker): Promise<{
 }
 
 /** The poller and read options of a bench MODE (see the header). */
-function benchOptions(mode: string | undefined): { poller: PollerOptions; read: ReadConnectionsOptions } {
+function benchOptions(mode: string | undefined): {
+  poller: PollerOptions;
+  read: ReadConnectionsOptions;
+  paths?: false;
+} {
+  // Without resolving each new subflow's interface (what the poll cost before Subflow.ifname).
+  if (mode === 'no-paths') return { poller: {}, read: {}, paths: false };
+  if (mode === 'fresh-no-paths') return { poller: { reuse: false }, read: {}, paths: false };
   if (mode === 'thread') return { poller: {}, read: { inThread: true } };
   if (mode === 'seq') return { poller: { sequentialDumps: true }, read: {} };
   if (mode === 'fresh') return { poller: { reuse: false }, read: {} };
@@ -317,7 +327,15 @@ async function main(): Promise<void> {
   const msgBufferBytes = arg2 && mode !== 'overlap' ? Number(arg2) : undefined;
   const diag = new NlSocket(NETLINK_SOCK_DIAG, msgBufferBytes ? { msgBufferBytes } : {});
   const bench = benchOptions(mode === 'bench' ? arg3 : mode === 'threads' ? arg2 : undefined);
-  const poller = new ConnectionPoller(bench.poller);
+  // Each new subflow's interface, as the engine resolves it (rtnl/subflow-paths.ts), so that the
+  // bench times the poll the engine runs. No watch socket (it would keep this process alive):
+  // answers expire after the resolver's TTL instead.
+  const route = new NlSocket(NETLINK_ROUTE);
+  const paths = new SubflowPathResolver({
+    route: (q) => getRoute(route, q),
+    linkNames: async () => new Map((await readLinksAndAddresses(route)).links.map((l) => [l.index, l.name])),
+  });
+  const poller = new ConnectionPoller({ ...bench.poller, paths: bench.paths === false ? null : paths });
   try {
     if (mode === 'snapshot') {
       process.stdout.write(JSON.stringify(await poller.read(diag)));
@@ -472,7 +490,7 @@ async function main(): Promise<void> {
         sharedSubflows: number;
       }[] = [];
       let last: ConnectionsSnapshot | null = null;
-      const anew = new ConnectionPoller({ reuse: false });
+      const anew = new ConnectionPoller({ reuse: false, paths });
       for (let i = 0; i < Number(arg1 ?? 4); i++) {
         if (i > 0) await new Promise((r) => setTimeout(r, Number(arg2 ?? 300)));
         const reused = await poller.read(diag);
@@ -496,6 +514,7 @@ async function main(): Promise<void> {
   } finally {
     await poller.close();
     diag.close();
+    route.close();
   }
 }
 

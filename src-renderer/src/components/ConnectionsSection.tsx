@@ -1,17 +1,21 @@
 import { memo, useCallback, useRef, useState } from 'react';
 import type { Connection, Subflow } from '../../../shared/types';
 import {
+  countOf,
   formatBytes,
   formatDurationUs,
-  formatRate,
   formatRttMs,
   formatTime,
   hostPort,
+  retransPercent,
   tokenHex,
 } from '../format';
+import { COLUMN } from '../labels';
 import { useConnection, useConnections } from '../state/stores';
 import { Badge } from './Badge';
 import { connectionKey, spacers, useRowVirtualizer } from './monitor/virtual-rows';
+import { subflowHealthState, type SubflowHealthState } from '../../../shared/health';
+import { BackupBadge, DeliveryRateCell, HEALTH_COLUMN_TITLE, HealthBadge } from './monitor/SubflowHealth';
 import { ErrorLine, Notice } from './Notice';
 
 const CONNECTION_COLUMNS = 7;
@@ -22,7 +26,21 @@ const CONNECTION_PX = 37;
 const SUBFLOWS_TABLE_PX = 40;
 const SUBFLOW_PX = 30;
 
-const SubflowRow = memo(function SubflowRow({ subflow: s }: { subflow: Subflow }) {
+/**
+ * Each subflow's health at the snapshot's time, joined: a memoised connection row re-renders when
+ * a subflow's health changes although its objects did not (an idle subflow's object stays).
+ */
+function healthKey(c: Connection, nowMs: number): string {
+  return c.subflows.map((s) => subflowHealthState(s, nowMs)).join(',');
+}
+
+const SubflowRow = memo(function SubflowRow({
+  subflow: s,
+  health,
+}: {
+  subflow: Subflow;
+  health: SubflowHealthState;
+}) {
   const local = hostPort(s.localAddress, s.localPort);
   const remote = hostPort(s.remoteAddress, s.remotePort);
   return (
@@ -32,20 +50,23 @@ const SubflowRow = memo(function SubflowRow({ subflow: s }: { subflow: Subflow }
       data-cwnd={s.cwndPkts}
       data-local={local}
       data-remote={remote}
+      data-ifname={s.ifname ?? ''}
     >
       <td className="mono">
         {local} <span className="arrow">→</span> {remote}
+      </td>
+      <td className="mono" title="the interface it leaves by: its bound device, else the kernel's route">
+        {s.ifname ?? <span className="muted">?</span>}
       </td>
       <td className="num" title="local id → remote id">
         {s.localId} → {s.remoteId}
       </td>
       <td>
         <span className="state">{s.state}</span>
-        {s.backup ? (
-          <Badge tone="info" title={`backup: local ${s.flags.backupLoc}, remote ${s.flags.backupRem}`}>
-            backup
-          </Badge>
-        ) : null}
+        <BackupBadge flags={s.flags} />
+      </td>
+      <td>
+        <HealthBadge state={health} subflow={s} />
       </td>
       <td className="num" title={`rtt ${s.rttUs} µs, rttvar ${s.rttVarUs} µs, min ${s.minRttUs} µs`}>
         {formatRttMs(s.rttUs)}
@@ -57,8 +78,13 @@ const SubflowRow = memo(function SubflowRow({ subflow: s }: { subflow: Subflow }
         {s.cwndPkts}
       </td>
       <td className="num">{s.mssBytes}</td>
-      <td className="num" title={`${s.deliveryRateBytesPerSec} bytes/s`}>
-        {formatRate(s.deliveryRateBytesPerSec)}
+      <DeliveryRateCell bytesPerSec={s.deliveryRateBytesPerSec} state={health} />
+      <td
+        className="num"
+        data-testid="subflow-retrans-pct"
+        title={`${s.bytesRetrans} of ${s.bytesSent} bytes sent were retransmissions (${countOf(s.totalRetransPkts, 'packet')})`}
+      >
+        {retransPercent(s) ?? <span className="muted">—</span>}
       </td>
       <td className="mono">{s.congestionControl ?? '—'}</td>
     </tr>
@@ -71,18 +97,22 @@ const SubflowRow = memo(function SubflowRow({ subflow: s }: { subflow: Subflow }
  */
 const ConnectionRows = memo(function ConnectionRows({
   connection: c,
+  health,
   index,
   expanded,
   onToggle,
   measure,
 }: {
   connection: Connection;
+  /** healthKey(c, takenAtMs): each subflow's health state, comma-joined. */
+  health: string;
   index: number;
   expanded: boolean;
   onToggle: (token: number) => void;
   measure: (el: Element | null) => void;
 }) {
   const hex = tokenHex(c.token);
+  const healths = health.split(',');
   return (
     <tbody className="connection" ref={measure} data-index={index}>
       <tr data-testid={`connection-row-${hex}`} data-token={hex} className="connection-row">
@@ -119,8 +149,8 @@ const ConnectionRows = memo(function ConnectionRows({
         <td className="num" title={`${c.bytesReceived} bytes`}>
           {formatBytes(c.bytesReceived)}
         </td>
-        <td className="num" title="retransmitted bytes">
-          {c.bytesRetrans > 0 ? formatBytes(c.bytesRetrans) : <span className="muted">0</span>}
+        <td className="num" title={`${c.bytesRetrans} bytes sent again at the MPTCP level`}>
+          {c.bytesRetrans > 0 ? formatBytes(c.bytesRetrans) : <span className="muted">0 B</span>}
         </td>
       </tr>
       {expanded ? (
@@ -132,21 +162,28 @@ const ConnectionRows = memo(function ConnectionRows({
               <table className="table subflows">
                 <colgroup>
                   <col className="col-path" />
+                  <col className="col-ifname" />
                   <col className="col-ids" />
                   <col className="col-state" />
+                  <col className="col-health" />
                   <col className="col-rtt" />
                   <col className="col-cwnd" />
                   <col className="col-mss" />
                   <col className="col-rate" />
+                  <col className="col-pct" />
                   <col className="col-cc" />
                 </colgroup>
                 <thead>
                   <tr>
                     <th scope="col">Subflow local → remote</th>
+                    <th scope="col">Interface</th>
                     <th scope="col" className="num">
                       IDs
                     </th>
                     <th scope="col">State</th>
+                    <th scope="col" title={HEALTH_COLUMN_TITLE}>
+                      Health
+                    </th>
                     <th scope="col" className="num">
                       RTT
                     </th>
@@ -156,17 +193,21 @@ const ConnectionRows = memo(function ConnectionRows({
                     <th scope="col" className="num">
                       MSS
                     </th>
-                    <th scope="col" className="num">
-                      Delivery rate
+                    <th scope="col" className="num" title={COLUMN.deliveryRate.title}>
+                      {COLUMN.deliveryRate.label}
+                    </th>
+                    <th scope="col" className="num" title={COLUMN.retransPct.title}>
+                      {COLUMN.retransPct.label}
                     </th>
                     <th scope="col">CC</th>
                   </tr>
                 </thead>
                 <tbody>
-                  {c.subflows.map((s) => (
+                  {c.subflows.map((s, i) => (
                     <SubflowRow
                       key={`${s.localAddress}:${s.localPort}-${s.remoteAddress}:${s.remotePort}`}
                       subflow={s}
+                      health={(healths[i] ?? 'active') as SubflowHealthState}
                     />
                   ))}
                 </tbody>
@@ -224,9 +265,9 @@ export function ConnectionsSection() {
         <h2 id="connections-heading">Connections</h2>
         {snapshot ? (
           <span className="muted" data-testid="snapshot-info" data-taken-at-ms={snapshot.takenAtMs}>
-            {connections.length} connection{connections.length === 1 ? '' : 's'} · polled at{' '}
-            {formatTime(snapshot.takenAtMs)} in {formatDurationUs(snapshot.pollDurationUs)}
-            {snapshot.orphanSubflows > 0 ? ` · ${snapshot.orphanSubflows} orphan subflows` : ''}
+            {countOf(connections.length, 'connection')} · polled at {formatTime(snapshot.takenAtMs)} in{' '}
+            {formatDurationUs(snapshot.pollDurationUs)}
+            {snapshot.orphanSubflows > 0 ? ` · ${countOf(snapshot.orphanSubflows, 'orphan subflow')}` : ''}
           </span>
         ) : null}
       </header>
@@ -277,14 +318,14 @@ export function ConnectionsSection() {
                 <th scope="col" className="num">
                   Subflows
                 </th>
-                <th scope="col" className="num">
-                  Sent
+                <th scope="col" className="num" title={COLUMN.sentTotal.title}>
+                  {COLUMN.sentTotal.label}
                 </th>
-                <th scope="col" className="num">
-                  Received
+                <th scope="col" className="num" title={COLUMN.receivedTotal.title}>
+                  {COLUMN.receivedTotal.label}
                 </th>
-                <th scope="col" className="num">
-                  Retrans
+                <th scope="col" className="num" title={COLUMN.mptcpRetrans.title}>
+                  {COLUMN.mptcpRetrans.label}
                 </th>
               </tr>
             </thead>
@@ -302,6 +343,7 @@ export function ConnectionsSection() {
                 <ConnectionRows
                   key={v.key}
                   connection={c}
+                  health={healthKey(c, snapshot.takenAtMs)}
                   index={v.index}
                   expanded={!collapsed.has(c.token)}
                   onToggle={toggle}

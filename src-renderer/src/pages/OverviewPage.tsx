@@ -3,7 +3,9 @@ import { CountersSection } from '../components/CountersSection';
 import { InterfacesSection } from '../components/InterfacesSection';
 import { KernelSection } from '../components/KernelSection';
 import { LimitsSection } from '../components/LimitsSection';
+import { PathsSection } from '../components/PathsSection';
 import { ErrorLine, Notice, ReadErrorsNotice } from '../components/Notice';
+import { ReadOnlyBanner } from '../components/ReadOnlyBanner';
 import { formatTime } from '../format';
 import { useOverview } from '../state/stores';
 
@@ -49,16 +51,7 @@ export function OverviewPage() {
         </Notice>
       ) : null}
 
-      {status && !status.privileges.netAdmin ? (
-        <Notice
-          tone="warn"
-          title="Read-only: no CAP_NET_ADMIN in this network namespace"
-          testId="privileges-banner"
-        >
-          {status.privileges.note ??
-            'Changing MPTCP settings and receiving path-manager events need CAP_NET_ADMIN. Run as root or grant the capability.'}
-        </Notice>
-      ) : null}
+      {status ? <ReadOnlyBanner status={status} testId="privileges-banner" /> : null}
 
       <ReadErrorsNotice
         errors={errors}
@@ -73,6 +66,7 @@ export function OverviewPage() {
             <LimitsSection limits={limits} endpointCount={endpoints.length} />
           </div>
           <InterfacesSection interfaces={interfaces} endpoints={endpoints} />
+          <PathsSection />
           <CountersSection />
         </>
       ) : !error ? (

@@ -10,6 +10,8 @@ import {
   type EndpointFlagsInput,
   type EndpointPolicy,
   type MptcpConfig,
+  type SourcePolicy,
+  type SourceRule,
 } from '../../../shared/config';
 
 export const SYSCTL_KEYS = [
@@ -71,6 +73,24 @@ export interface ConfigDraft {
     wmemMaxBytes: string;
   };
   mtu: Record<string, string>;
+  /** Source routing and rp_filter (docs/configuration.md, "Source routing"). */
+  routing: {
+    sourceRules: SourceRuleDraft[];
+    /** A profile or preset may carry per-interface rules instead; shown, not edited. */
+    sourcePolicy: SourcePolicy[] | null;
+    /** net.ipv4.conf.<IF>.rp_filter by interface name (or a preset's glob): '0', '1', '2'. */
+    rpFilter: Record<string, string>;
+  };
+}
+
+export interface SourceRuleDraft {
+  key: number;
+  address: string;
+  ifname: string;
+  /** Empty: the plan picks a free table. */
+  table: string;
+  /** Empty: the main table's default gateway through ifname. */
+  gateway: string;
 }
 
 /** Field errors keyed by the dotted config path (`limits.subflows`, `endpoints.2.port`). */
@@ -97,6 +117,10 @@ export function newEndpointDraft(overrides: Partial<Omit<EndpointDraft, 'key'>> 
   };
 }
 
+export function newSourceRuleDraft(overrides: Partial<Omit<SourceRuleDraft, 'key'>> = {}): SourceRuleDraft {
+  return { key: nextKey++, address: '', ifname: '', table: '', gateway: '', ...overrides };
+}
+
 function emptyDraft(): ConfigDraft {
   return {
     enabled: null,
@@ -109,6 +133,7 @@ function emptyDraft(): ConfigDraft {
     sysctls: Object.fromEntries(SYSCTL_KEYS.map((k) => [k, ''])) as Record<SysctlKey, string>,
     buffers: { tcpRmem: null, tcpWmem: null, rmemMaxBytes: '', wmemMaxBytes: '' },
     mtu: {},
+    routing: { sourceRules: [], sourcePolicy: null, rpFilter: {} },
   };
 }
 
@@ -127,6 +152,7 @@ export function overlayConfig(draft: ConfigDraft, config: MptcpConfig): ConfigDr
     sysctls: { ...draft.sysctls },
     buffers: { ...draft.buffers },
     mtu: { ...draft.mtu },
+    routing: { ...draft.routing, rpFilter: { ...draft.routing.rpFilter } },
   };
   if (config.enabled !== undefined) d.enabled = config.enabled;
   if (config.pathManager !== undefined) d.pathManager = config.pathManager;
@@ -160,7 +186,25 @@ export function overlayConfig(draft: ConfigDraft, config: MptcpConfig): ConfigDr
   if (b?.rmemMaxBytes !== undefined) d.buffers.rmemMaxBytes = text(b.rmemMaxBytes);
   if (b?.wmemMaxBytes !== undefined) d.buffers.wmemMaxBytes = text(b.wmemMaxBytes);
   for (const [name, mtu] of Object.entries(config.mtu ?? {})) d.mtu[name] = text(mtu);
+  const r = config.routing;
+  if (r?.sourceRules) {
+    d.routing.sourcePolicy = null;
+    d.routing.sourceRules = r.sourceRules.map((x) =>
+      newSourceRuleDraft({
+        address: x.address,
+        ifname: x.ifname,
+        table: x.table === undefined ? '' : String(x.table),
+        gateway: x.gateway ?? '',
+      }),
+    );
+  }
+  if (r?.sourcePolicy) d.routing.sourcePolicy = r.sourcePolicy;
+  for (const [name, v] of Object.entries(r?.rpFilter ?? {})) d.routing.rpFilter[name] = text(v);
   return d;
+}
+
+function sourceRuleKey(r: SourceRule): string {
+  return JSON.stringify([r.address, r.ifname, r.table ?? null, r.gateway ?? null]);
 }
 
 export function draftFromConfig(config: MptcpConfig): ConfigDraft {
@@ -286,6 +330,31 @@ export function buildDesired(base: MptcpConfig, draft: ConfigDraft): Desired {
     if (n !== undefined) mtu[name] = n;
   }
   if (Object.keys(mtu).length > 0) config.mtu = mtu;
+
+  const routing: NonNullable<MptcpConfig['routing']> = {};
+  if (draft.routing.sourcePolicy) routing.sourcePolicy = draft.routing.sourcePolicy;
+  else {
+    const rows = draft.routing.sourceRules.map((row, i): SourceRule => {
+      const r: SourceRule = { address: row.address.trim(), ifname: row.ifname.trim() };
+      if (row.table.trim() !== '') {
+        const t = int(row.table, `routing.sourceRules.${i}.table`);
+        if (t !== undefined) r.table = t;
+      }
+      if (row.gateway.trim() !== '') r.gateway = row.gateway.trim();
+      return r;
+    });
+    const was = (base.routing?.sourceRules ?? []).map(sourceRuleKey).sort();
+    const now = rows.map(sourceRuleKey).sort();
+    if (was.length !== now.length || was.some((k, i) => k !== now[i])) routing.sourceRules = rows;
+  }
+  const rp: Record<string, 0 | 1 | 2> = {};
+  for (const [name, now] of Object.entries(draft.routing.rpFilter)) {
+    if (now === text(base.routing?.rpFilter?.[name])) continue;
+    if (now === '0' || now === '1' || now === '2') rp[name] = Number(now) as 0 | 1 | 2;
+    else addError(`routing.rpFilter.${name}`, 'must be 0, 1 or 2');
+  }
+  if (Object.keys(rp).length > 0) routing.rpFilter = rp;
+  if (Object.keys(routing).length > 0) config.routing = routing;
 
   const parsed = MptcpConfigSchema.safeParse(config, { error: friendlyRange });
   if (!parsed.success) {
