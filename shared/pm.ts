@@ -21,6 +21,34 @@ export type PmRole = z.infer<typeof PmRoleSchema>;
 export const PmManagerSchema = z.enum(['userspace', 'kernel']);
 export type PmManager = z.infer<typeof PmManagerSchema>;
 
+/**
+ * Recreating closed subflows under the userspace manager (docs/path-manager.md, "Self-healing"):
+ * the kernel never creates a subflow again once it closed, whichever path manager runs. Attempts
+ * wait retryDelayMs, doubling each time up to maxRetryDelayMs; eight of them (1, 2, 4, 8, 16, 30,
+ * 30 and 30 s apart) span about two minutes, a link flap's usual length.
+ */
+export const PM_RECREATE = { maxRetries: 8, retryDelayMs: 1000, maxRetryDelayMs: 30_000 } as const;
+
+/** What happens to a subflow that closed on an error under this manager, in words. */
+export function recreateSummary(s: {
+  running: boolean;
+  manager: PmManager | null;
+  role: PmRole | null;
+}): string {
+  if (s.running && s.manager === 'userspace' && s.role === 'server')
+    return 'not re-created here: a server never creates subflows; the client re-creates them';
+  if (s.running && s.manager === 'userspace')
+    return (
+      `re-created when they close on an error (link flap, reset, timeout): after ${PM_RECREATE.retryDelayMs / 1000} s, ` +
+      `doubling up to ${PM_RECREATE.maxRetryDelayMs / 1000} s, at most ${PM_RECREATE.maxRetries} attempts, and at once when ` +
+      'their interface comes back; each attempt is a path-manager action'
+    );
+  return (
+    'not re-created: the in-kernel path manager never re-creates a subflow that closed (link flap, ' +
+    'reset, timeout); start MPTCP Studio as the userspace path manager (client) to have them re-created'
+  );
+}
+
 /** Default subflows per connection: ndiffports 2 (initial included), fullmesh a cap of 16. */
 export const defaultPmSubflows = (mode: PmMode): number => (mode === 'ndiffports' ? 2 : 16);
 

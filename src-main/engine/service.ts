@@ -19,6 +19,7 @@ import type { ConnectionsSnapshot, MptcpCounters } from '../../shared/types';
 import { ConnectionsFeed, type ConnectionsSink, type FeedOptions } from './connections-feed';
 import { OverviewWatch } from './overview-watch';
 import { HostHistory, isTimelineEvent, type TimelineEventName } from './history';
+import { FailoverDetector } from './failover';
 
 export interface EngineBackend {
   readonly handlers: KernelHandlers;
@@ -237,7 +238,7 @@ export class EngineService {
 
   private wantsPolling(): boolean {
     return (
-      this.history !== null ||
+      this.failoverWanted() ||
       (this.listeners.get('mptcp:connections:snapshot')?.size ?? 0) > 0 ||
       this.feeds.size > 0
     );
@@ -296,10 +297,12 @@ export class EngineService {
     if (this.polling) return null;
     this.polling = true;
     try {
+      const countersRead = this.failoverCounters();
       const snap = await this.backend.handlers['mptcp:connections:list']({});
       if (generation !== this.pollGeneration) return null;
       this.latest = snap;
       this.history?.recordSnapshot(snap);
+      this.detectFailover(snap, await countersRead);
       this.emit('mptcp:connections:snapshot', snap);
       let sent = 0;
       for (const feed of [...this.feeds]) {
@@ -317,6 +320,35 @@ export class EngineService {
     } finally {
       this.polling = false;
     }
+  }
+
+  // ---- Failover events (./failover.ts) ---------------------------------------------------------
+
+  private readonly failover = new FailoverDetector();
+  private failoverCountersAtMs = 0;
+
+  /** Derived while the host keeps a timeline or someone listens. */
+  private failoverWanted(): boolean {
+    return this.history !== null || (this.listeners.get('mptcp:failover:event')?.size ?? 0) > 0;
+  }
+
+  /** The MPTcpExt counters for SubflowStale/SubflowRecover, at most once a second; null otherwise. */
+  private async failoverCounters(): Promise<MptcpCounters | null> {
+    const nowMs = Date.now();
+    if (!this.failoverWanted() || nowMs - this.failoverCountersAtMs < 1000) return null;
+    this.failoverCountersAtMs = nowMs;
+    try {
+      return await this.backend.handlers['mptcp:counters:get']({});
+    } catch {
+      return null; // the subflow events need no counters; a counters error shows on the Overview
+    }
+  }
+
+  private detectFailover(snap: ConnectionsSnapshot, counters: MptcpCounters | null): void {
+    if (!this.failoverWanted()) return;
+    const found = this.failover.observe(snap);
+    if (counters) found.push(...this.failover.observeCounters(counters.counters, counters.takenAtMs));
+    for (const e of found) this.emit('mptcp:failover:event', e);
   }
 
   // ---- MPTcpExt counters sampler --------------------------------------------------------------

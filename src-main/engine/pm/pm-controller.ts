@@ -35,7 +35,7 @@ import { ApiFailure } from '../../../shared/result';
 import { writeSysctlSync } from '../config/writer';
 import type { Kernel } from '../kernel';
 import { detectManagers } from '../managers';
-import type { MptcpEvent } from '../mptcp-pm/events';
+import type { PmEvent } from '../mptcp-pm/events';
 import { NetlinkKernel } from '../netlink-kernel';
 import { readPrivileges } from '../sysctl/status';
 import { runEndpointSync, type SyncEngine } from './endpoint-sync';
@@ -87,7 +87,7 @@ export interface PmRunExtras {
   recreate?: boolean;
   maxRetries?: number;
   /** Userspace: every decoded MPTCP event the loop reads. */
-  onKernelEvent?: (ev: MptcpEvent) => void;
+  onKernelEvent?: (ev: PmEvent) => void;
   /** Userspace: SO_RCVBUF of the events socket. */
   eventsRecvBufferBytes?: number;
   /** Userspace, tests only: RunPmOptions.eventsStallMsForTests (forces lost events). */

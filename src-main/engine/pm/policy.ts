@@ -60,8 +60,15 @@ export interface PmActions {
   destroySubflowsFrom(c: PmConnection, address: string): void;
   /** Create `pair` again after a backoff, or give it up once its retries are spent. */
   retryLater(c: PmConnection, pair: string, why: string): void;
-  /** `address` came back: its pairs may be retried again. */
+  /** `address` came back: its pairs may be retried again, at once. */
   forgetRetries(c: PmConnection, address: string): void;
+  /**
+   * An interface came up: the retries waiting on any pair run at the next reconcile instead of at
+   * their timers (the route they lacked may be back); their attempt counts stay.
+   */
+  retryWaitingNow(c: PmConnection): void;
+  /** `address` went away: drop the retries waiting on its pairs, saying why. */
+  cancelRetries(c: PmConnection, address: string, why: string): void;
 }
 
 export interface PmPolicy {

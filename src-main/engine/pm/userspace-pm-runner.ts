@@ -10,7 +10,7 @@
  */
 import type { ConnectionsSnapshot } from '../../../shared/types';
 import type { Kernel, MptcpEventsWatch } from '../kernel';
-import type { MptcpEvent } from '../mptcp-pm/events';
+import type { PmEvent } from '../mptcp-pm/events';
 import { NetlinkError } from '../netlink/core';
 import { NetlinkKernel } from '../netlink-kernel';
 import { isUsable, type DecodedAddress, type DecodedLink } from '../rtnl/interfaces';
@@ -37,7 +37,7 @@ export interface RunPmOptions {
   retryDelayMs?: number;
   log: (e: PmLogEntry) => void;
   /** Every decoded event, for a timeline; called before the loop acts on it. */
-  onEvent?: (ev: MptcpEvent) => void;
+  onEvent?: (ev: PmEvent) => void;
   /**
    * SO_RCVBUF of the events socket (default 4 MiB, capped by net.core.rmem_max); a burst of
    * connections can overflow any size (the loss is then reported and the state resynced).
@@ -114,7 +114,7 @@ export async function runUserspacePm(opts: RunPmOptions): Promise<RunningPm> {
     });
     // Subscribe before reading the kernel's state, and hold events until it is adopted: an event
     // between the two reads is then applied on top instead of lost.
-    let queue: MptcpEvent[] | null = [];
+    let queue: PmEvent[] | null = [];
     const reader = await kernel.watchMptcpEvents(
       (ev) => {
         try {

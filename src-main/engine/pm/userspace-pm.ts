@@ -8,8 +8,10 @@
  * kernel: see adopt and resync), never trusted from memory. The kernel side is injected
  * (PmCommands, ../kernel.ts), so the loop and the policies are unit-tested.
  */
+import { PM_RECREATE } from '../../../shared/pm';
+import { countOf } from '../../../shared/units';
 import type { PmCommands } from '../kernel';
-import type { MptcpEvent } from '../mptcp-pm/events';
+import type { PmEvent } from '../mptcp-pm/events';
 import type { SubflowCreateSpec } from '../mptcp-pm/userspace';
 import { policyFor } from './policies/index';
 import type { LocalAddress, PmActions, PmConnection, PmPolicy, WantedPair } from './policy';
@@ -42,9 +44,30 @@ export interface UserspacePmOptions {
   recreate?: boolean;
   /** Recreate attempts per (connection, address pair); bounded so a refusing peer causes no storm. */
   maxRetries?: number;
-  /** First retry delay; doubles with every attempt on the same pair. */
+  /** First retry delay; doubles with every attempt on the same pair, up to maxRetryDelayMs. */
   retryDelayMs?: number;
+  maxRetryDelayMs?: number;
 }
+
+/** Recreating closed subflows: shared/pm.ts PM_RECREATE (docs/path-manager.md, "Self-healing"). */
+export const RECREATE_DEFAULTS = PM_RECREATE;
+
+/** The wait before recreate attempt `attempt` (1-based): first × 2^(attempt−1), at most cap. */
+export function retryDelayFor(attempt: number, firstMs: number, capMs: number): number {
+  return Math.min(capMs, firstMs * 2 ** Math.max(0, attempt - 1));
+}
+
+/** errno names of the SUB_CLOSED error attribute (sk_err; uapi: asm-generic/errno.h). */
+const ERRNO_NAMES: Record<number, string> = {
+  32: 'EPIPE',
+  101: 'ENETUNREACH',
+  103: 'ECONNABORTED',
+  104: 'ECONNRESET',
+  110: 'ETIMEDOUT',
+  111: 'ECONNREFUSED',
+  113: 'EHOSTUNREACH',
+};
+const errnoName = (n: number): string => ERRNO_NAMES[n] ?? `errno ${n}`;
 
 interface SubflowRec {
   local: string;
@@ -78,6 +101,19 @@ interface ConnState extends PmConnection {
   givenUp: Set<string>;
   /** Pairs waiting for their retry timer: not created before it fires (the backoff holds). */
   waiting: Set<string>;
+  /** The retry timer of each waiting pair (cancelled when its address or the connection goes). */
+  retryTimers: Map<string, NodeJS.Timeout>;
+  /**
+   * Pairs that lost a subflow (closed on error, a create refused, their address gone) and have
+   * not got one back: the next create on them is a recreate, shown as such, with why.
+   */
+  lost: Map<string, string>;
+  /**
+   * When each recreated pair's subflow came up: a loss after it held for maxRetryDelayMs starts
+   * the backoff afresh; an earlier one continues it (a peer that accepts and resets at once must
+   * not get a create a second forever).
+   */
+  upSinceMs: Map<string, number>;
   /** Subflows we are destroying ourselves: their SUB_CLOSED is no failure. */
   destroying: Set<string>;
   /** Server fullmesh: addresses announced on this connection → id. */
@@ -140,13 +176,18 @@ export class UserspacePm {
   private readonly recreate: boolean;
   private readonly maxRetries: number;
   private readonly retryDelayMs: number;
+  private readonly maxRetryDelayMs: number;
 
   constructor(private readonly opts: UserspacePmOptions) {
     if (!Number.isInteger(opts.subflows) || opts.subflows < 1 || opts.subflows > 256)
       throw new RangeError(`subflows must be 1..256 (got ${opts.subflows})`);
     this.recreate = opts.recreate ?? true;
-    this.maxRetries = opts.maxRetries ?? 3;
-    this.retryDelayMs = opts.retryDelayMs ?? 1000;
+    this.maxRetries = opts.maxRetries ?? RECREATE_DEFAULTS.maxRetries;
+    this.retryDelayMs = opts.retryDelayMs ?? RECREATE_DEFAULTS.retryDelayMs;
+    this.maxRetryDelayMs = Math.max(
+      this.retryDelayMs,
+      opts.maxRetryDelayMs ?? RECREATE_DEFAULTS.maxRetryDelayMs,
+    );
     this.policy = opts.policy ?? policyFor(opts.mode, opts.role, opts.subflows);
     const state = (c: PmConnection): ConnState | null => {
       const s = this.conns.get(c.token);
@@ -165,6 +206,9 @@ export class UserspacePm {
       destroySubflowsFrom: (c, address) => each(c, (s) => this.destroySubflowsFrom(s, address)),
       retryLater: (c, pair, why) => each(c, (s) => this.retryLater(s, pair, why)),
       forgetRetries: (c, address) => each(c, (s) => this.forgetRetries(s, address)),
+      retryWaitingNow: (c) => each(c, (s) => this.retryWaitingNow(s)),
+      cancelRetries: (c, address, why) =>
+        each(c, (s) => this.cancelRetries(s, (pk) => pk.startsWith(`${address}|`), why)),
     };
   }
 
@@ -196,7 +240,7 @@ export class UserspacePm {
 
   // --- inputs ----------------------------------------------------------------------------------
 
-  handleEvent(ev: MptcpEvent): void {
+  handleEvent(ev: PmEvent): void {
     if (this.stopped || ev.token === null) return;
     const token = ev.token;
     switch (ev.kind) {
@@ -230,7 +274,10 @@ export class UserspacePm {
       }
       case 'closed': {
         const c = this.conns.get(token);
-        if (c) for (const t of c.timers) clearTimeout(t);
+        if (c) {
+          this.cancelRetries(c, () => true, 'the connection closed');
+          for (const t of c.timers) clearTimeout(t);
+        }
         this.conns.delete(token);
         return;
       }
@@ -245,7 +292,15 @@ export class UserspacePm {
       case 'removed': {
         const c = this.conns.get(token);
         // The kernel closes the subflows to that id itself (RM_ADDR, RFC 8684 §3.4.2).
-        if (c && ev.remoteId !== null) c.remotes.delete(ev.remoteId);
+        if (!c || ev.remoteId === null) return;
+        const gone = c.remotes.get(ev.remoteId);
+        c.remotes.delete(ev.remoteId);
+        if (gone && ![...c.remotes.values()].some((r) => r.address === gone.address))
+          this.cancelRetries(
+            c,
+            (pk) => pk.endsWith(`|${gone.address}|${gone.port}`),
+            `the peer removed ${gone.address}`,
+          );
         return;
       }
       case 'sub_established':
@@ -445,6 +500,9 @@ export class UserspacePm {
       retries: new Map(),
       givenUp: new Set(),
       waiting: new Set(),
+      retryTimers: new Map(),
+      lost: new Map(),
+      upSinceMs: new Map(),
       destroying: new Set(),
       changedSinceResync: new Set(),
       settledByResync: new Set(),
@@ -458,7 +516,7 @@ export class UserspacePm {
     return c;
   }
 
-  private onSubEstablished(ev: MptcpEvent): void {
+  private onSubEstablished(ev: PmEvent): void {
     if (!ev.localAddress || !ev.remoteAddress || ev.localPort === null || ev.remotePort === null) return;
     const rec: SubflowRec = {
       local: ev.localAddress,
@@ -475,8 +533,25 @@ export class UserspacePm {
     if (this.resyncing) c.changedSinceResync.add(key);
     // A resync that saw this join in its handshake settled its create then: settling again would
     // take the place of another create on the same pair.
-    if (!c.settledByResync.delete(key)) this.settlePending(c, pairKey(rec.local, rec.remote, rec.remotePort));
+    const pk = pairKey(rec.local, rec.remote, rec.remotePort);
+    if (!c.settledByResync.delete(key)) this.settlePending(c, pk);
     if (ev.localId !== null && !c.localIds.has(rec.local)) c.localIds.set(rec.local, ev.localId);
+    // A pair that lost its subflow has one again (failed() decides whether the count restarts).
+    const why = c.lost.get(pk);
+    if (why !== undefined) {
+      const attempts = c.retries.get(pk) ?? 0;
+      c.lost.delete(pk);
+      c.upSinceMs.set(pk, Date.now());
+      this.log(c.token, 'subflow-recreated', 'ok', {
+        message: `subflow back (${why}${attempts > 0 ? `; after ${attempts} attempt${attempts === 1 ? '' : 's'}` : ''})`,
+        detail: {
+          local: rec.local,
+          localPort: rec.localPort,
+          remote: rec.remote,
+          remotePort: rec.remotePort,
+        },
+      });
+    }
   }
 
   private settlePending(c: ConnState, pk: string): boolean {
@@ -487,7 +562,7 @@ export class UserspacePm {
     return true;
   }
 
-  private onSubClosed(ev: MptcpEvent): void {
+  private onSubClosed(ev: PmEvent): void {
     if (!ev.localAddress || !ev.remoteAddress || ev.localPort === null || ev.remotePort === null) return;
     const key = subflowKey({
       local: ev.localAddress,
@@ -504,12 +579,64 @@ export class UserspacePm {
     // A join whose SYN failed never had SUB_ESTABLISHED: it ends one pending create.
     if (!wasUp) this.settlePending(c, pk);
     if (c.destroying.delete(key)) return;
-    this.failed(c, pk, ev.error === null ? 'closed' : `closed with error ${ev.error}`);
+    const err = ev.error ?? 0;
+    // An established subflow closed without an error or a reset reason was closed on purpose,
+    // by the peer (FIN): creating it again would fight the peer. Errors (sk_err: a reset, a
+    // timeout, an unreachable path) and failed joins are failures (uapi: linux/mptcp_pm.h,
+    // MPTCP_EVENT_SUB_CLOSED with MPTCP_ATTR_ERROR, MPTCP_ATTR_RESET_REASON).
+    if (wasUp && err === 0 && ev.resetReason === null) {
+      this.log(c.token, 'subflow-closed', 'info', {
+        message: 'closed by the peer without an error: not recreated',
+        detail: {
+          local: ev.localAddress,
+          localPort: ev.localPort,
+          remote: ev.remoteAddress,
+          remotePort: ev.remotePort,
+        },
+      });
+      return;
+    }
+    const parts: string[] = [wasUp ? 'closed' : 'join failed'];
+    if (err !== 0) parts.push(`with ${errnoName(err)}`);
+    if (ev.resetReasonName) parts.push(`(reset: ${ev.resetReasonName})`);
+    this.failed(c, pk, parts.join(' '));
   }
 
   /** A subflow on pair pk closed or could not be created: the policy decides (retryLater). */
   private failed(c: ConnState, pk: string, why: string): void {
+    const upSinceMs = c.upSinceMs.get(pk);
+    if (upSinceMs !== undefined) {
+      c.upSinceMs.delete(pk);
+      if (Date.now() - upSinceMs >= this.maxRetryDelayMs) c.retries.delete(pk);
+    }
+    c.lost.set(pk, why);
     this.policy.subflowClosed(c, pk, why, this.actions);
+  }
+
+  /** The waiting retries run at the next reconcile (PmActions.retryWaitingNow). */
+  private retryWaitingNow(c: ConnState): void {
+    for (const [pk, t] of [...c.retryTimers]) {
+      clearTimeout(t);
+      c.timers.delete(t);
+      c.retryTimers.delete(pk);
+      c.waiting.delete(pk);
+    }
+  }
+
+  /** Drop the retries waiting on the pairs `which` selects, saying why (PmActions.cancelRetries). */
+  private cancelRetries(c: ConnState, which: (pk: string) => boolean, why: string): void {
+    for (const [pk, t] of [...c.retryTimers]) {
+      if (!which(pk)) continue;
+      clearTimeout(t);
+      c.timers.delete(t);
+      c.retryTimers.delete(pk);
+      c.waiting.delete(pk);
+      const [local, remote, remotePort] = pk.split('|');
+      this.log(c.token, 'retry-cancelled', 'info', {
+        message: why,
+        detail: { local, remote, remotePort: Number(remotePort), attempt: c.retries.get(pk) ?? 0 },
+      });
+    }
   }
 
   /** Recreate pair pk later, with a backoff, or give up once its retries are spent. */
@@ -519,25 +646,36 @@ export class UserspacePm {
       if (!c.givenUp.has(pk)) {
         c.givenUp.add(pk);
         this.log(c.token, 'give-up', 'skipped', {
-          message: this.recreate ? `${why}; ${used} retries spent` : `${why}; recreate is off`,
+          message: this.recreate
+            ? `${why}; ${countOf(used, 'retry', 'retries')} spent`
+            : `${why}; recreate is off`,
           detail: { pair: pk },
         });
       }
       return;
     }
-    c.retries.set(pk, used + 1);
-    const delayMs = this.retryDelayMs * 2 ** used;
+    const attempt = used + 1;
+    c.retries.set(pk, attempt);
+    const delayMs = retryDelayFor(attempt, this.retryDelayMs, this.maxRetryDelayMs);
+    const [local, remote, remotePort] = pk.split('|');
     this.log(c.token, 'retry-scheduled', 'info', {
-      message: why,
-      detail: { pair: pk, attempt: used + 1, delayMs },
+      message: `${why}; recreate attempt ${attempt} of ${this.maxRetries} in ${(delayMs / 1000).toFixed(1)} s`,
+      detail: { local, remote, remotePort: Number(remotePort), attempt, delayMs },
     });
+    const old = c.retryTimers.get(pk);
+    if (old) {
+      clearTimeout(old);
+      c.timers.delete(old);
+    }
     c.waiting.add(pk);
     const t = setTimeout(() => {
       c.timers.delete(t);
+      c.retryTimers.delete(pk);
       c.waiting.delete(pk);
       if (!this.stopped && this.conns.get(c.token) === c) this.reconcile(c);
     }, delayMs);
     c.timers.add(t);
+    c.retryTimers.set(pk, t);
   }
 
   private localId(c: ConnState, address: string): number {
@@ -561,15 +699,25 @@ export class UserspacePm {
     this.policy.connectionEstablished(c, this.actions);
   }
 
-  /** `address` came back: forget the retries spent and the pairs given up from it. */
+  /**
+   * `address` came back: forget the retries spent and the pairs given up from it, and stop
+   * waiting for their timers, so that the reconcile that follows recreates them at once.
+   */
   private forgetRetries(c: ConnState, address: string): void {
-    for (const k of [...c.givenUp, ...c.retries.keys()]) {
+    for (const k of [...c.givenUp, ...c.retries.keys(), ...c.waiting]) {
       if (k.startsWith(`${address}|`)) {
         c.givenUp.delete(k);
         c.retries.delete(k);
         c.waiting.delete(k);
+        const t = c.retryTimers.get(k);
+        if (t) {
+          clearTimeout(t);
+          c.timers.delete(t);
+          c.retryTimers.delete(k);
+        }
       }
     }
+    for (const k of c.lost.keys()) if (k.startsWith(`${address}|`)) c.lost.set(k, `${address} is back`);
   }
 
   /** Creates what `wanted` lacks, up to the cap (PmActions.createSubflows). */
@@ -601,15 +749,23 @@ export class UserspacePm {
       if (n <= 1) c.unacked.delete(pk);
       else c.unacked.set(pk, n - 1);
     };
-    const detail = { local, localId: id, remote, remotePort };
+    // A pair that lost its subflow: this create is a recreate, an attempt worth showing as such.
+    const why = c.lost.get(pk);
+    const what = why === undefined ? 'subflow-create' : 'subflow-recreate';
+    const attempt = c.retries.get(pk) ?? 0;
+    const detail = { local, localId: id, remote, remotePort, ...(why === undefined ? {} : { attempt }) };
+    const message = why === undefined ? undefined : attempt > 0 ? `attempt ${attempt}: ${why}` : why;
     this.opts.commands.subflowCreate(spec).then(
       () => {
         answered();
-        this.log(c.token, 'subflow-create', 'ok', { detail });
+        this.log(c.token, what, 'ok', { detail, ...(message ? { message } : {}) });
       },
       (e: unknown) => {
         answered();
-        this.log(c.token, 'subflow-create', 'error', { message: errText(e), detail });
+        this.log(c.token, what, 'error', {
+          message: message ? `${message}; ${errText(e)}` : errText(e),
+          detail,
+        });
         if (this.conns.get(c.token) !== c) return;
         this.settlePending(c, pk);
         this.failed(c, pk, `create failed: ${errText(e)}`);
@@ -648,6 +804,7 @@ export class UserspacePm {
     for (const [key, s] of c.subflows) {
       if (s.local !== address || c.destroying.has(key)) continue;
       c.destroying.add(key);
+      c.lost.set(pairKey(s.local, s.remote, s.remotePort), `${address} went away`);
       const detail = { local: s.local, localPort: s.localPort, remote: s.remote, remotePort: s.remotePort };
       this.opts.commands
         .subflowDestroy({

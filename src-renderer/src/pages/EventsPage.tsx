@@ -1,4 +1,5 @@
 import { useMemo, useState } from 'react';
+import type { FailoverKind } from '../../../shared/failover';
 import { Badge, type Tone } from '../components/Badge';
 import {
   configLabel,
@@ -10,11 +11,19 @@ import {
 import { MonitorToolbar } from '../components/monitor/MonitorToolbar';
 import { Notice } from '../components/Notice';
 import { eventKind, type LogEvent, type LoggedEvent } from '../state/monitor/event-log';
-import { useEventsVersion, useMonitor, useOverview, useStores } from '../state/stores';
+import { useEventsVersion, useMonitor, useOverview, useStores, useUi } from '../state/stores';
 
 const INITIAL_ROWS = 500;
 
 const PM_TONES: Record<string, Tone> = { ok: 'ok', error: 'bad', skipped: 'warn', info: 'info' };
+
+const FAILOVER_TONES: Record<FailoverKind, Tone> = {
+  stalled: 'bad',
+  'kernel-stale': 'bad',
+  recovered: 'ok',
+  'kernel-recover': 'ok',
+  'traffic-moved': 'warn',
+};
 
 const CONFIG_TONES: Record<string, Tone> = {
   applied: 'ok',
@@ -30,6 +39,7 @@ const CONFIG_TONES: Record<string, Tone> = {
  */
 function badgeOf(e: LogEvent): { tone: Tone; label: string } {
   if (e.source === 'pm') return { tone: PM_TONES[e.action.result] ?? 'info', label: `pm ${e.action.action}` };
+  if (e.source === 'failover') return { tone: FAILOVER_TONES[e.failover.kind], label: e.failover.kind };
   if (e.source === 'config') {
     const tone =
       'recovery' in e
@@ -71,8 +81,10 @@ export function EventsPage() {
   const paused = useMonitor((s) => s.paused);
   const droppedNotice = useMonitor((s) => s.eventsDroppedNotice);
   const interfaces = useOverview((s) => s.interfaces);
-  const [kind, setKind] = useState('');
-  const [token, setToken] = useState('');
+  // The filters live in the URL (#/events?kind=sub_closed&conn=ab12): a reload or Back keeps them.
+  const kind = useUi((s) => s.params.kind ?? '');
+  const token = useUi((s) => s.params.conn ?? '');
+  const setParams = useUi((s) => s.setParams);
   const [showAll, setShowAll] = useState(false);
   const [frozen, setFrozen] = useState<LoggedEvent[] | null>(null);
 
@@ -111,7 +123,7 @@ export function EventsPage() {
             aria-label="Event type"
             data-testid="events-filter-kind"
             value={kind}
-            onChange={(e) => setKind(e.target.value)}
+            onChange={(e) => setParams({ kind: e.target.value })}
           >
             <option value="">All types</option>
             {KIND_OPTIONS.map((k) => (
@@ -120,7 +132,9 @@ export function EventsPage() {
                   ? 'pm (path manager actions)'
                   : k === 'config'
                     ? 'config (changes, reverts, recoveries)'
-                    : k}
+                    : k === 'failover'
+                      ? 'failover (stalls, recoveries, traffic moving)'
+                      : k}
               </option>
             ))}
           </select>
@@ -131,7 +145,7 @@ export function EventsPage() {
             aria-label="Connection token"
             data-testid="events-filter-token"
             value={token}
-            onChange={(e) => setToken(e.target.value)}
+            onChange={(e) => setParams({ conn: e.target.value })}
           />
         </header>
         {all.length === 0 ? (
@@ -151,7 +165,13 @@ export function EventsPage() {
                 data-testid="event-row"
                 data-kind={k}
                 data-token={hex ?? undefined}
-                data-action={event.source === 'pm' ? event.action.action : undefined}
+                data-action={
+                  event.source === 'pm'
+                    ? event.action.action
+                    : event.source === 'failover'
+                      ? event.failover.kind
+                      : undefined
+                }
               >
                 <span className="mono muted event-time">{formatTimeMs(event.timestampMs)}</span>
                 <Badge tone={badge.tone}>{badge.label}</Badge>

@@ -3,6 +3,7 @@ import {
   defaultPmSubflows,
   pmConflicts,
   PmStartArgsSchema,
+  recreateSummary,
   type PmManager,
   type PmMode,
   type PmRole,
@@ -11,7 +12,7 @@ import {
 import { Badge, type Tone } from '../components/Badge';
 import { describePmAction, formatTimeMs } from '../components/monitor/event-format';
 import { ErrorLine, Notice } from '../components/Notice';
-import { formatTime, hostPort, tokenHex } from '../format';
+import { countOf, formatTime, hostPort, tokenHex } from '../format';
 import { useConnections, usePm } from '../state/stores';
 
 /** Status read while the page is open: the managed-connection count moves without an action. */
@@ -55,7 +56,9 @@ function CurrentCard({ status }: { status: PmStatus }) {
             <dd data-testid="pm-running-what">
               {status.mode} · {status.role} ·{' '}
               {status.manager === 'kernel' ? 'in-kernel endpoints' : 'userspace'}
-              {status.manager === 'userspace' ? ` · ${status.subflows} subflows` : ''}
+              {status.manager === 'userspace' && status.subflows !== null
+                ? ` · ${countOf(status.subflows, 'subflow')}`
+                : ''}
               {status.mode === 'ndiffports' ? (
                 <>
                   {' '}
@@ -82,6 +85,8 @@ function CurrentCard({ status }: { status: PmStatus }) {
         ) : null}
         <dt>Other MPTCP managers here</dt>
         <dd data-testid="pm-detected">{detected.length > 0 ? detected.join(', ') : 'none detected'}</dd>
+        <dt>Subflows that close</dt>
+        <dd data-testid="pm-recreate">{recreateSummary(status)}</dd>
       </dl>
     </section>
   );

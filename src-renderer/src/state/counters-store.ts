@@ -54,6 +54,12 @@ export interface CountersPoint {
   tMs: number;
   /** Events per second over the interval that ends at tMs, per diagnostic group. */
   perSec: Record<DiagnosticGroup, number>;
+  /**
+   * Subflows the kernel marked stale and stale ones that recovered, per second (MPTcpExt
+   * SubflowStale, SubflowRecover; docs/live-data.md, "Failover events").
+   */
+  stalePerSec: number;
+  recoverPerSec: number;
 }
 
 export interface CountersState {
@@ -89,7 +95,14 @@ export function ratesBetween(prev: MptcpCounters, next: MptcpCounters): Counters
     // A counter that went down (namespace recreated) reads as 0, not as a negative rate.
     perSec[g] = Math.max(0, groupTotal(next.counters, g) - groupTotal(prev.counters, g)) / dtS;
   }
-  return { tMs: next.takenAtMs, perSec };
+  const rate = (name: string): number =>
+    Math.max(0, (next.counters[name] ?? 0) - (prev.counters[name] ?? 0)) / dtS;
+  return {
+    tMs: next.takenAtMs,
+    perSec,
+    stalePerSec: rate('SubflowStale'),
+    recoverPerSec: rate('SubflowRecover'),
+  };
 }
 
 /**

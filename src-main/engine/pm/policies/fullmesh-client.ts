@@ -32,12 +32,16 @@ export const fullmeshClient: PmPolicy = {
 
   newLocalAddresses(c, addresses, pm): void {
     for (const a of addresses) pm.forgetRetries(c, a);
+    if (!c.serverSide) pm.retryWaitingNow(c);
     pm.reconcile(c);
   },
 
   deleteLocalAddresses(c, addresses, pm): void {
     // A link that went down leaves its established subflows hanging otherwise.
     if (c.serverSide) return;
-    for (const a of addresses) pm.destroySubflowsFrom(c, a);
+    for (const a of addresses) {
+      pm.cancelRetries(c, a, `${a} went away`);
+      pm.destroySubflowsFrom(c, a);
+    }
   },
 };

@@ -5,7 +5,8 @@
  * an ephemeral port (docs/kernel-interfaces.md, "The userspace path manager"): explicit
  * (id, port) pairs would need ports free towards every peer and would use up the 255 local ids.
  * Each subflow can still be destroyed on its own, since SUBFLOW_DESTROY selects by ports.
- * Interfaces are not followed: the pair is the connection's own.
+ * Interfaces are not followed: the pair is the connection's own (its address leaving cancels the
+ * retries waiting on it; its coming back retries at once).
  */
 import type { PmActions, PmConnection, PmPolicy } from '../policy';
 
@@ -26,8 +27,15 @@ export function ndiffports(subflows: number): PmPolicy {
       if (!c.serverSide) pm.retryLater(c, pair, why);
     },
 
-    newLocalAddresses(): void {},
+    newLocalAddresses(c, addresses, pm): void {
+      if (c.serverSide || !addresses.includes(c.local)) return;
+      pm.forgetRetries(c, c.local);
+      pm.reconcile(c);
+    },
 
-    deleteLocalAddresses(): void {},
+    deleteLocalAddresses(c, addresses, pm): void {
+      // The pair is the connection's own: while its address is away, retries cannot succeed.
+      if (addresses.includes(c.local)) pm.cancelRetries(c, c.local, `${c.local} went away`);
+    },
   };
 }

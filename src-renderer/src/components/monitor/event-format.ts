@@ -1,5 +1,6 @@
 /** Kernel events in words for the timeline; raw attributes are kept for what we cannot decode. */
 import { describeOutcome, type ConfigTimelineEntry } from '../../../../shared/config-api';
+import { describeFailover } from '../../../../shared/failover';
 import type { PmAction } from '../../../../shared/pm';
 import { formatTime, hostPort, tokenHex } from '../../format';
 import type { LogEvent } from '../../state/monitor/event-log';
@@ -20,9 +21,10 @@ export const MPTCP_KINDS = [
 
 /**
  * 'pm': the engine's own path-manager actions (subflow-create, announce, endpoint-sync, …);
- * 'config': configuration changes (applied, confirmed, reverted, rolled back) and crash recoveries.
+ * 'config': configuration changes (applied, confirmed, reverted, rolled back) and crash recoveries;
+ * 'failover': subflows stalling and recovering, traffic moving between subflows.
  */
-export const KIND_OPTIONS = ['config', 'pm', 'link', 'address', ...MPTCP_KINDS] as const;
+export const KIND_OPTIONS = ['config', 'pm', 'failover', 'link', 'address', ...MPTCP_KINDS] as const;
 
 /** A configuration outcome or recovery in words, with the steps it ran. */
 export function describeConfigEntry(e: ConfigTimelineEntry): string {
@@ -80,6 +82,7 @@ export function describePmAction(a: PmAction): string {
 export function describeEvent(e: LogEvent, ifname: (index: number) => string | null = () => null): string {
   if (e.source === 'config') return describeConfigEntry(e);
   if (e.source === 'pm') return describePmAction(e.action);
+  if (e.source === 'failover') return describeFailover(e.failover);
   if (e.source === 'link') {
     const state = e.deleted ? 'removed' : `${e.operState}${e.adminUp ? '' : ' (admin down)'}`;
     return `${e.name} ${state} · mtu ${e.mtuBytes}`;
@@ -99,7 +102,9 @@ export function describeEvent(e: LogEvent, ifname: (index: number) => string | n
   else if (local) parts.push(`local ${local}`);
   else if (remote) parts.push(`remote ${remote}`);
   if (m.localId !== null || m.remoteId !== null) parts.push(`ids ${m.localId ?? '–'} → ${m.remoteId ?? '–'}`);
-  if (m.backup !== null) parts.push(m.backup ? 'backup' : 'not backup');
+  // MPTCP_ATTR_BACKUP is the peer's flag (the bit sock_diag reports as BKUP_REM;
+  // docs/live-data.md "Subflow health"), not ours: say whose.
+  if (m.backup !== null) parts.push(m.backup ? "backup (peer's)" : "not backup (peer's)");
   if (m.error !== null && m.error !== 0) parts.push(`error ${m.error}`);
   if (m.resetReasonName) parts.push(`reset ${m.resetReasonName}`);
   if (m.ifindex !== null && m.ifindex !== 0) parts.push(`dev ${ifname(m.ifindex) ?? m.ifindex}`);
@@ -111,6 +116,7 @@ export function describeEvent(e: LogEvent, ifname: (index: number) => string | n
 
 export function eventTokenHex(e: LogEvent): string | null {
   if (e.source === 'pm') return e.action.token !== null ? tokenHex(e.action.token) : null;
+  if (e.source === 'failover') return e.failover.token !== null ? tokenHex(e.failover.token) : null;
   return e.source === 'mptcp' && e.event.token !== null ? tokenHex(e.event.token) : null;
 }
 

@@ -4,12 +4,23 @@
  * the samples and published once per animation frame.
  */
 import type { ConfigTimelineEntry } from '../../../../shared/config-api';
+import type { FailoverEvent } from '../../../../shared/failover';
 import type { TimelineEvent } from '../../../../shared/pm';
 import type { KernelEvent } from '../../../../shared/types';
 import { FrameNotifier, type FrameScheduler } from './frame-notifier';
 
-/** A timeline row: a kernel event, a path-manager action, or a configuration outcome/recovery. */
-export type LogEvent = TimelineEvent | ConfigTimelineEntry;
+/** A subflow stalling or recovering, traffic moving between subflows (mptcp:failover:event). */
+export interface FailoverTimelineEntry {
+  source: 'failover';
+  timestampMs: number;
+  failover: FailoverEvent;
+}
+
+/**
+ * A timeline row: a kernel event, a path-manager action, a configuration outcome/recovery, or a
+ * failover.
+ */
+export type LogEvent = TimelineEvent | ConfigTimelineEntry | FailoverTimelineEntry;
 
 export interface LoggedEvent {
   /** Arrival order, for React keys. */
@@ -19,7 +30,8 @@ export interface LoggedEvent {
 
 /**
  * 'link', 'address', 'pm' (a path-manager action), 'config' (a configuration change's outcome or
- * a crash recovery), or the MPTCP event kind (created, …, unknown).
+ * a crash recovery), 'failover' (stalls, recoveries, traffic moving), or the MPTCP event kind
+ * (created, …, unknown).
  */
 export function eventKind(e: LogEvent): string {
   return e.source === 'mptcp' ? e.event.kind : e.source;
@@ -28,6 +40,7 @@ export function eventKind(e: LogEvent): string {
 export function eventToken(e: LogEvent): number | null {
   if (e.source === 'mptcp') return e.event.token;
   if (e.source === 'pm') return e.action.token;
+  if (e.source === 'failover') return e.failover.token;
   return null;
 }
 
@@ -105,14 +118,28 @@ export class EventLog {
     return list;
   }
 
-  /** Chart-marked MPTCP events of one connection in [fromMs, toMs], oldest first. */
-  markers(token: number, fromMs: number, toMs: number): KernelEvent[] {
+  /**
+   * Chart-marked events of one connection in [fromMs, toMs], oldest first: its MPTCP events, and
+   * the links of `ifnames` (the interfaces its subflows leave by) going down or up (a link event
+   * that does not change whether the interface is usable is left out).
+   */
+  markers(token: number, fromMs: number, toMs: number, ifnames?: ReadonlySet<string>): KernelEvent[] {
     const out: KernelEvent[] = [];
-    for (const { event: e } of this.list()) {
-      if (e.source !== 'mptcp' || e.event.token !== token || !CHART_EVENT_KINDS.has(e.event.kind)) continue;
+    const usable = new Map<string, boolean>();
+    const list = this.list();
+    for (let i = list.length - 1; i >= 0; i--) {
+      const e = list[i]!.event;
+      if (e.source === 'link') {
+        if (!ifnames?.has(e.name)) continue;
+        const before = usable.get(e.name);
+        usable.set(e.name, e.usable);
+        if (before === e.usable) continue;
+      } else if (e.source !== 'mptcp' || e.event.token !== token || !CHART_EVENT_KINDS.has(e.event.kind)) {
+        continue;
+      }
       if (e.timestampMs >= fromMs && e.timestampMs <= toMs) out.push(e);
     }
-    return out.reverse();
+    return out;
   }
 
   clear(): void {

@@ -106,6 +106,8 @@ export function createMonitorStore(deps: MonitorDeps): MonitorStore {
       events.push(e.event);
     } else if (e.type === 'pm') {
       events.push({ source: 'pm', timestampMs: e.action.timestampMs, action: e.action });
+    } else if (e.type === 'failover') {
+      events.push({ source: 'failover', timestampMs: e.failover.timestampMs, failover: e.failover });
     } else {
       counters?.adoptRecorded(e.counters);
     }
@@ -271,6 +273,8 @@ export function createMonitorStore(deps: MonitorDeps): MonitorStore {
         older.push({ source: 'pm', timestampMs: e.payload.timestampMs, action: e.payload });
       else if (e.name === 'mptcp:config:outcome')
         older.push({ source: 'config', timestampMs: e.payload.atMs, outcome: e.payload });
+      else if (e.name === 'mptcp:failover:event')
+        older.push({ source: 'failover', timestampMs: e.payload.timestampMs, failover: e.payload });
       else older.push({ source: 'config', timestampMs: e.payload.atMs, recovery: e.payload });
     }
     events.prependOlder(older);
@@ -297,6 +301,12 @@ export function createMonitorStore(deps: MonitorDeps): MonitorStore {
     events.push({ source: 'pm', timestampMs: action.timestampMs, action });
     record({ tMs: now(), type: 'pm', action });
   });
+  // Failover (a subflow stalled or recovered, traffic moved) joins the timeline, and the recording.
+  const offFailover = api.on('mptcp:failover:event', (failover) => {
+    if (!live()) return;
+    events.push({ source: 'failover', timestampMs: failover.timestampMs, failover });
+    record({ tMs: now(), type: 'failover', failover });
+  });
   // Each new MPTcpExt reading (about 1 Hz), whole: a replay needs no base read.
   const offCounters = counters?.subscribe((s, before) => {
     if (!live() || s.counters === null || s.counters === before.counters) return;
@@ -310,6 +320,7 @@ export function createMonitorStore(deps: MonitorDeps): MonitorStore {
       offEvent();
       offDropped();
       offPm();
+      offFailover();
       offCounters?.();
     },
   });

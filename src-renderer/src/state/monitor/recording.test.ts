@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FakeApi } from '../../api/fake-api';
+import { FakeApi } from '../../testing/fake-api';
 import { connection, linkEvent, mptcpEvent, snapshot, subflow } from '../../testing/fixtures';
 import { createStores, type Stores } from '../stores';
+import type { FailoverEvent } from '../../../../shared/failover';
 import type { PmAction } from '../../../../shared/pm';
 import { headerLine, parseRecording, Recorder } from './recording';
 
@@ -56,6 +57,28 @@ const PM_ACTION: PmAction = {
   detail: {},
 };
 
+const FAILOVER: FailoverEvent = {
+  timestampMs: T0 + 4500,
+  kind: 'stalled',
+  token: 0x1234,
+  subflow: {
+    localAddress: '10.0.1.1',
+    localPort: 40000,
+    remoteAddress: '10.0.1.2',
+    remotePort: 5201,
+    backup: false,
+    ifname: 'eth1',
+  },
+  from: null,
+  fromState: null,
+  back: false,
+  backoff: 3,
+  noAckMs: 1200,
+  stalledForMs: null,
+  share: null,
+  count: null,
+};
+
 let opened: Stores[] = [];
 beforeEach(() => {
   vi.useFakeTimers();
@@ -89,6 +112,7 @@ describe('recording round trip', () => {
       if (i === 1) live.api.emit('mptcp:pm:action', PM_ACTION);
       if (i === 2) live.api.emit('mptcp:kernel:event', mptcpEvent('sub_closed', { error: 104 }, T0 + 2500));
       if (i === 3) live.api.emit('mptcp:kernel:event', linkEvent(T0 + 3500, 'down'));
+      if (i === 4) live.api.emit('mptcp:failover:event', FAILOVER);
     }
     live.stores.monitor.getState().toggleRecording();
     const file = live.stores.monitor.getState().saveRecording();
@@ -98,8 +122,8 @@ describe('recording round trip', () => {
       format: 'mptcp-studio-recording',
       version: 3,
     });
-    // Header, 5 snapshots, 5 counter readings, 1 path-manager action, 2 kernel events.
-    expect(text.trim().split('\n')).toHaveLength(1 + 5 + 5 + 1 + 2);
+    // Header, 5 snapshots, 5 counter readings, 1 path-manager action, 2 kernel events, 1 failover.
+    expect(text.trim().split('\n')).toHaveLength(1 + 5 + 5 + 1 + 2 + 1);
     // The snapshots: a whole one, then what changed.
     const types = text
       .trim()
@@ -119,7 +143,7 @@ describe('recording round trip', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(replay.stores.counters.getState().counters?.counters).toEqual({ MPJoinRejected: 500 });
     const result = replay.stores.monitor.getState().openRecording('lab.ndjson', text);
-    expect(result).toEqual({ entries: 13, errors: [] });
+    expect(result).toEqual({ entries: 14, errors: [] });
     replay.stores.counters.getState().refresh(); // answered during the replay: ignored
     expect(replay.stores.monitor.getState()).toMatchObject({
       mode: 'replay',
@@ -136,8 +160,8 @@ describe('recording round trip', () => {
     replay.api.emit('mptcp:pm:action', { ...PM_ACTION, timestampMs: T0 + 999_999 });
     await vi.runAllTimersAsync();
     expect(replay.stores.monitor.getState().replay).toMatchObject({
-      position: 13,
-      total: 13,
+      position: 14,
+      total: 14,
       playing: false,
     });
 
@@ -148,6 +172,9 @@ describe('recording round trip', () => {
     expect(b.countersHistory).toHaveLength(4);
     expect(b.countersHistory[3]?.perSec.joinFailures).toBe(3);
     expect(b.events.filter((e) => e.source === 'pm')).toHaveLength(1);
+    expect(b.events.filter((e) => e.source === 'failover')).toEqual([
+      { source: 'failover', timestampMs: FAILOVER.timestampMs, failover: FAILOVER },
+    ]);
     expect(b).toEqual(a);
 
     const reads = replay.api.calls.filter((c) => c.method === 'mptcp:counters:get').length;

@@ -4,7 +4,9 @@
  * `{"t":<ms received>,"type":"snapshot","seq":N,"data":ConnectionsSnapshot}` (a whole snapshot),
  * `{"t":…,"type":"delta","data":ConnectionsDelta}` (what changed since snapshot `baseSeq`, as
  * the host↔renderer feed sends it: shared/delta.ts), `{"t":…,"type":"event","data":KernelEvent}`, `{"t":…,"type":"pm","data":PmAction}` (the engine's
- * path-manager actions) or `{"t":…,"type":"counters","data":MptcpCounters}` (the MPTcpExt
+ * path-manager actions), `{"t":…,"type":"failover","data":FailoverEvent}` (the host's failover
+ * events; a reader without them reports such lines as bad, nothing else) or
+ * `{"t":…,"type":"counters","data":MptcpCounters}` (the MPTcpExt
  * counters, absolute, at each sample, numbered by `seq`; with `"partial":true` only those that
  * changed since reading `seq - 1`, a whole reading first and every KEYFRAME_EVERY). Version 2 files
  * (every counter line whole) and version 1 files (snapshots and events only) still replay.
@@ -18,6 +20,7 @@ import {
   diffSnapshots,
   type ConnectionsDelta,
 } from '../../../../shared/delta';
+import { FailoverEventSchema, type FailoverEvent } from '../../../../shared/failover';
 import { PmActionSchema, type PmAction } from '../../../../shared/pm';
 import {
   ConnectionsSnapshotSchema,
@@ -36,6 +39,7 @@ export type RecordedEntry =
   | { tMs: number; type: 'delta'; delta: ConnectionsDelta }
   | { tMs: number; type: 'event'; event: KernelEvent }
   | { tMs: number; type: 'pm'; action: PmAction }
+  | { tMs: number; type: 'failover'; failover: FailoverEvent }
   | { tMs: number; type: 'counters'; counters: MptcpCounters };
 
 const HeaderSchema = z.object({
@@ -54,6 +58,7 @@ const LineSchema = z.discriminatedUnion('type', [
   z.object({ t: z.number(), type: z.literal('delta'), data: ConnectionsDeltaSchema }),
   z.object({ t: z.number(), type: z.literal('event'), data: KernelEventSchema }),
   z.object({ t: z.number(), type: z.literal('pm'), data: PmActionSchema }),
+  z.object({ t: z.number(), type: z.literal('failover'), data: FailoverEventSchema }),
   z.object({
     t: z.number(),
     type: z.literal('counters'),
@@ -82,6 +87,8 @@ export function entryLine(e: RecordedEntry): string {
       return JSON.stringify({ t: e.tMs, type: e.type, data: e.event });
     case 'pm':
       return JSON.stringify({ t: e.tMs, type: e.type, data: e.action });
+    case 'failover':
+      return JSON.stringify({ t: e.tMs, type: e.type, data: e.failover });
     case 'counters':
       return JSON.stringify({ t: e.tMs, type: e.type, data: e.counters });
   }
@@ -121,6 +128,8 @@ function toEntry(v: z.infer<typeof LineSchema>): RecordedEntry {
       return { tMs: v.t, type: 'event', event: v.data };
     case 'pm':
       return { tMs: v.t, type: 'pm', action: v.data };
+    case 'failover':
+      return { tMs: v.t, type: 'failover', failover: v.data };
     case 'counters':
       return { tMs: v.t, type: 'counters', counters: v.data };
   }
