@@ -39,7 +39,15 @@ test('Configure: limits, an endpoint, a sysctl and the default CC applied throug
   await cfg.addEndpoint({ address: '10.99.2.1', ifname: 'c1', flags: ['subflow'] });
   await cfg.sysctl('add_addr_timeout').fill('60');
   await cfg.congestionControl.selectOption('reno');
-  await expect(cfg.changeCount).toHaveAttribute('data-count', '4');
+  // Each change is named like the command that makes it.
+  await expect(page.getByTestId('cfg-change-chips').locator('code')).toHaveText([
+    'net.ipv4.tcp_congestion_control',
+    'ip mptcp limits subflows',
+    'ip mptcp limits add_addr_accepted',
+    'ip mptcp endpoint',
+    'net.mptcp.add_addr_timeout',
+  ]);
+  await expect(cfg.changeCount).toHaveAttribute('data-count', '5');
 
   await cfg.review();
   await expect(cfg.planErrors).toHaveCount(0);
@@ -218,6 +226,45 @@ async function consentTest(page: Page, url: string, ns: string): Promise<void> {
   expect(now.find((e) => e.address === '10.99.2.1')?.subflow).toBeUndefined();
   expect((await ip(['-n', ns, 'mptcp', 'endpoint', 'show'])).stdout).not.toBe(eps);
 }
+
+test('Configure: changes are named like the commands they run, and Apply stays in view next to a long plan', async ({
+  page,
+  studio,
+}) => {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  const cfg = new ConfigurePage(page);
+  await cfg.open(studio.url);
+  // Values no other test of this worker's lab sets, so that each one is a change.
+  await cfg.setLimits(7, 5);
+  for (const [name, value] of [
+    ['add_addr_timeout', '77'],
+    ['close_timeout', '33'],
+    ['stale_loss_cnt', '5'],
+    ['blackhole_timeout', '1234'],
+  ] as const)
+    await cfg.sysctl(name).fill(value);
+  const chips = page.getByTestId('cfg-change-chips').locator('code');
+  await expect(chips).toHaveText([
+    'ip mptcp limits subflows',
+    'ip mptcp limits add_addr_accepted',
+    'net.mptcp.add_addr_timeout',
+    'net.mptcp.close_timeout',
+    'net.mptcp.stale_loss_cnt',
+    'net.mptcp.blackhole_timeout',
+  ]);
+  await expect(page.getByTestId('cfg-change-count')).toHaveText('6 settings');
+  await cfg.review();
+  const steps = page.getByTestId('plan-steps').locator('li');
+  await expect(steps).toHaveCount(5);
+  // The plan is longer than the side column shows, yet Apply is in view without scrolling.
+  await expect(page.getByTestId('plan-shell')).not.toBeInViewport();
+  await expect(cfg.applyButton).toBeInViewport();
+  await expect(cfg.applyButton).toHaveText('Apply 5 steps');
+  await page.screenshot({ path: 'test-results/configure-apply-in-view.png' });
+  // Nothing was applied: the form goes back to the kernel's values.
+  await page.getByRole('button', { name: 'Discard' }).first().click();
+  await expect(page.getByTestId('cfg-change-count')).toHaveText('none');
+});
 
 test('Profiles: a bad profile file is refused with its field and rule; the list is unchanged', async ({
   page,

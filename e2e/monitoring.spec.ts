@@ -281,3 +281,66 @@ test('a page opened later starts with what the host kept: the timeline and the c
       .first(),
   ).toBeVisible();
 });
+
+test('every view has a URL: a deep link to a connection, Back and Forward, filters, and a reload keep them', async ({
+  page,
+  studio,
+}) => {
+  const m = new MonitoringPage(page);
+  await m.open(studio.url);
+  // The address names the view from the start.
+  await expect(page).toHaveURL(/#\/overview$/);
+  await m.connections();
+  await expect(page).toHaveURL(/#\/connections$/);
+  await expect(m.rows).toHaveCount(1);
+  const hex = await m.firstToken();
+  // The same rates under one name on every page: a rate is a rate, a total a total.
+  await expect(m.table.locator('thead')).toContainText('Send rate');
+  await expect(m.table.locator('thead')).toContainText('Receive rate');
+
+  // Opened directly, as from a bookmark or a link in a ticket: the connection's detail.
+  const deep = `${studio.url}#/connections/${hex}`;
+  await page.goto(deep);
+  await expect(m.detail).toBeVisible();
+  await expect(m.detail).toHaveAttribute('data-token', hex);
+  await expect(page.getByTestId('nav-connections')).toHaveAttribute('aria-current', 'page');
+  await expect
+    .poll(async () => Number(await m.chart('rtt').getAttribute('data-lines')))
+    .toBeGreaterThanOrEqual(2);
+  await expect(page.getByTestId('subflow-detail-table').locator('thead')).toContainText('TCP retrans pkts');
+  await expect(page.getByTestId('subflow-retrans-pct').first()).toHaveText(/^(\d+(\.\d+)? %|<0\.01 %|—)$/);
+  await page.screenshot({ path: 'test-results/connection-detail-route.png', fullPage: true });
+
+  // A reload keeps it.
+  await page.reload();
+  await expect(m.detail).toHaveAttribute('data-token', hex);
+  await expect(page).toHaveURL(new RegExp(`#/connections/${hex}$`));
+
+  // Back to the list and Back again to the detail; Forward to the list.
+  await page.getByTestId('detail-back').click();
+  await expect(page).toHaveURL(/#\/connections$/);
+  await expect(m.table).toBeVisible();
+  await page.goBack();
+  await expect(m.detail).toHaveAttribute('data-token', hex);
+  await page.goForward();
+  await expect(m.table).toBeVisible();
+  await expect(m.detail).toHaveCount(0);
+
+  // Filters are part of the address: the Events page's, through a reload and Back.
+  await m.events();
+  await expect(page).toHaveURL(/#\/events$/);
+  await page.getByTestId('events-filter-kind').selectOption('link');
+  await page.getByTestId('events-filter-token').fill(hex);
+  await expect(page).toHaveURL(new RegExp(`#/events\\?kind=link&conn=${hex}$`));
+  await page.reload();
+  await expect(page.getByTestId('events-filter-kind')).toHaveValue('link');
+  await expect(page.getByTestId('events-filter-token')).toHaveValue(hex);
+  // The filter edits did not add history entries: one Back is the Connections list.
+  await page.goBack();
+  await expect(page).toHaveURL(/#\/connections$/);
+  await expect(m.table).toBeVisible();
+  // An address that names no view falls back to the Overview.
+  await page.goto(`${studio.url}#/no-such-view`);
+  await expect(page).toHaveURL(/#\/overview$/);
+  await expect(page.getByTestId('overview-kernel')).toBeVisible();
+});

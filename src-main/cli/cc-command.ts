@@ -5,6 +5,7 @@
  */
 import { CcIdSchema, CC_ALGORITHMS, type CcStatus } from '../../shared/cc';
 import type { EngineService } from '../engine/index';
+import { countOf } from '../../shared/units';
 
 export class CcUsageError extends Error {}
 
@@ -14,7 +15,7 @@ export function formatCcList(list: CcStatus[]): string {
     const state = c.registered ? 'registered' : c.available ? 'loadable' : 'unavailable';
     const flags = [
       c.isNamespaceDefault ? 'namespace default' : null,
-      c.inUseBySubflows ? `${c.inUseBySubflows} subflow(s)` : null,
+      c.inUseBySubflows ? `used by ${countOf(c.inUseBySubflows, 'subflow')}` : null,
     ].filter(Boolean);
     out.push(
       `${c.kernelName.padEnd(16)}${state.padEnd(13)}${c.title} (${c.reference})${flags.length ? ` [${flags.join(', ')}]` : ''}`,

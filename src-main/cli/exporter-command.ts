@@ -27,8 +27,12 @@ options:
                          bytes), for the busiest connections only (see --per-connection-limit)
   --per-connection-limit N
                          connections given their own series (default ${DEFAULT_PER_CONNECTION_LIMIT}, at most 10000)
-  --poll-ms N            background connections poll interval (default 1000; 100..60000): the
-                         per-interface byte counters see a subflow's bytes only while it lives
+  --poll-ms N            background connections poll interval in milliseconds (default 1000;
+                         100..60000): the per-interface byte counters see a subflow's bytes only
+                         while it lives
+
+example:
+  mptcp-studio exporter --listen :9850 --per-connection
 `;
 
 export async function runExporterCommand(

@@ -38,14 +38,25 @@ import { runExporterCommand } from './exporter-command';
 import { startMetricsEndpoint } from '../exporter/http';
 import { REMOTE_SERVE_USAGE, remoteServeSecurity, type RemoteServeOptions } from './serve-remote';
 import { runCcCommand } from './cc-command';
-import { formatConnections, formatEndpoints, formatPlan, formatReport, formatStatus } from './format';
+import { formatCounters } from './counters-format';
+import { COMMAND_HELP, describeParseError, unexpectedOption } from './help';
+import {
+  connectionsJson,
+  formatConnections,
+  formatEndpoints,
+  formatPlan,
+  formatReport,
+  formatStatus,
+} from './format';
 
 const USAGE = `usage: mptcp-studio <command> [options]
+       mptcp-studio <command> --help   (that command's options, with units, and an example)
 
 commands:
   status        kernel MPTCP status, settings and limits
   endpoints     in-kernel path manager endpoints
   connections   MPTCP connections and their subflows
+  counters      MPTcpExt counters, each with what it counts (--all: zeros too)
   apply FILE    apply a profile (JSON) all or nothing; --dry-run prints the plan
   export        print the current configuration (--format json|sh|sysctl.d)
   serve         start the web host (prints the URL with its access token)
@@ -73,7 +84,9 @@ commands:
 options:
   --netns NAME  look at network namespace NAME (needs root; see: ip netns list)
   --agent-socket PATH
-                reach the kernel through the privileged agent at PATH (run the UI unprivileged)
+                reach the kernel through the privileged agent at PATH (run the UI unprivileged;
+                without it, an unprivileged run uses the agent at /run/mptcp-studio/agent.sock
+                when one answers there)
   --json        print JSON (the API contract's types)
   --host ADDR   serve: address to bind (default 127.0.0.1; anything else exposes the engine)
   --port N      serve: TCP port (default 7878, 0 = any free port)
@@ -127,7 +140,7 @@ export async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'responder') return await runResponderCommand(argv.slice(1));
   if (argv[0] === 'subflows') return await runSubflowsCommand(argv.slice(1));
   if (argv[0] === 'exporter') return await runExporterCommand(argv.slice(1));
-  const { values, positionals } = parseArgs({
+  const { values, positionals, tokens } = parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
@@ -152,14 +165,21 @@ export async function main(argv: string[]): Promise<number> {
       'public-name': { type: 'string', multiple: true },
       prometheus: { type: 'string' },
       'token-file': { type: 'string' },
+      all: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
+    tokens: true,
   });
   const cmd = positionals[0];
   if (values.help || !cmd) {
-    process.stdout.write(USAGE);
+    process.stdout.write((cmd && COMMAND_HELP[cmd]) || USAGE);
     return cmd || values.help ? 0 : 2;
   }
+  // An option the command would ignore is refused by name (help.ts lists what each one takes).
+  const given = tokens.flatMap((t) => (t.kind === 'option' ? [t.name] : []));
+  const unexpected = unexpectedOption(cmd, given);
+  if (unexpected !== null)
+    throw new CliError(`${cmd} does not take --${unexpected} (see: mptcp-studio ${cmd} --help)`);
 
   if (cmd === 'agent' && values.socket !== undefined) {
     return await runSocketAgent(
@@ -193,14 +213,18 @@ export async function main(argv: string[]): Promise<number> {
   const engine = openEngine({
     netns: values.netns ?? null,
     agentSocket: values['agent-socket'] ?? null,
+    // Unprivileged without --agent-socket: the privileged agent at its default socket, if one
+    // answers (engine/agent/discovery.ts); the web host keeps looking, a command looks once.
+    discoverAgent: { watch: cmd === 'serve' },
     pollIntervalMs,
     // Only the web host keeps history: a one-shot command has nobody to show it to.
     ...(cmd === 'serve' && historyMinutes > 0 ? { history: { retentionMs: historyMinutes * 60_000 } } : {}),
     // The web host can show a registered remote host instead of its own (the Fleet direct mode).
     ...(cmd === 'serve' ? { wrapBackend: (b: EngineBackend) => (switcher = new SwitchableBackend(b)) } : {}),
-    host: (backend) =>
+    host: (backend, agentAccess) =>
       createHostHandlers({
         kernel: backend.handlers,
+        agentAccess,
         profilesDir: defaultProfilesDir(),
         fleet: { prometheusUrl: values.prometheus ?? null, hostsFile: defaultFleetHostsFile(), switcher },
       }),
@@ -225,9 +249,14 @@ export async function main(argv: string[]): Promise<number> {
         print(eps, formatEndpoints(eps));
         return 0;
       }
+      case 'counters': {
+        const counters = await call(engine, 'mptcp:counters:get');
+        print(counters, formatCounters(counters.counters, values.all ?? false));
+        return 0;
+      }
       case 'connections': {
         const snap = await call(engine, 'mptcp:connections:list');
-        print(snap, formatConnections(snap.connections));
+        print(connectionsJson(snap), formatConnections(snap.connections, snap.takenAtMs));
         return 0;
       }
       case 'apply':
@@ -469,7 +498,8 @@ export function run(): void {
       process.exitCode = code;
     },
     (err: unknown) => {
-      const msg = err instanceof Error ? err.message : String(err);
+      const msg =
+        describeParseError(err, process.argv[2]) ?? (err instanceof Error ? err.message : String(err));
       process.stderr.write(`mptcp-studio: ${msg.split('\n')[0]}\n`);
       process.exitCode = 1;
     },

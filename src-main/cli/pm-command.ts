@@ -19,6 +19,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { describeParseError } from './help';
 import {
   checkGlob,
   checkNetnsName,
@@ -28,6 +29,7 @@ import {
   PmController,
   type PmLogEntry,
 } from '../engine/index';
+import { PM_RECREATE } from '../../shared/pm';
 
 export const PM_USAGE = `usage: mptcp-studio pm --mode fullmesh|ndiffports [options]
 
@@ -46,8 +48,8 @@ options:
   --json            one JSON object per line
   --force           start even if mptcpd, NetworkManager or another MPTCP Studio path manager
                     runs in the namespace
-  --no-recreate     do not recreate subflows that close
-  --max-retries N   recreate attempts per address pair (default 3)
+  --no-recreate     do not recreate subflows that close on an error (link flap, reset, timeout)
+  --max-retries N   recreate attempts per address pair, 1 s apart doubling up to 30 s (default 8)
   --events-rcvbuf B userspace: receive buffer of the MPTCP events socket in bytes (default 4 MiB,
                     capped by net.core.rmem_max); when it overflows (ENOBUFS) events are lost and
                     the loop resyncs from the kernel
@@ -57,6 +59,10 @@ options:
   --match GLOB      kernel: manage interfaces matching GLOB (repeatable; default all but loopback)
   --backup GLOB     kernel: endpoints on these interfaces get the backup flag (repeatable)
   --cleanup         kernel: on stop, remove the endpoints it added (default: leave them in place)
+
+examples:
+  sudo mptcp-studio pm --mode fullmesh
+  sudo mptcp-studio pm --mode ndiffports --subflows 4 --netns lab
 `;
 
 class PmCliError extends Error {}
@@ -123,7 +129,7 @@ function parse(argv: string[]): { s: PmSettings; netns: string | null; help: boo
     const bad = checkGlob(g);
     if (bad) throw new PmCliError(bad);
   }
-  const maxRetries = Number(values['max-retries'] ?? 3);
+  const maxRetries = Number(values['max-retries'] ?? PM_RECREATE.maxRetries);
   if (!Number.isInteger(maxRetries) || maxRetries < 0 || maxRetries > 100)
     throw new PmCliError('--max-retries must be an integer from 0 to 100');
   const rcvbuf = values['events-rcvbuf'];
@@ -168,7 +174,8 @@ export async function runPmCommand(argv: string[]): Promise<number> {
   try {
     parsed = parse(argv);
   } catch (e) {
-    process.stderr.write(`mptcp-studio pm: ${e instanceof Error ? e.message : String(e)}\n${PM_USAGE}`);
+    const message = describeParseError(e, 'pm') ?? (e instanceof Error ? e.message : String(e));
+    process.stderr.write(`mptcp-studio pm: ${message}\n${PM_USAGE}`);
     return 2;
   }
   if (parsed.help) {

@@ -13,6 +13,15 @@ export const RESPONDER_USAGE = `usage: mptcp-studio responder --port P [--tcp] [
   Under the in-kernel path manager this host accepts at most \`ip mptcp limits\` subflows joins
   per connection (2 by default) and resets the others: for a check with more subflows, raise it
   (ip mptcp limits set subflows 8), or its refusals read as the network's.
+
+options:
+  --port P       TCP port to listen on (1..65535)
+  --tcp          plain TCP instead of MPTCP
+  --ipv6         listen on IPv6 instead of IPv4
+  --netns NS     listen inside network namespace NS (needs root)
+
+example:
+  mptcp-studio responder --port 7000
 `;
 
 export async function runResponderCommand(

@@ -27,6 +27,11 @@ export const SCAN_USAGE = `usage: mptcp-studio scan TARGET… [options]
   --json | --csv
   --netns NS   probe from inside network namespace NS (needs root)
   --no-progress
+               no progress bar on stderr
+
+examples:
+  sudo mptcp-studio scan 192.0.2.0/28 --ports 443,8443
+  mptcp-studio scan example.net --mode connect --json
 `;
 
 class ScanUsageError extends Error {}

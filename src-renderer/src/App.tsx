@@ -13,6 +13,7 @@ import { PmPage } from './pages/PmPage';
 import { ProfilesPage } from './pages/ProfilesPage';
 import { StoresContext, useConfig, useConnection, useUi, type Stores } from './state/stores';
 import type { PageName } from './state/ui-store';
+import { routeHash } from './state/router';
 
 function ConnectionNotice() {
   const state = useConnection((s) => s.state);
@@ -68,19 +69,25 @@ function Nav() {
   return (
     <nav className="tabs" aria-label="Pages">
       {PAGES.map((p) => (
-        <button
+        // A link, so that a view can be opened in another tab or copied (router.ts); a plain click
+        // stays in this page.
+        <a
           key={p.name}
-          type="button"
+          href={routeHash({ page: p.name, token: null, params: {} })}
           className={page === p.name ? 'tab tab-active' : 'tab'}
           aria-current={page === p.name ? 'page' : undefined}
           data-testid={`nav-${p.name}`}
-          onClick={() => go(p.name)}
+          onClick={(e) => {
+            if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+            e.preventDefault();
+            go(p.name);
+          }}
         >
           {p.label}
           {p.name === 'configure' && pending ? (
             <span className="tab-dot" title="A change awaits confirmation" />
           ) : null}
-        </button>
+        </a>
       ))}
     </nav>
   );

@@ -1,25 +1,8 @@
 /** Display formatting. Raw numbers stay in data-* attributes; these are for people. */
 import type { BufferTriplet } from '../../shared/types';
+import { formatBytes, trimNumber } from '../../shared/units';
 
-const BINARY_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const;
-
-/** 1536 → "1.5 KiB", 6291456 → "6 MiB", 212992 → "208 KiB". */
-export function formatBytes(bytes: number): string {
-  if (!Number.isFinite(bytes) || bytes < 0) return String(bytes);
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < BINARY_UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${trimNumber(value)} ${BINARY_UNITS[unit]}`;
-}
-
-/** Up to 3 significant digits without trailing zeros: 6 → "6", 1.5 → "1.5", 123.4 → "123". */
-function trimNumber(value: number): string {
-  if (value >= 100 || Number.isInteger(value)) return String(Math.round(value));
-  return String(Number(value.toPrecision(3)));
-}
+export { countOf, formatBytes, formatPercent, retransPercent } from '../../shared/units';
 
 /** "4 KiB / 128 KiB / 6 MiB" (min / default / max). */
 export function formatTriplet(t: BufferTriplet): string {

@@ -1,31 +1,33 @@
 import { useMemo } from 'react';
 import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
 import { useStore } from 'zustand';
+import { counterText } from '../../../shared/mptcp-counters';
 import { ErrorLine } from './Notice';
+import { StaleRecoverChart } from './StaleRecoverChart';
 import { useMonitor, useStores } from '../state/stores';
 import { DIAGNOSTIC_GROUP_NAMES, type CountersPoint, type DiagnosticGroup } from '../state/counters-store';
 
 /**
  * MPTcpExt counters that point at a problem when they move (names as the kernel spells them in
- * /proc/net/netstat; meanings from net/mptcp/mib.c).
+ * /proc/net/netstat); what each counts is in shared/mptcp-counters.ts.
  */
-const DIAGNOSTIC: Record<string, string> = {
-  MPCapableFallbackACK: 'connections that fell back to TCP: the peer did not echo MP_CAPABLE',
-  MPCapableFallbackSYNACK: 'connections that fell back to TCP: the SYN/ACK carried no MP_CAPABLE',
-  MPCapableSYNTXDrop: 'MP_CAPABLE SYNs dropped locally',
-  MPCapableSYNTXDisabled: 'SYNs sent without MP_CAPABLE (blackhole detection disabled MPTCP)',
-  MPJoinRejected: 'MP_JOINs refused (path manager limits)',
-  MPJoinNoTokenFound: 'MP_JOINs for an unknown connection token',
-  MPJoinSynAckHMacFailure: 'MP_JOIN SYN/ACKs with a bad HMAC',
-  MPJoinAckHMacFailure: 'MP_JOIN ACKs with a bad HMAC',
-  DSSNoMatchTCP: 'DSS mappings that did not match the TCP sequence',
-  DataCsumErr: 'data checksum errors (a middlebox changed the payload)',
-  MPFailTx: 'MP_FAIL sent',
-  MPFailRx: 'MP_FAIL received',
-  MPTCPRetrans: 'MPTCP-level retransmissions',
-  RcvPruned: 'receive queue pruned for lack of memory',
-  SubflowStale: 'subflows marked stale',
-};
+const DIAGNOSTIC: ReadonlySet<string> = new Set([
+  'MPCapableFallbackACK',
+  'MPCapableFallbackSYNACK',
+  'MPCapableSYNTXDrop',
+  'MPCapableSYNTXDisabled',
+  'MPJoinRejected',
+  'MPJoinNoTokenFound',
+  'MPJoinSynAckHMacFailure',
+  'MPJoinAckHMacFailure',
+  'DSSNoMatchTCP',
+  'DataCsumErr',
+  'MPFailTx',
+  'MPFailRx',
+  'MPTCPRetrans',
+  'RcvPruned',
+  'SubflowStale',
+]);
 
 const GROUP_LABELS: Record<DiagnosticGroup, { label: string; color: string }> = {
   joinFailures: { label: 'join failures', color: '#c92a2a' },
@@ -98,7 +100,7 @@ export function CountersSection() {
 
   const entries = Object.entries(counters?.counters ?? {});
   const nonzero = entries.filter(([, v]) => v > 0);
-  const alarms = nonzero.filter(([k]) => k in DIAGNOSTIC);
+  const alarms = nonzero.filter(([k]) => DIAGNOSTIC.has(k));
   return (
     <section className="card" data-testid="overview-counters" aria-labelledby="counters-heading">
       <header className="card-header">
@@ -122,7 +124,7 @@ export function CountersSection() {
         <ul className="plain" data-testid="counter-alarms">
           {alarms.map(([k, v]) => (
             <li key={k}>
-              <strong>{v}</strong> {DIAGNOSTIC[k]} <code>{k}</code>
+              <strong>{v}</strong> {counterText(k) ?? k} <code>{k}</code>
             </li>
           ))}
         </ul>
@@ -130,15 +132,19 @@ export function CountersSection() {
         <p className="muted">No join failures, fallbacks or checksum errors counted.</p>
       ) : null}
       {counters && entries.length > 0 ? <CounterRatesChart history={history} /> : null}
+      {counters && entries.length > 0 ? <StaleRecoverChart history={history} /> : null}
       {nonzero.length > 0 ? (
         <details>
           <summary>All nonzero counters</summary>
           <table className="table compact">
             <tbody>
               {nonzero.map(([k, v]) => (
-                <tr key={k}>
+                <tr key={k} data-testid="counter-row" data-counter={k} title={counterText(k) ?? undefined}>
                   <td>
                     <code>{k}</code>
+                    <div className="muted small counter-text">
+                      {counterText(k) ?? 'not described here (newer than this version of MPTCP Studio)'}
+                    </div>
                   </td>
                   <td className="num">{v}</td>
                 </tr>

@@ -14,15 +14,17 @@ export function LimitsSection({ limits, endpointCount }: { limits: Limits | null
         <div className="stats">
           <div className="stat" data-testid="limit-subflows">
             <span className="stat-value">{limits.subflows}</span>
-            <span className="stat-label">extra subflows per connection</span>
+            <span className="stat-label">
+              extra {limits.subflows === 1 ? 'subflow' : 'subflows'} per connection
+            </span>
           </div>
           <div className="stat" data-testid="limit-add-addr-accepted">
             <span className="stat-value">{limits.addAddrAccepted}</span>
             <span className="stat-label">ADD_ADDR accepted per connection</span>
           </div>
-          <div className="stat">
+          <div className="stat" data-testid="limit-endpoints">
             <span className="stat-value">{endpointCount}</span>
-            <span className="stat-label">endpoints configured</span>
+            <span className="stat-label">{endpointCount === 1 ? 'endpoint' : 'endpoints'} configured</span>
           </div>
         </div>
       )}

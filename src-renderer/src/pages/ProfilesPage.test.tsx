@@ -155,11 +155,12 @@ describe('Profiles page', () => {
       return 'blob:test/1';
     });
     Object.assign(URL, { createObjectURL, revokeObjectURL: vi.fn() });
+    // The tabs are links too: the download's click is caught once the page is open.
+    stores = await renderApp(profilesApi(), 'profiles');
     const clicks: string[] = [];
     vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(function (this: HTMLAnchorElement) {
       clicks.push(`${this.download} ${this.href}`);
     });
-    stores = await renderApp(profilesApi(), 'profiles');
     const row = byTestId('profile-row-laptop');
     fireEvent.change(within(row).getByTestId('profile-export-format'), { target: { value: 'sh' } });
     await click(within(row).getByTestId('profile-export'));

@@ -71,7 +71,8 @@ function Algorithms({ draft, status, desired, edit, disabled }: CardProps) {
   for (const c of coupled) {
     if (cc.available.includes(c.kernelName)) continue;
     if (c.available) ccOptions.push(c.kernelName);
-    else ccDisabled[c.kernelName] = c.reason ?? 'cannot be loaded here';
+    // The reason itself is shown once, in the coupled congestion control list below.
+    else ccDisabled[c.kernelName] = 'cannot be loaded here: see below';
   }
   const onlyDefault = status.availableSchedulers.length === 1 && status.availableSchedulers[0] === 'default';
   return (

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import type { PlanView, StepImpact } from '../../../../shared/config-api';
-import { formatTime } from '../../format';
+import { countOf, formatTime } from '../../format';
 import type { Review } from '../../state/config-store';
 import { Badge, type Tone } from '../Badge';
 import { ErrorLine, Notice } from '../Notice';
@@ -19,7 +19,7 @@ function LiveSource({ live }: { live: PlanView['live'] }) {
   return (
     <p className="muted impact-source" data-testid="plan-live">
       {live
-        ? `Impact on live traffic computed from ${live.connections} live MPTCP connection${live.connections === 1 ? '' : 's'} (${live.subflows} subflow${live.subflows === 1 ? '' : 's'}) read at ${formatTime(live.takenAtMs)}; checked again when you apply.`
+        ? `Impact on live traffic computed from ${live.connections} live MPTCP ${live.connections === 1 ? 'connection' : 'connections'} (${countOf(live.subflows, 'subflow')}) read at ${formatTime(live.takenAtMs)}; checked again when you apply.`
         : 'The live connections could not be read: a step that may close subflows is counted as closing them.'}
     </p>
   );
@@ -114,69 +114,71 @@ export function PlanReview({
               </div>
             </div>
           )}
-          {closing.length > 0 ? (
-            <div className="consent" data-testid="cfg-disruption">
-              <p>
-                <strong>
-                  {closing.length === 1 ? 'One step closes' : `${closing.length} steps close`} live subflows.
-                </strong>{' '}
-                The connections stay up on their other subflows (if they have any); the closed ones are not
-                guaranteed to come back.
-              </p>
-              <ul className="plain">
-                {closing.map((s, i) => (
-                  <li key={i}>
-                    {s.description}: {s.impact.text}
-                  </li>
-                ))}
-              </ul>
+          {/* Sticky at the bottom of the side column: Apply stays in view however long the plan. */}
+          <div className="apply-footer" data-testid="cfg-apply-footer">
+            {closing.length > 0 ? (
+              <div className="consent" data-testid="cfg-disruption">
+                <p>
+                  <strong>
+                    {closing.length === 1 ? 'One step closes' : `${closing.length} steps close`} live
+                    subflows.
+                  </strong>{' '}
+                  The connections stay up on their other subflows (if they have any); the closed ones are not
+                  guaranteed to come back.
+                </p>
+                <ul className="plain">
+                  {closing.map((s, i) => (
+                    <li key={i}>
+                      {s.description}: {s.impact.text}
+                    </li>
+                  ))}
+                </ul>
+                <label className="check">
+                  <input
+                    type="checkbox"
+                    data-testid="cfg-allow-disruption"
+                    checked={consent}
+                    disabled={applying}
+                    onChange={(e) => setConsent(e.target.checked)}
+                  />
+                  Close these live subflows
+                </label>
+              </div>
+            ) : null}
+            <div className="apply-bar">
               <label className="check">
                 <input
                   type="checkbox"
-                  data-testid="cfg-allow-disruption"
-                  checked={consent}
-                  disabled={applying}
-                  onChange={(e) => setConsent(e.target.checked)}
+                  data-testid="cfg-confirm-toggle"
+                  checked={safeguard}
+                  onChange={(e) => setSafeguard(e.target.checked)}
                 />
-                Close these live subflows
+                Revert automatically unless I confirm within
               </label>
-            </div>
-          ) : null}
-          <div className="apply-bar">
-            <label className="check">
               <input
-                type="checkbox"
-                data-testid="cfg-confirm-toggle"
-                checked={safeguard}
-                onChange={(e) => setSafeguard(e.target.checked)}
+                type="number"
+                className="num-input"
+                aria-label="seconds to confirm"
+                data-testid="cfg-confirm-seconds"
+                min={5}
+                max={3600}
+                value={seconds}
+                disabled={!safeguard}
+                onChange={(e) => setSeconds(e.target.value)}
               />
-              Revert automatically unless I confirm within
-            </label>
-            <input
-              type="number"
-              className="num-input"
-              aria-label="seconds to confirm"
-              data-testid="cfg-confirm-seconds"
-              min={5}
-              max={3600}
-              value={seconds}
-              disabled={!safeguard}
-              onChange={(e) => setSeconds(e.target.value)}
-            />
-            <span>s</span>
-            {safeguard && !secondsOk ? <span className="field-error-inline">5..3600 s</span> : null}
-            <button
-              type="button"
-              className="button primary"
-              data-testid="cfg-apply"
-              disabled={!canApply}
-              title={closing.length > 0 && !consent ? 'Tick “Close these live subflows” first' : undefined}
-              onClick={() => onApply(safeguard ? secondsN : null, closing.length > 0 && consent)}
-            >
-              {applying
-                ? 'Applying…'
-                : `Apply ${plan.steps.length} step${plan.steps.length === 1 ? '' : 's'}`}
-            </button>
+              <span>s</span>
+              {safeguard && !secondsOk ? <span className="field-error-inline">5..3600 s</span> : null}
+              <button
+                type="button"
+                className="button primary"
+                data-testid="cfg-apply"
+                disabled={!canApply}
+                title={closing.length > 0 && !consent ? 'Tick “Close these live subflows” first' : undefined}
+                onClick={() => onApply(safeguard ? secondsN : null, closing.length > 0 && consent)}
+              >
+                {applying ? 'Applying…' : `Apply ${countOf(plan.steps.length, 'step')}`}
+              </button>
+            </div>
           </div>
           <p className="hint">
             All or nothing: if a step fails, the steps already done are undone and the prior state is read

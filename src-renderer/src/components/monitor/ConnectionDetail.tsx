@@ -3,19 +3,21 @@ import { formatTime, hostPort, tokenHex } from '../../format';
 import { benchDetailIntervalMs } from '../../bench';
 import { startDetailLoop } from '../../state/monitor/detail-loop';
 import { WINDOWS_MS } from '../../state/monitor/monitor-store';
-import { useMonitor, useSamplesVersion, useStores } from '../../state/stores';
-import { downloadText } from '../../download';
+import { useMonitor, useOverview, useSamplesVersion, useStores } from '../../state/stores';
+import type { Connection, NetInterface } from '../../../../shared/types';
+import { downloadBlob, downloadText } from '../../download';
 import { Badge } from '../Badge';
 import { TraceThisPathButton } from '../path-doctor/TraceThisPath';
 import { ErrorLine, Notice } from '../Notice';
-import { chartsPng, downloadBlob, samplesCsv, type ChartImage } from './chart-export';
+import { chartsPng, samplesCsv, type ChartImage } from './chart-export';
 import { MetricChart, subflowColor, type MetricKey } from './MetricChart';
+import { ConnectionPaths } from './ConnectionPaths';
 import { SubflowDetailTable } from './SubflowDetailTable';
 
 const CHARTS: { testId: string; title: string; unit: string; metric: MetricKey }[] = [
   { testId: 'chart-rtt', title: 'RTT', unit: 'ms', metric: 'rttMs' },
   { testId: 'chart-cwnd', title: 'Congestion window', unit: 'pkts', metric: 'cwndPkts' },
-  { testId: 'chart-throughput', title: 'Throughput sent', unit: 'Mbit/s', metric: 'sendMbitPerSec' },
+  { testId: 'chart-throughput', title: 'Send rate', unit: 'Mbit/s', metric: 'sendMbitPerSec' },
 ];
 
 /**
@@ -23,6 +25,25 @@ const CHARTS: { testId: string; title: string; unit: string; metric: MetricKey }
  * raster time on every update (bench/renderer.mjs: 16 lines x 3 charts at 10 Hz).
  */
 const MAX_POINTS_PER_LINE = 300;
+
+/**
+ * The interfaces a connection's subflows leave by, whose link events its charts mark: each
+ * subflow's resolved interface (Subflow.ifname), and the interface holding the local address of
+ * every subflow charted (closed ones too: the link that took them down is the point).
+ */
+export function connectionIfnames(
+  connection: { subflows: readonly Pick<Connection['subflows'][number], 'ifname'>[] } | null,
+  localAddresses: readonly string[],
+  interfaces: readonly Pick<NetInterface, 'name' | 'addresses'>[] | null,
+): Set<string> {
+  const out = new Set<string>();
+  for (const s of connection?.subflows ?? []) if (s.ifname) out.add(s.ifname);
+  for (const a of localAddresses) {
+    const i = interfaces?.find((x) => x.addresses.some((y) => y.address === a));
+    if (i) out.add(i.name);
+  }
+  return out;
+}
 
 function windowLabel(ms: number): string {
   return ms >= 60_000 ? `${ms / 60_000} min` : `${ms / 1000} s`;
@@ -83,14 +104,20 @@ export function ConnectionDetail({ token }: { token: number }) {
   const toMs = paused && pausedAtMs !== null ? pausedAtMs : samples.clockMs;
   const fromMs = toMs - windowMs;
   // Recomputed when the samples change (at most once a frame) or the window moves.
-  const { series, markers, connection } = useMemo(
-    () => ({
-      series: samples.window(token, fromMs, toMs, MAX_POINTS_PER_LINE),
-      markers: events.markers(token, fromMs, toMs),
-      connection: samples.latest(token),
-    }),
+  const interfaces = useOverview((s) => s.interfaces);
+  const { series, markers, connection, readAtMs } = useMemo(
+    () => {
+      const latest = samples.latest(token);
+      const locals = samples.seriesOf(token).map((m) => m.localAddress);
+      return {
+        series: samples.window(token, fromMs, toMs, MAX_POINTS_PER_LINE),
+        markers: events.markers(token, fromMs, toMs, connectionIfnames(latest, locals, interfaces)),
+        connection: latest,
+        readAtMs: samples.latestAtEngineMs(token),
+      };
+    },
     // eslint-disable-next-line react-hooks/exhaustive-deps -- version stands for the samples' contents
-    [samples, events, token, fromMs, toMs, version],
+    [samples, events, token, fromMs, toMs, version, interfaces],
   );
   const metas = samples.seriesOf(token);
 
@@ -192,7 +219,8 @@ export function ConnectionDetail({ token }: { token: number }) {
         ))}
       </div>
       <h3>Subflows</h3>
-      <SubflowDetailTable connection={connection} series={metas} />
+      <SubflowDetailTable connection={connection} series={metas} readAtMs={readAtMs} />
+      <ConnectionPaths connection={connection} readAtMs={readAtMs} />
     </section>
   );
 }

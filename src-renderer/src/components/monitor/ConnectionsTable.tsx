@@ -8,22 +8,44 @@ import {
   type Sort,
   type SortKey,
 } from '../../state/connections-index';
-import { useConnections, useMonitor, useStores } from '../../state/stores';
+import { useConnections, useMonitor, useStores, useUi } from '../../state/stores';
+import { COLUMN } from '../../labels';
 import { Badge } from '../Badge';
 import { ErrorLine, Notice } from '../Notice';
 import { connectionKey, spacers, useRowVirtualizer } from './virtual-rows';
+
+const SORT_KEYS: ReadonlySet<string> = new Set<SortKey>([
+  'token',
+  'path',
+  'state',
+  'subflows',
+  'send',
+  'recv',
+]);
+const DEFAULT_SORT: Sort = { key: 'send', desc: true };
+/** Rates sort busiest first by default, everything else A to Z. */
+const descByDefault = (key: SortKey): boolean => key === 'send' || key === 'recv';
+
+/** The sort in the URL (`#/connections?sort=recv&order=asc`); the default leaves both out. */
+export function sortFromParams(params: Readonly<Record<string, string>>): Sort {
+  const key = params.sort;
+  if (key === undefined || !SORT_KEYS.has(key)) return DEFAULT_SORT;
+  const k = key as SortKey;
+  const order = params.order;
+  return { key: k, desc: order === 'desc' ? true : order === 'asc' ? false : descByDefault(k) };
+}
 
 /** A row's height before it is measured (one line of text plus the cell padding). */
 const ROW_PX = 37;
 const estimateSize = (): number => ROW_PX;
 
-const COLUMNS: { key: SortKey; label: string; num?: boolean }[] = [
+const COLUMNS: { key: SortKey; label: string; title?: string; num?: boolean }[] = [
   { key: 'token', label: 'Token' },
   { key: 'path', label: 'Local → remote' },
   { key: 'state', label: 'State' },
   { key: 'subflows', label: 'Subflows', num: true },
-  { key: 'send', label: 'Send', num: true },
-  { key: 'recv', label: 'Receive', num: true },
+  { key: 'send', ...COLUMN.sendRate, num: true },
+  { key: 'recv', ...COLUMN.receiveRate, num: true },
 ];
 
 /**
@@ -90,8 +112,12 @@ export function ConnectionsTable() {
   const paused = useMonitor((s) => s.paused);
   const frozen = useMonitor((s) => s.frozenSnapshot);
   const select = useMonitor((s) => s.select);
-  const [sort, setSort] = useState<Sort>({ key: 'send', desc: true });
-  const [filter, setFilter] = useState('');
+  // Sort and filter live in the URL (#/connections?filter=10.0.0&sort=recv), so that they survive
+  // a reload and Back returns to them.
+  const params = useUi((s) => s.params);
+  const setParams = useUi((s) => s.setParams);
+  const sort = useMemo(() => sortFromParams(params), [params]);
+  const filter = params.filter ?? '';
   const [index] = useState(() => new ConnectionsIndex());
   const scrollRef = useRef<HTMLDivElement>(null);
 
@@ -115,10 +141,14 @@ export function ConnectionsTable() {
   const items = virtualizer.getVirtualItems();
   const pad = spacers(virtualizer);
 
-  const onSort = (key: SortKey): void =>
-    setSort((s) =>
-      s.key === key ? { key, desc: !s.desc } : { key, desc: key === 'send' || key === 'recv' },
-    );
+  const onSort = (key: SortKey): void => {
+    const next: Sort = sort.key === key ? { key, desc: !sort.desc } : { key, desc: descByDefault(key) };
+    const isDefault = next.key === DEFAULT_SORT.key && next.desc === DEFAULT_SORT.desc;
+    setParams({
+      sort: isDefault ? '' : next.key,
+      order: isDefault || next.desc === descByDefault(next.key) ? '' : next.desc ? 'desc' : 'asc',
+    });
+  };
 
   return (
     <section className="card" aria-labelledby="conn-table-heading">
@@ -136,7 +166,7 @@ export function ConnectionsTable() {
           aria-label="Filter connections"
           data-testid="conn-filter"
           value={filter}
-          onChange={(e) => setFilter(e.target.value)}
+          onChange={(e) => setParams({ filter: e.target.value })}
         />
       </header>
       {engineError ? (
@@ -171,6 +201,7 @@ export function ConnectionsTable() {
                     scope="col"
                     className={col.num ? 'num' : undefined}
                     aria-sort={sort.key === col.key ? (sort.desc ? 'descending' : 'ascending') : 'none'}
+                    title={col.title}
                   >
                     <button type="button" className="sort-button" onClick={() => onSort(col.key)}>
                       {col.label}

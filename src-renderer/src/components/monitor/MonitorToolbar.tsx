@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { downloadText } from '../../download';
+import { countOf } from '../../format';
 import { useMonitor } from '../../state/stores';
 import { Notice } from '../Notice';
 
@@ -60,7 +61,7 @@ export function MonitorToolbar() {
         onClick={toggleRecording}
         title="Record every snapshot and kernel event received"
       >
-        {recording ? `● Recording (${recordedLines} lines)` : '● Record'}
+        {recording ? `● Recording (${countOf(recordedLines, 'line')})` : '● Record'}
       </button>
       <button
         type="button"
@@ -89,7 +90,7 @@ export function MonitorToolbar() {
       {openErrors.length > 0 ? (
         <Notice
           tone="warn"
-          title={`${openedFile ?? 'The file'}: ${openErrors.length} bad line(s) skipped`}
+          title={`${openedFile ?? 'The file'}: ${countOf(openErrors.length, 'bad line')} skipped`}
           testId="recording-errors"
         >
           <ul className="line-errors">

@@ -1,5 +1,6 @@
 import type { ReplaySpeed } from '../../state/monitor/monitor-store';
 import { useMonitor } from '../../state/stores';
+import { countOf } from '../../format';
 
 const SPEEDS: ReplaySpeed[] = [1, 4];
 
@@ -17,7 +18,8 @@ export function ReplayBanner() {
       <div className="notice-body">
         <strong className="notice-title">Replaying {replay.fileName}</strong>
         <div className="notice-text">
-          {replay.position} / {replay.total} entries{done ? ' · finished' : ''} · the live feed is ignored
+          {replay.position} / {countOf(replay.total, 'entry', 'entries')}
+          {done ? ' · finished' : ''} · the live feed is ignored
         </div>
       </div>
       <div className="notice-action replay-controls">
