@@ -14,6 +14,8 @@ set -euo pipefail
 pkgs=(iproute2 clang bpftool libbpf-dev gcc libc6-dev)
 if [ "${1:-}" = "--test" ]; then
   pkgs+=(chromium procps iptables tcpdump nmap traceroute zmap prometheus prometheus-node-exporter openssl)
+  # The privileged agent's polkit route (e2e/agent-discovery.spec.ts starts its own system bus and polkitd).
+  pkgs+=(polkitd pkexec dbus-daemon dbus-bin)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

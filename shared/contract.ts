@@ -33,9 +33,10 @@ import {
   OverviewSchema,
   ConfigRecoverySchema,
 } from './types';
-import { CcActionArgsSchema, CcActionResultSchema, CcListSchema } from './cc';
+import { CcActionArgsSchema, CcActionResultSchema, CcListSchema, CcRepairsSchema } from './cc';
 import { ConnectionsFeedEventSchema } from './delta';
 import { PmActionSchema, PmStartArgsSchema, PmStatusSchema } from './pm';
+import { FailoverEventSchema } from './failover';
 import { ConnectionHistorySchema, TimelineHistorySchema } from './history';
 import {
   FleetAddHostArgsSchema,
@@ -53,6 +54,7 @@ import {
   ProbeSubflowsArgsSchema,
   ProbeTraceArgsSchema,
 } from './path-doctor';
+import { AgentAccessArgsSchema, AgentAccessSchema } from './agent-access';
 
 const NoArgs = z.object({}).strict();
 
@@ -176,6 +178,8 @@ export const methods = {
    * here, whether it is registered, and why not. Registration is global to the kernel.
    */
   'mptcp:cc:list': { args: NoArgs, result: CcListSchema, writes: false },
+  /** The coupled CCs' repair counts (bpftool; the exporter's mptcp_cc_repairs_total). */
+  'mptcp:cc:repairs': { args: NoArgs, result: CcRepairsSchema, writes: false },
   /** Register an algorithm (bpftool struct_ops register with the shipped object); idempotent. */
   'mptcp:cc:load': { args: CcActionArgsSchema, result: CcActionResultSchema, writes: true },
   /** Unregister it; refused while it is the namespace default or carries live subflows. */
@@ -268,6 +272,19 @@ export const methods = {
     result: ProbeRunSchema.nullable(),
     writes: false,
   },
+
+  /**
+   * How this host reaches the write path (shared/agent-access.ts): the privileged agent found at
+   * the default socket, or why none is used and the ways that work for this user. Served by the
+   * host, never forwarded to an agent.
+   */
+  'mptcp:agent:status': { args: AgentAccessArgsSchema, result: AgentAccessSchema, writes: false },
+  /**
+   * Start the privileged agent through pkexec and the shipped polkit action, then use it. It
+   * changes no kernel state itself, but it starts a root process that will: marked `writes` so
+   * that the host's audit log records who asked (docs/security.md, "Finding the privileged agent").
+   */
+  'mptcp:agent:start': { args: NoArgs, result: AgentAccessSchema, writes: true },
 } as const satisfies Record<string, MethodSpec>;
 
 /**
@@ -301,6 +318,11 @@ export const events = {
   'mptcp:kernel:event': KernelEventSchema,
   /** Something the engine's path manager did (a subflow created, an endpoint added, ...). */
   'mptcp:pm:action': PmActionSchema,
+  /**
+   * A subflow stalled or recovered, traffic moved to another subflow, or the kernel marked
+   * subflows stale (shared/failover.ts), derived by the host's service from its polls.
+   */
+  'mptcp:failover:event': FailoverEventSchema,
   /**
    * The kernel state the Overview shows (status, sysctls, path manager, limits, endpoints,
    * interfaces), pushed when it changed: at once on interface and address events, and within
@@ -393,6 +415,8 @@ export const hostMethodNames = [
   'mptcp:fleet:hosts:add',
   'mptcp:fleet:hosts:remove',
   'mptcp:fleet:hosts:select',
+  'mptcp:agent:status',
+  'mptcp:agent:start',
 ] as const satisfies readonly MethodName[];
 export type HostMethodName = (typeof hostMethodNames)[number];
 /** Methods about one subscriber's event stream, answered by the transport host that carries it. */

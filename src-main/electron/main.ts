@@ -42,13 +42,17 @@ void app.whenReady().then(() => {
   let switcher: SwitchableBackend | null = null;
   const service = openEngine({
     netns: netnsArg,
+    // The window never runs as root: the privileged agent at its default socket, when one answers
+    // (src-main/engine/agent/discovery.ts), looked for again when its socket appears.
+    discoverAgent: { watch: true },
     // The last 15 minutes of every connection and of the timeline, for windows opened later.
     history: { retentionMs: 15 * 60_000 },
     // The Fleet direct mode's host switcher (docs/fleet.md): pages can show a registered remote host.
     wrapBackend: (b: EngineBackend) => (switcher = new SwitchableBackend(b)),
-    host: (backend) =>
+    host: (backend, agentAccess) =>
       createHostHandlers({
         kernel: backend.handlers,
+        agentAccess,
         profilesDir: join(app.getPath('userData'), 'profiles'),
         fleet: {
           prometheusUrl: process.env.MPTCP_STUDIO_PROMETHEUS ?? null,

@@ -3,14 +3,33 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HostHandlers } from '../../shared/contract';
-import { AgentBackend, SocketBackend } from './agent/index';
+import {
+  AgentBackend,
+  DiscoveringBackend,
+  processHasNetAdmin,
+  SocketBackend,
+  type AgentAccessControl,
+} from './agent/index';
 import { LocalEngine } from './local-engine';
 import { EngineService, type EngineBackend, type ServiceOptions } from './service';
 
 export { EngineService } from './service';
 export type { EngineBackend } from './service';
 export * as probe from './pathdoctor/index';
+// By name as well: the trace command's own bundle (scripts/build-node.mjs, out/node/trace.mjs) then
+// takes only what a trace needs, not the whole engine (docs/path-doctor.md, "Numbers").
+export {
+  expandTargets,
+  RawProbeHelper,
+  resolveSources,
+  runTrace,
+  SourceError,
+  writePcap,
+} from './pathdoctor/index';
 export { checkNetnsName, serveAgent, serveAgentSocket } from './agent/index';
+export { DiscoveringBackend, DEFAULT_AGENT_SOCKET, AGENT_SOCKET_ENV, agentSocketPath } from './agent/index';
+export { directAgentAccess } from './agent/index';
+export type { AgentAccessControl } from './agent/index';
 export { auditArgs, auditResult, isAuditedMethod, isWriteMethod } from './audit';
 export { detectManagers } from './managers';
 export { LocalEngine } from './local-engine';
@@ -43,6 +62,12 @@ export interface OpenOptions {
   agentEnv?: Record<string, string>;
   /** Use the privileged agent listening on this Unix socket instead of the kernel directly. */
   agentSocket?: string | null;
+  /**
+   * Without agentSocket and netns, and without CAP_NET_ADMIN: look for the privileged agent at
+   * its default socket and write through it when it answers (agent/discovery.ts). `watch`: keep
+   * looking every few seconds (hosts that stay up); false: once (one-shot CLI commands).
+   */
+  discoverAgent?: { watch: boolean } | null;
 }
 
 export function openBackend(opts: OpenOptions): EngineBackend {
@@ -53,13 +78,20 @@ export function openBackend(opts: OpenOptions): EngineBackend {
       ...(opts.agentEnv ? { env: opts.agentEnv } : {}),
     });
   }
+  if (opts.discoverAgent && !processHasNetAdmin()) {
+    return new DiscoveringBackend(
+      new LocalEngine(),
+      opts.discoverAgent.watch ? {} : { watchIntervalMs: 0, quiet: true },
+    );
+  }
   return new LocalEngine();
 }
 
 export function openEngine(
   opts: OpenOptions &
     ServiceOptions & {
-      host?: (backend: EngineBackend) => Partial<HostHandlers>;
+      /** `access`: the agent discovery when this host looks for the agent (discoverAgent), else null. */
+      host?: (backend: EngineBackend, access: AgentAccessControl | null) => Partial<HostHandlers>;
       /** Wraps the backend before the service uses it (the Fleet direct mode's host switcher). */
       wrapBackend?: (backend: EngineBackend) => EngineBackend;
     } = {},
@@ -67,5 +99,6 @@ export function openEngine(
   const opened = openBackend(opts);
   const backend = opts.wrapBackend ? opts.wrapBackend(opened) : opened;
   const { host, wrapBackend: _wrap, ...rest } = opts;
-  return new EngineService(backend, { ...rest, ...(host ? { host: host(backend) } : {}) });
+  const access = opened instanceof DiscoveringBackend ? opened : null;
+  return new EngineService(backend, { ...rest, ...(host ? { host: host(backend, access) } : {}) });
 }

@@ -1,5 +1,6 @@
 import type { KernelHandlers } from '../../shared/contract';
 import type { FleetDeps } from './fleet/handlers';
+import type { AgentAccessControl } from '../engine/index';
 
 /** What the host's own handlers (profiles, advice) need. */
 export interface HostDeps {
@@ -8,4 +9,6 @@ export interface HostDeps {
   profilesDir: string;
   /** The Fleet page's Prometheus and remote hosts; absent: no Prometheus, the default registry. */
   fleet?: FleetDeps;
+  /** The agent discovery of an unprivileged host (mptcp:agent:*); absent: the host looks for none. */
+  agentAccess?: AgentAccessControl | null;
 }

@@ -8,10 +8,12 @@ import type { HostDeps } from './deps';
 import { adviceHandlers } from './advice';
 import { profileHandlers } from './profiles';
 import { defaultFleetHostsFile, fleetHandlers } from './fleet/handlers';
+import { agentAccessHandlers } from './agent-access';
 
 export type { HostDeps } from './deps';
 export { defaultFleetHostsFile } from './fleet/handlers';
 export type { SecretCodec } from './fleet/remote-hosts';
+export { RemoteHostStore } from './fleet/remote-hosts';
 export { SwitchableBackend } from './fleet/switchable-backend';
 
 export function createHostHandlers(deps: HostDeps): HostHandlers {
@@ -19,6 +21,7 @@ export function createHostHandlers(deps: HostDeps): HostHandlers {
     ...profileHandlers(deps),
     ...adviceHandlers(deps),
     ...fleetHandlers(deps.fleet ?? { prometheusUrl: null, hostsFile: defaultFleetHostsFile() }),
+    ...agentAccessHandlers(deps.agentAccess ?? null),
   };
 }
 

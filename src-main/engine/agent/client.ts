@@ -372,13 +372,21 @@ export class AgentBackend extends LineBackend {
  * unit with CAP_NET_ADMIN): an unprivileged UI reaches the kernel's write path only through it.
  */
 export class SocketBackend extends LineBackend {
-  constructor(readonly socketPath: string) {
+  /** `onClose`: a connection ended or could not be made (agent discovery looks again: discovery.ts). */
+  constructor(
+    readonly socketPath: string,
+    opts: { onClose?: (why: string) => void } = {},
+  ) {
     super((h) => {
       const sock = connect(socketPath);
+      const closed = (why: string): void => {
+        h.onClose(why);
+        opts.onClose?.(why);
+      };
       sock.on('error', (e: NodeJS.ErrnoException) => {
-        h.onClose(`cannot reach the privileged agent at ${socketPath}: ${e.code ?? e.message}`);
+        closed(`cannot reach the privileged agent at ${socketPath}: ${e.code ?? e.message}`);
       });
-      sock.on('close', () => h.onClose(`the privileged agent at ${socketPath} closed the connection`));
+      sock.on('close', () => closed(`the privileged agent at ${socketPath} closed the connection`));
       void readLines(sock, {
         maxLineBytes: MAX_WIRE_BYTES,
         onLine: h.onLine,

@@ -16,3 +16,13 @@ export {
   MAX_REQUEST_LINE_BYTES,
 } from './server';
 export type { AgentPeer, AgentSocketOptions, ServeAgentOptions } from './server';
+export {
+  DiscoveringBackend,
+  DEFAULT_AGENT_SOCKET,
+  AGENT_SOCKET_ENV,
+  agentSocketPath,
+  probeAgent,
+  processHasNetAdmin,
+  directAgentAccess,
+} from './discovery';
+export type { AgentAccessControl, DiscoveryOptions, ProbeOutcome } from './discovery';

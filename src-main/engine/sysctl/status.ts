@@ -15,7 +15,7 @@ import type { BufferTriplet, KernelStatus, Privileges, SysctlEntry } from '../..
 import { CAP_NET_ADMIN } from '../uapi/capability';
 
 export const NET_ADMIN_NOTE =
-  'Read-only: endpoint and limit changes and live kernel events need CAP_NET_ADMIN (run as root or grant the capability)';
+  'Endpoint and limit changes and live kernel events need CAP_NET_ADMIN, which the privileged agent holds (docs/security.md)';
 
 export interface ReadKernelStatusOptions {
   /** Label reported as KernelStatus.netns; the caller already runs inside that netns. */

@@ -54,9 +54,11 @@ export const UNIX_DIAG_REQ_LEN = 24;
 /** sizeof(struct unix_diag_msg). */
 export const UNIX_DIAG_MSG_LEN = 16;
 /** unix_diag_req.udiag_show bits. */
+export const UDIAG_SHOW_VFS = 0x02;
 export const UDIAG_SHOW_PEER = 0x04;
 export const UDIAG_SHOW_UID = 0x40;
 /** enum { UNIX_DIAG_* } */
+export const UNIX_DIAG_VFS = 1;
 export const UNIX_DIAG_PEER = 2;
 export const UNIX_DIAG_UID = 7;
 

@@ -1,5 +1,4 @@
 import { useEffect, useMemo } from 'react';
-import type { MptcpConfig } from '../../../shared/config';
 import { AdvicePanel } from '../components/config/AdvicePanel';
 import { ApplyReportView } from '../components/config/ApplyReportView';
 import { BuffersCard, MtuCard } from '../components/config/BuffersCard';
@@ -8,41 +7,37 @@ import type { CardProps } from '../components/config/Field';
 import { GeneralCard, LimitsCard } from '../components/config/GeneralCard';
 import { endOf, OutcomeNotice, RecoveryNotice } from '../components/config/OutcomeNotice';
 import { PlanReview } from '../components/config/PlanReview';
+import { RoutingCard } from '../components/config/RoutingCard';
 import { SysctlsCard } from '../components/config/SysctlsCard';
 import { ErrorLine, Notice, ReadErrorsNotice } from '../components/Notice';
+import { ReadOnlyBanner } from '../components/ReadOnlyBanner';
 import { buildDesired } from '../state/config-draft';
+import { changeChips } from '../components/config/change-chips';
+import { countOf } from '../format';
 import { useConfig, useOverview, useStores } from '../state/stores';
-
-/** "limits, endpoints, sysctls: add_addr_timeout" — what the review would send, for people. */
-export function changedFields(config: MptcpConfig): string[] {
-  const out: string[] = [];
-  for (const [key, value] of Object.entries(config)) {
-    if (key === 'sysctls' || key === 'buffers' || key === 'mtu') {
-      for (const sub of Object.keys(value as object)) out.push(`${key}.${sub}`);
-    } else out.push(key);
-  }
-  return out;
-}
 
 function ChangesPanel({ desired }: { desired: ReturnType<typeof buildDesired> }) {
   const review = useConfig((s) => s.review);
   const startReview = useConfig((s) => s.startReview);
   const reset = useConfig((s) => s.reset);
   const applying = useConfig((s) => s.applying);
-  const fields = changedFields(desired.config);
+  const base = useConfig((s) => s.base);
+  const fields = changeChips(desired.config, base);
   const blocked = desired.errorCount > 0;
   return (
     <section className="card changes" data-testid="cfg-changes" aria-labelledby="changes-heading">
       <header className="card-header">
         <h2 id="changes-heading">Changes</h2>
         <span className="muted" data-testid="cfg-change-count" data-count={fields.length}>
-          {fields.length === 0 ? 'none' : `${fields.length} field${fields.length === 1 ? '' : 's'}`}
+          {fields.length === 0 ? 'none' : countOf(fields.length, 'setting')}
         </span>
       </header>
       {fields.length > 0 ? (
-        <p className="changed-list">
+        <p className="changed-list" data-testid="cfg-change-chips">
           {fields.map((f) => (
-            <code key={f}>{f}</code>
+            <code key={f.key} title={`${f.key} in a profile`} data-key={f.key}>
+              {f.label}
+            </code>
           ))}
         </p>
       ) : (
@@ -147,11 +142,7 @@ export function ConfigurePage() {
         </Notice>
       ) : null}
       <RecoveryNotice />
-      {status && !status.privileges.netAdmin ? (
-        <Notice tone="warn" title="Read-only: no CAP_NET_ADMIN in this network namespace">
-          {status.privileges.note ?? 'You can plan changes, but applying them needs CAP_NET_ADMIN.'}
-        </Notice>
-      ) : null}
+      {status ? <ReadOnlyBanner status={status} testId="cfg-read-only" /> : null}
       <ReadErrorsNotice
         errors={readErrors}
         title="Some kernel reads failed; the choices below may be incomplete"
@@ -180,6 +171,7 @@ export function ConfigurePage() {
               <LimitsCard {...props} />
             </div>
             <EndpointsCard {...props} />
+            <RoutingCard {...props} />
             <SysctlsCard {...props} />
             <div className="grid-2">
               <BuffersCard {...props} />
