@@ -111,6 +111,13 @@ test('subflow check: per path, joins OK, dropped, refused, broken by data', asyn
   await page.setViewportSize({ width: 1360, height: 1000 });
   const pd = new PathDoctorPage(page);
   await pd.open(doctor.url);
+  // The one change the check makes to the namespace is shown, and must be allowed, beforehand.
+  await pd.tool('subflows');
+  await page.getByTestId('pd-target').fill(doctor.lab.paths[0]?.serverAddress ?? '');
+  await expect(page.getByTestId('pd-pm-consent')).toContainText(
+    'net.mptcp.path_manager from kernel to userspace while the check',
+  );
+  await expect(page.getByTestId('pd-run')).toBeDisabled();
   await pd.subflows(
     doctor.lab.paths[0]?.serverAddress ?? '',
     TARGET_PORTS.mptcp,

@@ -92,6 +92,18 @@ export type CcStatus = z.infer<typeof CcStatusSchema>;
 
 export const CcListSchema = z.array(CcStatusSchema);
 
+/**
+ * How often each registered coupled CC repaired an out-of-bound ssthresh or cwnd since it was
+ * registered (`cc_repairs` in the object's .bss, docs/coupled-cc-anomaly.md "The repair").
+ */
+export const CcRepairsSchema = z.object({
+  /** Why the counts cannot be read here (no bpftool, not permitted); null when they were read. */
+  error: z.string().nullable(),
+  /** One entry per shipped congestion control registered as a BPF struct_ops now. */
+  counts: z.array(z.object({ id: CcIdSchema, kernelName: z.string(), repairs: z.number().int().min(0) })),
+});
+export type CcRepairs = z.infer<typeof CcRepairsSchema>;
+
 export const CcActionArgsSchema = z.object({ name: CcIdSchema }).strict();
 
 export const CcActionResultSchema = z.object({

@@ -1,5 +1,6 @@
 /** Scan and trace results as text, CSV and JSON: the CLI prints these, the UI exports them. */
 import type { Hop, ScanRecord, ScanResult, SubflowCheckResult, TraceResult } from './path-doctor';
+import { countOf, formatBytes } from './units';
 
 const csvCell = (v: string | number | boolean | null | undefined): string => {
   const s = v === null || v === undefined ? '' : String(v);
@@ -70,7 +71,7 @@ export function formatScanText(res: ScanResult): string {
     .map(([k, v]) => `${v} ${k}`)
     .join(', ');
   lines.push(
-    `${s.cancelled ? 'cancelled: ' : ''}${res.records.length} results (${counts || 'none'}) from ${s.probesSent} probes in ${(s.elapsedMs / 1000).toFixed(2)} s (${s.mode} mode, ${s.ratePps} probes/s)`,
+    `${s.cancelled ? 'cancelled: ' : ''}${countOf(res.records.length, 'result')} (${counts || 'none'}) from ${countOf(s.probesSent, 'probe')} in ${(s.elapsedMs / 1000).toFixed(2)} s (${s.mode} mode, ${s.ratePps} probes/s)`,
   );
   return `${lines.join('\n')}\n`;
 }
@@ -96,12 +97,7 @@ export function formatTraceText(t: TraceResult): string {
   return `${lines.join('\n')}\n`;
 }
 
-const bytesText = (n: number): string =>
-  n >= 1024 * 1024
-    ? `${(n / 1024 / 1024).toFixed(1)} MiB`
-    : n >= 1024
-      ? `${(n / 1024).toFixed(1)} KiB`
-      : `${n} B`;
+const bytesText = formatBytes;
 
 /** The subflow check as text: one line per subflow, then one per path, then the verdict. */
 export function formatSubflowCheckText(r: SubflowCheckResult): string {
@@ -112,8 +108,16 @@ export function formatSubflowCheckText(r: SubflowCheckResult): string {
         ? ` (connection ${r.connection.token.toString(16).padStart(8, '0')})`
         : ''),
   ];
+  // With more than one far address (announced or given), each line names the one it joined to.
+  const many = r.remotes.length > 1;
+  if (many)
+    lines.push(
+      `remote addresses: ${r.remotes.map((x) => `${x.address}${x.port !== r.port ? ` port ${x.port}` : ''} (${x.from})`).join(', ')}`,
+    );
   for (const s of r.subflows) {
-    const from = `${s.interface ? `${s.interface} ` : ''}${s.localAddress}${s.localPort ? `:${s.localPort}` : ''}`;
+    const from =
+      `${s.interface ? `${s.interface} ` : ''}${s.localAddress}${s.localPort ? `:${s.localPort}` : ''}` +
+      (many ? ` → ${s.remoteAddress}` : '');
     const tag = s.initial ? ' [initial]' : s.extra ? ' [extra]' : '';
     const data =
       s.bytesSent || s.bytesReceived
@@ -123,7 +127,9 @@ export function formatSubflowCheckText(r: SubflowCheckResult): string {
   }
   lines.push('paths:');
   for (const p of r.paths)
-    lines.push(`  ${(p.interface ?? p.localAddress).padEnd(12)} ${p.outcome.padEnd(11)} ${p.verdict}`);
+    lines.push(
+      `  ${`${p.interface ?? p.localAddress}${many ? ` → ${p.remoteAddress}` : ''}`.padEnd(12)} ${p.outcome.padEnd(11)} ${p.verdict}`,
+    );
   const moved = Object.entries(r.counters)
     .map(([k, v]) => `${k} ${v > 0 ? '+' : ''}${v}`)
     .join(', ');

@@ -97,6 +97,7 @@ describe('subflow check text', () => {
         fallback: null,
         pathManager: { before: 'kernel', switched: true },
       },
+      remotes: [{ address: '10.0.5.2', port: 8001, from: 'target' }],
       payload: { bytes: 1024, sent: 1024, echoed: 1024, intact: true, mismatchAt: null, ms: 1 },
       subflows: [
         {
@@ -121,6 +122,7 @@ describe('subflow check text', () => {
         {
           interface: 'c0',
           localAddress: '10.0.1.1',
+          remoteAddress: '10.0.5.2',
           outcome: 'ok',
           subflows: 1,
           counts: { ok: 1 },
@@ -128,18 +130,18 @@ describe('subflow check text', () => {
         },
       ],
       counters: { MPJoinSynTx: 0, MPCapableSYNTX: 1 },
-      verdict: 'MPTCP works on all 1 path',
+      verdict: 'MPTCP works on the one path',
       elapsedMs: 5,
       cancelled: false,
     });
     expect(text.split('\n')).toEqual([
       'subflow check to 10.0.5.2 port 8001, 1 subflow per path (connection 00001234)',
-      '  c0 10.0.1.1:40000              ok          [initial]  MP_CAPABLE handshake and data  sent 2.0 KiB, received 1.0 KiB',
+      '  c0 10.0.1.1:40000              ok          [initial]  MP_CAPABLE handshake and data  sent 2 KiB, received 1 KiB',
       'paths:',
       '  c0           ok          MPTCP works from c0',
       'counters: MPJoinSynTx 0, MPCapableSYNTX +1',
       "(the check's socket was created under path_manager=userspace; kernel was put back at once)",
-      'verdict: MPTCP works on all 1 path',
+      'verdict: MPTCP works on the one path',
       '',
     ]);
   });

@@ -164,6 +164,8 @@ export type CheckedSubflow = z.infer<typeof CheckedSubflowSchema>;
 export const CheckedPathSchema = z.object({
   interface: z.string().nullable(),
   localAddress: z.string(),
+  /** The far end: the target, an address it announced (ADD_ADDR), or one the user gave. */
+  remoteAddress: z.string(),
   /** The worst outcome of its subflows (ok when all are ok). */
   outcome: SubflowOutcomeSchema,
   subflows: z.number().int().min(0),
@@ -190,6 +192,16 @@ export const SubflowCheckResultSchema = z.object({
      */
     pathManager: z.object({ before: z.string(), switched: z.boolean() }),
   }),
+  /** The far host's addresses the check joined to, and where each came from. */
+  remotes: z
+    .array(
+      z.object({
+        address: z.string(),
+        port: z.number().int(),
+        from: z.enum(['target', 'announced', 'given']),
+      }),
+    )
+    .default([]),
   payload: z.object({
     bytes: z.number().int().min(0),
     sent: z.number().int().min(0),
@@ -340,6 +352,19 @@ export const ProbeSubflowsArgsSchema = z
       .default(1024 * 1024),
     /** How long a join may take before it counts as dropped. */
     joinTimeoutMs: z.number().int().min(200).max(30_000).default(3000),
+    /**
+     * More addresses of the far host to join to, besides the target and what it announces
+     * (ADD_ADDR): every local address is paired with every remote address of its family.
+     */
+    remotes: z.array(ProbeHostSchema).max(8).default([]),
+    /**
+     * Consent to switch the namespace's net.mptcp.path_manager from `kernel` to `userspace` for
+     * the moment the check's socket is created (about a millisecond; docs/path-doctor.md): MPTCP
+     * sockets other programs create in that window get no subflows from the in-kernel path
+     * manager. Without it, a namespace under the in-kernel path manager refuses the check before
+     * anything changes.
+     */
+    allowPmSwitch: z.boolean().default(false),
   })
   .strict();
 export type ProbeSubflowsArgs = z.infer<typeof ProbeSubflowsArgsSchema>;

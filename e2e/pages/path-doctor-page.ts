@@ -45,6 +45,9 @@ export class PathDoctorPage {
     await this.page.getByTestId('pd-port').fill(String(port));
     await this.page.getByTestId('pd-per-path').fill(String(perPath));
     await this.from(from);
+    // Under the in-kernel path manager the check asks first (docs/path-doctor.md).
+    if (await this.page.getByTestId('pd-allow-pm-switch').isVisible())
+      await this.page.getByTestId('pd-allow-pm-switch').check();
     await this.page.getByTestId('pd-run').click();
   }
 

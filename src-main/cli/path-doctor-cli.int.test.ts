@@ -170,6 +170,50 @@ describe.skipIf(skip !== null)('path doctor commands', () => {
     expect(b?.destination.class).toBe('mptcp-v1');
   });
 
+  it('trace as installed: bin/mptcp-studio.mjs runs its own bundle, with the same answer and no engine', () => {
+    // Built by the integration setup (scripts/build-node.mjs): only the modules a trace uses.
+    const bundle = readFileSync('out/node/trace.mjs', 'utf8');
+    expect(bundle).not.toMatch(/from "netlink"/);
+    expect(bundle).not.toMatch(/\bLocalEngine\b|\bEngineService\b|\bstartWebHost\b/);
+    const p = lab.paths[0];
+    if (!p) throw new Error('path');
+    const args = [
+      p.serverAddress,
+      '--port',
+      String(TARGET_PORTS.mptcp),
+      '--max-ttl',
+      '8',
+      '--timeout-ms',
+      '500',
+    ];
+    const text = execFileSync(
+      process.execPath,
+      ['bin/mptcp-studio.mjs', 'trace', ...args, '--json', '--netns', lab.client],
+      { encoding: 'utf8' },
+    );
+    const t = TraceResultSchema.parse(JSON.parse(text));
+    expect(t.verdict).toMatch(
+      /MP_CAPABLE is removed between hop 2 \(10\.0\.2\.2\) and hop 3 \(10\.0\.3\.2\)/,
+    );
+    expect(t.hops.map((h) => h.mptcp).slice(0, 3)).toEqual(['intact', 'intact', 'stripped']);
+    // Refusals and their exit code, as main.ts gives them.
+    let err: { status?: number; stderr?: string } = {};
+    try {
+      execFileSync(
+        process.execPath,
+        ['bin/mptcp-studio.mjs', 'trace', ...args, '--max-ttl', '99', '--netns', lab.client],
+        {
+          encoding: 'utf8',
+          stdio: 'pipe',
+        },
+      );
+    } catch (e) {
+      err = e as typeof err;
+    }
+    expect(err.status).toBe(1);
+    expect(err.stderr).toBe('mptcp-studio: --max-ttl must be an integer from 1 to 64\n');
+  });
+
   it('subflows --json through the namespace agent: from c1 both subflows join; c0 strips MP_CAPABLE', async () => {
     const { code, text } = await capture((out) =>
       runSubflowsCommand(
@@ -185,6 +229,7 @@ describe.skipIf(skip !== null)('path doctor commands', () => {
           '2',
           '--bytes',
           '262144',
+          '--allow-pm-switch',
           '--json',
           '--netns',
           lab.client,
@@ -201,9 +246,16 @@ describe.skipIf(skip !== null)('path doctor commands', () => {
     expect(r.payload).toMatchObject({ bytes: 262144, intact: true });
   });
 
-  it('subflows refuses a target that is not one host', async () => {
+  it('subflows refuses a target that is not one host, and a path manager switch not allowed', async () => {
     await expect(
       runSubflowsCommand(['224.0.0.1', '--port', '8001', '--netns', lab.client], () => undefined),
     ).rejects.toThrow(/BAD_REQUEST: .*multicast/);
+    // Under the in-kernel path manager, without --allow-pm-switch: refused, nothing switched.
+    await expect(
+      runSubflowsCommand(
+        [lab.paths[1]?.serverAddress ?? '', '--port', String(TARGET_PORTS.mptcp), '--netns', lab.client],
+        () => undefined,
+      ),
+    ).rejects.toThrow(/^EPERM: this namespace runs the kernel path manager .*allow that switch/);
   });
 });

@@ -20,6 +20,14 @@ export const SUBFLOWS_USAGE = `usage: mptcp-studio subflows HOST --port P [optio
 
   --port P        the responder's port
   --from X        an interface or local address to test from; repeat (default: every interface)
+  --remote ADDR   another address of HOST to join to; repeat (the addresses HOST announces are
+                  joined to as well): every local address is paired with every remote address
+  --allow-pm-switch
+                  needed when this namespace runs the in-kernel path manager: the check's socket
+                  is created under net.mptcp.path_manager=userspace, which is put back at once
+                  (about a millisecond; an MPTCP socket another program opens in that moment
+                  gets no subflows from the in-kernel path manager). Without it the check is
+                  refused and nothing changes.
   --per-path N    subflows per path, each with its own source port (default 1, at most 8)
   --bytes B       payload size in bytes (default 1048576)
   --join-timeout-ms T
@@ -28,6 +36,9 @@ export const SUBFLOWS_USAGE = `usage: mptcp-studio subflows HOST --port P [optio
   --netns NS      check from inside network namespace NS (needs root)
   --agent-socket PATH
                   run the check in the privileged agent at PATH
+
+example:
+  sudo mptcp-studio subflows server.example.net --port 7000 --from eth0 --from wwan0 --allow-pm-switch
 `;
 
 class SubflowsUsageError extends Error {}
@@ -43,6 +54,8 @@ export async function runSubflowsCommand(
     options: {
       port: { type: 'string' },
       from: { type: 'string', multiple: true },
+      remote: { type: 'string', multiple: true },
+      'allow-pm-switch': { type: 'boolean', default: false },
       'per-path': { type: 'string', default: '1' },
       bytes: { type: 'string', default: String(1024 * 1024) },
       'join-timeout-ms': { type: 'string', default: '3000' },
@@ -88,6 +101,8 @@ export async function runSubflowsCommand(
       subflowsPerPath: Number(values['per-path']),
       payloadBytes: Number(values.bytes),
       joinTimeoutMs: Number(values['join-timeout-ms']),
+      remotes: values.remote ?? [],
+      allowPmSwitch: values['allow-pm-switch'],
     });
     if (!started.ok) throw new SubflowsUsageError(`${started.error.code}: ${started.error.message}`);
     const state = await finished;

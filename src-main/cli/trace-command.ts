@@ -6,7 +6,15 @@ import { parseArgs } from 'node:util';
 import { parseIp } from '../../shared/packet/addr';
 import { formatTraceText } from '../../shared/path-doctor-format';
 import type { TraceResult } from '../../shared/path-doctor';
-import { probe } from '../engine/index';
+// Named imports, no namespace: the lean trace bundle (trace-main.ts) keeps only these.
+import {
+  expandTargets,
+  RawProbeHelper,
+  resolveSources,
+  runTrace,
+  SourceError,
+  writePcap,
+} from '../engine/index';
 
 export const TRACE_USAGE = `usage: mptcp-studio trace HOST [options]
 
@@ -14,12 +22,16 @@ export const TRACE_USAGE = `usage: mptcp-studio trace HOST [options]
   --from X       leave from interface or address X; repeat to trace from each, side by side
   --max-ttl N    highest TTL probed (default 30)
   --retries N    resend to a silent hop N times (default 2)
-  --timeout-ms T wait for a hop this long (default 1000)
+  --timeout-ms T wait for a hop this long, in milliseconds (default 1000)
   --rate PPS     probes per second (default 100)
   --json         the hops, their changes and the verdict as JSON
   --pcap FILE    also write every probe and matched answer to FILE (pcap, raw IP)
   --netns NS     trace from inside network namespace NS (needs root)
 Needs CAP_NET_RAW for the probe helper (root, or setcap on out/probe/mptcp-probe).
+
+examples:
+  sudo mptcp-studio trace example.net --port 443
+  sudo mptcp-studio trace 192.0.2.7 --from eth0 --from wwan0
 `;
 
 class TraceUsageError extends Error {}
@@ -74,14 +86,14 @@ export async function runTraceCommand(
   };
   if (positionals.length !== 1)
     throw new TraceUsageError('trace needs exactly one HOST (see: mptcp-studio trace --help)');
-  const targets = await probe.expandTargets(positionals);
+  const targets = await expandTargets(positionals);
   // A name with several addresses: trace the first, as traceroute does.
   const target = targets[0];
   if (!target) throw new TraceUsageError(`no address for ${positionals[0]}`);
   const port = int('port', values.port, 1, 65535);
   const ratePps = int('rate', values.rate, 1, 10_000);
   // A burst as large as the TTLs in flight: a trace's first round leaves at once.
-  const helper = await probe.RawProbeHelper.open({ ratePps, burst: 8, netns: values.netns ?? null });
+  const helper = await RawProbeHelper.open({ ratePps, burst: 8, netns: values.netns ?? null });
   const ac = new AbortController();
   const onSig = (): void => ac.abort();
   process.once('SIGINT', onSig);
@@ -94,19 +106,19 @@ export async function runTraceCommand(
       sources =
         froms.length === 0
           ? [{ source: await helper.sourceFor(target.address), ifindex: 0, from: null }]
-          : probe.resolveSources(froms, family, await helper.addresses()).map((s) => ({
+          : resolveSources(froms, family, await helper.addresses()).map((s) => ({
               source: parseIp(s.address) as Uint8Array,
               // An address names a source, routed by it (policy routing); an interface, its device.
               ifindex: s.spec !== null && parseIp(s.spec) ? 0 : s.ifindex,
               from: s.spec,
             }));
     } catch (e) {
-      if (e instanceof probe.SourceError) throw new TraceUsageError(`--from: ${e.message}`);
+      if (e instanceof SourceError) throw new TraceUsageError(`--from: ${e.message}`);
       throw e;
     }
     const results = await Promise.all(
       sources.map((s) =>
-        probe.runTrace({
+        runTrace({
           helper,
           target,
           port,
@@ -121,7 +133,7 @@ export async function runTraceCommand(
         }),
       ),
     );
-    if (values.pcap) await probe.writePcap(values.pcap, capture);
+    if (values.pcap) await writePcap(values.pcap, capture);
     if (values.json) out(`${JSON.stringify(results.length === 1 ? results[0] : results, null, 2)}\n`);
     else {
       out(results.map(formatTraceText).join('\n'));

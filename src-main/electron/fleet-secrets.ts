@@ -7,7 +7,11 @@
 import type { SafeStorage } from 'electron';
 import type { SecretCodec } from '../host/index';
 
-export function safeStorageCodec(safeStorage: SafeStorage): SecretCodec | null {
+/** What the codec uses of Electron's safeStorage (a fake in fleet-secrets.test.ts). */
+export type SafeStorageLike = Pick<SafeStorage, 'isEncryptionAvailable' | 'encryptString' | 'decryptString'> &
+  Partial<Pick<SafeStorage, 'getSelectedStorageBackend'>>;
+
+export function safeStorageCodec(safeStorage: SafeStorageLike): SecretCodec | null {
   // On Linux, 'basic_text' means no keyring: a hard-coded key, no better than the 0600 file.
   if (!safeStorage.isEncryptionAvailable() || safeStorage.getSelectedStorageBackend?.() === 'basic_text') {
     return null;

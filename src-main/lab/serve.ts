@@ -5,14 +5,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
-/** The web host on a free port; `env` reaches the engine and its namespace agent. */
+/**
+ * The web host on a free port; `env` reaches the engine and its namespace agent, `extraArgs` the
+ * command line (e.g. `--prometheus URL`).
+ */
 export async function startServe(
   netns: string,
   env: Record<string, string> = {},
+  extraArgs: string[] = [],
 ): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
-    ['bin/mptcp-studio.mjs', 'serve', '--netns', netns, '--port', '0', '--poll-ms', '500'],
+    ['bin/mptcp-studio.mjs', 'serve', '--netns', netns, '--port', '0', '--poll-ms', '500', ...extraArgs],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },

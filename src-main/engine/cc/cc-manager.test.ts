@@ -151,6 +151,33 @@ describe('CcManager', () => {
     expect(list[0]?.objectPath).toBe(join(w.bpf, 'mptcp_lia.bpf.o'));
   });
 
+  it('repair counts: for the registered copies only, with the reason when bpftool cannot list', async () => {
+    await w.manager().load('mptcp_olia');
+    // The .bss walk of repairs.ts (repairs.test.ts has it step by step), collapsed for mptcp_olia.
+    const ok = (v: unknown): ExecOutcome => ({ code: 0, stdout: JSON.stringify(v), stderr: '' });
+    w.onRun = (args) => {
+      const a = args.slice(1).join(' ');
+      if (a === 'struct_ops dump name mptcp_olia')
+        return ok([
+          { bpf_struct_ops_tcp_congestion_ops: { init: 'void (struct sock *) olia_init/prog_id:9' } },
+        ]);
+      if (a === 'prog show id 9') return ok({ map_ids: [5] });
+      if (a === 'map show id 5') return ok({ name: 'mptcp_ol.bss' });
+      if (a === 'map dump id 5') return ok([{ formatted: { value: { '.bss': [{ cc_repairs: 3 }] } } }]);
+      return null;
+    };
+    expect(await w.manager().repairs()).toEqual({
+      error: null,
+      counts: [{ id: 'mptcp_olia', kernelName: 'mptcp_olia', repairs: 3 }],
+    });
+    w.onRun = (args) =>
+      args[1] === 'struct_ops' ? ok([{ error: "can't get next map: Operation not permitted" }]) : null;
+    expect(await w.manager().repairs()).toEqual({
+      error: 'bpftool cannot list the struct_ops maps here (it needs CAP_SYS_ADMIN to walk map ids)',
+      counts: [],
+    });
+  });
+
   it('registers with a fixed argv and confirms from tcp_available_congestion_control', async () => {
     const r = await w.manager().load('mptcp_olia');
     expect(r.changed).toBe(true);

@@ -11,6 +11,7 @@ import {
   type CcActionResult,
   type CcBlocker,
   type CcId,
+  type CcRepairs,
   type CcStatus,
 } from '../../../shared/cc';
 import { ApiFailure, type ErrorCode } from '../../../shared/result';
@@ -26,6 +27,7 @@ import {
 } from './btf';
 import type { CcCatalog, CcEntry } from './catalog';
 import { readTrustedObject, untrustedReason, withPrivateCopy } from './object-trust';
+import { readCcRepairCount } from './repairs';
 
 /** Capability numbers (uapi linux/capability.h). */
 const CAP_SYS_ADMIN = 21n;
@@ -260,7 +262,7 @@ export class CcManager {
     if (!obj || !existsSync(obj)) {
       problems.push([
         'no-object',
-        `the compiled program ${obj ?? `${e.kernelName}.bpf.o`} is missing (build it with node scripts/build-bpf.mjs, or set MPTCP_STUDIO_BPF_DIR)`,
+        `the compiled program ${e.kernelName}.bpf.o is missing (looked in ${this.catalog.bpfDirs.join(', ') || 'no directory'}): install the app's packaged objects (its resources/bpf), build them in a checkout with npm run build:bpf (into out/bpf), or set MPTCP_STUDIO_BPF_DIR to the directory that holds them`,
       ]);
     } else {
       try {
@@ -339,6 +341,37 @@ export class CcManager {
   async list(): Promise<CcStatus[]> {
     const k = await this.snapshot();
     return Promise.all(this.catalog.entries.map((e) => this.entryStatus(e, k)));
+  }
+
+  /**
+   * The repair counts of the shipped CCs registered as BPF struct_ops now (repairs.ts). Read
+   * only: no registration is touched, and an entry that is not registered is left out.
+   */
+  async repairs(): Promise<CcRepairs> {
+    const tool = this.catalog.bpftool;
+    if (!tool) return { error: 'bpftool is not installed (Debian: apt install bpftool)', counts: [] };
+    const names = await this.structOpsNames();
+    if (names === null) {
+      return {
+        error: 'bpftool cannot list the struct_ops maps here (it needs CAP_SYS_ADMIN to walk map ids)',
+        counts: [],
+      };
+    }
+    const counts: CcRepairs['counts'] = [];
+    for (const e of this.catalog.entries) {
+      if (!names.includes(e.kernelName)) continue;
+      try {
+        counts.push({
+          id: e.info.id,
+          kernelName: e.kernelName,
+          repairs: await readCcRepairCount(this.exec, tool, e.kernelName),
+        });
+      } catch (err) {
+        // Unregistered between the two reads, or an object built without the counter.
+        return { error: err instanceof Error ? err.message : String(err), counts };
+      }
+    }
+    return { error: null, counts };
   }
 
   async status(id: CcId): Promise<CcStatus> {

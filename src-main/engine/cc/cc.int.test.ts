@@ -16,10 +16,11 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CcActionResult, CcStatus } from '../../../shared/cc';
+import type { CcActionResult, CcRepairs, CcStatus } from '../../../shared/cc';
 import type { ApplyReport, PlanView } from '../../../shared/config-api';
 import type { Result } from '../../../shared/result';
 import type { ConnectionsSnapshot } from '../../../shared/types';
+import { readCcRepairs } from '../../lab/bpf-cc';
 import {
   ccTestObjectDir,
   cleanStaleCcCopies,
@@ -240,6 +241,13 @@ describe.skipIf(skipReason() !== null)('coupled congestion control (BPF struct_o
     expect(new Set(ccOfSubflows)).toEqual(new Set([lia]));
     const [entry] = await cc();
     expect(entry?.inUseBySubflows).toBe(subflows.length);
+  });
+
+  it("reads the registered copy's repair count as the lab's own bpftool reader does", async () => {
+    const r = value<CcRepairs>(await engine.invoke('mptcp:cc:repairs', {}));
+    expect(r.error).toBeNull();
+    // Only LIA is registered now; its count as src-main/lab/bpf-cc.ts reads the .bss.
+    expect(r.counts).toEqual([{ id: 'mptcp_lia', kernelName: lia, repairs: await readCcRepairs(lia) }]);
   });
 
   it('refuses to unload it while it is the namespace default or carries subflows', async () => {

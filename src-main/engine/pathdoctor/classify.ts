@@ -3,6 +3,7 @@
  * "Classes"). Pure: the scanner gathers evidence, this decides, unit tests feed it directly.
  */
 import type { ScanClass, ScanRecord } from '../../../shared/path-doctor';
+import { countOf } from '../../../shared/units';
 import {
   MPC_FLAG_CHECKSUM,
   MPC_FLAG_DENY_JOIN_INITIAL,
@@ -99,7 +100,13 @@ export function classify(e: Evidence): Verdict {
   // The MP_CAPABLE SYN went unanswered after every retry.
   const p = e.plain;
   if (p?.kind === 'synack' || p?.kind === 'rst')
-    return say('syn-blackhole', `v1 SYN: no answer after ${e.sent.v1} tries; plain SYN: ${describe(p)}`);
+    return say(
+      'syn-blackhole',
+      `v1 SYN: no answer after ${countOf(e.sent.v1, 'try', 'tries')}; plain SYN: ${describe(p)}`,
+    );
   if (p?.kind === 'icmp') return say('filtered', `v1 SYN: no answer; plain SYN: ICMP ${p.reason}`);
-  return say('filtered', `no answer to ${e.sent.v1} v1 and ${e.sent.plain} plain SYNs`);
+  return say(
+    'filtered',
+    `no answer to ${e.sent.v1} v1 and ${e.sent.plain} plain ${e.sent.v1 + e.sent.plain === 1 ? 'SYN' : 'SYNs'}`,
+  );
 }

@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { ScanRecord, ScanResult } from '../../../shared/path-doctor';
+import { countOf } from '../../../shared/units';
 import { helperCommand, probeHelperPath } from './helper';
 import type { Target } from './targets';
 
@@ -81,7 +82,7 @@ export function classifyConnect(l: ConnectLine, t: Target | undefined): ScanReco
           class: 'syn-blackhole',
           fallback: 'handshake',
           rttMs,
-          reason: `MP_CAPABLE SYNs went unanswered (${l.synRetrans} retransmissions); the kernel fell back to a plain SYN, which was answered`,
+          reason: `MP_CAPABLE SYNs went unanswered (${countOf(l.synRetrans ?? 0, 'retransmission')}); the kernel fell back to a plain SYN, which was answered`,
         };
       return {
         ...base,

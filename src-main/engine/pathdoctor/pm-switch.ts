@@ -29,6 +29,9 @@ export interface SwitchOutcome<T> {
   switched: boolean;
 }
 
+/** The switch was needed but not allowed. */
+export class PmSwitchRefused extends Error {}
+
 export class PmSwitch {
   private tail: Promise<unknown> = Promise.resolve();
   private readonly path: string;
@@ -68,11 +71,20 @@ export class PmSwitch {
     return before;
   }
 
-  /** Run `create` (which creates the socket) under the userspace path manager. */
-  underUserspace<T>(create: () => Promise<T>): Promise<SwitchOutcome<T>> {
+  /**
+   * Run `create` (which creates the socket) under the userspace path manager. `allowed`: the
+   * user consented to the switch; without it a namespace not under `userspace` is refused here
+   * too (the check asks before it starts; the value may have changed since).
+   */
+  underUserspace<T>(create: () => Promise<T>, opts: { allowed: boolean }): Promise<SwitchOutcome<T>> {
     const run = async (): Promise<SwitchOutcome<T>> => {
       const before = await this.read();
       if (before === 'userspace') return { value: await create(), before, switched: false };
+      if (!opts.allowed) {
+        throw new PmSwitchRefused(
+          `net.mptcp.path_manager is ${before}: switching it to userspace was not allowed (--allow-pm-switch)`,
+        );
+      }
       const file = await this.stateFile();
       if (file) {
         await mkdir(this.stateDir, { recursive: true, mode: 0o700 });

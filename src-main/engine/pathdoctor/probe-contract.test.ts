@@ -214,6 +214,43 @@ describe('reading a subflow', () => {
       '1 of 2 paths carry MPTCP subflows; joins from c1 (10.1.1.1) are dropped silently: no answer to the SYN + MP_JOIN (1 of 2 subflows); the payload (1 KiB) came back intact',
     );
   });
+
+  it('a path is a local address and a far one: named with the far one when there are several', () => {
+    const sf = (addr: string, remote: string, outcome: CheckedSubflow['outcome']): CheckedSubflow => ({
+      interface: 'c0',
+      localAddress: addr,
+      localPort: 1,
+      remoteAddress: remote,
+      remotePort: 8001,
+      initial: false,
+      extra: false,
+      outcome,
+      reason: outcome === 'ok' ? 'joined and carried data' : 'no answer to the SYN + MP_JOIN',
+      bytesSent: 0,
+      bytesReceived: 0,
+      retransmits: 0,
+      rttUs: null,
+      error: null,
+      resetReason: null,
+    });
+    const paths = summarisePaths([
+      sf('10.0.1.1', '10.0.5.2', 'ok'),
+      sf('10.0.1.1', '10.1.5.2', 'dropped'),
+      sf('fd00:0:1::1', 'fd00:0:5::2', 'ok'),
+    ]);
+    expect(paths.map((p) => [p.localAddress, p.remoteAddress, p.outcome])).toEqual([
+      ['10.0.1.1', '10.0.5.2', 'ok'],
+      ['10.0.1.1', '10.1.5.2', 'dropped'],
+      ['fd00:0:1::1', 'fd00:0:5::2', 'ok'],
+    ]);
+    expect(paths[1]?.verdict).toBe(
+      'joins from c0 (10.0.1.1) to 10.1.5.2 are dropped silently: no answer to the SYN + MP_JOIN (its one subflow)',
+    );
+    // One far address: the path is named by its local end only, as before.
+    expect(summarisePaths([sf('10.0.1.1', '10.0.5.2', 'ok')])[0]?.verdict).toBe(
+      'MPTCP works from c0 (10.0.1.1): its one subflow joined and carried data',
+    );
+  });
 });
 
 describe('probe service bookkeeping', () => {

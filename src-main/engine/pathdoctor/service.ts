@@ -30,10 +30,15 @@ import type { NetnsIdentity } from '../netns-identity';
 import { CheckHelper } from './check-helper';
 import { connectScan } from './connect-scan';
 import { ProbeHelperError, RawProbeHelper } from './helper';
-import { PmSwitch } from './pm-switch';
 import { rawScan } from './scanner';
 import { defaultSources, resolveSources, SourceError, type LocalAddress, type ProbeSource } from './sources';
-import { runSubflowCheck, SubflowCheckError } from './subflow-check';
+import {
+  pmSwitchConsentText,
+  PmSwitchConsentError,
+  runSubflowCheck,
+  SubflowCheckError,
+} from './subflow-check';
+import { PmSwitch, PmSwitchRefused } from './pm-switch';
 import { expandTargets, TargetError, type Resolver, type Target } from './targets';
 import { runTrace } from './trace';
 
@@ -74,6 +79,7 @@ function failure(e: unknown): ApiFailure {
   const message = e instanceof Error ? e.message : String(e);
   let code: ErrorCode = 'INTERNAL';
   if (e instanceof TargetError || e instanceof SourceError || e instanceof SubflowCheckError) code = 'EINVAL';
+  else if (e instanceof PmSwitchConsentError || e instanceof PmSwitchRefused) code = 'EPERM';
   else if (e instanceof ProbeHelperError && /CAP_NET_RAW|Operation not permitted/.test(message))
     code = 'EPERM';
   return new ApiFailure(code, message);
@@ -356,6 +362,7 @@ export class ProbeService {
     await this.recovered;
     const [target] = await this.targetsOf([a.target], 64);
     if (!target) throw new TargetError(`no address for ${a.target}`);
+    const remotes = a.remotes.length > 0 ? await this.targetsOf(a.remotes, 64) : [];
     const ifs = await this.o.kernel.reads.interfaces();
     const locals: LocalAddress[] = ifs.flatMap((i) =>
       i.addresses.map((x) => ({ ifindex: i.index, name: i.name, address: x.address })),
@@ -370,6 +377,25 @@ export class ProbeService {
       throw new SourceError(
         `no usable interface with an ${family === 4 ? 'IPv4' : 'IPv6'} address to test from`,
       );
+    // A far address of the other family makes the connection dual-stack: local addresses of that
+    // family too (of the same interfaces when --from names interfaces; an address names itself).
+    const other = family === 4 ? 16 : 4;
+    const otherSources: ProbeSource[] = remotes.some((r) => r.address.length !== family)
+      ? a.from.length > 0
+        ? a.from.flatMap((f) => {
+            try {
+              return resolveSources([f], other, locals);
+            } catch {
+              return [];
+            }
+          })
+        : defaultSources(other, locals, (n) => loopback.has(n))
+      : [];
+    // Asked before anything changes (the arguments checked first): the check's one change to the
+    // namespace.
+    const pm = await this.pmSwitch.read();
+    if (pm !== 'userspace' && !a.allowPmSwitch)
+      throw new ApiFailure('EPERM', `${pmSwitchConsentText(pm)}; allow that switch to run the check`);
     return async (ac: AbortController, progress: Progress) => {
       const check = await runSubflowCheck(
         {
@@ -380,7 +406,10 @@ export class ProbeService {
         {
           target,
           port: a.port,
+          remotes,
+          allowPmSwitch: a.allowPmSwitch,
           sources,
+          otherSources,
           subflowsPerPath: a.subflowsPerPath,
           payloadBytes: a.payloadBytes,
           joinTimeoutMs: a.joinTimeoutMs,

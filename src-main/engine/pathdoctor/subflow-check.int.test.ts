@@ -44,7 +44,9 @@ describe.skipIf(skip !== null)('subflow check in the Path doctor lab', () => {
   /** Start a check, wait for its end, return the run with its result. */
   async function check(args: Record<string, unknown>): Promise<ProbeRun> {
     const runId = `it-subflows-${++n}-${Date.now()}`;
-    const started = await engine.invoke('mptcp:probe:subflows', { runId, ...args });
+    // The lab's client runs the in-kernel path manager: the switch is consented to unless a test
+    // says otherwise.
+    const started = await engine.invoke('mptcp:probe:subflows', { runId, allowPmSwitch: true, ...args });
     if (!started.ok) throw new Error(`${started.error.code}: ${started.error.message}`);
     const deadline = Date.now() + 45_000;
     while (!progress.some((p) => p.runId === runId && p.state !== 'running')) {
@@ -136,6 +138,113 @@ describe.skipIf(skip !== null)('subflow check in the Path doctor lab', () => {
     const dir = '/run/mptcp-studio';
     if (existsSync(dir)) expect(readdirSync(dir).filter((f) => f.startsWith('probe-pm-'))).toEqual([]);
   });
+
+  it('without consent to the path manager switch: refused up front, the path manager untouched', async () => {
+    const r = await engine.invoke('mptcp:probe:subflows', {
+      runId: `it-consent-${++n}-${Date.now()}`,
+      target: lab.paths[0]?.serverAddress ?? '',
+      port: TARGET_PORTS.mptcp,
+      from: ['c0'],
+    });
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.error.code).toBe('EPERM');
+      expect(r.error.message).toMatch(
+        /^this namespace runs the kernel path manager \(net\.mptcp\.path_manager=kernel\); the subflow check switches it to userspace .*allow that switch to run the check$/,
+      );
+    }
+    const { stdout } = await nsRun(lab.client, 'sysctl', ['-n', 'net.mptcp.path_manager']);
+    expect(stdout.trim()).toBe('kernel');
+    // No connection was opened: the server saw nothing new.
+    const ss = await nsRun(lab.server, 'ss', ['-MHn', 'state', 'established']);
+    expect(ss.stdout.trim()).toBe('');
+  });
+
+  it('joins from every local address to every remote one: the target, an announced one, a given one', async () => {
+    const [p0, p1, p2] = lab.paths;
+    if (!p0 || !p1 || !p2) throw new Error('paths');
+    // The server announces its path-2 address (ADD_ADDR) on every new connection while this runs.
+    await nsRun(lab.server, 'ip', ['mptcp', 'endpoint', 'add', p2.serverAddress, 'signal']);
+    try {
+      const run = await check({
+        target: p0.serverAddress,
+        port: TARGET_PORTS.mptcp,
+        from: ['c0', 'c1'],
+        remotes: [p1.serverAddress],
+        payloadBytes: 1024 * 1024,
+        joinTimeoutMs: 2000,
+      });
+      const r = resultOf(run);
+      const port = TARGET_PORTS.mptcp;
+      expect(r.remotes).toEqual([
+        { address: p0.serverAddress, port, from: 'target' },
+        { address: p2.serverAddress, port, from: 'announced' },
+        { address: p1.serverAddress, port, from: 'given' },
+      ]);
+      // c0 is clean whatever the far address; c1's r2 drops every SYN + MP_JOIN.
+      expect(
+        Object.fromEntries(r.paths.map((p) => [`${p.interface} ${p.remoteAddress}`, p.outcome])),
+      ).toEqual({
+        [`c0 ${p0.serverAddress}`]: 'ok',
+        [`c0 ${p2.serverAddress}`]: 'ok',
+        [`c0 ${p1.serverAddress}`]: 'ok',
+        [`c1 ${p0.serverAddress}`]: 'dropped',
+        [`c1 ${p2.serverAddress}`]: 'dropped',
+        [`c1 ${p1.serverAddress}`]: 'dropped',
+      });
+      // The kernel's own view while it ran: five joins sent (two from c0, three from c1).
+      expect(r.counters.MPJoinSynTx).toBe(5);
+      expect(r.counters.MPJoinSynAckRx).toBe(2);
+      expect(r.payload.intact).toBe(true);
+    } finally {
+      await nsRun(lab.server, 'ip', ['mptcp', 'endpoint', 'flush']);
+    }
+  });
+
+  it('an IPv6 far address given: one dual-stack connection joins over IPv4 and IPv6', async () => {
+    // A lab of its own, with IPv6 on its one clean path.
+    const lab6 = await PathDoctorLab.create({ paths: 1, ipv6: true, stripPaths: [] });
+    const engine6 = openEngine({ netns: lab6.client });
+    try {
+      await lab6.startTargets(probeHelperPath(), { ipv6: true });
+      const [p0] = lab6.paths;
+      if (!p0?.serverAddress6 || !p0.clientAddress6) throw new Error('the lab has no IPv6');
+      const runId = `it-dual-${Date.now()}`;
+      const ended = new Promise<void>((resolve) =>
+        engine6.on('mptcp:probe:progress', (p) => {
+          if (p.runId === runId && p.state !== 'running') resolve();
+        }),
+      );
+      const started = await engine6.invoke('mptcp:probe:subflows', {
+        runId,
+        target: p0.serverAddress,
+        port: TARGET_PORTS.mptcp,
+        from: ['c0'],
+        remotes: [p0.serverAddress6],
+        subflowsPerPath: 2,
+        payloadBytes: 1024 * 1024,
+        joinTimeoutMs: 2000,
+        allowPmSwitch: true,
+      });
+      expect(started.ok).toBe(true);
+      await ended;
+      const got = (await engine6.invoke('mptcp:probe:get', { runId })) as Result<ProbeRun | null>;
+      const r = resultOf(got.ok && got.value ? got.value : ({} as ProbeRun));
+      // The initial subflow over IPv4 (shown without its ::ffff: form), then joins of both families.
+      expect(r.connection, r.verdict).toMatchObject({ mptcp: true, initialAddress: p0.clientAddress });
+      expect(r.subflows.filter((s) => s.initial).map((s) => [s.localAddress, s.remoteAddress])).toEqual([
+        [p0.clientAddress, p0.serverAddress],
+      ]);
+      expect(r.paths.map((p) => [p.localAddress, p.remoteAddress, p.outcome, p.subflows])).toEqual([
+        [p0.clientAddress, p0.serverAddress, 'ok', 2],
+        [p0.clientAddress6, p0.serverAddress6, 'ok', 2],
+      ]);
+      expect(r.payload.intact).toBe(true);
+    } finally {
+      await engine6.close();
+      await lab6.destroy();
+    }
+  }, 60_000);
 
   it('the first interface strips MP_CAPABLE: the check says so and starts from the next one', async () => {
     const run = await check({

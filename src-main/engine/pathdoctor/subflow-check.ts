@@ -15,7 +15,7 @@
 import type { CheckedSubflow, SubflowCheckResult } from '../../../shared/path-doctor';
 import type { Connection, Subflow } from '../../../shared/types';
 import type { Kernel } from '../kernel';
-import type { MptcpEvent } from '../mptcp-pm/events';
+import type { PmEvent } from '../mptcp-pm/events';
 import type { CheckHelper } from './check-helper';
 import type { PmSwitch } from './pm-switch';
 import type { ProbeSource } from './sources';
@@ -37,8 +37,26 @@ export interface SubflowCheckDeps {
 export interface SubflowCheckOptions {
   target: Target;
   port: number;
+  /** More addresses of the far host to join to (the user's); the target's announced ones come on top. */
+  remotes?: readonly Target[];
+  /**
+   * How long to wait, once the connection is up, for the ADD_ADDRs the far host sends (it sends
+   * them once the connection is fully established: with our first bytes' answer). Default 300.
+   */
+  announceWaitMs?: number;
+  /**
+   * The user accepted the path manager switch (pm-switch.ts). Without it, a namespace whose path
+   * manager is not `userspace` is refused before anything changes.
+   */
+  allowPmSwitch: boolean;
   /** In order: the first one whose handshake stays MPTCP carries the initial subflow. */
   sources: readonly ProbeSource[];
+  /**
+   * Local addresses of the other family. Given (with a remote of that family among `remotes`),
+   * the connection is dual-stack: an AF_INET6 socket, an IPv4 target reached as `::ffff:a.b.c.d`,
+   * so that it takes subflows of both families (mptcp_pm_addr_families_match).
+   */
+  otherSources?: readonly ProbeSource[];
   subflowsPerPath: number;
   payloadBytes: number;
   joinTimeoutMs: number;
@@ -53,8 +71,15 @@ export interface SubflowCheckOptions {
 const COUNTER_RE =
   /^(MPJoin|MPCapable|MPFallback|MPRst|DSS|Dss|Infinite|MPFail|.*Fallback|Blackhole|AddAddr)/;
 
+interface Remote {
+  address: string;
+  port: number;
+  from: 'target' | 'announced' | 'given';
+}
+
 interface Planned {
   source: ProbeSource;
+  remote: Remote;
   initial: boolean;
   id: number;
   port: number;
@@ -73,6 +98,24 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 export class SubflowCheckError extends Error {}
 
+/** Refused for want of consent to the path manager switch (pm-switch.ts). */
+export class PmSwitchConsentError extends Error {}
+
+/** What the user is asked to accept before a check switches the path manager. */
+export function pmSwitchConsentText(pathManager: string): string {
+  return (
+    `this namespace runs the ${pathManager} path manager (net.mptcp.path_manager=${pathManager}); the subflow check ` +
+    'switches it to userspace while its one socket is created and puts it back at once (about a millisecond): ' +
+    'an MPTCP socket another program creates in that window gets no subflows from the in-kernel path manager ' +
+    'for its lifetime'
+  );
+}
+
+const isV6 = (address: string): boolean => address.includes(':') && !address.startsWith('::ffff:');
+/** An IPv4 address in its IPv4-mapped IPv6 form (RFC 4291 §2.5.5.2) and back. */
+const mapped = (address: string): string => (address.includes(':') ? address : `::ffff:${address}`);
+const unmap = (address: string): string => (address.startsWith('::ffff:') ? address.slice(7) : address);
+
 export async function runSubflowCheck(
   deps: SubflowCheckDeps,
   o: SubflowCheckOptions,
@@ -81,17 +124,35 @@ export async function runSubflowCheck(
   const random = o.random ?? Math.random;
   const family = o.target.address.length === 16 ? 6 : 4;
   const remote = o.target.text;
+  const otherSources = o.otherSources ?? [];
+  const dualStack = otherSources.length > 0 && (o.remotes ?? []).some((r) => isV6(r.text) !== (family === 6));
+  // The socket's family and the addresses it is bound and connected with.
+  const sockFamily = dualStack ? 6 : family;
+  const sockAddr = (a: string): string => (dualStack ? mapped(a) : a);
   const progress = (pct: number, msg: string): void =>
     o.onProgress?.(Math.max(0, Math.min(100, Math.round(pct))), msg);
   const aborted = (): boolean => o.signal?.aborted ?? false;
   if (o.sources.length === 0)
     throw new SubflowCheckError(`no local address of the target's family to test from`);
+  if (!o.allowPmSwitch) {
+    const pm = await deps.pmSwitch.read();
+    if (pm !== 'userspace')
+      throw new PmSwitchConsentError(
+        `${pmSwitchConsentText(pm)}: allow it to run the check (--allow-pm-switch)`,
+      );
+  }
 
   const counters0 = (await deps.kernel.reads.counters()).counters;
   // Events of every connection of the namespace; this check's are picked by token below.
-  const events: MptcpEvent[] = [];
+  const events: PmEvent[] = [];
   const watch = await deps.kernel.watchMptcpEvents((ev) => {
-    if (ev.kind === 'sub_established' || ev.kind === 'sub_closed' || ev.kind === 'closed') events.push(ev);
+    if (
+      ev.kind === 'sub_established' ||
+      ev.kind === 'sub_closed' ||
+      ev.kind === 'closed' ||
+      ev.kind === 'announced'
+    )
+      events.push(ev);
   });
   const subflows: CheckedSubflow[] = [];
   const handshakeFailures: CheckedSubflow[] = [];
@@ -113,6 +174,7 @@ export async function runSubflowCheck(
   let mptcpAtEnd = false;
   const seed = Math.floor(random() * 0xffffffff) >>> 0;
   let counters1: Record<string, number> | null = null;
+  const remotes: Remote[] = [];
 
   const handshakeFailure = (
     s: ProbeSource,
@@ -151,11 +213,16 @@ export async function runSubflowCheck(
       const h = await deps.openHelper();
       try {
         await h.pattern(seed);
-        const sw = await deps.pmSwitch.underUserspace(() => h.socket('mptcp', family, s.address));
+        const sw = await deps.pmSwitch.underUserspace(
+          () => h.socket('mptcp', sockFamily, sockAddr(s.address)),
+          {
+            allowed: o.allowPmSwitch,
+          },
+        );
         pmBefore = sw.before;
         switched ||= sw.switched;
         const c = await h
-          .connect(remote, o.port, o.connectTimeoutMs ?? 5000)
+          .connect(sockAddr(remote), o.port, o.connectTimeoutMs ?? 5000)
           .catch((e: Error & { errno?: string }) => {
             const refused = e.errno === 'ECONNREFUSED';
             handshakeFailure(
@@ -220,15 +287,35 @@ export async function runSubflowCheck(
     const h = helper;
     for (const f of handshakeFailures) subflows.push(f);
 
-    // 2. The plan: N subflows per source, the initial one counting for its own source.
+    // 2. The far host's addresses: the target, what it announced (ADD_ADDR) and the user's.
+    const announceDeadline = Date.now() + (o.announceWaitMs ?? 300);
+    while (!aborted() && Date.now() < announceDeadline) await sleep(25);
+    remotes.push({ address: remote, port: o.port, from: 'target' });
+    const addRemote = (r: Remote): void => {
+      if (!remotes.some((x) => x.address === r.address && x.port === r.port)) remotes.push(r);
+    };
+    for (const ev of events)
+      if (ev.kind === 'announced' && ev.token === tok && ev.remoteAddress)
+        addRemote({ address: ev.remoteAddress, port: ev.remotePort || o.port, from: 'announced' });
+    for (const t of o.remotes ?? []) addRemote({ address: t.text, port: o.port, from: 'given' });
+
+    // 3. The plan: N subflows per local address × remote address of the connection's family, the
+    // initial one counting for its own pair.
     const planned: Planned[] = [];
     let id = 1;
-    for (const s of o.sources) {
+    for (const s of dualStack ? [...o.sources, ...otherSources] : o.sources) {
       if (handshakeFailures.some((f) => f.localAddress === s.address && f.outcome === 'fallback')) continue;
-      const n = s.address === initial.address ? o.subflowsPerPath - 1 : o.subflowsPerPath;
-      for (let k = 0; k < n; k++)
-        planned.push({ source: s, initial: false, id: id++, port: 0, createError: null });
+      for (const r of remotes) {
+        if (isV6(s.address) !== isV6(r.address)) continue;
+        const n =
+          s.address === initial.address && r.from === 'target' ? o.subflowsPerPath - 1 : o.subflowsPerPath;
+        for (let k = 0; k < n; k++)
+          planned.push({ source: s, remote: r, initial: false, id: id++, port: 0, createError: null });
+      }
     }
+    // Remote addresses of the other family: an MPTCP socket of one family takes subflows of that
+    // family only (mptcp_pm_addr_families_match), so they are listed as not started, with why.
+    const otherFamily = dualStack ? [] : remotes.filter((r) => isV6(r.address) !== (family === 6));
     const total = planned.length;
     for (const [i, p] of planned.entries()) {
       if (aborted()) break;
@@ -244,7 +331,7 @@ export async function runSubflowCheck(
           await deps.kernel.pm.subflowCreate({
             token: tok,
             local: { address: p.source.address, id: p.id, port: p.port },
-            remote: { address: remote, port: o.port },
+            remote: { address: p.remote.address, port: p.remote.port },
           });
           p.createError = null;
           break;
@@ -257,7 +344,7 @@ export async function runSubflowCheck(
       if (p.createError) p.port = 0;
     }
 
-    // 3. Wait for each join to be established or closed, or the deadline.
+    // 4. Wait for each join to be established or closed, or the deadline.
     const seen = new Map<string, Seen>();
     const observe = (conn: Connection | null, dataFlowing: boolean): void => {
       const now = new Set<string>();
@@ -275,9 +362,9 @@ export async function runSubflowCheck(
       }
       for (const [k, v] of seen) if (!now.has(k)) v.alive = false;
     };
-    const evFor = (k: string): { established: boolean; closed: MptcpEvent | null } => {
+    const evFor = (k: string): { established: boolean; closed: PmEvent | null } => {
       let established = false;
-      let closed: MptcpEvent | null = null;
+      let closed: PmEvent | null = null;
       for (const ev of events) {
         if (ev.token !== tok || ev.localAddress === null || ev.localPort === null) continue;
         if (keyOf(ev.localAddress, ev.localPort) !== k) continue;
@@ -302,7 +389,7 @@ export async function runSubflowCheck(
       await sleep(100);
     }
 
-    // 4. The payload, in chunks; more (up to 3 chunks) while a live subflow has carried nothing.
+    // 5. The payload, in chunks; more (up to 3 chunks) while a live subflow has carried nothing.
     const chunk = Math.max(64 * 1024, Math.ceil(o.payloadBytes / 4));
     let written = 0;
     let extraChunks = 0;
@@ -350,13 +437,13 @@ export async function runSubflowCheck(
     counters1 = (await deps.kernel.reads.counters()).counters;
     const localResets = Math.max(0, (counters1.MPRstTx ?? 0) - (counters0.MPRstTx ?? 0));
 
-    // 5. Each subflow's evidence, read.
+    // 6. Each subflow's evidence, read.
     const evidence = (
       k: string,
       isInitial: boolean,
       extra: boolean,
       createError: string | null,
-    ): { ev: SubflowEvidence; s: Seen | undefined; closed: MptcpEvent | null } => {
+    ): { ev: SubflowEvidence; s: Seen | undefined; closed: PmEvent | null } => {
       const s = seen.get(k);
       const e = evFor(k);
       return {
@@ -391,6 +478,7 @@ export async function runSubflowCheck(
       isInitial: boolean,
       extra: boolean,
       createError: string | null,
+      to: { address: string; port: number } = { address: remote, port: o.port },
     ): CheckedSubflow => {
       const { ev, s, closed } = evidence(keyOf(address, port), isInitial, extra, createError);
       // A connection that fell back takes every subflow with it.
@@ -398,10 +486,10 @@ export async function runSubflowCheck(
       const { outcome, reason } = classifySubflow(fb);
       return {
         interface: iface,
-        localAddress: address,
+        localAddress: unmap(address),
         localPort: port,
-        remoteAddress: remote,
-        remotePort: o.port,
+        remoteAddress: unmap(to.address),
+        remotePort: to.port,
         initial: isInitial,
         extra,
         outcome,
@@ -417,12 +505,28 @@ export async function runSubflowCheck(
     const [iAddr, iPort] = initialKey.split('|');
     subflows.push(toChecked(iAddr ?? '', Number(iPort), initial.interface, true, false, null));
     for (const p of planned)
-      subflows.push(toChecked(p.source.address, p.port, p.source.interface, false, false, p.createError));
+      subflows.push(
+        toChecked(p.source.address, p.port, p.source.interface, false, false, p.createError, p.remote),
+      );
+    for (const r of otherFamily)
+      for (const s of o.sources.slice(0, 1))
+        subflows.push({
+          ...toChecked(s.address, 0, s.interface, false, false, 'skipped', r),
+          outcome: 'not-created',
+          reason: `not tried: a connection over ${family === 4 ? 'IPv4' : 'IPv6'} takes only ${family === 4 ? 'IPv4' : 'IPv6'} subflows (run a check to an ${family === 4 ? 'IPv6' : 'IPv4'} address of the host for this one)`,
+        });
     const known = new Set([initialKey, ...planned.map((p) => keyOf(p.source.address, p.port))]);
     for (const [k, s] of seen) {
       if (known.has(k)) continue;
-      const iface = o.sources.find((x) => x.address === s.sf.localAddress)?.interface ?? null;
-      subflows.push(toChecked(s.sf.localAddress, s.sf.localPort, iface, false, true, null));
+      const iface =
+        [...o.sources, ...otherSources].find((x) => x.address === unmap(s.sf.localAddress))?.interface ??
+        null;
+      subflows.push(
+        toChecked(s.sf.localAddress, s.sf.localPort, iface, false, true, null, {
+          address: s.sf.remoteAddress,
+          port: s.sf.remotePort,
+        }),
+      );
     }
     await h.closeConnection().catch(() => undefined);
     return await finish(subflows, summarisePaths(subflows));
@@ -454,6 +558,7 @@ export async function runSubflowCheck(
         fallback: connectionFallback,
         pathManager: { before: pmBefore, switched },
       },
+      remotes,
       payload,
       subflows: list,
       paths,

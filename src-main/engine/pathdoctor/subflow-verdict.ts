@@ -131,25 +131,38 @@ const fmtBytes = (n: number): string =>
       ? `${Math.round(n / 1024)} KiB`
       : `${n} B`;
 
-function pathName(p: { interface: string | null; localAddress: string }): string {
-  return p.interface ? `${p.interface} (${p.localAddress})` : p.localAddress;
+/** A path in words: the local end, and the remote one when the check joined to more than one. */
+function pathNameOf(
+  p: { interface: string | null; localAddress: string; remoteAddress: string },
+  remotes: number,
+): string {
+  const local = p.interface ? `${p.interface} (${p.localAddress})` : p.localAddress;
+  return remotes > 1 ? `${local} to ${p.remoteAddress}` : local;
 }
 
+/** One path per local address × remote address (a subflow's two ends). */
 export function summarisePaths(subflows: readonly CheckedSubflow[]): CheckedPath[] {
   const groups = new Map<string, CheckedSubflow[]>();
   for (const s of subflows) {
     if (s.extra) continue;
-    const list = groups.get(s.localAddress) ?? [];
+    const k = `${s.localAddress}|${s.remoteAddress}`;
+    const list = groups.get(k) ?? [];
     list.push(s);
-    groups.set(s.localAddress, list);
+    groups.set(k, list);
   }
+  const remotes = new Set([...groups.values()].map((l) => l[0]?.remoteAddress)).size;
   const out: CheckedPath[] = [];
-  for (const [address, list] of groups) {
+  for (const list of groups.values()) {
     const counts: Record<string, number> = {};
     for (const s of list) counts[s.outcome] = (counts[s.outcome] ?? 0) + 1;
     const outcome = SEVERITY.find((o) => (counts[o] ?? 0) > 0) ?? 'ok';
     const worst = list.find((s) => s.outcome === outcome);
-    const p = { interface: list[0]?.interface ?? null, localAddress: address };
+    const p = {
+      interface: list[0]?.interface ?? null,
+      localAddress: list[0]?.localAddress ?? '',
+      remoteAddress: list[0]?.remoteAddress ?? '',
+    };
+    const pathName = (q: typeof p): string => pathNameOf(q, remotes);
     const n = list.length;
     const of = (k: number): string =>
       k === n
@@ -199,8 +212,8 @@ export function checkVerdict(
   if (r.paths.length > 0) {
     parts.push(
       good.length === r.paths.length
-        ? `MPTCP works on all ${r.paths.length} path${r.paths.length === 1 ? '' : 's'}: every subflow joined and carried data`
-        : `${good.length} of ${r.paths.length} paths carry MPTCP subflows`,
+        ? `MPTCP works on ${r.paths.length === 1 ? 'the one path' : `all ${r.paths.length} paths`}: every subflow joined and carried data`
+        : `${good.length} of ${r.paths.length} ${r.paths.length === 1 ? 'path carries' : 'paths carry'} MPTCP subflows`,
     );
   }
   for (const p of r.paths) if (p.outcome !== 'ok') parts.push(p.verdict);

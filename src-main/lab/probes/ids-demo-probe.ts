@@ -68,7 +68,7 @@ async function split(): Promise<Record<string, unknown>> {
   const h = await CheckHelper.open({ helperPath: args.helperPath });
   try {
     await h.pattern(7, { bytes: sig, at: SIG_AT });
-    await new PmSwitch().underUserspace(() => h.socket('mptcp', 4, args.cleanAddress));
+    await new PmSwitch().underUserspace(() => h.socket('mptcp', 4, args.cleanAddress), { allowed: true });
     const c = await h.connect(args.target, args.port, 3000);
     if (c.mptcp !== 1) throw new Error('the connection is not MPTCP');
     // 1. Up to the middle of the signature, on the clean path's subflow alone.

@@ -9,7 +9,7 @@ import type { FleetHost, FleetOverview, FleetRange, FleetSeries } from '../../..
 import { FleetHostChart } from '../components/FleetHostChart';
 import { ErrorLine, Notice } from '../components/Notice';
 import { RemoteHostsSection } from '../components/RemoteHostsSection';
-import { formatTime } from '../format';
+import { countOf, formatTime } from '../format';
 import { useStores } from '../state/stores';
 import '../fleet.css';
 
@@ -220,7 +220,7 @@ export function FleetPage() {
           data-testid="fleet-filter"
         />
         <span className="muted" data-testid="fleet-summary">
-          {data ? `${data.hosts.length} hosts, ${down} down` : null}
+          {data ? `${countOf(data.hosts.length, 'host')}, ${down} down` : null}
         </span>
       </div>
       <table className="table compact" data-testid="fleet-table">

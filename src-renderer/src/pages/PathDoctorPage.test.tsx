@@ -10,7 +10,7 @@ import type {
   SubflowCheckResult,
   TraceResult,
 } from '../../../shared/path-doctor';
-import { FakeApi } from '../api/fake-api';
+import { FakeApi } from '../testing/fake-api';
 import { App } from '../App';
 import { createStores, type Stores } from '../state/stores';
 import { netInterface, overview } from '../testing/fixtures';
@@ -328,6 +328,16 @@ describe('Path doctor page', () => {
     fireEvent.change(screen.getByTestId('pd-target'), { target: { value: '10.0.5.2' } });
     fireEvent.change(screen.getByTestId('pd-port'), { target: { value: '8001' } });
     fireEvent.change(screen.getByTestId('pd-per-path'), { target: { value: '2' } });
+    fireEvent.change(screen.getByTestId('pd-remotes'), { target: { value: '10.1.5.2, 10.2.5.2' } });
+    // Under the in-kernel path manager the switch is shown, and asked for, before the check runs.
+    expect(screen.getByTestId('pd-pm-consent').textContent).toMatch(
+      /Switch net\.mptcp\.path_manager from kernel to userspace .*\(about a millisecond\)/,
+    );
+    expect(screen.getByTestId<HTMLButtonElement>('pd-run').disabled).toBe(true);
+    expect(screen.getByTestId('pd-form-problem').textContent).toBe(
+      'tick the path manager switch to run the check',
+    );
+    fireEvent.click(screen.getByTestId('pd-allow-pm-switch'));
     await clickAndSettle(screen.getByTestId('pd-run'));
     const args = lastCall(api, 'mptcp:probe:subflows');
     expect(args).toMatchObject({
@@ -335,6 +345,8 @@ describe('Path doctor page', () => {
       port: 8001,
       subflowsPerPath: 2,
       from: [],
+      remotes: ['10.1.5.2', '10.2.5.2'],
+      allowPmSwitch: true,
       payloadBytes: 1024 * 1024,
     });
     const sf = (
@@ -370,12 +382,14 @@ describe('Path doctor page', () => {
         fallback: null,
         pathManager: { before: 'kernel', switched: true },
       },
+      remotes: [{ address: '10.0.5.2', port: 8001, from: 'target' }],
       payload: { bytes: 1 << 20, sent: 1 << 20, echoed: 1 << 20, intact: true, mismatchAt: null, ms: 12 },
       subflows: [sf('c0', '10.0.1.1', 'ok', true), sf('c1', '10.1.1.1', 'dropped')],
       paths: [
         {
           interface: 'c0',
           localAddress: '10.0.1.1',
+          remoteAddress: '10.0.5.2',
           outcome: 'ok',
           subflows: 1,
           counts: { ok: 1 },
@@ -384,6 +398,7 @@ describe('Path doctor page', () => {
         {
           interface: 'c1',
           localAddress: '10.1.1.1',
+          remoteAddress: '10.0.5.2',
           outcome: 'dropped',
           subflows: 1,
           counts: { dropped: 1 },

@@ -13,7 +13,7 @@ import { ErrorLine, Notice } from '../components/Notice';
 import { ScanView } from '../components/path-doctor/ScanView';
 import { SubflowsView } from '../components/path-doctor/SubflowsView';
 import { TraceView } from '../components/path-doctor/TraceView';
-import { formatTime } from '../format';
+import { countOf, formatTime } from '../format';
 import { formToCall } from '../state/path-doctor-store';
 import { useOverview, usePathDoctor } from '../state/stores';
 import '../path-doctor.css';
@@ -99,13 +99,44 @@ function FromPicker() {
   );
 }
 
+/**
+ * The subflow check's one change to this host, shown before it runs: under the in-kernel path
+ * manager its socket is created under `userspace` for about a millisecond (docs/path-doctor.md).
+ */
+function PmSwitchConsent() {
+  const pm = useOverview((s) => s.status?.pathManager ?? null);
+  const allowed = usePathDoctor((s) => s.form.allowPmSwitch);
+  const setForm = usePathDoctor((s) => s.setForm);
+  if (pm === 'userspace') return null;
+  return (
+    <label className="pd-consent" data-testid="pd-pm-consent">
+      <input
+        type="checkbox"
+        checked={allowed}
+        onChange={(e) => setForm({ allowPmSwitch: e.target.checked })}
+        data-testid="pd-allow-pm-switch"
+      />{' '}
+      Switch <span className="mono">net.mptcp.path_manager</span> from{' '}
+      <span className="mono">{pm ?? 'kernel'}</span> to <span className="mono">userspace</span> while the
+      check&apos;s socket is created, and back at once (about a millisecond). An MPTCP socket another program
+      opens in that moment gets no subflows from the in-kernel path manager.
+    </label>
+  );
+}
+
 function ProbeForm() {
   const form = usePathDoctor((s) => s.form);
   const setForm = usePathDoctor((s) => s.setForm);
   const start = usePathDoctor((s) => s.start);
   const running = usePathDoctor((s) => s.running);
+  const pm = useOverview((s) => s.status?.pathManager ?? null);
   const check = formToCall(form, 'preview-00000000');
-  const problem = 'problem' in check ? check.problem : null;
+  const problem =
+    'problem' in check
+      ? check.problem
+      : form.tool === 'subflows' && pm !== 'userspace' && !form.allowPmSwitch
+        ? 'tick the path manager switch to run the check'
+        : null;
   const tool = TOOLS.find((t) => t.kind === form.tool) ?? TOOLS[0]!;
   return (
     <section className="card" data-testid="pd-form">
@@ -232,6 +263,16 @@ function ProbeForm() {
                 inputMode="numeric"
               />
             </label>
+            <label>
+              Also join to
+              <input
+                value={form.remotes}
+                onChange={(e) => setForm({ remotes: e.target.value })}
+                placeholder="more addresses of the host (it announces its own)"
+                data-testid="pd-remotes"
+              />
+            </label>
+            <PmSwitchConsent />
           </>
         ) : (
           <label>
@@ -283,7 +324,7 @@ function ProgressBar() {
       {determinate ? <progress max={p.total} value={p.done} /> : <progress />}
       <span className="muted" data-testid="pd-progress-message">
         {p?.message ?? 'starting…'}
-        {p && p.probesSent > 0 ? ` · ${p.probesSent} probes sent` : ''}
+        {p && p.probesSent > 0 ? ` · ${countOf(p.probesSent, 'probe')} sent` : ''}
       </span>
       <button
         type="button"

@@ -7,6 +7,7 @@ import type { ScanClass, ScanRecord, ScanSummary } from '../../../../shared/path
 import { ScanClassSchema } from '../../../../shared/path-doctor';
 import { scanRecordsToCsv, sortScanRecords } from '../../../../shared/path-doctor-format';
 import { downloadText } from '../../download';
+import { countOf } from '../../format';
 import { Badge, type Tone } from '../Badge';
 
 export const SCAN_CLASS_TONE: Record<ScanClass, Tone> = {
@@ -140,11 +141,11 @@ export function ScanView({
         </select>
         <span className="muted" data-testid="scan-shown">
           {rows.length === records.length
-            ? `${records.length} results`
-            : `${rows.length} of ${records.length} results`}
+            ? countOf(records.length, 'result')
+            : `${rows.length} of ${countOf(records.length, 'result')}`}
           {live ? ' so far' : ''}
           {summary
-            ? ` · ${summary.probesSent} probes in ${(summary.elapsedMs / 1000).toFixed(1)} s (${summary.mode} mode)`
+            ? ` · ${countOf(summary.probesSent, 'probe')} in ${(summary.elapsedMs / 1000).toFixed(1)} s (${summary.mode} mode)`
             : ''}
           {rows.length > ROWS_SHOWN ? ` · the first ${ROWS_SHOWN} shown; export for all` : ''}
         </span>

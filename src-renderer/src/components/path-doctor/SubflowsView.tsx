@@ -6,6 +6,7 @@ import type { SubflowCheckResult, SubflowOutcome } from '../../../../shared/path
 import { subflowCheckToCsv } from '../../../../shared/path-doctor-format';
 import { downloadText } from '../../download';
 import { formatBytes, formatDurationUs } from '../../format';
+import { COLUMN } from '../../labels';
 import { Badge, type Tone } from '../Badge';
 
 export const OUTCOME_TONE: Record<SubflowOutcome, Tone> = {
@@ -35,9 +36,9 @@ export function checkHeadline(c: SubflowCheckResult): string {
     c.paths.length === 0
       ? 'no path to test'
       : good === c.paths.length
-        ? `MPTCP works on all ${c.paths.length} path${c.paths.length === 1 ? '' : 's'}: every subflow joined and carried data`
+        ? `MPTCP works on ${c.paths.length === 1 ? 'the one path' : `all ${c.paths.length} paths`}: every subflow joined and carried data`
         : good === 0
-          ? `MPTCP works on none of the ${c.paths.length} paths`
+          ? `MPTCP works on ${c.paths.length === 1 ? 'the one path' : `none of the ${c.paths.length} paths`}`
           : `${good} of ${c.paths.length} paths carry MPTCP subflows`;
   const pl = c.payload;
   const payload =
@@ -130,9 +131,18 @@ export function SubflowsView({ check, stamp }: { check: SubflowCheckResult; stam
             <tr>
               <th>From</th>
               <th>Outcome</th>
-              <th className="num">Sent</th>
-              <th className="num">Received</th>
-              <th className="num">Retrans.</th>
+              <th className="num" title="Data bytes this subflow sent during the check (tcpi_bytes_sent)">
+                Sent in check
+              </th>
+              <th
+                className="num"
+                title="Data bytes this subflow received during the check (tcpi_bytes_received)"
+              >
+                Received in check
+              </th>
+              <th className="num" title={COLUMN.tcpRetransPkts.title}>
+                {COLUMN.tcpRetransPkts.label}
+              </th>
               <th className="num">RTT</th>
               <th>Why</th>
             </tr>

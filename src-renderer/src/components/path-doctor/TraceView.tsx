@@ -7,6 +7,7 @@
  */
 import type { Hop, TraceResult } from '../../../../shared/path-doctor';
 import { seedChangeText } from '../../../../shared/path-doctor-format';
+import { countOf } from '../../format';
 import { Badge, type Tone } from '../Badge';
 
 const MPC_TONE: Record<Hop['mptcp'], Tone> = {
@@ -147,7 +148,10 @@ export function TraceView({ traces, cancelled }: { traces: TraceResult[]; cancel
           Trace to <span className="mono">{traces[0]?.target}</span> port {traces[0]?.port}
         </h2>
         <span className="muted small">
-          {traces.reduce((n, t) => n + t.probesSent, 0)} probes,{' '}
+          {`${countOf(
+            traces.reduce((n, t) => n + t.probesSent, 0),
+            'probe',
+          )}, `}
           {(Math.max(...traces.map((t) => t.elapsedMs)) / 1000).toFixed(2)} s
         </span>
         <span className="spacer" />
