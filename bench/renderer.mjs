@@ -12,7 +12,7 @@
 // This script is its host: it serves the files and speaks the web host's wire protocol over
 // WebSocket (shared/wire.ts), answering every call the app makes. `mptcp:connection:get` returns
 // one synthetic connection with 16 subflows whose RTT, cwnd and byte counters move on every read
-// (shared/synthetic.ts); the connections feed (full + deltas) and counter samples are pushed at
+// (shared/testing/synthetic.ts); the connections feed (full + deltas) and counter samples are pushed at
 // 1 Hz, like the real host; with --markers-per-min N, a kernel event (sub_priority) for the
 // connection N times a minute, each a marker on all three charts. So the page runs its production path: WebSocket client, zod parsing,
 // the detail loop, ring buffers, decimation, the recharts charts and their canvas series.
@@ -47,14 +47,32 @@
 //                                     16.8/16.8 ms, 1 long frame of 1,800
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { existsSync, readFileSync } from 'node:fs';
-import { spawn, spawnSync } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { extname, join, normalize, sep } from 'node:path';
 import { loadavg } from 'node:os';
 import { WebSocketServer } from 'ws';
-import { arg as argText, bundleEntry, bundleSource, cache, launchChromium, root } from './lib.mjs';
+import {
+  arg as argText,
+  buildWebAndHost,
+  bundleSource,
+  cache,
+  cleanupOnSignals,
+  importBundle,
+  importLab,
+  launchChromium,
+  parseJson,
+  root,
+  startWebHost,
+  stopChild,
+  wsText,
+} from './lib.mjs';
 
+/**
+ * A numeric option.
+ * @param {string} name
+ * @param {number} dflt
+ */
 const arg = (name, dflt) => Number(argText(name, dflt));
 if (argText('connections', null) !== null) {
   await connectionsBench();
@@ -90,22 +108,32 @@ const vite = spawnSync(
   { cwd: root, stdio: 'inherit' },
 );
 if (vite.status !== 0) process.exit(vite.status ?? 1);
-const lib = await import(
-  await bundleSource(
-    "export * from './shared/delta.ts'; export * from './shared/synthetic.ts'; export { overview, kernelStatus, mptcpEvent } from './src-renderer/src/testing/fixtures.ts';",
-    'bench-renderer-lib.mjs',
-    { external: [] },
+/**
+ * What the bundle exports: the modules it was built from.
+ * @typedef {typeof import('../shared/delta')
+ *   & typeof import('../shared/testing/synthetic')
+ *   & Pick<typeof import('../shared/testing/status-fixtures'), 'kernelStatus'>
+ *   & Pick<typeof import('../src-renderer/src/testing/fixtures'), 'overview' | 'mptcpEvent'>} Bundled
+ */
+const lib = /** @type {Bundled} */ (
+  await importBundle(
+    await bundleSource(
+      "export * from './shared/delta.ts'; export * from './shared/testing/synthetic.ts'; export { kernelStatus } from './shared/testing/status-fixtures.ts'; export { overview, mptcpEvent } from './src-renderer/src/testing/fixtures.ts';",
+      'bench-renderer-lib.mjs',
+      { external: [] },
+    ),
   )
 );
 
 // --- the synthetic host --------------------------------------------------------------------------
 const r = lib.prng(16);
 const TOKEN = 0x5eed1234;
-let world = {
-  ...lib.syntheticSnapshot(r, 0, Date.now()),
-  connections: [lib.syntheticConnection(r, TOKEN, SUBFLOWS)],
+const watched = {
+  ...lib.syntheticConnection(r, TOKEN, SUBFLOWS),
+  state: /** @type {const} */ ('ESTABLISHED'),
 };
-world.connections[0].state = 'ESTABLISHED';
+/** @type {import('../shared/types').ConnectionsSnapshot} */
+let world = { ...lib.syntheticSnapshot(r, 0, Date.now()), connections: [watched] };
 let ticks = 0;
 const advance = () => {
   const now = Date.now();
@@ -113,8 +141,14 @@ const advance = () => {
   world.takenAtMs = now;
 };
 
+/** @type {Record<string, string>} */
 const MIME = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml' };
-const server = createServer(async (req, res) => {
+/**
+ * Serves the built renderer's files.
+ * @param {import('node:http').IncomingMessage} req
+ * @param {import('node:http').ServerResponse} res
+ */
+async function serveFile(req, res) {
   const path = new URL(req.url ?? '/', 'http://x').pathname;
   const file = normalize(join(staticDir, path === '/' ? 'index.html' : path.slice(1)));
   if (!file.startsWith(staticDir + sep)) return void res.writeHead(403).end();
@@ -124,20 +158,30 @@ const server = createServer(async (req, res) => {
   } catch {
     res.writeHead(404).end();
   }
-});
+}
+const server = createServer((req, res) => void serveFile(req, res));
 const wss = new WebSocketServer({ server, path: '/api' });
+/** @type {Set<import('ws').WebSocket>} */
 const sockets = new Set();
 wss.on('connection', (ws) => {
   sockets.add(ws);
   let seq = 0;
+  /** @type {import('../shared/types').ConnectionsSnapshot | null} */
   let sent = null;
+  /**
+   * @template {import('../shared/contract').EventName} E
+   * @param {E} name
+   * @param {import('../shared/contract').EventPayload<E>} payload
+   */
   const event = (name, payload) => ws.send(JSON.stringify({ t: 'event', name, payload }));
+  /** @param {boolean} full */
   const feed = (full) => {
     advance();
     if (full || !sent) event('mptcp:connections:delta', { kind: 'full', seq: ++seq, snapshot: world });
     else event('mptcp:connections:delta', lib.diffSnapshots(sent, world, seq + 1, seq++));
     sent = world;
   };
+  /** @type {import('../shared/types').MptcpCounters | null} */
   let prevCounters = null;
   const counters = () => {
     const now = {
@@ -168,14 +212,15 @@ wss.on('connection', (ws) => {
     sockets.delete(ws);
   });
   ws.on('message', (data) => {
-    const call = JSON.parse(String(data));
+    const call = /** @type {import('../shared/wire').WireCall} */ (parseJson(wsText(data)));
+    /** @param {unknown} value */
     const reply = (value) =>
       ws.send(JSON.stringify({ t: 'result', id: call.id, result: { ok: true, value } }));
     switch (call.method) {
       case 'mptcp:connection:get':
         ticks++;
         advance();
-        return reply(world.connections[0]);
+        return reply(world.connections.find((c) => c.token === TOKEN));
       case 'mptcp:connections:list':
         advance();
         return reply(world);
@@ -206,18 +251,20 @@ wss.on('connection', (ws) => {
     }
   });
 });
-await new Promise((res) => server.listen(0, '127.0.0.1', res));
-const base = `http://127.0.0.1:${server.address().port}/?token=bench`;
+/** @type {Promise<void>} */
+const listening = new Promise((res) => server.listen(0, '127.0.0.1', res));
+await listening;
+const address = server.address();
+if (address === null || typeof address === 'string') throw new Error('the bench host has no TCP port');
+const base = `http://127.0.0.1:${address.port}/?token=bench`;
 
 // --- the browser ---------------------------------------------------------------------------------
 const browser = await launchChromium();
-const q = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
-};
-const f1 = (x) => x.toFixed(1);
-const mib = (b) => `${(b / 1048576).toFixed(1)} MiB`;
 
+/**
+ * @param {import('@playwright/test').Page} page
+ * @param {string} url
+ */
 async function openDetail(page, url) {
   await page.goto(url);
   await page.getByTestId('nav-connections').click();
@@ -229,6 +276,7 @@ async function openDetail(page, url) {
 try {
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
   const page = await context.newPage();
+  /** @type {string[]} */
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
 
@@ -251,38 +299,15 @@ try {
   const m0 = await metrics();
   const load0 = loadavg()[0];
   const ticksBefore = ticks;
-  const frames = await page.evaluate(async (ms) => {
-    const intervals = [];
-    let last = performance.now();
-    const end = last + ms;
-    await new Promise((resolve) => {
-      const step = (t) => {
-        intervals.push(t - last);
-        last = t;
-        if (t < end) requestAnimationFrame(step);
-        else resolve();
-      };
-      requestAnimationFrame(step);
-    });
-    return intervals.slice(1);
-  }, MEASURE_S * 1000);
+  const frames = await recordFrames(page, MEASURE_S * 1000);
   const rate = (ticks - ticksBefore) / MEASURE_S;
   const m1 = await metrics();
   if (PROFILE) {
     // --profile: where the page's script time goes, by function self time.
     const { profile } = await perf.send('Profiler.stop');
-    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-    const self = new Map();
-    for (const id of profile.samples) {
-      const n = byId.get(id);
-      const k = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.split('/').pop()}:${n.callFrame.lineNumber}`;
-      self.set(k, (self.get(k) ?? 0) + 1);
-    }
-    const total = profile.samples.length;
-    console.log('  profile (self %):');
-    for (const [k, c] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25))
-      console.log(`    ${((100 * c) / total).toFixed(1).padStart(5)}  ${k}`);
+    printSelfTime(profile, 25, '  profile (self %):');
   }
+  /** @param {string} k */
   const perTick = (k) => (((m1[k] ?? 0) - (m0[k] ?? 0)) * 1000) / Math.max(1, ticks - ticksBefore);
   const points = await page.evaluate(
     () => document.querySelector('[data-testid="chart-rtt"]')?.getAttribute('data-points') ?? '?',
@@ -304,7 +329,7 @@ try {
     `  main thread per 10 Hz update: tasks ${f1(perTick('TaskDuration'))} ms (script ${f1(perTick('ScriptDuration'))}, layout ${f1(perTick('LayoutDuration'))}, style ${f1(perTick('RecalcStyleDuration'))})`,
   );
   console.log(
-    `  machine load average (1 min) during the window: ${load0.toFixed(1)} -> ${loadavg()[0].toFixed(1)} on 2 cores`,
+    `  machine load average (1 min) during the window: ${f1(load0 ?? NaN)} -> ${f1(loadavg()[0] ?? NaN)} on 2 cores`,
   );
 
   // Phase 2: 36,000 ticks, accelerated.
@@ -317,11 +342,14 @@ try {
   };
   const startTicks = ticks;
   const t0 = Date.now();
+  /** @type {[number, number][]} ticks, heap bytes */
   const heap = [[0, await heapNow()]];
+  /** @type {number[]} */
   const fastFrames = [];
   await page.evaluate(() => {
     window.__benchFrames = [];
     let last = performance.now();
+    /** @param {number} t */
     const step = (t) => {
       window.__benchFrames.push(t - last);
       last = t;
@@ -344,11 +372,12 @@ try {
   console.log(
     `\nphase 2: ${ticks - startTicks} ticks (x ${SUBFLOWS * 3} series = ${(ticks - startTicks) * SUBFLOWS * 3} series updates) in ${secs.toFixed(0)} s (${((ticks - startTicks) / secs).toFixed(0)} ticks/s)`,
   );
-  console.log(`  heap used after GC: ${heap.map(([t, b]) => `${t}: ${mib(b)}`).join(', ')}`);
+  console.log(`  heap used after GC: ${heap.map(([t, b]) => `${t}: ${mib(b)} MiB`).join(', ')}`);
   const afterFill = heap.filter(([t]) => t >= 6000).map(([, b]) => b);
-  if (afterFill.length)
+  const [first, last] = [afterFill[0], afterFill.at(-1)];
+  if (first !== undefined && last !== undefined)
     console.log(
-      `  from 6,000 ticks (rings full) to the end: ${mib(afterFill[0])} -> ${mib(afterFill.at(-1))} (${((afterFill.at(-1) - afterFill[0]) / 1024).toFixed(0)} KiB), min ${mib(Math.min(...afterFill))}, max ${mib(Math.max(...afterFill))}`,
+      `  from 6,000 ticks (rings full) to the end: ${mib(first)} -> ${mib(last)} MiB (${((last - first) / 1024).toFixed(0)} KiB), min ${mib(Math.min(...afterFill))}, max ${mib(Math.max(...afterFill))} MiB`,
     );
   console.log(
     `  rAF during phase 2 (far above 10 Hz): p50 ${f1(q(fastFrames, 0.5))}  p95 ${f1(q(fastFrames, 0.95))}  p99 ${f1(q(fastFrames, 0.99))} ms`,
@@ -360,14 +389,85 @@ try {
   server.close();
 }
 
+// --- shared by both modes (function declarations: connectionsBench runs before the consts above) ---
+
+/**
+ * The p-quantile of xs (the sample at rank floor(p * n)); NaN when empty.
+ * @param {readonly number[]} xs
+ * @param {number} p
+ */
+function q(xs, p) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
+}
+
+/** @param {number} x */
+function f1(x) {
+  return x.toFixed(1);
+}
+
+/** @param {number} b bytes */
+function mib(b) {
+  return (b / 1048576).toFixed(1);
+}
+
+/**
+ * The page's rAF intervals over `ms`, the first one dropped (it starts mid-frame).
+ * @param {import('@playwright/test').Page} page
+ * @param {number} ms
+ */
+function recordFrames(page, ms) {
+  return page.evaluate(async (ms) => {
+    /** @type {number[]} */
+    const intervals = [];
+    let last = performance.now();
+    const end = last + ms;
+    /** @type {Promise<void>} */
+    const done = new Promise((resolve) => {
+      /** @param {number} t */
+      const step = (t) => {
+        intervals.push(t - last);
+        last = t;
+        if (t < end) requestAnimationFrame(step);
+        else resolve();
+      };
+      requestAnimationFrame(step);
+    });
+    await done;
+    return intervals.slice(1);
+  }, ms);
+}
+
+/**
+ * Prints the `top` functions of a CDP profile by self time (share of the samples).
+ * @param {{ nodes: { id: number, callFrame: { functionName: string, url: string, lineNumber: number } }[], samples?: number[] }} profile
+ * @param {number} top
+ * @param {string} title
+ */
+function printSelfTime(profile, top, title) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  /** @type {Map<string, number>} */
+  const self = new Map();
+  const samples = profile.samples ?? [];
+  for (const id of samples) {
+    const n = byId.get(id);
+    if (!n) continue;
+    const k = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.split('/').pop()}:${n.callFrame.lineNumber}`;
+    self.set(k, (self.get(k) ?? 0) + 1);
+  }
+  console.log(title);
+  for (const [k, c] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top))
+    console.log(`    ${((100 * c) / samples.length).toFixed(1).padStart(5)}  ${k}`);
+}
+
 // --- --connections N: every page against a real lab ----------------------------------------------
 //
-//   npm run bench:renderer -- --connections 1000,5000,10000 [--active 1000] [--measure-s 10]
+//   npm run bench:renderer -- --connections 1000,5000,10000 [--sending 1000] [--measure-s 10]
 //                             [--settle-s 4] [--pages overview,connections,scroll,detail,events]
-//                             [--no-build] [--profile] [--root DIR]
+//                             [--no-build] [--profile] [--root DIR[,DIR…]]
 //
-// A lab (src-main/lab/lab.ts) with N MPTCP connections of two subflows each, --active of them
-// sending 20 kB/s (opened first; the rest idle), and the real web host looking at its client
+// A lab (src-main/lab/lab.ts) with N MPTCP connections of two subflows each, --sending of them
+// (--active is the same option's older name) sending 20 kB/s (opened first; the rest idle), and the real web host looking at its client
 // namespace (`node bin/mptcp-studio.mjs serve --netns <client> --port 0`: the production bundle in
 // out/renderer, the namespace agent, the delta feed, polling at its default 1 Hz). With several
 // sizes, the lab grows from one to the next and the page is loaded afresh for each. Debian's
@@ -379,6 +479,10 @@ try {
 // 1 Hz feed). Last, the Connections list is scrolled to its end: its last row must be the last
 // connection (rows carry aria-rowindex).
 //
+// --root DIR,DIR…: the same lab, each size measured with a web host started from each tree in
+// turn (its bin/, out/node and out/renderer; one host at a time): a before/after pair in one
+// run, on the same connections, under the same machine load.
+//
 // Also timed in the page: the app's WebSocket handler per connections event (wire parse, delta
 // applied, every store fed) and the long tasks.
 //
@@ -387,86 +491,53 @@ try {
 // handler 400-535 ms per poll, two thirds of it in the samples store (20,000 subflows against its
 // 2,048 series: each newcomer evicted the oldest by scanning them all, so the store was replaced
 // on every poll); rAF p99 433-600 ms, heap peaks up to 112 MiB. After: handler 6-9 ms, p99
-// 16.8-33.4 ms, heap peaks up to 49 MiB. Every figure: docs/performance.md.
+// 16.8-33.4 ms, heap peaks up to 49 MiB. With 1,000 of them sending (--sending 1000), the handler
+// went from 25-40 to 10-16 ms per poll once deltas were checked by predicates compiled from the
+// zod schemas and applied by position (shared/zod-fast-check.ts, shared/delta.ts). Every figure:
+// docs/performance.md.
 async function connectionsBench() {
   const SIZES = argText('connections', '10000')
     .split(',')
     .map(Number)
     .sort((a, b) => a - b);
-  const ACTIVE = Number(argText('active', '0'));
+  const ACTIVE = Number(argText('sending', argText('active', '0')));
   const MEASURE_S = Number(argText('measure-s', '10'));
   const SETTLE_S = Number(argText('settle-s', '4'));
   const PAGES = argText('pages', 'overview,connections,scroll,detail,events').split(',');
   const PROFILE = process.argv.includes('--profile');
   // --root DIR: serve from another tree's bin/, out/node and out/renderer (a copy that nobody
   // rebuilds during the run, e.g. one with the renderer as it was, for a before/after pair).
-  const HOST_ROOT = argText('root', root);
-  if (HOST_ROOT === root && !process.argv.includes('--no-build')) {
-    // The web host serves out/renderer: the same files `npm run build` puts there.
-    const web = spawnSync(
-      process.execPath,
-      [
-        'node_modules/vite/bin/vite.js',
-        'build',
-        '--config',
-        'vite.renderer.config.ts',
-        '--logLevel',
-        'warn',
-        // --profile: readable function names in the profile.
-        ...(PROFILE ? ['--minify', 'false'] : []),
-      ],
-      { cwd: root, stdio: 'inherit' },
-    );
-    if (web.status !== 0) process.exit(web.status ?? 1);
-    // What is measured is the renderer; a host bundle that does not build right now (a tree being
-    // edited) is replaced by the last one built, when there is one.
-    const node = spawnSync(process.execPath, ['scripts/build-node.mjs'], { cwd: root, stdio: 'pipe' });
-    if (node.status !== 0) {
-      if (!existsSync(join(root, 'out/node/mptcp-studio.mjs'))) {
-        process.stderr.write(node.stderr);
-        process.exit(node.status ?? 1);
-      }
-      console.log('build:node failed; using the host bundle already in out/node');
-    }
-  }
-  await bundleEntry('src-main/lab/lab.ts', 'bench-lab.mjs');
-  const { Lab, nsRun, labUnavailableReason } = await import(join(cache, 'bench-lab.mjs'));
+  const HOST_ROOTS = argText('root', root).split(',');
+  // The web host serves out/renderer: the same files `npm run build` puts there.
+  if (HOST_ROOTS.includes(root) && !process.argv.includes('--no-build'))
+    buildWebAndHost({ minify: !PROFILE });
+  /** @param {string} dir */
+  const labelOf = (dir) => (HOST_ROOTS.length > 1 ? (dir.split('/').filter(Boolean).at(-1) ?? dir) : '');
+  const { Lab, nsRun, labUnavailableReason } = await importLab();
   const reason = labUnavailableReason();
   if (reason) {
     console.error(`bench:renderer --connections needs the lab: ${reason}`);
     process.exit(2);
   }
+  /** @type {import('../src-main/lab/lab').Lab | null} */
   let lab = null;
+  /** @type {import('./lib.mjs').WebHostChild | null} */
   let serve = null;
+  /** @type {import('@playwright/test').Browser | null} */
   let browser = null;
   let url = '';
+  /** @type {Promise<void> | null} */
   let cleaning = null;
   const cleanup = () =>
     (cleaning ??= (async () => {
       await browser?.close().catch(() => undefined);
-      if (serve && serve.exitCode === null && serve.signalCode === null) {
-        const exited = new Promise((r) => serve.once('exit', r));
-        serve.kill('SIGTERM');
-        const t = setTimeout(() => serve.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(t);
-      }
+      await stopChild(serve);
       await lab?.destroy();
     })());
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-    process.on(sig, () => {
-      console.error(`\n${sig}: removing the lab`);
-      void cleanup().finally(() => process.exit(130));
-    });
-  }
+  cleanupOnSignals(cleanup);
   const orphans = () =>
     Number(/TCP: .*orphan (\d+)/.exec(readFileSync('/proc/net/sockstat', 'utf8'))?.[1] ?? 0);
-  const q = (xs, p) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? NaN;
-  };
-  const f1 = (x) => x.toFixed(1);
-  const mib = (b) => (b / 1048576).toFixed(1);
+  /** @type {PageRow[]} */
   const rows = [];
   try {
     // A previous lab's closed subflows stay orphaned for up to net.mptcp.close_timeout (60 s) and
@@ -475,23 +546,14 @@ async function connectionsBench() {
       if (waited === 0) console.log(`waiting for ${orphans()} orphaned TCP sockets to close`);
       await new Promise((r) => setTimeout(r, 1000));
     }
-    lab = await Lab.create({ paths: 2 });
-    await lab.startServer(5201);
-    serve = spawn(process.execPath, ['bin/mptcp-studio.mjs', 'serve', '--netns', lab.client, '--port', '0'], {
-      cwd: HOST_ROOT,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    url = await new Promise((resolve, reject) => {
-      createInterface({ input: serve.stdout }).on('line', (l) => {
-        const m = /(http:\/\/\S+\?token=\S+)/.exec(l);
-        if (m) resolve(m[1]);
-      });
-      serve.once('exit', (code) => reject(new Error(`web host exited (${code})`)));
-    });
-    browser = await launchChromium();
-    console.log(`Chromium ${browser.version()}, web host polling at 1 Hz`);
+    const l = await Lab.create({ paths: 2 });
+    lab = l;
+    await l.startServer(5201);
+    const b = await launchChromium();
+    browser = b;
+    console.log(`Chromium ${b.version()}, web host polling at 1 Hz`);
     const countSubflows = async () => {
-      const { stdout } = await nsRun(lab.client, 'ss', ['-tniH', 'state', 'established', 'dport', '5201'], {
+      const { stdout } = await nsRun(l.client, 'ss', ['-tniH', 'state', 'established', 'dport', '5201'], {
         timeoutMs: 120_000,
       });
       return (stdout.match(/tcp-ulp-mptcp/g) ?? []).length;
@@ -502,33 +564,57 @@ async function connectionsBench() {
       const t0 = Date.now();
       const active = Math.min(ACTIVE, N);
       if (active > openedActive) {
-        await lab.openConnections(active - openedActive, { rateBytesPerSec: 20_000 });
+        await l.openConnections(active - openedActive, { rateBytesPerSec: 20_000 });
         openedActive = active;
       }
       if (N - active > openedIdle) {
-        await lab.openConnections(N - active - openedIdle, { rateBytesPerSec: 0 });
+        await l.openConnections(N - active - openedIdle, { rateBytesPerSec: 0 });
         openedIdle = N - active;
       }
-      await lab.waitFor(`${2 * N} subflows`, countSubflows, (n) => n >= 2 * N, 300_000);
+      await l.waitFor(`${2 * N} subflows`, countSubflows, (n) => n >= 2 * N, 300_000);
       console.log(
         `\nlab ready: ${N} connections (${active} sending 20 kB/s), ${2 * N} subflows in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
       );
-      rows.push(...(await measurePages(N, active)));
+      for (const dir of HOST_ROOTS) {
+        const host = startWebHost(l.client, { cwd: dir });
+        serve = host.child;
+        url = (await host.ready).url;
+        if (HOST_ROOTS.length > 1) console.log(`web host from ${dir}`);
+        rows.push(...(await measurePages(b, N, active, labelOf(dir))));
+        await stopChild(serve);
+        serve = null;
+      }
     }
     console.log(
-      `\n| connections | page | rAF p50 / p95 / p99 / max ms | frames (> 25 ms, > 50 ms) | heap max / after GC MiB | main thread ms/s |`,
+      `\n| connections | page | rAF p50 / p95 / p99 / max ms | frames (> 25 ms, > 50 ms) | heap max / after GC MiB | main thread ms/s | feed handler p50 / max ms | long tasks (longest ms) |`,
     );
-    console.log('|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|---|');
     for (const r of rows)
       console.log(
-        `| ${r.n.toLocaleString('en')}${r.active ? `, ${r.active.toLocaleString('en')} sending` : ', idle'} | ${r.page} | ${f1(r.p50)} / ${f1(r.p95)} / ${f1(r.p99)} / ${f1(r.max)} | ${r.frames} (${r.long}, ${r.over50}) | ${mib(r.heapMax)} / ${mib(r.afterGc)} | ${f1(r.task)} |`,
+        `| ${r.n.toLocaleString('en')}${r.active ? `, ${r.active.toLocaleString('en')} sending` : ', idle'} | ${r.label ? `${r.label}: ` : ''}${r.page} | ${f1(r.p50)} / ${f1(r.p95)} / ${f1(r.p99)} / ${f1(r.max)} | ${r.frames} (${r.long}, ${r.over50}) | ${mib(r.heapMax)} / ${mib(r.afterGc)} | ${f1(r.task)} | ${f1(r.feedP50)} / ${f1(r.feedMax)} | ${r.longN} (${f1(r.longMax)}) |`,
       );
   } finally {
     await cleanup();
   }
 
-  /** Loads the page afresh and measures every page of PAGES with N connections in the lab. */
-  async function measurePages(N, active) {
+  /**
+   * One page measured: rAF intervals, heap, main thread, the feed handler's cost, long tasks.
+   * @typedef {{ n: number, active: number, label: string, page: string, p50: number, p95: number, p99: number,
+   *   max: number, frames: number, long: number, over50: number, heapMax: number, afterGc: number,
+   *   task: number, script: number, domRows: number, load: string, feedP50: number, feedMax: number,
+   *   feedN: number, fullN: number, longN: number, longMax: number }} PageRow
+   */
+
+  /**
+   * Loads the page afresh and measures every page of PAGES with N connections in the lab.
+   * @param {import('@playwright/test').Browser} browser
+   * @param {number} N
+   * @param {number} active
+   * @param {string} label which tree's host served the page (with several --root)
+   * @returns {Promise<PageRow[]>}
+   */
+  async function measurePages(browser, N, active, label) {
+    /** @type {PageRow[]} */
     const out = [];
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
     try {
@@ -538,9 +624,22 @@ async function connectionsBench() {
         // What the feed costs the page: the app's WebSocket message handler (JSON and zod parse,
         // the delta applied, every store fed) timed per connections event, and the long tasks.
         window.__bench = { feed: [], full: 0, long: [] };
-        const add = WebSocket.prototype.addEventListener;
-        WebSocket.prototype.addEventListener = function (type, f, opts) {
-          if (type !== 'message') return add.call(this, type, f, opts);
+        // The page's WebSocket (globalThis: this module's names are Node's).
+        const PageWebSocket = globalThis.WebSocket;
+        // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with .call(this), on the socket
+        const add = PageWebSocket.prototype.addEventListener;
+        /**
+         * @this {WebSocket}
+         * @param {string} type
+         * @param {EventListenerOrEventListenerObject} f
+         * @param {boolean | AddEventListenerOptions} [opts]
+         */
+        const addEventListener = function (type, f, opts) {
+          if (type !== 'message' || typeof f !== 'function') return add.call(this, type, f, opts);
+          /**
+           * @this {WebSocket}
+           * @param {MessageEvent} ev
+           */
           const timed = function (ev) {
             const t0 = performance.now();
             f.call(this, ev);
@@ -551,12 +650,16 @@ async function connectionsBench() {
               if (data.includes('"kind":"full"')) window.__bench.full++;
             }
           };
-          return add.call(this, type, timed, opts);
+          return add.call(this, type, /** @type {EventListener} */ (timed), opts);
         };
+        PageWebSocket.prototype.addEventListener = /** @type {WebSocket['addEventListener']} */ (
+          addEventListener
+        );
         new PerformanceObserver((list) => {
           for (const e of list.getEntries()) window.__bench.long.push(e.duration);
         }).observe({ type: 'longtask' });
       });
+      /** @type {string[]} */
       const errors = [];
       page.on('pageerror', (e) => errors.push(e.message));
       const cdp = await context.newCDPSession(page);
@@ -587,16 +690,19 @@ async function connectionsBench() {
       // Clicks go through the DOM rather than Playwright's actionability checks, which time out
       // on a page that is busy for seconds (as it was at 10,000 connections before virtualisation).
       const LONG = { timeout: 120_000 };
+      /** @param {string} selector */
       const click = (selector) =>
         page.waitForFunction(
           (sel) => {
-            const el = document.querySelector(sel);
-            el?.click();
-            return el !== null;
+            const el = document.querySelector(/** @type {string} */ (sel));
+            if (!(el instanceof HTMLElement)) return false;
+            el.click();
+            return true;
           },
           selector,
           { ...LONG, polling: 250 },
         );
+      /** @param {string} name */
       const go = async (name) => {
         switch (name) {
           case 'overview':
@@ -639,6 +745,7 @@ async function connectionsBench() {
           window.__bench.long = [];
         });
         const m0 = await metrics();
+        /** @type {number[]} */
         const heap = [];
         let measuring = true;
         const sampler = (async () => {
@@ -656,21 +763,7 @@ async function connectionsBench() {
                 }
               })()
             : null;
-        const frames = await page.evaluate(async (ms) => {
-          const intervals = [];
-          let last = performance.now();
-          const end = last + ms;
-          await new Promise((resolve) => {
-            const step = (t) => {
-              intervals.push(t - last);
-              last = t;
-              if (t < end) requestAnimationFrame(step);
-              else resolve();
-            };
-            requestAnimationFrame(step);
-          });
-          return intervals.slice(1);
-        }, MEASURE_S * 1000);
+        const frames = await recordFrames(page, MEASURE_S * 1000);
         measuring = false;
         await sampler;
         await scroller;
@@ -679,20 +772,11 @@ async function connectionsBench() {
         if (PROFILE) {
           // --profile: where the page's script time goes, by function self time.
           const { profile } = await cdp.send('Profiler.stop');
-          const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-          const self = new Map();
-          for (const id of profile.samples) {
-            const n = byId.get(id);
-            const k = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.split('/').pop()}:${n.callFrame.lineNumber}`;
-            self.set(k, (self.get(k) ?? 0) + 1);
-          }
-          const total = profile.samples.length;
-          console.log(`  ${name}: profile (self % of samples)`);
-          for (const [k, c] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 20))
-            console.log(`    ${((100 * c) / total).toFixed(1).padStart(5)}  ${k}`);
+          printSelfTime(profile, 20, `  ${name}: profile (self % of samples)`);
         }
         await gc();
         const afterGc = await heapUsed();
+        /** @param {string} k */
         const perSec = (k) => (((m1[k] ?? 0) - (m0[k] ?? 0)) * 1000) / MEASURE_S;
         const domRows = await page.evaluate(
           () =>
@@ -701,6 +785,7 @@ async function connectionsBench() {
         const row = {
           n: N,
           active,
+          label,
           page: name,
           p50: q(frames, 0.5),
           p95: q(frames, 0.95),
@@ -714,7 +799,7 @@ async function connectionsBench() {
           task: perSec('TaskDuration'),
           script: perSec('ScriptDuration'),
           domRows,
-          load: `${load0.toFixed(1)} -> ${loadavg()[0].toFixed(1)}`,
+          load: `${f1(load0 ?? NaN)} -> ${f1(loadavg()[0] ?? NaN)}`,
           feedP50: q(feedCost.feed, 0.5),
           feedMax: Math.max(0, ...feedCost.feed),
           feedN: feedCost.feed.length,
@@ -724,7 +809,7 @@ async function connectionsBench() {
         };
         out.push(row);
         console.log(
-          `  ${name.padEnd(12)} rAF ms p50 ${f1(row.p50)}  p95 ${f1(row.p95)}  p99 ${f1(row.p99)}  max ${f1(row.max)}  ` +
+          `  ${label ? `${label}: ` : ''}${name.padEnd(12)} rAF ms p50 ${f1(row.p50)}  p95 ${f1(row.p95)}  p99 ${f1(row.p99)}  max ${f1(row.max)}  ` +
             `(${row.frames} frames; > 25 ms: ${row.long}, > 50 ms: ${row.over50})  heap max ${mib(row.heapMax)} MiB, ` +
             `after GC ${mib(row.afterGc)} MiB  main thread ${f1(row.task)} ms/s (script ${f1(row.script)})  ` +
             `${domRows} table rows in the DOM  load ${row.load}\n` +
@@ -739,7 +824,7 @@ async function connectionsBench() {
         const reach = await page.evaluate(async () => {
           const list = document.querySelector('[data-testid="conn-list"]');
           const scroller = list ?? document.scrollingElement;
-          scroller.scrollTop = scroller.scrollHeight;
+          if (scroller) scroller.scrollTop = scroller.scrollHeight;
           await new Promise((r) => setTimeout(r, 500));
           const inDom = [...document.querySelectorAll('[data-testid^="conn-row-"]')];
           return {

@@ -18,7 +18,7 @@ import {
   syntheticSnapshot,
   syntheticSubflow,
   type Rand,
-} from './synthetic';
+} from './testing/synthetic';
 
 /** JSON round trip and schema parse: what a receiver actually gets. */
 function overTheWire(d: ConnectionsDelta): ConnectionsDelta {
@@ -192,6 +192,36 @@ describe('diffSnapshots / applyDelta', () => {
     expect(applyDelta(a, d)).toEqual(b);
   });
 
+  it('carries a subflow moving to another interface (ifname), and one losing its route (null)', () => {
+    const r = prng(11);
+    const a0 = syntheticSnapshot(r, 1, 0, 2);
+    const c0 = a0.connections[0]!;
+    const a = { ...a0, connections: [{ ...c0, subflows: c0.subflows.map((s) => ({ ...s, ifname: 'c1' })) }] };
+    const c = a.connections[0]!;
+    const b = {
+      ...a,
+      connections: [
+        {
+          ...c,
+          subflows: [
+            { ...c.subflows[0]!, ifname: 'c0' },
+            { ...c.subflows[1]!, ifname: null },
+          ],
+        },
+      ],
+    };
+    const d = overTheWire(diffSnapshots(a, b, 2, 1));
+    const at = SUBFLOW_FIELDS.indexOf('ifname');
+    expect(d.changed?.[0]?.subflows?.changed).toEqual([
+      { i: 0, f: [at, 'c0'] },
+      { i: 1, f: [at, null] },
+    ]);
+    expect(applyDelta(a, d)).toEqual(b);
+    expect(() =>
+      applyDelta(a, { ...d, changed: [{ token: c.token, subflows: { changed: [{ i: 0, f: [at, 7] }] } }] }),
+    ).toThrow(DeltaMismatchError);
+  });
+
   it('steady traffic at 1,000 connections: a delta is much smaller than the snapshot', () => {
     const r = prng(42);
     const a = syntheticSnapshot(r, 1000, 0, 2);
@@ -201,6 +231,74 @@ describe('diffSnapshots / applyDelta', () => {
     const full = JSON.stringify(b).length;
     const delta = JSON.stringify(d).length;
     expect(delta).toBeLessThan(full * 0.6);
+  });
+
+  it('applies in place the usual delta (changes only) exactly as the general case, edge cases included', () => {
+    const r = prng(31);
+    const head = {
+      kind: 'delta',
+      seq: 2,
+      baseSeq: 1,
+      takenAtMs: 5,
+      pollDurationUs: 1,
+      orphanSubflows: 0,
+    } as const;
+    const a = syntheticSnapshot(r, 30, 0, 2);
+    const [c0, c1] = a.connections as [Connection, Connection];
+    const sent = -(CONNECTION_FIELDS.indexOf('bytesSent') + 1);
+    const rtt = SUBFLOW_FIELDS.indexOf('rttUs');
+    // The same list with an `order` equal to its order goes the general way: the reference.
+    const general = (d: ConnectionsDelta) =>
+      applyDelta(a, { ...d, order: a.connections.map((c) => c.token) });
+    const cases: ConnectionsDelta[] = [
+      { ...head, changed: [{ token: c1.token, f: [sent, 5] }] },
+      // Named twice: the last change wins, as in the general case.
+      {
+        ...head,
+        changed: [
+          { token: c0.token, f: [sent, 5] },
+          { token: c0.token, f: [sent, 7] },
+        ],
+      },
+      {
+        ...head,
+        changed: [
+          {
+            token: c0.token,
+            subflows: {
+              changed: [
+                { i: 1, f: [rtt, 10] },
+                { i: 1, f: [rtt, 20] },
+              ],
+            },
+          },
+        ],
+      },
+      { ...head, changed: [{ token: c1.token, subflows: { changed: [{ i: 0, f: [rtt, 99] }] } }] },
+    ];
+    for (const d of cases) {
+      const fast = applyDelta(a, d);
+      expect(fast).toEqual(general(d));
+      // Unchanged connections and subflows keep their identity.
+      fast.connections.forEach((c, i) => {
+        const was = a.connections[i] as Connection;
+        if (!d.changed?.some((ch) => ch.token === was.token)) expect(c).toBe(was);
+      });
+    }
+    expect(applyDelta(a, cases[3] as ConnectionsDelta).connections[1]?.subflows[1]).toBe(c1.subflows[1]);
+    // Unknown token or subflow: refused either way.
+    for (const bad of [
+      { ...head, changed: [{ token: 7, f: [sent, 1] }] },
+      { ...head, changed: [{ token: c0.token, subflows: { changed: [{ i: 5, f: [rtt, 1] }] } }] },
+    ])
+      expect(() => applyDelta(a, bad)).toThrow(DeltaMismatchError);
+    // A chain keeps applying right after the list it indexed was changed in place (a misuse).
+    const b = applyDelta(a, cases[0] as ConnectionsDelta);
+    const list = b.connections;
+    [list[0], list[1]] = [list[1] as Connection, list[0] as Connection];
+    const next = applyDelta(b, { ...head, seq: 3, baseSeq: 2, changed: [{ token: c0.token, f: [sent, 1] }] });
+    expect(next.connections[1]?.bytesSent).toBe(c0.bytesSent + 1);
+    expect(next.connections[0]).toBe(list[0]);
   });
 
   it('refuses a delta that does not fit its base', () => {

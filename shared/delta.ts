@@ -27,6 +27,7 @@ import {
   type ConnectionsSnapshot,
   type Subflow,
 } from './types';
+import { fastCheck, type FastCheck } from './zod-fast-check';
 
 const u32 = z.number().int().min(0).max(0xffffffff);
 const seqSchema = z.number().int().min(0);
@@ -117,6 +118,11 @@ export const CONNECTION_FIELDS = Object.keys(ConnectionSchema.shape).filter(
   (k) => k !== 'token' && k !== 'subflows',
 ) as (keyof Omit<Connection, 'token' | 'subflows'>)[];
 export const SUBFLOW_FIELDS = Object.keys(SubflowSchema.shape) as (keyof Subflow)[];
+/** Each field's schema compiled to a cheap check (shared/zod-fast-check.ts), by field code. */
+const checksOf = (fields: readonly string[], shape: Record<string, z.ZodType>): (FastCheck | null)[] =>
+  fields.map((f) => (shape[f] ? fastCheck(shape[f]) : null));
+const CONNECTION_CHECKS = checksOf(CONNECTION_FIELDS, ConnectionSchema.shape);
+const SUBFLOW_CHECKS = checksOf(SUBFLOW_FIELDS, SubflowSchema.shape);
 
 /** Equality for the JSON values in a snapshot (numbers, strings, booleans, null, flat objects). */
 function same(a: unknown, b: unknown): boolean {
@@ -160,6 +166,7 @@ function unpack<T extends object>(
   packed: Packed,
   fields: readonly (keyof T)[],
   shape: Record<string, z.ZodType>,
+  checks: readonly (FastCheck | null)[],
   what: string,
 ): T {
   if (packed.length % 2 !== 0) throw new DeltaMismatchError(`${what}: odd packed field list`);
@@ -179,6 +186,11 @@ function unpack<T extends object>(
         throw new DeltaMismatchError(`${what}: increment of non-number ${String(field)}`);
       }
       value = was + value;
+    }
+    // The compiled check passes only values zod would return unchanged; zod decides the rest.
+    if (checks[k]?.(value)) {
+      out[field] = value as T[keyof T];
+      continue;
     }
     const checked = shape[field as string]?.safeParse(value);
     if (!checked?.success) throw new DeltaMismatchError(`${what}: bad value for ${String(field)}`);
@@ -311,8 +323,34 @@ function reorder<T, K>(items: T[], order: readonly K[], key: (t: T) => K, what: 
   });
 }
 
+/**
+ * The usual subflows delta (only changed fields, no subflow added, removed or moved) applied by
+ * position, without the keys and sets of the general case; null when it is not that case or
+ * names a subflow twice (then the general case decides, with its exact semantics).
+ */
+function applySubflowChanges(prev: readonly Subflow[], d: SubflowsDelta, token: number): Subflow[] | null {
+  if (d.replace || d.removed || d.added || d.order) return null;
+  const out = prev.slice();
+  for (const { i, f } of d.changed ?? []) {
+    const s = prev[i];
+    if (s === undefined) throw new DeltaMismatchError(`connection ${token}: no subflow #${i}`);
+    if (out[i] !== s) return null; // named twice
+    out[i] = unpack(
+      s,
+      f,
+      SUBFLOW_FIELDS,
+      SubflowSchema.shape,
+      SUBFLOW_CHECKS,
+      `connection ${token} subflow #${i}`,
+    );
+  }
+  return out;
+}
+
 function applySubflows(prev: readonly Subflow[], d: SubflowsDelta, token: number): Subflow[] {
   if (d.replace) return [...d.replace];
+  const fast = applySubflowChanges(prev, d, token);
+  if (fast) return fast;
   const removed = new Set(d.removed ?? []);
   const changes = new Map((d.changed ?? []).map((c) => [c.i, c.f]));
   for (const i of [...removed, ...changes.keys()]) {
@@ -322,7 +360,18 @@ function applySubflows(prev: readonly Subflow[], d: SubflowsDelta, token: number
   prev.forEach((s, i) => {
     if (removed.has(i)) return;
     const f = changes.get(i);
-    out.push(f ? unpack(s, f, SUBFLOW_FIELDS, SubflowSchema.shape, `connection ${token} subflow #${i}`) : s);
+    out.push(
+      f
+        ? unpack(
+            s,
+            f,
+            SUBFLOW_FIELDS,
+            SubflowSchema.shape,
+            SUBFLOW_CHECKS,
+            `connection ${token} subflow #${i}`,
+          )
+        : s,
+    );
   });
   const keys = new Set(out.map(subflowKey));
   for (const s of d.added ?? []) {
@@ -331,6 +380,65 @@ function applySubflows(prev: readonly Subflow[], d: SubflowsDelta, token: number
     out.push(s);
   }
   return d.order ? reorder(out, d.order, subflowKey, `connection ${token} subflow`) : out;
+}
+
+/**
+ * Token -> position of every connection list applyDelta has met, so that a poll where the same
+ * connections stay in place (the usual one under traffic: only fields change) costs the changed
+ * connections and one array copy, not a pass with sets over all of them. The list it returns has
+ * the same tokens at the same positions, so it shares the index.
+ */
+const positions = new WeakMap<readonly Connection[], Map<number, number>>();
+
+function positionsOf(connections: readonly Connection[]): Map<number, number> {
+  let index = positions.get(connections);
+  if (!index) {
+    index = new Map();
+    for (let i = 0; i < connections.length; i++) index.set((connections[i] as Connection).token, i);
+    // Tokens not unique show as index.size < length: applyChanges then leaves it to the general case.
+    positions.set(connections, index);
+  }
+  return index;
+}
+
+/**
+ * The usual delta (only changes, no connection added, removed or moved) applied by position;
+ * null when it is not that case, or tokens repeat, or a connection is named twice (then the
+ * general case decides, with its exact semantics).
+ */
+function applyChanges(base: readonly Connection[], delta: ConnectionsDelta): Connection[] | null {
+  if (delta.removed || delta.added || delta.order) return null;
+  const index = positionsOf(base);
+  if (index.size !== base.length) return null;
+  const out = base.slice();
+  for (const change of delta.changed ?? []) {
+    const i = index.get(change.token);
+    const c = i === undefined ? undefined : base[i];
+    // Unknown: the general case throws. Elsewhere: the list was changed in place after it was
+    // indexed (snapshots are meant to be immutable), so index it again.
+    if (i === undefined || c === undefined) return null;
+    if (c.token !== change.token) {
+      positions.delete(base);
+      return null;
+    }
+    if (out[i] !== c) return null; // named twice
+    const fields = change.f
+      ? unpack(
+          c,
+          change.f,
+          CONNECTION_FIELDS,
+          ConnectionSchema.shape,
+          CONNECTION_CHECKS,
+          `connection ${c.token}`,
+        )
+      : c;
+    out[i] = {
+      ...fields,
+      subflows: change.subflows ? applySubflows(c.subflows, change.subflows, c.token) : c.subflows,
+    };
+  }
+  positions.set(out, index);
+  return out;
 }
 
 /**
@@ -344,6 +452,8 @@ export function applyDelta(base: ConnectionsSnapshot, delta: ConnectionsDelta): 
     orphanSubflows: delta.orphanSubflows,
   };
   if (delta.replace) return { ...meta, connections: [...delta.replace] };
+  const fast = applyChanges(base.connections, delta);
+  if (fast) return { ...meta, connections: fast };
   const removed = new Set(delta.removed ?? []);
   const changes = new Map((delta.changed ?? []).map((c) => [c.token, c]));
   const known = new Set(base.connections.map((c) => c.token));
@@ -362,7 +472,14 @@ export function applyDelta(base: ConnectionsSnapshot, delta: ConnectionsDelta): 
       continue;
     }
     const fields = change.f
-      ? unpack(c, change.f, CONNECTION_FIELDS, ConnectionSchema.shape, `connection ${c.token}`)
+      ? unpack(
+          c,
+          change.f,
+          CONNECTION_FIELDS,
+          ConnectionSchema.shape,
+          CONNECTION_CHECKS,
+          `connection ${c.token}`,
+        )
       : c;
     connections.push({
       ...fields,

@@ -217,6 +217,28 @@ describe('WsClient', () => {
     expect(client.get().detail).toContain('unknown event mptcp:something:new');
   });
 
+  it('refuses malformed connections deltas (checked without zod on good input, by zod otherwise)', () => {
+    const { client, ws } = makeClient();
+    ws.open();
+    const listener = vi.fn();
+    client.on('mptcp:connections:delta', listener);
+    const head = { kind: 'delta', seq: 2, baseSeq: 1, takenAtMs: 5, pollDurationUs: 1, orphanSubflows: 0 };
+    const good = { ...head, changed: [{ token: 7, f: [-14, 1200] }] };
+    const bad: unknown[] = [
+      { ...head, changed: [{ token: -7, f: [-14, 1200] }] }, // token not a u32
+      { ...head, changed: [{ token: 7, f: [-14, 1200], extra: 1 }] }, // unknown key (strict)
+      { ...head, changed: [{ token: 7, f: [-14, [1]] }] }, // a packed value no field has
+      { ...head, seq: 2.5 },
+      { ...head, kind: 'diff' },
+      { ...head, added: [{ token: 1 }] }, // a connection without its fields
+    ];
+    for (const payload of bad) ws.receive({ t: 'event', name: 'mptcp:connections:delta', payload });
+    expect(listener).not.toHaveBeenCalled();
+    expect(client.get().detail).toContain('malformed mptcp:connections:delta event');
+    ws.receive({ t: 'event', name: 'mptcp:connections:delta', payload: good });
+    expect(listener).toHaveBeenCalledWith(good);
+  });
+
   it('a throwing listener does not stop the others', () => {
     const { client, ws } = makeClient();
     ws.open();

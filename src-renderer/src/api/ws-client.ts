@@ -1,6 +1,8 @@
 /**
  * MptcpApi over the web host's WebSocket (framing: shared/wire.ts). Every incoming message is
- * parsed with the contract's zod schemas: a malformed result becomes an `{ok:false}` INTERNAL
+ * parsed with the contract's zod schemas (a check compiled from them first, zod for anything it
+ * does not pass: shared/zod-fast-check.ts, same verdicts, a fraction of the time on the
+ * connections feed): a malformed result becomes an `{ok:false}` INTERNAL
  * result for its call, a malformed event is dropped and reported on the connection status. Nothing
  * the server sends can throw into the page.
  *
@@ -23,6 +25,7 @@ import {
 } from '../../../shared/contract';
 import type { ApiError, ErrorCode, Result } from '../../../shared/result';
 import { ServerMessageSchema, type WireCall } from '../../../shared/wire';
+import { parseFast } from '../../../shared/zod-fast-check';
 import { UNAUTHORISED_MESSAGE, type ConnectionInfo, type ConnectionSource } from './connection';
 
 /** Close code the web host sends when auth fails after the upgrade. */
@@ -313,7 +316,7 @@ export class WsClient implements MptcpApi, ConnectionSource {
       this.protocolError('dropped a message from the server that is not JSON');
       return;
     }
-    const parsed = ServerMessageSchema.safeParse(raw);
+    const parsed = parseFast(ServerMessageSchema, raw);
     if (!parsed.success) {
       const id = (raw as { t?: unknown; id?: unknown } | null)?.id;
       const isResult = (raw as { t?: unknown } | null)?.t === 'result';
@@ -352,7 +355,7 @@ export class WsClient implements MptcpApi, ConnectionSource {
       this.settle(id, result);
       return;
     }
-    const value = methods[call.method].result.safeParse(result.value);
+    const value = parseFast(methods[call.method].result, result.value);
     this.settle(
       id,
       value.success
@@ -366,7 +369,7 @@ export class WsClient implements MptcpApi, ConnectionSource {
       this.protocolError(`dropped unknown event ${name}`);
       return;
     }
-    const parsed = events[name].safeParse(payload);
+    const parsed = parseFast(events[name], payload);
     if (!parsed.success) {
       this.protocolError(`dropped a malformed ${name} event (${describeIssue(parsed.error)})`);
       return;

@@ -6,7 +6,7 @@ import {
   syntheticConnection,
   syntheticSnapshot,
   type Rand,
-} from '../../../shared/synthetic';
+} from '../../../shared/testing/synthetic';
 import type { Connection, ConnectionsSnapshot, Subflow } from '../../../shared/types';
 import { hostPort, tokenHex } from '../format';
 import { ConnectionsIndex, RateTracker, type Rates, type Sort, type SortKey } from './connections-index';
