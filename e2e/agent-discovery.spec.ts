@@ -371,8 +371,10 @@ test('the polkit route: pkexec starts the agent with the shipped action, and the
     await expect
       .poll(() => web.output())
       .toContain('writing through the privileged agent at /run/mptcp-studio/agent.sock');
-    // The launcher gave the socket to nobody's own group, not to everyone.
-    expect(inNs(['stat', '-c', '%U:%G:%a', '/run/mptcp-studio/agent.sock']).trim()).toBe('root:nogroup:660');
+    // nobody is not in mptcp-studio: the launcher gave the socket to nobody alone, not to a group
+    // others may share; the directory is root's.
+    expect(inNs(['stat', '-c', '%U:%G:%a', '/run/mptcp-studio/agent.sock']).trim()).toBe('nobody:root:600');
+    expect(inNs(['stat', '-c', '%U:%G:%a', '/run/mptcp-studio']).trim()).toBe('root:root:755');
     const log = { stdout: inNs(['cat', '/run/mptcp-studio/agent.log']) };
     expect(log.stdout).toContain('"event":"listening"');
     expect(log.stdout).toContain('"uid":65534');

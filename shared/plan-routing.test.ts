@@ -4,10 +4,17 @@
  * routes are touched) and their impact on live traffic.
  */
 import { describe, expect, it } from 'vitest';
-import { MptcpConfigSchema, parseProfile, STUDIO_RTPROT, type MptcpConfig } from './config';
+import {
+  MAX_SOURCE_RULES,
+  MptcpConfigSchema,
+  parseProfile,
+  RoutingConfigSchema,
+  STUDIO_RTPROT,
+  type MptcpConfig,
+} from './config';
 import { formatExport } from './export-formats';
 import { exportConfig, invertStep, planConfig, planView, shellForStep, type Step } from './plan';
-import { networkOf, withSourceRules } from './plan-routing';
+import { exportRouting, networkOf, shellForRoutingStep, withSourceRules } from './plan-routing';
 import type { RouteEntry, RouteRule, RoutingState } from './routing';
 import { kernelStatus } from './testing/status-fixtures';
 import { prng, syntheticConnection } from './testing/synthetic';
@@ -423,5 +430,62 @@ it('withSourceRules adds to the rules MPTCP Studio has, never replaces them', ()
         { address: '10.1.1.2', ifname: 'c1' },
       ],
     },
+  });
+});
+
+describe('export of what the kernel holds', () => {
+  /** An owned rule for `src` in `table` with its default route out of `ifname`. */
+  const owned = (src: string, table: number, ifname: string): { rule: RouteRule; route: RouteEntry } => ({
+    rule: rule({ priority: table, table, src, srcLen: 32, protocol: STUDIO_RTPROT }),
+    route: route({ table, ifname, gateway: '10.1.2.1', protocol: STUDIO_RTPROT }),
+  });
+
+  it('leaves out what a config cannot say, so the export passes its own schema', () => {
+    const live = [
+      owned('10.1.2.2', 10001, 'c2'),
+      owned('10.1.2.2', 10002, 'c2'), // a second rule for the same address
+      owned('10.1.9.2', 10003, 'bad name;x'), // an interface name the config refuses
+      owned('10.1.8.2', 10004, 'sixteen-chars-xx'), // longer than IFNAMSIZ - 1
+      ...Array.from({ length: MAX_SOURCE_RULES + 5 }, (_, i) =>
+        owned(`10.2.${Math.floor(i / 200)}.${(i % 200) + 1}`, 10010 + i, 'c1'),
+      ),
+    ];
+    const o = overview({
+      rules: live.map((l) => l.rule),
+      routes: live.map((l) => l.route),
+      rpFilter: { all: 0, byIfname: { c1: 1, c2: 1, c3: 0, default: 2 }, writable: true },
+    });
+    o.interfaces.push(ifc(9, 'default', '10.9.9.2'));
+    const exported = exportRouting(o)!;
+    expect(RoutingConfigSchema.safeParse(exported).success).toBe(true);
+    const rules = exported.sourceRules!;
+    expect(rules).toHaveLength(MAX_SOURCE_RULES);
+    expect(rules[0]).toEqual({ address: '10.1.2.2', ifname: 'c2', table: 10001, gateway: '10.1.2.1' });
+    expect(rules.filter((r) => r.address === '10.1.2.2')).toHaveLength(1);
+    expect(rules.some((r) => r.ifname !== 'c1' && r.ifname !== 'c2')).toBe(false);
+    expect(exported.rpFilter).toEqual({ c1: 1, c2: 1, c3: 0 });
+  });
+
+  it("quotes the kernel's interface name in a route-del's shell line", () => {
+    const step = {
+      kind: 'route-del' as const,
+      route: {
+        family: 'inet' as const,
+        table: 10001,
+        dst: null,
+        dstLen: 0,
+        gateway: '10.1.2.1',
+        ifindex: 7,
+        ifname: "x$(reboot)'y",
+        prefsrc: null,
+        scope: 0,
+      },
+    };
+    expect(shellForRoutingStep(step)).toBe(
+      `ip route del default via 10.1.2.1 dev 'x$(reboot)'\\''y' table 10001 proto ${STUDIO_RTPROT}`,
+    );
+    expect(shellForRoutingStep({ ...step, route: { ...step.route, ifname: 'c2' } })).toBe(
+      `ip route del default via 10.1.2.1 dev c2 table 10001 proto ${STUDIO_RTPROT}`,
+    );
   });
 });

@@ -17,6 +17,8 @@
  */
 import {
   addressKey,
+  MAX_SOURCE_RULES,
+  SourceRuleSchema,
   SOURCE_TABLE_MAX,
   SOURCE_TABLE_MIN,
   STUDIO_RTPROT,
@@ -160,9 +162,19 @@ export function invertRoutingStep(s: RoutingStep): RoutingStep {
 /** Adding or deleting something is never a no-op: the planner only plans what differs. */
 export const isNoopRoutingStep = (_s: RoutingStep): boolean => false;
 
-function routeText(r: RouteSpec): string {
+function routeText(r: RouteSpec, dev: (ifname: string) => string = (n) => n): string {
   const dst = r.dst === null ? 'default' : `${r.dst}/${r.dstLen}`;
-  return `${dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${r.ifname}${r.prefsrc ? ` src ${r.prefsrc}` : ''}`;
+  return `${dst}${r.gateway ? ` via ${r.gateway}` : ''} dev ${dev(r.ifname)}${r.prefsrc ? ` src ${r.prefsrc}` : ''}`;
+}
+
+/**
+ * One shell word: as it is when it holds only characters no shell treats specially, else in single
+ * quotes. A route-del names the interface the kernel reported, and Linux allows far more in an
+ * interface name than a shell reads literally (only '/', ':' and whitespace are refused:
+ * dev_valid_name, net/core/dev.c).
+ */
+export function shellWord(s: string): string {
+  return /^[A-Za-z0-9_.:@%+=,/-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
 }
 
 export function describeRoutingStep(s: RoutingStep): string {
@@ -190,7 +202,7 @@ export function shellForRoutingStep(s: RoutingStep): string {
     case 'route-del': {
       const r = s.route;
       const scope = r.scope === 253 && r.family === 'inet' ? ' scope link' : '';
-      return `ip ${r.family === 'inet6' ? '-6 ' : ''}route ${s.kind === 'route-add' ? 'add' : 'del'} ${routeText(r)}${scope} table ${r.table} proto ${STUDIO_RTPROT}`;
+      return `ip ${r.family === 'inet6' ? '-6 ' : ''}route ${s.kind === 'route-add' ? 'add' : 'del'} ${routeText(r, shellWord)}${scope} table ${r.table} proto ${STUDIO_RTPROT}`;
     }
   }
 }
@@ -506,24 +518,40 @@ export function planRouting(
   return [...ruleDels, ...routeDels, ...routeAdds, ...ruleAdds, ...rp];
 }
 
-/** The live source rules as a config (export): only MPTCP Studio's, with their interface and gateway. */
+/**
+ * The live source rules as a config (export): only MPTCP Studio's, with their interface and gateway.
+ * The kernel may hold what a config cannot say (an interface name the config refuses, two rules
+ * for one address, a table used twice, more than MAX_SOURCE_RULES): such rules are left out, the
+ * first of each address and table kept, so the export always passes RoutingConfigSchema.
+ */
 export function exportRouting(o: Overview): MptcpConfig['routing'] | undefined {
   const live = o.routing;
   if (!live) return undefined;
   const sourceRules: SourceRule[] = [];
+  const addresses = new Set<string>();
+  const tables = new Set<number>();
   const ownedRoutes = live.routes.filter(isOwnedRoute);
   for (const r of live.rules.filter(isOwnedRule)) {
+    if (sourceRules.length >= MAX_SOURCE_RULES) break;
     const routes = ownedRoutes.filter((x) => x.table === r.table && x.family === r.family);
     const dev = routes.find((x) => x.ifname !== null)?.ifname;
     if (!dev || r.src === null) continue; // its routes are gone (the link went down): nothing to export
     const gw = routes.find((x) => x.dstLen === 0 && x.gateway !== null)?.gateway;
-    sourceRules.push({ address: r.src, ifname: dev, table: r.table, ...(gw ? { gateway: gw } : {}) });
+    const candidate = { address: r.src, ifname: dev, table: r.table, ...(gw ? { gateway: gw } : {}) };
+    const parsed = SourceRuleSchema.safeParse(candidate);
+    if (!parsed.success) continue;
+    const key = addressKey(r.src) ?? r.src;
+    if (addresses.has(key) || tables.has(r.table)) continue;
+    addresses.add(key);
+    tables.add(r.table);
+    sourceRules.push(parsed.data);
   }
   const rpFilter: Record<string, 0 | 1 | 2> = {};
   for (const ifc of o.interfaces) {
     const v = live.rpFilter.byIfname[ifc.name];
     if (ifc.loopback || (v !== 0 && v !== 1 && v !== 2)) continue;
     if (!/^[A-Za-z0-9_.:@-]{1,15}$/.test(ifc.name) || /[*?[]/.test(ifc.name)) continue;
+    if (ifc.name === 'all' || ifc.name === 'default') continue; // the config reads these as global
     if (Object.keys(rpFilter).length >= 1024) break;
     rpFilter[ifc.name] = v;
   }

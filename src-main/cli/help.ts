@@ -123,6 +123,8 @@ options:
   --socket PATH       the Unix socket to listen on (mode 0660)
   --socket-group GROUP
                       the group (name or gid) that may connect
+  --socket-owner UID  give the socket to this uid alone (mode 0600; the pkexec launcher, for a
+                      user outside the mptcp-studio group)
   --label NAME        the network namespace's name in logs and state files
   --metrics-listen ADDR:PORT
                       also serve Prometheus metrics at http://ADDR:PORT/metrics
@@ -156,7 +158,7 @@ export const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
     'token-file',
   ],
   cc: [...TARGET_OPTIONS, 'json'],
-  agent: ['socket', 'socket-group', 'label', 'metrics-listen'],
+  agent: ['socket', 'socket-group', 'socket-owner', 'label', 'metrics-listen'],
 };
 
 /**

@@ -77,7 +77,7 @@ commands:
                 the subflow check: a subflow from every interface to a responder, a known
                 payload over them; per path: joins OK, refused, dropped, or broken by data
                 (see: subflows --help)
-  agent --socket PATH [--socket-group GROUP]
+  agent --socket PATH [--socket-group GROUP] [--socket-owner UID]
                 run the privileged agent (root or CAP_NET_ADMIN) on a Unix socket; every
                 change is logged to stderr as one JSON line
 
@@ -157,6 +157,7 @@ export async function main(argv: string[]): Promise<number> {
       format: { type: 'string', default: 'json' },
       socket: { type: 'string' },
       'socket-group': { type: 'string' },
+      'socket-owner': { type: 'string' },
       'agent-socket': { type: 'string' },
       'metrics-listen': { type: 'string' },
       'tls-cert': { type: 'string' },
@@ -187,6 +188,7 @@ export async function main(argv: string[]): Promise<number> {
       values['socket-group'],
       values.label ?? null,
       values['metrics-listen'],
+      values['socket-owner'],
     );
   }
   if (cmd === 'agent') {
@@ -397,7 +399,11 @@ async function runSocketAgent(
   group: string | undefined,
   label: string | null,
   metricsListen?: string,
+  owner?: string,
 ): Promise<number> {
+  // One user's socket (the pkexec launcher for a user outside the group): 0600, theirs alone.
+  if (owner !== undefined && !/^\d+$/.test(owner))
+    throw new CliError(`--socket-owner takes a numeric uid, not "${owner}"`);
   const engine = new LocalEngine({ netnsLabel: label });
   // A socket left by a previous run that died: remove it, but only if nobody answers on it.
   if (existsSync(path)) {
@@ -424,8 +430,9 @@ async function runSocketAgent(
   await engine.recover();
   const server = await serveAgentSocket(engine, {
     path,
-    mode: 0o660,
+    mode: owner !== undefined ? 0o600 : 0o660,
     log,
+    ...(owner !== undefined ? { uid: Number(owner) } : {}),
     ...(group !== undefined ? { gid: await resolveGroup(group) } : {}),
   });
   log({ time: new Date().toISOString(), event: 'listening', path });

@@ -25,10 +25,13 @@ import type { KernelStatus } from '../../../shared/types';
 import { fakeBackend, sampleStatus } from '../../testing/fake-backend';
 import {
   DiscoveringBackend,
+  agentLauncherPath,
   agentSocketPath,
+  checkPolkit,
   DEFAULT_AGENT_SOCKET,
   probeAgent,
   processHasNetAdmin,
+  untrustedLauncher,
 } from './discovery';
 import { serveAgentSocket } from './server';
 
@@ -268,9 +271,7 @@ describe('DiscoveringBackend', () => {
     const b = new DiscoveringBackend(local, {
       socketPath: path,
       watchIntervalMs: 50,
-      // The agent reads each client's credentials from /proc before it answers: on a loaded
-      // machine that alone has taken more than 500 ms.
-      probeTimeoutMs: 2000,
+      probeTimeoutMs: 500,
       log: (l) => logs.push(l),
     });
     try {
@@ -326,10 +327,14 @@ describe('DiscoveringBackend', () => {
       chmodSync(pkexec, 0o4755);
       writeFileSync(join(dir, 'dbus-send'), '#!/bin/sh\nexit 0\n');
       chmodSync(join(dir, 'dbus-send'), 0o755);
+      // A launcher only root can change (the stand-in pkexec never runs it).
+      const launcher = join(dir, 'launcher');
+      writeFileSync(launcher, '#!/bin/sh\nexit 1\n');
+      chmodSync(launcher, 0o755);
       const b = new DiscoveringBackend(fakeBackend(), {
         watchIntervalMs: 0,
         quiet: true,
-        env: { PATH: dir, MPTCP_STUDIO_AGENT_LAUNCHER: '/nonexistent/launcher' },
+        env: { PATH: dir, MPTCP_STUDIO_AGENT_LAUNCHER: launcher },
       });
       try {
         expect(b.socketPath).toBe(DEFAULT_AGENT_SOCKET);
@@ -360,4 +365,98 @@ describe('DiscoveringBackend', () => {
       await b.close();
     }
   });
+
+  it('does not hand pkexec a launcher that someone other than root could change', async () => {
+    // A stand-in pkexec and dbus-send, so that the launcher is the only thing refused.
+    const bin = join(dir, 'bin');
+    mkdirSync(bin, { mode: 0o755 });
+    writeFileSync(join(bin, 'pkexec'), '#!/bin/sh\nexit 126\n');
+    chmodSync(join(bin, 'pkexec'), 0o4755);
+    writeFileSync(join(bin, 'dbus-send'), '#!/bin/sh\nexit 0\n');
+    chmodSync(join(bin, 'dbus-send'), 0o755);
+    const shared = join(dir, 'shared');
+    mkdirSync(shared);
+    chmodSync(shared, 0o777); // any local user may replace what is in it
+    const launcher = join(shared, 'launcher');
+    writeFileSync(launcher, '#!/bin/sh\nexit 0\n');
+    chmodSync(launcher, 0o755);
+    expect(untrustedLauncher(launcher)).toMatch(/writable by others than root|not root/);
+    const env = { PATH: bin, MPTCP_STUDIO_AGENT_LAUNCHER: launcher };
+    expect(agentLauncherPath(env)).toBeNull();
+    const polkit = await checkPolkit(env);
+    expect(polkit.launcher).toBeNull();
+    expect(polkit.available).toBe(false);
+    if (process.geteuid?.() === 0) {
+      // As root the stand-in pkexec counts as setuid root: the launcher is what is refused.
+      expect(polkit.reason).toContain(`the agent launcher ${launcher} is not used`);
+      // A group-writable launcher in a root-only directory is refused as well.
+      const own = join(dir, 'own');
+      mkdirSync(own, { mode: 0o755 });
+      writeFileSync(join(own, 'launcher'), '#!/bin/sh\nexit 0\n');
+      chmodSync(join(own, 'launcher'), 0o775);
+      expect(untrustedLauncher(join(own, 'launcher'))).toContain('writable by others than root');
+      // Owned by another user: refused.
+      chmodSync(join(own, 'launcher'), 0o755);
+      chownSync(join(own, 'launcher'), 65534, 65534);
+      expect(untrustedLauncher(join(own, 'launcher'))).toContain('belongs to uid 65534');
+      // Root's, in root's directories (the sticky /tmp above included): used.
+      chownSync(join(own, 'launcher'), 0, 0);
+      expect(untrustedLauncher(join(own, 'launcher'))).toBeNull();
+      expect(agentLauncherPath({ MPTCP_STUDIO_AGENT_LAUNCHER: join(own, 'launcher') })).toBe(
+        join(own, 'launcher'),
+      );
+    }
+  });
+
+  it.skipIf(process.geteuid?.() !== 0)(
+    'asks the system bus for polkit once per little while, and never twice at once',
+    async () => {
+      const runs = join(dir, 'pings');
+      writeFileSync(join(dir, 'pkexec'), '#!/bin/sh\nexit 126\n');
+      chmodSync(join(dir, 'pkexec'), 0o4755);
+      // A dbus-send that counts its runs and answers after 200 ms.
+      writeFileSync(join(dir, 'dbus-send'), `#!/bin/sh\necho ping >>${runs}\nsleep 0.2\nexit 0\n`);
+      chmodSync(join(dir, 'dbus-send'), 0o755);
+      const launcher = join(dir, 'launcher');
+      writeFileSync(launcher, '#!/bin/sh\nexit 1\n');
+      chmodSync(launcher, 0o755);
+      const env = { PATH: dir, MPTCP_STUDIO_AGENT_LAUNCHER: launcher };
+      const pings = (): number =>
+        existsSync(runs) ? readFileSync(runs, 'utf8').split('\n').filter(Boolean).length : 0;
+      // Twenty status calls at once (twenty browser tabs), then more: one dbus-send.
+      const answers = await Promise.all(Array.from({ length: 20 }, () => checkPolkit(env)));
+      expect(answers.every((a) => a.available)).toBe(true);
+      await checkPolkit(env);
+      expect(pings()).toBe(1);
+      // "Check again" asks anew (once an answer is more than a second old), again only once.
+      await new Promise((r) => setTimeout(r, 1100));
+      await Promise.all([checkPolkit(env, { fresh: true }), checkPolkit(env, { fresh: true })]);
+      expect(pings()).toBe(2);
+    },
+  );
+
+  it.skipIf(process.geteuid?.() !== 0 || existsSync(DEFAULT_AGENT_SOCKET))(
+    'waits for the agent when pkexec returns 0 (systemd-run took it), and says so when none comes',
+    async () => {
+      writeFileSync(join(dir, 'pkexec'), '#!/bin/sh\nexit 0\n');
+      chmodSync(join(dir, 'pkexec'), 0o4755);
+      writeFileSync(join(dir, 'dbus-send'), '#!/bin/sh\nexit 0\n');
+      chmodSync(join(dir, 'dbus-send'), 0o755);
+      const launcher = join(dir, 'launcher');
+      writeFileSync(launcher, '#!/bin/sh\nexit 1\n');
+      chmodSync(launcher, 0o755);
+      const b = new DiscoveringBackend(fakeBackend(), {
+        watchIntervalMs: 0,
+        quiet: true,
+        startedListenWithinMs: 600,
+        env: { PATH: dir, MPTCP_STUDIO_AGENT_LAUNCHER: launcher },
+      });
+      try {
+        // Not "refused": the launcher succeeded, the agent just never listened.
+        await expect(b.startAgent()).rejects.toThrow(/the launcher started the agent, but nothing answered/);
+      } finally {
+        await b.close();
+      }
+    },
+  );
 });

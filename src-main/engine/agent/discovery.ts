@@ -12,7 +12,7 @@
  * at most PROBE_TIMEOUT_MS and one log line, never a hang or a crash.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { lstat, readFile, realpath } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { userInfo } from 'node:os';
@@ -70,6 +70,8 @@ const PROBE_MAX_LINES = 64;
 const PROBE_MAX_LINE_BYTES = 1024 * 1024;
 /** How long mptcp:agent:start waits for the administrator to answer polkit and the agent to listen. */
 const START_TIMEOUT_MS = 120_000;
+/** After the launcher returned 0 (systemd-run started the agent), how long the agent has to listen. */
+const STARTED_LISTEN_WITHIN_MS = 15_000;
 /**
  * After pkexec was refused or dismissed, how long another start is refused without asking again:
  * any client of a web host may call mptcp:agent:start, and each call would put an administrator
@@ -408,14 +410,74 @@ function which(name: string, path = process.env.PATH ?? '/usr/bin:/bin'): string
   return null;
 }
 
-/** The launcher pkexec runs: the env override, the installed one, or the source tree's. */
-export function agentLauncherPath(env: NodeJS.ProcessEnv = process.env): string | null {
+/**
+ * Why root must not run `path`, or null: pkexec runs the launcher as root, so it, every directory
+ * above it (and above its real path, through symlinks) must be owned by root and writable by
+ * nobody else — a sticky directory such as /tmp excepted, where others cannot rename or remove
+ * root's entries. Otherwise whoever may write it would have their code run as root.
+ */
+export function untrustedLauncher(path: string): string | null {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch (e) {
+    return `${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
+  }
+  const seen = new Set<string>();
+  for (const start of [path, real]) {
+    for (let p = start; !seen.has(p); p = dirname(p)) {
+      seen.add(p);
+      let st;
+      try {
+        st = lstatSync(p);
+      } catch (e) {
+        return `cannot look at ${p}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`;
+      }
+      if (st.uid !== 0) return `${p} belongs to uid ${st.uid}, not root`;
+      const sticky = st.isDirectory() && (st.mode & 0o1000) !== 0;
+      // A symlink's own mode bits mean nothing (symlink(7)).
+      if (!st.isSymbolicLink() && (st.mode & 0o022) !== 0 && !sticky)
+        return `${p} is writable by others than root`;
+      if (p === dirname(p)) break;
+    }
+  }
+  return null;
+}
+
+export interface LauncherChoice {
+  /** The launcher pkexec runs, or null. */
+  path: string | null;
+  /** Why a launcher that is there is not used (it, or a directory above it, others may write). */
+  refused: string | null;
+}
+
+/**
+ * The launcher pkexec runs: the env override, the installed one, or the source tree's — each only
+ * when root alone can change it (untrustedLauncher).
+ */
+export function agentLauncher(env: NodeJS.ProcessEnv = process.env): LauncherChoice {
   const fromEnv = env[AGENT_LAUNCHER_ENV];
-  if (fromEnv && fromEnv.startsWith('/')) return fromEnv;
-  if (existsSync(INSTALLED_AGENT_LAUNCHER)) return INSTALLED_AGENT_LAUNCHER;
   const root = packageRoot();
-  const inTree = root ? join(root, 'packaging', 'polkit', 'mptcp-studio-agent-launch') : null;
-  return inTree && existsSync(inTree) ? inTree : null;
+  const candidates =
+    fromEnv && fromEnv.startsWith('/')
+      ? [fromEnv]
+      : [
+          INSTALLED_AGENT_LAUNCHER,
+          ...(root ? [join(root, 'packaging', 'polkit', 'mptcp-studio-agent-launch')] : []),
+        ];
+  let refused: string | null = null;
+  for (const c of candidates) {
+    if (!existsSync(c)) continue;
+    const why = untrustedLauncher(c);
+    if (why === null) return { path: c, refused: null };
+    refused ??= `the agent launcher ${c} is not used: ${why}, who could have it run their code as root`;
+  }
+  return { path: null, refused };
+}
+
+/** The launcher pkexec runs (agentLauncher), or null. */
+export function agentLauncherPath(env: NodeJS.ProcessEnv = process.env): string | null {
+  return agentLauncher(env).path;
 }
 
 /** Runs argv (never a shell) with a time limit; resolves with the exit code (null: killed, or not started). */
@@ -443,19 +505,24 @@ export interface PolkitCheck {
 }
 
 /** pkexec present and setuid root, the launcher present, and a polkit daemon answering on the system bus. */
-export async function checkPolkit(env: NodeJS.ProcessEnv = process.env): Promise<PolkitCheck> {
-  const pkexec = which('pkexec', env.PATH);
-  const launcher = agentLauncherPath(env);
-  const no = (reason: string): PolkitCheck => ({ available: false, reason, pkexec, launcher });
-  if (!pkexec) return no('pkexec is not installed (Debian: apt install pkexec)');
-  const st = statSync(pkexec);
-  if (st.uid !== 0 || (st.mode & 0o4000) === 0) return no(`${pkexec} is not setuid root`);
-  if (!launcher) return no(`the agent launcher is not installed (${INSTALLED_AGENT_LAUNCHER})`);
-  const dbusSend = which('dbus-send', env.PATH);
-  if (!dbusSend)
-    return no('dbus-send is not installed, so polkit cannot be asked (Debian: apt install dbus-bin)');
-  // Peer.Ping starts polkitd by D-Bus activation if it is installed but idle.
-  const code = await run(
+/** How long a polkit ping's answer is reused: every status call of every client asks. */
+export const POLKIT_ANSWER_TTL_MS = 10_000;
+/** A forced ping ("Check again") reuses an answer at most this old. */
+const POLKIT_FRESH_MIN_MS = 1000;
+/** The last ping, by dbus-send path; while it runs, every caller waits for the same one. */
+let lastPing: { dbusSend: string; atMs: number; answer: Promise<boolean>; done: boolean } | null = null;
+
+/**
+ * Whether a polkit daemon answers on the system bus: one `dbus-send` (Peer.Ping, which starts
+ * polkitd by D-Bus activation if it is installed but idle), its answer reused for
+ * POLKIT_ANSWER_TTL_MS (`fresh`: for POLKIT_FRESH_MIN_MS), and never two at once.
+ */
+function pingPolkit(dbusSend: string, fresh: boolean): Promise<boolean> {
+  const now = Date.now();
+  const maxAgeMs = fresh ? POLKIT_FRESH_MIN_MS : POLKIT_ANSWER_TTL_MS;
+  if (lastPing?.dbusSend === dbusSend && (!lastPing.done || now - lastPing.atMs < maxAgeMs))
+    return lastPing.answer;
+  const answer = run(
     [
       dbusSend,
       '--system',
@@ -466,8 +533,35 @@ export async function checkPolkit(env: NodeJS.ProcessEnv = process.env): Promise
       'org.freedesktop.DBus.Peer.Ping',
     ],
     3000,
-  );
-  if (code !== 0) return no('no polkit daemon answers on the system bus');
+  ).then((code) => code === 0);
+  const ping = { dbusSend, atMs: now, answer, done: false };
+  lastPing = ping;
+  // Its age counts from its answer: a 3 s ping is not stale as soon as it ends.
+  void answer.then(() => {
+    ping.atMs = Date.now();
+    ping.done = true;
+  });
+  return answer;
+}
+
+export async function checkPolkit(
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { fresh?: boolean } = {},
+): Promise<PolkitCheck> {
+  const pkexec = which('pkexec', env.PATH);
+  const chosen = agentLauncher(env);
+  const launcher = chosen.path;
+  const no = (reason: string): PolkitCheck => ({ available: false, reason, pkexec, launcher });
+  if (!pkexec) return no('pkexec is not installed (Debian: apt install pkexec)');
+  const st = statSync(pkexec);
+  if (st.uid !== 0 || (st.mode & 0o4000) === 0) return no(`${pkexec} is not setuid root`);
+  if (!launcher)
+    return no(chosen.refused ?? `the agent launcher is not installed (${INSTALLED_AGENT_LAUNCHER})`);
+  const dbusSend = which('dbus-send', env.PATH);
+  if (!dbusSend)
+    return no('dbus-send is not installed, so polkit cannot be asked (Debian: apt install dbus-bin)');
+  if (!(await pingPolkit(dbusSend, opts.fresh === true)))
+    return no('no polkit daemon answers on the system bus');
   return { available: true, reason: null, pkexec, launcher };
 }
 
@@ -493,6 +587,8 @@ export interface DiscoveryOptions {
   /** Skip the namespace check (unit tests of the protocol part). */
   checkNetns?: boolean;
   env?: NodeJS.ProcessEnv;
+  /** How long an agent handed to systemd has to listen (default STARTED_LISTEN_WITHIN_MS). */
+  startedListenWithinMs?: number;
 }
 
 /**
@@ -648,7 +744,7 @@ export class DiscoveringBackend implements EngineBackend, AgentAccessControl {
     if (opts.recheck) await this.recheck();
     const [setup, polkit] = await Promise.all([
       setupAdvice(),
-      this.agent ? null : checkPolkit(this.opts.env),
+      this.agent ? null : checkPolkit(this.opts.env, { fresh: opts.recheck === true }),
     ]);
     return {
       mode: this.agent ? 'agent' : 'read-only',
@@ -716,6 +812,7 @@ export class DiscoveringBackend implements EngineBackend, AgentAccessControl {
     let failed: Error | null = null;
     void spawnError.then((e) => (failed = e));
     const deadline = Date.now() + START_TIMEOUT_MS;
+    let endedOkAtMs: number | null = null;
     while (Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 250));
       if (failed) throw new ApiFailure('INTERNAL', `pkexec did not start: ${(failed as Error).message}`);
@@ -727,6 +824,17 @@ export class DiscoveringBackend implements EngineBackend, AgentAccessControl {
         }
       }
       const ended = exit as { code: number | null; signal: string | null } | null;
+      // Exit 0: the launcher handed the agent to systemd (systemd-run) and returned; it may take a
+      // moment to listen, but not forever.
+      if (ended?.code === 0) {
+        endedOkAtMs ??= Date.now();
+        const withinMs = this.opts.startedListenWithinMs ?? STARTED_LISTEN_WITHIN_MS;
+        if (Date.now() - endedOkAtMs < withinMs) continue;
+        throw new ApiFailure(
+          'TIMEOUT',
+          `the launcher started the agent, but nothing answered at ${this.socketPath} within ${withinMs / 1000} s (journalctl -u mptcp-studio-agent-pkexec)`,
+        );
+      }
       if (ended) {
         // pkexec(1): 126 = not authorized or dismissed, 127 = not authorized or an error.
         const words = stderrTail.trim() || `exit ${ended.code ?? ended.signal}`;

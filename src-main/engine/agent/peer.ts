@@ -10,7 +10,8 @@
  *   null;
  * - the pid holding the peer socket, from /proc/PID/fd links `socket:[INODE]` (socket inodes are
  *   global), and its effective uid and gid from /proc/PID/status, as SO_PEERCRED reports them.
- *   A socket passed to another process, or held by several, names the first found;
+ *   A socket passed to another process, or held by several, names the first found. The scan runs
+ *   newest pid first, several processes at once; the agent serves reads meanwhile (server.ts);
  * - without a pid (the peer exited already), the uid that created the peer socket
  *   (UDIAG_SHOW_UID, Linux ≥ 5.3), when the peer is in our namespace.
  * Fields that cannot be found are null and the audit line shows them so; the socket file's mode
@@ -64,17 +65,34 @@ async function unixDiagAttr(diag: NlSocket, ino: number, show: number, attr: num
   return value && value.length >= 4 ? value.readUInt32LE(0) : null;
 }
 
+/** Processes whose fds are read at once: the scan is many small reads, mostly waiting on the kernel. */
+const SCAN_CONCURRENCY = 16;
+
 async function pidHoldingSocket(ino: number): Promise<number | null> {
   const target = `socket:[${ino}]`;
-  const pids = (await readdir('/proc').catch(() => [] as string[])).filter((d) => /^\d+$/.test(d));
-  for (const pid of pids) {
-    const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
-    for (const fd of fds) {
-      const link = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
-      if (link === target) return Number(pid);
+  const self = String(process.pid);
+  // Newest first: a client has usually just started (a CLI command) or connected (a host).
+  const pids = (await readdir('/proc').catch(() => [] as string[]))
+    .filter((d) => /^\d+$/.test(d) && d !== self)
+    .sort((a, b) => Number(b) - Number(a));
+  let next = 0;
+  let found: number | null = null;
+  const worker = async (): Promise<void> => {
+    while (found === null && next < pids.length) {
+      const pid = pids[next++]!;
+      const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+      for (const fd of fds) {
+        if (found !== null) return;
+        const link = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+        if (link === target) {
+          found = Number(pid);
+          return;
+        }
+      }
     }
-  }
-  return null;
+  };
+  await Promise.all(Array.from({ length: SCAN_CONCURRENCY }, worker));
+  return found;
 }
 
 /** Effective uid and gid (the second field of proc(5)'s Uid: and Gid: lines). */

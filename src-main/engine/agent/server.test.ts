@@ -264,4 +264,42 @@ describe('agent on a Unix socket', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(backend.listeners.size).toBe(baseline);
   });
+
+  it('answers a read before the peer is identified; an audited call waits and names the peer', async () => {
+    const backend = eventfulBackend();
+    const path = join(mkdtempSync(join(tmpdir(), 'mpst-agent-')), 'agent.sock');
+    // Identification held back (a slow /proc scan on a busy host) until the test lets it go.
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((r) => (release = r));
+    const log: Record<string, unknown>[] = [];
+    server = await serveAgentSocket(backend, {
+      path,
+      log: (e) => log.push(e),
+      identify: async () => {
+        await held;
+        return { uid: 4242, gid: 4343, pid: 777 };
+      },
+    });
+    const s = connect(path);
+    const replies: Record<string, unknown>[] = [];
+    const splitter = new LineSplitter({
+      maxLineBytes: MAX_REQUEST_LINE_BYTES,
+      onLine: (l) => replies.push(JSON.parse(l) as Record<string, unknown>),
+      onOversize: () => undefined,
+    });
+    s.on('data', (d: Buffer) => splitter.push(d));
+    const send = (id: number, method: string, args: unknown): void => {
+      s.write(`${JSON.stringify({ t: 'call', id, method, args })}\n`);
+    };
+    send(1, 'mptcp:status:get', {});
+    await expect.poll(() => replies.some((r) => r.id === 1)).toBe(true);
+    send(2, 'mptcp:config:apply', { config: {}, confirmWithinS: null, allowDisruption: false });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(replies.some((r) => r.id === 2)).toBe(false);
+    release();
+    await expect.poll(() => replies.some((r) => r.id === 2)).toBe(true);
+    const audit = log.find((e) => e.method === 'mptcp:config:apply');
+    expect(audit?.peer).toEqual({ client: 'socket client 1', uid: 4242, gid: 4343, pid: 777 });
+    s.destroy();
+  });
 });

@@ -89,6 +89,12 @@ export interface ServeAgentOptions {
   log?: (entry: Record<string, unknown>) => void;
   /** Who is on the other end. */
   peer?: AgentPeer;
+  /**
+   * Settles once `peer`'s uid, gid and pid are filled in (a socket client's are read from /proc
+   * in the background). Reads are served before it; a call that is audited or decides by the
+   * caller's identity (confirm, revert, apply) waits for it, so its audit line names the peer.
+   */
+  peerReady?: Promise<unknown>;
   /** The service every client of this agent shares (else one is made for this stream). */
   service?: EngineService;
   /** Shared by the clients of one agent (else this stream is alone). */
@@ -100,6 +106,16 @@ export interface ServeAgentOptions {
 function recoverId(head: string): number | null {
   const m = /"id"\s*:\s*(\d{1,15})\s*[,}]/.exec(head.slice(0, 256));
   return m ? Number(m[1]) : null;
+}
+
+/** Calls that wait for the peer's credentials: audited ones, and those decided by who calls. */
+function needsIdentity(method: MethodName): boolean {
+  return (
+    isAuditedMethod(method) ||
+    method === 'mptcp:config:apply' ||
+    method === 'mptcp:config:confirm' ||
+    method === 'mptcp:config:revert'
+  );
 }
 
 const peerOf = (p: AgentPeer): Record<string, unknown> => ({
@@ -172,6 +188,7 @@ export function serveAgent(
 
   const feed = new AgentFeed(service);
   const run = async (method: MethodName, args: unknown): Promise<Result<unknown>> => {
+    if (opts.peerReady && needsIdentity(method)) await opts.peerReady.catch(() => undefined);
     if (method === 'mptcp:connections:list') {
       const f = AgentFeedArgsSchema.safeParse(args);
       if (f.success) return feed.list(f.data.feed.baseSeq, f.data.feed.fields);
@@ -251,7 +268,6 @@ export function serveAgent(
       badRequest(id, `request line over ${MAX_REQUEST_LINE_BYTES} bytes: refused`);
     },
   });
-  // Flowing from here on (a socket client is paused until its credentials are read).
   input.resume();
   return reading.then(async () => {
     stopEvents?.();
@@ -271,7 +287,11 @@ export interface AgentSocketOptions {
   mode?: number;
   /** Group that may connect (the socket's and its directory's group). */
   gid?: number;
+  /** Owner of the socket file (default: this process's uid); with mode 0600, the one user who may connect. */
+  uid?: number;
   log?: (entry: Record<string, unknown>) => void;
+  /** Reads a client's credentials (default peerCredentials; tests slow it down). */
+  identify?: (sock: Socket) => Promise<PeerCredentials>;
 }
 
 /**
@@ -311,6 +331,7 @@ export async function serveAgentSocket(backend: EngineBackend, opts: AgentSocket
   const sessions = new AgentSessions();
   backend.onEvent?.((name, payload) => sessions.observe(name, payload));
   let clients = 0;
+  const identify = opts.identify ?? peerCredentials;
   const log = (entry: Record<string, unknown>): void => {
     try {
       opts.log?.(entry);
@@ -321,26 +342,34 @@ export async function serveAgentSocket(backend: EngineBackend, opts: AgentSocket
   const server = createServer((sock: Socket) => {
     sock.on('error', () => undefined);
     const label = `socket client ${++clients}`;
-    // Credentials are read before the first line is served: every audit line carries them.
-    sock.pause();
-    void peerCredentials(sock).then((creds) => {
-      const peer: AgentPeer = { label, ...creds };
-      log({ time: new Date().toISOString(), peer: peerOf(peer), event: 'connected' });
-      void serveAgent(backend, sock, sock, {
-        closeBackend: false,
-        peer,
-        service,
-        sessions,
-        ...(opts.log ? { log: opts.log } : {}),
-      }).then(() => {
-        log({ time: new Date().toISOString(), peer: peerOf(peer), event: 'disconnected' });
-        sock.end();
+    // Credentials are read in the background (a /proc scan: hundreds of ms on a busy host) while
+    // reads are served; audited calls wait for them (serveAgent's peerReady), so every audit line
+    // carries them.
+    const peer: AgentPeer = { label, uid: null, gid: null, pid: null };
+    const peerReady = identify(sock)
+      .catch((): PeerCredentials => ({ uid: null, gid: null, pid: null }))
+      .then((creds) => {
+        Object.assign(peer, creds);
+        log({ time: new Date().toISOString(), peer: peerOf(peer), event: 'connected' });
       });
+    void serveAgent(backend, sock, sock, {
+      closeBackend: false,
+      peer,
+      peerReady,
+      service,
+      sessions,
+      ...(opts.log ? { log: opts.log } : {}),
+    }).then(async () => {
+      await peerReady;
+      log({ time: new Date().toISOString(), peer: peerOf(peer), event: 'disconnected' });
+      sock.end();
     });
   });
   server.on('error', (e) => log({ time: new Date().toISOString(), event: 'server-error', error: String(e) }));
   await listenWithMode(server, opts.path, mode);
-  if (opts.gid !== undefined) await chown(opts.path, process.getuid?.() ?? 0, opts.gid);
+  // Bound with its final mode by root: handed to its owner and group only afterwards.
+  if (opts.gid !== undefined || opts.uid !== undefined)
+    await chown(opts.path, opts.uid ?? process.getuid?.() ?? 0, opts.gid ?? process.getgid?.() ?? 0);
   // Belt and braces: the mode the bind gave must be the one asked for.
   const st = await stat(opts.path);
   if ((st.mode & 0o777) !== mode) await chmod(opts.path, mode);

@@ -375,6 +375,9 @@ export class ConnectionPoller {
     let b: SnapshotBuilder;
     let connections: Connection[];
     const reuse = this.opts.reuse;
+    // Without a route watch, expired interface answers are checked here, every poll: a changed one
+    // moves the generation, so no reused subflow keeps a stale ifname (rtnl/subflow-paths.ts).
+    if (this.paths) await this.paths.refresh();
     const generation = this.paths?.generation ?? 0;
     // Routes changed since the last poll: its objects may name the wrong interface.
     const prev = reuse && generation === this.pathsGeneration ? this.lastPoll : null;

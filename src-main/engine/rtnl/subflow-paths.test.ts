@@ -1,10 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Connection, Subflow } from '../../../shared/types';
 import { prng, syntheticSubflow } from '../../../shared/testing/synthetic';
+import { FakeKernel } from '../../testing/fake-kernel';
+import { ConnectionPoller, pollRequests } from '../diag/connections';
 import { PollMemory, SnapshotBuilder } from '../diag/decode';
-import { NLMSG_HDRLEN, recordedMptcp, recordedTcp } from '../diag/fixtures/poll-batches';
-import { NetlinkError } from '../netlink/core';
-import type { DecodedRoute, RouteQuery } from './route';
+import { byFamily, NLMSG_HDRLEN, recordedMptcp, recordedTcp } from '../diag/fixtures/poll-batches';
+import { NetlinkError, type NlSocket } from '../netlink/core';
+import type { DecodedLink } from './interfaces';
+import { routableAddress, type DecodedRoute, type RouteQuery } from './route';
 import { SubflowPathResolver, type PathLookups } from './subflow-paths';
 
 const ENETUNREACH = 101;
@@ -215,5 +218,73 @@ describe('the poll resolves only the subflows it built anew', () => {
     expect(changed.cwndPkts).toBe(first.cwndPkts + 7);
     expect(changed.ifname).toBe(first.ifname);
     expect(c.fresh).toHaveLength(0);
+  });
+});
+
+describe('the poll without a route watch', () => {
+  beforeEach(() => {
+    vi.spyOn(Date, 'now').mockReturnValue(1_800_000_000_000);
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  /** A sock_diag socket that answers every poll with the recorded dumps (same sockets each time). */
+  const recordedDiag = {
+    dump: (
+      _type: number,
+      req: Buffer,
+      _what: string,
+      onMsg: (buf: Buffer, type: number, off: number, len: number) => void,
+    ) => {
+      const mptcp = pollRequests.mptcp.includes(req);
+      for (const m of byFamily(mptcp ? recordedMptcp : recordedTcp, req[0]!))
+        onMsg(m, m.readUInt16LE(4), NLMSG_HDRLEN, m.length - NLMSG_HDRLEN);
+      return Promise.resolve();
+    },
+  } as unknown as NlSocket;
+
+  it('renames reused subflows after a route change once their answer expired, and asks nothing before', async () => {
+    const link = (index: number, name: string): DecodedLink => ({ index, name }) as DecodedLink;
+    const kernel = new FakeKernel({ links: [link(2, 'c0'), link(3, 'c1')] });
+    const lookups: PathLookups = {
+      route: (q) => kernel.reads.route(q),
+      linkNames: () => Promise.resolve(new Map(kernel.state.links.map((l) => [l.index, l.name]))),
+      // no watch: as when the rtnetlink subscription cannot be opened
+    };
+    let nowMs = 0;
+    const paths = new SubflowPathResolver(lookups, { ttlMs: 5000, now: () => nowMs });
+    const poller = new ConnectionPoller({ paths });
+    const every = (snap: { connections: Connection[] }): Subflow[] =>
+      snap.connections.flatMap((c) => c.subflows);
+
+    // Every pair of the recorded poll leaves by c1.
+    const first = await poller.read(recordedDiag, { inThread: true });
+    const pairs = new Set(
+      every(first).map((s) => `${routableAddress(s.localAddress)}|${routableAddress(s.remoteAddress)}`),
+    );
+    expect(pairs.size).toBeGreaterThan(0);
+    for (const p of pairs) kernel.state.routes.set(p, route(3));
+    paths.invalidate();
+    const second = await poller.read(recordedDiag, { inThread: true });
+    expect(every(second).map((s) => s.ifname)).toEqual(every(second).map(() => 'c1'));
+    const asked = paths.lookups;
+
+    // Unchanged sockets, answers still fresh: the objects are reused and no route is asked.
+    nowMs = 4000;
+    const third = await poller.read(recordedDiag, { inThread: true });
+    expect(every(third)[0]).toBe(every(second)[0]);
+    expect(paths.lookups).toBe(asked);
+
+    // The routes change (ip rule del, say) and nobody tells us: once the answers expire the next
+    // poll asks again, sees c0, and rebuilds its objects, though no socket changed.
+    for (const p of pairs) kernel.state.routes.set(p, route(2));
+    nowMs = 5500;
+    const fourth = await poller.read(recordedDiag, { inThread: true });
+    // The sweep asks each pair once; after the change the cache starts over, so the rebuilt
+    // objects ask once more.
+    expect(paths.lookups).toBe(asked + 2 * pairs.size);
+    expect(every(fourth)[0]).not.toBe(every(third)[0]);
+    expect(every(fourth).map((s) => s.ifname)).toEqual(every(fourth).map(() => 'c0'));
   });
 });

@@ -13,8 +13,9 @@
  * The cache is emptied, and `generation` bumped, on every route, rule, link or address change
  * (rtnetlink notifications, `watch`): the poller then builds the next poll's objects afresh, so a
  * reused object never keeps an ifname from before the change. Without a watch (it could not be
- * opened, or its socket overflowed) each answer lives `ttlMs` and a sweep that finds a changed
- * answer bumps `generation` too.
+ * opened, or its socket overflowed) each answer lives `ttlMs`: every poll first calls `refresh`,
+ * which looks the expired answers up again (nothing while none has expired), and a changed answer
+ * bumps `generation` too, so the poll rebuilds its objects, reused ones included.
  */
 import type { Subflow } from '../../../shared/types';
 import { routableAddress, type DecodedRoute, type RouteQuery } from './route';
@@ -59,6 +60,8 @@ export class SubflowPathResolver {
    */
   private readonly cache = new Map<string, Map<string, Answer>>();
   private cached = 0;
+  /** The oldest answer's time: the sweep reads the cache only once that one has expired. */
+  private oldestAtMs = Number.POSITIVE_INFINITY;
   private names: ReadonlyMap<number, string> | null = null;
   private namesLoad: Promise<ReadonlyMap<number, string>> | null = null;
   private unwatch: (() => void) | null = null;
@@ -81,9 +84,21 @@ export class SubflowPathResolver {
   invalidate(): void {
     this.cache.clear();
     this.cached = 0;
+    this.oldestAtMs = Number.POSITIVE_INFINITY;
     this.names = null;
     this.namesLoad = null;
     this.generation++;
+  }
+
+  /**
+   * Called at the start of every poll, before it decides whether last poll's objects may be
+   * reused: without a watch, the answers that expired are looked up again, and a changed one
+   * bumps `generation`, so a reused subflow does not keep an ifname from before a route change
+   * even in a poll that builds no new subflow. Costs one comparison while nothing has expired.
+   */
+  async refresh(): Promise<void> {
+    this.startWatch();
+    if (!this.watching) await this.sweep();
   }
 
   /**
@@ -159,10 +174,14 @@ export class SubflowPathResolver {
   /** Without a watch: look the expired pairs up again; a changed answer invalidates everything. */
   private async sweep(): Promise<void> {
     const now = this.now();
+    if (now - this.oldestAtMs < this.ttlMs) return;
     const expired: Answer[] = [];
     for (const byRemote of this.cache.values())
       for (const a of byRemote.values()) if (now - a.atMs >= this.ttlMs) expired.push(a);
-    if (expired.length === 0) return;
+    if (expired.length === 0) {
+      this.findOldest();
+      return;
+    }
     this.names = null;
     this.namesLoad = null;
     // Each pair once, however many spellings share its answer.
@@ -184,6 +203,14 @@ export class SubflowPathResolver {
       }),
     );
     if (changed.some(Boolean)) this.invalidate();
+    else this.findOldest();
+  }
+
+  private findOldest(): void {
+    let oldest = Number.POSITIVE_INFINITY;
+    for (const byRemote of this.cache.values())
+      for (const a of byRemote.values()) oldest = Math.min(oldest, a.atMs);
+    this.oldestAtMs = oldest;
   }
 
   private store(s: Subflow, a: Answer): void {
@@ -191,6 +218,7 @@ export class SubflowPathResolver {
     if (!byRemote) this.cache.set(s.localAddress, (byRemote = new Map<string, Answer>()));
     if (!byRemote.has(s.remoteAddress)) this.cached++;
     byRemote.set(s.remoteAddress, a);
+    if (a.atMs < this.oldestAtMs) this.oldestAtMs = a.atMs;
   }
 
   private async lookup(src: string, dst: string): Promise<string | null> {
