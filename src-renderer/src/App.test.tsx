@@ -2,7 +2,7 @@
 import { act, cleanup, render, screen, within } from '@testing-library/react';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeApi } from './testing/fake-api';
-import type { ConnectionInfo, ConnectionSource } from './api/connection';
+import type { SessionInfo, SessionSource } from './api/session';
 import { App } from './App';
 import { createStores, type Stores } from './state/stores';
 import { kernelStatus } from '../../shared/testing/status-fixtures';
@@ -17,7 +17,7 @@ afterEach(() => {
 });
 
 /** Render the app against a FakeApi and let the first overview read settle. */
-async function renderApp(api: FakeApi, source?: ConnectionSource) {
+async function renderApp(api: FakeApi, source?: SessionSource) {
   stores = createStores(api, source);
   render(<App stores={stores} />);
   await act(async () => {});
@@ -296,17 +296,17 @@ describe('Overview page', () => {
 });
 
 describe('App header', () => {
-  function controllableSource(initial: ConnectionInfo) {
+  function controllableSource(initial: SessionInfo) {
     let info = initial;
-    const listeners = new Set<(i: ConnectionInfo) => void>();
-    const source: ConnectionSource = {
+    const listeners = new Set<(i: SessionInfo) => void>();
+    const source: SessionSource = {
       get: () => info,
       subscribe: (l) => {
         listeners.add(l);
         return () => listeners.delete(l);
       },
     };
-    const set = (patch: Partial<ConnectionInfo>) => {
+    const set = (patch: Partial<SessionInfo>) => {
       info = { ...info, ...patch };
       for (const l of listeners) l(info);
     };

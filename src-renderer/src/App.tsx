@@ -1,4 +1,4 @@
-import { UNAUTHORISED_MESSAGE } from './api/connection';
+import { UNAUTHORISED_MESSAGE } from './api/session';
 import { PendingBanner } from './components/config/PendingBanner';
 import { Header } from './components/Header';
 import { ReplayBanner } from './components/monitor/ReplayBanner';
@@ -11,13 +11,13 @@ import { OverviewPage } from './pages/OverviewPage';
 import { PathDoctorPage } from './pages/PathDoctorPage';
 import { PmPage } from './pages/PmPage';
 import { ProfilesPage } from './pages/ProfilesPage';
-import { StoresContext, useConfig, useConnection, useUi, type Stores } from './state/stores';
+import { StoresContext, useConfig, useSession, useUi, type Stores } from './state/stores';
 import type { PageName } from './state/ui-store';
 import { routeHash } from './state/router';
 
 function ConnectionNotice() {
-  const state = useConnection((s) => s.state);
-  const detail = useConnection((s) => s.detail);
+  const state = useSession((s) => s.state);
+  const detail = useSession((s) => s.detail);
   if (state === 'unauthorized') {
     const [before, after] = UNAUTHORISED_MESSAGE.split('`mptcp-studio serve`');
     return (
@@ -116,7 +116,7 @@ function CurrentPage({ page }: { page: PageName }) {
 
 /** Without authorisation nothing else can load: the notice says what to do. */
 function Body() {
-  const unauthorized = useConnection((s) => s.state === 'unauthorized');
+  const unauthorized = useSession((s) => s.state === 'unauthorized');
   const page = useUi((s) => s.page);
   if (unauthorized) return null;
   return (

@@ -8,8 +8,8 @@ import './styles.css';
 import './pages.css';
 import './monitor.css';
 
-const { api, connection } = selectApi();
-const stores = createStores(api, connection);
+const { api, session } = selectApi();
+const stores = createStores(api, session);
 // Every view has a URL (#/connections/<token>, filters in its query), with Back and Forward.
 bindHashRouter(stores, window);
 const root = document.getElementById('root');

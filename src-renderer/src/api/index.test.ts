@@ -12,15 +12,15 @@ describe('selectApi', () => {
   it('uses the Electron bridge when the preload exposed window.mptcp', () => {
     const bridge = new FakeApi();
     window.mptcp = bridge;
-    const { api, connection } = selectApi(window);
+    const { api, session } = selectApi(window);
     expect(api).toBe(bridge);
-    expect(connection.get()).toMatchObject({ state: 'open', transport: 'ipc' });
+    expect(session.get()).toMatchObject({ state: 'open', transport: 'ipc' });
   });
 
   it('falls back to the WebSocket client in a browser', () => {
-    const { api, connection } = selectApi(window);
+    const { api, session } = selectApi(window);
     expect(api).toBeInstanceOf(WsClient);
-    expect(connection.get().transport).toBe('websocket');
+    expect(session.get().transport).toBe('websocket');
     (api as WsClient).dispose();
   });
 });

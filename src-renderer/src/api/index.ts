@@ -4,7 +4,7 @@
  * talks to it over WebSocket, authenticated by the token in the page URL (or its cookie).
  */
 import type { MptcpApi } from '../../../shared/contract';
-import { staticConnection, type ConnectionSource } from './connection';
+import { staticSession, type SessionSource } from './session';
 import { WsClient, apiUrlFromLocation, httpAuthProbe } from './ws-client';
 
 declare global {
@@ -16,7 +16,7 @@ declare global {
 
 export interface ApiSelection {
   api: MptcpApi;
-  connection: ConnectionSource;
+  session: SessionSource;
 }
 
 function isMptcpApi(value: unknown): value is MptcpApi {
@@ -28,12 +28,12 @@ export function selectApi(win: Window = window): ApiSelection {
   if (isMptcpApi(win.mptcp)) {
     return {
       api: win.mptcp,
-      connection: staticConnection({ state: 'open', transport: 'ipc', detail: null, retryAtMs: null }),
+      session: staticSession({ state: 'open', transport: 'ipc', detail: null, retryAtMs: null }),
     };
   }
   const url = apiUrlFromLocation(win.location);
   const client = new WsClient({ url, probeUnauthorized: httpAuthProbe(url) });
-  return { api: client, connection: client };
+  return { api: client, session: client };
 }
 
-export type { ConnectionInfo, ConnectionSource, ConnectionState } from './connection';
+export type { SessionInfo, SessionSource, SessionState } from './session';

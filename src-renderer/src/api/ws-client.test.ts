@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ServerMessageSchema, WireCallSchema } from '../../../shared/wire';
 import { OverviewSchema } from '../../../shared/types';
 import { overview, snapshot } from '../testing/fixtures';
-import { UNAUTHORISED_MESSAGE, type ConnectionInfo } from './connection';
+import { UNAUTHORISED_MESSAGE, type SessionInfo } from './session';
 import { WS_CLOSE_UNAUTHORIZED, WsClient, apiUrlFromLocation, type WebSocketLike } from './ws-client';
 
 type Listener = (ev: never) => void;
@@ -67,7 +67,7 @@ function makeClient(extra: Partial<ConstructorParameters<typeof WsClient>[0]> = 
     backoff: { initialMs: 100, maxMs: 1000 },
     ...extra,
   });
-  const states: ConnectionInfo[] = [];
+  const states: SessionInfo[] = [];
   client.subscribe((info) => states.push(info));
   return { client, states, ws: FakeWebSocket.last() };
 }

@@ -26,7 +26,7 @@ import {
 import type { ApiError, ErrorCode, Result } from '../../../shared/result';
 import { ServerMessageSchema, type WireCall } from '../../../shared/wire';
 import { parseFast } from '../../../shared/zod-fast-check';
-import { UNAUTHORISED_MESSAGE, type ConnectionInfo, type ConnectionSource } from './connection';
+import { UNAUTHORISED_MESSAGE, type SessionInfo, type SessionSource } from './session';
 
 /** Close code the web host sends when auth fails after the upgrade. */
 export const WS_CLOSE_UNAUTHORIZED = 4401;
@@ -100,7 +100,7 @@ function describeIssue(error: { issues: ReadonlyArray<{ path: PropertyKey[]; mes
   return path ? `${path}: ${issue.message}` : issue.message;
 }
 
-export class WsClient implements MptcpApi, ConnectionSource {
+export class WsClient implements MptcpApi, SessionSource {
   private readonly url: string;
   private readonly WebSocketImpl: WebSocketCtor;
   private readonly probeUnauthorized: (() => Promise<boolean>) | undefined;
@@ -114,8 +114,8 @@ export class WsClient implements MptcpApi, ConnectionSource {
   private disposed = false;
   private readonly pending = new Map<number, PendingCall>();
   private readonly listeners = new Map<EventName, Set<AnyListener>>();
-  private readonly statusListeners = new Set<(info: ConnectionInfo) => void>();
-  private info: ConnectionInfo = {
+  private readonly statusListeners = new Set<(info: SessionInfo) => void>();
+  private info: SessionInfo = {
     state: 'connecting',
     transport: 'websocket',
     detail: null,
@@ -180,13 +180,13 @@ export class WsClient implements MptcpApi, ConnectionSource {
     };
   }
 
-  // ---- ConnectionSource -------------------------------------------------------------------
+  // ---- SessionSource -------------------------------------------------------------------
 
-  get(): ConnectionInfo {
+  get(): SessionInfo {
     return this.info;
   }
 
-  subscribe(listener: (info: ConnectionInfo) => void): () => void {
+  subscribe(listener: (info: SessionInfo) => void): () => void {
     this.statusListeners.add(listener);
     return () => {
       this.statusListeners.delete(listener);
@@ -388,7 +388,7 @@ export class WsClient implements MptcpApi, ConnectionSource {
     this.setInfo({ detail: message });
   }
 
-  private setInfo(patch: Partial<Omit<ConnectionInfo, 'transport'>>): void {
+  private setInfo(patch: Partial<Omit<SessionInfo, 'transport'>>): void {
     this.info = { ...this.info, ...patch };
     for (const l of [...this.statusListeners]) l(this.info);
   }

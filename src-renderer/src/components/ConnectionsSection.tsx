@@ -11,7 +11,7 @@ import {
   tokenHex,
 } from '../format';
 import { COLUMN } from '../labels';
-import { useConnection, useConnections } from '../state/stores';
+import { useSession, useConnections } from '../state/stores';
 import { Badge } from './Badge';
 import { connectionKey, spacers, useRowVirtualizer } from './monitor/virtual-rows';
 import { subflowHealthState, type SubflowHealthState } from '../../../shared/health';
@@ -225,7 +225,7 @@ export function ConnectionsSection() {
   const snapshot = useConnections((s) => s.snapshot);
   const engineError = useConnections((s) => s.engineError);
   const loadError = useConnections((s) => s.loadError);
-  const linkState = useConnection((s) => s.state);
+  const linkState = useSession((s) => s.state);
   const [collapsed, setCollapsed] = useState<ReadonlySet<number>>(() => new Set());
   const scrollRef = useRef<HTMLDivElement>(null);
 

@@ -1,8 +1,8 @@
-import type { ConnectionInfo } from '../api/connection';
-import { useConnection, useOverview } from '../state/stores';
+import type { SessionInfo } from '../api/session';
+import { useSession, useOverview } from '../state/stores';
 import { HostSwitcher } from './HostSwitcher';
 
-const LABELS: Record<ConnectionInfo['state'], string> = {
+const LABELS: Record<SessionInfo['state'], string> = {
   connecting: 'Connecting…',
   open: 'Connected',
   closed: 'Disconnected, reconnecting…',
@@ -10,7 +10,7 @@ const LABELS: Record<ConnectionInfo['state'], string> = {
 };
 
 function ConnectionStatus() {
-  const info = useConnection((s) => s);
+  const info = useSession((s) => s);
   const label = info.state === 'open' && info.transport === 'ipc' ? 'Connected (local)' : LABELS[info.state];
   return (
     <span

@@ -1,13 +1,13 @@
 /**
  * Live connections: the latest snapshot of the connections feed (rebuilt from the host's deltas,
- * see connections-feed.ts; only the latest, chart history lives in the samples store) and the
+ * see connections-feed-client.ts; only the latest, chart history lives in the samples store) and the
  * poller's `mptcp:engine:error`s, which the UI shows instead of silently keeping stale data.
  */
 import { createStore, type StoreApi } from 'zustand/vanilla';
 import { EVENTS_DROPPED_CODE, type EventPayload, type MptcpApi } from '../../../shared/contract';
 import type { ApiError } from '../../../shared/result';
 import type { ConnectionsSnapshot } from '../../../shared/types';
-import type { ConnectionsFeedClient } from './connections-feed';
+import type { ConnectionsFeedClient } from './connections-feed-client';
 import { RateTracker, type Rates } from './connections-index';
 
 export type EngineError = EventPayload<'mptcp:engine:error'> & { atMs: number };

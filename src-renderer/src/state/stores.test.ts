@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConnectionsSnapshotSchema, OverviewSchema } from '../../../shared/types';
 import { FakeApi } from '../testing/fake-api';
 import { overview, snapshot } from '../testing/fixtures';
-import { ConnectionsFeedClient } from './connections-feed';
+import { ConnectionsFeedClient } from './connections-feed-client';
 import { createConnectionsStore } from './connections-store';
 import { createOverviewStore } from './overview-store';
 import { createStores } from './stores';

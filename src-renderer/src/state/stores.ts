@@ -5,12 +5,12 @@
 import { createContext, useContext, useSyncExternalStore } from 'react';
 import { useStore } from 'zustand';
 import type { MptcpApi } from '../../../shared/contract';
-import { staticConnection, type ConnectionInfo, type ConnectionSource } from '../api/connection';
+import { staticSession, type SessionInfo, type SessionSource } from '../api/session';
 import { createConfigStore, watchConfigTimeline, type ConfigState, type ConfigStore } from './config-store';
 import { createCcStore, type CcState, type CcStore } from './cc-store';
-import { createConnectionStore, type ConnectionStore } from './connection-store';
+import { createSessionStore, type SessionStore } from './session-store';
 import { createConnectionsStore, type ConnectionsState, type ConnectionsStore } from './connections-store';
-import { ConnectionsFeedClient } from './connections-feed';
+import { ConnectionsFeedClient } from './connections-feed-client';
 import { createCountersStore, type CountersStore } from './counters-store';
 import { createOverviewStore, type OverviewState, type OverviewStore } from './overview-store';
 import { createPmStore, type PmState, type PmStore } from './pm-store';
@@ -31,7 +31,7 @@ export interface Stores {
   feed: ConnectionsFeedClient;
   /** MPTcpExt counters, sampled by the host about once a second, with a bounded history. */
   counters: CountersStore;
-  connection: ConnectionStore;
+  session: SessionStore;
   config: ConfigStore;
   /** Coupled congestion control (BPF struct_ops) on the Configure page. */
   cc: CcStore;
@@ -56,17 +56,17 @@ export interface StoresOptions {
   now?: () => number;
 }
 
-const alwaysOpen: ConnectionSource = staticConnection({
+const alwaysOpen: SessionSource = staticSession({
   state: 'open',
   transport: 'ipc',
   detail: null,
   retryAtMs: null,
 });
 
-/** Build the stores; the overview is read whenever the connection (re)opens. */
+/** Build the stores; the overview is read whenever the session with the host (re)opens. */
 export function createStores(
   api: MptcpApi,
-  source: ConnectionSource = alwaysOpen,
+  source: SessionSource = alwaysOpen,
   options: StoresOptions = {},
 ): Stores {
   const overview = createOverviewStore(api);
@@ -83,7 +83,7 @@ export function createStores(
   monitor = createMonitorStore({ api, connections, feed, samples, events, counters, now });
   // Start the feed over: a full snapshot even if the host's first one went out before we listened.
   feed.resync();
-  const connection = createConnectionStore(source);
+  const session = createSessionStore(source);
   const config = createConfigStore(api, overview);
   // Configuration outcomes and crash recoveries join the timeline (Events, kind `config`).
   const offConfigTimeline = watchConfigTimeline(api, (e) => events.push(e), live);
@@ -93,8 +93,8 @@ export function createStores(
   const pathDoctor = createPathDoctorStore(api);
   const ui = createUiStore();
 
-  if (connection.getState().state === 'open') void overview.getState().refresh();
-  const offOpen = connection.subscribe((info, prev) => {
+  if (session.getState().state === 'open') void overview.getState().refresh();
+  const offOpen = session.subscribe((info, prev) => {
     if (info.state === 'open' && prev.state !== 'open') void overview.getState().refresh();
   });
 
@@ -104,7 +104,7 @@ export function createStores(
     connections,
     feed,
     counters,
-    connection,
+    session,
     config,
     cc,
     profiles,
@@ -124,7 +124,7 @@ export function createStores(
       connections.dispose();
       feed.dispose();
       counters.dispose();
-      connection.dispose();
+      session.dispose();
     },
   };
 }
@@ -145,8 +145,8 @@ export function useConnections<T>(selector: (s: ConnectionsState) => T): T {
   return useStore(useStores().connections, selector);
 }
 
-export function useConnection<T>(selector: (s: ConnectionInfo) => T): T {
-  return useStore(useStores().connection, selector);
+export function useSession<T>(selector: (s: SessionInfo) => T): T {
+  return useStore(useStores().session, selector);
 }
 
 export function useConfig<T>(selector: (s: ConfigState) => T): T {

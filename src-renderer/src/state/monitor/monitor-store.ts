@@ -10,7 +10,7 @@ import { EVENTS_DROPPED_CODE, type MptcpApi } from '../../../../shared/contract'
 import type { ConnectionsSnapshot } from '../../../../shared/types';
 import type { ConnectionsStore } from '../connections-store';
 import type { CountersStore } from '../counters-store';
-import type { ConnectionsFeedClient } from '../connections-feed';
+import type { ConnectionsFeedClient } from '../connections-feed-client';
 import type { EventLog, LogEvent } from './event-log';
 import { parseRecording, Recorder, SnapshotReplayer, type LineError, type RecordedEntry } from './recording';
 import type { SamplesStore } from './samples-store';

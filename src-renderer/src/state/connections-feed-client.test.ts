@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { diffSnapshots } from '../../../shared/delta';
 import { prng, steadyTick, syntheticSnapshot } from '../../../shared/testing/synthetic';
 import { FakeApi } from '../testing/fake-api';
-import { ConnectionsFeedClient } from './connections-feed';
+import { ConnectionsFeedClient } from './connections-feed-client';
 
 function setup(ack = false) {
   const api = new FakeApi()
