@@ -99,6 +99,11 @@ export class NetlinkKernel implements Kernel {
       route: (q) => getRoute(this.routeSock(), q),
       linkNames: async () =>
         new Map((await readLinksAndAddresses(this.routeSock())).links.map((l) => [l.index, l.name])),
+      addressOwner: async (address) => {
+        const { links, addresses } = await readLinksAndAddresses(this.routeSock());
+        const a = addresses.find((x) => x.address === address);
+        return a ? (links.find((l) => l.index === a.index)?.name ?? null) : null;
+      },
       watch: (onChange) => this.watchRoutes(onChange),
     });
     this.poller = new ConnectionPoller({ paths: this.paths });

@@ -119,4 +119,24 @@ describe.skipIf(labUnavailableReason() !== null)('subflow interfaces and path ad
       await conn.stop();
     }
   });
+  // Last: the kernel drops table 101's route through c1 with the link, and link up does not bring
+  // it back (docs/configuration.md). The unreachable route keeps 10.99.2.1 from falling through
+  // to the main table's default via c0, as on a host whose only route for it is its own link.
+  it('link down and no route for 10.99.2.1: its subflows are named by the interface holding it', async () => {
+    await waitSubflows((s) => s.filter((x) => x.ifname === 'c1').length === 2, 'subflows on c1');
+    await ip(['-n', lab.client, 'route', 'add', 'unreachable', 'default', 'table', '101', 'metric', '9999']);
+    await ip(['-n', lab.client, 'link', 'set', 'c1', 'down']);
+    try {
+      await expect(
+        ip(['-n', lab.client, 'route', 'get', '10.99.100.2', 'from', '10.99.2.1']),
+      ).rejects.toThrow();
+      const subs = await waitSubflows(
+        (x) => x.some((s) => s.localAddress === '10.99.2.1'),
+        'the subflows from 10.99.2.1 still listed',
+      );
+      for (const s of subs.filter((x) => x.localAddress === '10.99.2.1')) expect(s.ifname).toBe('c1');
+    } finally {
+      await ip(['-n', lab.client, 'link', 'set', 'c1', 'up']);
+    }
+  });
 });

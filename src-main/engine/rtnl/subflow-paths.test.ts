@@ -64,6 +64,25 @@ const sf = (local: string, remote: string, port: number, over: Partial<Subflow> 
 });
 
 describe('SubflowPathResolver', () => {
+  it('names the interface holding the source address when the kernel has no route (link down)', async () => {
+    const k = new FakeRoutes();
+    k.table.set('10.0.1.1|10.0.9.9', 2);
+    // 10.0.2.1's interface is down: ip route get answers ENETUNREACH.
+    const owners = new Map([['10.0.2.1', 'c1']]);
+    const withOwner = Object.assign(k, {
+      addressOwner: (a: string) => Promise.resolve(owners.get(a) ?? null),
+    });
+    const r = new SubflowPathResolver(withOwner);
+    const subs = [
+      sf('10.0.1.1', '10.0.9.9', 1000),
+      sf('10.0.2.1', '10.0.9.9', 1001),
+      sf('::ffff:10.0.2.1', '::ffff:10.0.9.9', 1002, { family: 'inet6' }),
+      sf('10.0.3.1', '10.0.9.9', 1003),
+    ];
+    await r.resolve(subs);
+    expect(subs.map((s) => s.ifname)).toEqual(['c0', 'c1', 'c1', null]);
+  });
+
   it('looks each distinct pair up once, names bound devices without a lookup, null without a route', async () => {
     const k = new FakeRoutes();
     k.table.set('10.0.1.1|10.0.9.9', 2);

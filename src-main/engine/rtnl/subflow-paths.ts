@@ -27,6 +27,12 @@ export interface PathLookups {
   /** Interface index → name (an RTM_GETLINK dump). */
   linkNames(): Promise<ReadonlyMap<number, string>>;
   /**
+   * The name of the interface holding a local address (RTM_GETADDR), null when none does: the
+   * answer when the kernel has no route (the interface is down), so that a subflow on a downed
+   * link is shown on that link, not on no interface at all.
+   */
+  addressOwner?(address: string): Promise<string | null>;
+  /**
    * Calls `onChange` on every route, rule, link and address change of the namespace; returns the
    * unsubscribe. Throws when it cannot subscribe (then answers expire after ttlMs instead).
    */
@@ -227,10 +233,11 @@ export class SubflowPathResolver {
     try {
       r = await this.kernel.route({ src, dst });
     } catch {
-      // No route (ENETUNREACH, also for a source no longer local): no interface to name.
-      return null;
+      // No route (ENETUNREACH: the interface is down, or the source is no longer local): the
+      // subflow would leave by the interface holding its source address once that is back.
+      return this.owner(src);
     }
-    if (!r || r.oif === null) return null;
+    if (!r || r.oif === null) return this.owner(src);
     let name = this.names?.get(r.oif);
     if (name === undefined) {
       // A link newer than the names we hold: read them once more.
@@ -239,6 +246,15 @@ export class SubflowPathResolver {
       name = (await this.linkNames()).get(r.oif);
     }
     return name ?? null;
+  }
+
+  private async owner(src: string): Promise<string | null> {
+    if (!this.kernel.addressOwner) return null;
+    try {
+      return await this.kernel.addressOwner(src);
+    } catch {
+      return null;
+    }
   }
 
   private async linkNames(): Promise<ReadonlyMap<number, string>> {
