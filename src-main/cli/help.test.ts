@@ -89,6 +89,9 @@ describe('options a command does not take', () => {
     expect(await failure(['status', '--fast'])).toBe(
       'unknown option --fast for "status" (see: mptcp-studio status --help)',
     );
+    expect(await failure(['serve', '--host', '0.0.0.0'])).toBe(
+      'unknown option --host for "serve": the address to bind is --listen ADDR',
+    );
     expect(await failure(['status', '--port', '8080'])).toBe(
       'status does not take --port (see: mptcp-studio status --help)',
     );

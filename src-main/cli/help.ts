@@ -89,7 +89,7 @@ Start the web host: the UI in a browser, with the same engine; prints the URL wi
 token. Runs until Ctrl-C.
 
 options:
-  --host ADDR         address to bind (default 127.0.0.1; anything else exposes the engine)
+  --listen ADDR       address to bind (default 127.0.0.1; anything else exposes the engine)
   --port N            TCP port (default 7878; 0 = any free port)
   --poll-ms N         connections poll interval in milliseconds (default 1000; 50..60000)
   --history-minutes N how much of every connection's series and of the event timeline the host
@@ -145,7 +145,7 @@ export const COMMAND_OPTIONS: Readonly<Record<string, readonly string[]>> = {
   export: [...TARGET_OPTIONS, 'format'],
   serve: [
     ...TARGET_OPTIONS,
-    'host',
+    'listen',
     'port',
     'poll-ms',
     'history-minutes',
@@ -185,6 +185,9 @@ export function describeParseError(err: unknown, command: string | undefined): s
   const quoted = /'(-{1,2}[^' ]+)/.exec(message)?.[1] ?? /'([^']*)'/.exec(message)?.[1] ?? '';
   switch (e.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      // serve's bind address was --host until "host" came to mean only the process serving the
+      // contract (docs/security.md); the old spelling gets the new one.
+      if (quoted === '--host') return `unknown option --host${where}: the address to bind is --listen ADDR`;
       return `unknown option ${quoted}${where} (see: ${see})`;
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
       return /argument missing/.test(message)

@@ -88,7 +88,7 @@ options:
                 without it, an unprivileged run uses the agent at /run/mptcp-studio/agent.sock
                 when one answers there)
   --json        print JSON (the API contract's types)
-  --host ADDR   serve: address to bind (default 127.0.0.1; anything else exposes the engine)
+  --listen ADDR serve: address to bind (default 127.0.0.1; anything else exposes the engine)
   --port N      serve: TCP port (default 7878, 0 = any free port)
   --poll-ms N   serve: connections poll interval in ms (default 1000)
   --history-minutes N
@@ -146,7 +146,7 @@ export async function main(argv: string[]): Promise<number> {
     options: {
       netns: { type: 'string' },
       json: { type: 'boolean', default: false },
-      host: { type: 'string' },
+      listen: { type: 'string' },
       port: { type: 'string' },
       'poll-ms': { type: 'string' },
       'history-minutes': { type: 'string' },
@@ -281,7 +281,7 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       }
       case 'serve':
-        return await serve(engine, values.host, values.port, values['metrics-listen'], {
+        return await serve(engine, values.listen, values.port, values['metrics-listen'], {
           tlsCert: values['tls-cert'],
           tlsKey: values['tls-key'],
           insecureHttp: values['insecure-http'],

@@ -267,7 +267,7 @@ describe.skipIf(skip !== null)('Fleet direct mode over TLS', () => {
     // The web host refuses to serve plain HTTP on a non-loopback address (checked before binding).
     const serve = spawnSync(
       process.execPath,
-      ['bin/mptcp-studio.mjs', 'serve', '--netns', labs[0]!.client, '--host', '0.0.0.0', '--port', '0'],
+      ['bin/mptcp-studio.mjs', 'serve', '--netns', labs[0]!.client, '--listen', '0.0.0.0', '--port', '0'],
       { timeout: 30_000 },
     );
     expect(serve.status).toBe(1);
