@@ -238,6 +238,10 @@ async function runHere(s: PmSettings): Promise<number> {
   // Synchronous, so it also runs from an exit handler after an unexpected error.
   const onExit = (): void => controller.restoreSync();
   process.once('exit', onExit);
+  // Listening before the start: a SIGTERM while start() runs (path_manager already switched)
+  // would otherwise take Node's default action, which ends the process without an 'exit' event
+  // and leaves the namespace on the userspace path manager. It now stops the run once started.
+  const stopped = untilStopped();
   try {
     await controller.start(
       {
@@ -268,9 +272,11 @@ async function runHere(s: PmSettings): Promise<number> {
     );
   } catch (e) {
     await engine.close();
+    process.stdin.destroy();
     return fail(e instanceof Error ? e.message : String(e));
   }
-  await untilStopped();
+  await testHoldAfterStart();
+  await stopped;
   await controller.stop();
   await engine.close();
   process.off('exit', onExit);
@@ -307,6 +313,15 @@ export function formatEntry(e: PmLogEntry): string {
  * waits this long at each wake-up before reading, so that a burst overflows its socket and the
  * lost-events path (report, resync from the kernel) runs for real (EventReaderOptions).
  */
+/**
+ * Tests only: MPTCP_STUDIO_TEST_PM_HOLD_AFTER_START_MS keeps the run busy right after its start
+ * (path_manager switched), the window in which a SIGTERM once ended it without restoring.
+ */
+async function testHoldAfterStart(): Promise<void> {
+  const ms = Number(process.env.MPTCP_STUDIO_TEST_PM_HOLD_AFTER_START_MS ?? '');
+  if (Number.isInteger(ms) && ms > 0 && ms <= 10_000) await new Promise((r) => setTimeout(r, ms));
+}
+
 function testEventsStall(): { eventsStallMsForTests?: number } {
   const ms = Number(process.env.MPTCP_STUDIO_TEST_EVENTS_STALL_MS ?? '');
   return Number.isInteger(ms) && ms > 0 && ms <= 10_000 ? { eventsStallMsForTests: ms } : {};

@@ -217,6 +217,19 @@ describe.skipIf(labUnavailableReason() !== null)('mptcp-studio pm (userspace pat
     expect(pm.child.exitCode).toBeNull();
   }, 60_000);
 
+  it('a SIGTERM right after the start (path_manager already switched) still restores path_manager', async () => {
+    lab = await Lab.create({ paths: 1 });
+    expect(await pathManager(lab.client)).toBe('kernel');
+    // The tests-only hold keeps the run busy after its start: the window a SIGTERM once ended it
+    // in (Node's default action: no 'exit' event, no restore).
+    const pm = await startPm(lab.client, ['--mode', 'fullmesh', '--manager', 'userspace'], {
+      MPTCP_STUDIO_TEST_PM_HOLD_AFTER_START_MS: '3000',
+    });
+    expect(await pathManager(lab.client)).toBe('userspace');
+    expect(await pm.stop()).toBe(0);
+    expect(await pathManager(lab.client)).toBe('kernel');
+  });
+
   it('rejects an unknown --mode with a clear sentence', async () => {
     const r = await run(process.execPath, [CLI, 'pm', '--mode', 'bogus']).catch((e: Error) => e);
     expect(r).toBeInstanceOf(Error);
