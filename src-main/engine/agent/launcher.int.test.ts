@@ -46,6 +46,7 @@ case "$1" in
   group-writable) chmod 0664 /run/t/out/bundle.mjs ;;
   foreign-owner) chown 65534 /run/t/bin/mptcp-studio.mjs ;;
   writable-parent) chmod 0777 /run/t ;;
+  sticky-parent) chmod 1777 /run ;;
   leftover) install -d -m 0750 -o root -g 64998 /run/mptcp-studio ;;
   member)
     cp /etc/group "$src/group"
@@ -141,6 +142,13 @@ describe.skipIf(unavailable() !== null)('the pkexec launcher', () => {
     // NET_ADMIN, CHOWN, BPF, PERFMON (uapi: linux/capability.h bits 12, 0, 39, 38).
     expect(o.ran!.capBnd).toBe('000000c000001001');
     expect(o.dir).toBe('root:root:755');
+  });
+
+  it('runs a root-owned tree under a root-owned sticky directory (a clone in /tmp)', () => {
+    const o = launch('sticky-parent');
+    expect(o.err).toBe('');
+    expect(o.rc).toBe(0);
+    expect(o.ran!.argv[0]).toBe('/run/t/bin/mptcp-studio.mjs');
   });
 
   it('gives the socket to mptcp-studio when the user is a member', () => {
