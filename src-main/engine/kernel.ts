@@ -19,7 +19,12 @@ import type {
 import type { RoutingState } from '../../shared/routing';
 import type { KernelWriter } from './config/apply';
 import type { PmEvent } from './mptcp-pm/events';
-import type { AnnounceSpec, SubflowCreateSpec, SubflowDestroySpec } from './mptcp-pm/userspace';
+import type {
+  AnnounceSpec,
+  SubflowCreateSpec,
+  SubflowDestroySpec,
+  SubflowPrioritySpec,
+} from './mptcp-pm/userspace';
 import type { EventReaderOptions, EventsLost } from './netlink/event-reader';
 import type { NetnsIdentity } from './netns-identity';
 import type { DecodedAddress, DecodedLink } from './rtnl/interfaces';
@@ -67,6 +72,8 @@ export interface PmCommands {
   subflowDestroy(s: SubflowDestroySpec): Promise<void>;
   announce(s: AnnounceSpec): Promise<void>;
   remove(s: { token: number; localId: number }): Promise<void>;
+  /** One subflow's backup bit (SET_FLAGS with TOKEN and ADDR_REMOTE; the kernel sends MP_PRIO). */
+  subflowPriority(s: SubflowPrioritySpec): Promise<void>;
 }
 
 /** An rtnetlink notification the path manager reacts to. */

@@ -24,6 +24,7 @@ import {
   buildRemoveRequest,
   buildSubflowCreateRequest,
   buildSubflowDestroyRequest,
+  buildSubflowPriorityRequest,
   listConnectionAddresses,
 } from './mptcp-pm/userspace';
 import type { EventReaderOptions } from './netlink/event-reader';
@@ -139,6 +140,7 @@ export class NetlinkKernel implements Kernel {
       subflowDestroy: (s) => send(() => buildSubflowDestroyRequest(s), 'SUBFLOW_DESTROY'),
       announce: (s) => send(() => buildAnnounceRequest(s), 'ANNOUNCE'),
       remove: (s) => send(() => buildRemoveRequest(s), 'REMOVE'),
+      subflowPriority: (s) => send(() => buildSubflowPriorityRequest(s), 'SET_FLAGS (subflow)'),
     };
   }
 

@@ -21,7 +21,12 @@ import type {
 import { sysctlPath } from '../engine/config/writer';
 import type { AddressChange, Kernel, KernelReads, KernelWriter, PmCommands } from '../engine/kernel';
 import type { PmEvent } from '../engine/mptcp-pm/events';
-import type { AnnounceSpec, SubflowCreateSpec, SubflowDestroySpec } from '../engine/mptcp-pm/userspace';
+import type {
+  AnnounceSpec,
+  SubflowCreateSpec,
+  SubflowDestroySpec,
+  SubflowPrioritySpec,
+} from '../engine/mptcp-pm/userspace';
 import { NetlinkError } from '../engine/netlink/core';
 import type { EventsLost } from '../engine/netlink/event-reader';
 import type { NetnsIdentity } from '../engine/netns-identity';
@@ -56,6 +61,7 @@ export interface SentPmCommands {
   destroys: SubflowDestroySpec[];
   announces: AnnounceSpec[];
   removes: { token: number; localId: number }[];
+  priorities: SubflowPrioritySpec[];
 }
 
 type Operation = keyof KernelWriter | keyof PmCommands;
@@ -67,7 +73,13 @@ const ENETUNREACH = 101;
 
 export class FakeKernel implements Kernel {
   readonly state: FakeKernelState;
-  readonly sent: SentPmCommands = { creates: [], destroys: [], announces: [], removes: [] };
+  readonly sent: SentPmCommands = {
+    creates: [],
+    destroys: [],
+    announces: [],
+    removes: [],
+    priorities: [],
+  };
   /** Every writer and PM operation, in order, by name. */
   readonly calls: Operation[] = [];
   readonly reads: KernelReads;
@@ -196,6 +208,7 @@ export class FakeKernel implements Kernel {
       subflowDestroy: (spec) => this.op('subflowDestroy', () => void this.sent.destroys.push(spec)),
       announce: (spec) => this.op('announce', () => void this.sent.announces.push(spec)),
       remove: (spec) => this.op('remove', () => void this.sent.removes.push(spec)),
+      subflowPriority: (spec) => this.op('subflowPriority', () => void this.sent.priorities.push(spec)),
     };
   }
 

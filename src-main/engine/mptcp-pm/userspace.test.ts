@@ -6,6 +6,7 @@ import {
   buildRemoveRequest,
   buildSubflowCreateRequest,
   buildSubflowDestroyRequest,
+  buildSubflowPriorityRequest,
 } from './userspace';
 
 const top = (b: Buffer): Map<number, Buffer> => attrMap(b, 4, b.length);
@@ -15,6 +16,57 @@ const nest = (b: Buffer | undefined): Map<number, Buffer> => {
 };
 
 describe('userspace PM request builders', () => {
+  it('SET_FLAGS on one subflow: the bytes, built by hand from uapi linux/mptcp_pm.h', () => {
+    const b = buildSubflowPriorityRequest({
+      token: 0x01020304,
+      local: { address: '10.0.0.1', port: 20001 },
+      remote: { address: '10.0.0.2', port: 5201 },
+      backup: true,
+    });
+    // prettier-ignore
+    const expected = [
+      7, 1, 0, 0, // genlmsghdr: MPTCP_PM_CMD_SET_FLAGS, MPTCP_PM_VER
+      8, 0, 4, 0, 4, 3, 2, 1, // MPTCP_PM_ATTR_TOKEN, u32
+      36, 0, 1, 0x80, // MPTCP_PM_ATTR_ADDR | NLA_F_NESTED
+      6, 0, 1, 0, 2, 0, 0, 0, // MPTCP_PM_ADDR_ATTR_FAMILY: AF_INET
+      8, 0, 3, 0, 10, 0, 0, 1, // MPTCP_PM_ADDR_ATTR_ADDR4
+      6, 0, 5, 0, 0x21, 0x4e, 0, 0, // MPTCP_PM_ADDR_ATTR_PORT 20001, host order
+      8, 0, 6, 0, 4, 0, 0, 0, // MPTCP_PM_ADDR_ATTR_FLAGS: MPTCP_PM_ADDR_FLAG_BACKUP
+      28, 0, 6, 0x80, // MPTCP_PM_ATTR_ADDR_REMOTE | NLA_F_NESTED
+      6, 0, 1, 0, 2, 0, 0, 0,
+      8, 0, 3, 0, 10, 0, 0, 2,
+      6, 0, 5, 0, 0x51, 0x14, 0, 0, // port 5201
+    ];
+    expect([...b]).toEqual(expected);
+    // Clearing the bit sends no FLAGS attribute: the kernel reads its absence as 0.
+    const clear = top(
+      buildSubflowPriorityRequest({
+        token: 1,
+        local: { address: 'fd99::1', port: 20001 },
+        remote: { address: 'fd99::2', port: 5201 },
+        backup: false,
+      }),
+    );
+    expect(nest(clear.get(1)).has(6)).toBe(false);
+    expect(nest(clear.get(6)).get(4)?.length).toBe(16);
+    expect(() =>
+      buildSubflowPriorityRequest({
+        token: 1,
+        local: { address: '10.0.0.1', port: 0 },
+        remote: { address: '10.0.0.2', port: 5201 },
+        backup: true,
+      }),
+    ).toThrow(/local.port/);
+    expect(() =>
+      buildSubflowPriorityRequest({
+        token: 1,
+        local: { address: '10.0.0.1', port: 1 },
+        remote: { address: 'fd99::2', port: 5201 },
+        backup: true,
+      }),
+    ).toThrow(/inet6/);
+  });
+
   it('SUBFLOW_CREATE: token, local without id/port, remote with a host-order port', () => {
     const b = buildSubflowCreateRequest({
       token: 0xdeadbeef,

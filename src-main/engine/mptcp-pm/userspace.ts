@@ -1,7 +1,7 @@
 /**
  * Request builders for the userspace path manager's per-connection commands of `mptcp_pm` (uapi:
- * linux/mptcp_pm.h): SUBFLOW_CREATE, SUBFLOW_DESTROY, ANNOUNCE, REMOVE and the GET_ADDR dump
- * narrowed to one connection by TOKEN. Validated before anything is sent, with the kernel's own
+ * linux/mptcp_pm.h): SUBFLOW_CREATE, SUBFLOW_DESTROY, ANNOUNCE, REMOVE, SET_FLAGS on one subflow
+ * and the GET_ADDR dump narrowed to one connection by TOKEN. Validated before anything is sent, with the kernel's own
  * rules, so a mistake reads as a sentence instead of a bare EINVAL; what the kernel does with each
  * command was verified on 6.18: docs/kernel-interfaces.md, "The userspace path manager".
  */
@@ -24,6 +24,7 @@ import {
   MPTCP_PM_CMD_ANNOUNCE,
   MPTCP_PM_CMD_GET_ADDR,
   MPTCP_PM_CMD_REMOVE,
+  MPTCP_PM_CMD_SET_FLAGS,
   MPTCP_PM_CMD_SUBFLOW_CREATE,
   MPTCP_PM_CMD_SUBFLOW_DESTROY,
 } from '../uapi/mptcp-pm';
@@ -152,6 +153,35 @@ export function buildRemoveRequest(s: { token: number; localId: number }): Buffe
   const token = tokenAttr(s.token);
   checkInt('localId', s.localId, 0, 255);
   return Buffer.concat([pmHeader(MPTCP_PM_CMD_REMOVE), token, nlaU8(MPTCP_PM_ATTR_LOC_ID, s.localId)]);
+}
+
+export interface SubflowPrioritySpec {
+  token: number;
+  /** The subflow's local address and port ... */
+  local: { address: string; port: number };
+  /** ... and its remote ones: together they name one subflow. */
+  remote: { address: string; port: number };
+  /** The backup bit to set (true) or clear (false). */
+  backup: boolean;
+}
+
+/**
+ * SET_FLAGS with TOKEN and ADDR_REMOTE: the userspace PM's way to change one subflow's backup
+ * bit. The kernel sets it on every subflow matching the local and remote address (and port, when
+ * given) and sends MP_PRIO to the peer; the default scheduler then sends on a backup subflow only
+ * while no other one is available. Both ports are required here so that exactly one subflow
+ * matches (docs/kernel-interfaces.md, "The userspace path manager").
+ */
+export function buildSubflowPriorityRequest(s: SubflowPrioritySpec): Buffer {
+  const token = tokenAttr(s.token);
+  checkInt('local.port', s.local.port, 1, 65535);
+  checkInt('remote.port', s.remote.port, 1, 65535);
+  return Buffer.concat([
+    pmHeader(MPTCP_PM_CMD_SET_FLAGS),
+    token,
+    addrNest(MPTCP_PM_ATTR_ADDR, 'local', s.local, s.backup ? MPTCP_PM_ADDR_FLAG_BACKUP : 0),
+    addrNest(MPTCP_PM_ATTR_ADDR_REMOTE, 'remote', s.remote, 0, familyOf(s.local.address)),
+  ]);
 }
 
 /** GET_ADDR dump with TOKEN: the kernel's per-connection local address list. */

@@ -16,7 +16,13 @@ import { fakeBackend } from '../../testing/fake-backend';
 import { serveAgent } from '../agent/server';
 import { EngineService } from '../service';
 import { ProbeService } from './service';
-import { checkVerdict, classifySubflow, summarisePaths, type SubflowEvidence } from './subflow-verdict';
+import {
+  checkVerdict,
+  classifySubflow,
+  FORCED_IDLE_REASON,
+  summarisePaths,
+  type SubflowEvidence,
+} from './subflow-verdict';
 
 describe('probe argument schemas', () => {
   const scan = methods['mptcp:probe:scan'].args;
@@ -156,6 +162,12 @@ describe('reading a subflow', () => {
       ),
     ).toMatchObject({ outcome: 'fallback', reason: expect.stringMatching(/MPRstTx \+2/) });
     expect(classifySubflow(evidence({ established: true, dataFlowed: true })).outcome).toBe('idle');
+    // Still nothing with a chunk forced onto it (every other subflow backup): the path, not the scheduler.
+    expect(classifySubflow(evidence({ established: true, dataFlowed: true, forcedChunk: true }))).toEqual({
+      outcome: 'idle',
+      reason: FORCED_IDLE_REASON,
+    });
+    expect(classifySubflow(evidence({ established: true, dataFlowed: true })).reason).toMatch(/scheduler/);
     expect(classifySubflow(evidence({ createError: 'no route' })).outcome).toBe('not-created');
     expect(
       classifySubflow(evidence({ initial: true, established: true, connectionFallback: 'handshake' }))

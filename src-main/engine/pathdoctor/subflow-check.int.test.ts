@@ -246,6 +246,30 @@ describe.skipIf(skip !== null)('subflow check in the Path doctor lab', () => {
     }
   }, 60_000);
 
+  it('a payload too small to spread: each subflow the scheduler left idle is sent a chunk alone', async () => {
+    // 1 KiB goes out in one piece on one subflow; the other three carry data only because the
+    // check sets every other subflow to backup (MP_PRIO) for a chunk of their own, and back after.
+    const run = await check({
+      target: lab.paths[0]?.serverAddress ?? '',
+      port: TARGET_PORTS.mptcp,
+      from: ['c0'],
+      subflowsPerPath: 4,
+      payloadBytes: 1024,
+      joinTimeoutMs: 2500,
+    });
+    expect(run.state).toBe('done');
+    const r = resultOf(run);
+    expect(
+      r.paths.map((p) => [p.interface, p.outcome, p.subflows]),
+      r.verdict,
+    ).toEqual([['c0', 'ok', 4]]);
+    for (const s of r.subflows) expect(s.bytesSent, `${s.localPort}: ${s.reason}`).toBeGreaterThan(0);
+    expect(r.payload.intact).toBe(true);
+    // Every subflow set to backup was set back: the MP_PRIOs sent (MPTcpExt MPPrioTx) come in
+    // pairs, three pairs (the three others) per subflow the scheduler had left idle.
+    expect((r.counters.MPPrioTx ?? 0) % 6).toBe(0);
+  });
+
   it('the first interface strips MP_CAPABLE: the check says so and starts from the next one', async () => {
     const run = await check({
       target: lab.paths[0]?.serverAddress ?? '',

@@ -69,7 +69,7 @@ export interface SubflowCheckOptions {
 
 /** MPTcpExt counters worth showing next to a subflow check (the rest is noise here). */
 const COUNTER_RE =
-  /^(MPJoin|MPCapable|MPFallback|MPRst|DSS|Dss|Infinite|MPFail|.*Fallback|Blackhole|AddAddr)/;
+  /^(MPJoin|MPCapable|MPFallback|MPRst|MPPrio|DSS|Dss|Infinite|MPFail|.*Fallback|Blackhole|AddAddr)/;
 
 interface Remote {
   address: string;
@@ -389,26 +389,22 @@ export async function runSubflowCheck(
       await sleep(100);
     }
 
-    // 5. The payload, in chunks; more (up to 3 chunks) while a live subflow has carried nothing.
+    // 5. The payload, in chunks.
     const chunk = Math.max(64 * 1024, Math.ceil(o.payloadBytes / 4));
     let written = 0;
-    let extraChunks = 0;
     const streamStart = payload.sent;
     const t0 = Date.now();
     let intactSoFar = true;
     let complete = true;
     const target = o.payloadBytes;
-    const idleSubflows = (): number =>
-      [...seen.values()].filter((v) => v.alive && v.state === 'ESTABLISHED' && v.sf.bytesSent === 0).length;
-    while (!aborted() && (written < target || (idleSubflows() > 0 && extraChunks < 3))) {
-      if (written >= target) extraChunks++;
-      const n = written < target ? Math.min(chunk, target - written) : chunk;
+    /** One chunk out and back; false once the connection cannot go on (incomplete, fell back). */
+    const sendChunk = async (n: number, total: number): Promise<boolean> => {
       observe(await deps.kernel.reads.connection(tok), true);
       // At least 100 kB/s: a slower path is reported as incomplete.
       const r = await h.send(n, 10_000 + Math.ceil(n / 100), (sent) =>
         progress(
-          40 + ((written + sent - payload.sent) / (target + extraChunks * chunk)) * 55,
-          `sending: ${written + (sent - payload.sent)} of ${target} bytes`,
+          40 + ((written + sent - payload.sent) / total) * 55,
+          `sending: ${written + (sent - payload.sent)} of ${total} bytes`,
         ),
       );
       written += r.sent - payload.sent;
@@ -419,7 +415,56 @@ export async function runSubflowCheck(
       complete = r.complete;
       mptcpAtEnd = r.mptcp === 1;
       observe(await deps.kernel.reads.connection(tok), true);
-      if (!r.complete || r.mptcp !== 1) break;
+      return r.complete && r.mptcp === 1;
+    };
+    let going = true;
+    while (going && !aborted() && written < target)
+      going = await sendChunk(Math.min(chunk, target - written), target);
+
+    // 5b. The kernel's scheduler chooses where the payload goes, so a working subflow may have
+    // carried nothing. Each such one gets a chunk of its own: every other established subflow is
+    // set to backup (SET_FLAGS with TOKEN and ADDR_REMOTE; the kernel sends MP_PRIO), and the
+    // default scheduler sends on a backup subflow only while no other one is available. The bits
+    // are cleared again whatever happens (docs/path-doctor.md, "The payload").
+    const forced = new Set<string>();
+    const live = (): [string, Seen][] => [...seen].filter(([, v]) => v.alive && v.state === 'ESTABLISHED');
+    const setBackup = (sf: Subflow, backup: boolean): Promise<void> =>
+      deps.kernel.pm.subflowPriority({
+        token: tok,
+        local: { address: sf.localAddress, port: sf.localPort },
+        remote: { address: sf.remoteAddress, port: sf.remotePort },
+        backup,
+      });
+    const idle = live().filter(([, v]) => v.sf.bytesSent === 0);
+    for (const [i, [k]] of idle.entries()) {
+      if (!going || aborted()) break;
+      const v = seen.get(k);
+      if (!v?.alive || v.state !== 'ESTABLISHED' || v.sf.bytesSent > 0) continue;
+      progress(95, `sending on idle subflow ${i + 1} of ${idle.length} alone`);
+      // The check creates every subflow without the backup bit, so restoring means clearing it.
+      // Every other one is set, whatever sock_diag showed: a snapshot taken while an earlier
+      // chunk was forced still shows the bits since cleared.
+      const marked: Subflow[] = [];
+      let refused = false;
+      try {
+        for (const [k2, other] of live()) {
+          if (k2 === k) continue;
+          // Recorded before the call: a failure after the kernel took it still gets restored.
+          marked.push(other.sf);
+          refused = await setBackup(other.sf, true).then(
+            () => false,
+            () => true,
+          );
+          if (refused) break;
+        }
+        // A kernel that refuses the flag leaves the subflow to the scheduler, reported as before.
+        if (!refused) {
+          forced.add(k);
+          going = await sendChunk(chunk, written + chunk);
+        }
+      } finally {
+        for (const sf of marked) await setBackup(sf, false).catch(() => undefined);
+      }
     }
     payload.ms = Date.now() - t0;
     payload.intact = intactSoFar && complete && payload.echoed === payload.sent;
@@ -468,6 +513,7 @@ export async function runSubflowCheck(
           retransmits: s?.sf.totalRetransPkts ?? 0,
           connectionFallback: isInitial ? connectionFallback : null,
           localResets,
+          forcedChunk: forced.has(k),
         },
       };
     };

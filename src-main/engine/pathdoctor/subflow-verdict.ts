@@ -36,6 +36,11 @@ export interface SubflowEvidence {
    * data arrives without a usable DSS mapping. Per namespace, not per subflow.
    */
   localResets: number;
+  /**
+   * The check sent a chunk with every other subflow set to backup (SET_FLAGS, MP_PRIO), so this
+   * one was the only subflow the scheduler could send on (docs/path-doctor.md, "The payload").
+   */
+  forcedChunk?: boolean;
 }
 
 /** Linux errno numbers a subflow's sk_err takes here (uapi asm-generic/errno.h). */
@@ -53,6 +58,10 @@ export function errnoName(n: number | null): string | null {
   if (n === null || n === 0) return null;
   return ERRNO_NAMES[n] ?? `errno ${n}`;
 }
+
+/** An idle subflow's reason once a chunk was forced onto it (SubflowEvidence.forcedChunk). */
+export const FORCED_IDLE_REASON =
+  'joined, but carried no data even as the only subflow the scheduler could use (every other one set to backup): the path carries no data';
 
 export function classifySubflow(e: SubflowEvidence): { outcome: SubflowOutcome; reason: string } {
   const carried = e.bytesSent > 0 || e.bytesReceived > 0;
@@ -116,7 +125,9 @@ export function classifySubflow(e: SubflowEvidence): { outcome: SubflowOutcome; 
   if (!carried)
     return {
       outcome: 'idle',
-      reason: 'joined, but the scheduler sent nothing on it and nothing came back on it',
+      reason: e.forcedChunk
+        ? FORCED_IDLE_REASON
+        : 'joined, but the scheduler sent nothing on it and nothing came back on it',
     };
   return { outcome: 'ok', reason: e.initial ? 'MP_CAPABLE handshake and data' : 'joined and carried data' };
 }
@@ -179,7 +190,9 @@ export function summarisePaths(subflows: readonly CheckedSubflow[]): CheckedPath
         verdict = `MPTCP works from ${pathName(p)}: ${of(n)} joined and carried data`;
         break;
       case 'idle':
-        verdict = `from ${pathName(p)}, ${of(k)} joined but carried no data (the scheduler did not use ${k === 1 ? 'it' : 'them'})`;
+        verdict = list.some((x) => x.outcome === 'idle' && x.reason === FORCED_IDLE_REASON)
+          ? `from ${pathName(p)}, ${of(k)} joined but carried no data, even when the only subflow the scheduler could use: the path carries no data`
+          : `from ${pathName(p)}, ${of(k)} joined but carried no data (the scheduler did not use ${k === 1 ? 'it' : 'them'})`;
         break;
       case 'dropped':
         verdict = `joins from ${pathName(p)} are dropped silently: ${worst?.reason ?? 'no answer'} (${of(k)})`;
