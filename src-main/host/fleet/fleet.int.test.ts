@@ -88,7 +88,7 @@ describe.skipIf(skip !== null)('Fleet overview from a Prometheus that federates 
       const subs = await ssSubflows(lab.client);
       for (const p of lab.paths) {
         expect(h.subflowsByInterface[p.clientIf], p.clientIf).toBe(
-          subs.filter((s) => s.localAddress === p.clientAddress).length,
+          subs.filter((s) => s.ifname === p.clientIf).length,
         );
       }
       expect(h.fallbacksPerSec).toBe(0);
