@@ -83,6 +83,25 @@ describe('SubflowPathResolver', () => {
     expect(subs.map((s) => s.ifname)).toEqual(['c0', 'c1', 'c1', null]);
   });
 
+  it('a pair that loses its route keeps the interface it was last routed out of (not its source address)', async () => {
+    const k = new FakeRoutes();
+    // Fullmesh: c0's address to a peer address behind c1 leaves by c1.
+    k.table.set('10.0.1.1|10.0.2.9', 3);
+    const owners = new Map([['10.0.1.1', 'c0']]);
+    const r = new SubflowPathResolver(
+      Object.assign(k, { addressOwner: (a: string) => Promise.resolve(owners.get(a) ?? null) }),
+    );
+    const before = [sf('10.0.1.1', '10.0.2.9', 1000)];
+    await r.resolve(before);
+    expect(before[0]!.ifname).toBe('c1');
+    // c1 goes down: no route any more; the cache is invalidated by the link change.
+    k.table.delete('10.0.1.1|10.0.2.9');
+    r.invalidate();
+    const after = [sf('10.0.1.1', '10.0.2.9', 1000)];
+    await r.resolve(after);
+    expect(after[0]!.ifname).toBe('c1');
+  });
+
   it('looks each distinct pair up once, names bound devices without a lookup, null without a route', async () => {
     const k = new FakeRoutes();
     k.table.set('10.0.1.1|10.0.9.9', 2);

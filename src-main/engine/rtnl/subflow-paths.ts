@@ -65,6 +65,8 @@ export class SubflowPathResolver {
    * (the decoder interns the addresses, so both lookups hash a string V8 has hashed before).
    */
   private readonly cache = new Map<string, Map<string, Answer>>();
+  /** Each pair's last routed interface, kept across invalidations: the answer once its route goes. */
+  private readonly lastRouted = new Map<string, string>();
   private cached = 0;
   /** The oldest answer's time: the sweep reads the cache only once that one has expired. */
   private oldestAtMs = Number.POSITIVE_INFINITY;
@@ -229,15 +231,14 @@ export class SubflowPathResolver {
 
   private async lookup(src: string, dst: string): Promise<string | null> {
     this.lookups++;
+    const pair = `${src}|${dst}`;
     let r: DecodedRoute | null;
     try {
       r = await this.kernel.route({ src, dst });
     } catch {
-      // No route (ENETUNREACH: the interface is down, or the source is no longer local): the
-      // subflow would leave by the interface holding its source address once that is back.
-      return this.owner(src);
+      return this.withoutRoute(pair, src);
     }
-    if (!r || r.oif === null) return this.owner(src);
+    if (!r || r.oif === null) return this.withoutRoute(pair, src);
     let name = this.names?.get(r.oif);
     if (name === undefined) {
       // A link newer than the names we hold: read them once more.
@@ -245,7 +246,20 @@ export class SubflowPathResolver {
       this.namesLoad = null;
       name = (await this.linkNames()).get(r.oif);
     }
+    if (name !== undefined) {
+      if (this.lastRouted.size >= this.maxEntries) this.lastRouted.clear();
+      this.lastRouted.set(pair, name);
+    }
     return name ?? null;
+  }
+
+  /**
+   * No route (ENETUNREACH: its interface is down, or the source is no longer local): the
+   * interface the pair was last routed out of (a fullmesh subflow from c0's address to a peer
+   * address behind c1 left by c1), else the one holding the source address.
+   */
+  private async withoutRoute(pair: string, src: string): Promise<string | null> {
+    return this.lastRouted.get(pair) ?? (await this.owner(src));
   }
 
   private async owner(src: string): Promise<string | null> {
