@@ -108,6 +108,12 @@ describe('exporter registry', () => {
       .filter(([k]) => k.startsWith('mptcp_subflows{'))
       .reduce((a, [, v]) => a + v, 0);
     expect(total).toBe(snap.connections.flatMap((c) => c.subflows).length);
+    // Every backup x health series of the interface, zeros included: a subflow changing health
+    // moves between series instead of leaving one behind (a federating Prometheus keeps a
+    // vanished series' last value for 5 minutes and would count the subflow twice).
+    for (const backup of ['false', 'true'])
+      for (const health of ['stalled', 'idle', 'app-limited', 'active'])
+        expect(s.has(`mptcp_subflows{interface="unknown",backup="${backup}",health="${health}"}`)).toBe(true);
     expect(s.get('mptcp_exporter_read_success{source="connections"}')).toBe(1);
     // Without --per-connection there is no per-connection series at all.
     expect([...s.keys()].some((k) => k.startsWith('mptcp_conn_'))).toBe(false);

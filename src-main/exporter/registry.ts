@@ -11,6 +11,7 @@
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { MetricsCollector, MetricsReading } from '../engine/index';
+import { SUBFLOW_HEALTH_STATES } from '../../shared/health';
 
 /**
  * MPTcpExt entries that go down as well as up: gauges, not counters (MPTCP_MIB_CURRESTAB,
@@ -65,7 +66,7 @@ export const METRICS = {
   ],
   mptcp_subflows: [
     'gauge',
-    "MPTCP subflows by interface (resolved from the local address), backup flag (either side's) and health (active, idle, app-limited, stalled: docs/live-data.md).",
+    "MPTCP subflows by interface (the one each leaves by), backup flag (either side's) and health (active, idle, app-limited, stalled: docs/live-data.md).",
     ['interface', 'backup', 'health'],
   ],
   mptcp_subflows_unmatched: [
@@ -261,8 +262,28 @@ export function renderReading(r: MetricsReading, opts: RegistryOptions = {}): Pr
     for (const [state, n] of c.byState) put('mptcp_connections', { state }, n);
     put('mptcp_connections_fallback', {}, c.fallback);
     metric('mptcp_subflows');
-    for (const s of c.subflows)
-      put('mptcp_subflows', { interface: s.interface, backup: flag(s.backup), health: s.health }, s.count);
+    // Every backup × health series of an interface that has subflows, zeros included: a subflow
+    // changing health (active ↔ app-limited ↔ idle, every few seconds) must move its count between
+    // series, not make one vanish. A vanished series stays at its last value for 5 minutes where
+    // staleness does not apply (a federating Prometheus ingests explicit timestamps), and sums
+    // over the label then count the subflow twice.
+    const counts = new Map<string, number>();
+    const key = (itf: string, backup: string, health: string): string => `${itf}\0${backup}\0${health}`;
+    for (const s of c.subflows) {
+      const k = key(s.interface, flag(s.backup), s.health);
+      counts.set(k, (counts.get(k) ?? 0) + s.count);
+    }
+    for (const itf of new Set(c.subflows.map((s) => s.interface))) {
+      for (const backup of ['false', 'true']) {
+        for (const health of SUBFLOW_HEALTH_STATES) {
+          put(
+            'mptcp_subflows',
+            { interface: itf, backup, health },
+            counts.get(key(itf, backup, health)) ?? 0,
+          );
+        }
+      }
+    }
     put('mptcp_subflows_unmatched', {}, c.orphanSubflows);
     put('mptcp_exporter_poll_duration_seconds', {}, c.pollDurationUs / 1e6);
     put('mptcp_exporter_last_poll_timestamp_seconds', {}, c.takenAtMs / 1000);
