@@ -98,8 +98,8 @@ describe.skipIf(skip !== null)('subflow check in the Path doctor lab', () => {
       expect(s.reason).toMatch(
         /^(reset (by this end )?once data flowed.*strips or alters DSS|closed once data flowed \(errno 74\))/,
       );
-    // At least the payload asked for: the check sends up to 3 more chunks while a live subflow has
-    // carried nothing yet (subflow-check.ts), which depends on how fast the joins came.
+    // At least the payload asked for: a subflow the scheduler left idle gets a chunk of its own
+    // (subflow-check.ts), which depends on how the scheduler spread the payload.
     expect(r.payload).toMatchObject({ intact: true, mismatchAt: null });
     expect(r.payload.bytes).toBeGreaterThanOrEqual(1024 * 1024);
     expect(r.connection).toMatchObject({
@@ -113,7 +113,8 @@ describe.skipIf(skip !== null)('subflow check in the Path doctor lab', () => {
     expect(r.verdict).toMatch(
       /^1 of 4 paths carry MPTCP subflows; joins from c1 \(10\.1\.1\.1\) are dropped silently/,
     );
-    expect(r.verdict).toContain('the payload (1 MiB) came back intact');
+    // 1 MiB and, when the scheduler left a subflow idle, a forced chunk of its own (subflow-check.ts).
+    expect(r.verdict).toMatch(/the payload \([\d.]+ MiB\) came back intact/);
     // Progress came while it ran, and the run is in the history.
     const mine = progress.filter((p) => p.runId === run.runId);
     expect(mine.filter((p) => p.state === 'running').length).toBeGreaterThan(2);
